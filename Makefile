@@ -1,0 +1,48 @@
+# mwaa-obs developer entry points. `make demo` and `make test` work on a fresh machine: they build .venv first.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# .venv/bin first: it holds the python3.13 that `sam build` needs for the python3.13 runtime.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+# Offline tools (sam validate, cfn-lint, moto) need a region and some credentials, never real ones.
+export AWS_DEFAULT_REGION ?= us-east-1
+# No telemetry calls from sam: this pipeline runs offline.
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: venv demo test lint validate unit bench build deploy clean
+
+$(STAMP): pyproject.toml requirements-dev.lock
+	@interpreter=$$(scripts/find-python.sh 3.13) && "$$interpreter" -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements-dev.lock -e '.[dev]'
+	@touch $@
+
+venv: $(STAMP)
+
+demo: venv
+	$(PY) -m mwaa_obs_tools.demo
+
+test: lint validate unit
+
+lint: venv
+	ruff check .
+	ruff format --check .
+	mypy layers/common/mwaa_obs functions src tests bench
+
+validate: venv
+	AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline sam validate --lint --template template.yaml
+
+unit: venv
+	pytest
+
+bench: venv
+	$(PY) bench/run.py
+
+build: venv
+	sam build --template template.yaml
+
+deploy: build
+	sam deploy $(if $(ENV),--config-env $(ENV),--guided)
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,253 @@
+"""Normalisation: any MWAA Serverless EventBridge event becomes a typed RunEvent or TaskEvent.
+
+The `detail` schema is unpublished, so the state comes from the detail-type and identity from `detail` (camelCase
+or PascalCase) with `resources[]` as the fallback for the workflow ARN. docs/EVENTS.md lists the accepted shapes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from mwaa_obs.states import (
+    EVENT_SOURCE,
+    RUN_DETAIL_TYPE_PREFIX,
+    RUN_RANK,
+    RUN_STATE_BY_DETAIL,
+    TASK_DETAIL_TYPE_PREFIX,
+    TASK_RANK,
+    TASK_STATE_BY_DETAIL,
+    TERMINAL_RANK,
+)
+
+MAX_TEXT_LENGTH: Final = 4000
+MAX_ID_LENGTH: Final = 512
+MAX_ATTEMPT: Final = 9999
+TRUNCATION_MARK: Final = "…[truncated]"
+
+_WORKFLOW_ARN = re.compile(
+    r"^arn:aws[a-z-]*:airflow-serverless:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):workflow/(?P<id>[A-Za-z0-9._-]+)$"
+)
+_WORKFLOW_ID_SUFFIX = re.compile(r"-[A-Za-z0-9]{10}$")
+
+
+class InvalidEvent(ValueError):
+    """The event cannot be stored; its message is the reason, written once to the log."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowRef:
+    arn: str
+    workflow_id: str
+    name: str
+    region: str
+    account: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateEvent:
+    """What every run or task transition carries. Times are UTC; None where the event does not say."""
+
+    workflow: WorkflowRef
+    run_id: str
+    status: str
+    occurred_at: datetime
+    event_id: str
+    queued_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    error_message: str | None = None
+    workflow_version: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    ignored_fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunEvent(StateEvent):
+    run_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskEvent(StateEvent):
+    task_key: str
+    task_id: str | None
+    task_instance_id: str | None
+    attempt: int
+    operator: str | None = None
+    log_stream: str | None = None
+
+
+def parse_event(event: Any) -> RunEvent | TaskEvent:
+    """Turn one EventBridge event into a typed record, or raise InvalidEvent with the reason."""
+    if not isinstance(event, Mapping):
+        raise InvalidEvent(f"event is a JSON {type(event).__name__}, not an object")
+    if event.get("source") != EVENT_SOURCE:
+        raise InvalidEvent(f"source {_quote(event.get('source'))} is not {EVENT_SOURCE}")
+    detail_type = event.get("detail-type")
+    if not isinstance(detail_type, str):
+        raise InvalidEvent("detail-type is missing")
+    detail = event.get("detail", {})
+    if not isinstance(detail, Mapping):
+        raise InvalidEvent("detail is not an object")
+    occurred_at = _timestamp(event.get("time"))
+    if occurred_at is None:
+        raise InvalidEvent("time is missing or not an ISO-8601 timestamp")
+
+    reader = _DetailReader(detail)
+    if detail_type.startswith(RUN_DETAIL_TYPE_PREFIX):
+        status = RUN_STATE_BY_DETAIL.get(detail_type.removeprefix(RUN_DETAIL_TYPE_PREFIX))
+        if status is not None:
+            return _run_event(event, reader, status, occurred_at)
+    elif detail_type.startswith(TASK_DETAIL_TYPE_PREFIX):
+        status = TASK_STATE_BY_DETAIL.get(detail_type.removeprefix(TASK_DETAIL_TYPE_PREFIX))
+        if status is not None:
+            return _task_event(event, reader, status, occurred_at)
+    raise InvalidEvent(f"unknown detail-type {_quote(detail_type)}")
+
+
+def _run_event(event: Mapping[str, Any], reader: _DetailReader, status: str, occurred_at: datetime) -> RunEvent:
+    common = _common_fields(event, reader, status, occurred_at, terminal=RUN_RANK[status] == TERMINAL_RANK)
+    return RunEvent(**common, run_type=reader.text("runType"), ignored_fields=tuple(reader.ignored))
+
+
+def _task_event(event: Mapping[str, Any], reader: _DetailReader, status: str, occurred_at: datetime) -> TaskEvent:
+    common = _common_fields(event, reader, status, occurred_at, terminal=TASK_RANK[status] == TERMINAL_RANK)
+    task_id = reader.identity("taskId")
+    task_instance_id = reader.identity("taskInstanceId")
+    task_key = task_instance_id or task_id
+    if task_key is None:
+        raise InvalidEvent("detail has neither taskInstanceId nor taskId")
+    return TaskEvent(
+        **common,
+        task_key=task_key,
+        task_id=task_id,
+        task_instance_id=task_instance_id,
+        attempt=reader.attempt(),
+        operator=reader.text("operatorName", "operator"),
+        log_stream=reader.text("logStream", "logStreamName"),
+        ignored_fields=tuple(reader.ignored),
+    )
+
+
+def _common_fields(
+    event: Mapping[str, Any], reader: _DetailReader, status: str, occurred_at: datetime, *, terminal: bool
+) -> dict[str, Any]:
+    workflow = _workflow(reader, event.get("resources"))
+    run_id = reader.identity("runId")
+    if run_id is None:
+        raise InvalidEvent("detail has no runId")
+    # The envelope time stands in for the timestamp that this very transition establishes, and only for it.
+    queued_at = reader.time("queuedAt", "queuedOn") or (occurred_at if status == "QUEUED" else None)
+    started_at = reader.time("startedAt", "startedOn", "startDate") or (occurred_at if status == "RUNNING" else None)
+    ended_at = reader.time("endedAt", "completedOn", "endDate") or (occurred_at if terminal else None)
+    event_id = event.get("id")
+    return {
+        "workflow": workflow,
+        "run_id": run_id,
+        "status": status,
+        "occurred_at": occurred_at,
+        "event_id": event_id if isinstance(event_id, str) else "",
+        "queued_at": queued_at,
+        "started_at": started_at,
+        "ended_at": ended_at,
+        "error_message": reader.text("errorMessage", "error"),
+        "workflow_version": reader.text("workflowVersion"),
+        "detail": reader.detail,
+    }
+
+
+def _workflow(reader: _DetailReader, resources: Any) -> WorkflowRef:
+    candidates = [reader.identity("workflowArn")]
+    if isinstance(resources, list):
+        candidates.extend(item for item in resources if isinstance(item, str))
+    for arn in candidates:
+        match = _WORKFLOW_ARN.match(arn) if arn else None
+        if arn and match:
+            workflow_id = match["id"]
+            name = _WORKFLOW_ID_SUFFIX.sub("", workflow_id) or workflow_id
+            return WorkflowRef(arn, workflow_id, name, match["region"], match["account"])
+    raise InvalidEvent("no workflow ARN (arn:aws:airflow-serverless:REGION:ACCOUNT:workflow/ID) in detail or resources")
+
+
+class _DetailReader:
+    """Reads `detail` fields under their camelCase or PascalCase name; notes optional fields it had to ignore."""
+
+    def __init__(self, detail: Mapping[str, Any]) -> None:
+        self.detail = detail
+        self.ignored: list[str] = []
+
+    def _raw(self, names: tuple[str, ...]) -> tuple[str, Any] | None:
+        for name in names:
+            for spelling in (name, name[0].upper() + name[1:]):
+                value = self.detail.get(spelling)
+                if value is not None:
+                    return spelling, value
+        return None
+
+    def identity(self, name: str) -> str | None:
+        found = self._raw((name,))
+        if found is None:
+            return None
+        spelling, value = found
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidEvent(f"{spelling} is not a non-empty string")
+        if len(value) > MAX_ID_LENGTH or not value.isprintable():
+            raise InvalidEvent(f"{spelling} is longer than {MAX_ID_LENGTH} characters or holds control characters")
+        return value
+
+    def text(self, *names: str) -> str | None:
+        found = self._raw(names)
+        if found is None:
+            return None
+        spelling, value = found
+        if not isinstance(value, str):
+            self.ignored.append(spelling)
+            return None
+        return truncate(value, MAX_TEXT_LENGTH)
+
+    def time(self, *names: str) -> datetime | None:
+        found = self._raw(names)
+        if found is None:
+            return None
+        parsed = _timestamp(found[1])
+        if parsed is None:
+            self.ignored.append(found[0])
+        return parsed
+
+    def attempt(self) -> int:
+        found = self._raw(("attemptNumber", "tryNumber"))
+        if found is None:
+            return 1
+        spelling, value = found
+        if isinstance(value, str) and value.isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ATTEMPT:
+            raise InvalidEvent(f"{spelling} is not a whole number from 0 to {MAX_ATTEMPT}")
+        return value
+
+
+def _timestamp(value: Any) -> datetime | None:
+    """ISO-8601 text or epoch seconds/milliseconds, as an aware UTC datetime; None if it is neither."""
+    if isinstance(value, bool):
+        return None
+    try:
+        if isinstance(value, int | float):
+            seconds = value / 1000 if value > 100_000_000_000 else value
+            return datetime.fromtimestamp(seconds, UTC)
+        if isinstance(value, str):
+            parsed = datetime.fromisoformat(value)
+            return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return None
+
+
+def truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - len(TRUNCATION_MARK)] + TRUNCATION_MARK
+
+
+def _quote(value: Any) -> str:
+    return repr(truncate(str(value), 80))

@@ -1,0 +1,121 @@
+"""Ingest logic: one EventBridge event in, its transition stored, the metrics it owes out.
+
+Metrics are owed exactly once per first-recorded transition: a duplicate owes nothing, an outcome metric is owed
+only by the transition that set the outcome, and a duration by whichever transition completes its pair of times.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Protocol
+
+from aws_lambda_powertools import Logger
+
+from mwaa_obs.events import InvalidEvent, RunEvent, TaskEvent, parse_event
+from mwaa_obs.metrics import (
+    INVALID_EVENTS,
+    RUN_DURATION,
+    RUN_OUTCOME_METRICS,
+    RUN_QUEUE_DELAY,
+    RUN_STARTED,
+    TASK_DURATION,
+    TASK_OUTCOME_METRICS,
+    MetricPoint,
+    MetricSpec,
+)
+from mwaa_obs.store import Recorded, Timeline, WriteOutcome
+
+logger = Logger(child=True)
+
+
+class TransitionStore(Protocol):
+    def record_run(self, event: RunEvent) -> Recorded: ...
+
+    def record_task(self, event: TaskEvent) -> Recorded: ...
+
+    def note_workflow(self, event: RunEvent) -> None: ...
+
+
+def ingest(body: str, store: TransitionStore, owed: list[MetricPoint]) -> None:
+    """Store the transition in one SQS message body and append the metrics it owes to `owed`.
+
+    Bad input is logged once, counted and acknowledged. AWS errors propagate, so that this message alone is
+    retried and, after maxReceiveCount, lands in the DLQ. Metrics are appended as soon as the transition is
+    stored: a retry after a later failure finds a duplicate, which owes nothing, so nothing is counted twice.
+    """
+    try:
+        event = parse_event(_json(body))
+    except InvalidEvent as error:
+        logger.warning("invalid event rejected", extra={"reason": str(error), "body_prefix": body[:200]})
+        owed.append(MetricPoint(INVALID_EVENTS, 1))
+        return
+
+    recorded = store.record_run(event) if isinstance(event, RunEvent) else store.record_task(event)
+    logger.info("transition " + recorded.outcome.value, extra=_log_fields(event))
+    owed.extend(metrics_owed(event, recorded))
+    if isinstance(event, RunEvent) and not recorded.workflow_noted:
+        store.note_workflow(event)
+
+
+def _json(body: str) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as error:
+        raise InvalidEvent(f"body is not JSON: {str(error)[:120]}") from None
+
+
+def metrics_owed(event: RunEvent | TaskEvent, recorded: Recorded) -> list[MetricPoint]:
+    if recorded.outcome is WriteOutcome.DUPLICATE:
+        return []
+    owed: list[MetricSpec] = []
+    pairs: tuple[tuple[MetricSpec, str, str], ...]
+    if isinstance(event, RunEvent):
+        outcomes = RUN_OUTCOME_METRICS
+        pairs = ((RUN_QUEUE_DELAY, "queued_at", "started_at"), (RUN_DURATION, "started_at", "ended_at"))
+        if event.status == "STARTING":
+            owed.append(RUN_STARTED)
+    else:
+        outcomes = TASK_OUTCOME_METRICS
+        pairs = ((TASK_DURATION, "started_at", "ended_at"),)
+    if recorded.outcome is WriteOutcome.ADVANCED and event.status in outcomes:
+        owed.append(outcomes[event.status])
+
+    workflow = event.workflow.name
+    points = [MetricPoint(spec, 1, workflow) for spec in owed]
+    after = recorded.before.merged_with(event)
+    for spec, first, last in pairs:
+        seconds = _completed_interval(recorded.before, after, first, last)
+        if seconds is not None:
+            points.append(MetricPoint(spec, seconds, workflow))
+    return points
+
+
+def _completed_interval(before: Timeline, after: Timeline, first: str, last: str) -> float | None:
+    """Seconds between two times if this write is the one that made both known, else None."""
+    start: datetime | None = getattr(after, first)
+    end: datetime | None = getattr(after, last)
+    if start is None or end is None:
+        return None
+    if getattr(before, first) is not None and getattr(before, last) is not None:
+        return None
+    return max(0.0, (end - start).total_seconds())
+
+
+def _log_fields(event: RunEvent | TaskEvent) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "workflow": event.workflow.name,
+        "workflow_id": event.workflow.workflow_id,
+        "run_id": event.run_id,
+        "status": event.status,
+        "event_id": event.event_id,
+    }
+    if isinstance(event, TaskEvent):
+        fields.update(task_id=event.task_id, task_instance_id=event.task_instance_id, attempt=event.attempt)
+        if event.operator:
+            fields["operator"] = event.operator
+    if event.error_message:
+        fields["error_message"] = event.error_message
+    if event.ignored_fields:
+        fields["ignored_fields"] = list(event.ignored_fields)
+    return fields

@@ -1,0 +1,83 @@
+"""The metric catalog: every custom metric the pipeline emits, its unit and its dimensions.
+
+Alarms, dashboards and docs/METRICS.md are derived from this one place, so none of them can refer to a metric
+that nobody emits. Each metric is emitted twice in one EMF document: per workflow (dimension WorkflowName) and as a
+fleet-wide rollup (no dimensions). There is no per-task dimension: cardinality must not grow with task count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+WORKFLOW_DIMENSION: Final = "WorkflowName"
+DEFAULT_NAMESPACE: Final = "MWAAServerless/Observability"
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    name: str
+    unit: str
+    per_workflow: bool
+    meaning: str
+
+
+RUN_STARTED: Final = MetricSpec("RunStarted", "Count", True, "A run's Started transition was first recorded.")
+RUN_SUCCEEDED: Final = MetricSpec("RunSucceeded", "Count", True, "A run ended in SUCCESS.")
+RUN_FAILED: Final = MetricSpec("RunFailed", "Count", True, "A run ended in FAILED.")
+RUN_TIMED_OUT: Final = MetricSpec("RunTimedOut", "Count", True, "A run ended in TIMEOUT.")
+RUN_STOPPED: Final = MetricSpec("RunStopped", "Count", True, "A run ended in STOPPED.")
+RUN_DURATION: Final = MetricSpec("RunDuration", "Seconds", True, "Run start (RUNNING) to its end, once both are known.")
+RUN_QUEUE_DELAY: Final = MetricSpec("RunQueueDelay", "Seconds", True, "Run QUEUED to RUNNING, once both are known.")
+TASK_SUCCEEDED: Final = MetricSpec("TaskSucceeded", "Count", True, "A task attempt ended in SUCCESS.")
+TASK_FAILED: Final = MetricSpec("TaskFailed", "Count", True, "A task attempt ended in FAILED (no retry left).")
+TASK_UP_FOR_RETRY: Final = MetricSpec("TaskUpForRetry", "Count", True, "A task attempt failed and will be retried.")
+TASK_UPSTREAM_FAILED: Final = MetricSpec("TaskUpstreamFailed", "Count", True, "A task was skipped: an upstream failed.")
+TASK_TIMED_OUT: Final = MetricSpec("TaskTimedOut", "Count", True, "A task attempt ended in TIMEOUT.")
+TASK_DURATION: Final = MetricSpec("TaskDuration", "Seconds", True, "Task attempt start to end, once both are known.")
+INVALID_EVENTS: Final = MetricSpec("InvalidEvents", "Count", False, "An event was rejected as bad input (fleet only).")
+
+CATALOG: Final = (
+    RUN_STARTED,
+    RUN_SUCCEEDED,
+    RUN_FAILED,
+    RUN_TIMED_OUT,
+    RUN_STOPPED,
+    RUN_DURATION,
+    RUN_QUEUE_DELAY,
+    TASK_SUCCEEDED,
+    TASK_FAILED,
+    TASK_UP_FOR_RETRY,
+    TASK_UPSTREAM_FAILED,
+    TASK_TIMED_OUT,
+    TASK_DURATION,
+    INVALID_EVENTS,
+)
+
+RUN_OUTCOME_METRICS: Final[dict[str, MetricSpec]] = {
+    "SUCCESS": RUN_SUCCEEDED,
+    "FAILED": RUN_FAILED,
+    "TIMEOUT": RUN_TIMED_OUT,
+    "STOPPED": RUN_STOPPED,
+}
+TASK_OUTCOME_METRICS: Final[dict[str, MetricSpec]] = {
+    "SUCCESS": TASK_SUCCEEDED,
+    "FAILED": TASK_FAILED,
+    "UP_FOR_RETRY": TASK_UP_FOR_RETRY,
+    "UPSTREAM_FAILED": TASK_UPSTREAM_FAILED,
+    "TIMEOUT": TASK_TIMED_OUT,
+}
+
+
+def dimension_sets(spec: MetricSpec) -> tuple[tuple[str, ...], ...]:
+    """The dimension sets a metric is published under: the fleet rollup, and per workflow where it applies."""
+    return ((), (WORKFLOW_DIMENSION,)) if spec.per_workflow else ((),)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricPoint:
+    """One value to publish; workflow is None for fleet-only metrics."""
+
+    spec: MetricSpec
+    value: float
+    workflow: str | None = None

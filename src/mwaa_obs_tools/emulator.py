@@ -1,0 +1,105 @@
+"""The local AWS emulator (moto server on loopback) and the template-driven resources the tests and demo need.
+
+Resources are created from template.yaml's own definitions, so the local tables cannot drift from the deployed ones.
+"""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+from moto.server import ThreadedMotoServer
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+# The emulator accepts any credentials: these dummies make sure no real account is ever reached by mistake.
+OFFLINE_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+
+
+class _CloudFormationLoader(yaml.SafeLoader):
+    """YAML loader that reads CloudFormation short forms (!Ref, !Sub, ...) as their long-form dicts."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        scalar = loader.construct_scalar(node)
+        value = scalar.split(".", 1) if tag_suffix == "GetAtt" else scalar
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CloudFormationLoader.add_multi_constructor("!", _intrinsic)
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as stream:
+        template: dict[str, Any] = yaml.load(stream, Loader=_CloudFormationLoader)  # noqa: S506 - SafeLoader subclass
+    return template
+
+
+def table_definition(template: Mapping[str, Any], logical_id: str = "StateTable") -> dict[str, Any]:
+    """The CreateTable arguments for a table of the template (minus what CreateTable does not take)."""
+    properties = template["Resources"][logical_id]["Properties"]
+    request = {
+        key: properties[key]
+        for key in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")
+        if key in properties
+    }
+    if "StreamSpecification" in properties:
+        request["StreamSpecification"] = {"StreamEnabled": True, **properties["StreamSpecification"]}
+    if "SSESpecification" in properties:
+        request["SSESpecification"] = {"Enabled": properties["SSESpecification"]["SSEEnabled"]}
+    return request
+
+
+def create_state_table(dynamodb: Any, table_name: str, template: Mapping[str, Any] | None = None) -> None:
+    """Create the state table as template.yaml defines it, with its TTL and point-in-time recovery settings."""
+    properties = (template or load_template())["Resources"]["StateTable"]["Properties"]
+    dynamodb.create_table(TableName=table_name, **table_definition(template or load_template()))
+    ttl = properties["TimeToLiveSpecification"]
+    dynamodb.update_time_to_live(
+        TableName=table_name,
+        TimeToLiveSpecification={"Enabled": ttl["Enabled"], "AttributeName": ttl["AttributeName"]},
+    )
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def moto_server(port: int) -> Iterator[str]:
+    """Run moto server on loopback for the duration of the block; yields its endpoint URL."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        # `localhost`, not 127.0.0.1: moto's CloudFormation reads S3 URLs path-style only for that host name.
+        yield f"http://localhost:{port}"
+    finally:
+        server.stop()
+
+
+def reset(endpoint: str) -> None:
+    """Forget every resource the emulator holds."""
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")  # noqa: S310 - loopback only
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        response.read()

@@ -1,0 +1,96 @@
+"""Test session: one moto server on loopback for the whole session, a fresh state table (from template.yaml) per test.
+
+The environment is set before any project module is imported, because the ingest function reads it at import,
+as Lambda's init phase would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import botocore.session
+import pytest
+
+from mwaa_obs_tools import emulator
+
+TABLE_NAME = "mwaa-obs-test-state"
+_PORT = emulator.free_port()
+os.environ.update(emulator.OFFLINE_ENV)
+os.environ.update(
+    {
+        "AWS_ENDPOINT_URL": f"http://localhost:{_PORT}",
+        "TABLE_NAME": TABLE_NAME,
+        "HISTORY_TTL_DAYS": "90",
+        "POWERTOOLS_METRICS_NAMESPACE": "MWAAServerless/Test",
+        "POWERTOOLS_DEV": "false",
+    }
+)
+
+
+@pytest.fixture(scope="session")
+def endpoint() -> Iterator[str]:
+    with emulator.moto_server(_PORT) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def template() -> dict[str, Any]:
+    return emulator.load_template()
+
+
+@pytest.fixture
+def dynamodb(endpoint: str) -> Any:
+    return botocore.session.get_session().create_client("dynamodb", endpoint_url=endpoint)
+
+
+@pytest.fixture
+def state_table(endpoint: str, dynamodb: Any, template: dict[str, Any]) -> Iterator[str]:
+    """An empty state table built from template.yaml, removed afterwards."""
+    emulator.create_state_table(dynamodb, TABLE_NAME, template)
+    yield TABLE_NAME
+    dynamodb.delete_table(TableName=TABLE_NAME)
+
+
+@pytest.fixture
+def store(state_table: str, dynamodb: Any) -> Any:
+    from mwaa_obs.store import Store
+
+    return Store(dynamodb, state_table, timedelta(days=90))
+
+
+@pytest.fixture(autouse=True)
+def reset_metrics() -> Iterator[None]:
+    """Powertools keeps metrics at class level: start and end every test with none pending."""
+    from aws_lambda_powertools import Metrics
+    from aws_lambda_powertools.metrics.provider import cold_start
+
+    yield
+    Metrics().clear_metrics()
+    cold_start.is_cold_start = True
+
+
+@dataclass
+class Printed:
+    """What the code under test wrote to stdout, split into EMF documents and structured log lines."""
+
+    emf: list[dict[str, Any]]
+    logs: list[dict[str, Any]]
+
+
+@pytest.fixture
+def printed(capsys: pytest.CaptureFixture[str]) -> Callable[[], Printed]:
+    """Reads the JSON lines printed since the last call (Powertools prints both metrics and logs to stdout)."""
+
+    def read() -> Printed:
+        documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+        return Printed(
+            emf=[document for document in documents if "_aws" in document],
+            logs=[document for document in documents if "_aws" not in document],
+        )
+
+    return read

@@ -1,0 +1,97 @@
+"""Builders for the events and Lambda inputs the tests feed the pipeline (the shapes docs/EVENTS.md describes)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from mwaa_obs.states import RUN_DETAIL_TYPE_PREFIX, TASK_DETAIL_TYPE_PREFIX
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+T0 = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
+
+
+def workflow_arn(name: str = "simple_s3_test", suffix: str = "Ab3dE6gH9j") -> str:
+    return f"arn:aws:airflow-serverless:{REGION}:{ACCOUNT}:workflow/{name}-{suffix}"
+
+
+def iso(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def envelope(detail_type: str, detail: Mapping[str, Any], at: datetime, arn: str | None = None) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": "aws.airflow-serverless",
+        "account": ACCOUNT,
+        "time": iso(at),
+        "region": REGION,
+        "resources": [arn] if arn else [],
+        "detail": dict(detail),
+    }
+
+
+def run_event(state: str, run_id: str, at: datetime, arn: str | None = None, **detail: Any) -> dict[str, Any]:
+    """state is the detail-type suffix: Started, Queued, Running, Succeeded, Failed, Stopped, Timeout."""
+    arn = arn or workflow_arn()
+    body = {"workflowArn": arn, "runId": run_id, **detail}
+    return envelope(RUN_DETAIL_TYPE_PREFIX + state, body, at, arn)
+
+
+def task_event(
+    state: str, run_id: str, task_id: str, at: datetime, attempt: int = 1, arn: str | None = None, **detail: Any
+) -> dict[str, Any]:
+    """state is the detail-type suffix: Scheduled, Queued, Running, Succeeded, Failed, Up For Retry, ..."""
+    arn = arn or workflow_arn()
+    body = {
+        "workflowArn": arn,
+        "runId": run_id,
+        "taskId": task_id,
+        "taskInstanceId": f"ti-{run_id}-{task_id}",
+        "attemptNumber": attempt,
+        **detail,
+    }
+    return envelope(TASK_DETAIL_TYPE_PREFIX + state, body, at, arn)
+
+
+def sqs_event(bodies: Iterable[str | Mapping[str, Any]]) -> dict[str, Any]:
+    """A Lambda SQS event as the event source mapping delivers it."""
+    records = []
+    for index, body in enumerate(bodies):
+        text = body if isinstance(body, str) else json.dumps(body)
+        records.append(
+            {
+                "messageId": f"msg-{index}-{uuid.uuid4()}",
+                "receiptHandle": f"handle-{index}",
+                "body": text,
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1764028800000"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:mwaa-obs-events",
+                "awsRegion": REGION,
+            }
+        )
+    return {"Records": records}
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "mwaa-obs-ingest"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:mwaa-obs-ingest"
+    aws_request_id: str = "test-request"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def minutes(n: float) -> timedelta:
+    return timedelta(minutes=n)

@@ -1,0 +1,171 @@
+"""Normalisation of EventBridge events into typed records: pure, no AWS."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mwaa_obs.events import MAX_TEXT_LENGTH, TRUNCATION_MARK, InvalidEvent, RunEvent, TaskEvent, parse_event
+from mwaa_obs.states import ALL_DETAIL_TYPES, RUN_STATE_BY_DETAIL, TASK_STATE_BY_DETAIL
+from tests.factories import T0, envelope, run_event, task_event, workflow_arn
+
+EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
+
+
+@pytest.mark.parametrize(("suffix", "state"), RUN_STATE_BY_DETAIL.items())
+def test_run_state_comes_from_the_detail_type(suffix: str, state: str) -> None:
+    # Given a run event whose detail claims another status
+    event = run_event(suffix, "run-1", T0, status="SOMETHING_ELSE")
+    # When it is parsed
+    parsed = parse_event(event)
+    # Then the detail-type decides the state
+    assert isinstance(parsed, RunEvent)
+    assert parsed.status == state
+
+
+@pytest.mark.parametrize(("suffix", "state"), TASK_STATE_BY_DETAIL.items())
+def test_task_state_comes_from_the_detail_type(suffix: str, state: str) -> None:
+    parsed = parse_event(task_event(suffix, "run-1", "extract", T0, attempt=2))
+    assert isinstance(parsed, TaskEvent)
+    assert (parsed.status, parsed.task_id, parsed.attempt) == (state, "extract", 2)
+
+
+def test_there_are_exactly_the_fifteen_documented_detail_types() -> None:
+    assert len(ALL_DETAIL_TYPES) == len(set(ALL_DETAIL_TYPES)) == 15
+
+
+def test_pascal_case_detail_is_read_like_camel_case() -> None:
+    # Given the same task event written in PascalCase
+    detail = {
+        "WorkflowArn": workflow_arn("etl_daily", "Zz9Yy8Xx7W"),
+        "RunId": "run-7",
+        "TaskInstanceId": "ti-7",
+        "TaskId": "load",
+        "AttemptNumber": 3,
+        "ErrorMessage": "boom",
+        "OperatorName": "S3CreateObjectOperator",
+        "StartedAt": "2026-11-24T00:01:00Z",
+        "EndedAt": "2026-11-24T00:02:30Z",
+    }
+    parsed = parse_event(envelope("MWAA Serverless Task Failed", detail, T0))
+    # Then every field is found
+    assert isinstance(parsed, TaskEvent)
+    assert parsed.workflow.name == "etl_daily"
+    assert parsed.workflow.workflow_id == "etl_daily-Zz9Yy8Xx7W"
+    assert (parsed.run_id, parsed.task_key, parsed.task_id, parsed.attempt) == ("run-7", "ti-7", "load", 3)
+    assert parsed.error_message == "boom"
+    assert parsed.operator == "S3CreateObjectOperator"
+    assert parsed.started_at == datetime(2026, 11, 24, 0, 1, tzinfo=UTC)
+    assert parsed.ended_at == datetime(2026, 11, 24, 0, 2, 30, tzinfo=UTC)
+
+
+def test_workflow_arn_falls_back_to_resources() -> None:
+    arn = workflow_arn("nightly", "AAAAAAAAAA")
+    event = envelope("MWAA Serverless Workflow Run Running", {"runId": "r"}, T0, arn)
+    parsed = parse_event(event)
+    assert parsed.workflow.arn == arn
+    assert (parsed.workflow.region, parsed.workflow.account) == ("us-east-1", "123456789012")
+
+
+def test_workflow_name_keeps_dashes_of_its_own() -> None:
+    parsed = parse_event(run_event("Queued", "r", T0, arn=workflow_arn("my-etl-job", "abcdefghij")))
+    assert parsed.workflow.name == "my-etl-job"
+
+
+def test_envelope_time_stands_only_for_the_time_its_own_state_establishes() -> None:
+    running = parse_event(run_event("Running", "r", T0))
+    failed = parse_event(run_event("Failed", "r", T0))
+    queued = parse_event(run_event("Queued", "r", T0))
+    assert (running.started_at, running.ended_at) == (T0, None)
+    assert (failed.started_at, failed.ended_at) == (None, T0)
+    assert (queued.queued_at, queued.started_at) == (T0, None)
+
+
+def test_epoch_milliseconds_and_seconds_are_accepted() -> None:
+    parsed = parse_event(run_event("Succeeded", "r", T0, startedAt=1764028800000, endedAt=1764028860))
+    assert parsed.started_at == datetime(2025, 11, 25, 0, 0, tzinfo=UTC)
+    assert parsed.ended_at == datetime(2025, 11, 25, 0, 1, tzinfo=UTC)
+
+
+def test_missing_attempt_means_the_first() -> None:
+    event = task_event("Running", "r", "t", T0)
+    del event["detail"]["attemptNumber"]
+    parsed = parse_event(event)
+    assert isinstance(parsed, TaskEvent)
+    assert parsed.attempt == 1
+
+
+def test_malformed_optional_fields_are_ignored_and_named() -> None:
+    parsed = parse_event(run_event("Failed", "r", T0, errorMessage=42, startedAt="yesterday"))
+    assert parsed.error_message is None
+    assert parsed.started_at is None
+    assert set(parsed.ignored_fields) == {"errorMessage", "startedAt"}
+
+
+def test_long_error_messages_are_truncated_visibly() -> None:
+    parsed = parse_event(run_event("Failed", "r", T0, errorMessage="x" * 300_000))
+    assert parsed.error_message is not None
+    assert len(parsed.error_message) == MAX_TEXT_LENGTH
+    assert parsed.error_message.endswith(TRUNCATION_MARK)
+
+
+def test_raw_detail_is_kept() -> None:
+    parsed = parse_event(run_event("Running", "r", T0, extraField={"nested": [1, 2]}))
+    assert parsed.detail["extraField"] == {"nested": [1, 2]}
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (lambda e: e.update(source="aws.s3"), "source"),
+        (lambda e: e.update({"detail-type": "MWAA Serverless Workflow Run Exploded"}), "unknown detail-type"),
+        (lambda e: e.pop("detail-type"), "detail-type is missing"),
+        (lambda e: e.update(detail=["not", "an", "object"]), "detail is not an object"),
+        (lambda e: e.update(time="not a time"), "time"),
+        (lambda e: e["detail"].pop("runId"), "runId"),
+        (lambda e: e["detail"].update(runId=12345), "runId is not a non-empty string"),
+        (lambda e: e["detail"].update(runId="   "), "runId is not a non-empty string"),
+        (lambda e: e["detail"].update(runId="a\nb"), "control characters"),
+        (lambda e: e["detail"].update(runId="r" * 600), "longer than"),
+        (lambda e: (e["detail"].pop("workflowArn"), e.update(resources=[])), "no workflow ARN"),
+        (lambda e: e["detail"].update(workflowArn="arn:aws:s3:::bucket"), "no workflow ARN"),
+    ],
+)
+def test_unusable_run_events_are_rejected_with_a_reason(mutate: Any, reason: str) -> None:
+    event = run_event("Running", "r", T0)
+    event["resources"] = []
+    mutate(event)
+    with pytest.raises(InvalidEvent, match=reason):
+        parse_event(event)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (lambda d: (d.pop("taskId"), d.pop("taskInstanceId")), "neither taskInstanceId nor taskId"),
+        (lambda d: d.update(attemptNumber=-1), "attemptNumber"),
+        (lambda d: d.update(attemptNumber=True), "attemptNumber"),
+        (lambda d: d.update(attemptNumber="two"), "attemptNumber"),
+    ],
+)
+def test_unusable_task_events_are_rejected_with_a_reason(mutate: Any, reason: str) -> None:
+    event = task_event("Running", "r", "t", T0)
+    mutate(event["detail"])
+    with pytest.raises(InvalidEvent, match=reason):
+        parse_event(event)
+
+
+def test_a_non_object_event_is_rejected() -> None:
+    with pytest.raises(InvalidEvent, match="not an object"):
+        parse_event([1, 2, 3])
+
+
+@pytest.mark.parametrize("path", sorted(EVENTS_DIR.glob("*.json")), ids=lambda p: p.name)
+def test_every_documented_example_parses(path: Path) -> None:
+    parsed = parse_event(json.loads(path.read_text(encoding="utf-8")))
+    assert parsed.workflow.name
+    assert parsed.run_id
