@@ -7,7 +7,9 @@ as Lambda's init phase would.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,6 +18,7 @@ from typing import Any
 import botocore.session
 import pytest
 
+from mwaa_obs import SERVICE
 from mwaa_obs_tools import emulator
 
 TABLE_NAME = "mwaa-obs-test-state"
@@ -80,6 +83,30 @@ class Printed:
 
     emf: list[dict[str, Any]]
     logs: list[dict[str, Any]]
+
+
+class _CurrentStdout:
+    """A stream that writes to whatever sys.stdout is now, so that capsys sees the service logger's lines.
+
+    Powertools binds its handler to the sys.stdout of import time, which pytest swaps between test phases.
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def service_logs_to_current_stdout() -> Iterator[None]:
+    import app  # noqa: F401 - creates the service logger, as Lambda's init phase does
+
+    handlers = [h for h in logging.getLogger(SERVICE).handlers if isinstance(h, logging.StreamHandler)]
+    originals = [handler.setStream(_CurrentStdout()) for handler in handlers]
+    yield
+    for handler, original in zip(handlers, originals, strict=True):
+        handler.stream = original
 
 
 @pytest.fixture

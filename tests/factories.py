@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -80,17 +79,6 @@ def sqs_event(bodies: Iterable[str | Mapping[str, Any]]) -> dict[str, Any]:
             }
         )
     return {"Records": records}
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "mwaa-obs-ingest"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:mwaa-obs-ingest"
-    aws_request_id: str = "test-request"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 def minutes(n: float) -> timedelta:

@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
+from mwaa_obs import SERVICE
 from mwaa_obs.config import IngestConfig
 from mwaa_obs.ingest import ingest
 from mwaa_obs.metrics import MetricPoint
@@ -19,7 +20,7 @@ from mwaa_obs.store import Store
 from mwaa_obs.telemetry import publish
 
 config = IngestConfig.from_env()
-logger = Logger(service="mwaa-obs-ingest")
+logger = Logger(service=SERVICE)
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
 store = Store(

@@ -5,15 +5,19 @@ Resources are created from template.yaml's own definitions, so the local tables 
 
 from __future__ import annotations
 
+import copy
+import json
 import socket
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 from moto.server import ThreadedMotoServer
+from samtranslator.translator.transform import transform
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
@@ -103,3 +107,55 @@ def reset(endpoint: str) -> None:
     request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")  # noqa: S310 - loopback only
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
         response.read()
+
+
+def parameter_default(template: Mapping[str, Any], name: str) -> Any:
+    return template["Parameters"][name]["Default"]
+
+
+@dataclass(frozen=True)
+class EventQueues:
+    url: str
+    arn: str
+    dead_letter_url: str
+
+
+def create_event_queues(sqs: Any, template: Mapping[str, Any], prefix: str = "mwaa-obs") -> EventQueues:
+    """The ingest queue and its dead-letter queue, with the template's redrive policy (maxReceiveCount default)."""
+    resources = template["Resources"]
+    dlq_url = sqs.create_queue(QueueName=f"{prefix}-events-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = resources["EventsQueue"]["Properties"]["RedrivePolicy"]
+    max_receive = redrive["maxReceiveCount"]
+    if isinstance(max_receive, dict):
+        max_receive = parameter_default(template, max_receive["Ref"])
+    url = sqs.create_queue(
+        QueueName=f"{prefix}-events",
+        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive})},
+    )["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return EventQueues(url, arn, dlq_url)
+
+
+class _NoManagedPolicies:
+    """Offline stand-in for SAM's managed-policy lookup (which would call IAM); policy templates need none."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def sam_transform(
+    template: Mapping[str, Any], artifact_uri: str = "s3://mwaa-obs-artifacts/code.zip"
+) -> dict[str, Any]:
+    """Apply the AWS::Serverless transform locally, as CloudFormation would (moto skips it).
+
+    Local CodeUri/ContentUri paths become `artifact_uri`: the transform accepts only S3 locations.
+    """
+    local = copy.deepcopy(dict(template))
+    for resource in local["Resources"].values():
+        properties = resource.get("Properties", {})
+        for key in ("CodeUri", "ContentUri"):
+            if isinstance(properties.get(key), str) and not properties[key].startswith("s3://"):
+                properties[key] = artifact_uri
+    transformed: dict[str, Any] = transform(local, {}, _NoManagedPolicies())
+    return transformed

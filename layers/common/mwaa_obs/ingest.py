@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
+from mwaa_obs import SERVICE
 from mwaa_obs.events import InvalidEvent, RunEvent, TaskEvent, parse_event
 from mwaa_obs.metrics import (
     INVALID_EVENTS,
@@ -26,7 +27,7 @@ from mwaa_obs.metrics import (
 )
 from mwaa_obs.store import Recorded, Timeline, WriteOutcome
 
-logger = Logger(child=True)
+logger = Logger(service=SERVICE, child=True)
 
 
 class TransitionStore(Protocol):

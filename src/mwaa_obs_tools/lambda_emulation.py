@@ -1,0 +1,84 @@
+"""Running Lambda handlers in-process the way the Lambda service would (there is no Docker engine here).
+
+An SQS event source mapping receives up to BatchSize messages, shapes them as a Lambda SQS event and, with
+ReportBatchItemFailures, deletes every message except those the function reports as failed; an invocation that
+raises deletes none. Messages not deleted become visible again and, after maxReceiveCount receives, SQS moves them
+to the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+@dataclass
+class FakeLambdaContext:
+    function_name: str = "mwaa-obs-ingest"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:mwaa-obs-ingest"
+    aws_request_id: str = ""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@dataclass(frozen=True)
+class PollResult:
+    received: int
+    failed: int  # reported in batchItemFailures, or the whole batch when the invocation raised
+    invocation_error: str | None = None
+
+
+def poll_sqs_once(sqs: Any, queue_url: str, queue_arn: str, handler: Handler, batch_size: int = 10) -> PollResult:
+    """One receive-invoke-delete cycle of an SQS event source mapping with ReportBatchItemFailures."""
+    messages = sqs.receive_message(
+        QueueUrl=queue_url,
+        MaxNumberOfMessages=min(batch_size, 10),
+        AttributeNames=["All"],
+        MessageAttributeNames=["All"],
+    ).get("Messages", [])
+    if not messages:
+        return PollResult(0, 0)
+    event = {"Records": [_record(message, queue_arn) for message in messages]}
+    context = FakeLambdaContext(aws_request_id=str(uuid.uuid4()))
+    try:
+        response = handler(event, context) or {}
+    except Exception as error:  # as Lambda does: any error fails the whole batch, which is retried
+        _make_visible(sqs, queue_url, messages)
+        return PollResult(len(messages), len(messages), f"{type(error).__name__}: {error}")
+    failed_ids = {failure["itemIdentifier"] for failure in response.get("batchItemFailures", [])}
+    done = [message for message in messages if message["MessageId"] not in failed_ids]
+    retry = [message for message in messages if message["MessageId"] in failed_ids]
+    if done:
+        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)]
+        sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries)
+    _make_visible(sqs, queue_url, retry)
+    return PollResult(len(messages), len(retry))
+
+
+def _make_visible(sqs: Any, queue_url: str, messages: list[dict[str, Any]]) -> None:
+    """Skip the visibility timeout a real mapping would wait out, so that retries happen now."""
+    if messages:
+        entries = [
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0} for i, m in enumerate(messages)
+        ]
+        sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries)
+
+
+def _record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": message.get("MessageAttributes", {}),
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": queue_arn.split(":")[3],
+    }

@@ -1,0 +1,176 @@
+"""The ingest Lambda handler, in-process, against the emulator: partial batch failures, bad input, DLQ."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+import app
+from mwaa_obs.store import load_run
+from mwaa_obs_tools import emulator
+from mwaa_obs_tools.lambda_emulation import FakeLambdaContext, poll_sqs_once
+from tests.conftest import Printed
+from tests.factories import T0, minutes, run_event, sqs_event, task_event
+
+BAD_EVENTS = sorted((Path(__file__).resolve().parents[1] / "events" / "bad").iterdir())
+WORKFLOW_ID = "simple_s3_test-Ab3dE6gH9j"
+
+
+def a_failed_run(run_id: str) -> list[dict[str, Any]]:
+    return [
+        run_event("Started", run_id, T0),
+        run_event("Queued", run_id, T0 + minutes(1)),
+        run_event("Running", run_id, T0 + minutes(2)),
+        task_event("Running", run_id, "load", T0 + minutes(3)),
+        task_event("Failed", run_id, "load", T0 + minutes(5), errorMessage="AccessDenied"),
+        run_event("Failed", run_id, T0 + minutes(6)),
+    ]
+
+
+def metric_totals(documents: list[dict[str, Any]], workflow: str | None = None) -> dict[str, float]:
+    """Sum of each metric's values over the documents of one workflow (None: fleet-only documents)."""
+    totals: dict[str, float] = {}
+    for document in documents:
+        if document.get("WorkflowName") != workflow:
+            continue
+        for definition in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+            values = document[definition["Name"]]
+            values = values if isinstance(values, list) else [values]
+            totals[definition["Name"]] = totals.get(definition["Name"], 0) + sum(values)
+    return totals
+
+
+@pytest.fixture
+def context() -> FakeLambdaContext:
+    return FakeLambdaContext()
+
+
+class Throttle:
+    """Makes DynamoDB refuse every write for chosen run ids, as a throttled table would (moto cannot throttle)."""
+
+    def __init__(self) -> None:
+        self.run_ids: set[str] = set()
+        self.refusals: Counter[str] = Counter()
+
+    def __call__(self, params: dict[str, Any], **_: Any) -> None:
+        for run_id in self.run_ids:
+            if params["Key"]["pk"]["S"].endswith(f"#{run_id}"):
+                self.refusals[run_id] += 1
+                raise app.store._client.exceptions.ProvisionedThroughputExceededException(
+                    {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "Rate exceeded"}},
+                    "UpdateItem",
+                )
+
+
+@pytest.fixture
+def throttle(state_table: str) -> Iterator[Throttle]:
+    hook = Throttle()
+    events = app.store._client.meta.events
+    events.register("provide-client-params.dynamodb.UpdateItem", hook)
+    yield hook
+    events.unregister("provide-client-params.dynamodb.UpdateItem", hook)
+
+
+def test_a_good_batch_is_stored_and_acknowledged(
+    state_table: str, context: Any, printed: Callable[[], Printed]
+) -> None:
+    # Given a batch with a whole failed run
+    event = sqs_event(a_failed_run("run-1"))
+    # When the handler runs
+    response = app.lambda_handler(event, context)
+    # Then every record is acknowledged, the run is stored, and its metrics are emitted once
+    assert response == {"batchItemFailures": []}
+    run, attempts = load_run(WORKFLOW_ID, "run-1")
+    assert run is not None
+    assert run.status == "FAILED"
+    assert [(item.task_id, item.status, item.error_message) for item in attempts] == [
+        ("load", "FAILED", "AccessDenied")
+    ]
+    totals = metric_totals(printed().emf, "simple_s3_test")
+    assert totals == {
+        "RunStarted": 1,
+        "RunFailed": 1,
+        "RunQueueDelay": 60,
+        "RunDuration": 240,
+        "TaskFailed": 1,
+        "TaskDuration": 120,
+    }
+
+
+def test_redelivering_a_batch_changes_nothing_and_counts_nothing(
+    state_table: str, context: Any, printed: Callable[[], Printed], dynamodb: Any
+) -> None:
+    event = sqs_event(a_failed_run("run-1"))
+    app.lambda_handler(event, context)
+    before = dynamodb.scan(TableName=state_table)["Items"]
+    printed()
+    assert app.lambda_handler(event, context) == {"batchItemFailures": []}
+    assert printed().emf == []
+    assert dynamodb.scan(TableName=state_table)["Items"] == before
+
+
+def test_bad_records_are_logged_once_counted_and_acknowledged_without_failing_the_batch(
+    state_table: str, context: Any, printed: Callable[[], Printed]
+) -> None:
+    # Given the bad-input corpus mixed into a good batch
+    bodies = [path.read_text(encoding="utf-8") for path in BAD_EVENTS]
+    event = sqs_event([*bodies, run_event("Started", "run-ok", T0)])
+    # When the handler runs
+    response = app.lambda_handler(event, context)
+    # Then nothing is retried, the good record is stored
+    assert response == {"batchItemFailures": []}
+    assert load_run(WORKFLOW_ID, "run-ok")[0] is not None
+    output = printed()
+    # And each bad record gave exactly one warning with a reason, and one InvalidEvents count
+    warnings = [line for line in output.logs if line["level"] == "WARNING"]
+    assert len(warnings) == len(BAD_EVENTS)
+    assert all(line["message"] == "invalid event rejected" and line["reason"] for line in warnings)
+    assert metric_totals(output.emf)["InvalidEvents"] == len(BAD_EVENTS)
+
+
+def test_a_transient_error_fails_only_its_own_record(state_table: str, context: Any, throttle: Throttle) -> None:
+    # Given writes for one run are throttled
+    throttle.run_ids.add("run-throttled")
+    event = sqs_event([run_event("Started", "run-ok", T0), run_event("Started", "run-throttled", T0)])
+    # When the batch is handled
+    response = app.lambda_handler(event, context)
+    # Then only that record is reported for retry
+    assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}
+    assert load_run(WORKFLOW_ID, "run-ok")[0] is not None
+
+
+def test_a_batch_that_fails_entirely_raises_so_lambda_retries_it(
+    state_table: str, context: Any, throttle: Throttle
+) -> None:
+    throttle.run_ids.add("run-x")
+    with pytest.raises(BatchProcessingError):
+        app.lambda_handler(sqs_event([run_event("Started", "run-x", T0)]), context)
+
+
+def test_a_record_that_keeps_failing_ends_in_the_dead_letter_queue(
+    endpoint: str, state_table: str, template: dict[str, Any], throttle: Throttle
+) -> None:
+    # Given the template's queues, and a run whose writes always fail
+    sqs: Any = botocore.session.get_session().create_client("sqs", endpoint_url=endpoint)
+    queues = emulator.create_event_queues(sqs, template, prefix="dlq-test")
+    throttle.run_ids.add("run-poison")
+    sqs.send_message(QueueUrl=queues.url, MessageBody=json.dumps(run_event("Started", "run-poison", T0)))
+    sqs.send_message(QueueUrl=queues.url, MessageBody=json.dumps(run_event("Started", "run-ok", T0)))
+    max_receive = emulator.parameter_default(template, "MaxReceiveCount")
+    # When the event source mapping polls until the queue is empty
+    polls = 0
+    while poll_sqs_once(sqs, queues.url, queues.arn, app.lambda_handler).received:
+        polls += 1
+        assert polls <= max_receive + 1
+    # Then the good event is stored and the poison one sits in the DLQ, after exactly maxReceiveCount tries
+    assert load_run(WORKFLOW_ID, "run-ok")[0] is not None
+    dead = sqs.receive_message(QueueUrl=queues.dead_letter_url)["Messages"]
+    assert [json.loads(message["Body"])["detail"]["runId"] for message in dead] == ["run-poison"]
+    assert throttle.refusals["run-poison"] == max_receive

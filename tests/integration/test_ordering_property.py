@@ -1,0 +1,138 @@
+"""Property: realistic run histories, delivered shuffled and with duplicates, end in the true state and metrics."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mwaa_obs.ingest import ingest
+from mwaa_obs.metrics import MetricPoint
+from mwaa_obs.store import Store, load_run
+from tests.factories import T0, minutes, run_event, task_event, workflow_arn
+
+RUN_OUTCOMES = {"Succeeded": "SUCCESS", "Failed": "FAILED", "Timeout": "TIMEOUT", "Stopped": "STOPPED"}
+TASK_OUTCOMES = {"Succeeded": "SUCCESS", "Failed": "FAILED", "Timeout": "TIMEOUT"}
+RUN_METRIC = {"SUCCESS": "RunSucceeded", "FAILED": "RunFailed", "TIMEOUT": "RunTimedOut", "STOPPED": "RunStopped"}
+TASK_METRIC = {
+    "SUCCESS": "TaskSucceeded",
+    "FAILED": "TaskFailed",
+    "TIMEOUT": "TaskTimedOut",
+    "UP_FOR_RETRY": "TaskUpForRetry",
+    "UPSTREAM_FAILED": "TaskUpstreamFailed",
+}
+
+
+@dataclass
+class Truth:
+    """What really happened to one run: the events it sent and the state and metrics they must produce."""
+
+    workflow_id: str
+    run_id: str
+    events: list[dict[str, Any]] = field(default_factory=list)
+    run_status: str = ""
+    attempts: dict[tuple[str, int], str] = field(default_factory=dict)
+    counts: Counter[str] = field(default_factory=Counter)
+    durations: dict[str, list[float]] = field(default_factory=dict)
+
+    def duration(self, metric: str, start: datetime, end: datetime) -> None:
+        self.durations.setdefault(metric, []).append((end - start).total_seconds())
+
+
+@st.composite
+def run_histories(draw: st.DrawFn, workflow: str) -> Truth:
+    suffix = draw(st.text("ABCDEFGHJK0123456789", min_size=10, max_size=10))
+    arn = workflow_arn(workflow, suffix)
+    truth = Truth(f"{workflow}-{suffix}", f"run-{uuid.uuid4()}")
+    clock = iter(T0 + minutes(n) for n in range(10_000))
+
+    def run(state: str) -> datetime:
+        at = next(clock)
+        truth.events.append(run_event(state, truth.run_id, at, arn=arn))
+        return at
+
+    def task(state: str, task_id: str, attempt: int) -> datetime:
+        at = next(clock)
+        truth.events.append(task_event(state, truth.run_id, task_id, at, attempt=attempt, arn=arn))
+        return at
+
+    run("Started")
+    queued = run("Queued")
+    started = run("Running")
+    for index in range(draw(st.integers(1, 4))):
+        task_id = f"task_{index}"
+        if draw(st.booleans()) and index > 0 and draw(st.booleans()):
+            task("Upstream Failed", task_id, 1)
+            truth.attempts[(task_id, 1)] = "UPSTREAM_FAILED"
+            truth.counts["TaskUpstreamFailed"] += 1
+            continue
+        tries = draw(st.integers(1, 3))
+        for attempt in range(1, tries + 1):
+            task("Scheduled", task_id, attempt)
+            task("Queued", task_id, attempt)
+            begin = task("Running", task_id, attempt)
+            last = attempt == tries
+            state = draw(st.sampled_from(sorted(TASK_OUTCOMES))) if last else "Up For Retry"
+            end = task(state, task_id, attempt)
+            status = TASK_OUTCOMES.get(state, "UP_FOR_RETRY")
+            truth.attempts[(task_id, attempt)] = status
+            truth.counts[TASK_METRIC[status]] += 1
+            truth.duration("TaskDuration", begin, end)
+    outcome = draw(st.sampled_from(sorted(RUN_OUTCOMES)))
+    ended = run(outcome)
+    truth.run_status = RUN_OUTCOMES[outcome]
+    truth.counts.update({"RunStarted": 1, RUN_METRIC[truth.run_status]: 1})
+    truth.duration("RunDuration", started, ended)
+    truth.duration("RunQueueDelay", queued, started)
+    return truth
+
+
+@st.composite
+def deliveries(draw: st.DrawFn) -> tuple[list[Truth], list[dict[str, Any]]]:
+    """One or two runs' events, at least once each and some twice or thrice, in any order."""
+    truths = [draw(run_histories("etl_daily")) for _ in range(draw(st.integers(1, 2)))]
+    events = [event for truth in truths for event in truth.events]
+    repeats = draw(st.lists(st.integers(0, 2), min_size=len(events), max_size=len(events)))
+    delivered = [event for event, extra in zip(events, repeats, strict=True) for _ in range(1 + extra)]
+    return truths, draw(st.permutations(delivered))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=deliveries())
+def test_any_order_and_duplicates_end_in_the_true_state_with_exact_metrics(
+    store: Store, case: tuple[list[Truth], list[dict[str, Any]]]
+) -> None:
+    truths, delivered = case
+    owed: list[MetricPoint] = []
+    # When every delivery is ingested, in the drawn order
+    for event in delivered:
+        ingest(json.dumps(event), store, owed)
+    # Then each run and attempt holds its true final state
+    for truth in truths:
+        run, attempts = load_run(truth.workflow_id, truth.run_id)
+        assert run is not None
+        assert run.status == truth.run_status
+        assert {(item.task_id, item.attempt): item.status for item in attempts} == truth.attempts
+    # And the metrics were counted exactly once per transition, with the true durations
+    counts: Counter[str] = Counter()
+    durations: dict[str, list[float]] = {}
+    for point in owed:
+        if point.spec.unit == "Count":
+            counts[point.spec.name] += int(point.value)
+        else:
+            durations.setdefault(point.spec.name, []).append(point.value)
+    expected_counts: Counter[str] = sum((truth.counts for truth in truths), Counter())
+    assert counts == expected_counts
+    expected_durations: dict[str, list[float]] = {}
+    for truth in truths:
+        for name, values in truth.durations.items():
+            expected_durations.setdefault(name, []).extend(values)
+    assert {name: sorted(values) for name, values in durations.items()} == {
+        name: sorted(values) for name, values in expected_durations.items()
+    }

@@ -1,0 +1,47 @@
+"""EMF publishing through Powertools: asserting on the documents as CloudWatch would read them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aws_lambda_powertools import Metrics
+
+from mwaa_obs.metrics import INVALID_EVENTS, RUN_DURATION, RUN_FAILED, MetricPoint
+from mwaa_obs.telemetry import publish
+from tests.conftest import Printed
+
+
+def test_each_workflow_gets_one_document_with_a_fleet_rollup(printed: Callable[[], Printed]) -> None:
+    # Given metrics of two workflows and a fleet-only one
+    points = [
+        MetricPoint(RUN_FAILED, 1, "etl"),
+        MetricPoint(RUN_DURATION, 30, "etl"),
+        MetricPoint(RUN_DURATION, 90, "etl"),
+        MetricPoint(RUN_FAILED, 1, "reports"),
+        MetricPoint(INVALID_EVENTS, 1),
+    ]
+    # When they are published
+    publish(points, Metrics(namespace="MWAAServerless/Test"))
+    documents = printed().emf
+    # Then each workflow's document carries the rollup (no dimensions) and the per-workflow dimension set
+    by_workflow = {document.get("WorkflowName"): document for document in documents}
+    assert set(by_workflow) == {"etl", "reports", None}
+    etl = by_workflow["etl"]
+    directive = etl["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "MWAAServerless/Test"
+    assert directive["Dimensions"] == [[], ["WorkflowName"]]
+    assert {metric["Name"]: metric["Unit"] for metric in directive["Metrics"]} == {
+        "RunFailed": "Count",
+        "RunDuration": "Seconds",
+    }
+    assert etl["RunDuration"] == [30.0, 90.0]
+    assert etl["RunFailed"] == [1.0]
+    # And a fleet-only metric has no workflow dimension
+    fleet = by_workflow[None]["_aws"]["CloudWatchMetrics"][0]
+    assert fleet["Dimensions"] == [[]]
+    assert by_workflow[None]["InvalidEvents"] == [1.0]
+
+
+def test_nothing_to_publish_prints_nothing(printed: Callable[[], Printed]) -> None:
+    publish([], Metrics(namespace="MWAAServerless/Test"))
+    assert printed().emf == []

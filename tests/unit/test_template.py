@@ -1,0 +1,137 @@
+"""template.yaml agrees with the code: table schema, event rule, queues, function settings, least privilege."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from mwaa_obs.config import IngestConfig
+from mwaa_obs.states import ALL_DETAIL_TYPES, EVENT_SOURCE
+from mwaa_obs.store import Entity
+from mwaa_obs_tools import emulator
+
+
+@pytest.fixture(scope="module")
+def resources(template: dict[str, Any]) -> dict[str, Any]:
+    resources: dict[str, Any] = template["Resources"]
+    return resources
+
+
+@pytest.fixture(scope="module")
+def transformed(template: dict[str, Any]) -> dict[str, Any]:
+    return emulator.sam_transform(template)
+
+
+def test_the_table_keys_and_indexes_are_the_ones_the_models_use(resources: dict[str, Any]) -> None:
+    table = resources["StateTable"]["Properties"]
+    schema = Entity._get_schema()
+    assert _keys(table["KeySchema"]) == _keys(schema["key_schema"])
+    declared = {d["AttributeName"]: d["AttributeType"] for d in table["AttributeDefinitions"]}
+    assert declared == {d["AttributeName"]: d["AttributeType"] for d in schema["attribute_definitions"]}
+    template_indexes = {
+        i["IndexName"]: (_keys(i["KeySchema"]), i["Projection"]) for i in table["GlobalSecondaryIndexes"]
+    }
+    model_indexes = {
+        i["index_name"]: (_keys(i["key_schema"]), i["projection"]) for i in schema["global_secondary_indexes"]
+    }
+    assert template_indexes == model_indexes
+
+
+def _keys(key_schema: Any) -> dict[str, str]:
+    return {key["KeyType"]: key["AttributeName"] for key in key_schema}
+
+
+def test_the_table_is_durable_encrypted_and_expires_history(resources: dict[str, Any]) -> None:
+    table = resources["StateTable"]["Properties"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert table["SSESpecification"] == {"SSEEnabled": True}
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert Entity.expires_at.attr_name == "expires_at"
+    assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+
+
+def test_the_rule_matches_exactly_the_fifteen_detail_types(resources: dict[str, Any]) -> None:
+    rule = resources["EventRule"]["Properties"]
+    assert rule["EventPattern"]["source"] == [EVENT_SOURCE]
+    detail_types = rule["EventPattern"]["detail-type"]
+    assert sorted(detail_types) == sorted(ALL_DETAIL_TYPES)
+    assert len(detail_types) == 15
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["EventsQueue", "Arn"]}
+    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}
+
+
+def test_queues_are_encrypted_and_the_events_queue_redrives_to_the_dlq(resources: dict[str, Any]) -> None:
+    for name in ("EventsQueue", "EventsDeadLetterQueue"):
+        assert resources[name]["Properties"]["SqsManagedSseEnabled"] is True
+    redrive = resources["EventsQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": {"Ref": "MaxReceiveCount"},
+    }
+
+
+def test_the_ingest_function_reports_partial_batch_failures(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    function = resources["IngestFunction"]["Properties"]
+    queue_source = function["Events"]["Queue"]["Properties"]
+    assert queue_source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # publish() relies on at most 100 messages a batch to keep each metric within EMF's 100 values
+    assert template["Parameters"]["IngestBatchSize"]["MaxValue"] <= 100
+    visibility = resources["EventsQueue"]["Properties"]["VisibilityTimeout"]
+    assert visibility >= 6 * template["Globals"]["Function"]["Timeout"]
+
+
+def test_the_function_environment_satisfies_its_config(template: dict[str, Any], resources: dict[str, Any]) -> None:
+    environment = {
+        **template["Globals"]["Function"]["Environment"]["Variables"],
+        **resources["IngestFunction"]["Properties"]["Environment"]["Variables"],
+    }
+    assert "POWERTOOLS_METRICS_NAMESPACE" in environment
+    rendered = {name: _resolve(template, value) for name, value in environment.items()}
+    config = IngestConfig.from_env(rendered)
+    assert config.table_name == "<StateTable>"
+    assert config.history_ttl.days == template["Parameters"]["HistoryRetentionDays"]["Default"]
+    assert not any("SECRET" in name or "PASSWORD" in name or "TOKEN" in name for name in environment)
+
+
+def _resolve(template: dict[str, Any], value: Any) -> str:
+    """A Ref as deployed with default parameters; a resource Ref as a <LogicalId> placeholder."""
+    if isinstance(value, dict):
+        name = value["Ref"]
+        parameter = template["Parameters"].get(name)
+        return str(parameter["Default"]) if parameter else f"<{name}>"
+    return str(value)
+
+
+def _statements(transformed: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, resource in transformed["Resources"].items():
+        properties = resource.get("Properties", {})
+        documents = [policy["PolicyDocument"] for policy in properties.get("Policies", [])]
+        if "PolicyDocument" in properties:
+            documents.append(properties["PolicyDocument"])
+        for document in documents:
+            for statement in document["Statement"]:
+                yield name, statement
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_no_iam_statement_allows_every_action_or_every_resource(transformed: dict[str, Any]) -> None:
+    statements = list(_statements(transformed))
+    assert statements, "the transformed template should hold policies"
+    for name, statement in statements:
+        assert not any("*" in action for action in _as_list(statement["Action"])), (name, statement)
+        assert "*" not in _as_list(statement.get("Resource", [])), (name, statement)
+
+
+def test_no_role_gets_broad_aws_managed_policies(transformed: dict[str, Any]) -> None:
+    roles = [r for r in transformed["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
+    assert roles
+    assert all(not role["Properties"].get("ManagedPolicyArns") for role in roles)
