@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import socket
 import urllib.request
 from collections.abc import Iterator, Mapping
@@ -93,6 +94,7 @@ def free_port() -> int:
 @contextmanager
 def moto_server(port: int) -> Iterator[str]:
     """Run moto server on loopback for the duration of the block; yields its endpoint URL."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request drowns everything else
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:

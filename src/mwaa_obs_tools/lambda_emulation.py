@@ -8,9 +8,12 @@ to the dead-letter queue.
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -82,3 +85,40 @@ def _record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
         "eventSourceARN": queue_arn,
         "awsRegion": queue_arn.split(":")[3],
     }
+
+
+def function_environment(
+    template: Mapping[str, Any], logical_id: str, physical_ids: Mapping[str, str]
+) -> dict[str, str]:
+    """The function's environment variables as CloudFormation would set them (Globals merged in).
+
+    A Ref to a parameter takes its default, a Ref to a resource the local name given in `physical_ids`.
+    """
+    variables = {
+        **template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}),
+        **template["Resources"][logical_id]["Properties"].get("Environment", {}).get("Variables", {}),
+    }
+    parameters = template.get("Parameters", {})
+
+    def resolve(value: Any) -> str:
+        if not isinstance(value, Mapping):
+            return str(value)
+        target = value["Ref"]
+        return str(parameters[target]["Default"]) if target in parameters else physical_ids[target]
+
+    return {name: resolve(value) for name, value in variables.items()}
+
+
+def load_handler(template: Mapping[str, Any], logical_id: str, root: Path) -> Handler:
+    """Import a function's handler from its CodeUri, as the Lambda runtime would (after its env is set)."""
+    properties = template["Resources"][logical_id]["Properties"]
+    module_name, function_name = properties["Handler"].rsplit(".", 1)
+    path = root / properties["CodeUri"] / f"{module_name.replace('.', '/')}.py"
+    spec = importlib.util.spec_from_file_location(f"mwaa_obs_functions.{logical_id}.{module_name}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    handler: Handler = getattr(module, function_name)
+    return handler

@@ -10,9 +10,9 @@ from typing import Any
 
 import botocore.session
 import pytest
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 import app
+from mwaa_obs.sqs import EntireBatchFailed
 from mwaa_obs.store import load_run
 from mwaa_obs_tools import emulator
 from mwaa_obs_tools.lambda_emulation import FakeLambdaContext, poll_sqs_once
@@ -150,7 +150,7 @@ def test_a_batch_that_fails_entirely_raises_so_lambda_retries_it(
     state_table: str, context: Any, throttle: Throttle
 ) -> None:
     throttle.run_ids.add("run-x")
-    with pytest.raises(BatchProcessingError):
+    with pytest.raises(EntireBatchFailed):
         app.lambda_handler(sqs_event([run_event("Started", "run-x", T0)]), context)
 
 

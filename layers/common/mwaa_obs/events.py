@@ -167,9 +167,13 @@ def _workflow(reader: _DetailReader, resources: Any) -> WorkflowRef:
         match = _WORKFLOW_ARN.match(arn) if arn else None
         if arn and match:
             workflow_id = match["id"]
-            name = _WORKFLOW_ID_SUFFIX.sub("", workflow_id) or workflow_id
-            return WorkflowRef(arn, workflow_id, name, match["region"], match["account"])
+            return WorkflowRef(arn, workflow_id, workflow_name_of(workflow_id), match["region"], match["account"])
     raise InvalidEvent("no workflow ARN (arn:aws:airflow-serverless:REGION:ACCOUNT:workflow/ID) in detail or resources")
+
+
+def workflow_name_of(workflow_id: str) -> str:
+    """The workflow's name: its id without the 10-character suffix the service appends."""
+    return _WORKFLOW_ID_SUFFIX.sub("", workflow_id) or workflow_id
 
 
 class _DetailReader:

@@ -1,0 +1,302 @@
+"""Benchmarks of the ingest path (`make bench`): prints a table and writes bench/results.json.
+
+- calls: AWS API calls per event for a simulated day of the example workflows, counted with botocore event hooks
+  against the emulator, plus the cost of replaying the whole day again (duplicates). Also events/s through the
+  handler against moto server, which is bounded by the emulator (reported only).
+- cpu: ingest CPU time per event at batch sizes 1, 10 and 100 with DynamoDB stubbed in-process, against a floor
+  measured in the same run: json.loads of each SQS body plus one stubbed UpdateItem through a boto3 client.
+- cold: import time of the handler module in a fresh interpreter against `import boto3` plus one DynamoDB client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "layers/common"), str(ROOT / "functions/ingest"), str(ROOT / "src")]
+
+from mwaa_obs_tools import emulator, sample_events  # noqa: E402
+
+TABLE = "mwaa-obs-bench"
+PORT = emulator.free_port()
+os.environ.update(emulator.OFFLINE_ENV)
+os.environ.update(
+    {
+        "AWS_ENDPOINT_URL": f"http://localhost:{PORT}",
+        "TABLE_NAME": TABLE,
+        "POWERTOOLS_METRICS_NAMESPACE": "MWAAServerless/Bench",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+    }
+)
+
+import boto3  # noqa: E402 - the floor's client, as the target defines it
+import botocore.session  # noqa: E402
+from botocore.awsrequest import AWSResponse, HTTPHeaders  # noqa: E402
+
+import app  # noqa: E402
+from mwaa_obs import SERVICE  # noqa: E402
+from mwaa_obs.store import Store, dynamodb_client  # noqa: E402
+from mwaa_obs_tools.lambda_emulation import FakeLambdaContext  # noqa: E402
+
+TARGET_CPU_MULTIPLE = 3.0
+TARGET_COLD_MULTIPLE = 1.25
+TARGET_WRITES_PER_EVENT = 2.0
+
+
+class _Discard(io.TextIOBase):
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+def _quiet() -> None:
+    """Logs and EMF still get formatted (that is part of the cost) but are thrown away."""
+    for handler in logging.getLogger(SERVICE).handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(_Discard())
+    sys.stdout = _Discard()
+
+
+def _sqs_event(events: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": str(index),
+                "receiptHandle": str(index),
+                "body": json.dumps(event),
+                "attributes": {},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:mwaa-obs-events",
+                "awsRegion": "us-east-1",
+            }
+            for index, event in enumerate(events)
+        ]
+    }
+
+
+# --- calls ---------------------------------------------------------------------------------------------------------
+
+
+def bench_calls() -> dict[str, Any]:
+    with emulator.moto_server(PORT) as endpoint:
+        client = botocore.session.get_session().create_client("dynamodb", endpoint_url=endpoint)
+        emulator.create_state_table(client, TABLE)
+        calls: Counter[str] = Counter()
+        # Every client the handler uses is created from botocore sessions: count on the handler's client.
+        app.store._client.meta.events.register("before-call", lambda model, **_: calls.update([model.name]))
+        day = sample_events.day_of_events()
+        context = FakeLambdaContext()
+
+        def deliver(events: list[dict[str, Any]]) -> float:
+            started = time.perf_counter()
+            for start in range(0, len(events), 10):
+                app.lambda_handler(_sqs_event(events[start : start + 10]), context)
+            return time.perf_counter() - started
+
+        seconds = deliver(day)
+        first = dict(calls)
+        calls.clear()
+        replay = list(day)
+        random.Random(1).shuffle(replay)
+        deliver(replay)
+        duplicate = dict(calls)
+    writes = sum(first.get(op, 0) for op in ("UpdateItem", "PutItem", "BatchWriteItem", "TransactWriteItems"))
+    reads = sum(first.get(op, 0) for op in ("GetItem", "Query", "Scan", "BatchGetItem"))
+    return {
+        "events": len(day),
+        "calls_by_operation": first,
+        "writes_per_event": round(writes / len(day), 3),
+        "reads_per_event": reads / len(day),
+        "cloudwatch_calls": 0,  # the handler's only AWS client is DynamoDB; metrics leave as EMF log lines
+        "duplicate_calls_by_operation": duplicate,
+        "calls_per_duplicate": round(sum(duplicate.values()) / len(day), 3),
+        "events_per_second_against_moto": round(len(day) / seconds, 1),
+    }
+
+
+# --- cpu -----------------------------------------------------------------------------------------------------------
+
+
+def _stub_update_item(client: Any) -> None:
+    """Answer UpdateItem in-process, after botocore has validated and serialised the request, as Stubber does.
+
+    The answer is the steady state: an existing item whose run already noted its workflow.
+    """
+
+    def answer(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        key = json.loads(params["body"])["Key"]
+        kind = "run" if key["sk"]["S"] == "RUN" else "task"
+        old = {**key, "kind": {"S": kind}, "workflow_noted": {"BOOL": True}}
+        return AWSResponse("", 200, HTTPHeaders(), None), {"Attributes": old}
+
+    client.meta.events.register("before-call.dynamodb.UpdateItem", answer)
+
+
+def _cpu_seconds(action: Callable[[], Any], repeat: int) -> float:
+    samples = []
+    for _ in range(repeat):
+        started = time.process_time()
+        action()
+        samples.append(time.process_time() - started)
+    return statistics.median(samples)
+
+
+def bench_cpu(repeat: int) -> dict[str, Any]:
+    ours = dynamodb_client(endpoint_url="http://localhost:1")
+    _stub_update_item(ours)
+    app.store = Store(ours, TABLE, app.config.history_ttl)
+    floor_client = boto3.client("dynamodb", endpoint_url="http://localhost:1")
+    _stub_update_item(floor_client)
+    floor_request = {
+        "TableName": TABLE,
+        "Key": {"pk": {"S": "RUN#wf#run"}, "sk": {"S": "RUN"}},
+        "UpdateExpression": "SET #s = :s",
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ExpressionAttributeValues": {":s": {"S": "RUNNING"}},
+    }
+    day = sample_events.day_of_events()
+    context = FakeLambdaContext()
+    results: dict[str, Any] = {}
+    for batch in (1, 10, 100):
+        events = (day * (1 + batch // len(day)))[:batch]
+        sqs_event = _sqs_event(events)
+        bodies = [record["body"] for record in sqs_event["Records"]]
+
+        def floor(bodies: list[str] = bodies) -> None:
+            for body in bodies:
+                json.loads(body)
+                floor_client.update_item(**floor_request)
+
+        def handler(sqs_event: dict[str, Any] = sqs_event) -> None:
+            response = app.lambda_handler(sqs_event, context)
+            assert response == {"batchItemFailures": []}, response
+
+        runs = max(5, repeat // batch)
+        floor_s = _cpu_seconds(floor, runs) / batch
+        ours_s = _cpu_seconds(handler, runs) / batch
+        results[f"batch_{batch}"] = {
+            "ingest_us_per_event": round(ours_s * 1e6, 1),
+            "floor_us_per_event": round(floor_s * 1e6, 1),
+            "multiple_of_floor": round(ours_s / floor_s, 2),
+        }
+    return results
+
+
+# --- cold ----------------------------------------------------------------------------------------------------------
+
+_COLD_HANDLER = "import time; t = time.perf_counter(); import app; print(time.perf_counter() - t)"
+_COLD_BASELINE = (
+    "import time; t = time.perf_counter(); import boto3; boto3.client('dynamodb'); print(time.perf_counter() - t)"
+)
+LAMBDA_SITE = ROOT / "bench/.lambda-site"
+
+
+def _lambda_site() -> Path:
+    """What a python3.13 Lambda function sees: the runtime's boto3 and the layer's wheels, nothing else.
+
+    The dev venv also holds awscrt and pyOpenSSL (from aws-sam-cli), which botocore imports when present and
+    which would inflate both sides of the comparison.
+    """
+    if not (LAMBDA_SITE / "boto3").is_dir():
+        pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"]
+        subprocess.run(
+            [*pip, str(LAMBDA_SITE), "--no-deps", "-r", str(ROOT / "layers/common/requirements.txt")], check=True
+        )
+        subprocess.run([*pip, str(LAMBDA_SITE), "-c", str(ROOT / "requirements-dev.lock"), "boto3"], check=True)
+    return LAMBDA_SITE
+
+
+def bench_cold(samples: int) -> dict[str, Any]:
+    site = _lambda_site()
+    env = {**os.environ, "PYTHONPATH": f"{site}:{ROOT / 'layers/common'}:{ROOT / 'functions/ingest'}"}
+    env.pop("AWS_ENDPOINT_URL", None)
+    handler: list[float] = []
+    baseline: list[float] = []
+    for _ in range(samples):  # interleaved, so that machine noise hits both alike
+        for code, sink in ((_COLD_HANDLER, handler), (_COLD_BASELINE, baseline)):
+            command = [sys.executable, "-S", "-c", code]  # -S: no site-packages, only the Lambda-like path
+            out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+            sink.append(float(out.stdout.strip()))
+    ours, floor = statistics.median(handler), statistics.median(baseline)
+    return {
+        "handler_import_ms": round(ours * 1000, 1),
+        "boto3_plus_client_ms": round(floor * 1000, 1),
+        "multiple": round(ours / floor, 2),
+        "samples": samples,
+    }
+
+
+# --- report --------------------------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=["calls", "cpu", "cold"], action="append")
+    parser.add_argument("--repeat", type=int, default=200, help="handler invocations per CPU sample (batch 1)")
+    parser.add_argument("--cold-samples", type=int, default=15)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench/results.json")
+    args = parser.parse_args()
+    wanted = set(args.only or ["calls", "cpu", "cold"])
+    report = sys.stdout
+    _quiet()
+    results: dict[str, Any] = {"python": sys.version.split()[0]}
+    if "calls" in wanted:
+        results["calls"] = bench_calls()
+    if "cpu" in wanted:
+        results["cpu"] = bench_cpu(args.repeat)
+    if "cold" in wanted:
+        results["cold"] = bench_cold(args.cold_samples)
+    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    _print_table(results, report)
+    print(f"\nwritten: {args.out.relative_to(ROOT)}", file=report)
+    return 0
+
+
+def _print_table(results: dict[str, Any], out: Any) -> None:
+    rows: list[tuple[str, str, str]] = []
+    if calls := results.get("calls"):
+        rows += [
+            (
+                "DynamoDB writes per event (simulated day)",
+                f"{calls['writes_per_event']}",
+                f"<= {TARGET_WRITES_PER_EVENT}",
+            ),
+            ("DynamoDB reads per event", f"{calls['reads_per_event']}", "0"),
+            ("CloudWatch API calls", f"{calls['cloudwatch_calls']}", "0 (EMF)"),
+            ("calls per duplicate event (day replayed)", f"{calls['calls_per_duplicate']}", "<= 1"),
+            ("events/s through handler vs moto", f"{calls['events_per_second_against_moto']}", "emulator-bound"),
+        ]
+    for batch, figures in results.get("cpu", {}).items():
+        rows.append(
+            (
+                f"ingest CPU/event, {batch.replace('_', ' ')}",
+                f"{figures['ingest_us_per_event']} us = {figures['multiple_of_floor']}x floor "
+                f"({figures['floor_us_per_event']} us)",
+                f"<= {TARGET_CPU_MULTIPLE}x at batch 10" if batch == "batch_10" else "",
+            )
+        )
+    if cold := results.get("cold"):
+        measured = f"{cold['handler_import_ms']} ms = {cold['multiple']}x ({cold['boto3_plus_client_ms']} ms)"
+        rows.append(("cold import of handler vs boto3 + client", measured, f"<= {TARGET_COLD_MULTIPLE}x"))
+    width = max(len(row[0]) for row in rows)
+    print(f"{'figure'.ljust(width)}  {'measured':<52}  target", file=out)
+    for name, value, target in rows:
+        print(f"{name.ljust(width)}  {value:<52}  {target}", file=out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

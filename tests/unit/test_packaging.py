@@ -1,0 +1,36 @@
+"""Lambda code imports only what the layer and the runtime provide: no tools, emulators or boto3 in the hot path."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LAMBDA_SOURCES = sorted([*(ROOT / "layers/common/mwaa_obs").glob("*.py"), *(ROOT / "functions").glob("*/app.py")])
+# The layer's wheels (layers/common/requirements.txt) plus what the python3.13 runtime ships.
+ALLOWED = {"mwaa_obs", "aws_lambda_powertools", "pynamodb", "typing_extensions", "botocore", "jmespath"}
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("path", LAMBDA_SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_lambda_code_imports_only_the_layer_and_the_runtime(path: Path) -> None:
+    foreign = _top_level_imports(path) - ALLOWED - set(sys.stdlib_module_names) - {"app"}
+    assert not foreign, f"{path.name} imports {sorted(foreign)}, which the Lambda layer does not ship"
+
+
+def test_the_layer_requirements_are_the_allowed_wheels() -> None:
+    lines = (ROOT / "layers/common/requirements.txt").read_text(encoding="utf-8").splitlines()
+    wheels = {line.split("==")[0].replace("-", "_") for line in lines if line and not line.startswith("#")}
+    assert wheels == ALLOWED - {"mwaa_obs", "botocore", "jmespath"}
