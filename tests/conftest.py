@@ -7,9 +7,7 @@ as Lambda's init phase would.
 from __future__ import annotations
 
 import json
-import logging
 import os
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,6 +18,7 @@ import pytest
 
 from mwaa_obs import SERVICE
 from mwaa_obs_tools import emulator
+from mwaa_obs_tools.lambda_emulation import follow_stdout
 
 TABLE_NAME = "mwaa-obs-test-state"
 _PORT = emulator.free_port()
@@ -85,28 +84,12 @@ class Printed:
     logs: list[dict[str, Any]]
 
 
-class _CurrentStdout:
-    """A stream that writes to whatever sys.stdout is now, so that capsys sees the service logger's lines.
-
-    Powertools binds its handler to the sys.stdout of import time, which pytest swaps between test phases.
-    """
-
-    def write(self, text: str) -> int:
-        return sys.stdout.write(text)
-
-    def flush(self) -> None:
-        sys.stdout.flush()
-
-
 @pytest.fixture(scope="session", autouse=True)
-def service_logs_to_current_stdout() -> Iterator[None]:
+def service_logs_to_current_stdout() -> None:
+    """Powertools binds its handler to the sys.stdout of import time, which pytest swaps between test phases."""
     import app  # noqa: F401 - creates the service logger, as Lambda's init phase does
 
-    handlers = [h for h in logging.getLogger(SERVICE).handlers if isinstance(h, logging.StreamHandler)]
-    originals = [handler.setStream(_CurrentStdout()) for handler in handlers]
-    yield
-    for handler, original in zip(handlers, originals, strict=True):
-        handler.stream = original
+    follow_stdout(SERVICE)
 
 
 @pytest.fixture

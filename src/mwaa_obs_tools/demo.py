@@ -1,111 +1,137 @@
-"""`make demo`: the ingest pipeline offline, on the embedded emulator.
+"""`make demo`: the whole pipeline offline, on the embedded local stack.
 
-A simulated day of the two example workflows (with failures and retries) is delivered to the SQS queue out of
-order and with duplicates, as EventBridge may; the ingest handler consumes it as the Lambda event source mapping
-would; then the stored runs are summarised from DynamoDB.
+moto server starts on loopback, template.yaml is deployed into it, the MWAA Serverless simulator runs the three
+example workflows over a simulated day (with injected failures, so some tasks retry and some runs fail), its
+events go through EventBridge -> rule -> SQS -> the ingest handler -> DynamoDB, and the result is summarised
+from the stored runs, as `mwaa-obs runs list` reads them.
 """
 
 from __future__ import annotations
 
-import io
-import json
-import os
-import random
 import statistics
 import sys
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import botocore.session
+import boto3
 
-from mwaa_obs.store import bind_table, load_run, recent_runs
-from mwaa_obs_tools import emulator, sample_events
-from mwaa_obs_tools.lambda_emulation import function_environment, load_handler, poll_sqs_once
+from mwaa_obs.store import list_workflows, load_run, recent_runs
+from mwaa_obs_tools import cli, emulator, localstack
+from mwaa_obs_tools.simulator.engine import Faults
 
-TABLE_NAME = "mwaa-obs-demo-state"
-DUPLICATE_SHARE = 0.2
+EXAMPLES = emulator.REPO_ROOT / "examples" / "workflows"
+# Injected failures: a chance per attempt, so that over a day some tasks retry and succeed and some runs fail.
+FAULTS = {
+    "simple_s3_test": Faults(failure_rate={"list_objects": 0.6}),
+    "create_s3_objects": Faults(failure_rate={"create_object_2": 0.4}),
+    "nightly_sales_etl": Faults(failure_rate={"transform_refunds": 0.6, "load_warehouse": 0.2}),
+}
+ON_DEMAND_EVERY_HOURS = {"create_s3_objects": 3, "simple_s3_test": 8}
 
 
 def main() -> int:
     started = time.monotonic()
-    port = emulator.free_port()
-    os.environ.update(emulator.OFFLINE_ENV)
-    os.environ["AWS_ENDPOINT_URL"] = f"http://localhost:{port}"
-    template = emulator.load_template()
-    os.environ.update(function_environment(template, "IngestFunction", {"StateTable": TABLE_NAME}))
-    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # the demo prints a summary, not every transition
-    with emulator.moto_server(port) as endpoint:
-        print(f"emulator  moto server on {endpoint}")
-        session = botocore.session.get_session()
-        dynamodb = session.create_client("dynamodb", endpoint_url=endpoint)
-        sqs: Any = session.create_client("sqs", endpoint_url=endpoint)
-        emulator.create_state_table(dynamodb, TABLE_NAME, template)
-        queues = emulator.create_event_queues(sqs, template)
-        print("deployed  state table and events queue (+DLQ) from template.yaml")
-
-        events = sample_events.day_of_events()
-        rng = random.Random(3)  # noqa: S311 - demo data
-        delivered = events + rng.sample(events, int(len(events) * DUPLICATE_SHARE))
-        rng.shuffle(delivered)
-        print(f"simulated {len(events)} events of one day; delivering {len(delivered)} (20 % duplicates, shuffled)")
-
-        handler = load_handler(template, "IngestFunction", emulator.REPO_ROOT)  # Lambda's init phase
-        emf = _consume(sqs, queues, delivered, handler)
-        _summarise(emf)
-    print(f"\ndone in {time.monotonic() - started:.1f} s; emulator stopped.")
-    print("next: `make test`, or deploy to AWS (README.md, 'Deploy to AWS').")
+    with localstack.running() as stack:
+        print(
+            f"emulator   moto server on {stack.endpoint}; stack '{localstack.STACK_NAME}' deployed from template.yaml"
+        )
+        print(f"simulator  MWAA Serverless API on {stack.simulator.url}")
+        arns = _create_workflows(stack)
+        print(f"workflows  {', '.join(sorted(arns))} (from examples/workflows/)")
+        service = _service(stack)
+        events = 0
+        for hour in range(24):
+            for name, every in ON_DEMAND_EVERY_HOURS.items():
+                if hour % every == 1:
+                    service.start_workflow_run(WorkflowArn=arns[name])
+            stack.engine.advance(stack.engine.now + timedelta(hours=1))
+            events += stack.pump()
+        stack.engine.advance_until_idle(stack.engine.now + timedelta(hours=2))
+        events += stack.pump()
+        print(f"simulated  one day: {events} events ingested through EventBridge -> SQS -> Lambda handler")
+        failed = _summarise(stack)
+        if failed:
+            workflow, run_id = failed
+            command = ["runs", "show", run_id, "--workflow", workflow, "--endpoint-url", stack.endpoint]
+            print(f"\n$ mwaa-obs {' '.join(command)}")
+            cli.main(command)
+    print(f"\ndone in {time.monotonic() - started:.0f} s; everything stopped.")
+    print("dig in: `.venv/bin/mwaa-obs local up`, then in another terminal")
+    print("        `.venv/bin/mwaa-obs simulate examples/workflows/create_s3_objects.yaml --fail create_object_2`")
+    print("        `.venv/bin/mwaa-obs runs list --endpoint-url http://localhost:4566`")
     return 0
 
 
-def _consume(sqs: Any, queues: emulator.EventQueues, bodies: list[dict[str, Any]], handler: Any) -> Counter[str]:
-    """Send in chunks and drain as we go (moto's SQS slows down with queue depth). Returns EMF metric totals."""
-    totals: Counter[str] = Counter()
-    captured = io.StringIO()
-    for start in range(0, len(bodies), 50):
-        chunk = bodies[start : start + 50]
-        for index in range(0, len(chunk), 10):
-            entries = [{"Id": str(i), "MessageBody": json.dumps(b)} for i, b in enumerate(chunk[index : index + 10])]
-            sqs.send_message_batch(QueueUrl=queues.url, Entries=entries)
-        real_stdout, sys.stdout = sys.stdout, captured  # EMF documents go to stdout, as in Lambda
-        try:
-            while poll_sqs_once(sqs, queues.url, queues.arn, handler).received:
-                pass
-        finally:
-            sys.stdout = real_stdout
-    for line in captured.getvalue().splitlines():
-        document = json.loads(line) if line.startswith("{") else {}
-        if "_aws" in document and "WorkflowName" not in document:
-            continue  # the fleet rollup repeats every per-workflow value
-        for definition in document.get("_aws", {}).get("CloudWatchMetrics", [{}])[0].get("Metrics", []):
-            values = document[definition["Name"]]
-            totals[definition["Name"]] += len(values) if definition["Unit"] == "Seconds" else sum(values)
-    return totals
+def _service(stack: localstack.LocalStack) -> Any:
+    return boto3.client("mwaa-serverless", endpoint_url=stack.simulator.url, region_name="us-east-1")
 
 
-def _summarise(emf: Counter[str]) -> None:
-    bind_table(TABLE_NAME)
-    for workflow in sample_events.EXAMPLE_WORKFLOWS:
-        runs = recent_runs(workflow.workflow_id, limit=100)
+def _create_workflows(stack: localstack.LocalStack) -> dict[str, str]:
+    s3 = localstack.client(stack.endpoint, "s3")
+    service = _service(stack)
+    arns = {}
+    for path in sorted(EXAMPLES.glob("*.yaml")):
+        location = localstack.definition_location(path)
+        s3.put_object(Bucket=location["Bucket"], Key=location["ObjectKey"], Body=path.read_bytes())
+        arn = service.create_workflow(
+            Name=path.stem, DefinitionS3Location=location, RoleArn=localstack.WORKFLOW_ROLE_ARN
+        )["WorkflowArn"]
+        arns[path.stem] = arn
+        stack.engine.set_faults(path.stem, FAULTS.get(path.stem, Faults()))
+    return arns
+
+
+def _summarise(stack: localstack.LocalStack) -> tuple[str, str] | None:
+    """Per workflow: runs, success rate, p50/p95 duration, failed runs with their failed tasks; returns one of them."""
+    first_failed = None
+    print()
+    for workflow in sorted(list_workflows(), key=lambda w: w.workflow_name):
+        runs = recent_runs(workflow.workflow_id, limit=500)
         outcomes = Counter(run.status for run in runs)
         durations = sorted(
-            (run.ended_at - run.started_at).total_seconds() for run in runs if run.started_at and run.ended_at
+            (run.ended_at - run.started_at).total_seconds() for run in runs if run.ended_at and run.started_at
         )
-        success = outcomes["SUCCESS"] / len(runs) if runs else 0.0
-        print(f"\n{workflow.name}: {len(runs)} runs, {success:.0%} succeeded {dict(outcomes)}")
+        rate = outcomes["SUCCESS"] / len(runs) if runs else 0
+        line = f"{workflow.workflow_name:<20} {len(runs):>3} runs  {rate:>4.0%} succeeded"
         if durations:
             p95 = statistics.quantiles(durations, n=20)[-1] if len(durations) > 1 else durations[0]
-            print(f"  duration p50 {statistics.median(durations):.0f} s, p95 {p95:.0f} s")
+            line += f"  duration p50 {statistics.median(durations):.0f} s, p95 {p95:.0f} s"
+        print(line)
         for run in runs:
-            if run.status != "SUCCESS":
+            if run.status in {"FAILED", "TIMEOUT"}:
+                first_failed = first_failed or (workflow.workflow_name, run.run_id)
                 _, attempts = load_run(workflow.workflow_id, run.run_id)
-                failed = [a for a in attempts if a.status in {"FAILED", "TIMEOUT", "UP_FOR_RETRY"}]
-                print(f"  {run.status:<8} {run.run_id}  {run.error_message or ''}")
-                for attempt in sorted(failed, key=lambda a: (a.task_id or "", a.attempt)):
-                    print(
-                        f"    {attempt.task_id} attempt {attempt.attempt}: {attempt.status} - {attempt.error_message}"
-                    )
-    print("\nmetrics emitted (EMF, per workflow):", ", ".join(f"{k}={v:g}" for k, v in sorted(emf.items())))
+                print(f"    {run.status:<7} {run.run_id}")
+                for attempt in sorted(attempts, key=lambda a: (a.started_at is None, a.started_at, a.attempt)):
+                    if attempt.status in {"FAILED", "TIMEOUT", "UP_FOR_RETRY"}:
+                        task = f"{attempt.task_id} (attempt {attempt.attempt})"
+                        print(f"      {task} {attempt.status}: {attempt.error_message}")
+    print("\nmetrics in CloudWatch (from the handler's EMF):", _metric_totals(stack))
+    return first_failed
+
+
+def _metric_totals(stack: localstack.LocalStack) -> str:
+    """Sums over the per-workflow series (moto ignores an empty dimension filter, so the rollup is not asked)."""
+    cloudwatch = localstack.client(stack.endpoint, "cloudwatch")
+    namespace = stack.outputs["MetricNamespace"]
+    totals = []
+    for name in ("RunStarted", "RunSucceeded", "RunFailed", "TaskUpForRetry", "TaskFailed"):
+        total = 0.0
+        for workflow in list_workflows():
+            data = cloudwatch.get_metric_statistics(
+                Namespace=namespace,
+                MetricName=name,
+                Dimensions=[{"Name": "WorkflowName", "Value": workflow.workflow_name}],
+                StartTime=datetime.now(UTC) - timedelta(hours=1),  # EMF timestamps are ingestion (wall-clock) time
+                EndTime=datetime.now(UTC) + timedelta(hours=1),
+                Period=7200,
+                Statistics=["Sum"],
+            )["Datapoints"]
+            total += sum(point["Sum"] for point in data)
+        totals.append(f"{name}={total:g}")
+    return ", ".join(totals)
 
 
 if __name__ == "__main__":

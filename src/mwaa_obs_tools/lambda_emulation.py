@@ -9,6 +9,7 @@ to the dead-letter queue.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import sys
 import uuid
 from collections.abc import Callable, Mapping
@@ -122,3 +123,21 @@ def load_handler(template: Mapping[str, Any], logical_id: str, root: Path) -> Ha
     spec.loader.exec_module(module)
     handler: Handler = getattr(module, function_name)
     return handler
+
+
+class CurrentStdout:
+    """A stream that writes to whatever sys.stdout is at the time: Lambda captures a function's stdout per
+    invocation, and so do the local stack and the tests, by swapping sys.stdout."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+def follow_stdout(logger_name: str) -> None:
+    """Point a logger's stream handlers (bound to the sys.stdout of import time) at the current sys.stdout."""
+    for handler in logging.getLogger(logger_name).handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(CurrentStdout())

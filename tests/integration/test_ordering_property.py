@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from mwaa_obs.ingest import ingest
 from mwaa_obs.metrics import MetricPoint
 from mwaa_obs.store import Store, load_run
-from tests.factories import T0, minutes, run_event, task_event, workflow_arn
+from tests.factories import T0, iso, minutes, run_event, task_event, workflow_arn
 
 RUN_OUTCOMES = {"Succeeded": "SUCCESS", "Failed": "FAILED", "Timeout": "TIMEOUT", "Stopped": "STOPPED"}
 TASK_OUTCOMES = {"Succeeded": "SUCCESS", "Failed": "FAILED", "Timeout": "TIMEOUT"}
@@ -65,9 +65,10 @@ def run_histories(draw: st.DrawFn, workflow: str) -> Truth:
     run("Started")
     queued = run("Queued")
     started = run("Running")
+    stopped_while_retrying = False
     for index in range(draw(st.integers(1, 4))):
         task_id = f"task_{index}"
-        if draw(st.booleans()) and index > 0 and draw(st.booleans()):
+        if index > 0 and draw(st.integers(0, 3)) == 0:
             task("Upstream Failed", task_id, 1)
             truth.attempts[(task_id, 1)] = "UPSTREAM_FAILED"
             truth.counts["TaskUpstreamFailed"] += 1
@@ -84,7 +85,19 @@ def run_histories(draw: st.DrawFn, workflow: str) -> Truth:
             truth.attempts[(task_id, attempt)] = status
             truth.counts[TASK_METRIC[status]] += 1
             truth.duration("TaskDuration", begin, end)
-    outcome = draw(st.sampled_from(sorted(RUN_OUTCOMES)))
+            if status == "UP_FOR_RETRY" and draw(st.integers(0, 4)) == 0:
+                # The run is stopped before the next try: the same attempt goes on to FAILED, with its own times.
+                times = {"startedAt": iso(begin), "endedAt": iso(end)}
+                truth.events.append(
+                    task_event("Failed", truth.run_id, task_id, next(clock), attempt=attempt, arn=arn, **times)
+                )
+                truth.attempts[(task_id, attempt)] = "FAILED"
+                truth.counts["TaskFailed"] += 1
+                stopped_while_retrying = True
+                break
+        if stopped_while_retrying:
+            break
+    outcome = "Stopped" if stopped_while_retrying else draw(st.sampled_from(sorted(RUN_OUTCOMES)))
     ended = run(outcome)
     truth.run_status = RUN_OUTCOMES[outcome]
     truth.counts.update({"RunStarted": 1, RUN_METRIC[truth.run_status]: 1})

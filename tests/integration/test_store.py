@@ -105,6 +105,14 @@ def test_retries_are_tracked_per_attempt(store: Store) -> None:
     assert (by_attempt[2].started_at, by_attempt[2].ended_at) == (T0 + minutes(3), T0 + minutes(4))
 
 
+def test_an_attempt_up_for_retry_goes_on_to_failed_when_no_retry_follows(store: Store) -> None:
+    store.record_task(task("Up For Retry", attempt=1, at_minute=2))
+    assert store.record_task(task("Failed", attempt=1, at_minute=9)).outcome is WriteOutcome.ADVANCED
+    assert store.record_task(task("Up For Retry", attempt=1, at_minute=2)).outcome is WriteOutcome.DUPLICATE
+    _, attempts = load_run(WORKFLOW_ID, "run-1")
+    assert [(item.attempt, item.status, item.ended_at) for item in attempts] == [(1, "FAILED", T0 + minutes(2))]
+
+
 def test_a_run_and_all_its_tasks_come_back_from_one_query(store: Store) -> None:
     store.record_run(run("Running"))
     store.record_task(task("Succeeded", "extract", operatorName="S3ListOperator"))

@@ -57,6 +57,14 @@ def test_a_pair_already_complete_owes_nothing_again() -> None:
 def test_task_outcomes_and_duration() -> None:
     started = Recorded(WriteOutcome.ADVANCED, Timeline(started_at=T0))
     assert owed(metrics_owed(a_task("Up For Retry", 2), started)) == {"TaskUpForRetry": 1, "TaskDuration": 120.0}
+    ended = Recorded(WriteOutcome.ADVANCED, Timeline(started_at=T0, ended_at=T0 + minutes(2)))
+    assert owed(metrics_owed(a_task("Failed", 3), ended)) == {"TaskFailed": 1}
+
+
+def test_a_retry_is_counted_even_when_its_attempt_already_failed_for_good() -> None:
+    # A stopped run turns an up-for-retry attempt FAILED; the two events may arrive in either order
+    after_failed = Recorded(WriteOutcome.RECORDED, Timeline(started_at=T0, ended_at=T0 + minutes(2)))
+    assert owed(metrics_owed(a_task("Up For Retry", 2), after_failed)) == {"TaskUpForRetry": 1}
 
 
 def test_clock_skew_never_gives_a_negative_duration() -> None:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from mwaa_obs.states import (
+    ENDED_RANK,
     EVENT_SOURCE,
     RUN_DETAIL_TYPE_PREFIX,
     RUN_RANK,
@@ -20,7 +21,6 @@ from mwaa_obs.states import (
     TASK_DETAIL_TYPE_PREFIX,
     TASK_RANK,
     TASK_STATE_BY_DETAIL,
-    TERMINAL_RANK,
 )
 
 MAX_TEXT_LENGTH: Final = 4000
@@ -109,12 +109,12 @@ def parse_event(event: Any) -> RunEvent | TaskEvent:
 
 
 def _run_event(event: Mapping[str, Any], reader: _DetailReader, status: str, occurred_at: datetime) -> RunEvent:
-    common = _common_fields(event, reader, status, occurred_at, terminal=RUN_RANK[status] == TERMINAL_RANK)
+    common = _common_fields(event, reader, status, occurred_at, ended=RUN_RANK[status] >= ENDED_RANK)
     return RunEvent(**common, run_type=reader.text("runType"), ignored_fields=tuple(reader.ignored))
 
 
 def _task_event(event: Mapping[str, Any], reader: _DetailReader, status: str, occurred_at: datetime) -> TaskEvent:
-    common = _common_fields(event, reader, status, occurred_at, terminal=TASK_RANK[status] == TERMINAL_RANK)
+    common = _common_fields(event, reader, status, occurred_at, ended=TASK_RANK[status] >= ENDED_RANK)
     task_id = reader.identity("taskId")
     task_instance_id = reader.identity("taskInstanceId")
     task_key = task_instance_id or task_id
@@ -133,7 +133,7 @@ def _task_event(event: Mapping[str, Any], reader: _DetailReader, status: str, oc
 
 
 def _common_fields(
-    event: Mapping[str, Any], reader: _DetailReader, status: str, occurred_at: datetime, *, terminal: bool
+    event: Mapping[str, Any], reader: _DetailReader, status: str, occurred_at: datetime, *, ended: bool
 ) -> dict[str, Any]:
     workflow = _workflow(reader, event.get("resources"))
     run_id = reader.identity("runId")
@@ -142,7 +142,7 @@ def _common_fields(
     # The envelope time stands in for the timestamp that this very transition establishes, and only for it.
     queued_at = reader.time("queuedAt", "queuedOn") or (occurred_at if status == "QUEUED" else None)
     started_at = reader.time("startedAt", "startedOn", "startDate") or (occurred_at if status == "RUNNING" else None)
-    ended_at = reader.time("endedAt", "completedOn", "endDate") or (occurred_at if terminal else None)
+    ended_at = reader.time("endedAt", "completedOn", "endDate") or (occurred_at if ended else None)
     event_id = event.get("id")
     return {
         "workflow": workflow,

@@ -1,7 +1,8 @@
 """Ingest logic: one EventBridge event in, its transition stored, the metrics it owes out.
 
 Metrics are owed exactly once per first-recorded transition: a duplicate owes nothing, an outcome metric is owed
-only by the transition that set the outcome, and a duration by whichever transition completes its pair of times.
+only by the transition that set the outcome, an occurrence (Started, Up For Retry) by its first recording
+whenever it arrives, and a duration by whichever transition completes its pair of times.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from mwaa_obs.events import InvalidEvent, RunEvent, TaskEvent, parse_event
 from mwaa_obs.metrics import (
     INVALID_EVENTS,
     RUN_DURATION,
+    RUN_OCCURRENCE_METRICS,
     RUN_OUTCOME_METRICS,
     RUN_QUEUE_DELAY,
-    RUN_STARTED,
     TASK_DURATION,
+    TASK_OCCURRENCE_METRICS,
     TASK_OUTCOME_METRICS,
     MetricPoint,
     MetricSpec,
@@ -69,16 +71,14 @@ def _json(body: str) -> Any:
 def metrics_owed(event: RunEvent | TaskEvent, recorded: Recorded) -> list[MetricPoint]:
     if recorded.outcome is WriteOutcome.DUPLICATE:
         return []
-    owed: list[MetricSpec] = []
     pairs: tuple[tuple[MetricSpec, str, str], ...]
     if isinstance(event, RunEvent):
-        outcomes = RUN_OUTCOME_METRICS
+        occurrences, outcomes = RUN_OCCURRENCE_METRICS, RUN_OUTCOME_METRICS
         pairs = ((RUN_QUEUE_DELAY, "queued_at", "started_at"), (RUN_DURATION, "started_at", "ended_at"))
-        if event.status == "STARTING":
-            owed.append(RUN_STARTED)
     else:
-        outcomes = TASK_OUTCOME_METRICS
+        occurrences, outcomes = TASK_OCCURRENCE_METRICS, TASK_OUTCOME_METRICS
         pairs = ((TASK_DURATION, "started_at", "ended_at"),)
+    owed = [occurrences[event.status]] if event.status in occurrences else []
     if recorded.outcome is WriteOutcome.ADVANCED and event.status in outcomes:
         owed.append(outcomes[event.status])
 

@@ -63,10 +63,12 @@ RUN_OUTCOME_METRICS: Final[dict[str, MetricSpec]] = {
 TASK_OUTCOME_METRICS: Final[dict[str, MetricSpec]] = {
     "SUCCESS": TASK_SUCCEEDED,
     "FAILED": TASK_FAILED,
-    "UP_FOR_RETRY": TASK_UP_FOR_RETRY,
     "UPSTREAM_FAILED": TASK_UPSTREAM_FAILED,
     "TIMEOUT": TASK_TIMED_OUT,
 }
+# Counted when the transition is first recorded, whatever arrived before it (not outcomes: none can conflict).
+RUN_OCCURRENCE_METRICS: Final[dict[str, MetricSpec]] = {"STARTING": RUN_STARTED}
+TASK_OCCURRENCE_METRICS: Final[dict[str, MetricSpec]] = {"UP_FOR_RETRY": TASK_UP_FOR_RETRY}
 
 
 def dimension_sets(spec: MetricSpec) -> tuple[tuple[str, ...], ...]:

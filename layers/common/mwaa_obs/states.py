@@ -1,8 +1,9 @@
 """The state vocabulary: EventBridge detail-types, the API's state names and their order.
 
 A state's rank orders the transitions of one run or one task attempt. A transition only moves the stored
-status forward (higher rank); all terminal states share the top rank, so the first terminal state recorded wins
-and a conflicting later one is kept in the history without changing the outcome.
+status forward (higher rank); all final states share the top rank, so the first final state recorded wins and a
+conflicting later one is kept in the history without changing the outcome. UP_FOR_RETRY ends an attempt but is
+not final: when the run is stopped or times out before the next try, the same attempt goes on to FAILED.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ RUN_DETAIL_TYPES: Final = tuple(RUN_DETAIL_TYPE_PREFIX + suffix for suffix in RU
 TASK_DETAIL_TYPES: Final = tuple(TASK_DETAIL_TYPE_PREFIX + suffix for suffix in TASK_STATE_BY_DETAIL)
 ALL_DETAIL_TYPES: Final = RUN_DETAIL_TYPES + TASK_DETAIL_TYPES
 
-TERMINAL_RANK: Final = 4
+ENDED_RANK: Final = 4  # from here on, the run or attempt has stopped executing
+TERMINAL_RANK: Final = 5
 RUN_RANK: Final[dict[str, int]] = {
     "STARTING": 1,
     "QUEUED": 2,
@@ -52,9 +54,9 @@ TASK_RANK: Final[dict[str, int]] = {
     "SCHEDULED": 1,
     "QUEUED": 2,
     "RUNNING": 3,
+    "UP_FOR_RETRY": ENDED_RANK,
     "SUCCESS": TERMINAL_RANK,
     "FAILED": TERMINAL_RANK,
-    "UP_FOR_RETRY": TERMINAL_RANK,
     "UPSTREAM_FAILED": TERMINAL_RANK,
     "TIMEOUT": TERMINAL_RANK,
 }

@@ -101,8 +101,13 @@ class Entity(Model):
         return workflow_name_of(self.workflow_id)
 
 
+WORKFLOWS_PARTITION: Final = "WORKFLOWS"
+
+
 class WorkflowItem(Entity, discriminator="workflow"):
     first_seen_at = UTCDateTimeAttribute(null=True)
+    gsi1pk = UnicodeAttribute(null=True)  # WORKFLOWS: the workflow-runs index also lists the workflows
+    gsi1sk = UnicodeAttribute(null=True)
 
 
 class StateItem(Entity):
@@ -265,6 +270,8 @@ class Store:
         workflow.set(WorkflowItem.kind, WorkflowItem)
         workflow.set(WorkflowItem.workflow_arn, event.workflow.arn)
         workflow.set(WorkflowItem.first_seen_at, event.occurred_at, if_absent=True)
+        workflow.set(WorkflowItem.gsi1pk, WORKFLOWS_PARTITION)
+        workflow.set(WorkflowItem.gsi1sk, event.workflow.workflow_id)
         self._client.update_item(**workflow.request(self._table_name))
         mark = _Update(run_key(event.workflow.workflow_id, event.run_id), "RUN")
         mark.set(RunItem.workflow_noted, True)
@@ -408,6 +415,12 @@ def load_run(workflow_id: str, run_id: str) -> tuple[RunItem | None, list[TaskAt
         elif isinstance(item, TaskAttemptItem):
             attempts.append(item)
     return run, attempts
+
+
+def list_workflows() -> list[WorkflowItem]:
+    """Every workflow seen, by workflow id (one small partition of the workflow-runs index)."""
+    found = Entity.workflow_runs.query(WORKFLOWS_PARTITION)
+    return [item for item in found if isinstance(item, WorkflowItem)]
 
 
 def recent_runs(workflow_id: str, limit: int = 20) -> list[RunItem]:

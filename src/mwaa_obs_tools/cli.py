@@ -1,0 +1,406 @@
+"""`mwaa-obs`: run the local stack, simulate workflows, replay events, and query runs and tasks.
+
+The reading commands work against the local stack (`--endpoint-url`) and against a deployed stack in AWS
+(`--stack-name`, with the usual credentials and region).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.exceptions
+
+LOCAL_ENDPOINT = "http://localhost:4566"
+LOCAL_SIMULATOR = "http://localhost:4599"
+DEFAULT_STACK = "mwaa-obs"
+
+
+class CliError(Exception):
+    """Reported as one line on stderr, with exit code 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        code: int = args.command(args)
+        return code
+    except CliError as error:
+        print(f"mwaa-obs: {error}", file=sys.stderr)
+        return 2
+    except botocore.exceptions.EndpointConnectionError as error:
+        print(f"mwaa-obs: cannot reach {error.kwargs.get('endpoint_url')} (is `mwaa-obs local up` running?)",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    except botocore.exceptions.NoCredentialsError:
+        print("mwaa-obs: no AWS credentials found (configure them, or use --endpoint-url for the local stack)",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    except botocore.exceptions.ClientError as error:
+        print(f"mwaa-obs: {error}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mwaa-obs", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    local = commands.add_parser("local", help="the local stack").add_subparsers(required=True, metavar="ACTION")
+    up = local.add_parser("up", help="run the local stack in the foreground until Ctrl-C")
+    up.add_argument("--port", type=int, default=4566, help="AWS emulator port (default 4566)")
+    up.add_argument("--simulator-port", type=int, default=4599, help="MWAA Serverless simulator port (default 4599)")
+    up.add_argument("--speed", type=float, default=60.0, help="simulated seconds per real second (default 60)")
+    up.set_defaults(command=_local_up)
+
+    simulate = commands.add_parser("simulate", help="create or update a workflow in the simulator and run it")
+    simulate.add_argument("definition", type=Path, metavar="WORKFLOW.yaml")
+    simulate.add_argument("--runs", type=int, default=1, help="on-demand runs to start (default 1)")
+    simulate.add_argument("--fail", action="append", default=[], metavar="TASK", help="every attempt fails")
+    simulate.add_argument("--fail-first", action="append", default=[], metavar="TASK=N", help="first N attempts fail")
+    simulate.add_argument("--timeout", action="append", default=[], metavar="TASK", help="every attempt times out")
+    simulate.add_argument("--duration", action="append", default=[], metavar="TASK=SECONDS", help="mean duration")
+    simulate.add_argument("--simulator-url", default=os.environ.get("MWAA_OBS_SIMULATOR_URL", LOCAL_SIMULATOR))
+    simulate.add_argument("--endpoint-url", default=os.environ.get("MWAA_OBS_ENDPOINT_URL", LOCAL_ENDPOINT))
+    simulate.set_defaults(command=_simulate)
+
+    replay = commands.add_parser("replay", help="send raw EventBridge events (JSON lines) through the local bus")
+    replay.add_argument("events", type=Path, metavar="EVENTS.jsonl")
+    replay.add_argument("--endpoint-url", default=os.environ.get("MWAA_OBS_ENDPOINT_URL", LOCAL_ENDPOINT))
+    replay.set_defaults(command=_replay)
+
+    runs = commands.add_parser("runs", help="query stored runs").add_subparsers(required=True, metavar="ACTION")
+    listing = runs.add_parser("list", help="recent runs, newest first")
+    listing.add_argument("--workflow", help="workflow name")
+    listing.add_argument("--status", help="run state (SUCCESS, FAILED, TIMEOUT, STOPPED, RUNNING, ...)")
+    listing.add_argument("--limit", type=int, default=50)
+    show = runs.add_parser("show", help="one run with its tasks")
+    show.add_argument("run_id", metavar="RUN_ID")
+    show.add_argument("--workflow", help="workflow name (needed only if several workflows share the run id)")
+    for reader in (listing, show):
+        reader.add_argument("--json", action="store_true", help="machine-readable output")
+        reader.add_argument("--endpoint-url", default=os.environ.get("MWAA_OBS_ENDPOINT_URL"),
+                            help="the local stack's emulator, e.g. http://localhost:4566")  # fmt: skip
+        reader.add_argument("--stack-name", default=DEFAULT_STACK, help=f"deployed stack (default {DEFAULT_STACK})")
+    listing.set_defaults(command=_runs_list)
+    show.set_defaults(command=_runs_show)
+    return parser
+
+
+# --- local up ------------------------------------------------------------------------------------------------------
+
+
+def _local_up(args: argparse.Namespace) -> int:
+    from mwaa_obs_tools import localstack  # noqa: PLC0415 - moto and the translator load only for this command
+
+    stop = threading.Event()
+    for stopping in (signal.SIGINT, signal.SIGTERM):  # SIGINT explicitly: a background job inherits it ignored
+        signal.signal(stopping, lambda *_: stop.set())
+    with localstack.running(args.port, args.simulator_port, args.speed) as stack:
+        print(f"AWS emulator        {stack.endpoint}")
+        print(f"MWAA Serverless     {stack.simulator.url}  (simulated time x{args.speed:g})")
+        print(f"stack {localstack.STACK_NAME}: table {stack.outputs['StateTableName']}, "
+              f"queue {stack.outputs['EventsQueueUrl'].rsplit('/', 1)[1]}")  # fmt: skip
+        print("ready (Ctrl-C stops)", flush=True)
+        while not stop.wait(1.0):
+            handled = stack.pump()
+            if handled:
+                print(f"ingested {handled} events", flush=True)
+    print("stopped")
+    return 0
+
+
+# --- simulate and replay -------------------------------------------------------------------------------------------
+
+
+def _client(service: str, endpoint_url: str | None) -> Any:
+    return boto3.session.Session().client(service, endpoint_url=endpoint_url)  # type: ignore[call-overload]
+
+
+def _use_local(endpoint_url: str) -> None:
+    """The local emulator takes any credentials; never let a real profile's reach it, nor need one."""
+    os.environ["AWS_ENDPOINT_URL"] = endpoint_url
+    os.environ["AWS_ACCESS_KEY_ID"] = "local"
+    os.environ["AWS_SECRET_ACCESS_KEY"] = "local"  # noqa: S105 - the emulator's dummy, not a secret
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
+def _pairs(items: list[str], flag: str) -> dict[str, str]:
+    pairs = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise CliError(f"{flag} takes TASK=VALUE, not {item!r}")
+        pairs[key] = value
+    return pairs
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from mwaa_obs_tools.localstack import DEFINITIONS_BUCKET, WORKFLOW_ROLE_ARN  # noqa: PLC0415
+    from mwaa_obs_tools.simulator.definition import DefinitionError, parse_definition  # noqa: PLC0415
+
+    try:
+        text = args.definition.read_text(encoding="utf-8")
+        definition = parse_definition(text, str(args.definition))
+    except OSError as error:
+        raise CliError(f"cannot read {args.definition}: {error.strerror}") from None
+    except DefinitionError as error:
+        raise CliError(str(error)) from None
+    _use_local(args.endpoint_url)
+    s3 = _client("s3", args.endpoint_url)
+    location = {"Bucket": DEFINITIONS_BUCKET, "ObjectKey": f"workflows/{args.definition.name}"}
+    s3.put_object(Body=text.encode(), **{"Bucket": location["Bucket"], "Key": location["ObjectKey"]})
+    service = _client("mwaa-serverless", args.simulator_url)
+    existing = {w["Name"]: w["WorkflowArn"] for w in service.list_workflows()["Workflows"]}
+    if definition.name in existing:
+        arn = existing[definition.name]
+        service.update_workflow(WorkflowArn=arn, DefinitionS3Location=location, RoleArn=WORKFLOW_ROLE_ARN)
+    else:
+        arn = service.create_workflow(Name=definition.name, DefinitionS3Location=location, RoleArn=WORKFLOW_ROLE_ARN)[
+            "WorkflowArn"
+        ]
+    faults = {
+        "workflow": definition.name,
+        "fail": args.fail,
+        "fail_first": {task: int(n) for task, n in _pairs(args.fail_first, "--fail-first").items()},
+        "time_out": args.timeout,
+        "durations": {task: float(s) for task, s in _pairs(args.duration, "--duration").items()},
+    }
+    _admin(args.simulator_url, "/_simulator/faults", faults)
+    run_ids = [service.start_workflow_run(WorkflowArn=arn)["RunId"] for _ in range(args.runs)]
+    _admin(args.simulator_url, "/_simulator/advance", {"seconds": 86400, "until_idle": True})
+    for run_id in run_ids:
+        detail = service.get_workflow_run(WorkflowArn=arn, RunId=run_id)["RunDetail"]
+        print(f"{definition.name}  {run_id}  {detail['RunState']}  {detail.get('ErrorMessage', '')}".rstrip())
+    print(f"next: mwaa-obs runs list --workflow {definition.name} --endpoint-url {args.endpoint_url}")
+    return 0
+
+
+def _admin(simulator_url: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    import urllib.error  # noqa: PLC0415
+    import urllib.request  # noqa: PLC0415
+
+    request = urllib.request.Request(  # noqa: S310 - the local simulator
+        simulator_url + path,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+            answer: dict[str, Any] = json.load(response)
+            return answer
+    except urllib.error.HTTPError as error:
+        raise CliError(f"simulator refused {path}: {json.load(error).get('message')}") from None
+    except urllib.error.URLError:
+        raise CliError(f"cannot reach the simulator at {simulator_url} (is `mwaa-obs local up` running?)") from None
+
+
+def _replay(args: argparse.Namespace) -> int:
+    _use_local(args.endpoint_url)
+    events = _client("events", args.endpoint_url)
+    try:
+        lines = [line for line in args.events.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except OSError as error:
+        raise CliError(f"cannot read {args.events}: {error.strerror}") from None
+    entries = []
+    for number, line in enumerate(lines, 1):
+        try:
+            event = json.loads(line)
+            entries.append(
+                {
+                    "Source": event["source"],
+                    "DetailType": event["detail-type"],
+                    "Detail": json.dumps(event.get("detail", {})),
+                    "Resources": event.get("resources", []),
+                    "Time": datetime.fromisoformat(event["time"]) if "time" in event else datetime.now(),
+                    "EventBusName": "default",
+                }
+            )
+        except (ValueError, KeyError, TypeError) as error:
+            raise CliError(f"{args.events}:{number}: not an EventBridge event ({error})") from None
+    failed = 0
+    for start in range(0, len(entries), 10):
+        failed += events.put_events(Entries=entries[start : start + 10]).get("FailedEntryCount", 0)
+    print(f"sent {len(entries) - failed} events through the local bus ({failed} refused)")
+    return 1 if failed else 0
+
+
+# --- runs ----------------------------------------------------------------------------------------------------------
+
+
+def _bind(args: argparse.Namespace) -> None:
+    """Point the models at the stack's table: from the local emulator or a deployed stack's outputs."""
+    from mwaa_obs.store import bind_table  # noqa: PLC0415
+
+    if args.endpoint_url:
+        _use_local(args.endpoint_url)
+    cloudformation = boto3.client("cloudformation", endpoint_url=args.endpoint_url)
+    try:
+        stack = cloudformation.describe_stacks(StackName=args.stack_name)["Stacks"][0]
+    except botocore.exceptions.ClientError as error:
+        if "does not exist" in str(error):
+            raise CliError(f"stack {args.stack_name} not found") from None
+        raise
+    outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+    if "StateTableName" not in outputs:
+        raise CliError(f"stack {args.stack_name} has no StateTableName output: is it an mwaa-obs stack?")
+    bind_table(outputs["StateTableName"])
+
+
+def _workflow_ids(name: str | None) -> list[str]:
+    from mwaa_obs.store import list_workflows  # noqa: PLC0415
+
+    workflows = list_workflows()
+    if name is None:
+        return [workflow.workflow_id for workflow in workflows]
+    ids = [workflow.workflow_id for workflow in workflows if workflow.workflow_name == name]
+    if not ids:
+        raise CliError(f"no workflow named {name} has been seen")
+    return ids
+
+
+def _run_json(run: Any) -> dict[str, Any]:
+    return {
+        "workflow_name": run.workflow_name,
+        "workflow_arn": run.workflow_arn,
+        "run_id": run.run_id,
+        "run_type": run.run_type,
+        "status": run.status,
+        "started_at": _iso(run.started_at),
+        "ended_at": _iso(run.ended_at),
+        "duration_seconds": _seconds(run.started_at, run.ended_at),
+        "queued_at": _iso(run.queued_at),
+        "error_message": run.error_message,
+    }
+
+
+def _runs_list(args: argparse.Namespace) -> int:
+    from mwaa_obs.store import recent_runs  # noqa: PLC0415
+
+    _bind(args)
+    runs = [run for workflow_id in _workflow_ids(args.workflow) for run in recent_runs(workflow_id, args.limit)]
+    if args.status:
+        runs = [run for run in runs if run.status == args.status.upper()]
+    runs.sort(key=lambda run: run.gsi1sk or "", reverse=True)
+    rows = [_run_json(run) for run in runs[: args.limit]]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    _table(
+        ["WORKFLOW", "RUN ID", "STATUS", "STARTED", "DURATION", "ERROR"],
+        [
+            [
+                r["workflow_name"],
+                r["run_id"],
+                r["status"],
+                r["started_at"] or "-",
+                _duration(r),
+                r["error_message"] or "",
+            ]
+            for r in rows
+        ],
+    )
+    return 0
+
+
+def _runs_show(args: argparse.Namespace) -> int:
+    from mwaa_obs.store import load_run  # noqa: PLC0415
+
+    _bind(args)
+    found = []
+    for workflow_id in _workflow_ids(args.workflow):
+        run, attempts = load_run(workflow_id, args.run_id)
+        if run is not None or attempts:
+            found.append((workflow_id, run, attempts))
+    if not found:
+        raise CliError(f"no run {args.run_id} found")
+    if len(found) > 1:
+        names = ", ".join(workflow_id for workflow_id, _, _ in found)
+        raise CliError(f"run id {args.run_id} exists in several workflows ({names}): add --workflow")
+    _, run, attempts = found[0]
+    shown = _show_json(run, attempts, args.run_id)
+    if args.json:
+        print(json.dumps(shown, indent=2))
+        return 0
+    print(f"{shown['workflow_name']}  {shown['run_id']}  {shown['status']}  ({_duration(shown)})")
+    if shown.get("error_message"):
+        print(f"error: {shown['error_message']}")
+    _table(
+        ["TASK", "STATUS", "ATTEMPT", "STARTED", "DURATION", "ERROR"],
+        [
+            [
+                t["task_id"],
+                t["status"],
+                str(t["attempt"]),
+                t["started_at"] or "-",
+                _duration(t),
+                t["error_message"] or "",
+            ]
+            for t in shown["tasks"]
+        ],
+    )
+    return 0
+
+
+def _show_json(run: Any, attempts: list[Any], run_id: str) -> dict[str, Any]:
+    by_task: dict[str, list[Any]] = {}
+    for attempt in sorted(attempts, key=lambda item: item.attempt):
+        by_task.setdefault(attempt.task_key, []).append(attempt)
+    tasks = []
+    for history in sorted(by_task.values(), key=lambda h: (h[0].started_at is None, h[0].started_at or 0)):
+        latest = history[-1]
+        tasks.append(
+            {
+                "task_id": latest.task_id,
+                "task_instance_id": latest.task_instance_id,
+                "status": latest.status,
+                "attempt": latest.attempt,
+                "operator": latest.operator,
+                "started_at": _iso(latest.started_at),
+                "ended_at": _iso(latest.ended_at),
+                "duration_seconds": _seconds(latest.started_at, latest.ended_at),
+                "error_message": latest.error_message,
+                "log_stream": latest.log_stream,
+                "attempts": [
+                    {"attempt": a.attempt, "status": a.status, "error_message": a.error_message} for a in history
+                ],
+            }
+        )
+    shown = _run_json(run) if run else {"run_id": run_id, "status": None, "workflow_name": attempts[0].workflow_name}
+    return shown | {"tasks": tasks}
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ") if at else None
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    return (end - start).total_seconds() if start and end else None
+
+
+def _duration(row: dict[str, Any]) -> str:
+    seconds = row.get("duration_seconds")
+    return "-" if seconds is None else str(timedelta(seconds=int(seconds)))
+
+
+def _table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
+    for row in [header, *rows]:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip())
+    if not rows:
+        print("(none)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,250 @@
+"""The local stack: moto server with template.yaml deployed into it, the Lambda handlers run in-process, and the
+MWAA Serverless simulator publishing to the emulator's EventBridge.
+
+Workarounds for what moto does not do (../shared/notes/local-aws.md), each applied here:
+1. moto ignores the AWS::Serverless transform: the template is transformed locally with aws-sam-translator,
+   then created with CloudFormation (`create_stack`); CodeUri/ContentUri point at a placeholder zip in S3.
+2. moto's CloudFormation skips AWS::SQS::QueuePolicy (and alarms, subscriptions, secrets): nothing to create
+   for the queue policy, the emulator does not enforce resource policies.
+3. An enabled event source mapping makes moto try to run the function in Docker on every SendMessage (and push
+   messages to the DLQ early): the mappings are disabled after deploying and the queues are polled here, with
+   the mapping's batch size and ReportBatchItemFailures semantics (lambda_emulation.poll_sqs_once).
+4. Lambda never runs here: each handler is imported from its CodeUri with the environment CloudFormation gave
+   the function; its EMF output becomes PutMetricData calls and its log lines go to its log group.
+5. moto's SQS slows down with queue depth: callers drain the queue as they go (`pump`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import sys
+import warnings
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+
+from mwaa_obs import SERVICE
+from mwaa_obs.store import bind_table
+from mwaa_obs_tools import emulator
+from mwaa_obs_tools.lambda_emulation import Handler, PollResult, follow_stdout, load_handler, poll_sqs_once
+from mwaa_obs_tools.simulator.api import ApiServer
+from mwaa_obs_tools.simulator.engine import Engine
+
+STACK_NAME = "mwaa-obs"
+ARTIFACT_BUCKET = "mwaa-obs-local-artifacts"
+DEFINITIONS_BUCKET = "mwaa-obs-local-definitions"
+WORKFLOW_ROLE_ARN = "arn:aws:iam::123456789012:role/mwaa-obs-local-workflow"
+MAX_EVENTS_PER_PUT = 10
+
+
+def client(endpoint: str, service: str) -> Any:
+    return botocore.session.get_session().create_client(service, endpoint_url=endpoint, region_name="us-east-1")
+
+
+@dataclass
+class IngestTarget:
+    handler: Handler
+    queue_url: str
+    queue_arn: str
+    batch_size: int
+    log_group: str
+
+
+class EmulatorSink:
+    """The simulator's side effects, sent to the emulator: events to the default bus, task logs to CloudWatch."""
+
+    def __init__(self, endpoint: str) -> None:
+        self._events = client(endpoint, "events")
+        self._logs = client(endpoint, "logs")
+        self._streams: set[tuple[str, str]] = set()
+
+    def publish(self, entries: list[dict[str, Any]]) -> None:
+        for start in range(0, len(entries), MAX_EVENTS_PER_PUT):
+            batch = [{**entry, "EventBusName": "default"} for entry in entries[start : start + MAX_EVENTS_PER_PUT]]
+            response = self._events.put_events(Entries=batch)
+            if response.get("FailedEntryCount"):
+                raise RuntimeError(f"EventBridge refused events: {response['Entries']}")
+
+    def log(self, group: str, stream: str, at: datetime, message: str) -> None:
+        write_log_lines(self._logs, group, stream, [(at, message)], self._streams)
+
+
+def write_log_lines(
+    logs: Any, group: str, stream: str, lines: list[tuple[datetime, str]], known: set[tuple[str, str]]
+) -> None:
+    if (group, stream) not in known:
+        for create, kwargs in (
+            (logs.create_log_group, {"logGroupName": group}),
+            (logs.create_log_stream, {"logGroupName": group, "logStreamName": stream}),
+        ):
+            with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+                create(**kwargs)
+        known.add((group, stream))
+    events = [{"timestamp": int(at.timestamp() * 1000), "message": message} for at, message in lines]
+    logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+
+
+class LocalStack:
+    """Everything `mwaa-obs local up` runs, usable in-process by the demo and the tests."""
+
+    def __init__(self, endpoint: str, simulator_port: int = 0, speed: float = 0.0) -> None:
+        self.endpoint = endpoint
+        self.template = emulator.load_template()
+        self.outputs: dict[str, str] = {}
+        self.ingest: IngestTarget | None = None
+        self.engine = Engine(EmulatorSink(endpoint), self._read_definition, start=datetime.now(UTC))
+        self.simulator = ApiServer(self.engine, port=simulator_port, speed=speed)
+        self._s3 = client(endpoint, "s3")
+        self._sqs = client(endpoint, "sqs")
+        self._logs = client(endpoint, "logs")
+        self._cloudwatch = client(endpoint, "cloudwatch")
+        self._log_streams: set[tuple[str, str]] = set()
+
+    # --- bring-up --------------------------------------------------------------------------------------------------
+
+    def deploy(self) -> dict[str, str]:
+        """Deploy template.yaml as CloudFormation would, then wire the ingest function up in-process."""
+        for bucket in (ARTIFACT_BUCKET, DEFINITIONS_BUCKET):
+            self._s3.create_bucket(Bucket=bucket)
+        placeholder = io.BytesIO()
+        with zipfile.ZipFile(placeholder, "w") as archive:
+            archive.writestr("README.txt", "moto never runs Lambda code; the local stack runs it in-process")
+        self._s3.put_object(Bucket=ARTIFACT_BUCKET, Key="code.zip", Body=placeholder.getvalue())
+        transformed = emulator.sam_transform(self.template, f"s3://{ARTIFACT_BUCKET}/code.zip")
+        cloudformation = client(self.endpoint, "cloudformation")
+        with warnings.catch_warnings():  # moto warns about each resource type it skips (workaround 2)
+            warnings.simplefilter("ignore", UserWarning)
+            logging.getLogger("moto.cloudformation.parsing").setLevel(logging.ERROR)
+            cloudformation.create_stack(
+                StackName=STACK_NAME, TemplateBody=json.dumps(transformed), Capabilities=["CAPABILITY_IAM"]
+            )
+        stack = cloudformation.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
+        if stack["StackStatus"] != "CREATE_COMPLETE":
+            raise RuntimeError(f"stack {STACK_NAME} is {stack['StackStatus']}: {stack.get('StackStatusReason')}")
+        self.outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+        self.ingest = self._wire_ingest(client(self.endpoint, "lambda"))
+        bind_table(self.outputs["StateTableName"])  # in-process readers (demo, tests) read this stack's table
+        return self.outputs
+
+    def _wire_ingest(self, lambda_client: Any) -> IngestTarget:
+        function_name = self.outputs["IngestFunctionName"]
+        for mapping in lambda_client.list_event_source_mappings(FunctionName=function_name)["EventSourceMappings"]:
+            lambda_client.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)  # workaround 3
+        queue_source = self.template["Resources"]["IngestFunction"]["Properties"]["Events"]["Queue"]["Properties"]
+        batch_size = emulator.parameter_default(self.template, queue_source["BatchSize"]["Ref"])
+        configuration = lambda_client.get_function_configuration(FunctionName=function_name)
+        os.environ["AWS_ENDPOINT_URL"] = self.endpoint
+        os.environ.update({k: str(v) for k, v in configuration["Environment"]["Variables"].items()})
+        queue_url = self._sqs.get_queue_url(QueueName=self.outputs["EventsQueueUrl"].rsplit("/", 1)[1])["QueueUrl"]
+        queue_arn = self._sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
+        log_group = configuration.get("LoggingConfig", {}).get("LogGroup", f"/aws/lambda/{function_name}")
+        handler = load_handler(self.template, "IngestFunction", emulator.REPO_ROOT)
+        follow_stdout(SERVICE)
+        return IngestTarget(handler, queue_url, queue_arn["QueueArn"], int(batch_size), log_group)
+
+    def start_simulator(self) -> str:
+        self.simulator.start()
+        return self.simulator.url
+
+    def stop(self) -> None:
+        self.simulator.stop()
+
+    # --- running ---------------------------------------------------------------------------------------------------
+
+    def pump(self) -> int:
+        """Deliver the events queue to the ingest handler until it is empty; returns the messages handled."""
+        assert self.ingest, "deploy() first"
+        handled = 0
+        while True:
+            with _captured_stdout() as output:
+                result: PollResult = poll_sqs_once(
+                    self._sqs, self.ingest.queue_url, self.ingest.queue_arn, self.ingest.handler, self.ingest.batch_size
+                )
+            self._forward(output.getvalue())
+            if not result.received:
+                return handled
+            handled += result.received
+
+    def _forward(self, printed: str) -> None:
+        """What the function printed: EMF documents become metrics, every line goes to the function's logs."""
+        assert self.ingest
+        lines = [line for line in printed.splitlines() if line.strip()]
+        if not lines:
+            return
+        now = datetime.now(UTC)
+        write_log_lines(self._logs, self.ingest.log_group, "local", [(now, line) for line in lines], self._log_streams)
+        for line in lines:
+            document = json.loads(line) if line.startswith("{") else {}
+            if "_aws" in document:
+                put_emf_metrics(self._cloudwatch, document)
+
+    def _read_definition(self, location: dict[str, Any]) -> str:
+        try:
+            body = self._s3.get_object(Bucket=location["Bucket"], Key=location["ObjectKey"])["Body"].read()
+        except self._s3.exceptions.NoSuchKey:
+            raise KeyError(location["ObjectKey"]) from None
+        text: str = body.decode("utf-8")
+        return text
+
+
+def put_emf_metrics(cloudwatch: Any, document: dict[str, Any]) -> None:
+    """Do what CloudWatch Logs does with an EMF document: one datum per metric and dimension set."""
+    metadata = document["_aws"]
+    timestamp = datetime.fromtimestamp(metadata["Timestamp"] / 1000, UTC)
+    for directive in metadata["CloudWatchMetrics"]:
+        data = []
+        for definition in directive["Metrics"]:
+            values = document[definition["Name"]]
+            values = values if isinstance(values, list) else [values]
+            for dimension_set in directive["Dimensions"]:
+                data.append(
+                    {
+                        "MetricName": definition["Name"],
+                        "Dimensions": [{"Name": name, "Value": str(document[name])} for name in dimension_set],
+                        "Timestamp": timestamp,
+                        "Values": [float(value) for value in values],
+                        "Counts": [1.0] * len(values),
+                        "Unit": definition.get("Unit", "None"),
+                    }
+                )
+        for start in range(0, len(data), 20):
+            cloudwatch.put_metric_data(Namespace=directive["Namespace"], MetricData=data[start : start + 20])
+
+
+@contextmanager
+def _captured_stdout() -> Iterator[io.StringIO]:
+    """Lambda sends a function's stdout to CloudWatch Logs; here it is captured for the same purpose."""
+    buffer = io.StringIO()
+    real, sys.stdout = sys.stdout, buffer
+    try:
+        yield buffer
+    finally:
+        sys.stdout = real
+
+
+@contextmanager
+def running(port: int | None = None, simulator_port: int = 0, speed: float = 0.0) -> Iterator[LocalStack]:
+    """moto server, the stack deployed, the simulator serving; all stopped on exit."""
+    with emulator.moto_server(port or emulator.free_port()) as endpoint:
+        os.environ.update(emulator.OFFLINE_ENV)
+        stack = LocalStack(endpoint, simulator_port=simulator_port, speed=speed)
+        stack.deploy()
+        stack.start_simulator()
+        try:
+            yield stack
+        finally:
+            stack.stop()
+
+
+def definition_location(path: Path) -> dict[str, str]:
+    return {"Bucket": DEFINITIONS_BUCKET, "ObjectKey": f"workflows/{path.name}"}

@@ -1,0 +1,386 @@
+"""The MWAA Serverless API over HTTP, as botocore speaks it: JSON 1.0, `X-Amz-Target: AmazonMWAAServerless.<Op>`.
+
+`boto3.client("mwaa-serverless", endpoint_url=server.url)` works unchanged against it. Besides the 15
+operations, a few simulator-only paths under /_simulator/ set failure injection and move the virtual clock.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from mwaa_obs_tools.simulator.engine import Engine, Faults, Run, ServiceError, TaskInstance, Workflow
+
+TARGET_PREFIX = "AmazonMWAAServerless."
+MAX_RESULTS = 100
+
+
+def _epoch(at: datetime | None) -> float | None:
+    return at.timestamp() if at else None
+
+
+def _clean(shape: dict[str, Any]) -> dict[str, Any]:
+    """Drop absent members (None, or an empty map), as the service does."""
+    return {key: value for key, value in shape.items() if value is not None and value != {}}
+
+
+def _page(items: list[Any], body: dict[str, Any]) -> tuple[list[Any], str | None]:
+    size = min(int(body.get("MaxResults") or MAX_RESULTS), MAX_RESULTS)
+    token = body.get("NextToken")
+    start = int(token) if token and str(token).isdigit() else 0
+    end = start + size
+    return items[start:end], (str(end) if end < len(items) else None)
+
+
+def _workflow(engine: Engine, body: dict[str, Any]) -> Workflow:
+    return engine.workflow(body["WorkflowArn"])
+
+
+def _run_shape(run: Run) -> dict[str, Any]:
+    duration = int((run.ended_at - run.started_at).total_seconds()) if run.ended_at and run.started_at else None
+    return _clean(
+        {
+            "WorkflowArn": run.workflow.arn,
+            "WorkflowVersion": run.version,
+            "RunId": run.run_id,
+            "RunType": run.run_type,
+            "StartedOn": _epoch(run.started_at),
+            "CreatedAt": _epoch(run.created_at),
+            "CompletedOn": _epoch(run.ended_at),
+            "ModifiedAt": _epoch(run.modified_at),
+            "Duration": duration,
+            "ErrorMessage": run.error_message,
+            "TaskInstances": [instance.task_instance_id for instance in run.tasks.values()],
+            "RunState": run.state,
+        }
+    )
+
+
+def _task_shape(run: Run, instance: TaskInstance, *, full: bool) -> dict[str, Any]:
+    duration = (
+        int((instance.ended_at - instance.started_at).total_seconds())
+        if instance.ended_at and instance.started_at
+        else None
+    )
+    shape: dict[str, Any] = {
+        "WorkflowArn": run.workflow.arn,
+        "WorkflowVersion": run.version,
+        "RunId": run.run_id,
+        "TaskInstanceId": instance.task_instance_id,
+        "Status": instance.status,
+        "DurationInSeconds": duration,
+        "OperatorName": instance.task.operator_name,
+    }
+    if full:
+        shape |= {
+            "ModifiedAt": _epoch(instance.modified_at),
+            "StartedAt": _epoch(instance.started_at),
+            "EndedAt": _epoch(instance.ended_at),
+            "AttemptNumber": instance.attempt,
+            "ErrorMessage": instance.error_message,
+            "TaskId": instance.task.task_id,
+            "LogStream": instance.log_stream,
+        }
+    return _clean(shape)
+
+
+def _instance(run: Run, task_instance_id: str) -> TaskInstance:
+    for instance in run.tasks.values():
+        if instance.task_instance_id == task_instance_id:
+            return instance
+    raise ServiceError("ResourceNotFoundException", f"Task instance {task_instance_id} not found")
+
+
+def create_workflow(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
+    workflow = engine.create_workflow(body)
+    return {
+        "WorkflowArn": workflow.arn,
+        "CreatedAt": _epoch(workflow.created_at),
+        "RevisionId": workflow.version,
+        "WorkflowStatus": workflow.status,
+        "WorkflowVersion": workflow.version,
+        "IsLatestVersion": True,
+    }
+
+
+def get_workflow(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
+    workflow = _workflow(engine, body)
+    schedule = workflow.definition.schedule
+    return _clean(
+        {
+            "WorkflowArn": workflow.arn,
+            "WorkflowVersion": workflow.version,
+            "Name": workflow.definition.name,
+            "Description": workflow.description,
+            "CreatedAt": _epoch(workflow.created_at),
+            "ModifiedAt": _epoch(workflow.modified_at),
+            "LoggingConfiguration": {"LogGroupName": workflow.log_group},
+            "EngineVersion": 1,
+            "WorkflowStatus": workflow.status,
+            "DefinitionS3Location": workflow.definition_location,
+            "ScheduleConfiguration": {"CronExpression": schedule} if schedule else None,
+            "RoleArn": workflow.role_arn,
+            "TriggerMode": workflow.trigger_mode,
+            "WorkflowDefinition": workflow.definition.text,
+        }
+    )
+
+
+def update_workflow(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
+    workflow = engine.update_workflow(body)
+    return {
+        "WorkflowArn": workflow.arn,
+        "ModifiedAt": _epoch(workflow.modified_at),
+        "WorkflowVersion": workflow.version,
+    }
+
+
+def delete_workflow(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
+    workflow = engine.delete_workflow(body["WorkflowArn"])
+    return {"WorkflowArn": workflow.arn, "WorkflowVersion": workflow.version}
+
+
+def list_workflows(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
+    with engine.lock:
+        summaries = [
+            _clean(
+                {
+                    "WorkflowArn": w.arn,
+                    "WorkflowVersion": w.version,
+                    "Name": w.definition.name,
+                    "Description": w.description,
+                    "CreatedAt": _epoch(w.created_at),
+                    "ModifiedAt": _epoch(w.modified_at),
+                    "WorkflowStatus": w.status,
+                    "TriggerMode": w.trigger_mode,
+                }
+            )
+            for w in engine.workflows.values()
+        ]
+    page, token = _page(summaries, body)
+    return _clean({"Workflows": page, "NextToken": token})
+
+
+def list_workflow_versions(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
+    workflow = _workflow(engine, body)
+    versions = [
+        _clean(
+            {
+                "WorkflowVersion": version,
+                "WorkflowArn": workflow.arn,
+                "IsLatestVersion": version == workflow.version,
+                "CreatedAt": _epoch(created),
+                "ModifiedAt": _epoch(created),
+                "DefinitionS3Location": location,
+                "ScheduleConfiguration": {"CronExpression": d.schedule} if d.schedule else None,
+                "TriggerMode": workflow.trigger_mode,
+            }
+        )
+        for version, created, d, location in workflow.versions
+    ]
+    page, token = _page(versions, body)
+    return _clean({"WorkflowVersions": page, "NextToken": token})
+
+
+def start_workflow_run(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
+    run = engine.start_run(body["WorkflowArn"], body.get("OverrideParameters"))
+    return {"RunId": run.run_id, "Status": run.state, "StartedAt": _epoch(run.created_at)}
+
+
+def stop_workflow_run(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
+    run = engine.stop_run(body["WorkflowArn"], body["RunId"])
+    return {"WorkflowArn": run.workflow.arn, "WorkflowVersion": run.version, "RunId": run.run_id, "Status": run.state}
+
+
+def get_workflow_run(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
+    with engine.lock:
+        run = engine.run(body["WorkflowArn"], body["RunId"])
+        return _clean(
+            {
+                "WorkflowArn": run.workflow.arn,
+                "WorkflowVersion": run.version,
+                "RunId": run.run_id,
+                "RunType": run.run_type,
+                "OverrideParameters": run.override_parameters,
+                "RunDetail": _run_shape(run),
+            }
+        )
+
+
+def list_workflow_runs(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
+    with engine.lock:
+        arn = _workflow(engine, body).arn
+        runs = sorted((r for (a, _), r in engine.runs.items() if a == arn), key=lambda r: r.created_at, reverse=True)
+        summaries = [
+            _clean(
+                {
+                    "RunId": run.run_id,
+                    "WorkflowArn": arn,
+                    "WorkflowVersion": run.version,
+                    "RunType": run.run_type,
+                    "RunDetailSummary": _clean(
+                        {
+                            "Status": run.state,
+                            "CreatedOn": _epoch(run.created_at),
+                            "StartedAt": _epoch(run.started_at),
+                            "EndedAt": _epoch(run.ended_at),
+                        }
+                    ),
+                }
+            )
+            for run in runs
+        ]
+    page, token = _page(summaries, body)
+    return _clean({"WorkflowRuns": page, "NextToken": token})
+
+
+def list_task_instances(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
+    with engine.lock:
+        run = engine.run(body["WorkflowArn"], body["RunId"])
+        shapes = [_task_shape(run, instance, full=False) for instance in run.tasks.values()]
+    page, token = _page(shapes, body)
+    return _clean({"TaskInstances": page, "NextToken": token})
+
+
+def get_task_instance(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
+    with engine.lock:
+        run = engine.run(body["WorkflowArn"], body["RunId"])
+        return _task_shape(run, _instance(run, body["TaskInstanceId"]), full=True)
+
+
+def _tagged(engine: Engine, arn: str) -> Workflow:
+    return engine.workflow(arn)
+
+
+def list_tags_for_resource(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
+    return {"Tags": dict(_tagged(engine, body["ResourceArn"]).tags)}
+
+
+def tag_resource(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
+    with engine.lock:
+        _tagged(engine, body["ResourceArn"]).tags.update(body["Tags"])
+    return {}
+
+
+def untag_resource(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
+    with engine.lock:
+        tags = _tagged(engine, body["ResourceArn"]).tags
+        for key in body["TagKeys"]:
+            tags.pop(key, None)
+    return {}
+
+
+OPERATIONS: dict[str, Callable[[Engine, dict[str, Any]], dict[str, Any]]] = {
+    "CreateWorkflow": create_workflow,
+    "DeleteWorkflow": delete_workflow,
+    "GetTaskInstance": get_task_instance,
+    "GetWorkflow": get_workflow,
+    "GetWorkflowRun": get_workflow_run,
+    "ListTagsForResource": list_tags_for_resource,
+    "ListTaskInstances": list_task_instances,
+    "ListWorkflowRuns": list_workflow_runs,
+    "ListWorkflowVersions": list_workflow_versions,
+    "ListWorkflows": list_workflows,
+    "StartWorkflowRun": start_workflow_run,
+    "StopWorkflowRun": stop_workflow_run,
+    "TagResource": tag_resource,
+    "UntagResource": untag_resource,
+    "UpdateWorkflow": update_workflow,
+}
+
+
+def _admin(engine: Engine, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    if path == "/_simulator/faults":
+        faults = Faults(
+            fail=set(body.get("fail", [])),
+            fail_first={k: int(v) for k, v in body.get("fail_first", {}).items()},
+            time_out=set(body.get("time_out", [])),
+            failure_rate={k: float(v) for k, v in body.get("failure_rate", {}).items()},
+            durations={k: float(v) for k, v in body.get("durations", {}).items()},
+        )
+        engine.set_faults(body["workflow"], faults)
+    elif path == "/_simulator/advance":
+        limit = engine.now + timedelta(seconds=float(body.get("seconds", 0)))
+        if body.get("until_idle"):
+            engine.advance_until_idle(limit)
+        else:
+            engine.advance(limit)
+    elif path != "/_simulator/clock":
+        raise ServiceError("ResourceNotFoundException", f"no simulator path {path}")
+    return {"now": engine.now.isoformat()}
+
+
+class ApiServer:
+    """Serves an engine on loopback; optionally moves its clock at `speed` virtual seconds per real second."""
+
+    def __init__(self, engine: Engine, port: int = 0, speed: float = 0.0) -> None:
+        self.engine = engine
+        self._speed = speed
+        self._stopped = threading.Event()
+        handler = _handler_for(engine)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self._threads = [threading.Thread(target=self._server.serve_forever, daemon=True)]
+        if speed > 0:
+            self._threads.append(threading.Thread(target=self._tick, daemon=True))
+
+    @property
+    def url(self) -> str:
+        return f"http://localhost:{self._server.server_address[1]}"
+
+    def start(self) -> ApiServer:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._server.shutdown()
+        self._server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def _tick(self, interval: float = 0.1) -> None:
+        while not self._stopped.wait(interval):
+            self.engine.advance(self.engine.now + timedelta(seconds=interval * self._speed))
+
+
+def _handler_for(engine: Engine) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                body = json.loads(self.rfile.read(length) or b"{}")
+                if self.path.startswith("/_simulator/"):
+                    self._send(200, _admin(engine, self.path, body))
+                    return
+                target = self.headers.get("X-Amz-Target", "")
+                operation = OPERATIONS.get(target.removeprefix(TARGET_PREFIX))
+                if operation is None:
+                    raise ServiceError("UnknownOperationException", f"unknown operation {target!r}")
+                self._send(200, operation(engine, body))
+            except ServiceError as error:
+                status = 404 if error.code == "ResourceNotFoundException" else 400
+                self._send(status, {"__type": error.code, "message": str(error)})
+            except (KeyError, ValueError, TypeError) as error:
+                self._send(400, {"__type": "ValidationException", "message": f"invalid request: {error}"})
+
+        def _send(self, status: int, payload: dict[str, Any]) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/x-amz-json-1.0")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("x-amzn-RequestId", str(time.monotonic_ns()))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet: one line per request would drown the CLI's output."""
+
+    return Handler

@@ -1,0 +1,158 @@
+"""Workflow definitions in the declarative DAG-factory YAML that MWAA Serverless accepts.
+
+    simple_s3_test:
+      schedule: "0 0 * * *"            # or schedule_interval; absent or null: on demand only
+      dagrun_timeout: 3600              # seconds (optional)
+      default_args: {retries: 1, retry_delay: 60}
+      tasks:
+        list_objects:
+          operator: airflow.providers.amazon.aws.operators.s3.S3ListOperator
+          bucket: amzn-s3-demo-bucket
+        create_object_list:
+          operator: airflow.providers.amazon.aws.operators.s3.S3CreateObjectOperator
+          dependencies: [list_objects]
+
+`tasks` may also be a list of mappings with a `task_id`. Only Amazon-provider operators are accepted.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from mwaa_obs_tools.simulator.cron import Cron, CronError
+
+_AMAZON_OPERATOR = re.compile(
+    r"^airflow\.providers\.amazon\.aws\.(operators|sensors|transfers)\.[a-z0-9_]+\.[A-Z][A-Za-z0-9]*(Operator|Sensor)$"
+)
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_RESERVED_TOP_LEVEL = {"default"}
+
+
+class DefinitionError(ValueError):
+    """A definition the service would refuse with ValidationException; the message names the file."""
+
+
+@dataclass(frozen=True)
+class TaskDefinition:
+    task_id: str
+    operator: str
+    dependencies: tuple[str, ...]
+    retries: int
+    retry_delay: float
+    execution_timeout: float | None
+
+    @property
+    def operator_name(self) -> str:
+        return self.operator.rsplit(".", 1)[1]
+
+
+@dataclass(frozen=True)
+class WorkflowDefinition:
+    name: str
+    schedule: str | None
+    run_timeout: float | None
+    tasks: tuple[TaskDefinition, ...]  # in an order where every task follows its dependencies
+    text: str
+
+    def task(self, task_id: str) -> TaskDefinition:
+        return next(task for task in self.tasks if task.task_id == task_id)
+
+
+def parse_definition(text: str, source: str) -> WorkflowDefinition:
+    """Parse and validate one workflow; `source` (a file name or S3 key) prefixes every error."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise DefinitionError(f"{source}: invalid YAML: {error}") from None
+    if not isinstance(document, dict):
+        raise DefinitionError(f"{source}: the definition must be a mapping of workflow name to workflow")
+    workflows = {key: value for key, value in document.items() if key not in _RESERVED_TOP_LEVEL}
+    if len(workflows) != 1:
+        raise DefinitionError(f"{source}: expected exactly one workflow, found {len(workflows)}")
+    ((key, body),) = workflows.items()
+    if not isinstance(body, dict):
+        raise DefinitionError(f"{source}: workflow {key!r} must be a mapping")
+    name = str(body.get("dag_id", key))
+    if not _NAME.match(name):
+        raise DefinitionError(f"{source}: workflow name {name!r} must be 1-64 letters, digits, '_', '.' or '-'")
+    defaults = body.get("default_args") or {}
+    schedule = body.get("schedule", body.get("schedule_interval"))
+    if schedule is not None:
+        try:
+            Cron.parse(str(schedule))
+        except CronError as error:
+            raise DefinitionError(f"{source}: schedule: {error}") from None
+    tasks = [_task(source, task_id, spec, defaults) for task_id, spec in _task_specs(source, body.get("tasks"))]
+    return WorkflowDefinition(
+        name=name,
+        schedule=None if schedule is None else str(schedule),
+        run_timeout=_seconds(source, "dagrun_timeout", body.get("dagrun_timeout")),
+        tasks=_in_dependency_order(source, tasks),
+        text=text,
+    )
+
+
+def _task_specs(source: str, tasks: Any) -> list[tuple[str, dict[str, Any]]]:
+    if isinstance(tasks, dict) and tasks:
+        items = list(tasks.items())
+    elif isinstance(tasks, list) and tasks:
+        items = [(spec.get("task_id"), spec) if isinstance(spec, dict) else (None, spec) for spec in tasks]
+    else:
+        raise DefinitionError(f"{source}: 'tasks' must be a non-empty mapping or list")
+    for task_id, spec in items:
+        if not isinstance(task_id, str) or not _NAME.match(task_id) or not isinstance(spec, dict):
+            raise DefinitionError(f"{source}: task {task_id!r} must have a name and a mapping of settings")
+    return items
+
+
+def _task(source: str, task_id: str, spec: dict[str, Any], defaults: dict[str, Any]) -> TaskDefinition:
+    operator = spec.get("operator")
+    if not isinstance(operator, str) or not _AMAZON_OPERATOR.match(operator):
+        raise DefinitionError(
+            f"{source}: task {task_id!r}: unknown operator {operator!r}; MWAA Serverless runs Amazon provider "
+            "operators (airflow.providers.amazon.aws.operators.<module>.<Name>Operator)"
+        )
+    dependencies = spec.get("dependencies", [])
+    if not isinstance(dependencies, list) or not all(isinstance(item, str) for item in dependencies):
+        raise DefinitionError(f"{source}: task {task_id!r}: dependencies must be a list of task names")
+    retries = spec.get("retries", defaults.get("retries", 0))
+    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
+        raise DefinitionError(f"{source}: task {task_id!r}: retries must be a whole number from 0 to 10")
+    return TaskDefinition(
+        task_id=task_id,
+        operator=operator,
+        dependencies=tuple(dependencies),
+        retries=retries,
+        retry_delay=_seconds(source, "retry_delay", spec.get("retry_delay", defaults.get("retry_delay", 300))) or 0,
+        execution_timeout=_seconds(source, "execution_timeout", spec.get("execution_timeout")),
+    )
+
+
+def _seconds(source: str, field: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise DefinitionError(f"{source}: {field} must be a number of seconds")
+    return float(value)
+
+
+def _in_dependency_order(source: str, tasks: list[TaskDefinition]) -> tuple[TaskDefinition, ...]:
+    by_id = {task.task_id: task for task in tasks}
+    for task in tasks:
+        for dependency in task.dependencies:
+            if dependency not in by_id:
+                raise DefinitionError(f"{source}: task {task.task_id!r} depends on unknown task {dependency!r}")
+    ordered: list[TaskDefinition] = []
+    placed: set[str] = set()
+    while len(ordered) < len(tasks):
+        ready = [t for t in tasks if t.task_id not in placed and set(t.dependencies) <= placed]
+        if not ready:
+            cycle = sorted(t.task_id for t in tasks if t.task_id not in placed)
+            raise DefinitionError(f"{source}: dependency cycle among tasks {cycle}")
+        ordered += ready
+        placed.update(t.task_id for t in ready)
+    return tuple(ordered)

@@ -1,0 +1,163 @@
+"""End to end on the local stack: simulator -> EventBridge -> rule -> SQS -> ingest handler -> DynamoDB, and the
+CLI's --json output equal to the simulator's ground truth, read through the real boto3 client."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from mwaa_obs.store import bind_table
+from mwaa_obs_tools import cli, localstack
+from mwaa_obs_tools.simulator.engine import Faults
+from tests.conftest import TABLE_NAME
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "workflows"
+
+
+@pytest.fixture(scope="module")
+def stack(endpoint: str) -> Iterator[localstack.LocalStack]:
+    """template.yaml deployed into the session's emulator, with the simulator serving on loopback."""
+    saved = dict(os.environ)
+    local = localstack.LocalStack(endpoint)
+    local.deploy()
+    local.start_simulator()
+    yield local
+    local.stop()
+    os.environ.clear()
+    os.environ.update(saved)
+    bind_table(TABLE_NAME)
+
+
+@pytest.fixture(scope="module")
+def service(stack: localstack.LocalStack) -> Any:
+    return boto3.client("mwaa-serverless", endpoint_url=stack.simulator.url, region_name="us-east-1")
+
+
+@pytest.fixture(scope="module")
+def simulated(stack: localstack.LocalStack, service: Any) -> dict[str, str]:
+    """Given the example workflows with a failure, a retry, a time-out and a stop, run and fully ingested."""
+    s3 = localstack.client(stack.endpoint, "s3")
+    arns = {}
+    for path in sorted(EXAMPLES.glob("*.yaml")):
+        location = localstack.definition_location(path)
+        s3.put_object(Bucket=location["Bucket"], Key=location["ObjectKey"], Body=path.read_bytes())
+        arns[path.stem] = service.create_workflow(
+            Name=path.stem, DefinitionS3Location=location, RoleArn=localstack.WORKFLOW_ROLE_ARN
+        )["WorkflowArn"]
+    stack.engine.set_faults("create_s3_objects", Faults(fail={"create_object_2"}))
+    stack.engine.set_faults("simple_s3_test", Faults(fail_first={"list_objects": 1}))
+    stack.engine.set_faults("nightly_sales_etl", Faults(durations={"crawl_raw": 7200}))  # beyond dagrun_timeout
+    for name in ("create_s3_objects", "simple_s3_test", "nightly_sales_etl"):
+        service.start_workflow_run(WorkflowArn=arns[name])
+    stopped = service.start_workflow_run(WorkflowArn=arns["simple_s3_test"])["RunId"]
+    stack.engine.advance(stack.engine.now + timedelta(seconds=60))
+    service.stop_workflow_run(WorkflowArn=arns["simple_s3_test"], RunId=stopped)
+    for _ in range(12):  # two simulated hours, draining the queue as we go
+        stack.engine.advance(stack.engine.now + timedelta(minutes=10))
+        stack.pump()
+    return arns
+
+
+def cli_json(capsys: pytest.CaptureFixture[str], *args: str) -> Any:
+    capsys.readouterr()
+    assert cli.main([*args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def iso(at: datetime | None) -> str | None:
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ") if at else None
+
+
+def truth_runs(service: Any, arns: dict[str, str]) -> dict[tuple[str, str], dict[str, Any]]:
+    runs = {}
+    for name, arn in arns.items():
+        for page in service.get_paginator("list_workflow_runs").paginate(WorkflowArn=arn):
+            for summary in page["WorkflowRuns"]:
+                detail = service.get_workflow_run(WorkflowArn=arn, RunId=summary["RunId"])["RunDetail"]
+                runs[(name, summary["RunId"])] = {
+                    "workflow_name": name,
+                    "workflow_arn": arn,
+                    "run_id": summary["RunId"],
+                    "status": detail["RunState"],
+                    "started_at": iso(detail.get("StartedOn")),
+                    "ended_at": iso(detail.get("CompletedOn")),
+                    "duration_seconds": detail.get("Duration"),
+                }
+    return runs
+
+
+def test_the_runs_list_equals_the_simulators_truth(
+    stack: localstack.LocalStack, service: Any, simulated: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    truth = truth_runs(service, simulated)
+    assert {run["status"] for run in truth.values()} >= {"SUCCESS", "FAILED", "TIMEOUT", "STOPPED"}
+    listed = cli_json(capsys, "runs", "list", "--endpoint-url", stack.endpoint)
+    shown = {
+        (row["workflow_name"], row["run_id"]): {key: row[key] for key in truth[next(iter(truth))]} for row in listed
+    }
+    assert shown == truth
+
+
+def test_every_run_shows_the_simulators_tasks(
+    stack: localstack.LocalStack, service: Any, simulated: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    for (name, run_id), _ in truth_runs(service, simulated).items():
+        arn = simulated[name]
+        expected = {}
+        for page in service.get_paginator("list_task_instances").paginate(WorkflowArn=arn, RunId=run_id):
+            for summary in page["TaskInstances"]:
+                if summary["Status"] == "NONE":
+                    continue  # never scheduled: no event was ever sent for it
+                task = service.get_task_instance(
+                    WorkflowArn=arn, RunId=run_id, TaskInstanceId=summary["TaskInstanceId"]
+                )
+                expected[task["TaskInstanceId"]] = {
+                    "task_id": task["TaskId"],
+                    "task_instance_id": task["TaskInstanceId"],
+                    "status": task["Status"],
+                    "attempt": task["AttemptNumber"],
+                    "started_at": iso(task.get("StartedAt")),
+                    "ended_at": iso(task.get("EndedAt")),
+                    "error_message": task.get("ErrorMessage"),
+                }
+        run = cli_json(capsys, "runs", "show", run_id, "--workflow", name, "--endpoint-url", stack.endpoint)
+        shown = {t["task_instance_id"]: {key: t[key] for key in next(iter(expected.values()))} for t in run["tasks"]}
+        assert shown == expected, (name, run_id)
+
+
+def test_the_metrics_reached_cloudwatch(stack: localstack.LocalStack, service: Any, simulated: dict[str, str]) -> None:
+    failed = sum(1 for run in truth_runs(service, simulated).values() if run["status"] == "FAILED")
+    cloudwatch = localstack.client(stack.endpoint, "cloudwatch")
+    now = datetime.now().astimezone()
+    total = 0.0
+    for name in simulated:
+        points = cloudwatch.get_metric_statistics(
+            Namespace=stack.outputs["MetricNamespace"],
+            MetricName="RunFailed",
+            Dimensions=[{"Name": "WorkflowName", "Value": name}],
+            StartTime=now - timedelta(hours=1),
+            EndTime=now + timedelta(hours=1),
+            Period=7200,
+            Statistics=["Sum"],
+        )["Datapoints"]
+        total += sum(point["Sum"] for point in points)
+    assert total == failed
+
+
+def test_the_task_logs_reached_their_log_group(stack: localstack.LocalStack, simulated: dict[str, str]) -> None:
+    logs = localstack.client(stack.endpoint, "logs")
+    workflow_id = simulated["create_s3_objects"].rsplit("/", 1)[1]
+    group = f"/aws/mwaa-serverless/{workflow_id}/"
+    streams = [s["logStreamName"] for s in logs.describe_log_streams(logGroupName=group)["logStreams"]]
+    failing = next(s for s in streams if "task_id=create_object_2" in s)
+    assert failing.startswith(f"workflow_id={workflow_id}/run_id=")
+    assert failing.endswith("/attempt=1.log")
+    lines = [e["message"] for e in logs.get_log_events(logGroupName=group, logStreamName=failing)["events"]]
+    assert any(line.startswith("ERROR") for line in lines)

@@ -1,0 +1,196 @@
+"""The simulated service's behaviour, through the real boto3 client (so responses are checked against the model)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from mwaa_obs.states import ALL_DETAIL_TYPES
+from mwaa_obs_tools.simulator.api import ApiServer
+from mwaa_obs_tools.simulator.engine import Engine, Faults
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "workflows"
+START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+@dataclass
+class MemorySink:
+    events: list[dict[str, Any]] = field(default_factory=list)
+    logs: list[tuple[str, str, datetime, str]] = field(default_factory=list)
+
+    def publish(self, entries: list[dict[str, Any]]) -> None:
+        assert len(entries) <= 10  # PutEvents takes at most 10 entries
+        self.events += entries
+
+    def log(self, group: str, stream: str, at: datetime, message: str) -> None:
+        self.logs.append((group, stream, at, message))
+
+    def of_run(self, run_id: str) -> list[tuple[str, dict[str, Any]]]:
+        found = [(e["DetailType"], json.loads(e["Detail"])) for e in self.events]
+        return [(detail_type, detail) for detail_type, detail in found if detail["runId"] == run_id]
+
+
+@pytest.fixture
+def sink() -> MemorySink:
+    return MemorySink()
+
+
+@pytest.fixture
+def engine(sink: MemorySink) -> Engine:
+    def read(location: dict[str, Any]) -> str:
+        path: Path = EXAMPLES / location["ObjectKey"]
+        if not path.exists():
+            raise KeyError(location["ObjectKey"])
+        return path.read_text(encoding="utf-8")
+
+    return Engine(sink, read, start=START)
+
+
+@pytest.fixture
+def service(engine: Engine) -> Iterator[Any]:
+    server = ApiServer(engine).start()
+    yield boto3.client(
+        "mwaa-serverless",
+        endpoint_url=server.url,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+    server.stop()
+
+
+def create(service: Any, name: str) -> str:
+    location = {"Bucket": "definitions", "ObjectKey": f"{name}.yaml"}
+    arn: str = service.create_workflow(Name=name, DefinitionS3Location=location, RoleArn="arn:aws:iam::1:role/r")[
+        "WorkflowArn"
+    ]
+    return arn
+
+
+def tasks_of(service: Any, arn: str, run_id: str) -> dict[str, dict[str, Any]]:
+    listed = service.list_task_instances(WorkflowArn=arn, RunId=run_id)["TaskInstances"]
+    full = [
+        service.get_task_instance(WorkflowArn=arn, RunId=run_id, TaskInstanceId=t["TaskInstanceId"]) for t in listed
+    ]
+    return {task["TaskId"]: task for task in full}
+
+
+def test_an_on_demand_run_succeeds_with_its_events_in_order(service: Any, engine: Engine, sink: MemorySink) -> None:
+    arn = create(service, "create_s3_objects")
+    assert arn.startswith("arn:aws:airflow-serverless:us-east-1:123456789012:workflow/create_s3_objects-")
+    assert len(arn.rsplit("-", 1)[1]) == 10
+    run_id = service.start_workflow_run(WorkflowArn=arn)["RunId"]
+    engine.advance_until_idle(engine.now + timedelta(hours=1))
+    run = service.get_workflow_run(WorkflowArn=arn, RunId=run_id)["RunDetail"]
+    assert (run["RunState"], run["RunType"]) == ("SUCCESS", "ON_DEMAND")
+    assert run["Duration"] == (run["CompletedOn"] - run["StartedOn"]).total_seconds()
+    types = [detail_type for detail_type, _ in sink.of_run(run_id)]
+    assert types[:3] == [f"MWAA Serverless Workflow Run {s}" for s in ("Started", "Queued", "Running")]
+    assert types[-1] == "MWAA Serverless Workflow Run Succeeded"
+    assert types.count("MWAA Serverless Task Succeeded") == 3
+    assert set(types) <= set(ALL_DETAIL_TYPES)
+
+
+def test_retries_then_success_are_separate_attempts(service: Any, engine: Engine, sink: MemorySink) -> None:
+    arn = create(service, "simple_s3_test")  # list_objects: retries 1
+    engine.set_faults("simple_s3_test", Faults(fail_first={"list_objects": 1}))
+    run_id = service.start_workflow_run(WorkflowArn=arn)["RunId"]
+    engine.advance_until_idle(engine.now + timedelta(hours=1))
+    tasks = tasks_of(service, arn, run_id)
+    assert (tasks["list_objects"]["Status"], tasks["list_objects"]["AttemptNumber"]) == ("SUCCESS", 2)
+    attempts = [(t, d["attemptNumber"]) for t, d in sink.of_run(run_id) if d.get("taskId") == "list_objects"]
+    assert ("MWAA Serverless Task Up For Retry", 1) in attempts
+    assert ("MWAA Serverless Task Succeeded", 2) in attempts
+    assert tasks["list_objects"]["LogStream"].endswith("/task_id=list_objects/attempt=2.log")
+    assert any(stream.endswith("attempt=1.log") and "ERROR" in line for _, stream, _, line in sink.logs)
+
+
+def test_a_failure_marks_downstream_tasks_upstream_failed_and_fails_the_run(service: Any, engine: Engine) -> None:
+    arn = create(service, "create_s3_objects")
+    engine.set_faults("create_s3_objects", Faults(fail={"create_object_2"}))
+    run_id = service.start_workflow_run(WorkflowArn=arn)["RunId"]
+    engine.advance_until_idle(engine.now + timedelta(hours=1))
+    tasks = tasks_of(service, arn, run_id)
+    assert {task: t["Status"] for task, t in tasks.items()} == {
+        "create_object_1": "SUCCESS",
+        "create_object_2": "FAILED",
+        "create_object_3": "UPSTREAM_FAILED",
+    }
+    run = service.get_workflow_run(WorkflowArn=arn, RunId=run_id)["RunDetail"]
+    assert (run["RunState"], run["ErrorMessage"]) == ("FAILED", "Task create_object_2 failed")
+
+
+def test_a_task_time_out_and_a_run_time_out(service: Any, engine: Engine) -> None:
+    arn = create(service, "nightly_sales_etl")  # dagrun_timeout 5400 s
+    engine.set_faults("nightly_sales_etl", Faults(durations={"crawl_raw": 7200}))
+    run_id = service.start_workflow_run(WorkflowArn=arn)["RunId"]
+    engine.advance_until_idle(engine.now + timedelta(hours=3))
+    run = service.get_workflow_run(WorkflowArn=arn, RunId=run_id)["RunDetail"]
+    assert run["RunState"] == "TIMEOUT"
+    assert tasks_of(service, arn, run_id)["crawl_raw"]["Status"] == "TIMEOUT"
+
+
+def test_stopping_a_run(service: Any, engine: Engine) -> None:
+    arn = create(service, "create_s3_objects")
+    run_id = service.start_workflow_run(WorkflowArn=arn)["RunId"]
+    engine.advance(engine.now + timedelta(seconds=45))
+    assert service.stop_workflow_run(WorkflowArn=arn, RunId=run_id)["Status"] == "STOPPED"
+    engine.advance_until_idle(engine.now + timedelta(hours=1))
+    assert service.get_workflow_run(WorkflowArn=arn, RunId=run_id)["RunDetail"]["RunState"] == "STOPPED"
+
+
+def test_cron_schedules_fire_in_simulated_time(service: Any, engine: Engine) -> None:
+    arn = create(service, "nightly_sales_etl")  # every 4 hours
+    engine.advance(START + timedelta(days=1))
+    runs = service.list_workflow_runs(WorkflowArn=arn)["WorkflowRuns"]
+    assert len(runs) == 6
+    assert {run["RunType"] for run in runs} == {"SCHEDULED"}
+    assert service.get_workflow(WorkflowArn=arn)["ScheduleConfiguration"] == {"CronExpression": "0 */4 * * *"}
+
+
+def test_lists_paginate(service: Any, engine: Engine) -> None:
+    arn = create(service, "create_s3_objects")
+    for _ in range(5):
+        service.start_workflow_run(WorkflowArn=arn)
+    pages = service.get_paginator("list_workflow_runs").paginate(WorkflowArn=arn, PaginationConfig={"PageSize": 2})
+    assert [len(page["WorkflowRuns"]) for page in pages] == [2, 2, 1]
+
+
+def test_errors_are_the_services_error_shapes(service: Any) -> None:
+    with pytest.raises(service.exceptions.ResourceNotFoundException):
+        service.get_workflow(WorkflowArn="arn:aws:airflow-serverless:us-east-1:123456789012:workflow/nope-AAAAAAAAAA")
+    with pytest.raises(service.exceptions.ValidationException, match=r"missing\.yaml: definition file not found"):
+        create(service, "missing")
+    create(service, "simple_s3_test")
+    with pytest.raises(service.exceptions.ConflictException):
+        create(service, "simple_s3_test")
+
+
+def test_tags_round_trip(service: Any) -> None:
+    arn = create(service, "simple_s3_test")
+    service.tag_resource(ResourceArn=arn, Tags={"team": "data", "env": "dev"})
+    service.untag_resource(ResourceArn=arn, TagKeys=["env"])
+    assert service.list_tags_for_resource(ResourceArn=arn)["Tags"] == {"team": "data"}
+
+
+def test_update_versions_list_and_delete(service: Any) -> None:
+    arn = create(service, "simple_s3_test")
+    location = {"Bucket": "definitions", "ObjectKey": "simple_s3_test.yaml"}
+    assert (
+        service.update_workflow(WorkflowArn=arn, DefinitionS3Location=location, RoleArn="arn:aws:iam::1:role/r")[
+            "WorkflowVersion"
+        ]
+        == "2"
+    )
+    versions = service.list_workflow_versions(WorkflowArn=arn)["WorkflowVersions"]
+    assert [(v["WorkflowVersion"], v["IsLatestVersion"]) for v in versions] == [("1", False), ("2", True)]
+    assert [w["Name"] for w in service.list_workflows()["Workflows"]] == ["simple_s3_test"]
+    service.delete_workflow(WorkflowArn=arn)
+    assert service.list_workflows()["Workflows"] == []
