@@ -124,7 +124,7 @@ class LocalStack:
         cloudformation = client(self.endpoint, "cloudformation")
         with warnings.catch_warnings():  # moto warns about each resource type it skips (workaround 2)
             warnings.simplefilter("ignore", UserWarning)
-            logging.getLogger("moto.cloudformation.parsing").setLevel(logging.ERROR)
+            logging.getLogger("moto").setLevel(logging.ERROR)
             cloudformation.create_stack(
                 StackName=STACK_NAME, TemplateBody=json.dumps(transformed), Capabilities=["CAPABILITY_IAM"]
             )

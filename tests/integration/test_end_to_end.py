@@ -161,3 +161,37 @@ def test_the_task_logs_reached_their_log_group(stack: localstack.LocalStack, sim
     assert failing.endswith("/attempt=1.log")
     lines = [e["message"] for e in logs.get_log_events(logGroupName=group, logStreamName=failing)["events"]]
     assert any(line.startswith("ERROR") for line in lines)
+
+
+def test_simulate_command_runs_a_workflow_into_the_store(
+    stack: localstack.LocalStack, simulated: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    definition = str(EXAMPLES / "create_s3_objects.yaml")
+    urls = ["--simulator-url", stack.simulator.url, "--endpoint-url", stack.endpoint]
+    assert cli.main(["simulate", definition, "--runs", "2", "--fail-first", "create_object_1=1", *urls]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    run_ids = [line.split()[1] for line in printed if line.startswith("create_s3_objects ")]
+    assert len(run_ids) == 2
+    assert all(line.split()[2] == "FAILED" for line in printed if line.startswith("create_s3_objects "))
+    stack.pump()
+    listed = cli_json(capsys, "runs", "list", "--workflow", "create_s3_objects", "--endpoint-url", stack.endpoint)
+    assert {row["run_id"]: row["status"] for row in listed if row["run_id"] in run_ids} == dict.fromkeys(
+        run_ids, "FAILED"
+    )
+
+
+def test_replay_sends_raw_events_through_the_bus(
+    stack: localstack.LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arn = "arn:aws:airflow-serverless:us-east-1:123456789012:workflow/replayed-AAAAAAAAAA"
+    events = [
+        {"source": "aws.airflow-serverless", "detail-type": f"MWAA Serverless Workflow Run {state}",
+         "time": f"2026-11-24T00:0{minute}:00Z", "resources": [arn], "detail": {"runId": "replayed-run"}}
+        for minute, state in enumerate(["Started", "Running", "Succeeded"])
+    ]  # fmt: skip
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(json.dumps(event) for event in reversed(events)) + "\n")
+    assert cli.main(["replay", str(path), "--endpoint-url", stack.endpoint]) == 0
+    stack.pump()
+    (run,) = cli_json(capsys, "runs", "list", "--workflow", "replayed", "--endpoint-url", stack.endpoint)
+    assert (run["run_id"], run["status"], run["duration_seconds"]) == ("replayed-run", "SUCCESS", 60.0)
