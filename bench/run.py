@@ -32,10 +32,9 @@ from mwaa_obs_tools import emulator, sample_events  # noqa: E402
 
 TABLE = "mwaa-obs-bench"
 PORT = emulator.free_port()
-os.environ.update(emulator.OFFLINE_ENV)
+emulator.use_offline(PORT)
 os.environ.update(
     {
-        "AWS_ENDPOINT_URL": f"http://localhost:{PORT}",
         "TABLE_NAME": TABLE,
         "POWERTOOLS_METRICS_NAMESPACE": "MWAAServerless/Bench",
         "POWERTOOLS_LOG_LEVEL": "INFO",

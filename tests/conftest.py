@@ -22,10 +22,9 @@ from mwaa_obs_tools.lambda_emulation import follow_stdout
 
 TABLE_NAME = "mwaa-obs-test-state"
 _PORT = emulator.free_port()
-os.environ.update(emulator.OFFLINE_ENV)
+emulator.use_offline(_PORT)
 os.environ.update(
     {
-        "AWS_ENDPOINT_URL": f"http://localhost:{_PORT}",
         "TABLE_NAME": TABLE_NAME,
         "HISTORY_TTL_DAYS": "90",
         "POWERTOOLS_METRICS_NAMESPACE": "MWAAServerless/Test",

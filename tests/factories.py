@@ -9,9 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mwaa_obs.states import RUN_DETAIL_TYPE_PREFIX, TASK_DETAIL_TYPE_PREFIX
+from mwaa_obs_tools.sample_events import ACCOUNT, REGION, envelope
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
 T0 = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
 
 
@@ -21,20 +20,6 @@ def workflow_arn(name: str = "simple_s3_test", suffix: str = "Ab3dE6gH9j") -> st
 
 def iso(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def envelope(detail_type: str, detail: Mapping[str, Any], at: datetime, arn: str | None = None) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": detail_type,
-        "source": "aws.airflow-serverless",
-        "account": ACCOUNT,
-        "time": iso(at),
-        "region": REGION,
-        "resources": [arn] if arn else [],
-        "detail": dict(detail),
-    }
 
 
 def run_event(state: str, run_id: str, at: datetime, arn: str | None = None, **detail: Any) -> dict[str, Any]:

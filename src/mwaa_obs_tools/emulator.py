@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import os
 import socket
 import urllib.request
 from collections.abc import Iterator, Mapping
@@ -30,6 +31,14 @@ OFFLINE_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
 }
+
+
+def use_offline(port: int) -> str:
+    """Point every AWS client this process creates at the emulator on `port`, with dummy credentials."""
+    endpoint = f"http://localhost:{port}"
+    os.environ.update(OFFLINE_ENV)
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    return endpoint
 
 
 class _CloudFormationLoader(yaml.SafeLoader):

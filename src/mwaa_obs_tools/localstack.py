@@ -235,8 +235,9 @@ def _captured_stdout() -> Iterator[io.StringIO]:
 @contextmanager
 def running(port: int | None = None, simulator_port: int = 0, speed: float = 0.0) -> Iterator[LocalStack]:
     """moto server, the stack deployed, the simulator serving; all stopped on exit."""
-    with emulator.moto_server(port or emulator.free_port()) as endpoint:
-        os.environ.update(emulator.OFFLINE_ENV)
+    port = port or emulator.free_port()
+    with emulator.moto_server(port) as endpoint:
+        emulator.use_offline(port)
         stack = LocalStack(endpoint, simulator_port=simulator_port, speed=speed)
         stack.deploy()
         stack.start_simulator()

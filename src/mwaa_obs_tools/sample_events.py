@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -81,7 +82,7 @@ def run_events(workflow: SampleWorkflow, at: datetime, rng: random.Random) -> li
     def emit(detail_type: str, detail: dict[str, Any], seconds: float) -> datetime:
         clock[0] += timedelta(seconds=seconds)
         body = {"workflowArn": workflow.arn, "runId": run_id, **detail}
-        events.append(_envelope(detail_type, body, clock[0], workflow.arn))
+        events.append(envelope(detail_type, body, clock[0], workflow.arn))
         return clock[0]
 
     emit("MWAA Serverless Workflow Run Started", {"runType": "SCHEDULED"}, 0)
@@ -117,15 +118,16 @@ def run_events(workflow: SampleWorkflow, at: datetime, rng: random.Random) -> li
     return events
 
 
-def _envelope(detail_type: str, detail: dict[str, Any], at: datetime, arn: str) -> dict[str, Any]:
+def envelope(detail_type: str, detail: Mapping[str, Any], at: datetime, arn: str | None = None) -> dict[str, Any]:
+    """An EventBridge event as MWAA Serverless would send it (`time` has whole seconds, as EventBridge's does)."""
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
         "detail-type": detail_type,
         "source": "aws.airflow-serverless",
         "account": ACCOUNT,
-        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": REGION,
-        "resources": [arn],
-        "detail": detail,
+        "resources": [arn] if arn else [],
+        "detail": dict(detail),
     }
