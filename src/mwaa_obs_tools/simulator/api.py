@@ -253,23 +253,19 @@ def get_task_instance(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
         return _task_shape(run, _instance(run, body["TaskInstanceId"]), full=True)
 
 
-def _tagged(engine: Engine, arn: str) -> Workflow:
-    return engine.workflow(arn)
-
-
 def list_tags_for_resource(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
-    return {"Tags": dict(_tagged(engine, body["ResourceArn"]).tags)}
+    return {"Tags": dict(engine.workflow(body["ResourceArn"]).tags)}
 
 
 def tag_resource(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
     with engine.lock:
-        _tagged(engine, body["ResourceArn"]).tags.update(body["Tags"])
+        engine.workflow(body["ResourceArn"]).tags.update(body["Tags"])
     return {}
 
 
 def untag_resource(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
     with engine.lock:
-        tags = _tagged(engine, body["ResourceArn"]).tags
+        tags = engine.workflow(body["ResourceArn"]).tags
         for key in body["TagKeys"]:
             tags.pop(key, None)
     return {}

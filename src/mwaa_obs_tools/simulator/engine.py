@@ -153,6 +153,7 @@ class Engine:
         self._rng = random.Random(seed)  # noqa: S311 - simulation, not security
         self._actions: list[tuple[datetime, int, Callable[[], None]]] = []
         self._sequence = itertools.count()
+        self._cron_sequences: set[int] = set()  # actions that are schedule fires, not work in progress
         self._events: list[dict[str, Any]] = []
         self.lock = threading.RLock()
         self.workflows: dict[str, Workflow] = {}
@@ -164,7 +165,8 @@ class Engine:
         """Carry out every action due up to `until`, in time order, then publish what happened."""
         with self.lock:
             while self._actions and self._actions[0][0] <= until:
-                at, _, action = heapq.heappop(self._actions)
+                at, sequence, action = heapq.heappop(self._actions)
+                self._cron_sequences.discard(sequence)
                 self.now = max(self.now, at)
                 action()
             self.now = max(self.now, until.replace(microsecond=0))
@@ -179,7 +181,7 @@ class Engine:
                     break
 
     def _only_cron_left(self) -> bool:
-        return all(getattr(action, "is_cron", False) for _, _, action in self._actions)
+        return all(sequence in self._cron_sequences for _, sequence, _ in self._actions)
 
     def flush(self) -> None:
         while self._events:
@@ -271,8 +273,9 @@ class Engine:
                 self._start_run(workflow, "SCHEDULED", run_id=f"scheduled__{self.now:%Y-%m-%dT%H:%M:%S}+00:00")
                 self._schedule_next_cron(workflow)
 
-        fire_run.is_cron = True  # type: ignore[attr-defined]
-        heapq.heappush(self._actions, (fire, next(self._sequence), fire_run))
+        sequence = next(self._sequence)
+        self._cron_sequences.add(sequence)
+        heapq.heappush(self._actions, (fire, sequence, fire_run))
 
     # --- runs ------------------------------------------------------------------------------------------------------
 
