@@ -10,10 +10,10 @@ run. GSI `workflow-runs` (gsi1) lists a workflow's runs newest first; GSI `recen
 per UTC day) lists failed and timed-out runs across all workflows.
 
 Transitions are written with one conditional UpdateItem and no read: `seen_<state>` attributes are the transition
-history (first time each state was seen), `status`/`status_rank` only ever move forward. pynamodb builds the
-request; it is sent through a botocore client because pynamodb's update() cannot ask for the item as it was
-(ReturnValues and ReturnValuesOnConditionCheckFailure = ALL_OLD), which is what lets one write tell a new
-transition from a duplicate or a stale one.
+history (first time each state was seen), `status`/`status_rank` only ever move forward. Each write asks for
+the item as it was (ReturnValues and ReturnValuesOnConditionCheckFailure = ALL_OLD), which is what lets one write
+tell a new transition from a duplicate or a stale one; pynamodb's update() cannot ask for either, so the request
+is built from the models' attributes (`_Update`) and sent through a botocore client. Reads use pynamodb.
 """
 
 from __future__ import annotations
@@ -211,7 +211,7 @@ class Recorded:
 def dynamodb_client(endpoint_url: str | None = None) -> Any:
     """The client the functions write through: standard retries with backoff, short timeouts.
 
-    Client-side parameter validation is off: pynamodb builds well-formed requests and DynamoDB validates them
+    Client-side parameter validation is off: `_Update` builds well-formed requests and DynamoDB validates them
     again, while botocore's validation of an UpdateItem with a dozen attribute values cost a fifth of ingest CPU.
     """
     config = Config(
