@@ -25,7 +25,7 @@ EXAMPLES = emulator.REPO_ROOT / "examples" / "workflows"
 # Injected failures: a chance per attempt, so that over a day some tasks retry and succeed and some runs fail.
 FAULTS = {
     "simple_s3_test": Faults(failure_rate={"list_objects": 0.6}),
-    "create_s3_objects": Faults(failure_rate={"create_object_2": 0.3}),
+    "create_s3_objects": Faults(failure_rate={"create_object_2": 0.5}),
     "nightly_sales_etl": Faults(failure_rate={"transform_refunds": 0.6, "load_warehouse": 0.2}),
 }
 ON_DEMAND_EVERY_HOURS = {"create_s3_objects": 3, "simple_s3_test": 8}
