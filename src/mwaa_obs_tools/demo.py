@@ -18,17 +18,8 @@ from typing import Any
 import boto3
 
 from mwaa_obs.store import list_workflows, load_run, recent_runs
-from mwaa_obs_tools import cli, emulator, localstack
-from mwaa_obs_tools.simulator.engine import Faults
-
-EXAMPLES = emulator.REPO_ROOT / "examples" / "workflows"
-# Injected failures: a chance per attempt, so that over a day some tasks retry and succeed and some runs fail.
-FAULTS = {
-    "simple_s3_test": Faults(failure_rate={"list_objects": 0.6}),
-    "create_s3_objects": Faults(failure_rate={"create_object_2": 0.5}),
-    "nightly_sales_etl": Faults(failure_rate={"transform_refunds": 0.6, "load_warehouse": 0.2}),
-}
-ON_DEMAND_EVERY_HOURS = {"create_s3_objects": 3, "simple_s3_test": 8}
+from mwaa_obs_tools import cli, localstack
+from mwaa_obs_tools.sample_events import EXAMPLES, run_example_day
 
 
 def main() -> int:
@@ -41,15 +32,14 @@ def main() -> int:
         arns = _create_workflows(stack)
         print(f"workflows  {', '.join(sorted(arns))} (from examples/workflows/)")
         service = _service(stack)
-        events = 0
-        for hour in range(24):
-            for name, every in ON_DEMAND_EVERY_HOURS.items():
-                if hour % every == 1:
-                    service.start_workflow_run(WorkflowArn=arns[name])
-            stack.engine.advance(stack.engine.now + timedelta(hours=1))
-            events += stack.pump()
-        stack.engine.advance_until_idle(stack.engine.now + timedelta(hours=2))
-        events += stack.pump()
+        ingested: list[int] = []
+        run_example_day(
+            stack.engine,
+            arns,
+            start_run=lambda arn: service.start_workflow_run(WorkflowArn=arn),
+            after_each_hour=lambda: ingested.append(stack.pump()),
+        )
+        events = sum(ingested)
         print(f"simulated  one day: {events} events ingested through EventBridge -> SQS -> Lambda handler")
         failed = _summarise(stack)
         if failed:
@@ -79,7 +69,6 @@ def _create_workflows(stack: localstack.LocalStack) -> dict[str, str]:
             Name=path.stem, DefinitionS3Location=location, RoleArn=localstack.WORKFLOW_ROLE_ARN
         )["WorkflowArn"]
         arns[path.stem] = arn
-        stack.engine.set_faults(path.stem, FAULTS.get(path.stem, Faults()))
     return arns
 
 

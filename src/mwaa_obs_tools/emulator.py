@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import socket
-import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -111,13 +110,6 @@ def moto_server(port: int) -> Iterator[str]:
         yield f"http://localhost:{port}"
     finally:
         server.stop()
-
-
-def reset(endpoint: str) -> None:
-    """Forget every resource the emulator holds."""
-    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")  # noqa: S310 - loopback only
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        response.read()
 
 
 def parameter_default(template: Mapping[str, Any], name: str) -> Any:

@@ -88,28 +88,6 @@ def _record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
     }
 
 
-def function_environment(
-    template: Mapping[str, Any], logical_id: str, physical_ids: Mapping[str, str]
-) -> dict[str, str]:
-    """The function's environment variables as CloudFormation would set them (Globals merged in).
-
-    A Ref to a parameter takes its default, a Ref to a resource the local name given in `physical_ids`.
-    """
-    variables = {
-        **template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}),
-        **template["Resources"][logical_id]["Properties"].get("Environment", {}).get("Variables", {}),
-    }
-    parameters = template.get("Parameters", {})
-
-    def resolve(value: Any) -> str:
-        if not isinstance(value, Mapping):
-            return str(value)
-        target = value["Ref"]
-        return str(parameters[target]["Default"]) if target in parameters else physical_ids[target]
-
-    return {name: resolve(value) for name, value in variables.items()}
-
-
 def load_handler(template: Mapping[str, Any], logical_id: str, root: Path) -> Handler:
     """Import a function's handler from its CodeUri, as the Lambda runtime would (after its env is set)."""
     properties = template["Resources"][logical_id]["Properties"]
