@@ -21,12 +21,21 @@ from mwaa_obs_tools import emulator
 from mwaa_obs_tools.lambda_emulation import follow_stdout
 
 TABLE_NAME = "mwaa-obs-test-state"
+NOTICES_QUEUE = "mwaa-obs-test-notices"
+ALERT_TOPIC = "mwaa-obs-test-alerts"
+SETTINGS_PARAMETER = "/mwaa-obs-test/settings"
+SLACK_SECRET = "mwaa-obs-test-slack"  # SecretId takes a name as well as the ARN a deployment passes
 _PORT = emulator.free_port()
 emulator.use_offline(_PORT)
 os.environ.update(
     {
         "TABLE_NAME": TABLE_NAME,
         "HISTORY_TTL_DAYS": "90",
+        "NOTICES_QUEUE_URL": f"http://localhost:{_PORT}/123456789012/{NOTICES_QUEUE}",
+        "ALERT_TOPIC_ARN": f"arn:aws:sns:us-east-1:123456789012:{ALERT_TOPIC}",
+        "SETTINGS_PARAMETER": SETTINGS_PARAMETER,
+        "SLACK_WEBHOOK_SECRET_ARN": SLACK_SECRET,
+        "NOTICES_MAX_RECEIVE_COUNT": "3",
         "POWERTOOLS_METRICS_NAMESPACE": "MWAAServerless/Test",
         "POWERTOOLS_DEV": "false",
     }
@@ -50,8 +59,21 @@ def dynamodb(endpoint: str) -> Any:
 
 
 @pytest.fixture
-def state_table(endpoint: str, dynamodb: Any, template: dict[str, Any]) -> Iterator[str]:
-    """An empty state table built from template.yaml, removed afterwards."""
+def sqs(endpoint: str) -> Any:
+    return botocore.session.get_session().create_client("sqs", endpoint_url=endpoint)
+
+
+@pytest.fixture
+def notices_queue(sqs: Any) -> Iterator[str]:
+    """The empty notices queue ingest sends to (without the template's delay: tests read it at once)."""
+    url: str = sqs.create_queue(QueueName=NOTICES_QUEUE)["QueueUrl"]
+    yield url
+    sqs.delete_queue(QueueUrl=url)
+
+
+@pytest.fixture
+def state_table(endpoint: str, dynamodb: Any, template: dict[str, Any], notices_queue: str) -> Iterator[str]:
+    """An empty state table built from template.yaml (and the notices queue ingest writes to), removed afterwards."""
     emulator.create_state_table(dynamodb, TABLE_NAME, template)
     yield TABLE_NAME
     dynamodb.delete_table(TableName=TABLE_NAME)

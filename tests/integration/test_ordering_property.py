@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from mwaa_obs.ingest import ingest
 from mwaa_obs.metrics import MetricPoint
+from mwaa_obs.notices import Notice
 from mwaa_obs.store import Store, load_run
 from tests.factories import T0, iso, minutes, run_event, task_event, workflow_arn
 
@@ -40,6 +41,7 @@ class Truth:
     attempts: dict[tuple[str, int], str] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
     durations: dict[str, list[float]] = field(default_factory=dict)
+    retried: set[tuple[str, int]] = field(default_factory=set)  # attempts that went up for retry
 
     def duration(self, metric: str, start: datetime, end: datetime) -> None:
         self.durations.setdefault(metric, []).append((end - start).total_seconds())
@@ -83,6 +85,8 @@ def run_histories(draw: st.DrawFn, workflow: str) -> Truth:
             end = task(state, task_id, attempt)
             status = TASK_OUTCOMES.get(state, "UP_FOR_RETRY")
             truth.attempts[(task_id, attempt)] = status
+            if status == "UP_FOR_RETRY":
+                truth.retried.add((task_id, attempt))
             truth.counts[TASK_METRIC[status]] += 1
             truth.duration("TaskDuration", begin, end)
             if status == "UP_FOR_RETRY" and draw(st.integers(0, 4)) == 0:
@@ -118,14 +122,16 @@ def deliveries(draw: st.DrawFn) -> tuple[list[Truth], list[dict[str, Any]]]:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=deliveries())
-def test_any_order_and_duplicates_end_in_the_true_state_with_exact_metrics(
+def test_any_order_and_duplicates_end_in_the_true_state_with_exact_metrics_and_notices(
     store: Store, case: tuple[list[Truth], list[dict[str, Any]]]
 ) -> None:
     truths, delivered = case
     owed: list[MetricPoint] = []
+    notices: list[Notice] = []
+    sink = type("Sink", (), {"send": staticmethod(notices.append)})()
     # When every delivery is ingested, in the drawn order
     for event in delivered:
-        ingest(json.dumps(event), store, owed)
+        ingest(json.dumps(event), store, owed, sink)
     # Then each run and attempt holds its true final state
     for truth in truths:
         run, attempts = load_run(truth.workflow_id, truth.run_id)
@@ -148,4 +154,8 @@ def test_any_order_and_duplicates_end_in_the_true_state_with_exact_metrics(
             expected_durations.setdefault(name, []).extend(values)
     assert {name: sorted(values) for name, values in durations.items()} == {
         name: sorted(values) for name, values in expected_durations.items()
+    }
+    # And every finished run, and every attempt that went up for retry, was handed to the notifier
+    assert {(n.run_id, n.task_key, n.attempt) for n in notices} == {(truth.run_id, None, None) for truth in truths} | {
+        (truth.run_id, f"ti-{truth.run_id}-{task}", attempt) for truth in truths for task, attempt in truth.retried
     }

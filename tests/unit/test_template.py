@@ -116,7 +116,11 @@ def _statements(transformed: dict[str, Any]) -> Iterator[tuple[str, dict[str, An
             documents.append(properties["PolicyDocument"])
         for document in documents:
             for statement in document["Statement"]:
-                yield name, statement
+                # A conditional statement (Fn::If): both branches can be deployed; AWS::NoValue adds nothing.
+                branches = statement["Fn::If"][1:] if "Fn::If" in statement else [statement]
+                for branch in branches:
+                    if branch != {"Ref": "AWS::NoValue"}:
+                        yield name, branch
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -12,17 +12,51 @@ class ConfigError(RuntimeError):
     """The function's environment is incomplete or wrong: a deployment problem, reported at start-up."""
 
 
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "")
+    if not value:
+        raise ConfigError(f"{name} is not set")
+    return value
+
+
+def _whole_number(env: Mapping[str, str], name: str, default: str) -> int:
+    value = env.get(name, default)
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"{name} must be a whole number of at least 1, not {value!r}")
+    return int(value)
+
+
 @dataclass(frozen=True, slots=True)
 class IngestConfig:
     table_name: str
     history_ttl: timedelta
+    notices_queue_url: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> IngestConfig:
-        table_name = env.get("TABLE_NAME", "")
-        if not table_name:
-            raise ConfigError("TABLE_NAME is not set")
-        days = env.get("HISTORY_TTL_DAYS", "90")
-        if not days.isdigit() or int(days) < 1:
-            raise ConfigError(f"HISTORY_TTL_DAYS must be a whole number of days, not {days!r}")
-        return cls(table_name=table_name, history_ttl=timedelta(days=int(days)))
+        return cls(
+            table_name=_required(env, "TABLE_NAME"),
+            history_ttl=timedelta(days=_whole_number(env, "HISTORY_TTL_DAYS", "90")),
+            notices_queue_url=_required(env, "NOTICES_QUEUE_URL"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyConfig:
+    table_name: str
+    alert_topic_arn: str
+    settings_parameter: str
+    slack_secret_arn: str | None  # None: Slack is not set up
+    max_receive_count: int
+    stack_name: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> NotifyConfig:
+        return cls(
+            table_name=_required(env, "TABLE_NAME"),
+            alert_topic_arn=_required(env, "ALERT_TOPIC_ARN"),
+            settings_parameter=_required(env, "SETTINGS_PARAMETER"),
+            slack_secret_arn=env.get("SLACK_WEBHOOK_SECRET_ARN") or None,
+            max_receive_count=_whole_number(env, "NOTICES_MAX_RECEIVE_COUNT", "5"),
+            stack_name=env.get("STACK_NAME", "mwaa-obs"),
+        )

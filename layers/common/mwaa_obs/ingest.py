@@ -1,4 +1,4 @@
-"""Ingest logic: one EventBridge event in, its transition stored, the metrics it owes out.
+"""Ingest logic: one EventBridge event in, its transition stored, the metrics and the notice it owes out.
 
 Metrics are owed exactly once per first-recorded transition: a duplicate owes nothing, an outcome metric is owed
 only by the transition that set the outcome, an occurrence (Started, Up For Retry) by its first recording
@@ -27,6 +27,7 @@ from mwaa_obs.metrics import (
     MetricPoint,
     MetricSpec,
 )
+from mwaa_obs.notices import Notice, notice_owed
 from mwaa_obs.store import Recorded, Timeline, WriteOutcome
 
 logger = Logger(service=SERVICE, child=True)
@@ -40,12 +41,17 @@ class TransitionStore(Protocol):
     def note_workflow(self, event: RunEvent) -> None: ...
 
 
-def ingest(body: str, store: TransitionStore, owed: list[MetricPoint]) -> None:
-    """Store the transition in one SQS message body and append the metrics it owes to `owed`.
+class NoticeSink(Protocol):
+    def send(self, notice: Notice) -> None: ...
+
+
+def ingest(body: str, store: TransitionStore, owed: list[MetricPoint], notices: NoticeSink) -> None:
+    """Store the transition in one SQS message body, append the metrics it owes to `owed`, send its notice.
 
     Bad input is logged once, counted and acknowledged. AWS errors propagate, so that this message alone is
     retried and, after maxReceiveCount, lands in the DLQ. Metrics are appended as soon as the transition is
     stored: a retry after a later failure finds a duplicate, which owes nothing, so nothing is counted twice.
+    The notice is sent last; a retry after a failed send finds a duplicate, which owes the notice again.
     """
     try:
         event = parse_event(_json(body))
@@ -59,6 +65,9 @@ def ingest(body: str, store: TransitionStore, owed: list[MetricPoint]) -> None:
     owed.extend(metrics_owed(event, recorded))
     if isinstance(event, RunEvent) and not recorded.workflow_noted:
         store.note_workflow(event)
+    notice = notice_owed(event, recorded)
+    if notice is not None:
+        notices.send(notice)
 
 
 def _json(body: str) -> Any:

@@ -36,6 +36,24 @@ TASK_UPSTREAM_FAILED: Final = MetricSpec("TaskUpstreamFailed", "Count", True, "A
 TASK_TIMED_OUT: Final = MetricSpec("TaskTimedOut", "Count", True, "A task attempt ended in TIMEOUT.")
 TASK_DURATION: Final = MetricSpec("TaskDuration", "Seconds", True, "Task attempt start to end, once both are known.")
 INVALID_EVENTS: Final = MetricSpec("InvalidEvents", "Count", False, "An event was rejected as bad input (fleet only).")
+NOTIFICATIONS_SENT: Final = MetricSpec(
+    "NotificationsSent", "Count", True, "A failure, recovery or retry message reached one channel (email or Slack)."
+)
+ALERTS_GROUPED: Final = MetricSpec(
+    "AlertsGrouped", "Count", True, "A failed run was not alerted on its own: grouped into the incident's next message."
+)
+NOTIFICATION_FAILURES: Final = MetricSpec(
+    "NotificationFailures", "Count", False, "A channel refused or missed a message; the notice is retried (fleet only)."
+)
+NOTIFICATIONS_DEAD_LETTERED: Final = MetricSpec(
+    "NotificationsDeadLettered", "Count", False, "A notice failed its last attempt and goes to the DLQ (fleet only)."
+)
+INVALID_NOTICES: Final = MetricSpec(
+    "InvalidNotices", "Count", False, "A notice named no stored run or was malformed; dropped (fleet only)."
+)
+INVALID_SETTINGS: Final = MetricSpec(
+    "InvalidSettings", "Count", False, "The settings document was rejected; the previous one stays (fleet only)."
+)
 
 CATALOG: Final = (
     RUN_STARTED,
@@ -52,6 +70,12 @@ CATALOG: Final = (
     TASK_TIMED_OUT,
     TASK_DURATION,
     INVALID_EVENTS,
+    NOTIFICATIONS_SENT,
+    ALERTS_GROUPED,
+    NOTIFICATION_FAILURES,
+    NOTIFICATIONS_DEAD_LETTERED,
+    INVALID_NOTICES,
+    INVALID_SETTINGS,
 )
 
 RUN_OUTCOME_METRICS: Final[dict[str, MetricSpec]] = {

@@ -32,14 +32,19 @@ from pynamodb.attributes import (
     Attribute,
     BooleanAttribute,
     DiscriminatorAttribute,
+    MapAttribute,
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
+from mwaa_obs.alerting import AlertKind, Decision, Health
 from mwaa_obs.events import RunEvent, StateEvent, TaskEvent, truncate, workflow_name_of
 from mwaa_obs.states import FAILED_RUN_STATES, RUN_RANK, TASK_RANK
 
@@ -104,10 +109,34 @@ class Entity(Model):
 WORKFLOWS_PARTITION: Final = "WORKFLOWS"
 
 
+class HealthAttribute(MapAttribute[str, Any]):
+    """alerting.Health as stored on the workflow item."""
+
+    failing_since = UTCDateTimeAttribute(null=True)
+    failed_runs = NumberAttribute(default=0)
+    unalerted = NumberAttribute(default=0)
+    last_failure_at = UTCDateTimeAttribute(null=True)
+    last_alert_at = UTCDateTimeAttribute(null=True)
+    last_success_at = UTCDateTimeAttribute(null=True)
+
+
 class WorkflowItem(Entity, discriminator="workflow"):
     first_seen_at = UTCDateTimeAttribute(null=True)
     gsi1pk = UnicodeAttribute(null=True)  # WORKFLOWS: the workflow-runs index also lists the workflows
     gsi1sk = UnicodeAttribute(null=True)
+    health = HealthAttribute(null=True)
+    health_version = NumberAttribute(null=True)  # optimistic lock: notifiers decide one run of a workflow at a time
+
+
+class AlertRecord(MapAttribute[str, Any]):
+    """alerting.Decision as stored on the run (or task attempt) it was made for; set once."""
+
+    kind = UnicodeAttribute()
+    decided_at = UTCDateTimeAttribute()
+    failed_runs = NumberAttribute(default=0)
+    failing_since = UTCDateTimeAttribute(null=True)
+    grouped = NumberAttribute(default=0)
+    superseded = BooleanAttribute(default=False)
 
 
 class StateItem(Entity):
@@ -122,6 +151,9 @@ class StateItem(Entity):
     workflow_version = UnicodeAttribute(null=True)
     detail = UnicodeAttribute(null=True)
     last_event_id = UnicodeAttribute(null=True)
+    alert = AlertRecord(null=True)
+    notified_email = UTCDateTimeAttribute(null=True)
+    notified_slack = UTCDateTimeAttribute(null=True)
 
     @property
     def run_id(self) -> str:
@@ -206,20 +238,21 @@ class Recorded:
     outcome: WriteOutcome
     before: Timeline
     workflow_noted: bool = True  # runs only: the workflow item is known to exist
+    status_before: str | None = None
+
+
+def aws_config(**overrides: Any) -> Config:
+    """What every function's AWS client uses: standard retries with backoff, short timeouts."""
+    return Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=5, **overrides)
 
 
 def dynamodb_client(endpoint_url: str | None = None) -> Any:
-    """The client the functions write through: standard retries with backoff, short timeouts.
+    """The client the functions write through.
 
     Client-side parameter validation is off: `_Update` builds well-formed requests and DynamoDB validates them
     again, while botocore's validation of an UpdateItem with a dozen attribute values cost a fifth of ingest CPU.
     """
-    config = Config(
-        retries={"mode": "standard", "max_attempts": 4},
-        connect_timeout=3,
-        read_timeout=5,
-        parameter_validation=False,
-    )
+    config = aws_config(parameter_validation=False)
     return botocore.session.get_session().create_client("dynamodb", endpoint_url=endpoint_url, config=config)
 
 
@@ -385,7 +418,8 @@ def _recorded(outcome: WriteOutcome, old: Mapping[str, Any] | None) -> Recorded:
     times = (_raw_time(old, attribute) for attribute in (StateItem.queued_at, StateItem.started_at, StateItem.ended_at))
     is_run = old.get(Entity.kind.attr_name) == {"S": "run"}
     noted = not is_run or old.get(RunItem.workflow_noted.attr_name) == {"BOOL": True}
-    return Recorded(outcome, Timeline(*times), noted)
+    status = old.get(StateItem.status.attr_name, {}).get("S")
+    return Recorded(outcome, Timeline(*times), noted, status)
 
 
 def _raw_time(raw: Mapping[str, Any], attribute: UTCDateTimeAttribute) -> datetime | None:
@@ -438,3 +472,111 @@ def recent_failures(days: int = 1, now: datetime | None = None) -> list[RunItem]
         found = Entity.recent_failures.query(partition, scan_index_forward=False)
         failures.extend(item for item in found if isinstance(item, RunItem))
     return failures
+
+
+# --- The notifier: decisions and deliveries, one run at a time (never on the ingest path) ------------------------
+
+CHANNELS: Final = ("email", "slack")
+
+
+class DecisionConflict(RuntimeError):
+    """Another notifier changed the workflow's health since it was read: read it again and decide again."""
+
+
+class AlreadyDecided(RuntimeError):
+    """The run's alert was decided by an earlier delivery of the same notice."""
+
+
+def load_health(workflow_id: str) -> tuple[Health, int | None]:
+    """The workflow's health and its version (None: never written)."""
+    try:
+        item = WorkflowItem.get(workflow_key(workflow_id), "WORKFLOW", consistent_read=True)
+    except WorkflowItem.DoesNotExist:
+        return Health(), None
+    if item.health is None:
+        return Health(), None
+    stored = item.health
+    health = Health(
+        failing_since=stored.failing_since,
+        failed_runs=int(stored.failed_runs),
+        unalerted=int(stored.unalerted),
+        last_failure_at=stored.last_failure_at,
+        last_alert_at=stored.last_alert_at,
+        last_success_at=stored.last_success_at,
+    )
+    return health, int(item.health_version) if item.health_version is not None else None
+
+
+def save_decision(
+    item: StateItem, decision: Decision, health: Health | None = None, version: int | None = None
+) -> None:
+    """Record the decision on the run or attempt, once, together with the workflow's new health, atomically.
+
+    Raises AlreadyDecided if the item holds a decision already, DecisionConflict if the health changed since it was
+    read at `version`.
+    """
+    record = AlertRecord(
+        kind=decision.kind.value,
+        decided_at=decision.decided_at,
+        failed_runs=decision.failed_runs,
+        failing_since=decision.failing_since,
+        grouped=decision.grouped,
+        superseded=decision.superseded,
+    )
+    target = type(item)(item.pk, item.sk)
+    try:
+        with TransactWrite(connection=Entity._get_connection().connection) as transaction:
+            transaction.update(
+                target, actions=[type(item).alert.set(record)], condition=type(item).alert.does_not_exist()
+            )
+            if health is not None:
+                workflow = WorkflowItem(workflow_key(item.workflow_id), "WORKFLOW")
+                unchanged = (
+                    WorkflowItem.health_version.does_not_exist()
+                    if version is None
+                    else WorkflowItem.health_version == version
+                )
+                actions: list[Action] = [
+                    WorkflowItem.kind.set(WorkflowItem),  # well-formed even if the notice outran note_workflow
+                    WorkflowItem.health.set(HealthAttribute(**_fields(health))),
+                    WorkflowItem.health_version.set((version or 0) + 1),
+                ]
+                transaction.update(workflow, actions=actions, condition=unchanged)
+    except TransactWriteError as error:
+        reasons = [reason.code if reason else None for reason in (error.cancellation_reasons or [])]
+        if reasons and reasons[0] == "ConditionalCheckFailed":
+            raise AlreadyDecided(item.sk) from None
+        if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+            raise DecisionConflict(item.workflow_id) from None
+        raise
+    item.alert = record
+
+
+def mark_notified(item: StateItem, channel: str, at: datetime) -> None:
+    """Note that the item's message reached a channel, so that a retried notice skips it."""
+    attribute = getattr(type(item), f"notified_{channel}")
+    type(item)(item.pk, item.sk).update(actions=[attribute.set(at)])
+    setattr(item, attribute.attr_name, at)
+
+
+def notified_at(item: StateItem, channel: str) -> datetime | None:
+    found: datetime | None = getattr(item, f"notified_{channel}")
+    return found
+
+
+def decision_of(item: StateItem) -> Decision | None:
+    record = item.alert
+    if record is None:
+        return None
+    return Decision(
+        AlertKind(record.kind),
+        record.decided_at,
+        failed_runs=int(record.failed_runs),
+        failing_since=record.failing_since,
+        grouped=int(record.grouped),
+        superseded=bool(record.superseded),
+    )
+
+
+def _fields(health: Health) -> dict[str, Any]:
+    return {name: getattr(health, name) for name in Health.__dataclass_fields__}

@@ -1,0 +1,423 @@
+"""Messages: one alert, rendered for each channel (Slack Block Kit, email text, SNS subject and attributes, and
+the Amazon Q Developer / AWS Chatbot custom-notification format).
+
+Every piece of text that comes from a workflow (names, run ids, error messages) is untrusted: in Slack mrkdwn it
+is escaped (`&`, `<`, `>`), `@here`-style words are broken and text objects are `verbatim`, so a message can
+neither ping a channel nor carry a link of its author's making; code blocks cannot be closed from inside. Length
+limits are Slack's (150 characters in a header, 3,000 in a text block, 2,000 in a field, 50 blocks) and SNS's
+(100 ASCII characters in a subject); text that does not fit is cut with a visible mark.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+from urllib.parse import quote
+
+from mwaa_obs.alerting import AlertKind
+from mwaa_obs.events import TRUNCATION_MARK
+
+HEADER_LIMIT: Final = 150
+TEXT_LIMIT: Final = 3000
+FIELD_LIMIT: Final = 2000
+BUTTON_TEXT_LIMIT: Final = 75
+SUBJECT_LIMIT: Final = 100
+FALLBACK_LIMIT: Final = 1000
+MAX_TASKS_SHOWN: Final = 10
+TASK_ERROR_LIMIT: Final = 1200
+EMAIL_ERROR_LIMIT: Final = 2000
+
+_BROADCAST = re.compile(r"@(here|channel|everyone)\b", re.IGNORECASE)
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class FailedTask:
+    task_id: str
+    attempt: int
+    status: str
+    operator: str | None
+    error_message: str | None
+    log_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """Everything a message says, whatever the channel."""
+
+    kind: AlertKind
+    workflow_name: str
+    workflow_id: str
+    workflow_arn: str
+    region: str
+    run_id: str
+    status: str
+    run_type: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    error_message: str | None = None
+    failed_tasks: tuple[FailedTask, ...] = ()
+    upstream_failed: int = 0
+    failed_runs: int = 0
+    failing_since: datetime | None = None
+    grouped: int = 0
+    superseded: bool = False
+    team: str = ""
+    severity: str = "high"
+    mention: str = ""
+    stack_name: str = "mwaa-obs"
+    retry_task: FailedTask | None = None
+
+    @property
+    def duration(self) -> str | None:
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return human_duration((self.ended_at - self.started_at).total_seconds())
+
+    @property
+    def headline(self) -> str:
+        if self.kind is AlertKind.RECOVERY:
+            return f"Resolved: {self.workflow_name} is succeeding again"
+        if self.kind is AlertKind.RETRY and self.retry_task is not None:
+            return f"Retrying: {self.workflow_name} task {self.retry_task.task_id} (attempt {self.retry_task.attempt})"
+        word = {"FAILED": "failed", "TIMEOUT": "timed out", "STOPPED": "was stopped"}.get(self.status, self.status)
+        return f"Run {word}: {self.workflow_name}"
+
+    @property
+    def console_url(self) -> str:
+        # The console's run pages have no published address; this is the documented workflows page.
+        return f"https://{self.region}.console.aws.amazon.com/mwaa/home?region={self.region}#serverlessWorkflows"
+
+    @property
+    def log_group_url(self) -> str:
+        return log_group_url(self.region, task_log_group(self.workflow_id))
+
+    @property
+    def cli_command(self) -> str:
+        stack = "" if self.stack_name == "mwaa-obs" else f" --stack-name {self.stack_name}"
+        return f"mwaa-obs runs show '{self.run_id}' --workflow {self.workflow_name}{stack}"
+
+    @property
+    def message_severity(self) -> str:
+        return {AlertKind.RECOVERY: "info", AlertKind.RETRY: "warning"}.get(self.kind, self.severity)
+
+
+# --- Links ------------------------------------------------------------------------------------------------------
+
+
+def task_log_group(workflow_id: str) -> str:
+    return f"/aws/mwaa-serverless/{workflow_id}/"
+
+
+def task_log_stream(workflow_id: str, run_id: str, task_id: str, attempt: int) -> str:
+    return f"workflow_id={workflow_id}/run_id={run_id}/task_id={task_id}/attempt={attempt}.log"
+
+
+def _console_path_part(text: str) -> str:
+    """The CloudWatch console's fragment encoding: URL-encode everything, then write each % as $25."""
+    return quote(text, safe="").replace("%", "$25")
+
+
+def log_group_url(region: str, group: str) -> str:
+    return (
+        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+        f"#logsV2:log-groups/log-group/{_console_path_part(group)}"
+    )
+
+
+def log_stream_url(region: str, group: str, stream: str) -> str:
+    return f"{log_group_url(region, group)}/log-events/{_console_path_part(stream)}"
+
+
+# --- Text helpers ------------------------------------------------------------------------------------------------
+
+
+def human_duration(seconds: float) -> str:
+    seconds = round(max(0.0, seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{days}d"] if days else []
+    if hours:
+        parts.append(f"{hours}h")
+    if minutes and not days:
+        parts.append(f"{minutes}m")
+    if not (days or hours):
+        parts.append(f"{secs}s")
+    return " ".join(parts)
+
+
+def when(at: datetime | None) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if at else "unknown"
+
+
+def plain(text: str) -> str:
+    """Untrusted text made safe for plain-text channels: no control characters except newlines and tabs."""
+    return _UNPRINTABLE.sub("?", text)
+
+
+def cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: max(0, limit - len(TRUNCATION_MARK))] + TRUNCATION_MARK
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Untrusted text made inert in Slack mrkdwn: entities for & < >, broadcast words broken with a zero-width space."""
+    escaped = plain(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _BROADCAST.sub(lambda match: "@\u200b" + match.group(1), escaped)
+
+
+def fit_mrkdwn(text: str, limit: int, code: bool = False) -> str:
+    """Escape, and cut so that the escaped text (with its code fence) fits the limit; never splits an entity."""
+
+    def render(raw: str) -> str:
+        escaped = escape_mrkdwn(raw)
+        # Backticks inside a code block would close it: each gets a zero-width joiner.
+        return escaped.replace("`", "`\u200d") if code else escaped
+
+    budget = limit - (8 if code else 0)
+    escaped = render(text)
+    if len(escaped) > budget:
+        room = budget - len(TRUNCATION_MARK)
+        raw = text
+        # Each raw character escapes to at least one character: dropping the overflow converges in a few steps.
+        while raw and len(render(raw)) > room:
+            raw = raw[: len(raw) - max(1, len(render(raw)) - room)]
+        escaped = render(raw) + TRUNCATION_MARK
+    return f"```\n{escaped}\n```" if code else escaped
+
+
+# --- Slack -------------------------------------------------------------------------------------------------------
+
+_EMOJI: Final = {
+    AlertKind.FAILURE: ":red_circle:",
+    AlertKind.RECOVERY: ":large_green_circle:",
+    AlertKind.RETRY: ":large_yellow_circle:",
+}
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+def _button(text: str, url: str) -> dict[str, Any]:
+    return {"type": "button", "text": {"type": "plain_text", "text": cut(text, BUTTON_TEXT_LIMIT)}, "url": url}
+
+
+def slack_message(alert: Alert) -> dict[str, Any]:
+    """The incoming-webhook payload: Block Kit blocks plus a plain fallback `text` for notifications."""
+    name = escape_mrkdwn(alert.workflow_name)
+    header = f"{_EMOJI.get(alert.kind, '')} {alert.headline}".strip()
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": cut(plain(header), HEADER_LIMIT), "emoji": True}}
+    ]
+    lead = _slack_lead(alert, name)
+    mention = f"{alert.mention} " if alert.mention and alert.kind is AlertKind.FAILURE else ""
+    blocks.append({"type": "section", "text": _mrkdwn(cut(mention + lead, TEXT_LIMIT))})
+    blocks.append({"type": "section", "fields": [_mrkdwn(text) for text in _slack_fields(alert)]})
+
+    if alert.kind is AlertKind.FAILURE:
+        if alert.error_message:
+            error = fit_mrkdwn(alert.error_message, TEXT_LIMIT - 20, code=True)
+            blocks.append({"type": "section", "text": _mrkdwn(f"*Run error*\n{error}")})
+        blocks.extend(_task_section(task) for task in alert.failed_tasks[:MAX_TASKS_SHOWN])
+        notes = _slack_notes(alert)
+        if notes:
+            blocks.append({"type": "context", "elements": [_mrkdwn(cut(" · ".join(notes), TEXT_LIMIT))]})
+    elif alert.kind is AlertKind.RETRY and alert.retry_task is not None:
+        blocks.append(_task_section(alert.retry_task))
+
+    blocks.append(
+        {
+            "type": "actions",
+            "elements": [
+                _button("MWAA Serverless console", alert.console_url),
+                _button("Workflow logs", alert.log_group_url),
+            ],
+        }
+    )
+    command = fit_mrkdwn(alert.cli_command, TEXT_LIMIT - 2)
+    blocks.append({"type": "context", "elements": [_mrkdwn(f"`{command}`")]})
+    fallback = cut(escape_mrkdwn(f"{alert.headline} (run {alert.run_id})"), FALLBACK_LIMIT)
+    return {"text": fallback, "blocks": blocks}
+
+
+def _slack_lead(alert: Alert, name: str) -> str:
+    run = f"`{fit_mrkdwn(alert.run_id, 600)}`"
+    if alert.kind is AlertKind.RECOVERY:
+        broken = _broken_for(alert)
+        return (
+            f"*{name}* succeeded with run {run}. It had been failing since {when(alert.failing_since)}"
+            f"{broken}, with {alert.failed_runs} failed run{'s' if alert.failed_runs != 1 else ''}."
+        )
+    if alert.kind is AlertKind.RETRY:
+        return f"A task of *{name}* run {run} failed and will be retried."
+    lead = f"*{name}* run {run} ended in *{alert.status}*."
+    if alert.superseded:
+        lead += " A later run of this workflow has already succeeded."
+    elif alert.failed_runs > 1:
+        lead += f" {alert.failed_runs} failed runs since {when(alert.failing_since)}."
+    return lead
+
+
+def _broken_for(alert: Alert) -> str:
+    if alert.failing_since is None or alert.ended_at is None:
+        return ""
+    return f" ({human_duration((alert.ended_at - alert.failing_since).total_seconds())})"
+
+
+def _slack_fields(alert: Alert) -> list[str]:
+    rows = [
+        ("Workflow", escape_mrkdwn(alert.workflow_name)),
+        ("State", alert.status),
+        ("Run type", escape_mrkdwn(alert.run_type or "unknown")),
+        ("Started", when(alert.started_at)),
+        ("Ended", when(alert.ended_at)),
+        ("Duration", alert.duration or "unknown"),
+    ]
+    if alert.team:
+        rows.append(("Team", escape_mrkdwn(alert.team)))
+    return [cut(f"*{label}*\n{value}", FIELD_LIMIT) for label, value in rows]
+
+
+def _task_section(task: FailedTask) -> dict[str, Any]:
+    title = f"*{escape_mrkdwn(task.task_id)}* · attempt {task.attempt} · {task.status}"
+    if task.operator:
+        title += f" · `{escape_mrkdwn(task.operator)}`"
+    title = cut(title, 600)
+    error = fit_mrkdwn(task.error_message, TASK_ERROR_LIMIT, code=True) if task.error_message else "_no error message_"
+    return {
+        "type": "section",
+        "text": _mrkdwn(f"{title}\n{error}"),
+        "accessory": _button("Task log", task.log_url),
+    }
+
+
+def _slack_notes(alert: Alert) -> list[str]:
+    notes = []
+    hidden = len(alert.failed_tasks) - MAX_TASKS_SHOWN
+    if hidden > 0:
+        notes.append(f"{hidden} more failed task{'s' if hidden != 1 else ''} not shown")
+    if alert.upstream_failed:
+        notes.append(
+            f"{alert.upstream_failed} task{'s' if alert.upstream_failed != 1 else ''} skipped (upstream failed)"
+        )
+    if not alert.failed_tasks and alert.status != "STOPPED":
+        notes.append("no failed task recorded for this run")
+    if alert.grouped:
+        notes.append(f"{alert.grouped} earlier failed run{'s' if alert.grouped != 1 else ''} grouped into this alert")
+    return notes
+
+
+# --- Email and SNS -----------------------------------------------------------------------------------------------
+
+
+def subject(alert: Alert) -> str:
+    """SNS subject: ASCII, no line breaks, at most 100 characters."""
+    tag = {AlertKind.RECOVERY: "RESOLVED", AlertKind.RETRY: "RETRY"}.get(alert.kind, alert.status)
+    text = f"[mwaa-obs] {tag} {alert.workflow_name} run {alert.run_id}"
+    ascii_only = "".join(char if " " <= char <= "~" else "?" for char in text)
+    return cut(ascii_only, SUBJECT_LIMIT).replace(TRUNCATION_MARK, "...")[:SUBJECT_LIMIT]
+
+
+def email_text(alert: Alert) -> str:
+    lines = [alert.headline, "=" * min(len(alert.headline), 72), ""]
+    if alert.kind is AlertKind.RECOVERY:
+        lines.append(
+            f"Workflow {alert.workflow_name} succeeded with run {alert.run_id}. It had been failing since "
+            f"{when(alert.failing_since)}{_broken_for(alert)}, with {alert.failed_runs} failed run(s)."
+        )
+    elif alert.superseded:
+        lines.append("A later run of this workflow has already succeeded.")
+    elif alert.failed_runs > 1:
+        lines.append(f"{alert.failed_runs} failed runs since {when(alert.failing_since)}.")
+    lines += [
+        "",
+        f"Workflow:  {alert.workflow_name}",
+        f"Run:       {alert.run_id}",
+        f"State:     {alert.status}",
+        f"Run type:  {alert.run_type or 'unknown'}",
+        f"Started:   {when(alert.started_at)}",
+        f"Ended:     {when(alert.ended_at)}",
+        f"Duration:  {alert.duration or 'unknown'}",
+    ]
+    if alert.team:
+        lines.append(f"Team:      {alert.team}")
+    if alert.kind is AlertKind.FAILURE:
+        if alert.error_message:
+            lines += ["", "Run error:", _indent(cut(alert.error_message, EMAIL_ERROR_LIMIT))]
+        if alert.failed_tasks:
+            lines += ["", "Failed tasks:"]
+        for task in alert.failed_tasks[:MAX_TASKS_SHOWN]:
+            lines += _email_task(task)
+        lines += [f"- {note}" for note in _slack_notes(alert)]
+    if alert.kind is AlertKind.RETRY and alert.retry_task is not None:
+        lines += ["", "Task:", *_email_task(alert.retry_task)]
+    lines += [
+        "",
+        f"MWAA Serverless console: {alert.console_url}",
+        f"Workflow logs: {alert.log_group_url}",
+        f"Details: {alert.cli_command}",
+    ]
+    return plain("\n".join(lines)) + "\n"
+
+
+def _email_task(task: FailedTask) -> list[str]:
+    operator = f", {task.operator}" if task.operator else ""
+    lines = [f"* {task.task_id} (attempt {task.attempt}, {task.status}{operator})"]
+    if task.error_message:
+        lines.append(_indent(cut(task.error_message, TASK_ERROR_LIMIT)))
+    lines.append(f"  Log: {task.log_url}")
+    return lines
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines() or [""])
+
+
+def sns_attributes(alert: Alert) -> dict[str, dict[str, str]]:
+    """Message attributes for subscription filter policies (e.g. one email list per team)."""
+    values = {
+        "workflow": alert.workflow_name,
+        "state": alert.status,
+        "severity": alert.message_severity,
+        "kind": alert.kind.value,
+        "team": alert.team or "none",
+    }
+    return {name: {"DataType": "String", "StringValue": value} for name, value in values.items()}
+
+
+def chatbot_notification(alert: Alert) -> dict[str, Any]:
+    """Amazon Q Developer in chat applications (AWS Chatbot) custom notification: version 1.0, source custom."""
+    description = _slack_lead(alert, escape_mrkdwn(alert.workflow_name))
+    if alert.kind is AlertKind.FAILURE:
+        if alert.error_message:
+            description += "\n" + fit_mrkdwn(alert.error_message, 1000, code=True)
+        for task in alert.failed_tasks[:3]:
+            description += f"\n• *{escape_mrkdwn(task.task_id)}* attempt {task.attempt}: <{task.log_url}|task log>"
+    return {
+        "version": "1.0",
+        "source": "custom",
+        "id": f"{alert.workflow_id}/{alert.run_id}/{alert.kind.value}",
+        "content": {
+            "textType": "client-markdown",
+            "title": cut(escape_mrkdwn(f"{_EMOJI.get(alert.kind, '')} {alert.headline}".strip()), 250),
+            "description": cut(description, 8000),
+            "nextSteps": [f"`{fit_mrkdwn(alert.cli_command, 500)}`", f"<{alert.console_url}|MWAA Serverless console>"],
+        },
+        "metadata": {
+            "threadId": alert.workflow_id,
+            "summary": cut(plain(alert.headline), 250),
+            "eventType": f"MWAAServerless{alert.kind.value.capitalize()}",
+            "relatedResources": [alert.workflow_arn],
+            "additionalContext": {"workflow": alert.workflow_name, "run_id": alert.run_id, "state": alert.status},
+        },
+    }
+
+
+def sns_message(alert: Alert) -> str:
+    """The Message of a MessageStructure=json publish: plain text for email, the custom notification otherwise."""
+    text = email_text(alert)
+    return json.dumps({"default": json.dumps(chatbot_notification(alert)), "email": text})

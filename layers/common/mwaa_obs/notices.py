@@ -1,0 +1,89 @@
+"""Notices: what ingest hands to the notifier, through the delayed notices queue.
+
+A notice names a run (or one task attempt) whose transition may owe a message: a run that reached a final state
+(failure, or success that may resolve an incident) or a task attempt that went up for retry. It carries identity
+only; the notifier reads the stored run, so that a notice sent twice, or late, still yields one message.
+
+The queue delays every notice (AlertDelaySeconds), which lets the task events of a failed run arrive before the
+notifier reads the run: the unordered delivery of EventBridge often brings them after the run's own Failed event.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from mwaa_obs.events import RunEvent, TaskEvent
+from mwaa_obs.states import RUN_RANK, TERMINAL_RANK
+from mwaa_obs.store import Recorded, WriteOutcome
+
+NoticeKind = Literal["run", "retry"]
+NOTICE_KINDS: Final = ("run", "retry")
+
+
+class InvalidNotice(ValueError):
+    """A notices-queue message that is not a notice (only a person sending by hand can cause it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    kind: NoticeKind
+    workflow_id: str
+    run_id: str
+    task_key: str | None = None
+    attempt: int | None = None
+
+    def to_body(self) -> str:
+        body: dict[str, Any] = {"kind": self.kind, "workflow_id": self.workflow_id, "run_id": self.run_id}
+        if self.task_key is not None:
+            body.update(task_key=self.task_key, attempt=self.attempt)
+        return json.dumps(body, separators=(",", ":"))
+
+    @classmethod
+    def from_body(cls, body: str) -> Notice:
+        try:
+            raw = json.loads(body)
+        except ValueError:
+            raise InvalidNotice("body is not JSON") from None
+        if not isinstance(raw, dict) or raw.get("kind") not in NOTICE_KINDS:
+            raise InvalidNotice("body is not a notice object with a known kind")
+        workflow_id, run_id = raw.get("workflow_id"), raw.get("run_id")
+        if not isinstance(workflow_id, str) or not isinstance(run_id, str) or not workflow_id or not run_id:
+            raise InvalidNotice("notice lacks workflow_id or run_id")
+        if raw["kind"] == "run":
+            return cls("run", workflow_id, run_id)
+        task_key, attempt = raw.get("task_key"), raw.get("attempt")
+        if not isinstance(task_key, str) or not task_key or isinstance(attempt, bool) or not isinstance(attempt, int):
+            raise InvalidNotice("retry notice lacks task_key or attempt")
+        return cls("retry", workflow_id, run_id, task_key, attempt)
+
+
+def notice_owed(event: RunEvent | TaskEvent, recorded: Recorded) -> Notice | None:
+    """The notice a stored transition owes, if any.
+
+    Owed by the transition that set a run's final status, and by a task attempt's first Up For Retry. A duplicate
+    of such a transition owes it again: the first delivery may have failed between the write and the send, and
+    the notifier makes a repeated notice harmless.
+    """
+    if isinstance(event, RunEvent):
+        if RUN_RANK[event.status] < TERMINAL_RANK:
+            return None
+        sets_outcome = recorded.outcome is WriteOutcome.ADVANCED or (
+            recorded.outcome is WriteOutcome.DUPLICATE and recorded.status_before == event.status
+        )
+        return Notice("run", event.workflow.workflow_id, event.run_id) if sets_outcome else None
+    if event.status == "UP_FOR_RETRY":
+        return Notice("retry", event.workflow.workflow_id, event.run_id, event.task_key, event.attempt)
+    return None
+
+
+class NoticeQueue:
+    """Sends notices to the notices queue through one botocore SQS client."""
+
+    def __init__(self, client: Any, queue_url: str) -> None:
+        self._client = client
+        self._queue_url = queue_url
+
+    def send(self, notice: Notice) -> None:
+        self._client.send_message(QueueUrl=self._queue_url, MessageBody=notice.to_body())

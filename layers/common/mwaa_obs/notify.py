@@ -1,0 +1,231 @@
+"""Notify logic: one notice in, at most one message per channel out, whatever the duplicates and the order.
+
+For a notice, the run (with all its task attempts) is read; its alert is decided once and recorded on the run
+together with the workflow's new health, in one transaction that fails if another notifier changed that health
+first (then the decision is made again). Each channel that received the message is marked on the run, so a
+retried notice sends only what is missing. A crash between a channel's acceptance and its mark is the one case
+that sends a message twice; nothing is ever dropped: a notice that cannot be delivered is retried and ends in the
+notices DLQ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
+
+from mwaa_obs import SERVICE
+from mwaa_obs.alerting import AlertKind, Decision, decide_failure, decide_quiet, decide_success
+from mwaa_obs.channels import AlertTopic, DeliveryError, SlackWebhook, SlackWebhooks
+from mwaa_obs.messages import Alert, FailedTask, log_stream_url, slack_message, task_log_group, task_log_stream
+from mwaa_obs.metrics import (
+    ALERTS_GROUPED,
+    INVALID_NOTICES,
+    NOTIFICATION_FAILURES,
+    NOTIFICATIONS_SENT,
+    MetricPoint,
+)
+from mwaa_obs.notices import InvalidNotice, Notice
+from mwaa_obs.settings import Route, SettingsSource
+from mwaa_obs.states import FAILED_RUN_STATES, TERMINAL_RANK
+from mwaa_obs.store import (
+    AlreadyDecided,
+    DecisionConflict,
+    RunItem,
+    StateItem,
+    TaskAttemptItem,
+    decision_of,
+    load_health,
+    load_run,
+    mark_notified,
+    notified_at,
+    save_decision,
+    seen_attribute,
+)
+
+logger = Logger(service=SERVICE, child=True)
+
+DECISION_ATTEMPTS = 5
+
+
+class DeliveryIncomplete(RuntimeError):
+    """At least one channel did not take the message; the notice is retried for those channels only."""
+
+
+@dataclass
+class Notifier:
+    settings: SettingsSource
+    topic: AlertTopic | None
+    webhooks: SlackWebhooks | None
+    stack_name: str = "mwaa-obs"
+    slack: Callable[[str], SlackWebhook] = SlackWebhook
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def handle(self, body: str, owed: list[MetricPoint]) -> None:
+        """Decide and deliver the message one notice owes; append the metrics it owes to `owed`."""
+        try:
+            notice = Notice.from_body(body)
+        except InvalidNotice as error:
+            logger.warning("invalid notice dropped", extra={"reason": str(error), "body_prefix": body[:200]})
+            owed.append(MetricPoint(INVALID_NOTICES, 1))
+            return
+        run, attempts = load_run(notice.workflow_id, notice.run_id)
+        item: StateItem | None = run if notice.kind == "run" else _attempt(attempts, notice)
+        if run is None or item is None:
+            # Only possible when the item expired (TTL) or was deleted before the notice came due.
+            logger.warning("notice names nothing stored; dropped", extra={"notice": body[:200]})
+            owed.append(MetricPoint(INVALID_NOTICES, 1))
+            return
+        route = self.settings.get().route_for(run.workflow_name)
+        decision = decision_of(item) or self._decide(item, run, route, notice)
+        if decision is None:
+            return
+        fields = {"workflow": run.workflow_name, "run_id": run.run_id, "alert": decision.kind.value}
+        if decision.kind is AlertKind.SUPPRESSED:
+            owed.append(MetricPoint(ALERTS_GROUPED, 1, run.workflow_name))
+        if not decision.kind.sends or not route.alerts:
+            logger.info("no message owed", extra=fields)
+            return
+        alert = build_alert(run, attempts, decision, route, stack_name=self.stack_name, item=item)
+        self._deliver(item, alert, route, owed)
+        logger.info("message delivered", extra=fields)
+
+    def _decide(self, item: StateItem, run: RunItem, route: Route, notice: Notice) -> Decision | None:
+        if isinstance(item, TaskAttemptItem):
+            if not route.retry_alerts:
+                return None
+            return self._save(item, Decision(AlertKind.RETRY, self.clock()))
+        if run.status_rank is None or run.status_rank < TERMINAL_RANK:
+            logger.warning("run notice before a final state; ignored", extra={"run_id": run.run_id})
+            return None
+        for _ in range(DECISION_ATTEMPTS):
+            now = self.clock()
+            ended = run.ended_at or getattr(run, seen_attribute(run.status or "")) or now
+            if run.status in FAILED_RUN_STATES or (run.status == "STOPPED" and route.alert_on_stopped):
+                health, version = load_health(notice.workflow_id)
+                decision, after = decide_failure(health, ended, now, route.group_window)
+            elif run.status == "SUCCESS":
+                health, version = load_health(notice.workflow_id)
+                decision, after = decide_success(health, ended, now)
+            else:
+                return self._save(run, decide_quiet(now))
+            try:
+                save_decision(run, decision, after, version)
+                return decision
+            except DecisionConflict:
+                logger.info("workflow health changed meanwhile; deciding again", extra={"run_id": run.run_id})
+            except AlreadyDecided:
+                return _decided_by_other(run)
+        raise DecisionConflict(f"health of {notice.workflow_id} kept changing; the notice will be retried")
+
+    def _save(self, item: StateItem, decision: Decision) -> Decision | None:
+        try:
+            save_decision(item, decision)
+        except AlreadyDecided:
+            return _decided_by_other(item)
+        return decision
+
+    def _deliver(self, item: StateItem, alert: Alert, route: Route, owed: list[MetricPoint]) -> None:
+        senders: dict[str, Callable[[], None]] = {}
+        if route.email and self.topic is not None:
+            topic = self.topic
+            senders["email"] = lambda: topic.publish(alert)
+        if route.slack_webhook and self.webhooks is not None:
+            webhooks, name = self.webhooks, route.slack_webhook
+            senders["slack"] = lambda: self.slack(webhooks.url(name)).post(slack_message(alert))
+        failed = []
+        for channel, send in senders.items():
+            if notified_at(item, channel) is not None:
+                continue
+            try:
+                send()
+            except (DeliveryError, BotoCoreError, ClientError) as error:
+                reason = error.reason if isinstance(error, DeliveryError) else type(error).__name__
+                logger.error("channel did not take the message", extra={"channel": channel, "reason": reason})
+                owed.append(MetricPoint(NOTIFICATION_FAILURES, 1))
+                failed.append(channel)
+                continue
+            mark_notified(item, channel, self.clock())
+            owed.append(MetricPoint(NOTIFICATIONS_SENT, 1, alert.workflow_name))
+        if failed:
+            raise DeliveryIncomplete(f"not delivered to {', '.join(failed)}; retried with the notice")
+
+
+def _attempt(attempts: list[TaskAttemptItem], notice: Notice) -> TaskAttemptItem | None:
+    for attempt in attempts:
+        if attempt.task_key == notice.task_key and attempt.attempt == notice.attempt:
+            return attempt
+    return None
+
+
+def _decided_by_other(item: StateItem) -> Decision | None:
+    """The decision another delivery of this notice recorded first (read back with the item's channel marks)."""
+    fresh = type(item).get(item.pk, item.sk, consistent_read=True)
+    item.alert = fresh.alert
+    item.notified_email, item.notified_slack = fresh.notified_email, fresh.notified_slack
+    return decision_of(item)
+
+
+def build_alert(
+    run: RunItem,
+    attempts: list[TaskAttemptItem],
+    decision: Decision,
+    route: Route,
+    *,
+    stack_name: str,
+    item: StateItem | None = None,
+) -> Alert:
+    """The alert's content, from the stored run, its task attempts and the decision made for it."""
+    arn = run.workflow_arn or ""
+    region = arn.split(":")[3] if arn.count(":") >= 5 else "us-east-1"
+    latest: dict[str, TaskAttemptItem] = {}
+    for attempt in attempts:
+        known = latest.get(attempt.task_key)
+        if known is None or attempt.attempt > known.attempt:
+            latest[attempt.task_key] = attempt
+    failed = [
+        _failed_task(run, attempt, region)
+        for attempt in sorted(latest.values(), key=lambda found: found.ended_at or datetime.max.replace(tzinfo=UTC))
+        if attempt.status in ("FAILED", "TIMEOUT")
+    ]
+    retry_task = _failed_task(run, item, region) if isinstance(item, TaskAttemptItem) else None
+    return Alert(
+        kind=decision.kind,
+        workflow_name=run.workflow_name,
+        workflow_id=run.workflow_id,
+        workflow_arn=arn,
+        region=region,
+        run_id=run.run_id,
+        status=run.status or "UNKNOWN",
+        run_type=run.run_type,
+        started_at=run.started_at,
+        ended_at=run.ended_at,
+        error_message=run.error_message,
+        failed_tasks=tuple(failed),
+        upstream_failed=sum(1 for attempt in latest.values() if attempt.status == "UPSTREAM_FAILED"),
+        failed_runs=decision.failed_runs,
+        failing_since=decision.failing_since,
+        grouped=decision.grouped,
+        superseded=decision.superseded,
+        team=route.team,
+        severity=route.severity,
+        mention=route.mention,
+        stack_name=stack_name,
+        retry_task=retry_task,
+    )
+
+
+def _failed_task(run: RunItem, attempt: TaskAttemptItem, region: str) -> FailedTask:
+    task_id = attempt.task_id or attempt.task_key
+    stream = attempt.log_stream or task_log_stream(run.workflow_id, run.run_id, task_id, attempt.attempt)
+    return FailedTask(
+        task_id=task_id,
+        attempt=attempt.attempt,
+        status=attempt.status or "UNKNOWN",
+        operator=attempt.operator,
+        error_message=attempt.error_message,
+        log_url=log_stream_url(region, task_log_group(run.workflow_id), stream),
+    )

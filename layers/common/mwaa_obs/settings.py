@@ -1,0 +1,166 @@
+"""Per-workflow settings: who is told about a workflow, how, and how often.
+
+One JSON document in SSM Parameter Store (`/<prefix>/settings`), editable without a deployment; the notifier
+reads it at most once a minute. Rules are matched against the workflow name in order, the first match wins, and
+its keys override the defaults (docs/NOTIFICATIONS.md has the reference and an example):
+
+    {"defaults": {"team": "data-platform", "slack_webhook": "default"},
+     "workflows": [{"match": "sales_*", "team": "sales", "slack_webhook": "sales", "mention": "<!subteam^S0123>"},
+                   {"match": "scratch_*", "alerts": false}]}
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from datetime import timedelta
+from fnmatch import fnmatchcase
+from typing import Any, Final
+
+from aws_lambda_powertools import Logger
+
+from mwaa_obs import SERVICE
+
+logger = Logger(service=SERVICE, child=True)
+
+# Slack mention markup only (<@U…>, <!subteam^S…>, <!here>, <#C…>): the one trusted piece of mrkdwn in a message.
+_MENTIONS = re.compile(r"^(\s*<(@[A-Z0-9]+|!subteam\^[A-Z0-9]+|!here|!channel|#[A-Z0-9]+)>)*\s*$")
+_WEBHOOK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class InvalidSettings(ValueError):
+    """The settings document is malformed; the message says where."""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """How one workflow's messages are delivered."""
+
+    alerts: bool = True  # False: decisions are still kept (incidents, counts), nothing is sent
+    team: str = ""
+    severity: str = "high"  # of failure messages; recovery is "info", retry "warning"
+    email: bool = True  # publish to the alert topic (email and any other subscribers)
+    slack_webhook: str | None = "default"  # name of a webhook in the Slack secret; None: no Slack
+    mention: str = ""  # Slack mention markup put in failure messages, e.g. <!subteam^S0123>
+    alert_on_stopped: bool = False
+    retry_alerts: bool = False
+    group_window_minutes: int = 60
+
+    @property
+    def group_window(self) -> timedelta:
+        return timedelta(minutes=self.group_window_minutes)
+
+
+_TYPES: Final[dict[str, tuple[type, ...]]] = {
+    "alerts": (bool,),
+    "team": (str,),
+    "severity": (str,),
+    "email": (bool,),
+    "slack_webhook": (str, type(None)),
+    "mention": (str,),
+    "alert_on_stopped": (bool,),
+    "retry_alerts": (bool,),
+    "group_window_minutes": (int,),
+}
+# Keys other concerns read from the same document (alarm thresholds): accepted here without a warning.
+_OTHER_KEYS: Final = frozenset({"match", "alarms", "duration_threshold_seconds", "retry_threshold", "dashboard"})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    defaults: Route = Route()
+    rules: tuple[tuple[str, Mapping[str, Any]], ...] = ()
+
+    def route_for(self, workflow_name: str) -> Route:
+        for pattern, overrides in self.rules:
+            if fnmatchcase(workflow_name, pattern):
+                return replace(self.defaults, **overrides)
+        return self.defaults
+
+
+def parse_settings(text: str) -> Settings:
+    """Parse and check the settings document; raises InvalidSettings naming the first problem."""
+    try:
+        document = json.loads(text) if text.strip() else {}
+    except ValueError as error:
+        raise InvalidSettings(f"not JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise InvalidSettings("the document must be a JSON object")
+    defaults = replace(Route(), **_route_fields(document.get("defaults", {}), "defaults"))
+    rules = []
+    workflows = document.get("workflows", [])
+    if not isinstance(workflows, list):
+        raise InvalidSettings("workflows must be a list of rules")
+    for index, rule in enumerate(workflows):
+        where = f"workflows[{index}]"
+        if not isinstance(rule, dict) or not isinstance(rule.get("match"), str) or not rule["match"]:
+            raise InvalidSettings(f'{where} needs a non-empty "match" pattern')
+        rules.append((rule["match"], _route_fields(rule, where)))
+    return Settings(defaults, tuple(rules))
+
+
+def _route_fields(raw: Any, where: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise InvalidSettings(f"{where} must be an object")
+    unknown = sorted(set(raw) - set(_TYPES) - _OTHER_KEYS)
+    if unknown:
+        logger.warning("unknown settings keys ignored", extra={"where": where, "keys": unknown})
+    chosen = {key: value for key, value in raw.items() if key in _TYPES}
+    for key, value in chosen.items():
+        if (isinstance(value, bool) and bool not in _TYPES[key]) or not isinstance(value, _TYPES[key]):
+            raise InvalidSettings(f"{where}.{key} has the wrong type ({type(value).__name__})")
+    if "mention" in chosen and not _MENTIONS.match(chosen["mention"]):
+        raise InvalidSettings(f"{where}.mention must be Slack mention markup such as <!subteam^S0123> or <@U0123>")
+    if chosen.get("slack_webhook") is not None and not _WEBHOOK_NAME.match(chosen["slack_webhook"]):
+        raise InvalidSettings(f"{where}.slack_webhook must be a webhook name (letters, digits, _ . -)")
+    if chosen.get("group_window_minutes", 0) < 0:
+        raise InvalidSettings(f"{where}.group_window_minutes must not be negative")
+    if chosen.get("slack_webhook") == "":
+        chosen["slack_webhook"] = None
+    return chosen
+
+
+ROUTE_KEYS: Final = tuple(field.name for field in fields(Route))
+
+
+class SettingsSource:
+    """The settings document from SSM Parameter Store, cached for `ttl_seconds`.
+
+    A document that cannot be read or parsed never stops the messages: the last good settings (or the built-in
+    defaults) stay in use and the problem is logged once per read, with the `on_invalid` callback counting it.
+    """
+
+    def __init__(
+        self,
+        ssm: Any,
+        parameter_name: str,
+        ttl_seconds: float = 60.0,
+        on_invalid: Callable[[str], None] = lambda _: None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ssm = ssm
+        self._name = parameter_name
+        self._ttl = ttl_seconds
+        self._on_invalid = on_invalid
+        self._clock = clock
+        self._cached = Settings()
+        self._read_at: float | None = None
+
+    def get(self) -> Settings:
+        now = self._clock()
+        if self._read_at is not None and now - self._read_at < self._ttl:
+            return self._cached
+        self._read_at = now
+        try:
+            text = self._ssm.get_parameter(Name=self._name)["Parameter"]["Value"]
+            self._cached = parse_settings(text)
+        except InvalidSettings as error:
+            logger.error("settings document rejected; previous settings kept", extra={"reason": str(error)})
+            self._on_invalid(str(error))
+        except self._ssm.exceptions.ParameterNotFound:
+            logger.error("settings parameter not found; previous settings kept", extra={"parameter": self._name})
+            self._on_invalid("parameter not found")
+        return self._cached
