@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from mwaa_obs.messages import Alert, slack_message, sns_attributes, sns_message, subject
+from mwaa_obs.messages import Alert, sns_attributes, sns_message, subject
 
 LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -166,7 +166,3 @@ class AlertTopic:
             )
         except self._sns.exceptions.ClientError as error:
             raise DeliveryError("email", f"SNS Publish failed: {error.response['Error']['Code']}") from None
-
-
-def deliver_to_slack(webhook: SlackWebhook, alert: Alert) -> None:
-    webhook.post(slack_message(alert))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -97,8 +98,8 @@ class Alert:
 
     @property
     def cli_command(self) -> str:
-        stack = "" if self.stack_name == "mwaa-obs" else f" --stack-name {self.stack_name}"
-        return f"mwaa-obs runs show '{self.run_id}' --workflow {self.workflow_name}{stack}"
+        stack = "" if self.stack_name == "mwaa-obs" else f" --stack-name {shlex.quote(self.stack_name)}"
+        return f"mwaa-obs runs show {shlex.quote(self.run_id)} --workflow {shlex.quote(self.workflow_name)}{stack}"
 
     @property
     def message_severity(self) -> str:
@@ -325,16 +326,16 @@ def subject(alert: Alert) -> str:
 def email_text(alert: Alert) -> str:
     lines = [alert.headline, "=" * min(len(alert.headline), 72), ""]
     if alert.kind is AlertKind.RECOVERY:
-        lines.append(
+        lines += [
             f"Workflow {alert.workflow_name} succeeded with run {alert.run_id}. It had been failing since "
-            f"{when(alert.failing_since)}{_broken_for(alert)}, with {alert.failed_runs} failed run(s)."
-        )
+            f"{when(alert.failing_since)}{_broken_for(alert)}, with {alert.failed_runs} failed run(s).",
+            "",
+        ]
     elif alert.superseded:
-        lines.append("A later run of this workflow has already succeeded.")
+        lines += ["A later run of this workflow has already succeeded.", ""]
     elif alert.failed_runs > 1:
-        lines.append(f"{alert.failed_runs} failed runs since {when(alert.failing_since)}.")
+        lines += [f"{alert.failed_runs} failed runs since {when(alert.failing_since)}.", ""]
     lines += [
-        "",
         f"Workflow:  {alert.workflow_name}",
         f"Run:       {alert.run_id}",
         f"State:     {alert.status}",
@@ -418,6 +419,7 @@ def chatbot_notification(alert: Alert) -> dict[str, Any]:
 
 
 def sns_message(alert: Alert) -> str:
-    """The Message of a MessageStructure=json publish: plain text for email, the custom notification otherwise."""
+    """The Message of a MessageStructure=json publish: the plain-text body by default (email, SQS, Lambda), the
+    custom-notification JSON for HTTPS subscribers, which is how Amazon Q Developer (AWS Chatbot) subscribes."""
     text = email_text(alert)
-    return json.dumps({"default": json.dumps(chatbot_notification(alert)), "email": text})
+    return json.dumps({"default": text, "email": text, "https": json.dumps(chatbot_notification(alert))})

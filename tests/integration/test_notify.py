@@ -1,0 +1,452 @@
+"""Failure notifications end to end on the emulator: ingest -> notices queue -> notify handler -> SNS and Slack.
+
+SNS is read through an SQS subscription; Slack is a real HTTP server on loopback (mwaa_obs_tools.slack_catcher).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import botocore.session
+import pytest
+
+import app as ingest_app
+from mwaa_obs.channels import SlackWebhook
+from mwaa_obs.settings import SettingsSource
+from mwaa_obs.store import RunItem, load_run
+from mwaa_obs_tools import emulator, slack_catcher
+from mwaa_obs_tools.lambda_emulation import FakeLambdaContext, PollResult, load_handler, poll_sqs_once
+from mwaa_obs_tools.slack_catcher import Answer, SlackCatcher
+from tests.conftest import ALERT_TOPIC, SETTINGS_PARAMETER, SLACK_SECRET, Printed
+from tests.factories import T0, minutes, run_event, sqs_event, task_event, workflow_arn
+
+SALES = workflow_arn("sales_etl", "Sa1e5Sa1e5")
+FINANCE = workflow_arn("finance_close", "F1nanceF1n")
+WEBHOOK_TOKEN = "T0SECRET/B0SECRET/xoxo-do-not-log-me"
+
+
+def failed_run(
+    run_id: str, start: datetime, arn: str = SALES, error: str = "AccessDenied on s3://raw/sales"
+) -> list[dict[str, Any]]:
+    return [
+        run_event("Started", run_id, start, arn=arn, runType="SCHEDULED"),
+        run_event("Running", run_id, start + minutes(1), arn=arn),
+        task_event("Running", run_id, "extract", start + minutes(2), arn=arn, operatorName="S3ListOperator"),
+        task_event("Succeeded", run_id, "extract", start + minutes(3), arn=arn),
+        task_event("Running", run_id, "load", start + minutes(4), arn=arn, operatorName="S3CopyObjectOperator"),
+        task_event("Failed", run_id, "load", start + minutes(5), arn=arn, errorMessage=error),
+        task_event("Upstream Failed", run_id, "report", start + minutes(5), arn=arn),
+        run_event("Failed", run_id, start + minutes(6), arn=arn, errorMessage="Workflow execution failed"),
+    ]
+
+
+def good_run(run_id: str, start: datetime, arn: str = SALES) -> list[dict[str, Any]]:
+    return [
+        run_event("Started", run_id, start, arn=arn),
+        run_event("Running", run_id, start + minutes(1), arn=arn),
+        task_event("Succeeded", run_id, "load", start + minutes(3), arn=arn),
+        run_event("Succeeded", run_id, start + minutes(4), arn=arn),
+    ]
+
+
+def emf_total(documents: list[dict[str, Any]], metric: str, workflow: str | None = None) -> float:
+    """The sum of one metric's values over EMF documents (of one workflow, or the fleet-only ones)."""
+    total = 0.0
+    for document in documents:
+        if metric in document and document.get("WorkflowName") == workflow:
+            values = document[metric]
+            total += sum(values) if isinstance(values, list) else values
+    return total
+
+
+def as_text(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, ensure_ascii=False)
+
+
+@dataclass
+class Inbox:
+    """An SQS queue subscribed to the alert topic: what email subscribers would receive."""
+
+    sqs: Any
+    url: str
+    seen: list[dict[str, Any]] = field(default_factory=list)
+
+    def messages(self) -> list[dict[str, Any]]:
+        while True:
+            batch = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                return self.seen
+            for message in batch:
+                self.seen.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@dataclass
+class Pipeline:
+    sqs: Any
+    notices_url: str
+    notices_arn: str
+    handler: Callable[[dict[str, Any], Any], Any]
+    inbox: Inbox
+    slack: SlackCatcher
+    sleeps: list[float]
+    ssm: Any
+
+    def ingest(self, events: list[dict[str, Any]]) -> None:
+        for start in range(0, len(events), 10):
+            ingest_app.lambda_handler(sqs_event(events[start : start + 10]), FakeLambdaContext())
+
+    def notify(self) -> list[PollResult]:
+        """Poll the notices queue as the event source mapping would (batch size 1) until it is empty."""
+        results = []
+        while (result := poll_sqs_once(self.sqs, self.notices_url, self.notices_arn, self.handler, 1)).received:
+            results.append(result)
+        return results
+
+    def settings(self, document: dict[str, Any]) -> None:
+        self.ssm.put_parameter(Name=SETTINGS_PARAMETER, Value=json.dumps(document), Type="String", Overwrite=True)
+
+    def slack_texts(self) -> list[str]:
+        return [as_text(payload) for payload in self.slack.delivered()]
+
+
+def _client(endpoint: str, service: str) -> Any:
+    return botocore.session.get_session().create_client(service, endpoint_url=endpoint)
+
+
+@pytest.fixture(scope="session")
+def notify_module(endpoint: str, template: dict[str, Any]) -> Any:
+    """The notify function's module, imported from its CodeUri as Lambda would (its env comes from conftest)."""
+    handler = load_handler(template, "NotifyFunction", emulator.REPO_ROOT)
+    return sys.modules[handler.__module__]
+
+
+@pytest.fixture
+def pipeline(endpoint: str, state_table: str, notices_queue: str, sqs: Any, notify_module: Any) -> Iterator[Pipeline]:
+    sns, ssm, secrets = (_client(endpoint, name) for name in ("sns", "ssm", "secretsmanager"))
+    topic_arn = sns.create_topic(Name=ALERT_TOPIC)["TopicArn"]
+    inbox_url = sqs.create_queue(QueueName="alert-inbox")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=inbox_arn)
+    ssm.put_parameter(Name=SETTINGS_PARAMETER, Value="{}", Type="String", Overwrite=True)
+    notices_arn = sqs.get_queue_attributes(QueueUrl=notices_queue, AttributeNames=["QueueArn"])["Attributes"]
+    sleeps: list[float] = []
+    notifier = notify_module.notifier
+    original = (notifier.settings, notifier.slack)
+    # Settings are read on every notice (no cache) and Slack's backoff is recorded instead of slept.
+    notifier.settings = SettingsSource(notify_module._session.create_client("ssm"), SETTINGS_PARAMETER, ttl_seconds=0)
+    notifier.slack = lambda url: SlackWebhook(url, sleep=sleeps.append, timeout=2)
+    notifier.webhooks._read_at = None
+    with slack_catcher.running() as slack:
+        secrets.create_secret(Name=SLACK_SECRET, SecretString=slack.url(f"/services/{WEBHOOK_TOKEN}"))
+        yield Pipeline(
+            sqs,
+            notices_queue,
+            notices_arn["QueueArn"],
+            notify_module.lambda_handler,
+            Inbox(sqs, inbox_url),
+            slack,
+            sleeps,
+            ssm,
+        )
+        secrets.delete_secret(SecretId=SLACK_SECRET, ForceDeleteWithoutRecovery=True)
+    notifier.settings, notifier.slack = original
+    sqs.delete_queue(QueueUrl=inbox_url)
+    sns.delete_topic(TopicArn=topic_arn)
+
+
+def test_a_failed_run_gets_one_message_per_channel_with_its_failed_tasks(pipeline: Pipeline) -> None:
+    # Given a run whose load task failed
+    pipeline.ingest(failed_run("run-1", T0))
+    # When its notice comes due
+    results = pipeline.notify()
+    # Then Slack received one message naming the task, its operator, its error and a link to its log stream
+    assert [result.failed for result in results] == [0]
+    (payload,) = pipeline.slack.delivered()
+    text = as_text(payload)
+    assert "Run failed: sales_etl" in payload["blocks"][0]["text"]["text"]
+    assert "*load* · attempt 1 · FAILED · `S3CopyObjectOperator`" in text
+    assert "AccessDenied on s3://raw/sales" in text
+    assert "log-events/workflow_id$253Dsales_etl-Sa1e5Sa1e5$252Frun_id$253Drun-1$252Ftask_id$253Dload" in text
+    assert "1 task skipped (upstream failed)" in text
+    assert "extract" not in text
+    # And the topic received one message with a subject and filterable attributes
+    (published,) = pipeline.inbox.messages()
+    assert published["Subject"] == "[mwaa-obs] FAILED sales_etl run run-1"
+    assert published["MessageAttributes"]["state"]["Value"] == "FAILED"
+    assert published["MessageAttributes"]["workflow"]["Value"] == "sales_etl"
+    assert "* load (attempt 1, FAILED, S3CopyObjectOperator)" in published["Message"]
+    # And the run remembers both deliveries
+    run, _ = load_run("sales_etl-Sa1e5Sa1e5", "run-1")
+    assert run is not None
+    assert run.notified_email is not None
+    assert run.notified_slack is not None
+
+
+def test_task_events_that_arrive_after_the_run_failed_are_in_the_message(pipeline: Pipeline) -> None:
+    events = failed_run("run-late", T0)
+    run_failed, task_failed = events[-1], events[5]
+    # Given the run's Failed event ingested before its task's Failed event (EventBridge does not order them)
+    pipeline.ingest([event for event in events if event not in (run_failed, task_failed)])
+    pipeline.ingest([run_failed])
+    pipeline.ingest([task_failed])
+    # When the delayed notice is handled
+    pipeline.notify()
+    # Then the message holds the task that failed
+    (payload,) = pipeline.slack.delivered()
+    assert "AccessDenied on s3://raw/sales" in as_text(payload)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_duplicated_shuffled_events_and_notices_yield_one_message_per_failed_run(pipeline: Pipeline, seed: int) -> None:
+    # Given every failure alerted on its own (no grouping), three sales runs (fail, fail, succeed), a finance failure
+    pipeline.settings({"defaults": {"group_window_minutes": 0}})
+    randomly = random.Random(seed)
+    events = (
+        failed_run("s1", T0)
+        + failed_run("s2", T0 + minutes(60))
+        + good_run("s3", T0 + minutes(120))
+        + failed_run("f1", T0, arn=FINANCE)
+    )
+    delivered = events + randomly.sample(events, len(events) // 3)
+    randomly.shuffle(delivered)
+    # When they are ingested in that order, and every notice is delivered twice
+    pipeline.ingest(delivered)
+    pending = pipeline.sqs.receive_message(QueueUrl=pipeline.notices_url, MaxNumberOfMessages=10)["Messages"]
+    for message in pending:
+        pipeline.sqs.send_message(QueueUrl=pipeline.notices_url, MessageBody=message["Body"])
+    pipeline.sqs.change_message_visibility_batch(
+        QueueUrl=pipeline.notices_url,
+        Entries=[
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0} for i, m in enumerate(pending)
+        ],
+    )
+    pipeline.notify()
+    # Then each failed run was told once on each channel
+    failures = [text for text in pipeline.slack_texts() if "Run failed" in text]
+    for run_id in ("s1", "s2", "f1"):
+        assert sum(f"`{run_id}`" in text for text in failures) == 1, run_id
+    assert len(failures) == 3
+    subjects = [message["Subject"] for message in pipeline.inbox.messages()]
+    assert sorted(subject for subject in subjects if "FAILED" in subject) == [
+        "[mwaa-obs] FAILED finance_close run f1",
+        "[mwaa-obs] FAILED sales_etl run s1",
+        "[mwaa-obs] FAILED sales_etl run s2",
+    ]
+    # And the recovery was told once if, and only if, the success was decided after a failure it resolves
+    decided = {run_id: _decided_at("sales_etl-Sa1e5Sa1e5", run_id) for run_id in ("s1", "s2", "s3")}
+    resolved_failures = [run_id for run_id in ("s1", "s2") if decided[run_id] < decided["s3"]]
+    recoveries = [text for text in pipeline.slack_texts() if "Resolved: sales_etl" in text]
+    assert len(recoveries) == (1 if resolved_failures else 0)
+    assert len([subject for subject in subjects if "RESOLVED" in subject]) == len(recoveries)
+
+
+def _decided_at(workflow_id: str, run_id: str) -> datetime:
+    run, _ = load_run(workflow_id, run_id)
+    assert run is not None
+    assert run.alert is not None
+    decided: datetime = run.alert.decided_at
+    return decided
+
+
+def test_failures_within_the_window_are_grouped_and_the_recovery_counts_them(
+    pipeline: Pipeline, printed: Callable[[], Printed]
+) -> None:
+    # Given three failed runs and then a success, handled in that order within one grouping window
+    for index in range(3):
+        pipeline.ingest(failed_run(f"g{index}", T0 + minutes(30 * index)))
+        pipeline.notify()
+    pipeline.ingest(good_run("g3", T0 + minutes(120)))
+    pipeline.notify()
+    # Then Slack got the first failure and one recovery that counts all three
+    texts = pipeline.slack_texts()
+    assert len(texts) == 2
+    assert "`g0`" in texts[0]
+    assert "Resolved: sales_etl is succeeding again" in texts[1]
+    assert "with 3 failed runs" in texts[1]
+    # And the two grouped failures were counted
+    assert emf_total(printed().emf, "AlertsGrouped", "sales_etl") == 2
+
+
+def test_slack_429_and_5xx_are_retried_honouring_retry_after(pipeline: Pipeline) -> None:
+    pipeline.slack.answer_next(Answer(429, "rate_limited", {"Retry-After": "7"}), Answer(503, "unavailable"))
+    pipeline.ingest(failed_run("run-429", T0))
+    results = pipeline.notify()
+    assert [result.failed for result in results] == [0]
+    assert [item.status for item in pipeline.slack.received] == [429, 503, 200]
+    assert len(pipeline.slack.delivered()) == 1
+    assert pipeline.sleeps[0] == 7
+    assert 1.0 <= pipeline.sleeps[1] <= 2.0  # after the second attempt: 1 s x 2, jittered to 50-100 %
+
+
+def test_a_failing_channel_does_not_block_the_other_and_nothing_is_sent_twice(
+    pipeline: Pipeline, printed: Callable[[], Printed]
+) -> None:
+    # Given Slack down for every attempt of the first delivery
+    pipeline.slack.answer_next(*[Answer(500, "down")] * 4)
+    pipeline.ingest(failed_run("run-down", T0))
+    first = poll_sqs_once(pipeline.sqs, pipeline.notices_url, pipeline.notices_arn, pipeline.handler, 1)
+    # Then email went out, the notice failed (to be retried) and the failure was counted
+    assert first.failed == 1
+    assert len(pipeline.inbox.messages()) == 1
+    assert pipeline.slack.delivered() == []
+    assert emf_total(printed().emf, "NotificationFailures") == 1
+    # When Slack is back and the notice is retried
+    pipeline.notify()
+    # Then Slack got the message once, and email was not sent again
+    assert len(pipeline.slack.delivered()) == 1
+    assert len(pipeline.inbox.messages()) == 1
+
+
+def test_an_sns_error_is_retried_without_sending_slack_twice(pipeline: Pipeline, notify_module: Any) -> None:
+    sns = notify_module.notifier.topic._sns
+
+    def refuse(**_: Any) -> None:
+        raise sns.exceptions.InternalErrorException(
+            {"Error": {"Code": "InternalError", "Message": "try again"}}, "Publish"
+        )
+
+    sns.meta.events.register("before-call.sns.Publish", refuse)
+    pipeline.ingest(failed_run("run-sns", T0))
+    try:
+        first = poll_sqs_once(pipeline.sqs, pipeline.notices_url, pipeline.notices_arn, pipeline.handler, 1)
+    finally:
+        sns.meta.events.unregister("before-call.sns.Publish", refuse)
+    assert first.failed == 1
+    assert len(pipeline.slack.delivered()) == 1
+    pipeline.notify()
+    assert len(pipeline.inbox.messages()) == 1
+    assert len(pipeline.slack.delivered()) == 1
+
+
+def test_a_notice_that_keeps_failing_is_counted_and_ends_in_the_dead_letter_queue(
+    pipeline: Pipeline, printed: Callable[[], Printed]
+) -> None:
+    # Given the notices queue redriving after 3 receives (the function's NOTICES_MAX_RECEIVE_COUNT), and Slack
+    # refusing the request itself (a revoked webhook)
+    dlq_url = pipeline.sqs.create_queue(QueueName="notices-dlq-test")["QueueUrl"]
+    dlq_arn = pipeline.sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3})
+    pipeline.sqs.set_queue_attributes(QueueUrl=pipeline.notices_url, Attributes={"RedrivePolicy": redrive})
+    pipeline.slack.answer_next(*[Answer(403, "invalid_token")] * 10)
+    pipeline.ingest(failed_run("run-poison", T0))
+    # When the mapping keeps polling
+    results = pipeline.notify()
+    # Then it was tried three times, without in-process retries of a refused request, and counted on the last
+    assert [result.failed for result in results] == [1, 1, 1]
+    assert len(pipeline.slack.received) == 3
+    emf = printed().emf
+    assert emf_total(emf, "NotificationsDeadLettered") == 1
+    assert emf_total(emf, "NotificationFailures") == 3
+    (dead,) = pipeline.sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10)["Messages"]
+    assert json.loads(dead["Body"]) == {"kind": "run", "workflow_id": "sales_etl-Sa1e5Sa1e5", "run_id": "run-poison"}
+    # And email, which worked, was sent once
+    assert len(pipeline.inbox.messages()) == 1
+    pipeline.sqs.delete_queue(QueueUrl=dlq_url)
+
+
+def test_the_webhook_url_never_appears_in_logs_metrics_or_messages(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pipeline.slack.answer_next(Answer(500, "down"), Answer(404, "no_service"))
+    pipeline.ingest(failed_run("run-secret", T0))
+    pipeline.notify()
+    pipeline.notify()
+    output = capsys.readouterr()
+    assert WEBHOOK_TOKEN not in output.out + output.err
+    assert all(WEBHOOK_TOKEN not in json.dumps(message) for message in pipeline.inbox.messages())
+    assert all(WEBHOOK_TOKEN not in text for text in pipeline.slack_texts())
+
+
+def test_retry_alerts_are_opt_in(pipeline: Pipeline) -> None:
+    retry = [
+        run_event("Running", "run-r", T0, arn=SALES),
+        task_event("Running", "run-r", "load", T0 + minutes(1), arn=SALES),
+        task_event("Up For Retry", "run-r", "load", T0 + minutes(2), errorMessage="Throttled", arn=SALES),
+    ]
+    pipeline.ingest(retry)
+    pipeline.notify()
+    assert pipeline.slack.delivered() == []
+    # When the workflow opts in, a later retry is told once
+    pipeline.settings({"workflows": [{"match": "sales_*", "retry_alerts": True}]})
+    pipeline.ingest(
+        [task_event("Up For Retry", "run-r", "load", T0 + minutes(4), attempt=2, errorMessage="Again", arn=SALES)]
+    )
+    pipeline.ingest(
+        [task_event("Up For Retry", "run-r", "load", T0 + minutes(4), attempt=2, errorMessage="Again", arn=SALES)]
+    )
+    pipeline.notify()
+    (payload,) = pipeline.slack.delivered()
+    assert "Retrying: sales_etl task load (attempt 2)" in payload["blocks"][0]["text"]["text"]
+    assert "Again" in as_text(payload)
+
+
+def test_stopped_runs_are_quiet_unless_the_workflow_opts_in(pipeline: Pipeline) -> None:
+    pipeline.ingest(
+        [run_event("Running", "run-s1", T0, arn=SALES), run_event("Stopped", "run-s1", T0 + minutes(1), arn=SALES)]
+    )
+    pipeline.notify()
+    assert pipeline.slack.delivered() == []
+    pipeline.settings({"defaults": {"alert_on_stopped": True}})
+    pipeline.ingest(
+        [run_event("Running", "run-s2", T0, arn=SALES), run_event("Stopped", "run-s2", T0 + minutes(2), arn=SALES)]
+    )
+    pipeline.notify()
+    (payload,) = pipeline.slack.delivered()
+    assert "Run was stopped: sales_etl" in payload["blocks"][0]["text"]["text"]
+
+
+def test_routes_pick_the_webhook_team_and_mention_and_subscribers_can_filter_by_team(
+    pipeline: Pipeline, endpoint: str
+) -> None:
+    # Given a finance webhook next to the default one, finance routed to it, and a subscriber for finance only
+    webhooks = {"default": pipeline.slack.url("/default"), "finance": pipeline.slack.url("/finance")}
+    secrets = _client(endpoint, "secretsmanager")
+    secrets.put_secret_value(SecretId=SLACK_SECRET, SecretString=json.dumps(webhooks))
+    pipeline.settings(
+        {
+            "defaults": {"team": "data-platform"},
+            "workflows": [
+                {"match": "finance_*", "team": "finance", "slack_webhook": "finance", "mention": "<!subteam^S42>"}
+            ],
+        }
+    )
+    sns = _client(endpoint, "sns")
+    finance_inbox = Inbox(pipeline.sqs, pipeline.sqs.create_queue(QueueName="finance-inbox")["QueueUrl"])
+    finance_arn = pipeline.sqs.get_queue_attributes(QueueUrl=finance_inbox.url, AttributeNames=["QueueArn"])
+    sns.subscribe(
+        TopicArn=f"arn:aws:sns:us-east-1:123456789012:{ALERT_TOPIC}",
+        Protocol="sqs",
+        Endpoint=finance_arn["Attributes"]["QueueArn"],
+        Attributes={"FilterPolicy": json.dumps({"team": ["finance"]})},
+    )
+    # When a sales run and a finance run fail
+    pipeline.ingest(failed_run("s-1", T0) + failed_run("f-1", T0, arn=FINANCE))
+    pipeline.notify()
+    # Then each went to its webhook, finance with its mention, and only finance reached the finance subscriber
+    by_path = {item.path: as_text(item.payload) for item in pipeline.slack.received}
+    assert set(by_path) == {"/default", "/finance"}
+    assert "sales_etl" in by_path["/default"]
+    assert "<!subteam^S42>" in by_path["/finance"]
+    assert "subteam" not in by_path["/default"]
+    assert [message["Subject"] for message in finance_inbox.messages()] == ["[mwaa-obs] FAILED finance_close run f-1"]
+    assert len(pipeline.inbox.messages()) == 2
+    pipeline.sqs.delete_queue(QueueUrl=finance_inbox.url)
+
+
+def test_a_workflow_with_alerts_off_keeps_its_incident_but_sends_nothing(pipeline: Pipeline) -> None:
+    pipeline.settings({"workflows": [{"match": "sales_*", "alerts": False}]})
+    pipeline.ingest(failed_run("quiet-1", T0))
+    pipeline.notify()
+    assert pipeline.slack.delivered() == []
+    assert pipeline.inbox.messages() == []
+    run, _ = load_run("sales_etl-Sa1e5Sa1e5", "quiet-1")
+    assert isinstance(run, RunItem)
+    assert run.alert is not None
+    assert run.alert.kind == "failure"

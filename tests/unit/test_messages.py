@@ -1,0 +1,209 @@
+"""Rendered messages: escaping of untrusted text, Slack and SNS limits, links, and the readable email body."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from mwaa_obs.alerting import AlertKind
+from mwaa_obs.events import TRUNCATION_MARK
+from mwaa_obs.messages import (
+    Alert,
+    FailedTask,
+    email_text,
+    escape_mrkdwn,
+    fit_mrkdwn,
+    log_stream_url,
+    slack_message,
+    sns_attributes,
+    sns_message,
+    subject,
+)
+from tests.factories import T0, minutes
+
+INJECTION = "<!channel> @here <https://evil.example|click> & <@U123> ``` done"
+
+
+def an_alert(**changes: Any) -> Alert:
+    task = FailedTask(
+        "load_sales",
+        2,
+        "FAILED",
+        "S3CopyObjectOperator",
+        "AccessDenied: s3://bucket/key",
+        log_stream_url(
+            "us-east-1", "/aws/mwaa-serverless/sales-Ab3dE6gH9j/", "workflow_id=x/run_id=r/task_id=t/attempt=2.log"
+        ),
+    )
+    alert = Alert(
+        kind=AlertKind.FAILURE,
+        workflow_name="sales",
+        workflow_id="sales-Ab3dE6gH9j",
+        workflow_arn="arn:aws:airflow-serverless:us-east-1:123456789012:workflow/sales-Ab3dE6gH9j",
+        region="us-east-1",
+        run_id="scheduled__2026-11-24T00:00:00+00:00",
+        status="FAILED",
+        run_type="SCHEDULED",
+        started_at=T0,
+        ended_at=T0 + minutes(12.5),
+        error_message="Workflow execution failed",
+        failed_tasks=(task,),
+        failed_runs=1,
+        failing_since=T0 + minutes(12.5),
+        team="sales-analytics",
+    )
+    return replace(alert, **changes)
+
+
+def texts(payload: dict[str, Any]) -> list[str]:
+    """Every string Slack would render as mrkdwn or plain text."""
+    found: list[str] = [payload["text"]]
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") in ("mrkdwn", "plain_text"):
+                found.append(node["text"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(payload["blocks"])
+    return found
+
+
+def test_untrusted_text_cannot_ping_link_or_break_out_of_code_in_slack() -> None:
+    # Given an alert whose error message, task id and run id carry Slack control sequences
+    task = FailedTask(INJECTION, 1, "FAILED", INJECTION, INJECTION, "https://example.com/log")
+    alert = an_alert(run_id=INJECTION, error_message=INJECTION, failed_tasks=(task,))
+    # When it is rendered for Slack
+    payload = slack_message(alert)
+    # Then no rendered text holds a raw angle bracket from the input, and broadcasts are broken
+    for text in texts(payload):
+        assert "<!channel>" not in text
+        assert "<https://evil" not in text
+        assert "<@U123>" not in text
+        assert "@here" not in text
+    rendered = json.dumps(payload)
+    assert "&lt;!channel&gt;" in rendered
+    assert "&amp;" in rendered
+    # And every mrkdwn text object is verbatim (no automatic link or mention parsing)
+    sections = [block["text"] for block in payload["blocks"] if block["type"] == "section" and "text" in block]
+    assert sections
+    assert all(text["verbatim"] is True for text in sections)
+    # And a code block cannot be closed from inside it: no run of three backticks in the error body
+    error_block = next(text["text"] for text in sections if text["text"].startswith("*Run error*"))
+    assert error_block.count("```") == 2
+
+
+def test_the_mention_from_settings_is_kept_but_only_on_failures() -> None:
+    failure = slack_message(an_alert(mention="<!subteam^S0123>"))
+    assert any(text.startswith("<!subteam^S0123> ") for text in texts(failure))
+    recovery = slack_message(an_alert(kind=AlertKind.RECOVERY, mention="<!subteam^S0123>"))
+    assert not any("subteam" in text for text in texts(recovery))
+
+
+def test_slack_limits_hold_for_huge_inputs() -> None:
+    # Given 40 failed tasks with 4,000-character errors full of characters that grow when escaped
+    tasks = tuple(
+        FailedTask(f"task_{n}" * 30, n, "FAILED", "Op" * 100, "<&>" * 1400, "https://example.com/" + "x" * 100)
+        for n in range(40)
+    )
+    alert = an_alert(workflow_name="w" * 250, error_message="&" * 4000, failed_tasks=tasks, run_id="r" * 500)
+    payload = slack_message(alert)
+    blocks = payload["blocks"]
+    assert len(blocks) <= 50
+    assert len(blocks[0]["text"]["text"]) <= 150
+    for block in blocks:
+        if "text" in block:
+            assert len(block["text"]["text"]) <= 3000
+        for field in block.get("fields", []):
+            assert len(field["text"]) <= 2000
+        for element in block.get("elements", []):
+            if element["type"] == "button":
+                assert len(element["text"]["text"]) <= 75
+                assert len(element["url"]) <= 3000
+            else:
+                assert len(element["text"]) <= 3000
+    # And what was cut says so, and the hidden tasks are counted
+    assert any(TRUNCATION_MARK in text for text in texts(payload))
+    assert "30 more failed tasks not shown" in json.dumps(payload)
+
+
+@pytest.mark.parametrize("size", [0, 1, 2999, 3000, 3001, 10_000])
+def test_fitting_never_splits_an_entity_and_respects_the_limit(size: int) -> None:
+    fitted = fit_mrkdwn("<" * size, 3000, code=True)
+    assert len(fitted) <= 3000
+    body = fitted.removeprefix("```\n").removesuffix("\n```").removesuffix(TRUNCATION_MARK)
+    assert body.replace("&lt;", "") == ""
+
+
+def test_escaping_is_exactly_slacks_three_entities() -> None:
+    assert escape_mrkdwn("a & b < c > d") == "a &amp; b &lt; c &gt; d"
+
+
+def test_each_failed_task_links_to_its_log_stream_with_the_console_encoding() -> None:
+    url = log_stream_url(
+        "eu-west-1",
+        "/aws/mwaa-serverless/sales-Ab3dE6gH9j/",
+        "workflow_id=sales-Ab3dE6gH9j/run_id=manual__2026-11-24T00:00:00+00:00/task_id=load/attempt=1.log",
+    )
+    assert url == (
+        "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logsV2:log-groups/log-group/"
+        "$252Faws$252Fmwaa-serverless$252Fsales-Ab3dE6gH9j$252F/log-events/"
+        "workflow_id$253Dsales-Ab3dE6gH9j$252Frun_id$253Dmanual__2026-11-24T00$253A00$253A00$252B00$253A00"
+        "$252Ftask_id$253Dload$252Fattempt$253D1.log"
+    )
+    payload = slack_message(an_alert())
+    buttons = [block["accessory"]["url"] for block in payload["blocks"] if "accessory" in block]
+    assert buttons == [an_alert().failed_tasks[0].log_url]
+
+
+def test_the_subject_is_short_ascii_and_single_line() -> None:
+    long = subject(an_alert(run_id="ü\n" * 200))
+    assert len(long) <= 100
+    assert long.isascii()
+    assert "\n" not in long
+    assert long.startswith("[mwaa-obs] FAILED sales run ")
+    assert subject(an_alert(kind=AlertKind.RECOVERY)).startswith("[mwaa-obs] RESOLVED sales")
+
+
+def test_the_email_body_is_plain_text_with_everything_needed_to_act() -> None:
+    body = email_text(an_alert(error_message="boom\x00\x1b[31m"))
+    assert "Run failed: sales" in body
+    assert "Duration:  12m 30s" in body
+    assert "* load_sales (attempt 2, FAILED, S3CopyObjectOperator)" in body
+    assert "AccessDenied: s3://bucket/key" in body
+    assert "Log: https://us-east-1.console.aws.amazon.com/cloudwatch/home" in body
+    assert "mwaa-obs runs show scheduled__2026-11-24T00:00:00+00:00 --workflow sales" in body
+    assert "\x00" not in body
+    assert "\x1b" not in body
+
+
+def test_the_recovery_says_how_long_the_workflow_was_broken_and_how_many_runs_failed() -> None:
+    alert = an_alert(kind=AlertKind.RECOVERY, status="SUCCESS", failing_since=T0 - minutes(250), failed_runs=3)
+    body = email_text(alert)
+    assert "Resolved: sales is succeeding again" in body
+    assert "(4h 22m), with 3 failed run(s)" in body
+
+
+def test_sns_carries_filterable_attributes_and_a_chatbot_notification_for_https() -> None:
+    alert = an_alert()
+    attributes = {name: value["StringValue"] for name, value in sns_attributes(alert).items()}
+    assert attributes == {
+        "workflow": "sales",
+        "state": "FAILED",
+        "severity": "high",
+        "kind": "failure",
+        "team": "sales-analytics",
+    }
+    message = json.loads(sns_message(alert))
+    assert message["default"] == message["email"] == email_text(alert)
+    notification = json.loads(message["https"])
+    assert (notification["version"], notification["source"]) == ("1.0", "custom")
+    assert notification["content"]["textType"] == "client-markdown"
+    assert notification["metadata"]["threadId"] == "sales-Ab3dE6gH9j"

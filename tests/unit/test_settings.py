@@ -1,0 +1,94 @@
+"""Per-workflow settings: first matching rule over the defaults; bad documents are refused with the reason."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from mwaa_obs.settings import InvalidSettings, Route, Settings, SettingsSource, parse_settings
+
+EXAMPLE = {
+    "defaults": {"team": "data-platform", "group_window_minutes": 30},
+    "workflows": [
+        {"match": "sales_*", "team": "sales", "slack_webhook": "sales", "mention": "<!subteam^S0123>"},
+        {"match": "sales_tmp_*", "alerts": False},
+        {"match": "scratch_*", "alerts": False, "email": False, "slack_webhook": None},
+    ],
+}
+
+
+def test_the_first_matching_rule_overrides_the_defaults() -> None:
+    settings = parse_settings(json.dumps(EXAMPLE))
+    sales = settings.route_for("sales_daily")
+    assert (sales.team, sales.slack_webhook, sales.mention, sales.group_window_minutes) == (
+        "sales",
+        "sales",
+        "<!subteam^S0123>",
+        30,
+    )
+    # The first match wins: sales_tmp_x matches sales_* before sales_tmp_*
+    assert settings.route_for("sales_tmp_x").alerts is True
+    scratch = settings.route_for("scratch_1")
+    assert (scratch.alerts, scratch.email, scratch.slack_webhook) == (False, False, None)
+    other = settings.route_for("finance")
+    assert other == Route(team="data-platform", group_window_minutes=30)
+
+
+def test_an_empty_document_gives_the_built_in_defaults() -> None:
+    assert parse_settings("") == Settings()
+    assert parse_settings('{"defaults": {}, "workflows": []}').route_for("any") == Route()
+
+
+@pytest.mark.parametrize(
+    ("document", "reason"),
+    [
+        ("{", "not JSON"),
+        ("[]", "must be a JSON object"),
+        ('{"workflows": {}}', "workflows must be a list"),
+        ('{"workflows": [{"team": "x"}]}', 'workflows[0] needs a non-empty "match"'),
+        ('{"defaults": {"alerts": "yes"}}', "defaults.alerts has the wrong type"),
+        ('{"defaults": {"group_window_minutes": true}}', "defaults.group_window_minutes has the wrong type"),
+        ('{"defaults": {"group_window_minutes": -1}}', "must not be negative"),
+        ('{"defaults": {"mention": "@channel <https://x|y>"}}', "mention must be Slack mention markup"),
+        ('{"defaults": {"slack_webhook": "https://hooks.slack.com/x"}}', "must be a webhook name"),
+    ],
+)
+def test_bad_documents_are_refused_with_the_reason(document: str, reason: str) -> None:
+    with pytest.raises(InvalidSettings, match=re.escape(reason)):
+        parse_settings(document)
+
+
+class FakeParameterStore:
+    """Stands in for the SSM client in a unit test: the document, and how often it was read."""
+
+    class exceptions:
+        ParameterNotFound = KeyError
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+        self.reads = 0
+
+    def get_parameter(self, Name: str) -> dict[str, Any]:
+        self.reads += 1
+        return {"Parameter": {"Name": Name, "Value": self.value}}
+
+
+def test_the_source_caches_and_keeps_the_last_good_settings_when_the_document_breaks() -> None:
+    store = FakeParameterStore(json.dumps(EXAMPLE))
+    now = [0.0]
+    refused: list[str] = []
+    source = SettingsSource(store, "/p", ttl_seconds=60, on_invalid=refused.append, clock=lambda: now[0])
+    assert source.get().route_for("sales_x").team == "sales"
+    now[0] = 30
+    source.get()
+    assert store.reads == 1
+    # When the document is broken by an edit
+    store.value = '{"defaults": {"alerts": "no"}}'
+    now[0] = 61
+    # Then the previous settings stay in use and the refusal is reported once per read
+    assert source.get().route_for("sales_x").team == "sales"
+    assert store.reads == 2
+    assert len(refused) == 1
