@@ -59,6 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=4566, help="AWS emulator port (default 4566)")
     up.add_argument("--simulator-port", type=int, default=4599, help="MWAA Serverless simulator port (default 4599)")
     up.add_argument("--speed", type=float, default=60.0, help="simulated seconds per real second (default 60)")
+    up.add_argument(
+        "--slack-webhook-url",
+        help="send Slack messages here (e.g. your own catcher on loopback); default: an embedded catcher that prints",
+    )
     up.set_defaults(command=_local_up)
 
     simulate = commands.add_parser("simulate", help="create or update a workflow in the simulator and run it")
@@ -104,16 +108,27 @@ def _local_up(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for stopping in (signal.SIGINT, signal.SIGTERM):  # SIGINT explicitly: a background job inherits it ignored
         signal.signal(stopping, lambda *_: stop.set())
-    with localstack.running(args.port, args.simulator_port, args.speed) as stack:
+    with localstack.running(args.port, args.simulator_port, args.speed, args.slack_webhook_url) as stack:
         print(f"AWS emulator        {stack.endpoint}")
         print(f"MWAA Serverless     {stack.simulator.url}  (simulated time x{args.speed:g})")
+        slack_url = args.slack_webhook_url or (stack.slack.url() if stack.slack else "")
+        print(f"Slack webhook       {slack_url}{'  (embedded catcher)' if stack.slack else ''}")
         print(f"stack {localstack.STACK_NAME}: table {stack.outputs['StateTableName']}, "
               f"queue {stack.outputs['EventsQueueUrl'].rsplit('/', 1)[1]}")  # fmt: skip
         print("ready (Ctrl-C stops)", flush=True)
+        emailed = slacked = 0
         while not stop.wait(1.0):
             handled = stack.pump()
             if handled:
                 print(f"ingested {handled} events", flush=True)
+            alerts = stack.alerts()
+            for message in alerts[emailed:]:
+                print(f"email   {message['Subject']}", flush=True)
+            emailed = len(alerts)
+            delivered = stack.slack.delivered() if stack.slack else []
+            for payload in delivered[slacked:]:
+                print(f"slack   {payload['text']}", flush=True)
+            slacked = len(delivered)
     print("stopped")
     return 0
 

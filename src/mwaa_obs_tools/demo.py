@@ -3,7 +3,9 @@
 moto server starts on loopback, template.yaml is deployed into it, the MWAA Serverless simulator runs the three
 example workflows over a simulated day (with injected failures, so some tasks retry and some runs fail), its
 events go through EventBridge -> rule -> SQS -> the ingest handler -> DynamoDB, and the result is summarised
-from the stored runs, as `mwaa-obs runs list` reads them.
+from the stored runs, as `mwaa-obs runs list` reads them. The failed runs' notices go through the notify handler
+to the alert topic (read back through an SQS subscription, as an email subscriber would get them) and to Slack
+(a catcher on loopback); the demo prints both.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ def main() -> int:
         events = sum(ingested)
         print(f"simulated  one day: {events} events ingested through EventBridge -> SQS -> Lambda handler")
         failed = _summarise(stack)
+        _print_alerts(stack)
         if failed:
             workflow, run_id = failed
             command = ["runs", "show", run_id, "--workflow", workflow, "--endpoint-url", stack.endpoint]
@@ -99,6 +102,40 @@ def _summarise(stack: localstack.LocalStack) -> tuple[str, str] | None:
                         print(f"      {task} {attempt.status}: {attempt.error_message}")
     print("\nmetrics in CloudWatch (from the handler's EMF):", _metric_totals(stack))
     return first_failed
+
+
+def _print_alerts(stack: localstack.LocalStack) -> None:
+    emails = stack.alerts()
+    slack = stack.slack.delivered() if stack.slack else []
+    failures = sum("RESOLVED" not in message["Subject"] for message in emails)
+    print(f"\nalerts     {len(emails)} emails (SNS) and {len(slack)} Slack messages: {failures} failure alerts and")
+    print(f"           {len(emails) - failures} 'resolved'. A failure alert is sent at once when a workflow starts")
+    print("           failing; more failures within an hour of it are grouped into the next message (the simulated")
+    print("           day passes in seconds here, so its later failures of one incident are grouped)")
+    for message in emails:
+        print(f"  email  {message['Subject']}")
+    for payload in slack:
+        print(f"  slack  {payload['text']}")
+    first = next((message for message in emails if "RESOLVED" not in message["Subject"]), None)
+    if first:
+        print(f"\n--- the first email, as sent ---\nSubject: {first['Subject']}\n\n{first['Message'].rstrip()}")
+    if slack:
+        print("\n--- the first Slack message, its blocks as text ---")
+        print(_slack_as_text(slack[0]))
+
+
+def _slack_as_text(payload: dict[str, Any]) -> str:
+    lines = []
+    for block in payload["blocks"]:
+        if "text" in block:
+            lines.append(block["text"]["text"])
+        lines.extend(field["text"].replace("\n", ": ") for field in block.get("fields", []))
+        if "accessory" in block:
+            lines.append(f"  [{block['accessory']['text']['text']}]")
+        for element in block.get("elements", []):
+            label = element["text"]["text"] if element["type"] == "button" else element["text"]
+            lines.append(f"[{label}]" if element["type"] == "button" else label)
+    return "\n".join(lines)
 
 
 def _metric_totals(stack: localstack.LocalStack) -> str:

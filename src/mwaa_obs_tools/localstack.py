@@ -5,13 +5,17 @@ Workarounds for what moto does not do (../shared/notes/local-aws.md), each appli
 1. moto ignores the AWS::Serverless transform: the template is transformed locally with aws-sam-translator,
    then created with CloudFormation (`create_stack`); CodeUri/ContentUri point at a placeholder zip in S3.
 2. moto's CloudFormation skips AWS::SQS::QueuePolicy (and alarms, subscriptions, secrets): nothing to create
-   for the queue policy, the emulator does not enforce resource policies.
+   for the queue policy, the emulator does not enforce resource policies. The Slack webhook secret is created
+   here, before the stack, as a user would, and its ARN passed as the SlackWebhookSecretArn parameter.
 3. An enabled event source mapping makes moto try to run the function in Docker on every SendMessage (and push
    messages to the DLQ early): the mappings are disabled after deploying and the queues are polled here, with
    the mapping's batch size and ReportBatchItemFailures semantics (lambda_emulation.poll_sqs_once).
 4. Lambda never runs here: each handler is imported from its CodeUri with the environment CloudFormation gave
    the function; its EMF output becomes PutMetricData calls and its log lines go to its log group.
 5. moto's SQS slows down with queue depth: callers drain the queue as they go (`pump`).
+6. No email leaves the machine: an SQS queue subscribed to the alert topic holds what email subscribers would
+   get (`alerts()`), and Slack is a catcher on loopback (mwaa_obs_tools.slack_catcher) unless a webhook URL is
+   given. Notices are not delayed (AlertDelaySeconds=0): `pump` delivers events before it delivers notices.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from mwaa_obs import SERVICE
 from mwaa_obs.store import bind_table
 from mwaa_obs_tools import emulator
 from mwaa_obs_tools.lambda_emulation import Handler, PollResult, follow_stdout, load_handler, poll_sqs_once
+from mwaa_obs_tools.slack_catcher import SlackCatcher
 from mwaa_obs_tools.simulator.api import ApiServer
 from mwaa_obs_tools.simulator.engine import Engine
 
@@ -45,6 +50,10 @@ ARTIFACT_BUCKET = "mwaa-obs-local-artifacts"
 DEFINITIONS_BUCKET = "mwaa-obs-local-definitions"
 WORKFLOW_ROLE_ARN = "arn:aws:iam::123456789012:role/mwaa-obs-local-workflow"
 MAX_EVENTS_PER_PUT = 10
+SLACK_SECRET_NAME = "mwaa-obs-local-slack"
+ALERT_INBOX = "mwaa-obs-local-alert-inbox"
+# Local deployments differ from the defaults only where the emulator needs it.
+LOCAL_PARAMETERS = {"AlertDelaySeconds": "0"}
 
 
 def client(endpoint: str, service: str) -> Any:
@@ -52,7 +61,9 @@ def client(endpoint: str, service: str) -> Any:
 
 
 @dataclass
-class IngestTarget:
+class FunctionTarget:
+    """A function with an SQS event source, run in-process: what pump() polls, and where its output goes."""
+
     handler: Handler
     queue_url: str
     queue_arn: str
@@ -97,11 +108,17 @@ def write_log_lines(
 class LocalStack:
     """Everything `mwaa-obs local up` runs, usable in-process by the demo and the tests."""
 
-    def __init__(self, endpoint: str, simulator_port: int = 0, speed: float = 0.0) -> None:
+    def __init__(
+        self, endpoint: str, simulator_port: int = 0, speed: float = 0.0, slack_webhook_url: str | None = None
+    ) -> None:
         self.endpoint = endpoint
         self.template = emulator.load_template()
         self.outputs: dict[str, str] = {}
-        self.ingest: IngestTarget | None = None
+        self.functions: list[FunctionTarget] = []  # in pump order: ingest, then notify
+        self.slack = SlackCatcher() if slack_webhook_url is None else None
+        self._slack_webhook_url = slack_webhook_url
+        self._alert_inbox_url = ""
+        self._alerts: list[dict[str, Any]] = []
         self.engine = Engine(EmulatorSink(endpoint), self._read_definition, start=datetime.now(UTC))
         self.simulator = ApiServer(self.engine, port=simulator_port, speed=speed)
         self._s3 = client(endpoint, "s3")
@@ -113,7 +130,7 @@ class LocalStack:
     # --- bring-up --------------------------------------------------------------------------------------------------
 
     def deploy(self) -> dict[str, str]:
-        """Deploy template.yaml as CloudFormation would, then wire the ingest function up in-process."""
+        """Deploy template.yaml as CloudFormation would, then wire the functions up in-process."""
         for bucket in (ARTIFACT_BUCKET, DEFINITIONS_BUCKET):
             self._s3.create_bucket(Bucket=bucket)
         placeholder = io.BytesIO()
@@ -126,31 +143,69 @@ class LocalStack:
             warnings.simplefilter("ignore", UserWarning)
             logging.getLogger("moto").setLevel(logging.ERROR)
             cloudformation.create_stack(
-                StackName=STACK_NAME, TemplateBody=json.dumps(transformed), Capabilities=["CAPABILITY_IAM"]
+                StackName=STACK_NAME,
+                TemplateBody=json.dumps(transformed),
+                Capabilities=["CAPABILITY_IAM"],
+                Parameters=[
+                    {"ParameterKey": key, "ParameterValue": value} for key, value in self._parameters().items()
+                ],
             )
         stack = cloudformation.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
         if stack["StackStatus"] != "CREATE_COMPLETE":
             raise RuntimeError(f"stack {STACK_NAME} is {stack['StackStatus']}: {stack.get('StackStatusReason')}")
         self.outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
-        self.ingest = self._wire_ingest(client(self.endpoint, "lambda"))
+        lambda_client = client(self.endpoint, "lambda")
+        self.functions = [
+            self._wire(lambda_client, "IngestFunction", "EventsQueueUrl"),
+            self._wire(lambda_client, "NotifyFunction", "NoticesQueueUrl"),
+        ]
+        self._alert_inbox_url = self._subscribe_alert_inbox()
         bind_table(self.outputs["StateTableName"])  # in-process readers (demo, tests) read this stack's table
         return self.outputs
 
-    def _wire_ingest(self, lambda_client: Any) -> IngestTarget:
-        function_name = self.outputs["IngestFunctionName"]
+    def _parameters(self) -> dict[str, str]:
+        if self.slack is not None:
+            self.slack.start()
+        url = self._slack_webhook_url or (self.slack.url() if self.slack else "")
+        secret = client(self.endpoint, "secretsmanager").create_secret(Name=SLACK_SECRET_NAME, SecretString=url)
+        return {**LOCAL_PARAMETERS, "SlackWebhookSecretArn": secret["ARN"]}
+
+    def _wire(self, lambda_client: Any, logical_id: str, queue_output: str) -> FunctionTarget:
+        function_name = self.outputs[f"{logical_id}Name"]
         for mapping in lambda_client.list_event_source_mappings(FunctionName=function_name)["EventSourceMappings"]:
             lambda_client.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)  # workaround 3
-        queue_source = self.template["Resources"]["IngestFunction"]["Properties"]["Events"]["Queue"]["Properties"]
-        batch_size = emulator.parameter_default(self.template, queue_source["BatchSize"]["Ref"])
+        (source,) = self.template["Resources"][logical_id]["Properties"]["Events"].values()
+        batch_size = source["Properties"]["BatchSize"]
+        if isinstance(batch_size, dict):
+            batch_size = emulator.parameter_default(self.template, batch_size["Ref"])
         configuration = lambda_client.get_function_configuration(FunctionName=function_name)
         os.environ["AWS_ENDPOINT_URL"] = self.endpoint
         os.environ.update({k: str(v) for k, v in configuration["Environment"]["Variables"].items()})
-        queue_url = self._sqs.get_queue_url(QueueName=self.outputs["EventsQueueUrl"].rsplit("/", 1)[1])["QueueUrl"]
+        queue_url = self._sqs.get_queue_url(QueueName=self.outputs[queue_output].rsplit("/", 1)[1])["QueueUrl"]
         queue_arn = self._sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
         log_group = configuration.get("LoggingConfig", {}).get("LogGroup", f"/aws/lambda/{function_name}")
-        handler = load_handler(self.template, "IngestFunction", emulator.REPO_ROOT)
+        handler = load_handler(self.template, logical_id, emulator.REPO_ROOT)
         follow_stdout(SERVICE)
-        return IngestTarget(handler, queue_url, queue_arn["QueueArn"], int(batch_size), log_group)
+        return FunctionTarget(handler, queue_url, queue_arn["QueueArn"], int(batch_size), log_group)
+
+    def _subscribe_alert_inbox(self) -> str:
+        """Workaround 6: what the topic publishes, kept in a queue (moto skips AWS::SNS::Subscription anyway)."""
+        url: str = self._sqs.create_queue(QueueName=ALERT_INBOX)["QueueUrl"]
+        arn = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns = client(self.endpoint, "sns")
+        sns.subscribe(TopicArn=self.outputs["AlertTopicArn"], Protocol="sqs", Endpoint=arn)
+        return url
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """Every message published to the alert topic so far (SNS envelopes: Subject, Message, MessageAttributes)."""
+        while True:
+            batch = self._sqs.receive_message(QueueUrl=self._alert_inbox_url, MaxNumberOfMessages=10)
+            messages = batch.get("Messages", [])
+            if not messages:
+                return list(self._alerts)
+            for message in messages:
+                self._alerts.append(json.loads(message["Body"]))
+                self._sqs.delete_message(QueueUrl=self._alert_inbox_url, ReceiptHandle=message["ReceiptHandle"])
 
     def start_simulator(self) -> str:
         self.simulator.start()
@@ -158,31 +213,41 @@ class LocalStack:
 
     def stop(self) -> None:
         self.simulator.stop()
+        if self.slack is not None:
+            self.slack.stop()
 
     # --- running ---------------------------------------------------------------------------------------------------
 
     def pump(self) -> int:
-        """Deliver the events queue to the ingest handler until it is empty; returns the messages handled."""
-        assert self.ingest, "deploy() first"
+        """Deliver each function's queue to its handler (events first, then the notices they caused) until all are
+        empty; returns the events ingested."""
+        assert self.functions, "deploy() first"
+        ingested = 0
+        while True:
+            handled = [self._drain(target) for target in self.functions]
+            ingested += handled[0]
+            if not any(handled):
+                return ingested
+
+    def _drain(self, target: FunctionTarget) -> int:
         handled = 0
         while True:
             with _captured_stdout() as output:
                 result: PollResult = poll_sqs_once(
-                    self._sqs, self.ingest.queue_url, self.ingest.queue_arn, self.ingest.handler, self.ingest.batch_size
+                    self._sqs, target.queue_url, target.queue_arn, target.handler, target.batch_size
                 )
-            self._forward(output.getvalue())
-            if not result.received:
-                return handled
+            self._forward(target, output.getvalue())
+            if not result.received or result.failed == result.received:
+                return handled + result.received - result.failed
             handled += result.received
 
-    def _forward(self, printed: str) -> None:
+    def _forward(self, target: FunctionTarget, printed: str) -> None:
         """What the function printed: EMF documents become metrics, every line goes to the function's logs."""
-        assert self.ingest
         lines = [line for line in printed.splitlines() if line.strip()]
         if not lines:
             return
         now = datetime.now(UTC)
-        write_log_lines(self._logs, self.ingest.log_group, "local", [(now, line) for line in lines], self._log_streams)
+        write_log_lines(self._logs, target.log_group, "local", [(now, line) for line in lines], self._log_streams)
         for line in lines:
             document = json.loads(line) if line.startswith("{") else {}
             if "_aws" in document:
@@ -233,12 +298,15 @@ def _captured_stdout() -> Iterator[io.StringIO]:
 
 
 @contextmanager
-def running(port: int | None = None, simulator_port: int = 0, speed: float = 0.0) -> Iterator[LocalStack]:
-    """moto server, the stack deployed, the simulator serving; all stopped on exit."""
+def running(
+    port: int | None = None, simulator_port: int = 0, speed: float = 0.0, slack_webhook_url: str | None = None
+) -> Iterator[LocalStack]:
+    """moto server, the stack deployed, the simulator serving (and a Slack catcher, without a webhook URL); all
+    stopped on exit."""
     port = port or emulator.free_port()
     with emulator.moto_server(port) as endpoint:
         emulator.use_offline(port)
-        stack = LocalStack(endpoint, simulator_port=simulator_port, speed=speed)
+        stack = LocalStack(endpoint, simulator_port=simulator_port, speed=speed, slack_webhook_url=slack_webhook_url)
         stack.deploy()
         stack.start_simulator()
         try:

@@ -163,6 +163,28 @@ def test_the_task_logs_reached_their_log_group(stack: localstack.LocalStack, sim
     assert any(line.startswith("ERROR") for line in lines)
 
 
+def test_each_failed_or_timed_out_run_was_told_once_by_email_and_slack(
+    stack: localstack.LocalStack, service: Any, simulated: dict[str, str]
+) -> None:
+    # (Runs before the tests below add failures of their own.)
+    failed = {
+        (run["workflow_name"], run["run_id"], run["status"])
+        for run in truth_runs(service, simulated).values()
+        if run["status"] in {"FAILED", "TIMEOUT"}
+    }
+    assert {status for _, _, status in failed} == {"FAILED", "TIMEOUT"}
+    subjects = sorted(message["Subject"] for message in stack.alerts())
+    assert subjects == sorted(f"[mwaa-obs] {status} {name} run {run_id}"[:100] for name, run_id, status in failed)
+    assert stack.slack is not None
+    slack_runs = sorted(
+        next(block["text"]["text"] for block in payload["blocks"] if block["type"] == "section")
+        for payload in stack.slack.delivered()
+    )
+    assert len(slack_runs) == len(failed)
+    for name, run_id, _ in failed:
+        assert sum(f"*{name}* run `{run_id}`" in text for text in slack_runs) == 1
+
+
 def test_simulate_command_runs_a_workflow_into_the_store(
     stack: localstack.LocalStack, simulated: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
