@@ -1,11 +1,12 @@
-"""Benchmarks of the ingest path (`make bench`): prints a table and writes bench/results.json.
+"""Benchmarks of the ingest and notify paths (`make bench`): prints a table and writes bench/results.json.
 
-- calls: AWS API calls per event for a simulated day of the example workflows, counted with botocore event hooks
-  against the emulator, plus the cost of replaying the whole day again (duplicates). Also events/s through the
-  handler against moto server, which is bounded by the emulator (reported only).
+- calls: AWS API calls per event for a simulated day of the example workflows, counted on every botocore client
+  against the emulator, plus the cost of replaying the whole day again (duplicates); then the notify handler's
+  calls for the notices that day owed. Also events/s through the ingest handler against moto server, which is
+  bounded by the emulator (reported only).
 - cpu: ingest CPU time per event at batch sizes 1, 10 and 100 with DynamoDB stubbed in-process, against a floor
   measured in the same run: json.loads of each SQS body plus one stubbed UpdateItem through a boto3 client.
-- cold: import time of the handler module in a fresh interpreter against `import boto3` plus one DynamoDB client.
+- cold: import time of each handler module in a fresh interpreter against `import boto3` plus one DynamoDB client.
 """
 
 from __future__ import annotations
@@ -31,24 +32,31 @@ sys.path[:0] = [str(ROOT / "layers/common"), str(ROOT / "functions/ingest"), str
 from mwaa_obs_tools import emulator, sample_events  # noqa: E402
 
 TABLE = "mwaa-obs-bench"
+NOTICES = "mwaa-obs-bench-notices"
+TOPIC = "mwaa-obs-bench-alerts"
+SETTINGS = "/mwaa-obs-bench/settings"
 PORT = emulator.free_port()
 emulator.use_offline(PORT)
 os.environ.update(
     {
         "TABLE_NAME": TABLE,
+        "NOTICES_QUEUE_URL": f"http://localhost:{PORT}/123456789012/{NOTICES}",
+        "ALERT_TOPIC_ARN": f"arn:aws:sns:us-east-1:123456789012:{TOPIC}",
+        "SETTINGS_PARAMETER": SETTINGS,
         "POWERTOOLS_METRICS_NAMESPACE": "MWAAServerless/Bench",
         "POWERTOOLS_LOG_LEVEL": "INFO",
     }
 )
 
 import boto3  # noqa: E402 - the floor's client, as the target defines it
+import botocore.client  # noqa: E402
 import botocore.session  # noqa: E402
 from botocore.awsrequest import AWSResponse, HTTPHeaders  # noqa: E402
 
 import app  # noqa: E402
 from mwaa_obs import SERVICE  # noqa: E402
 from mwaa_obs.store import Store, dynamodb_client  # noqa: E402
-from mwaa_obs_tools.lambda_emulation import FakeLambdaContext  # noqa: E402
+from mwaa_obs_tools.lambda_emulation import FakeLambdaContext, load_handler, poll_sqs_once  # noqa: E402
 
 TARGET_CPU_MULTIPLE = 3.0
 TARGET_COLD_MULTIPLE = 1.25
@@ -90,13 +98,43 @@ def _sqs_event(events: list[dict[str, Any]]) -> dict[str, Any]:
 # --- calls ---------------------------------------------------------------------------------------------------------
 
 
+class _CallCounter:
+    """Counts every AWS API call made through any botocore client, pynamodb's included, by service and operation."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self._client_class: Any = vars(botocore.client)["BaseClient"]  # typed Any: its private method is replaced
+        self._original = self._client_class._make_api_call
+
+    def __enter__(self) -> _CallCounter:
+        counter, original = self, self._original
+
+        def counted(client: Any, operation: str, params: Any) -> Any:
+            counter.calls[f"{client.meta.service_model.service_name}:{operation}"] += 1
+            return original(client, operation, params)
+
+        self._client_class._make_api_call = counted
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._client_class._make_api_call = self._original
+
+    def take(self) -> dict[str, int]:
+        taken = dict(sorted(self.calls.items()))
+        self.calls.clear()
+        return taken
+
+
 def bench_calls() -> dict[str, Any]:
     with emulator.moto_server(PORT) as endpoint:
-        client = botocore.session.get_session().create_client("dynamodb", endpoint_url=endpoint)
-        emulator.create_state_table(client, TABLE)
-        calls: Counter[str] = Counter()
-        # Every client the handler uses is created from botocore sessions: count on the handler's client.
-        app.store._client.meta.events.register("before-call", lambda model, **_: calls.update([model.name]))
+        session: Any = botocore.session.get_session()
+        emulator.create_state_table(session.create_client("dynamodb", endpoint_url=endpoint), TABLE)
+        sqs: Any = session.create_client("sqs", endpoint_url=endpoint)
+        notices_url = sqs.create_queue(QueueName=NOTICES)["QueueUrl"]
+        notices_arn = sqs.get_queue_attributes(QueueUrl=notices_url, AttributeNames=["QueueArn"])["Attributes"]
+        session.create_client("sns", endpoint_url=endpoint).create_topic(Name=TOPIC)
+        session.create_client("ssm", endpoint_url=endpoint).put_parameter(Name=SETTINGS, Value="{}", Type="String")
+        notify = load_handler(emulator.load_template(), "NotifyFunction", ROOT)
         day = sample_events.day_of_events()
         context = FakeLambdaContext()
 
@@ -106,21 +144,33 @@ def bench_calls() -> dict[str, Any]:
                 app.lambda_handler(_sqs_event(events[start : start + 10]), context)
             return time.perf_counter() - started
 
-        seconds = deliver(day)
-        first = dict(calls)
-        calls.clear()
-        replay = list(day)
-        random.Random(1).shuffle(replay)
-        deliver(replay)
-        duplicate = dict(calls)
-    writes = sum(first.get(op, 0) for op in ("UpdateItem", "PutItem", "BatchWriteItem", "TransactWriteItems"))
-    reads = sum(first.get(op, 0) for op in ("GetItem", "Query", "Scan", "BatchGetItem"))
+        with _CallCounter() as counter:
+            seconds = deliver(day)
+            first = counter.take()
+            notices = sqs.get_queue_attributes(QueueUrl=notices_url, AttributeNames=["ApproximateNumberOfMessages"])
+            counter.take()
+            while poll_sqs_once(sqs, notices_url, notices_arn["QueueArn"], notify, 1).received:
+                pass
+            notified = {op: n for op, n in counter.take().items() if not op.startswith("sqs:ReceiveMessage")}
+            replay = list(day)
+            random.Random(1).shuffle(replay)
+            deliver(replay)
+            duplicate = counter.take()
+    writes = sum(first.get(f"dynamodb:{op}", 0) for op in ("UpdateItem", "PutItem", "BatchWriteItem"))
+    reads = sum(first.get(f"dynamodb:{op}", 0) for op in ("GetItem", "Query", "Scan", "BatchGetItem"))
+    notice_count = int(notices["Attributes"]["ApproximateNumberOfMessages"])
+    # The mapping's own receive/delete calls are not the function's (and are not billed per call to it).
+    handled = {op: n for op, n in notified.items() if not op.startswith("sqs:")}
     return {
         "events": len(day),
         "calls_by_operation": first,
         "writes_per_event": round(writes / len(day), 3),
         "reads_per_event": reads / len(day),
-        "cloudwatch_calls": 0,  # the handler's only AWS client is DynamoDB; metrics leave as EMF log lines
+        "cloudwatch_calls": sum(n for op, n in first.items() if op.startswith(("monitoring:", "cloudwatch:"))),
+        "notices": notice_count,
+        "notices_per_event": round(notice_count / len(day), 3),
+        "notify_calls_by_operation": handled,
+        "notify_calls_per_notice": round(sum(handled.values()) / notice_count, 2),
         "duplicate_calls_by_operation": duplicate,
         "calls_per_duplicate": round(sum(duplicate.values()) / len(day), 3),
         "events_per_second_against_moto": round(len(day) / seconds, 1),
@@ -154,10 +204,18 @@ def _cpu_seconds(action: Callable[[], Any], repeat: int) -> float:
     return statistics.median(samples)
 
 
+def _stub_send_message(client: Any) -> None:
+    def answer(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        return AWSResponse("", 200, HTTPHeaders(), None), {"MessageId": "bench", "MD5OfMessageBody": ""}
+
+    client.meta.events.register("before-call.sqs.SendMessage", answer)
+
+
 def bench_cpu(repeat: int) -> dict[str, Any]:
     ours = dynamodb_client(endpoint_url="http://localhost:1")
     _stub_update_item(ours)
     app.store = Store(ours, TABLE, app.config.history_ttl)
+    _stub_send_message(app.notices._client)
     floor_client = boto3.client("dynamodb", endpoint_url="http://localhost:1")
     _stub_update_item(floor_client)
     floor_request = {
@@ -221,22 +279,25 @@ def _lambda_site() -> Path:
 
 def bench_cold(samples: int) -> dict[str, Any]:
     site = _lambda_site()
-    env = {**os.environ, "PYTHONPATH": f"{site}:{ROOT / 'layers/common'}:{ROOT / 'functions/ingest'}"}
-    env.pop("AWS_ENDPOINT_URL", None)
-    handler: list[float] = []
-    baseline: list[float] = []
-    for _ in range(samples):  # interleaved, so that machine noise hits both alike
-        for code, sink in ((_COLD_HANDLER, handler), (_COLD_BASELINE, baseline)):
-            command = [sys.executable, "-S", "-c", code]  # -S: no site-packages, only the Lambda-like path
-            out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
-            sink.append(float(out.stdout.strip()))
-    ours, floor = statistics.median(handler), statistics.median(baseline)
-    return {
-        "handler_import_ms": round(ours * 1000, 1),
-        "boto3_plus_client_ms": round(floor * 1000, 1),
-        "multiple": round(ours / floor, 2),
-        "samples": samples,
-    }
+    results: dict[str, Any] = {}
+    for function in ("ingest", "notify"):
+        env = {**os.environ, "PYTHONPATH": f"{site}:{ROOT / 'layers/common'}:{ROOT / 'functions' / function}"}
+        env.pop("AWS_ENDPOINT_URL", None)
+        handler: list[float] = []
+        baseline: list[float] = []
+        for _ in range(samples):  # interleaved, so that machine noise hits both alike
+            for code, sink in ((_COLD_HANDLER, handler), (_COLD_BASELINE, baseline)):
+                command = [sys.executable, "-S", "-c", code]  # -S: no site-packages, only the Lambda-like path
+                out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+                sink.append(float(out.stdout.strip()))
+        ours, floor = statistics.median(handler), statistics.median(baseline)
+        results[function] = {
+            "handler_import_ms": round(ours * 1000, 1),
+            "boto3_plus_client_ms": round(floor * 1000, 1),
+            "multiple": round(ours / floor, 2),
+            "samples": samples,
+        }
+    return results
 
 
 # --- report --------------------------------------------------------------------------------------------------------
@@ -277,6 +338,8 @@ def _print_table(results: dict[str, Any], out: Any) -> None:
             ("DynamoDB reads per event", f"{calls['reads_per_event']}", "0"),
             ("CloudWatch API calls", f"{calls['cloudwatch_calls']}", "0 (EMF)"),
             ("calls per duplicate event (day replayed)", f"{calls['calls_per_duplicate']}", "<= 1"),
+            ("notices per event (finished runs, retries)", f"{calls['notices_per_event']}", "reported"),
+            ("notify AWS calls per notice", f"{calls['notify_calls_per_notice']}", "reported"),
             ("events/s through handler vs moto", f"{calls['events_per_second_against_moto']}", "emulator-bound"),
         ]
     for batch, figures in results.get("cpu", {}).items():
@@ -288,9 +351,10 @@ def _print_table(results: dict[str, Any], out: Any) -> None:
                 f"<= {TARGET_CPU_MULTIPLE}x at batch 10" if batch == "batch_10" else "",
             )
         )
-    if cold := results.get("cold"):
+    for function, cold in results.get("cold", {}).items():
         measured = f"{cold['handler_import_ms']} ms = {cold['multiple']}x ({cold['boto3_plus_client_ms']} ms)"
-        rows.append(("cold import of handler vs boto3 + client", measured, f"<= {TARGET_COLD_MULTIPLE}x"))
+        target = f"<= {TARGET_COLD_MULTIPLE}x" if function == "ingest" else "reported"
+        rows.append((f"cold import of {function} handler vs boto3 + client", measured, target))
     width = max(len(row[0]) for row in rows)
     print(f"{'figure'.ljust(width)}  {'measured':<52}  target", file=out)
     for name, value, target in rows:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import botocore.session
 from aws_lambda_powertools import Logger, Metrics
 
 from mwaa_obs import SERVICE
@@ -13,16 +12,14 @@ from mwaa_obs.ingest import ingest
 from mwaa_obs.metrics import MetricPoint
 from mwaa_obs.notices import NoticeQueue
 from mwaa_obs.sqs import PartialBatchResponse, process_partial_batch
-from mwaa_obs.store import Store, aws_config, dynamodb_client
+from mwaa_obs.store import Store, aws_config, aws_session, dynamodb_client
 from mwaa_obs.telemetry import publish
 
 config = IngestConfig.from_env()
 logger = Logger(service=SERVICE)
 metrics = Metrics()
 store = Store(dynamodb_client(), config.table_name, config.history_ttl)
-notices = NoticeQueue(
-    botocore.session.get_session().create_client("sqs", config=aws_config()), config.notices_queue_url
-)
+notices = NoticeQueue(aws_session().create_client("sqs", config=aws_config()), config.notices_queue_url)
 
 
 @logger.inject_lambda_context(clear_state=True)

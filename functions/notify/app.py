@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import botocore.session
 from aws_lambda_powertools import Logger, Metrics
 
 from mwaa_obs import SERVICE
@@ -14,13 +13,13 @@ from mwaa_obs.metrics import INVALID_SETTINGS, NOTIFICATIONS_DEAD_LETTERED, Metr
 from mwaa_obs.notify import Notifier
 from mwaa_obs.settings import SettingsSource
 from mwaa_obs.sqs import PartialBatchResponse, process_partial_batch
-from mwaa_obs.store import aws_config
+from mwaa_obs.store import aws_config, aws_session
 from mwaa_obs.telemetry import publish
 
 config = NotifyConfig.from_env()
 logger = Logger(service=SERVICE)
 metrics = Metrics()
-_session = botocore.session.get_session()
+_session = aws_session()
 _aws = aws_config()
 owed: list[MetricPoint] = []
 notifier = Notifier(

@@ -41,16 +41,16 @@ from mwaa_obs import SERVICE
 from mwaa_obs.store import bind_table
 from mwaa_obs_tools import emulator
 from mwaa_obs_tools.lambda_emulation import Handler, PollResult, follow_stdout, load_handler, poll_sqs_once
-from mwaa_obs_tools.slack_catcher import SlackCatcher
 from mwaa_obs_tools.simulator.api import ApiServer
 from mwaa_obs_tools.simulator.engine import Engine
+from mwaa_obs_tools.slack_catcher import SlackCatcher
 
 STACK_NAME = "mwaa-obs"
 ARTIFACT_BUCKET = "mwaa-obs-local-artifacts"
 DEFINITIONS_BUCKET = "mwaa-obs-local-definitions"
 WORKFLOW_ROLE_ARN = "arn:aws:iam::123456789012:role/mwaa-obs-local-workflow"
 MAX_EVENTS_PER_PUT = 10
-SLACK_SECRET_NAME = "mwaa-obs-local-slack"
+SLACK_SECRET_NAME = "mwaa-obs-local-slack"  # noqa: S105 - the name of a secret, not one
 ALERT_INBOX = "mwaa-obs-local-alert-inbox"
 # Local deployments differ from the defaults only where the emulator needs it.
 LOCAL_PARAMETERS = {"AlertDelaySeconds": "0"}

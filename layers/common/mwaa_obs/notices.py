@@ -63,9 +63,11 @@ def notice_owed(event: RunEvent | TaskEvent, recorded: Recorded) -> Notice | Non
     """The notice a stored transition owes, if any.
 
     Owed by the transition that set a run's final status, and by a task attempt's first Up For Retry. A duplicate
-    of such a transition owes it again: the first delivery may have failed between the write and the send, and
-    the notifier makes a repeated notice harmless.
+    of such a transition owes it again until the notifier has recorded its decision on the item: the first
+    delivery may have failed between the write and the send, and the notifier makes a repeated notice harmless.
     """
+    if recorded.outcome is WriteOutcome.DUPLICATE and recorded.alert_decided:
+        return None
     if isinstance(event, RunEvent):
         if RUN_RANK[event.status] < TERMINAL_RANK:
             return None

@@ -95,9 +95,9 @@ class Notifier:
 
     def _decide(self, item: StateItem, run: RunItem, route: Route, notice: Notice) -> Decision | None:
         if isinstance(item, TaskAttemptItem):
-            if not route.retry_alerts:
-                return None
-            return self._save(item, Decision(AlertKind.RETRY, self.clock()))
+            # NONE is recorded too: it tells ingest that duplicates of this event owe no further notice.
+            kind = AlertKind.RETRY if route.retry_alerts else AlertKind.NONE
+            return self._save(item, Decision(kind, self.clock()))
         if run.status_rank is None or run.status_rank < TERMINAL_RANK:
             logger.warning("run notice before a final state; ignored", extra={"run_id": run.run_id})
             return None
