@@ -146,7 +146,7 @@ def human_duration(seconds: float) -> str:
         parts.append(f"{hours}h")
     if minutes and not days:
         parts.append(f"{minutes}m")
-    if not (days or hours):
+    if not (days or hours) and (secs or not minutes):
         parts.append(f"{secs}s")
     return " ".join(parts)
 
