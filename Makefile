@@ -10,7 +10,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # No telemetry calls from sam: this pipeline runs offline.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: venv demo test lint validate unit bench build deploy clean
+.PHONY: venv demo test lint validate unit bench build deploy dashboards clean
 
 $(STAMP): pyproject.toml requirements-dev.lock
 	@interpreter=$$(scripts/find-python.sh 3.13) && "$$interpreter" -m venv $(VENV)
@@ -40,6 +40,10 @@ bench: venv
 
 build: venv
 	sam build --template template.yaml
+
+# Copy the bodies of dashboards/ into template.yaml (a test fails when they differ).
+dashboards: venv
+	$(PY) -m mwaa_obs_tools.dashboards sync
 
 deploy: build
 	sam deploy $(if $(ENV),--config-env $(ENV),--guided)

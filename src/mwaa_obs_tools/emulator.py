@@ -9,6 +9,7 @@ import copy
 import json
 import logging
 import os
+import re
 import socket
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -162,3 +163,28 @@ def sam_transform(
                 properties[key] = artifact_uri
     transformed: dict[str, Any] = transform(local, {}, _NoManagedPolicies())
     return transformed
+
+
+def resolve(value: Any, refs: Mapping[str, Any], attributes: Mapping[str, Any]) -> Any:
+    """Resolve Ref, Fn::GetAtt and Fn::Sub in a template value, as CloudFormation would for the skipped resources.
+
+    refs: parameter, pseudo-parameter and resource names to their values; attributes: "Resource.Attribute" to
+    values. A missing name raises KeyError (a test would rather fail than deploy half a resource).
+    """
+    if isinstance(value, list):
+        return [resolve(item, refs, attributes) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"Ref"}:
+        return refs[value["Ref"]]
+    if set(value) == {"Fn::GetAtt"}:
+        target = value["Fn::GetAtt"]
+        return attributes[target if isinstance(target, str) else ".".join(target)]
+    if set(value) == {"Fn::Sub"}:
+        text = value["Fn::Sub"]
+        return re.sub(r"\$\{([A-Za-z0-9:.]+)\}", lambda match: str(_named(match.group(1), refs, attributes)), text)
+    return {key: resolve(item, refs, attributes) for key, item in value.items()}
+
+
+def _named(name: str, refs: Mapping[str, Any], attributes: Mapping[str, Any]) -> Any:
+    return refs[name] if name in refs else attributes[name]

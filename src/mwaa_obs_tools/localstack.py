@@ -5,7 +5,9 @@ Workarounds for what moto does not do (../shared/notes/local-aws.md), each appli
 1. moto ignores the AWS::Serverless transform: the template is transformed locally with aws-sam-translator,
    then created with CloudFormation (`create_stack`); CodeUri/ContentUri point at a placeholder zip in S3.
 2. moto's CloudFormation skips AWS::SQS::QueuePolicy (and alarms, subscriptions, secrets): nothing to create
-   for the queue policy, the emulator does not enforce resource policies. The Slack webhook secret is created
+   for the queue and topic policies, the emulator does not enforce resource policies; the template's alarms are
+   created here with PutMetricAlarm, their references resolved as CloudFormation would (never evaluated: moto
+   does not evaluate alarms). The Slack webhook secret is created
    here, before the stack, as a user would, and its ARN passed as the SlackWebhookSecretArn parameter.
 3. An enabled event source mapping makes moto try to run the function in Docker on every SendMessage (and push
    messages to the DLQ early): the mappings are disabled after deploying and the queues are polled here, with
@@ -119,6 +121,7 @@ class LocalStack:
         self._slack_webhook_url = slack_webhook_url
         self._alert_inbox_url = ""
         self._alerts: list[dict[str, Any]] = []
+        self.parameters: dict[str, str] = {}
         self.engine = Engine(EmulatorSink(endpoint), self._read_definition, start=datetime.now(UTC))
         self.simulator = ApiServer(self.engine, port=simulator_port, speed=speed)
         self._s3 = client(endpoint, "s3")
@@ -139,17 +142,15 @@ class LocalStack:
         self._s3.put_object(Bucket=ARTIFACT_BUCKET, Key="code.zip", Body=placeholder.getvalue())
         transformed = emulator.sam_transform(self.template, f"s3://{ARTIFACT_BUCKET}/code.zip")
         cloudformation = client(self.endpoint, "cloudformation")
-        with warnings.catch_warnings():  # moto warns about each resource type it skips (workaround 2)
-            warnings.simplefilter("ignore", UserWarning)
-            logging.getLogger("moto").setLevel(logging.ERROR)
-            cloudformation.create_stack(
-                StackName=STACK_NAME,
-                TemplateBody=json.dumps(transformed),
-                Capabilities=["CAPABILITY_IAM"],
-                Parameters=[
-                    {"ParameterKey": key, "ParameterValue": value} for key, value in self._parameters().items()
-                ],
-            )
+        # moto warns about each resource type it skips (workaround 2), from its server thread: a process-wide filter.
+        warnings.filterwarnings("ignore", message="Tried to parse AWS::", category=UserWarning)
+        logging.getLogger("moto").setLevel(logging.ERROR)
+        cloudformation.create_stack(
+            StackName=STACK_NAME,
+            TemplateBody=json.dumps(transformed),
+            Capabilities=["CAPABILITY_IAM"],
+            Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in self._parameters().items()],
+        )
         stack = cloudformation.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
         if stack["StackStatus"] != "CREATE_COMPLETE":
             raise RuntimeError(f"stack {STACK_NAME} is {stack['StackStatus']}: {stack.get('StackStatusReason')}")
@@ -160,6 +161,7 @@ class LocalStack:
             self._wire(lambda_client, "NotifyFunction", "NoticesQueueUrl"),
         ]
         self._alert_inbox_url = self._subscribe_alert_inbox()
+        self._create_alarms(cloudformation)
         bind_table(self.outputs["StateTableName"])  # in-process readers (demo, tests) read this stack's table
         return self.outputs
 
@@ -168,7 +170,27 @@ class LocalStack:
             self.slack.start()
         url = self._slack_webhook_url or (self.slack.url() if self.slack else "")
         secret = client(self.endpoint, "secretsmanager").create_secret(Name=SLACK_SECRET_NAME, SecretString=url)
-        return {**LOCAL_PARAMETERS, "SlackWebhookSecretArn": secret["ARN"]}
+        self.parameters = {**LOCAL_PARAMETERS, "SlackWebhookSecretArn": secret["ARN"]}
+        return self.parameters
+
+    def _create_alarms(self, cloudformation: Any) -> None:
+        """Workaround 2 for alarms: each AWS::CloudWatch::Alarm of the template, through PutMetricAlarm."""
+        refs: dict[str, Any] = {name: spec.get("Default") for name, spec in self.template["Parameters"].items()}
+        refs |= self.parameters | {
+            "AWS::Region": "us-east-1",
+            "AWS::AccountId": "123456789012",
+            "AWS::Partition": "aws",
+            "AWS::StackName": STACK_NAME,
+        }
+        attributes: dict[str, str] = {}
+        for resource in cloudformation.list_stack_resources(StackName=STACK_NAME)["StackResourceSummaries"]:
+            logical, physical = resource["LogicalResourceId"], resource.get("PhysicalResourceId", "")
+            refs[logical] = physical
+            if resource["ResourceType"] == "AWS::SQS::Queue":
+                attributes[f"{logical}.QueueName"] = physical.rsplit("/", 1)[1]
+        for resource in self.template["Resources"].values():
+            if resource["Type"] == "AWS::CloudWatch::Alarm":
+                self._cloudwatch.put_metric_alarm(**emulator.resolve(resource["Properties"], refs, attributes))
 
     def _wire(self, lambda_client: Any, logical_id: str, queue_output: str) -> FunctionTarget:
         function_name = self.outputs[f"{logical_id}Name"]

@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from mwaa_obs.store import bind_table
-from mwaa_obs_tools import cli, localstack
+from mwaa_obs_tools import cli, dashboards, localstack
 from mwaa_obs_tools.simulator.engine import Faults
 from tests.conftest import TABLE_NAME
 
@@ -42,7 +42,12 @@ def service(stack: localstack.LocalStack) -> Any:
 
 @pytest.fixture(scope="module")
 def simulated(stack: localstack.LocalStack, service: Any) -> dict[str, str]:
-    """Given the example workflows with a failure, a retry, a time-out and a stop, run and fully ingested."""
+    """Given the example workflows with a failure, a retry, a time-out and a stop, run and fully ingested (and every
+    failure alerted on its own: no grouping window)."""
+    settings = {"defaults": {"group_window_minutes": 0}}
+    localstack.client(stack.endpoint, "ssm").put_parameter(
+        Name=stack.outputs["SettingsParameterName"], Value=json.dumps(settings), Type="String", Overwrite=True
+    )
     s3 = localstack.client(stack.endpoint, "s3")
     arns = {}
     for path in sorted(EXAMPLES.glob("*.yaml")):
@@ -217,3 +222,45 @@ def test_replay_sends_raw_events_through_the_bus(
     stack.pump()
     (run,) = cli_json(capsys, "runs", "list", "--workflow", "replayed", "--endpoint-url", stack.endpoint)
     assert (run["run_id"], run["status"], run["duration_seconds"]) == ("replayed-run", "SUCCESS", 60.0)
+
+
+def test_a_new_workflow_is_watched_from_its_first_event(
+    stack: localstack.LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a workflow nobody has seen, and one event of it
+    arn = "arn:aws:airflow-serverless:us-east-1:123456789012:workflow/brand_new-BBBBBBBBBB"
+    event = {"source": "aws.airflow-serverless", "detail-type": "MWAA Serverless Workflow Run Started",
+             "time": "2026-11-24T00:00:00Z", "resources": [arn], "detail": {"runId": "first-run"}}  # fmt: skip
+    path = tmp_path / "first.jsonl"
+    path.write_text(json.dumps(event) + "\n")
+    assert cli.main(["replay", str(path), "--endpoint-url", stack.endpoint]) == 0
+    stack.pump()
+    cloudwatch = localstack.client(stack.endpoint, "cloudwatch")
+    namespace = stack.outputs["MetricNamespace"]
+    # Then the workflow dashboard's picker finds it: its values come from this metric search
+    picked = cloudwatch.list_metrics(
+        Namespace=namespace, MetricName="RunStarted", Dimensions=[{"Name": "WorkflowName", "Value": "brand_new"}]
+    )["Metrics"]
+    assert picked
+    # And the workflow alarms that judge it (it is one of their contributors) are there, as the template says
+    found = cloudwatch.describe_alarms(AlarmNamePrefix="mwaa-obs-workflows-")["MetricAlarms"]
+    assert {alarm["AlarmName"] for alarm in found} == {
+        "mwaa-obs-workflows-failed", "mwaa-obs-workflows-timed-out",
+        "mwaa-obs-workflows-too-slow", "mwaa-obs-workflows-retry-storm",
+    }  # fmt: skip
+    for alarm in found:
+        (query,) = alarm["Metrics"]
+        assert f'FROM SCHEMA("{namespace}", WorkflowName) GROUP BY WorkflowName' in query["Expression"]
+        assert alarm["TreatMissingData"] == "notBreaching"
+        assert alarm["AlarmActions"] == alarm["OKActions"] == [stack.outputs["AlarmTopicArn"]]
+    # And the dashboards are the ones of dashboards/, filled in for this stack
+    values = {
+        "MetricNamespace": namespace, "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
+        "AWS::Partition": "aws", "AWS::StackName": localstack.STACK_NAME, "ResourcePrefix": "mwaa-obs",
+        "IngestFunction": stack.outputs["IngestFunctionName"], "NotifyFunction": stack.outputs["NotifyFunctionName"],
+        "DurationAlarmSeconds": 3600,
+    }  # fmt: skip
+    for logical_id in dashboards.BODIES:
+        name = stack.outputs[f"{logical_id}Name"]
+        deployed = json.loads(cloudwatch.get_dashboard(DashboardName=name)["DashboardBody"])
+        assert deployed == dashboards.fill(dashboards.body_template(logical_id), values)

@@ -1,0 +1,147 @@
+"""Alarms and dashboards of template.yaml agree with the metric catalog: none watches a metric nobody emits."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from mwaa_obs.metrics import CATALOG, WORKFLOW_DIMENSION, dimension_sets
+from mwaa_obs_tools import dashboards
+
+NAMESPACE_REF = "${MetricNamespace}"
+NAMESPACE = "MWAAServerless/Observability"
+_QUERY = re.compile(
+    r"^SELECT (SUM|MAX|MIN|AVG|COUNT)\((\w+)\) "
+    r'FROM SCHEMA\("([^"]+)", (\w+)\) GROUP BY (\w+) ORDER BY \1\(\) DESC LIMIT \d+$'
+)
+EMITTED = {(spec.name, dims) for spec in CATALOG for dims in dimension_sets(spec)}
+FILL: dict[str, Any] = {
+    "MetricNamespace": NAMESPACE,
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::Partition": "aws",
+    "AWS::StackName": "mwaa-obs",
+    "ResourcePrefix": "mwaa-obs",
+    "IngestFunction": "mwaa-obs-ingest",
+    "NotifyFunction": "mwaa-obs-notify",
+    "DurationAlarmSeconds": 3600,
+}
+
+
+def alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        name: resource["Properties"]
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+    }
+
+
+def alarm_name(properties: dict[str, Any]) -> str:
+    name: str = properties["AlarmName"]["Fn::Sub"]
+    return name.replace("${ResourcePrefix}", "mwaa-obs")
+
+
+def query_metric(expression: str) -> tuple[str, tuple[str, ...]]:
+    """(metric name, dimension set) a Metrics Insights query reads; fails on any other query shape."""
+    match = _QUERY.match(expression)
+    assert match, expression
+    _, metric, namespace, schema_dimension, group_by = match.groups()
+    assert namespace == NAMESPACE_REF
+    assert schema_dimension == group_by == WORKFLOW_DIMENSION
+    return metric, (schema_dimension,)
+
+
+def widget_metrics(body: dict[str, Any]) -> Iterator[tuple[str, str, tuple[str, ...]]]:
+    """(namespace, metric name, dimension names) of every metric and query in a dashboard's metric widgets."""
+    for widget in body["widgets"]:
+        for row in widget["properties"].get("metrics", []):
+            if isinstance(row[0], dict):
+                expression = row[0]["expression"]
+                if expression.startswith("SELECT"):
+                    metric, dims = query_metric(expression.replace(NAMESPACE, NAMESPACE_REF))
+                    yield NAMESPACE, metric, dims
+                continue
+            plain = [str(item) for item in row if not isinstance(item, dict)]
+            yield plain[0], plain[1], tuple(plain[2:][0::2])
+
+
+def test_every_workflow_alarm_reads_a_metric_the_pipeline_emits_under_that_dimension(template: dict[str, Any]) -> None:
+    workflow_alarms = {name: p for name, p in alarms(template).items() if "Metrics" in p}
+    assert len(workflow_alarms) == 4
+    for name, properties in workflow_alarms.items():
+        (query,) = properties["Metrics"]
+        assert query_metric(query["Expression"]["Fn::Sub"]) in EMITTED, name
+        assert query["ReturnData"] is True
+
+
+def test_pipeline_alarms_watch_the_stacks_own_queues_and_functions(template: dict[str, Any]) -> None:
+    watched = {}
+    for name, properties in alarms(template).items():
+        if "Metrics" in properties:
+            continue
+        (dimension,) = properties["Dimensions"]
+        watched[name] = (properties["Namespace"], properties["MetricName"], dimension["Value"])
+    visible = "ApproximateNumberOfMessagesVisible"
+    assert watched == {
+        "EventsDeadLetterAlarm": ("AWS/SQS", visible, {"Fn::GetAtt": ["EventsDeadLetterQueue", "QueueName"]}),
+        "NoticesDeadLetterAlarm": ("AWS/SQS", visible, {"Fn::GetAtt": ["NoticesDeadLetterQueue", "QueueName"]}),
+        "IngestErrorsAlarm": ("AWS/Lambda", "Errors", {"Ref": "IngestFunction"}),
+        "IngestThrottlesAlarm": ("AWS/Lambda", "Throttles", {"Ref": "IngestFunction"}),
+        "NotifyErrorsAlarm": ("AWS/Lambda", "Errors", {"Ref": "NotifyFunction"}),
+        "EventsAgeAlarm": ("AWS/SQS", "ApproximateAgeOfOldestMessage", {"Fn::GetAtt": ["EventsQueue", "QueueName"]}),
+    }  # fmt: skip
+
+
+def test_every_alarm_chooses_missing_data_and_tells_the_alarm_topic_both_ways(template: dict[str, Any]) -> None:
+    for name, properties in alarms(template).items():
+        assert properties["TreatMissingData"] in {"notBreaching", "breaching", "ignore", "missing"}, name
+        assert properties["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+        assert properties["OKActions"] == [{"Ref": "AlarmTopic"}], name
+        assert alarm_name(properties).startswith("mwaa-obs-"), name
+
+
+@pytest.mark.parametrize("logical_id", sorted(dashboards.BODIES))
+def test_the_template_holds_the_dashboard_bodies_of_dashboards_dir(template: dict[str, Any], logical_id: str) -> None:
+    body = template["Resources"][logical_id]["Properties"]["DashboardBody"]["Fn::Sub"]
+    assert body.strip() == dashboards.body_template(logical_id).strip(), "run `make dashboards`"
+
+
+@pytest.mark.parametrize("logical_id", sorted(dashboards.BODIES))
+def test_dashboard_widgets_read_only_emitted_metrics(logical_id: str) -> None:
+    text = dashboards.body_template(logical_id)
+    assert dashboards.placeholders(text) <= set(FILL), "a placeholder the template cannot fill"
+    body = dashboards.fill(text, FILL)
+    ours = [(metric, dims) for namespace, metric, dims in widget_metrics(body) if namespace == NAMESPACE]
+    assert ours
+    for metric, dims in ours:
+        assert (metric, dims) in EMITTED, (logical_id, metric, dims)
+
+
+def test_the_dashboards_alarm_widgets_name_the_templates_alarms(template: dict[str, Any]) -> None:
+    names = {alarm_name(properties) for properties in alarms(template).values()}
+    fleet = dashboards.fill(dashboards.body_template("FleetDashboard"), FILL)
+    (widget,) = [w for w in fleet["widgets"] if w["type"] == "alarm"]
+    assert {arn.rsplit(":", 1)[1] for arn in widget["properties"]["alarms"]} == names
+    workflow = dashboards.fill(dashboards.body_template("WorkflowDashboard"), FILL)
+    (widget,) = [w for w in workflow["widgets"] if w["type"] == "alarm"]
+    assert {arn.rsplit(":", 1)[1] for arn in widget["properties"]["alarms"]} == {
+        name for name in names if "-workflows-" in name
+    }
+
+
+def test_the_workflow_dashboard_picks_the_workflow_from_the_metrics_and_applies_it_everywhere() -> None:
+    text = dashboards.body_template("WorkflowDashboard")
+    body = dashboards.fill(text, FILL)
+    (variable,) = body["variables"]
+    assert variable["pattern"] == dashboards.WORKFLOW_PATTERN
+    assert variable["populateFrom"] == WORKFLOW_DIMENSION
+    assert variable["search"] == '{MWAAServerless/Observability,WorkflowName} MetricName="RunStarted"'
+    for widget in body["widgets"]:
+        for row in widget["properties"].get("metrics", []):
+            if not isinstance(row[0], dict):
+                assert row[2:4] == [WORKFLOW_DIMENSION, dashboards.WORKFLOW_PATTERN], row
+    assert json.dumps(body).count(dashboards.WORKFLOW_PATTERN) >= 20
