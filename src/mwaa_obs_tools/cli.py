@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +91,19 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--workflow", help="workflow name (needed only if several workflows share the run id)")
     for reader in (listing, show):
         reader.add_argument("--json", action="store_true", help="machine-readable output")
+
+    dashboard = commands.add_parser("dashboard", help="CloudWatch dashboards").add_subparsers(
+        required=True, metavar="ACTION"
+    )
+    draw = dashboard.add_parser("render", help="draw a workflow dashboard's graphs into a PNG from metric data")
+    draw.add_argument("workflow", metavar="WORKFLOW")
+    draw.add_argument("--out", type=Path, required=True, metavar="FILE.png")
+    draw.add_argument("--hours", type=float, default=24.0, help="how far back the graphs go (default 24)")
+    draw.add_argument("--end", type=datetime.fromisoformat, help="when the graphs end, ISO-8601 (default now)")
+    draw.add_argument("--period", type=int, help="seconds per point (default: each widget's own)")
+    draw.set_defaults(command=_dashboard_render)
+
+    for reader in (listing, show, draw):
         reader.add_argument("--endpoint-url", default=os.environ.get("MWAA_OBS_ENDPOINT_URL"),
                             help="the local stack's emulator, e.g. http://localhost:4566")  # fmt: skip
         reader.add_argument("--stack-name", default=DEFAULT_STACK, help=f"deployed stack (default {DEFAULT_STACK})")
@@ -251,6 +264,26 @@ def _replay(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+# --- dashboard render ----------------------------------------------------------------------------------------------
+
+
+def _dashboard_render(args: argparse.Namespace) -> int:
+    try:
+        from mwaa_obs_tools import render  # noqa: PLC0415 - matplotlib loads only for this command
+    except ImportError:
+        raise CliError("dashboard render needs matplotlib: pip install 'mwaa-obs[render]'") from None
+    outputs = _stack_outputs(args)
+    if "WorkflowDashboardName" not in outputs:
+        raise CliError(f"stack {args.stack_name} has no workflow dashboard (deployed before dashboards existed?)")
+    end = (args.end or datetime.now(UTC)).astimezone(UTC)
+    start = end - timedelta(hours=args.hours)
+    cloudwatch = _client("cloudwatch", args.endpoint_url)
+    name = outputs["WorkflowDashboardName"]
+    path = render.render(cloudwatch, name, args.workflow, args.out, start=start, end=end, period=args.period)
+    print(path)
+    return 0
+
+
 # --- runs ----------------------------------------------------------------------------------------------------------
 
 
@@ -258,6 +291,10 @@ def _bind(args: argparse.Namespace) -> None:
     """Point the models at the stack's table: from the local emulator or a deployed stack's outputs."""
     from mwaa_obs.store import bind_table  # noqa: PLC0415
 
+    bind_table(_stack_outputs(args)["StateTableName"])
+
+
+def _stack_outputs(args: argparse.Namespace) -> dict[str, str]:
     if args.endpoint_url:
         _use_local(args.endpoint_url)
     cloudformation = boto3.client("cloudformation", endpoint_url=args.endpoint_url)
@@ -270,7 +307,7 @@ def _bind(args: argparse.Namespace) -> None:
     outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
     if "StateTableName" not in outputs:
         raise CliError(f"stack {args.stack_name} has no StateTableName output: is it an mwaa-obs stack?")
-    bind_table(outputs["StateTableName"])
+    return outputs
 
 
 def _workflow_ids(name: str | None) -> list[str]:

@@ -14,7 +14,8 @@ import statistics
 import sys
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -22,6 +23,8 @@ import boto3
 from mwaa_obs.store import list_workflows, load_run, recent_runs
 from mwaa_obs_tools import cli, localstack
 from mwaa_obs_tools.sample_events import EXAMPLES, run_example_day
+
+DEMO_OUTPUT = Path("demo-output")
 
 
 def main() -> int:
@@ -34,6 +37,7 @@ def main() -> int:
         arns = _create_workflows(stack)
         print(f"workflows  {', '.join(sorted(arns))} (from examples/workflows/)")
         service = _service(stack)
+        day_started = stack.engine.now
         ingested: list[int] = []
         run_example_day(
             stack.engine,
@@ -45,6 +49,7 @@ def main() -> int:
         print(f"simulated  one day: {events} events ingested through EventBridge -> SQS -> Lambda handler")
         failed = _summarise(stack)
         _print_alerts(stack)
+        _render_dashboards(stack, sorted(arns), day_started)
         if failed:
             workflow, run_id = failed
             command = ["runs", "show", run_id, "--workflow", workflow, "--endpoint-url", stack.endpoint]
@@ -124,6 +129,19 @@ def _print_alerts(stack: localstack.LocalStack) -> None:
         print(_slack_as_text(slack[0]))
 
 
+def _render_dashboards(stack: localstack.LocalStack, workflows: list[str], day_started: datetime) -> None:
+    """The workflow dashboard drawn for each workflow over the simulated day, as `mwaa-obs dashboard render` does."""
+    from mwaa_obs_tools import render  # noqa: PLC0415 - matplotlib loads only when drawing
+
+    cloudwatch = localstack.client(stack.endpoint, "cloudwatch")
+    name = stack.outputs["WorkflowDashboardName"]
+    print(f"\ndashboards the '{name}' dashboard, drawn from the emulator's metrics for each workflow:")
+    for workflow in workflows:
+        out = DEMO_OUTPUT / f"dashboard-{workflow}.png"
+        render.render(cloudwatch, name, workflow, out, start=day_started, end=stack.engine.now)
+        print(f"           {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out}")
+
+
 def _slack_as_text(payload: dict[str, Any]) -> str:
     lines = []
     for block in payload["blocks"]:
@@ -150,9 +168,9 @@ def _metric_totals(stack: localstack.LocalStack) -> str:
                 Namespace=namespace,
                 MetricName=name,
                 Dimensions=[{"Name": "WorkflowName", "Value": workflow.workflow_name}],
-                StartTime=datetime.now(UTC) - timedelta(hours=1),  # EMF timestamps are ingestion (wall-clock) time
-                EndTime=datetime.now(UTC) + timedelta(hours=1),
-                Period=7200,
+                StartTime=stack.engine.now - timedelta(days=2),  # metrics carry the simulator's clock
+                EndTime=stack.engine.now + timedelta(hours=1),
+                Period=86400 * 3,
                 Statistics=["Sum"],
             )["Datapoints"]
             total += sum(point["Sum"] for point in data)

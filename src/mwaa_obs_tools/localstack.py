@@ -18,6 +18,8 @@ Workarounds for what moto does not do (../shared/notes/local-aws.md), each appli
 6. No email leaves the machine: an SQS queue subscribed to the alert topic holds what email subscribers would
    get (`alerts()`), and Slack is a catcher on loopback (mwaa_obs_tools.slack_catcher) unless a webhook URL is
    given. Notices are not delayed (AlertDelaySeconds=0): `pump` delivers events before it delivers notices.
+7. A simulated day passes in seconds: metrics are stamped with the simulator's clock, not the wall clock, so
+   that graphs of the local stack show the simulated day (`mwaa-obs dashboard render`).
 """
 
 from __future__ import annotations
@@ -273,7 +275,7 @@ class LocalStack:
         for line in lines:
             document = json.loads(line) if line.startswith("{") else {}
             if "_aws" in document:
-                put_emf_metrics(self._cloudwatch, document)
+                put_emf_metrics(self._cloudwatch, document, at=self.engine.now)
 
     def _read_definition(self, location: dict[str, Any]) -> str:
         try:
@@ -284,10 +286,14 @@ class LocalStack:
         return text
 
 
-def put_emf_metrics(cloudwatch: Any, document: dict[str, Any]) -> None:
-    """Do what CloudWatch Logs does with an EMF document: one datum per metric and dimension set."""
+def put_emf_metrics(cloudwatch: Any, document: dict[str, Any], at: datetime | None = None) -> None:
+    """Do what CloudWatch Logs does with an EMF document: one datum per metric and dimension set.
+
+    `at` replaces the document's timestamp (processing time): the local stack stamps metrics with the simulator's
+    clock, on which processing time is event time, as it nearly is in AWS (workaround 7).
+    """
     metadata = document["_aws"]
-    timestamp = datetime.fromtimestamp(metadata["Timestamp"] / 1000, UTC)
+    timestamp = at or datetime.fromtimestamp(metadata["Timestamp"] / 1000, UTC)
     for directive in metadata["CloudWatchMetrics"]:
         data = []
         for definition in directive["Metrics"]:

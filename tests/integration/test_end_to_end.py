@@ -147,9 +147,9 @@ def test_the_metrics_reached_cloudwatch(stack: localstack.LocalStack, service: A
             Namespace=stack.outputs["MetricNamespace"],
             MetricName="RunFailed",
             Dimensions=[{"Name": "WorkflowName", "Value": name}],
-            StartTime=now - timedelta(hours=1),
-            EndTime=now + timedelta(hours=1),
-            Period=7200,
+            StartTime=now - timedelta(hours=1),  # metrics carry the simulator's clock: now, then 2 simulated hours
+            EndTime=now + timedelta(hours=5),
+            Period=21600,
             Statistics=["Sum"],
         )["Datapoints"]
         total += sum(point["Sum"] for point in points)
@@ -264,3 +264,25 @@ def test_a_new_workflow_is_watched_from_its_first_event(
         name = stack.outputs[f"{logical_id}Name"]
         deployed = json.loads(cloudwatch.get_dashboard(DashboardName=name)["DashboardBody"])
         assert deployed == dashboards.fill(dashboards.body_template(logical_id), values)
+
+
+def test_dashboard_render_draws_the_workflows_graphs_from_the_emulators_metrics(
+    stack: localstack.LocalStack, service: Any, simulated: dict[str, str], tmp_path: Path
+) -> None:
+    from mwaa_obs_tools import render
+
+    # When the workflow dashboard of create_s3_objects is drawn over all the simulated hours
+    end = stack.engine.now + timedelta(hours=1)
+    start = end - timedelta(hours=48)
+    out = tmp_path / "create_s3_objects.png"
+    assert cli.main(["dashboard", "render", "create_s3_objects", "--out", str(out), "--endpoint-url",
+                     stack.endpoint, "--end", end.isoformat(), "--hours", "48"]) == 0  # fmt: skip
+    # Then a PNG was written, and its run outcomes are the stored runs of that workflow
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    cloudwatch = localstack.client(stack.endpoint, "cloudwatch")
+    body = render.workflow_body(cloudwatch, stack.outputs["WorkflowDashboardName"], "create_s3_objects")
+    outcomes = next(w for w in body["widgets"] if w["properties"].get("title") == "Run outcomes (per hour)")
+    drawn = {line.label: sum(line.values) for line in render.widget_series(cloudwatch, outcomes, start, end, 3600)}
+    truth = [run for run in truth_runs(service, simulated).values() if run["workflow_name"] == "create_s3_objects"]
+    expected = {"succeeded": "SUCCESS", "failed": "FAILED", "timed out": "TIMEOUT", "stopped": "STOPPED"}
+    assert drawn == {label: sum(run["status"] == status for run in truth) for label, status in expected.items()}
