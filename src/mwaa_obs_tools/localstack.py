@@ -20,6 +20,9 @@ Workarounds for what moto does not do (../shared/notes/local-aws.md), each appli
    given. Notices are not delayed (AlertDelaySeconds=0): `pump` delivers events before it delivers notices.
 7. A simulated day passes in seconds: metrics are stamped with the simulator's clock, not the wall clock, so
    that graphs of the local stack show the simulated day (`mwaa-obs dashboard render`).
+8. moto never fires schedule rules, and a rule with a ScheduleExpression on the default bus makes its PutEvents
+   fail (NotImplementedError): such rules are deleted after deploying, and `pump` invokes the scheduled functions
+   itself, on the simulator's clock.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +47,14 @@ import botocore.session
 from mwaa_obs import SERVICE
 from mwaa_obs.store import bind_table
 from mwaa_obs_tools import emulator
-from mwaa_obs_tools.lambda_emulation import Handler, PollResult, follow_stdout, load_handler, poll_sqs_once
+from mwaa_obs_tools.lambda_emulation import (
+    FakeLambdaContext,
+    Handler,
+    PollResult,
+    follow_stdout,
+    load_handler,
+    poll_sqs_once,
+)
 from mwaa_obs_tools.simulator.api import ApiServer
 from mwaa_obs_tools.simulator.engine import Engine
 from mwaa_obs_tools.slack_catcher import SlackCatcher
@@ -62,6 +72,16 @@ LOCAL_PARAMETERS = {"AlertDelaySeconds": "0"}
 
 def client(endpoint: str, service: str) -> Any:
     return botocore.session.get_session().create_client(service, endpoint_url=endpoint, region_name="us-east-1")
+
+
+@dataclass
+class ScheduledTarget:
+    """A function on an EventBridge schedule, invoked by pump() on the simulator's clock."""
+
+    handler: Handler
+    every: timedelta
+    log_group: str
+    next_due: datetime | None = None
 
 
 @dataclass
@@ -119,6 +139,7 @@ class LocalStack:
         self.template = emulator.load_template()
         self.outputs: dict[str, str] = {}
         self.functions: list[FunctionTarget] = []  # in pump order: ingest, then notify
+        self.scheduled: list[ScheduledTarget] = []
         self.slack = SlackCatcher() if slack_webhook_url is None else None
         self._slack_webhook_url = slack_webhook_url
         self._alert_inbox_url = ""
@@ -162,6 +183,8 @@ class LocalStack:
             self._wire(lambda_client, "IngestFunction", "EventsQueueUrl"),
             self._wire(lambda_client, "NotifyFunction", "NoticesQueueUrl"),
         ]
+        self.scheduled = [self._wire_schedule(lambda_client, "FreshnessFunction")]
+        self._delete_schedule_rules()
         self._alert_inbox_url = self._subscribe_alert_inbox()
         self._create_alarms(cloudformation)
         bind_table(self.outputs["StateTableName"])  # in-process readers (demo, tests) read this stack's table
@@ -212,6 +235,41 @@ class LocalStack:
         follow_stdout(SERVICE)
         return FunctionTarget(handler, queue_url, queue_arn["QueueArn"], int(batch_size), log_group)
 
+    def _wire_schedule(self, lambda_client: Any, logical_id: str) -> ScheduledTarget:
+        (source,) = self.template["Resources"][logical_id]["Properties"]["Events"].values()
+        amount, unit = source["Properties"]["Schedule"].removeprefix("rate(").removesuffix(")").split()
+        every = timedelta(**{unit if unit.endswith("s") else unit + "s": int(amount)})
+        function_name = self.outputs[f"{logical_id}Name"]
+        configuration = lambda_client.get_function_configuration(FunctionName=function_name)
+        os.environ.update({k: str(v) for k, v in configuration["Environment"]["Variables"].items()})
+        log_group = configuration.get("LoggingConfig", {}).get("LogGroup", f"/aws/lambda/{function_name}")
+        return ScheduledTarget(load_handler(self.template, logical_id, emulator.REPO_ROOT), every, log_group)
+
+    def _delete_schedule_rules(self) -> None:
+        """Workaround 8."""
+        events = client(self.endpoint, "events")
+        for rule in events.list_rules(EventBusName="default")["Rules"]:
+            if rule.get("ScheduleExpression"):
+                targets = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+                if targets:
+                    events.remove_targets(Rule=rule["Name"], Ids=[target["Id"] for target in targets])
+                events.delete_rule(Name=rule["Name"])
+
+    def run_schedules(self) -> int:
+        """Invoke each scheduled function whose time has come on the simulator's clock; returns the invocations."""
+        invoked = 0
+        for target in self.scheduled:
+            now = self.engine.now
+            if target.next_due is not None and now < target.next_due:
+                continue
+            event = {"source": "aws.events", "detail-type": "Scheduled Event", "time": now.isoformat()}
+            with _captured_stdout() as output:
+                target.handler(event, FakeLambdaContext(aws_request_id=f"schedule-{now:%Y%m%dT%H%M}"))
+            self._forward(target.log_group, output.getvalue())
+            target.next_due = now + target.every
+            invoked += 1
+        return invoked
+
     def _subscribe_alert_inbox(self) -> str:
         """Workaround 6: what the topic publishes, kept in a queue (moto skips AWS::SNS::Subscription anyway)."""
         url: str = self._sqs.create_queue(QueueName=ALERT_INBOX)["QueueUrl"]
@@ -251,6 +309,7 @@ class LocalStack:
             handled = [self._drain(target) for target in self.functions]
             ingested += handled[0]
             if not any(handled):
+                self.run_schedules()
                 return ingested
 
     def _drain(self, target: FunctionTarget) -> int:
@@ -260,18 +319,18 @@ class LocalStack:
                 result: PollResult = poll_sqs_once(
                     self._sqs, target.queue_url, target.queue_arn, target.handler, target.batch_size
                 )
-            self._forward(target, output.getvalue())
+            self._forward(target.log_group, output.getvalue())
             if not result.received or result.failed == result.received:
                 return handled + result.received - result.failed
             handled += result.received
 
-    def _forward(self, target: FunctionTarget, printed: str) -> None:
+    def _forward(self, log_group: str, printed: str) -> None:
         """What the function printed: EMF documents become metrics, every line goes to the function's logs."""
         lines = [line for line in printed.splitlines() if line.strip()]
         if not lines:
             return
         now = datetime.now(UTC)
-        write_log_lines(self._logs, target.log_group, "local", [(now, line) for line in lines], self._log_streams)
+        write_log_lines(self._logs, log_group, "local", [(now, line) for line in lines], self._log_streams)
         for line in lines:
             document = json.loads(line) if line.startswith("{") else {}
             if "_aws" in document:

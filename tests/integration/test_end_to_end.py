@@ -245,8 +245,8 @@ def test_a_new_workflow_is_watched_from_its_first_event(
     # And the workflow alarms that judge it (it is one of their contributors) are there, as the template says
     found = cloudwatch.describe_alarms(AlarmNamePrefix="mwaa-obs-workflows-")["MetricAlarms"]
     assert {alarm["AlarmName"] for alarm in found} == {
-        "mwaa-obs-workflows-failed", "mwaa-obs-workflows-timed-out",
-        "mwaa-obs-workflows-too-slow", "mwaa-obs-workflows-retry-storm",
+        "mwaa-obs-workflows-failed", "mwaa-obs-workflows-timed-out", "mwaa-obs-workflows-too-slow",
+        "mwaa-obs-workflows-retry-storm", "mwaa-obs-workflows-overdue",
     }  # fmt: skip
     for alarm in found:
         (query,) = alarm["Metrics"]
@@ -258,6 +258,7 @@ def test_a_new_workflow_is_watched_from_its_first_event(
         "MetricNamespace": namespace, "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
         "AWS::Partition": "aws", "AWS::StackName": localstack.STACK_NAME, "ResourcePrefix": "mwaa-obs",
         "IngestFunction": stack.outputs["IngestFunctionName"], "NotifyFunction": stack.outputs["NotifyFunctionName"],
+        "FreshnessFunction": stack.outputs["FreshnessFunctionName"],
         "DurationAlarmSeconds": 3600,
     }  # fmt: skip
     for logical_id in dashboards.BODIES:

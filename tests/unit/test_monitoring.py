@@ -28,6 +28,7 @@ FILL: dict[str, Any] = {
     "ResourcePrefix": "mwaa-obs",
     "IngestFunction": "mwaa-obs-ingest",
     "NotifyFunction": "mwaa-obs-notify",
+    "FreshnessFunction": "mwaa-obs-freshness",
     "DurationAlarmSeconds": 3600,
 }
 
@@ -71,7 +72,7 @@ def widget_metrics(body: dict[str, Any]) -> Iterator[tuple[str, str, tuple[str, 
 
 def test_every_workflow_alarm_reads_a_metric_the_pipeline_emits_under_that_dimension(template: dict[str, Any]) -> None:
     workflow_alarms = {name: p for name, p in alarms(template).items() if "Metrics" in p}
-    assert len(workflow_alarms) == 4
+    assert len(workflow_alarms) == 5
     for name, properties in workflow_alarms.items():
         (query,) = properties["Metrics"]
         assert query_metric(query["Expression"]["Fn::Sub"]) in EMITTED, name
@@ -92,6 +93,7 @@ def test_pipeline_alarms_watch_the_stacks_own_queues_and_functions(template: dic
         "IngestErrorsAlarm": ("AWS/Lambda", "Errors", {"Ref": "IngestFunction"}),
         "IngestThrottlesAlarm": ("AWS/Lambda", "Throttles", {"Ref": "IngestFunction"}),
         "NotifyErrorsAlarm": ("AWS/Lambda", "Errors", {"Ref": "NotifyFunction"}),
+        "FreshnessErrorsAlarm": ("AWS/Lambda", "Errors", {"Ref": "FreshnessFunction"}),
         "EventsAgeAlarm": ("AWS/SQS", "ApproximateAgeOfOldestMessage", {"Fn::GetAtt": ["EventsQueue", "QueueName"]}),
     }  # fmt: skip
 

@@ -60,3 +60,13 @@ class NotifyConfig:
             max_receive_count=_whole_number(env, "NOTICES_MAX_RECEIVE_COUNT", "5"),
             stack_name=env.get("STACK_NAME", "mwaa-obs"),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class FreshnessConfig:
+    table_name: str
+    settings_parameter: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> FreshnessConfig:
+        return cls(table_name=_required(env, "TABLE_NAME"), settings_parameter=_required(env, "SETTINGS_PARAMETER"))

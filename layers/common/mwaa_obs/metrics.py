@@ -51,6 +51,12 @@ NOTIFICATIONS_DEAD_LETTERED: Final = MetricSpec(
 INVALID_NOTICES: Final = MetricSpec(
     "InvalidNotices", "Count", False, "A notice named no stored run or was malformed; dropped (fleet only)."
 )
+SCHEDULE_OVERDUE: Final = MetricSpec(
+    "ScheduleOverdue",
+    "Count",
+    True,
+    "1 if a workflow with a regular cadence had no successful run within it plus grace, else 0 (every 15 min).",
+)
 INVALID_SETTINGS: Final = MetricSpec(
     "InvalidSettings", "Count", False, "The settings document was rejected; the previous one stays (fleet only)."
 )
@@ -75,6 +81,7 @@ CATALOG: Final = (
     NOTIFICATION_FAILURES,
     NOTIFICATIONS_DEAD_LETTERED,
     INVALID_NOTICES,
+    SCHEDULE_OVERDUE,
     INVALID_SETTINGS,
 )
 

@@ -1,4 +1,4 @@
-"""Per-workflow settings: who is told about a workflow, how, and how often.
+"""Per-workflow settings: who is told about a workflow, how, and how often, and when it counts as overdue.
 
 One JSON document in SSM Parameter Store (`/<prefix>/settings`), editable without a deployment; the notifier
 reads it at most once a minute. Rules are matched against the workflow name in order, the first match wins, and
@@ -15,7 +15,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from fnmatch import fnmatchcase
 from typing import Any, Final
@@ -48,6 +48,8 @@ class Route:
     alert_on_stopped: bool = False
     retry_alerts: bool = False
     group_window_minutes: int = 60
+    freshness_check: bool = True  # False: never reported overdue (e.g. workflows run by hand)
+    freshness_grace_minutes: int = 60  # added to the observed cadence before a workflow counts as overdue
 
     @property
     def group_window(self) -> timedelta:
@@ -64,9 +66,11 @@ _TYPES: Final[dict[str, tuple[type, ...]]] = {
     "alert_on_stopped": (bool,),
     "retry_alerts": (bool,),
     "group_window_minutes": (int,),
+    "freshness_check": (bool,),
+    "freshness_grace_minutes": (int,),
 }
-# Keys other concerns read from the same document (alarm thresholds): accepted here without a warning.
-_OTHER_KEYS: Final = frozenset({"match", "alarms", "duration_threshold_seconds", "retry_threshold", "dashboard"})
+# Keys that are not settings of a route.
+_OTHER_KEYS: Final = frozenset({"match"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,14 +120,12 @@ def _route_fields(raw: Any, where: str) -> dict[str, Any]:
         raise InvalidSettings(f"{where}.mention must be Slack mention markup such as <!subteam^S0123> or <@U0123>")
     if chosen.get("slack_webhook") is not None and not _WEBHOOK_NAME.match(chosen["slack_webhook"]):
         raise InvalidSettings(f"{where}.slack_webhook must be a webhook name (letters, digits, _ . -)")
-    if chosen.get("group_window_minutes", 0) < 0:
-        raise InvalidSettings(f"{where}.group_window_minutes must not be negative")
+    for key in ("group_window_minutes", "freshness_grace_minutes"):
+        if chosen.get(key, 0) < 0:
+            raise InvalidSettings(f"{where}.{key} must not be negative")
     if chosen.get("slack_webhook") == "":
         chosen["slack_webhook"] = None
     return chosen
-
-
-ROUTE_KEYS: Final = tuple(field.name for field in fields(Route))
 
 
 class SettingsSource:

@@ -1,0 +1,93 @@
+"""The missed-schedule check on the emulator: stored runs in, ScheduleOverdue EMF and one log line per overdue out."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import botocore.session
+import pytest
+
+import app as ingest_app
+from mwaa_obs.settings import SettingsSource
+from mwaa_obs_tools import emulator
+from mwaa_obs_tools.lambda_emulation import FakeLambdaContext, load_handler
+from tests.conftest import SETTINGS_PARAMETER, Printed
+from tests.factories import T0, minutes, run_event, sqs_event, workflow_arn
+
+EVERY_4H = workflow_arn("sales_4h", "F0urH0ursX")
+BY_HAND = workflow_arn("adhoc", "ByHandXXXX")
+
+
+@pytest.fixture(scope="module")
+def freshness(endpoint: str, template: dict[str, Any]) -> Callable[[dict[str, Any], Any], Any]:
+    """The function's handler, with its settings read on every run (not cached for a minute)."""
+    handler = load_handler(template, "FreshnessFunction", emulator.REPO_ROOT)
+    module: Any = sys.modules[handler.__module__]
+    module.settings = SettingsSource(module.settings._ssm, SETTINGS_PARAMETER, ttl_seconds=0)
+    return handler
+
+
+@pytest.fixture
+def settings(endpoint: str) -> Iterator[Callable[[dict[str, Any]], None]]:
+    ssm: Any = botocore.session.get_session().create_client("ssm", endpoint_url=endpoint)
+
+    def put(document: dict[str, Any]) -> None:
+        ssm.put_parameter(Name=SETTINGS_PARAMETER, Value=json.dumps(document), Type="String", Overwrite=True)
+
+    put({})
+    yield put
+    ssm.delete_parameter(Name=SETTINGS_PARAMETER)
+
+
+def a_good_run(arn: str, run_id: str, start: datetime) -> list[dict[str, Any]]:
+    return [
+        run_event("Started", run_id, start, arn=arn),
+        run_event("Running", run_id, start + minutes(1), arn=arn),
+        run_event("Succeeded", run_id, start + minutes(20), arn=arn),
+    ]
+
+
+@pytest.fixture
+def history(state_table: str) -> datetime:
+    """Given a workflow that succeeded every 4 hours, five times, and one run by hand at odd times; returns the
+    end of the last scheduled success."""
+    events = [e for n in range(5) for e in a_good_run(EVERY_4H, f"s{n}", T0 + timedelta(hours=4 * n))]
+    events += [e for n, at in enumerate((0, 7, 100, 130, 600)) for e in a_good_run(BY_HAND, f"h{n}", T0 + minutes(at))]
+    for start in range(0, len(events), 10):
+        ingest_app.lambda_handler(sqs_event(events[start : start + 10]), FakeLambdaContext())
+    return T0 + timedelta(hours=16) + minutes(20)
+
+
+def check(freshness: Any, at: datetime, printed: Callable[[], Printed]) -> tuple[dict[str, float], Printed]:
+    printed()  # what ingest printed is not ours
+    freshness({"time": at.isoformat(), "source": "aws.events"}, FakeLambdaContext(function_name="freshness"))
+    seen = printed()
+    return {doc["WorkflowName"]: doc["ScheduleOverdue"][0] for doc in seen.emf if "WorkflowName" in doc}, seen
+
+
+def test_a_workflow_is_overdue_only_after_its_cadence_plus_grace(
+    freshness: Any, history: datetime, settings: Any, printed: Callable[[], Printed]
+) -> None:
+    # When the check runs 4 h 50 min after the last success (grace 60 min): on time
+    on_time, _ = check(freshness, history + timedelta(hours=4, minutes=50), printed)
+    # Then the regular workflow reports 0, and the one run by hand has no cadence and reports nothing
+    assert on_time == {"sales_4h": 0}
+    # When it runs 5 h 5 min after: overdue, with one warning naming it
+    late, seen = check(freshness, history + timedelta(hours=5, minutes=5), printed)
+    assert late == {"sales_4h": 1}
+    warnings = [log for log in seen.logs if log["message"] == "workflow overdue"]
+    assert [log["workflow"] for log in warnings] == ["sales_4h"]
+
+
+def test_settings_change_the_grace_or_switch_the_check_off(
+    freshness: Any, history: datetime, settings: Any, printed: Callable[[], Printed]
+) -> None:
+    at = history + timedelta(hours=4, minutes=50)
+    settings({"workflows": [{"match": "sales_*", "freshness_grace_minutes": 10}]})
+    assert check(freshness, at, printed)[0] == {"sales_4h": 1}
+    settings({"workflows": [{"match": "sales_*", "freshness_check": False}]})
+    assert check(freshness, at, printed)[0] == {}
