@@ -135,6 +135,7 @@ def bench_calls() -> dict[str, Any]:
         session.create_client("sns", endpoint_url=endpoint).create_topic(Name=TOPIC)
         session.create_client("ssm", endpoint_url=endpoint).put_parameter(Name=SETTINGS, Value="{}", Type="String")
         notify = load_handler(emulator.load_template(), "NotifyFunction", ROOT)
+        freshness = load_handler(emulator.load_template(), "FreshnessFunction", ROOT)
         day = sample_events.day_of_events()
         context = FakeLambdaContext()
 
@@ -152,6 +153,8 @@ def bench_calls() -> dict[str, Any]:
             while poll_sqs_once(sqs, notices_url, notices_arn["QueueArn"], notify, 1).received:
                 pass
             notified = {op: n for op, n in counter.take().items() if not op.startswith("sqs:ReceiveMessage")}
+            freshness({"time": "2026-11-25T12:00:00+00:00"}, context)
+            checked = counter.take()
             replay = list(day)
             random.Random(1).shuffle(replay)
             deliver(replay)
@@ -171,6 +174,8 @@ def bench_calls() -> dict[str, Any]:
         "notices_per_event": round(notice_count / len(day), 3),
         "notify_calls_by_operation": handled,
         "notify_calls_per_notice": round(sum(handled.values()) / notice_count, 2),
+        "freshness_calls_by_operation": checked,
+        "workflows": len({event["resources"][0] for event in day}),
         "duplicate_calls_by_operation": duplicate,
         "calls_per_duplicate": round(sum(duplicate.values()) / len(day), 3),
         "events_per_second_against_moto": round(len(day) / seconds, 1),
@@ -280,7 +285,7 @@ def _lambda_site() -> Path:
 def bench_cold(samples: int) -> dict[str, Any]:
     site = _lambda_site()
     results: dict[str, Any] = {}
-    for function in ("ingest", "notify"):
+    for function in ("ingest", "notify", "freshness"):
         env = {**os.environ, "PYTHONPATH": f"{site}:{ROOT / 'layers/common'}:{ROOT / 'functions' / function}"}
         env.pop("AWS_ENDPOINT_URL", None)
         handler: list[float] = []
@@ -340,6 +345,11 @@ def _print_table(results: dict[str, Any], out: Any) -> None:
             ("calls per duplicate event (day replayed)", f"{calls['calls_per_duplicate']}", "<= 1"),
             ("notices per event (finished runs, retries)", f"{calls['notices_per_event']}", "reported"),
             ("notify AWS calls per notice", f"{calls['notify_calls_per_notice']}", "reported"),
+            (
+                "freshness check: AWS calls per run",
+                f"{sum(calls['freshness_calls_by_operation'].values())} for {calls['workflows']} workflows",
+                "1 + 1 per workflow",
+            ),
             ("events/s through handler vs moto", f"{calls['events_per_second_against_moto']}", "emulator-bound"),
         ]
     for batch, figures in results.get("cpu", {}).items():
