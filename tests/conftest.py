@@ -36,6 +36,9 @@ os.environ.update(
         "SETTINGS_PARAMETER": SETTINGS_PARAMETER,
         "SLACK_WEBHOOK_SECRET_ARN": SLACK_SECRET,
         "NOTICES_MAX_RECEIVE_COUNT": "3",
+        "RESOURCE_PREFIX": "mwaa-obs",
+        "ALARM_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:mwaa-obs-test-alarms",
+        "WORKFLOW_DASHBOARD": "mwaa-obs-workflow",
         "POWERTOOLS_METRICS_NAMESPACE": "MWAAServerless/Test",
         "POWERTOOLS_DEV": "false",
     }

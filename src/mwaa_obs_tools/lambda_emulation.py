@@ -119,3 +119,15 @@ def follow_stdout(logger_name: str) -> None:
     for handler in logging.getLogger(logger_name).handlers:
         if isinstance(handler, logging.StreamHandler):
             handler.setStream(CurrentStdout())
+
+
+def matches_filter(pattern: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
+    """An event source mapping's FilterCriteria pattern (exact values only) applied to one record, as Lambda does."""
+    for key, wanted in pattern.items():
+        value = record.get(key) if isinstance(record, Mapping) else None
+        if isinstance(wanted, Mapping):
+            if not isinstance(value, Mapping) or not matches_filter(wanted, value):
+                return False
+        elif value not in wanted:
+            return False
+    return True

@@ -22,7 +22,9 @@ Workarounds for what moto does not do (../shared/notes/local-aws.md), each appli
    that graphs of the local stack show the simulated day (`mwaa-obs dashboard render`).
 8. moto never fires schedule rules, and a rule with a ScheduleExpression on the default bus makes its PutEvents
    fail (NotImplementedError): such rules are deleted after deploying, and `pump` invokes the scheduled functions
-   itself, on the simulator's clock.
+   itself, on the simulator's clock. The table stream's mapping is disabled too; `pump` reads the stream and hands
+   the records that pass the mapping's FilterCriteria to the function.
+9. moto has no composite alarms: the provision function's client answers them in memory (emulator.CompositeAlarms).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import warnings
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,7 @@ from mwaa_obs_tools.lambda_emulation import (
     PollResult,
     follow_stdout,
     load_handler,
+    matches_filter,
     poll_sqs_once,
 )
 from mwaa_obs_tools.simulator.api import ApiServer
@@ -82,6 +85,17 @@ class ScheduledTarget:
     every: timedelta
     log_group: str
     next_due: datetime | None = None
+
+
+@dataclass
+class StreamTarget:
+    """A function on the table's stream with FilterCriteria, fed by pump() as the event source mapping would."""
+
+    handler: Handler
+    stream_arn: str
+    filters: list[dict[str, Any]]
+    log_group: str
+    iterators: dict[str, str] = field(default_factory=dict)  # shard id -> next iterator
 
 
 @dataclass
@@ -140,6 +154,9 @@ class LocalStack:
         self.outputs: dict[str, str] = {}
         self.functions: list[FunctionTarget] = []  # in pump order: ingest, then notify
         self.scheduled: list[ScheduledTarget] = []
+        self.streams: list[StreamTarget] = []
+        self._handlers: dict[str, Handler] = {}
+        self._streams = client(endpoint, "dynamodbstreams")
         self.slack = SlackCatcher() if slack_webhook_url is None else None
         self._slack_webhook_url = slack_webhook_url
         self._alert_inbox_url = ""
@@ -183,7 +200,11 @@ class LocalStack:
             self._wire(lambda_client, "IngestFunction", "EventsQueueUrl"),
             self._wire(lambda_client, "NotifyFunction", "NoticesQueueUrl"),
         ]
-        self.scheduled = [self._wire_schedule(lambda_client, "FreshnessFunction")]
+        self.scheduled = [
+            self._wire_schedule(lambda_client, "FreshnessFunction"),
+            self._wire_schedule(lambda_client, "ProvisionFunction"),
+        ]
+        self.streams = [self._wire_stream(lambda_client, "ProvisionFunction")]
         self._delete_schedule_rules()
         self._alert_inbox_url = self._subscribe_alert_inbox()
         self._create_alarms(cloudformation)
@@ -236,14 +257,57 @@ class LocalStack:
         return FunctionTarget(handler, queue_url, queue_arn["QueueArn"], int(batch_size), log_group)
 
     def _wire_schedule(self, lambda_client: Any, logical_id: str) -> ScheduledTarget:
-        (source,) = self.template["Resources"][logical_id]["Properties"]["Events"].values()
+        events = self.template["Resources"][logical_id]["Properties"]["Events"].values()
+        (source,) = [event for event in events if event["Type"] == "Schedule"]
         amount, unit = source["Properties"]["Schedule"].removeprefix("rate(").removesuffix(")").split()
         every = timedelta(**{unit if unit.endswith("s") else unit + "s": int(amount)})
+        handler, log_group = self._load(lambda_client, logical_id)
+        return ScheduledTarget(handler, every, log_group)
+
+    def _wire_stream(self, lambda_client: Any, logical_id: str) -> StreamTarget:
+        events = self.template["Resources"][logical_id]["Properties"]["Events"].values()
+        (source,) = [event for event in events if event["Type"] == "DynamoDB"]
+        filters = [json.loads(entry["Pattern"]) for entry in source["Properties"]["FilterCriteria"]["Filters"]]
+        handler, log_group = self._load(lambda_client, logical_id)
+        stream_arn = self.outputs["StateTableStreamArn"]
+        target = StreamTarget(handler, stream_arn, filters, log_group)
+        for shard in self._streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
+            iterator = self._streams.get_shard_iterator(
+                StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
+            )["ShardIterator"]
+            target.iterators[shard["ShardId"]] = iterator
+        return target
+
+    def _load(self, lambda_client: Any, logical_id: str) -> tuple[Handler, str]:
+        """A function's handler, loaded once, with its environment; its event source mappings disabled."""
         function_name = self.outputs[f"{logical_id}Name"]
+        for mapping in lambda_client.list_event_source_mappings(FunctionName=function_name)["EventSourceMappings"]:
+            lambda_client.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)  # workaround 3
         configuration = lambda_client.get_function_configuration(FunctionName=function_name)
         os.environ.update({k: str(v) for k, v in configuration["Environment"]["Variables"].items()})
         log_group = configuration.get("LoggingConfig", {}).get("LogGroup", f"/aws/lambda/{function_name}")
-        return ScheduledTarget(load_handler(self.template, logical_id, emulator.REPO_ROOT), every, log_group)
+        if logical_id not in self._handlers:
+            handler = load_handler(self.template, logical_id, emulator.REPO_ROOT)
+            module = sys.modules[handler.__module__]
+            if hasattr(module, "provisioner"):  # workaround 9: moto has no composite alarms
+                emulator.CompositeAlarms().attach(module.provisioner._cloudwatch)
+            self._handlers[logical_id] = handler
+        return self._handlers[logical_id], log_group
+
+    def run_streams(self) -> int:
+        """Feed each stream target the new records that pass its filters; returns the records handed over."""
+        handed = 0
+        for target in self.streams:
+            for shard, iterator in list(target.iterators.items()):
+                answer = self._streams.get_records(ShardIterator=iterator)
+                target.iterators[shard] = answer.get("NextShardIterator") or iterator
+                records = [r for r in answer["Records"] if any(matches_filter(f, r) for f in target.filters)]
+                if records:
+                    with _captured_stdout() as output:
+                        target.handler({"Records": records}, FakeLambdaContext(aws_request_id=f"stream-{shard}"))
+                    self._forward(target.log_group, output.getvalue())
+                    handed += len(records)
+        return handed
 
     def _delete_schedule_rules(self) -> None:
         """Workaround 8."""
@@ -309,6 +373,7 @@ class LocalStack:
             handled = [self._drain(target) for target in self.functions]
             ingested += handled[0]
             if not any(handled):
+                self.run_streams()
                 self.run_schedules()
                 return ingested
 

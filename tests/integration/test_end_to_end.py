@@ -44,7 +44,10 @@ def service(stack: localstack.LocalStack) -> Any:
 def simulated(stack: localstack.LocalStack, service: Any) -> dict[str, str]:
     """Given the example workflows with a failure, a retry, a time-out and a stop, run and fully ingested (and every
     failure alerted on its own: no grouping window)."""
-    settings = {"defaults": {"group_window_minutes": 0}}
+    settings = {
+        "defaults": {"group_window_minutes": 0},
+        "workflows": [{"match": "simple_s3_test", "alarms": "dedicated"}],
+    }
     localstack.client(stack.endpoint, "ssm").put_parameter(
         Name=stack.outputs["SettingsParameterName"], Value=json.dumps(settings), Type="String", Overwrite=True
     )
@@ -188,6 +191,18 @@ def test_each_failed_or_timed_out_run_was_told_once_by_email_and_slack(
     assert len(slack_runs) == len(failed)
     for name, run_id, _ in failed:
         assert sum(f"*{name}* run `{run_id}`" in text for text in slack_runs) == 1
+
+
+def test_a_workflow_set_to_dedicated_got_its_own_alarms_and_dashboard_at_first_sight(
+    stack: localstack.LocalStack, simulated: dict[str, str]
+) -> None:
+    cloudwatch = localstack.client(stack.endpoint, "cloudwatch")
+    own = cloudwatch.describe_alarms(AlarmNamePrefix="mwaa-obs-simple_s3_test-")["MetricAlarms"]
+    assert {alarm["AlarmName"].rsplit("-", 1)[-1] for alarm in own} == {"failed", "out", "slow", "storm", "overdue"}
+    dashboards_found = {entry["DashboardName"] for entry in cloudwatch.list_dashboards()["DashboardEntries"]}
+    assert "mwaa-obs-simple_s3_test" in dashboards_found
+    assert "mwaa-obs-create_s3_objects" not in dashboards_found
+    assert cloudwatch.describe_alarms(AlarmNamePrefix="mwaa-obs-create_s3_objects-")["MetricAlarms"] == []
 
 
 def test_simulate_command_runs_a_workflow_into_the_store(

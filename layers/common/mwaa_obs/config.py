@@ -70,3 +70,28 @@ class FreshnessConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> FreshnessConfig:
         return cls(table_name=_required(env, "TABLE_NAME"), settings_parameter=_required(env, "SETTINGS_PARAMETER"))
+
+
+@dataclass(frozen=True, slots=True)
+class ProvisionConfig:
+    table_name: str
+    settings_parameter: str
+    resource_prefix: str
+    metric_namespace: str
+    alarm_topic_arn: str
+    workflow_dashboard: str
+    duration_alarm_seconds: int
+    retry_storm_threshold: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> ProvisionConfig:
+        return cls(
+            table_name=_required(env, "TABLE_NAME"),
+            settings_parameter=_required(env, "SETTINGS_PARAMETER"),
+            resource_prefix=_required(env, "RESOURCE_PREFIX"),
+            metric_namespace=_required(env, "POWERTOOLS_METRICS_NAMESPACE"),
+            alarm_topic_arn=_required(env, "ALARM_TOPIC_ARN"),
+            workflow_dashboard=_required(env, "WORKFLOW_DASHBOARD"),
+            duration_alarm_seconds=_whole_number(env, "DURATION_ALARM_SECONDS", "3600"),
+            retry_storm_threshold=_whole_number(env, "RETRY_STORM_THRESHOLD", "10"),
+        )

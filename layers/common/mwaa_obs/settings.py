@@ -50,6 +50,9 @@ class Route:
     group_window_minutes: int = 60
     freshness_check: bool = True  # False: never reported overdue (e.g. workflows run by hand)
     freshness_grace_minutes: int = 60  # added to the observed cadence before a workflow counts as overdue
+    alarms: str = "shared"  # "dedicated": its own alarms, composite health alarm and dashboard (docs/ALARMS.md)
+    duration_threshold_seconds: int | None = None  # dedicated too-slow alarm; None: learned from its runs
+    retry_threshold: int | None = None  # dedicated retry-storm alarm; None: the stack's RetryStormThreshold
 
     @property
     def group_window(self) -> timedelta:
@@ -68,7 +71,11 @@ _TYPES: Final[dict[str, tuple[type, ...]]] = {
     "group_window_minutes": (int,),
     "freshness_check": (bool,),
     "freshness_grace_minutes": (int,),
+    "alarms": (str,),
+    "duration_threshold_seconds": (int, type(None)),
+    "retry_threshold": (int, type(None)),
 }
+ALARM_MODES: Final = ("shared", "dedicated")
 # Keys that are not settings of a route.
 _OTHER_KEYS: Final = frozenset({"match"})
 
@@ -123,6 +130,11 @@ def _route_fields(raw: Any, where: str) -> dict[str, Any]:
     for key in ("group_window_minutes", "freshness_grace_minutes"):
         if chosen.get(key, 0) < 0:
             raise InvalidSettings(f"{where}.{key} must not be negative")
+    for key in ("duration_threshold_seconds", "retry_threshold"):
+        if chosen.get(key) is not None and chosen[key] < 1:
+            raise InvalidSettings(f"{where}.{key} must be at least 1")
+    if chosen.get("alarms", "shared") not in ALARM_MODES:
+        raise InvalidSettings(f"{where}.alarms must be one of {', '.join(ALARM_MODES)}")
     if chosen.get("slack_webhook") == "":
         chosen["slack_webhook"] = None
     return chosen

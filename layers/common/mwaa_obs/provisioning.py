@@ -1,0 +1,271 @@
+"""Dedicated monitoring for the workflows whose settings ask for it (`"alarms": "dedicated"`).
+
+Every workflow has the shared alarms and dashboard of template.yaml. A dedicated workflow also gets its own
+alarms `<prefix>-<workflow>-<kind>` (failed, timed-out, too-slow, retry-storm, overdue; tagged with the workflow
+and managed-by), a composite `<prefix>-<workflow>-health`, and a dashboard `<prefix>-<workflow>` made from the
+deployed workflow dashboard with the workflow fixed and its own duration threshold drawn. Provisioning compares
+what exists with what should and writes only the differences, so running it again changes nothing, and a new
+template, threshold or setting updates what exists; a workflow that is no longer dedicated loses its resources.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from mwaa_obs.metrics import (
+    RUN_DURATION,
+    RUN_FAILED,
+    RUN_TIMED_OUT,
+    SCHEDULE_OVERDUE,
+    TASK_UP_FOR_RETRY,
+    WORKFLOW_DIMENSION,
+    MetricSpec,
+)
+from mwaa_obs.settings import Route, Settings
+from mwaa_obs.store import list_workflows, recent_runs
+
+MANAGED_BY: Final = "mwaa-obs"
+WORKFLOW_PATTERN: Final = "__workflow__"
+# Names the stack's own alarms use after the prefix: a workflow with such a name keeps the shared alarms only.
+RESERVED_NAMES: Final = frozenset({"workflows", "pipeline", "workflow", "fleet"})
+MIN_RUNS_TO_LEARN: Final = 5
+LEARNED_MULTIPLE: Final = 2.0  # a run twice as long as the 90th percentile of recent successful runs is too slow
+
+
+@dataclass(frozen=True, slots=True)
+class StackContext:
+    prefix: str
+    namespace: str
+    alarm_topic_arn: str
+    default_duration_seconds: int
+    default_retry_threshold: int
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmKind:
+    suffix: str
+    spec: MetricSpec
+    statistic: str
+    period: int
+    description: str
+
+
+KINDS: Final = (
+    AlarmKind("failed", RUN_FAILED, "Sum", 300, "a run ended FAILED"),
+    AlarmKind("timed-out", RUN_TIMED_OUT, "Sum", 300, "a run ended in TIMEOUT"),
+    AlarmKind("too-slow", RUN_DURATION, "Maximum", 3600, "a run longer than the threshold ended"),
+    AlarmKind("retry-storm", TASK_UP_FOR_RETRY, "Sum", 3600, "task retries above the threshold in an hour"),
+    AlarmKind("overdue", SCHEDULE_OVERDUE, "Maximum", 900, "no successful run within its cadence plus grace"),
+)
+# The metric alarm fields provisioning sets, compared with DescribeAlarms to decide whether to write.
+_COMPARED: Final = (
+    "AlarmDescription",
+    "Namespace",
+    "MetricName",
+    "Dimensions",
+    "Statistic",
+    "Period",
+    "EvaluationPeriods",
+    "Threshold",
+    "ComparisonOperator",
+    "TreatMissingData",
+    "AlarmActions",
+    "OKActions",
+)
+
+
+def learned_duration(durations: Sequence[float], default: int) -> int:
+    """The too-slow threshold: twice the 90th percentile of recent successful runs, or the default."""
+    if len(durations) < MIN_RUNS_TO_LEARN:
+        return default
+    ordered = sorted(durations)
+    p90 = ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
+    return max(60, round(LEARNED_MULTIPLE * p90))
+
+
+def alarm_names(prefix: str, workflow: str) -> list[str]:
+    return [f"{prefix}-{workflow}-{kind.suffix}" for kind in KINDS] + [f"{prefix}-{workflow}-health"]
+
+
+def desired_alarms(workflow: str, route: Route, context: StackContext, duration: int) -> list[dict[str, Any]]:
+    """PutMetricAlarm requests of a dedicated workflow. Every metric is emitted only when its event happens (or, for
+    ScheduleOverdue, only once the workflow has a cadence): missing data is not breaching."""
+    thresholds = {
+        "too-slow": route.duration_threshold_seconds or duration,
+        "retry-storm": route.retry_threshold or context.default_retry_threshold,
+    }
+    requests = []
+    for kind in KINDS:
+        requests.append(
+            {
+                "AlarmName": f"{context.prefix}-{workflow}-{kind.suffix}",
+                "AlarmDescription": f"{workflow}: {kind.description}.",
+                "Namespace": context.namespace,
+                "MetricName": kind.spec.name,
+                "Dimensions": [{"Name": WORKFLOW_DIMENSION, "Value": workflow}],
+                "Statistic": kind.statistic,
+                "Period": kind.period,
+                "EvaluationPeriods": 1,
+                "Threshold": float(thresholds.get(kind.suffix, 0)),
+                "ComparisonOperator": "GreaterThanThreshold",
+                "TreatMissingData": "notBreaching",
+                "AlarmActions": [context.alarm_topic_arn],
+                "OKActions": [context.alarm_topic_arn],
+                "Tags": _tags(workflow, route),
+            }
+        )
+    return requests
+
+
+def desired_health(workflow: str, route: Route, context: StackContext) -> dict[str, Any]:
+    rule = " OR ".join(f'ALARM("{context.prefix}-{workflow}-{kind.suffix}")' for kind in KINDS)
+    return {
+        "AlarmName": f"{context.prefix}-{workflow}-health",
+        "AlarmDescription": f"{workflow}: any of its alarms is in ALARM.",
+        "AlarmRule": rule,
+        "AlarmActions": [context.alarm_topic_arn],
+        "OKActions": [context.alarm_topic_arn],
+        "Tags": _tags(workflow, route),
+    }
+
+
+def desired_dashboard(shared_body: str, workflow: str, duration: int) -> dict[str, Any]:
+    """The deployed workflow dashboard with this workflow fixed (no picker) and its own duration threshold."""
+    body: dict[str, Any] = json.loads(shared_body.replace(WORKFLOW_PATTERN, workflow))
+    body.pop("variables", None)
+    for widget in body["widgets"]:
+        for line in widget.get("properties", {}).get("annotations", {}).get("horizontal", []):
+            if line.get("label") == "duration alarm":
+                line["value"] = duration
+    return body
+
+
+def _tags(workflow: str, route: Route) -> list[dict[str, str]]:
+    tags = [{"Key": "workflow", "Value": workflow}, {"Key": "managed-by", "Value": MANAGED_BY}]
+    return tags + ([{"Key": "team", "Value": route.team}] if route.team else [])
+
+
+@dataclass
+class Changes:
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+
+class Provisioner:
+    """Brings one workflow's dedicated resources to what its settings ask for, through one CloudWatch client."""
+
+    def __init__(self, cloudwatch: Any, context: StackContext, shared_dashboard: str) -> None:
+        self._cloudwatch = cloudwatch
+        self._context = context
+        self._shared_dashboard = shared_dashboard
+
+    def provision(self, workflow: str, route: Route, durations: Sequence[float]) -> Changes:
+        changes = Changes()
+        if workflow in RESERVED_NAMES:
+            return changes
+        names = alarm_names(self._context.prefix, workflow)
+        found = self._cloudwatch.describe_alarms(AlarmNames=names, AlarmTypes=["MetricAlarm", "CompositeAlarm"])
+        existing = {
+            alarm["AlarmName"]: alarm for alarm in found.get("MetricAlarms", []) + found.get("CompositeAlarms", [])
+        }
+        dashboard_name = f"{self._context.prefix}-{workflow}"
+        current_dashboard = self._dashboard(dashboard_name)
+        if route.alarms != "dedicated":
+            if existing:
+                self._cloudwatch.delete_alarms(AlarmNames=sorted(existing))
+                changes.deleted += sorted(existing)
+            if current_dashboard is not None:
+                self._cloudwatch.delete_dashboards(DashboardNames=[dashboard_name])
+                changes.deleted.append(dashboard_name)
+            return changes
+
+        duration = learned_duration(durations, self._context.default_duration_seconds)
+        for request in desired_alarms(workflow, route, self._context, duration):
+            self._put(
+                request, existing.get(request["AlarmName"]), self._cloudwatch.put_metric_alarm, _COMPARED, changes
+            )
+        health = desired_health(workflow, route, self._context)
+        compared = ("AlarmDescription", "AlarmRule", "AlarmActions", "OKActions")
+        self._put(health, existing.get(health["AlarmName"]), self._cloudwatch.put_composite_alarm, compared, changes)
+        body = desired_dashboard(self._shared_body(), workflow, route.duration_threshold_seconds or duration)
+        if current_dashboard == body:
+            changes.unchanged.append(dashboard_name)
+        else:
+            self._cloudwatch.put_dashboard(DashboardName=dashboard_name, DashboardBody=json.dumps(body))
+            changes.written.append(dashboard_name)
+        return changes
+
+    def _put(
+        self,
+        request: dict[str, Any],
+        existing: dict[str, Any] | None,
+        put: Any,
+        compared: Sequence[str],
+        changes: Changes,
+    ) -> None:
+        if existing is not None and all(_same(existing.get(key), request.get(key)) for key in compared):
+            changes.unchanged.append(request["AlarmName"])
+            return
+        put(**request)
+        changes.written.append(request["AlarmName"])
+
+    def _dashboard(self, name: str) -> dict[str, Any] | None:
+        try:
+            body: dict[str, Any] = json.loads(self._cloudwatch.get_dashboard(DashboardName=name)["DashboardBody"])
+        except (self._cloudwatch.exceptions.DashboardNotFoundError, self._cloudwatch.exceptions.ResourceNotFound):
+            return None
+        return body
+
+    def _shared_body(self) -> str:
+        body: str = self._cloudwatch.get_dashboard(DashboardName=self._shared_dashboard)["DashboardBody"]
+        return body
+
+
+def _same(found: Any, wanted: Any) -> bool:
+    if isinstance(wanted, float) and isinstance(found, int | float):
+        return float(found) == wanted
+    if isinstance(wanted, list) and isinstance(found, list):
+        return sorted(map(json.dumps, found)) == sorted(map(json.dumps, wanted))
+    return bool(found == wanted)
+
+
+RECENT_RUNS: Final = 20
+
+
+def workflows_first_seen(event: Mapping[str, Any]) -> set[str]:
+    """Workflow ids of the workflow items a stream batch created (the mapping's filter passes only those)."""
+    found = set()
+    for record in event.get("Records", []):
+        image = record.get("dynamodb", {}).get("NewImage", {})
+        key = image.get("pk", {}).get("S", "")
+        if record.get("eventName") == "INSERT" and key.startswith("WF#"):
+            found.add(key.removeprefix("WF#"))
+    return found
+
+
+def provision_all(provisioner: Provisioner, settings: Settings, only: set[str] | None = None) -> dict[str, int]:
+    """Provision every workflow seen (or only those ids); returns how many resources were written, left, deleted."""
+    totals = {"workflows": 0, "written": 0, "unchanged": 0, "deleted": 0}
+    for workflow in list_workflows():
+        if only is not None and workflow.workflow_id not in only:
+            continue
+        route = settings.route_for(workflow.workflow_name)
+        durations: list[float] = []
+        if route.alarms == "dedicated" and route.duration_threshold_seconds is None:
+            runs = recent_runs(workflow.workflow_id, limit=RECENT_RUNS)
+            durations = [
+                (run.ended_at - run.started_at).total_seconds()
+                for run in runs
+                if run.status == "SUCCESS" and run.started_at and run.ended_at
+            ]
+        changes = provisioner.provision(workflow.workflow_name, route, durations)
+        totals["workflows"] += 1
+        totals["written"] += len(changes.written)
+        totals["unchanged"] += len(changes.unchanged)
+        totals["deleted"] += len(changes.deleted)
+    return totals

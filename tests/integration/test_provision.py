@@ -1,0 +1,170 @@
+"""Dedicated alarms and dashboards per workflow, on the emulator: created on first sight, idempotent, updated and
+removed as the settings change. (moto has no composite alarms: emulator.CompositeAlarms stands in for them.)"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import botocore.session
+import pytest
+
+import app as ingest_app
+from mwaa_obs.metrics import CATALOG, dimension_sets
+from mwaa_obs.provisioning import Provisioner, StackContext, provision_all
+from mwaa_obs.settings import parse_settings
+from mwaa_obs_tools import dashboards, emulator
+from mwaa_obs_tools.lambda_emulation import FakeLambdaContext, load_handler, matches_filter
+from tests.conftest import SETTINGS_PARAMETER
+from tests.factories import T0, minutes, run_event, sqs_event, workflow_arn
+
+TOPIC = "arn:aws:sns:us-east-1:123456789012:mwaa-obs-test-alarms"
+CONTEXT = StackContext("mwaa-obs", "MWAAServerless/Test", TOPIC, 3600, 10)
+SALES = workflow_arn("sales_etl", "Sa1e5Sa1e5")
+DEDICATED = {"workflows": [{"match": "sales_*", "alarms": "dedicated", "team": "sales"}]}
+EMITTED = {(spec.name, dims) for spec in CATALOG for dims in dimension_sets(spec)}
+FILL: dict[str, Any] = {
+    "MetricNamespace": "MWAAServerless/Test", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
+    "AWS::Partition": "aws", "AWS::StackName": "mwaa-obs", "ResourcePrefix": "mwaa-obs", "DurationAlarmSeconds": 3600,
+}  # fmt: skip
+
+
+def _client(endpoint: str, service: str) -> Any:
+    return botocore.session.get_session().create_client(service, endpoint_url=endpoint)
+
+
+@pytest.fixture
+def cloudwatch(endpoint: str) -> Iterator[Any]:
+    """A client on the emulator, with composite alarms, and the stack's shared workflow dashboard deployed."""
+    client = _client(endpoint, "cloudwatch")
+    emulator.CompositeAlarms().attach(client)
+    body = dashboards.fill(dashboards.body_template("WorkflowDashboard"), FILL)
+    client.put_dashboard(DashboardName="mwaa-obs-workflow", DashboardBody=json.dumps(body))
+    yield client
+    alarms = client.describe_alarms(AlarmNamePrefix="mwaa-obs-")["MetricAlarms"]
+    if alarms:
+        client.delete_alarms(AlarmNames=[alarm["AlarmName"] for alarm in alarms])
+    names = [entry["DashboardName"] for entry in client.list_dashboards()["DashboardEntries"]]
+    client.delete_dashboards(DashboardNames=names)
+
+
+@pytest.fixture
+def provisioner(cloudwatch: Any) -> Provisioner:
+    return Provisioner(cloudwatch, CONTEXT, "mwaa-obs-workflow")
+
+
+@pytest.fixture
+def sales_history(state_table: str) -> None:
+    """Six successful runs of sales_etl lasting 10 to 15 minutes."""
+    events = []
+    for n, length in enumerate((10, 11, 12, 13, 14, 15)):
+        began = T0 + timedelta(hours=n)
+        events += [
+            run_event("Started", f"r{n}", began, arn=SALES),
+            run_event("Running", f"r{n}", began + minutes(1), arn=SALES),
+            run_event("Succeeded", f"r{n}", began + minutes(1 + length), arn=SALES),
+        ]
+    for start in range(0, len(events), 10):
+        ingest_app.lambda_handler(sqs_event(events[start : start + 10]), FakeLambdaContext())
+
+
+def test_a_dedicated_workflow_gets_its_alarms_health_alarm_and_dashboard(
+    provisioner: Provisioner, cloudwatch: Any, sales_history: None
+) -> None:
+    totals = provision_all(provisioner, parse_settings(json.dumps(DEDICATED)))
+    assert totals == {"workflows": 1, "written": 7, "unchanged": 0, "deleted": 0}
+    alarms = {
+        a["AlarmName"]: a for a in cloudwatch.describe_alarms(AlarmNamePrefix="mwaa-obs-sales_etl-")["MetricAlarms"]
+    }
+    assert set(alarms) == {
+        f"mwaa-obs-sales_etl-{kind}" for kind in ("failed", "timed-out", "too-slow", "retry-storm", "overdue")
+    }
+    for alarm in alarms.values():
+        # Each watches a metric the pipeline emits, per workflow, and tells the alarm topic both ways
+        assert (alarm["MetricName"], ("WorkflowName",)) in EMITTED
+        assert alarm["Dimensions"] == [{"Name": "WorkflowName", "Value": "sales_etl"}]
+        assert alarm["Namespace"] == "MWAAServerless/Test"
+        assert alarm["TreatMissingData"] == "notBreaching"
+        assert alarm["AlarmActions"] == alarm["OKActions"] == [TOPIC]
+        tags = cloudwatch.list_tags_for_resource(ResourceARN=alarm["AlarmArn"])["Tags"]
+        assert {"Key": "workflow", "Value": "sales_etl"} in tags
+        assert {"Key": "managed-by", "Value": "mwaa-obs"} in tags
+    # The duration threshold is learned: twice the p90 of the six runs (15 min)
+    assert alarms["mwaa-obs-sales_etl-too-slow"]["Threshold"] == 1800
+    assert alarms["mwaa-obs-sales_etl-retry-storm"]["Threshold"] == 10
+    (health,) = cloudwatch.describe_alarms(AlarmNames=["mwaa-obs-sales_etl-health"], AlarmTypes=["CompositeAlarm"])[
+        "CompositeAlarms"
+    ]
+    assert health["AlarmRule"].count('ALARM("mwaa-obs-sales_etl-') == 5
+    body = json.loads(cloudwatch.get_dashboard(DashboardName="mwaa-obs-sales_etl")["DashboardBody"])
+    assert "variables" not in body
+    assert "__workflow__" not in json.dumps(body)
+    assert '"sales_etl"' in json.dumps(body)
+
+
+def test_provisioning_again_changes_nothing(provisioner: Provisioner, sales_history: None) -> None:
+    settings = parse_settings(json.dumps(DEDICATED))
+    provision_all(provisioner, settings)
+    assert provision_all(provisioner, settings) == {"workflows": 1, "written": 0, "unchanged": 7, "deleted": 0}
+
+
+def test_a_new_threshold_or_dashboard_template_updates_only_what_changed(
+    provisioner: Provisioner, cloudwatch: Any, sales_history: None
+) -> None:
+    provision_all(provisioner, parse_settings(json.dumps(DEDICATED)))
+    rule = {"match": "sales_*", "alarms": "dedicated", "team": "sales", "duration_threshold_seconds": 900}
+    changes = provisioner.provision(
+        "sales_etl", parse_settings(json.dumps({"workflows": [rule]})).route_for("sales_etl"), []
+    )
+    assert sorted(changes.written) == ["mwaa-obs-sales_etl", "mwaa-obs-sales_etl-too-slow"]  # threshold drawn too
+    (alarm,) = cloudwatch.describe_alarms(AlarmNames=["mwaa-obs-sales_etl-too-slow"])["MetricAlarms"]
+    assert alarm["Threshold"] == 900
+
+
+def test_a_workflow_that_is_no_longer_dedicated_loses_its_resources(
+    provisioner: Provisioner, cloudwatch: Any, sales_history: None
+) -> None:
+    provision_all(provisioner, parse_settings(json.dumps(DEDICATED)))
+    totals = provision_all(provisioner, parse_settings("{}"))
+    assert totals["deleted"] == 7
+    assert cloudwatch.describe_alarms(AlarmNamePrefix="mwaa-obs-sales_etl-")["MetricAlarms"] == []
+    assert "mwaa-obs-sales_etl" not in [d["DashboardName"] for d in cloudwatch.list_dashboards()["DashboardEntries"]]
+
+
+def test_first_sight_through_the_table_stream_provisions_the_new_workflow(
+    endpoint: str, state_table: str, cloudwatch: Any, template: dict[str, Any]
+) -> None:
+    # Given the settings make sales_* dedicated, and the provision function as Lambda would load it
+    ssm = _client(endpoint, "ssm")
+    ssm.put_parameter(Name=SETTINGS_PARAMETER, Value=json.dumps(DEDICATED), Type="String", Overwrite=True)
+    handler = load_handler(template, "ProvisionFunction", emulator.REPO_ROOT)
+    emulator.CompositeAlarms().attach(sys.modules[handler.__module__].provisioner._cloudwatch)
+    # When the first event of the workflow is ingested, and the stream's new workflow item is handed over
+    ingest_app.lambda_handler(sqs_event([run_event("Started", "first", T0, arn=SALES)]), FakeLambdaContext())
+    (pattern,) = _first_sight_filters(template)
+    records = [record for record in _stream_records(endpoint, state_table) if matches_filter(pattern, record)]
+    assert len(records) == 1
+    summary = handler({"Records": records}, FakeLambdaContext(function_name="provision"))
+    # Then its dedicated alarms exist
+    assert summary["workflows"] == 1
+    found = cloudwatch.describe_alarms(AlarmNamePrefix="mwaa-obs-sales_etl-")["MetricAlarms"]
+    assert len(found) == 5
+    ssm.delete_parameter(Name=SETTINGS_PARAMETER)
+
+
+def _stream_records(endpoint: str, table: str) -> list[dict[str, Any]]:
+    dynamodb, streams = _client(endpoint, "dynamodb"), _client(endpoint, "dynamodbstreams")
+    arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    records = []
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")
+        records += streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+    return records
+
+
+def _first_sight_filters(template: dict[str, Any]) -> list[dict[str, Any]]:
+    source = template["Resources"]["ProvisionFunction"]["Properties"]["Events"]["FirstSight"]["Properties"]
+    return [json.loads(entry["Pattern"]) for entry in source["FilterCriteria"]["Filters"]]
