@@ -22,8 +22,9 @@ Workarounds for what moto does not do (../shared/notes/local-aws.md), each appli
    that graphs of the local stack show the simulated day (`mwaa-obs dashboard render`).
 8. moto never fires schedule rules, and a rule with a ScheduleExpression on the default bus makes its PutEvents
    fail (NotImplementedError): such rules are deleted after deploying, and `pump` invokes the scheduled functions
-   itself, on the simulator's clock. The table stream's mapping is disabled too; `pump` reads the stream and hands
-   the records that pass the mapping's FilterCriteria to the function.
+   itself, on the simulator's clock. moto would run the function of the table stream's mapping in Docker on every
+   write (even with the mapping disabled or deleted): the stack is deployed without that mapping, and `pump` reads
+   the stream and hands the records that pass the mapping's FilterCriteria to the function.
 9. moto has no composite alarms: the provision function's client answers them in memory (emulator.CompositeAlarms).
 """
 
@@ -180,7 +181,9 @@ class LocalStack:
         with zipfile.ZipFile(placeholder, "w") as archive:
             archive.writestr("README.txt", "moto never runs Lambda code; the local stack runs it in-process")
         self._s3.put_object(Bucket=ARTIFACT_BUCKET, Key="code.zip", Body=placeholder.getvalue())
-        transformed = emulator.sam_transform(self.template, f"s3://{ARTIFACT_BUCKET}/code.zip")
+        transformed = _without_stream_mappings(
+            emulator.sam_transform(self.template, f"s3://{ARTIFACT_BUCKET}/code.zip")
+        )
         cloudformation = client(self.endpoint, "cloudformation")
         # moto warns about each resource type it skips (workaround 2), from its server thread: a process-wide filter.
         warnings.filterwarnings("ignore", message="Tried to parse AWS::", category=UserWarning)
@@ -408,6 +411,20 @@ class LocalStack:
             raise KeyError(location["ObjectKey"]) from None
         text: str = body.decode("utf-8")
         return text
+
+
+def _without_stream_mappings(transformed: dict[str, Any]) -> dict[str, Any]:
+    """Workaround 8: moto invokes (in Docker) the function of a table stream's mapping on every write, whether the
+    mapping is enabled or even deleted; the local stack deploys without those mappings and reads the stream itself."""
+    resources = transformed["Resources"]
+    for logical_id in [
+        name
+        for name, resource in resources.items()
+        if resource["Type"] == "AWS::Lambda::EventSourceMapping"
+        and "StreamArn" in json.dumps(resource["Properties"].get("EventSourceArn"))
+    ]:
+        del resources[logical_id]
+    return transformed
 
 
 def put_emf_metrics(cloudwatch: Any, document: dict[str, Any], at: datetime | None = None) -> None:
