@@ -274,6 +274,7 @@ def test_a_new_workflow_is_watched_from_its_first_event(
         "AWS::Partition": "aws", "AWS::StackName": localstack.STACK_NAME, "ResourcePrefix": "mwaa-obs",
         "IngestFunction": stack.outputs["IngestFunctionName"], "NotifyFunction": stack.outputs["NotifyFunctionName"],
         "FreshnessFunction": stack.outputs["FreshnessFunctionName"],
+        "ProvisionFunction": stack.outputs["ProvisionFunctionName"],
         "DurationAlarmSeconds": 3600,
     }  # fmt: skip
     for logical_id in dashboards.BODIES:

@@ -29,6 +29,7 @@ FILL: dict[str, Any] = {
     "IngestFunction": "mwaa-obs-ingest",
     "NotifyFunction": "mwaa-obs-notify",
     "FreshnessFunction": "mwaa-obs-freshness",
+    "ProvisionFunction": "mwaa-obs-provision",
     "DurationAlarmSeconds": 3600,
 }
 
@@ -94,6 +95,7 @@ def test_pipeline_alarms_watch_the_stacks_own_queues_and_functions(template: dic
         "IngestThrottlesAlarm": ("AWS/Lambda", "Throttles", {"Ref": "IngestFunction"}),
         "NotifyErrorsAlarm": ("AWS/Lambda", "Errors", {"Ref": "NotifyFunction"}),
         "FreshnessErrorsAlarm": ("AWS/Lambda", "Errors", {"Ref": "FreshnessFunction"}),
+        "ProvisionErrorsAlarm": ("AWS/Lambda", "Errors", {"Ref": "ProvisionFunction"}),
         "EventsAgeAlarm": ("AWS/SQS", "ApproximateAgeOfOldestMessage", {"Fn::GetAtt": ["EventsQueue", "QueueName"]}),
     }  # fmt: skip
 
