@@ -21,6 +21,7 @@ class Answer:
     status: int = 200
     body: str = "ok"
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds before answering (a slow Slack: the client's timeout fires first)
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class SlackCatcher:
         self.received: list[Received] = []  # every request, in order, including those answered with an error
         self._answers: deque[Answer] = deque()
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -54,6 +56,7 @@ class SlackCatcher:
         self._thread.start()
 
     def stop(self) -> None:
+        self._stopping.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -66,6 +69,8 @@ class SlackCatcher:
                 with catcher._lock:
                     answer = catcher._answers.popleft() if catcher._answers else Answer()
                     catcher.received.append(Received(self.path, json.loads(body), answer.status))
+                if answer.delay:
+                    catcher._stopping.wait(answer.delay)
                 self.send_response(answer.status)
                 for name, value in answer.headers.items():
                     self.send_header(name, value)

@@ -285,6 +285,19 @@ def test_slack_429_and_5xx_are_retried_honouring_retry_after(pipeline: Pipeline)
     assert 1.0 <= pipeline.sleeps[1] <= 2.0  # after the second attempt: 1 s x 2, jittered to 50-100 %
 
 
+def test_a_slack_that_does_not_answer_in_time_is_retried() -> None:
+    # Given a Slack that answers the first request only after the client's timeout
+    with slack_catcher.running() as slack:
+        slack.answer_next(Answer(200, "ok", delay=1.0))
+        sleeps: list[float] = []
+        webhook = SlackWebhook(slack.url(), sleep=sleeps.append, timeout=0.2)
+        # When a message is posted
+        webhook.post({"text": "hello"})
+        # Then the timed-out attempt was followed by a second one after a backoff
+        assert len(slack.received) == 2
+        assert len(sleeps) == 1
+
+
 def test_a_failing_channel_does_not_block_the_other_and_nothing_is_sent_twice(
     pipeline: Pipeline, printed: Callable[[], Printed]
 ) -> None:
