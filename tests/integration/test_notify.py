@@ -18,6 +18,7 @@ import pytest
 
 import app as ingest_app
 from mwaa_obs.channels import SlackWebhook
+from mwaa_obs.notices import Notice
 from mwaa_obs.settings import SettingsSource
 from mwaa_obs.store import RunItem, load_run
 from mwaa_obs_tools import emulator, slack_catcher
@@ -27,6 +28,7 @@ from tests.conftest import ALERT_TOPIC, SETTINGS_PARAMETER, SLACK_SECRET, Printe
 from tests.factories import T0, minutes, run_event, sqs_event, task_event, workflow_arn
 
 SALES = workflow_arn("sales_etl", "Sa1e5Sa1e5")
+SALES_ID = "sales_etl-Sa1e5Sa1e5"
 FINANCE = workflow_arn("finance_close", "F1nanceF1n")
 WEBHOOK_TOKEN = "T0SECRET/B0SECRET/xoxo-do-not-log-me"
 
@@ -270,8 +272,11 @@ def test_failures_within_the_window_are_grouped_and_the_recovery_counts_them(
     assert "`g0`" in texts[0]
     assert "Resolved: sales_etl is succeeding again" in texts[1]
     assert "with 3 failed runs" in texts[1]
-    # And the two grouped failures were counted
+    # And the two grouped failures were counted, once each even when a notice comes again
+    pipeline.sqs.send_message(QueueUrl=pipeline.notices_url, MessageBody=Notice("run", SALES_ID, "g1").to_body())
+    pipeline.notify()
     assert emf_total(printed().emf, "AlertsGrouped", "sales_etl") == 2
+    assert len(pipeline.slack_texts()) == 2
 
 
 def test_slack_429_and_5xx_are_retried_honouring_retry_after(pipeline: Pipeline) -> None:

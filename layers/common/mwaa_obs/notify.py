@@ -80,12 +80,10 @@ class Notifier:
             owed.append(MetricPoint(INVALID_NOTICES, 1))
             return
         route = self.settings.get().route_for(run.workflow_name)
-        decision = decision_of(item) or self._decide(item, run, route, notice)
+        decision = decision_of(item) or self._decide(item, run, route, notice, owed)
         if decision is None:
             return
         fields = {"workflow": run.workflow_name, "run_id": run.run_id, "alert": decision.kind.value}
-        if decision.kind is AlertKind.SUPPRESSED:
-            owed.append(MetricPoint(ALERTS_GROUPED, 1, run.workflow_name))
         if not decision.kind.sends or not route.alerts:
             logger.info("no message owed", extra=fields)
             return
@@ -93,7 +91,9 @@ class Notifier:
         self._deliver(item, alert, route, owed)
         logger.info("message delivered", extra=fields)
 
-    def _decide(self, item: StateItem, run: RunItem, route: Route, notice: Notice) -> Decision | None:
+    def _decide(
+        self, item: StateItem, run: RunItem, route: Route, notice: Notice, owed: list[MetricPoint]
+    ) -> Decision | None:
         if isinstance(item, TaskAttemptItem):
             # NONE is recorded too: it tells ingest that duplicates of this event owe no further notice.
             kind = AlertKind.RETRY if route.retry_alerts else AlertKind.NONE
@@ -114,11 +114,14 @@ class Notifier:
                 return self._save(run, decide_quiet(now))
             try:
                 save_decision(run, decision, after, version)
-                return decision
             except DecisionConflict:
                 logger.info("workflow health changed meanwhile; deciding again", extra={"run_id": run.run_id})
             except AlreadyDecided:
                 return _decided_by_other(run)
+            else:
+                if decision.kind is AlertKind.SUPPRESSED:  # counted by the delivery that decided it, only
+                    owed.append(MetricPoint(ALERTS_GROUPED, 1, run.workflow_name))
+                return decision
         raise DecisionConflict(f"health of {notice.workflow_id} kept changing; the notice will be retried")
 
     def _save(self, item: StateItem, decision: Decision) -> Decision | None:
