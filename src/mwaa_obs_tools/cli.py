@@ -103,7 +103,13 @@ def _parser() -> argparse.ArgumentParser:
     draw.add_argument("--period", type=int, help="seconds per point (default: each widget's own)")
     draw.set_defaults(command=_dashboard_render)
 
-    for reader in (listing, show, draw):
+    dlq = commands.add_parser("dlq", help="the dead-letter queues").add_subparsers(required=True, metavar="ACTION")
+    redrive = dlq.add_parser("redrive", help="move dead-lettered messages back to their queue, to be processed again")
+    redrive.add_argument("queue", choices=sorted(DEAD_LETTER_QUEUES), help="which dead-letter queue")
+    redrive.add_argument("--limit", type=int, help="move at most this many messages")
+    redrive.set_defaults(command=_dlq_redrive)
+
+    for reader in (listing, show, draw, redrive):
         reader.add_argument("--endpoint-url", default=os.environ.get("MWAA_OBS_ENDPOINT_URL"),
                             help="the local stack's emulator, e.g. http://localhost:4566")  # fmt: skip
         reader.add_argument("--stack-name", default=DEFAULT_STACK, help=f"deployed stack (default {DEFAULT_STACK})")
@@ -262,6 +268,39 @@ def _replay(args: argparse.Namespace) -> int:
         failed += events.put_events(Entries=entries[start : start + 10]).get("FailedEntryCount", 0)
     print(f"sent {len(entries) - failed} events through the local bus ({failed} refused)")
     return 1 if failed else 0
+
+
+# --- dlq redrive ---------------------------------------------------------------------------------------------------
+
+# Dead-letter queue -> (its output, the queue its messages go back to).
+DEAD_LETTER_QUEUES = {
+    "events": ("EventsDeadLetterQueueUrl", "EventsQueueUrl"),
+    "notices": ("NoticesDeadLetterQueueUrl", "NoticesQueueUrl"),
+}
+
+
+def _dlq_redrive(args: argparse.Namespace) -> int:
+    """Each message is sent to the source queue before it is deleted from the DLQ: a failure in between leaves a
+    copy in both, never in neither (ingest and notify are idempotent, so a copy is harmless)."""
+    outputs = _stack_outputs(args)
+    dead_output, source_output = DEAD_LETTER_QUEUES[args.queue]
+    if dead_output not in outputs:
+        raise CliError(f"stack {args.stack_name} has no {dead_output} output")
+    sqs = _client("sqs", args.endpoint_url)
+    dead_url, source_url = outputs[dead_output], outputs[source_output]
+    moved = 0
+    while args.limit is None or moved < args.limit:
+        wanted = 10 if args.limit is None else min(10, args.limit - moved)
+        messages = sqs.receive_message(QueueUrl=dead_url, MaxNumberOfMessages=wanted, VisibilityTimeout=60)
+        batch = messages.get("Messages", [])
+        if not batch:
+            break
+        for message in batch:
+            sqs.send_message(QueueUrl=source_url, MessageBody=message["Body"])
+            sqs.delete_message(QueueUrl=dead_url, ReceiptHandle=message["ReceiptHandle"])
+            moved += 1
+    print(f"moved {moved} messages from {dead_url.rsplit('/', 1)[1]} to {source_url.rsplit('/', 1)[1]}")
+    return 0
 
 
 # --- dashboard render ----------------------------------------------------------------------------------------------

@@ -303,3 +303,22 @@ def test_dashboard_render_draws_the_workflows_graphs_from_the_emulators_metrics(
     truth = [run for run in truth_runs(service, simulated).values() if run["workflow_name"] == "create_s3_objects"]
     expected = {"succeeded": "SUCCESS", "failed": "FAILED", "timed out": "TIMEOUT", "stopped": "STOPPED"}
     assert drawn == {label: sum(run["status"] == status for run in truth) for label, status in expected.items()}
+
+
+def test_dlq_redrive_moves_dead_events_back_and_they_are_then_stored(
+    stack: localstack.LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given an event that ended in the events DLQ (say, stored while the table was unavailable)
+    arn = "arn:aws:airflow-serverless:us-east-1:123456789012:workflow/redriven-CCCCCCCCCC"
+    event = {"source": "aws.airflow-serverless", "detail-type": "MWAA Serverless Workflow Run Started",
+             "time": "2026-11-24T00:00:00Z", "resources": [arn], "detail": {"runId": "from-the-dlq"}}  # fmt: skip
+    sqs = localstack.client(stack.endpoint, "sqs")
+    sqs.send_message(QueueUrl=stack.outputs["EventsDeadLetterQueueUrl"], MessageBody=json.dumps(event))
+    # When it is redriven and the queue drained
+    assert cli.main(["dlq", "redrive", "events", "--endpoint-url", stack.endpoint]) == 0
+    assert capsys.readouterr().out.startswith("moved 1 messages from mwaa-obs-events-dlq to mwaa-obs-events")
+    stack.pump()
+    # Then the DLQ is empty and the run is stored
+    assert sqs.receive_message(QueueUrl=stack.outputs["EventsDeadLetterQueueUrl"]).get("Messages", []) == []
+    (run,) = cli_json(capsys, "runs", "list", "--workflow", "redriven", "--endpoint-url", stack.endpoint)
+    assert (run["run_id"], run["status"]) == ("from-the-dlq", "STARTING")
