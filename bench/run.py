@@ -6,6 +6,7 @@
   bounded by the emulator (reported only).
 - cpu: ingest CPU time per event at batch sizes 1, 10 and 100 with DynamoDB stubbed in-process, against a floor
   measured in the same run: json.loads of each SQS body plus one stubbed UpdateItem through a boto3 client.
+- metrics: distinct custom metrics (name + dimensions) a workflow publishes, for 5 and 50 tasks.
 - cold: import time of each handler module in a fresh interpreter against `import boto3` plus one DynamoDB client.
 """
 
@@ -21,8 +22,10 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -258,6 +261,77 @@ def bench_cpu(repeat: int) -> dict[str, Any]:
     return results
 
 
+# --- metrics -------------------------------------------------------------------------------------------------------
+
+
+def _run_with_tasks(workflow: str, tasks: int) -> list[dict[str, Any]]:
+    """One failed run of a workflow with `tasks` tasks: one retried then failed, one timed out, one skipped."""
+    arn = f"arn:aws:airflow-serverless:us-east-1:123456789012:workflow/{workflow}-BENCHBENCH"
+    start = datetime(2026, 11, 24, tzinfo=UTC)
+    events = []
+
+    def event(kind: str, minute: int, **detail: Any) -> None:
+        body = {"workflowArn": arn, "runId": "r1", **detail}
+        events.append(sample_events.envelope(kind, body, start + timedelta(minutes=minute), arn))
+
+    for minute, state in enumerate(("Started", "Queued", "Running")):
+        event(f"MWAA Serverless Workflow Run {state}", minute)
+    for index in range(tasks):
+        task = {"taskId": f"t{index}", "taskInstanceId": f"ti{index}"}
+        ending = {0: "Up For Retry", 1: "Timeout", 2: "Upstream Failed"}.get(index, "Succeeded")
+        for minute, state in enumerate(("Scheduled", "Queued", "Running", ending), start=3):
+            event(f"MWAA Serverless Task {state}", minute, **task, attemptNumber=1)
+        if index == 0:
+            for minute, state in enumerate(("Scheduled", "Queued", "Running", "Failed"), start=8):
+                event(f"MWAA Serverless Task {state}", minute, **task, attemptNumber=2)
+    event("MWAA Serverless Workflow Run Failed", 20)
+    return events
+
+
+def bench_metrics() -> dict[str, Any]:
+    """Distinct custom metrics (name + dimensions) a workflow publishes: they must not grow with its task count.
+
+    Against the emulator, not the stub: which durations are owed depends on what the table already holds.
+    """
+    with emulator.moto_server(PORT) as endpoint:
+        # moto's state outlives a server stopped in this process (the calls bench ran one): start from nothing.
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()
+        session: Any = botocore.session.get_session()
+        emulator.create_state_table(session.create_client("dynamodb", endpoint_url=endpoint), TABLE)
+        session.create_client("sqs", endpoint_url=endpoint).create_queue(QueueName=NOTICES)
+        app.store = Store(dynamodb_client(endpoint), TABLE, app.config.history_ttl)
+        app.notices._client = session.create_client("sqs", endpoint_url=endpoint)
+        return _count_metrics()
+
+
+def _count_metrics() -> dict[str, Any]:
+    context = FakeLambdaContext()
+    results: dict[str, Any] = {}
+    for tasks in (5, 50):
+        events = _run_with_tasks(f"wf{tasks}", tasks)
+        printed, real = io.StringIO(), sys.stdout
+        sys.stdout = printed
+        try:
+            for start in range(0, len(events), 10):
+                app.lambda_handler(_sqs_event(events[start : start + 10]), context)
+        finally:
+            sys.stdout = real
+        documents = [json.loads(line) for line in printed.getvalue().splitlines() if line.startswith('{"_aws"')]
+        distinct = {
+            (metric["Name"], tuple(dimensions))
+            for document in documents
+            for directive in document["_aws"]["CloudWatchMetrics"]
+            for metric in directive["Metrics"]
+            for dimensions in directive["Dimensions"]
+        }
+        results[f"tasks_{tasks}"] = {
+            "events": len(events),
+            "per_workflow": sum(1 for _, dimensions in distinct if dimensions),
+            "fleet": sum(1 for _, dimensions in distinct if not dimensions),
+        }
+    return results
+
+
 # --- cold ----------------------------------------------------------------------------------------------------------
 
 _COLD_HANDLER = "import time; t = time.perf_counter(); import app; print(time.perf_counter() - t)"
@@ -310,12 +384,12 @@ def bench_cold(samples: int) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["calls", "cpu", "cold"], action="append")
+    parser.add_argument("--only", choices=["calls", "cpu", "metrics", "cold"], action="append")
     parser.add_argument("--repeat", type=int, default=200, help="handler invocations per CPU sample (batch 1)")
     parser.add_argument("--cold-samples", type=int, default=15)
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results.json")
     args = parser.parse_args()
-    wanted = set(args.only or ["calls", "cpu", "cold"])
+    wanted = set(args.only or ["calls", "cpu", "metrics", "cold"])
     report = sys.stdout
     _quiet()
     results: dict[str, Any] = {"python": sys.version.split()[0]}
@@ -323,11 +397,13 @@ def main() -> int:
         results["calls"] = bench_calls()
     if "cpu" in wanted:
         results["cpu"] = bench_cpu(args.repeat)
+    if "metrics" in wanted:
+        results["metrics"] = bench_metrics()
     if "cold" in wanted:
         results["cold"] = bench_cold(args.cold_samples)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     _print_table(results, report)
-    print(f"\nwritten: {args.out.relative_to(ROOT)}", file=report)
+    print(f"\nwritten: {args.out}", file=report)
     return 0
 
 
@@ -359,6 +435,14 @@ def _print_table(results: dict[str, Any], out: Any) -> None:
                 f"{figures['ingest_us_per_event']} us = {figures['multiple_of_floor']}x floor "
                 f"({figures['floor_us_per_event']} us)",
                 f"<= {TARGET_CPU_MULTIPLE}x at batch 10" if batch == "batch_10" else "",
+            )
+        )
+    for tasks, figures in results.get("metrics", {}).items():
+        rows.append(
+            (
+                f"custom metrics of a workflow with {tasks.removeprefix('tasks_')} tasks",
+                f"{figures['per_workflow']} per workflow + {figures['fleet']} fleet-wide",
+                "same for 5 and 50",
             )
         )
     for function, cold in results.get("cold", {}).items():
