@@ -7,6 +7,7 @@
 - cpu: ingest CPU time per event at batch sizes 1, 10 and 100 with DynamoDB stubbed in-process, against a floor
   measured in the same run: json.loads of each SQS body plus one stubbed UpdateItem through a boto3 client.
 - metrics: distinct custom metrics (name + dimensions) a workflow publishes, for 5 and 50 tasks.
+- memory: peak RSS of the ingest handler over 10,000 events (AWS stubbed), in a fresh process.
 - cold: import time of each handler module in a fresh interpreter against `import boto3` plus one DynamoDB client.
 """
 
@@ -332,6 +333,40 @@ def _count_metrics() -> dict[str, Any]:
     return results
 
 
+# --- memory --------------------------------------------------------------------------------------------------------
+
+MEMORY_EVENTS = 10_000
+
+
+def _memory_child() -> None:
+    """In a fresh process: RSS after the handler's import, and its peak over 10,000 events (AWS stubbed)."""
+    import resource  # noqa: PLC0415 - Unix only, and only this child needs it
+
+    def rss_mb() -> float:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+
+    after_import = rss_mb()
+    ours = dynamodb_client(endpoint_url="http://localhost:1")
+    _stub_update_item(ours)
+    app.store = Store(ours, TABLE, app.config.history_ttl)
+    _stub_send_message(app.notices._client)
+    _quiet()
+    day = sample_events.day_of_events()
+    events = (day * (1 + MEMORY_EVENTS // len(day)))[:MEMORY_EVENTS]
+    context = FakeLambdaContext()
+    for start in range(0, len(events), 10):
+        app.lambda_handler(_sqs_event(events[start : start + 10]), context)
+    print(json.dumps({"after_import_mb": round(after_import, 1), "peak_mb": round(rss_mb(), 1)}), file=sys.__stdout__)
+
+
+def bench_memory() -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__)), "--memory-child"], capture_output=True, text=True, check=True
+    )
+    figures: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"events": MEMORY_EVENTS, **figures, "lambda_memory_mb": 256}
+
+
 # --- cold ----------------------------------------------------------------------------------------------------------
 
 _COLD_HANDLER = "import time; t = time.perf_counter(); import app; print(time.perf_counter() - t)"
@@ -383,13 +418,16 @@ def bench_cold(samples: int) -> dict[str, Any]:
 
 
 def main() -> int:
+    if sys.argv[1:] == ["--memory-child"]:
+        _memory_child()
+        return 0
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["calls", "cpu", "metrics", "cold"], action="append")
+    parser.add_argument("--only", choices=["calls", "cpu", "metrics", "memory", "cold"], action="append")
     parser.add_argument("--repeat", type=int, default=200, help="handler invocations per CPU sample (batch 1)")
     parser.add_argument("--cold-samples", type=int, default=15)
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results.json")
     args = parser.parse_args()
-    wanted = set(args.only or ["calls", "cpu", "metrics", "cold"])
+    wanted = set(args.only or ["calls", "cpu", "metrics", "memory", "cold"])
     report = sys.stdout
     _quiet()
     results: dict[str, Any] = {"python": sys.version.split()[0]}
@@ -399,6 +437,8 @@ def main() -> int:
         results["cpu"] = bench_cpu(args.repeat)
     if "metrics" in wanted:
         results["metrics"] = bench_metrics()
+    if "memory" in wanted:
+        results["memory"] = bench_memory()
     if "cold" in wanted:
         results["cold"] = bench_cold(args.cold_samples)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
@@ -443,6 +483,14 @@ def _print_table(results: dict[str, Any], out: Any) -> None:
                 f"custom metrics of a workflow with {tasks.removeprefix('tasks_')} tasks",
                 f"{figures['per_workflow']} per workflow + {figures['fleet']} fleet-wide",
                 "same for 5 and 50",
+            )
+        )
+    if memory := results.get("memory"):
+        rows.append(
+            (
+                f"ingest RSS growth over {memory['events']:,} events",
+                f"{round(memory['peak_mb'] - memory['after_import_mb'], 1)} MB (peak {memory['peak_mb']} MB, bench imports in)",
+                f"well inside {memory['lambda_memory_mb']} MB",
             )
         )
     for function, cold in results.get("cold", {}).items():
