@@ -486,10 +486,11 @@ def _print_table(results: dict[str, Any], out: Any) -> None:
             )
         )
     if memory := results.get("memory"):
+        growth = round(memory["peak_mb"] - memory["after_import_mb"], 1)
         rows.append(
             (
                 f"ingest RSS growth over {memory['events']:,} events",
-                f"{round(memory['peak_mb'] - memory['after_import_mb'], 1)} MB (peak {memory['peak_mb']} MB, bench imports in)",
+                f"{growth} MB (peak {memory['peak_mb']} MB, bench imports in)",
                 f"well inside {memory['lambda_memory_mb']} MB",
             )
         )
