@@ -7,6 +7,7 @@
 - cpu: ingest CPU time per event at batch sizes 1, 10 and 100 with DynamoDB stubbed in-process, against a floor
   measured in the same run: json.loads of each SQS body plus one stubbed UpdateItem through a boto3 client.
 - metrics: distinct custom metrics (name + dimensions) a workflow publishes, for 5 and 50 tasks.
+- latency: in the local stack, PutEvents of a failed run to the run stored and to its Slack message (p50/p95).
 - memory: peak RSS of the ingest handler over 10,000 events (AWS stubbed), in a fresh process.
 - cold: import time of each handler module in a fresh interpreter against `import boto3` plus one DynamoDB client.
 """
@@ -333,6 +334,56 @@ def _count_metrics() -> dict[str, Any]:
     return results
 
 
+# --- latency -------------------------------------------------------------------------------------------------------
+
+LATENCY_RUNS = 20
+
+
+def bench_latency() -> dict[str, Any]:
+    """Wall time in the local stack from PutEvents of a failed run's events to the run stored, and to its Slack
+    message delivered: the pipeline's own processing, bounded by the emulator (no SQS batching window, no
+    AlertDelaySeconds, no Lambda start-up)."""
+    from mwaa_obs_tools import localstack  # noqa: PLC0415 - the whole local stack, only for this figure
+
+    stored_ms: list[float] = []
+    alerted_ms: list[float] = []
+    with localstack.running() as stack:
+        assert stack.slack is not None
+        events = localstack.client(stack.endpoint, "events")
+        ingest, notify = stack.functions
+        for n in range(LATENCY_RUNS):
+            # A workflow of its own for each run, so that no failure is grouped into an earlier alert.
+            batch = _run_with_tasks(f"latency{n}", 3)
+            entries = [
+                {"Source": e["source"], "DetailType": e["detail-type"], "Detail": json.dumps(e["detail"]),
+                 "Resources": e["resources"], "Time": datetime.fromisoformat(e["time"]), "EventBusName": "default"}
+                for e in batch
+            ]  # fmt: skip
+            delivered = len(stack.slack.delivered())
+            started = time.perf_counter()
+            for first in range(0, len(entries), 10):
+                events.put_events(Entries=entries[first : first + 10])
+            stack.drain(ingest)
+            stored_ms.append((time.perf_counter() - started) * 1000)
+            stack.drain(notify)
+            assert len(stack.slack.delivered()) == delivered + 1
+            alerted_ms.append((time.perf_counter() - started) * 1000)
+    return {
+        "runs": LATENCY_RUNS,
+        "events_per_run": len(entries),
+        "stored_ms": _percentiles(stored_ms),
+        "alerted_ms": _percentiles(alerted_ms),
+    }
+
+
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {
+        "p50": round(statistics.median(ordered), 1),
+        "p95": round(ordered[max(0, round(0.95 * len(ordered)) - 1)], 1),
+    }
+
+
 # --- memory --------------------------------------------------------------------------------------------------------
 
 MEMORY_EVENTS = 10_000
@@ -340,10 +391,12 @@ MEMORY_EVENTS = 10_000
 
 def _memory_child() -> None:
     """In a fresh process: RSS after the handler's import, and its peak over 10,000 events (AWS stubbed)."""
-    import resource  # noqa: PLC0415 - Unix only, and only this child needs it
 
     def rss_mb() -> float:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+        """The process's peak RSS (VmHWM: unlike getrusage's maximum, it does not carry the parent's over exec)."""
+        status = Path("/proc/self/status").read_text(encoding="ascii")
+        line = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+        return int(line.split()[1]) / 1024  # kB
 
     after_import = rss_mb()
     ours = dynamodb_client(endpoint_url="http://localhost:1")
@@ -422,12 +475,12 @@ def main() -> int:
         _memory_child()
         return 0
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["calls", "cpu", "metrics", "memory", "cold"], action="append")
+    parser.add_argument("--only", choices=["calls", "cpu", "metrics", "memory", "latency", "cold"], action="append")
     parser.add_argument("--repeat", type=int, default=200, help="handler invocations per CPU sample (batch 1)")
     parser.add_argument("--cold-samples", type=int, default=15)
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results.json")
     args = parser.parse_args()
-    wanted = set(args.only or ["calls", "cpu", "metrics", "memory", "cold"])
+    wanted = set(args.only or ["calls", "cpu", "metrics", "memory", "latency", "cold"])
     report = sys.stdout
     _quiet()
     results: dict[str, Any] = {"python": sys.version.split()[0]}
@@ -439,6 +492,8 @@ def main() -> int:
         results["metrics"] = bench_metrics()
     if "memory" in wanted:
         results["memory"] = bench_memory()
+    if "latency" in wanted:
+        results["latency"] = bench_latency()
     if "cold" in wanted:
         results["cold"] = bench_cold(args.cold_samples)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
@@ -494,6 +549,16 @@ def _print_table(results: dict[str, Any], out: Any) -> None:
                 f"well inside {memory['lambda_memory_mb']} MB",
             )
         )
+    if latency := results.get("latency"):
+        for what, label in (("stored_ms", "run stored"), ("alerted_ms", "Slack message delivered")):
+            figures = latency[what]
+            rows.append(
+                (
+                    f"local stack: PutEvents to {label}",
+                    f"p50 {figures['p50']} ms, p95 {figures['p95']} ms ({latency['events_per_run']} events a run)",
+                    "emulator-bound",
+                )
+            )
     for function, cold in results.get("cold", {}).items():
         measured = f"{cold['handler_import_ms']} ms = {cold['multiple']}x ({cold['boto3_plus_client_ms']} ms)"
         target = f"<= {TARGET_COLD_MULTIPLE}x" if function == "ingest" else "reported"

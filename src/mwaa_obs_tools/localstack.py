@@ -373,14 +373,15 @@ class LocalStack:
         assert self.functions, "deploy() first"
         ingested = 0
         while True:
-            handled = [self._drain(target) for target in self.functions]
+            handled = [self.drain(target) for target in self.functions]
             ingested += handled[0]
             if not any(handled):
                 self.run_streams()
                 self.run_schedules()
                 return ingested
 
-    def _drain(self, target: FunctionTarget) -> int:
+    def drain(self, target: FunctionTarget) -> int:
+        """Poll one function's queue until it is empty (or only failing messages are left); returns those handled."""
         handled = 0
         while True:
             with _captured_stdout() as output:
