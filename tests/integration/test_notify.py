@@ -468,3 +468,50 @@ def test_a_workflow_with_alerts_off_keeps_its_incident_but_sends_nothing(pipelin
     assert isinstance(run, RunItem)
     assert run.alert is not None
     assert run.alert.kind == "failure"
+
+
+def test_hostile_text_is_stored_cut_and_reaches_no_channel_live(pipeline: Pipeline) -> None:
+    # Given a failed run whose id is unicode, whose error is 256 KB, and whose task error carries Slack and HTML
+    run_id = "ünïcødé-run-💥"
+    hostile = "<!channel> @here <https://evil.example|click> <script>alert(1)</script> ``` 💥"
+    events = failed_run(run_id, T0, error=hostile)
+    events[-1]["detail"]["errorMessage"] = "x" * 262_144
+    # When it goes through ingest and notify
+    pipeline.ingest(events)
+    results = pipeline.notify()
+    # Then nothing failed, the run is stored with its error cut to the stored limit and marked as cut
+    assert [result.failed for result in results] == [0]
+    run, _ = load_run(SALES_ID, run_id)
+    assert run is not None
+    assert run.error_message is not None
+    assert len(run.error_message) <= 4000
+    assert run.error_message.endswith("…[truncated]")
+    # And Slack received it escaped, within its limits, with the unicode intact
+    (payload,) = pipeline.slack.delivered()
+    text = as_text(payload)
+    assert run_id in text
+    assert "<!channel>" not in text
+    assert "<script>" not in text
+    assert "&lt;script&gt;" in text
+    assert all(len(block.get("text", {}).get("text", "")) <= 3000 for block in payload["blocks"])
+    # And the email is plain text with the same error, cut
+    (published,) = pipeline.inbox.messages()
+    assert "<script>alert(1)</script>" in published["Message"]  # plain text: shown as written, never rendered
+    assert len(published["Message"]) < 20_000
+
+
+def test_a_crash_after_the_writes_but_before_the_acknowledgement_loses_nothing_and_repeats_nothing(
+    pipeline: Pipeline, printed: Callable[[], Printed]
+) -> None:
+    # Given a batch whose writes were done by an invocation that died before SQS heard back, so it comes again
+    events = failed_run("run-crash", T0)
+    pipeline.ingest(events)
+    pipeline.ingest(events)
+    # And the notices it produced were also delivered twice
+    pipeline.notify()
+    # Then the run was counted once and told once on each channel
+    emf = printed().emf
+    assert emf_total(emf, "RunFailed", "sales_etl") == 1
+    assert emf_total(emf, "TaskFailed", "sales_etl") == 1
+    assert len(pipeline.slack.delivered()) == 1
+    assert len(pipeline.inbox.messages()) == 1
