@@ -68,3 +68,16 @@ def sqs_event(bodies: Iterable[str | Mapping[str, Any]]) -> dict[str, Any]:
 
 def minutes(n: float) -> timedelta:
     return timedelta(minutes=n)
+
+
+def metric_totals(documents: Iterable[Mapping[str, Any]], workflow: str | None = None) -> dict[str, float]:
+    """Sum of each metric's values over EMF documents: those of one workflow, or (None) the fleet-only ones."""
+    totals: dict[str, float] = {}
+    for document in documents:
+        if document.get("WorkflowName") != workflow:
+            continue
+        for definition in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+            values = document[definition["Name"]]
+            values = values if isinstance(values, list) else [values]
+            totals[definition["Name"]] = totals.get(definition["Name"], 0) + sum(values)
+    return totals

@@ -242,21 +242,13 @@ class LocalStack:
                 self._cloudwatch.put_metric_alarm(**emulator.resolve(resource["Properties"], refs, attributes))
 
     def _wire(self, lambda_client: Any, logical_id: str, queue_output: str) -> FunctionTarget:
-        function_name = self.outputs[f"{logical_id}Name"]
-        for mapping in lambda_client.list_event_source_mappings(FunctionName=function_name)["EventSourceMappings"]:
-            lambda_client.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)  # workaround 3
         (source,) = self.template["Resources"][logical_id]["Properties"]["Events"].values()
         batch_size = source["Properties"]["BatchSize"]
         if isinstance(batch_size, dict):
             batch_size = emulator.parameter_default(self.template, batch_size["Ref"])
-        configuration = lambda_client.get_function_configuration(FunctionName=function_name)
-        os.environ["AWS_ENDPOINT_URL"] = self.endpoint
-        os.environ.update({k: str(v) for k, v in configuration["Environment"]["Variables"].items()})
+        handler, log_group = self._load(lambda_client, logical_id)
         queue_url = self._sqs.get_queue_url(QueueName=self.outputs[queue_output].rsplit("/", 1)[1])["QueueUrl"]
         queue_arn = self._sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
-        log_group = configuration.get("LoggingConfig", {}).get("LogGroup", f"/aws/lambda/{function_name}")
-        handler = load_handler(self.template, logical_id, emulator.REPO_ROOT)
-        follow_stdout(SERVICE)
         return FunctionTarget(handler, queue_url, queue_arn["QueueArn"], int(batch_size), log_group)
 
     def _wire_schedule(self, lambda_client: Any, logical_id: str) -> ScheduledTarget:
@@ -287,10 +279,12 @@ class LocalStack:
         for mapping in lambda_client.list_event_source_mappings(FunctionName=function_name)["EventSourceMappings"]:
             lambda_client.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)  # workaround 3
         configuration = lambda_client.get_function_configuration(FunctionName=function_name)
+        os.environ["AWS_ENDPOINT_URL"] = self.endpoint
         os.environ.update({k: str(v) for k, v in configuration["Environment"]["Variables"].items()})
         log_group = configuration.get("LoggingConfig", {}).get("LogGroup", f"/aws/lambda/{function_name}")
         if logical_id not in self._handlers:
             handler = load_handler(self.template, logical_id, emulator.REPO_ROOT)
+            follow_stdout(SERVICE)
             module = sys.modules[handler.__module__]
             if hasattr(module, "provisioner"):  # workaround 9: moto has no composite alarms
                 emulator.CompositeAlarms().attach(module.provisioner._cloudwatch)

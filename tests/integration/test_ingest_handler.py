@@ -17,7 +17,7 @@ from mwaa_obs.store import load_run
 from mwaa_obs_tools import emulator
 from mwaa_obs_tools.lambda_emulation import FakeLambdaContext, poll_sqs_once
 from tests.conftest import Printed
-from tests.factories import T0, minutes, run_event, sqs_event, task_event
+from tests.factories import T0, metric_totals, minutes, run_event, sqs_event, task_event
 
 BAD_EVENTS = sorted((Path(__file__).resolve().parents[1] / "events" / "bad").iterdir())
 WORKFLOW_ID = "simple_s3_test-Ab3dE6gH9j"
@@ -32,19 +32,6 @@ def a_failed_run(run_id: str) -> list[dict[str, Any]]:
         task_event("Failed", run_id, "load", T0 + minutes(5), errorMessage="AccessDenied"),
         run_event("Failed", run_id, T0 + minutes(6)),
     ]
-
-
-def metric_totals(documents: list[dict[str, Any]], workflow: str | None = None) -> dict[str, float]:
-    """Sum of each metric's values over the documents of one workflow (None: fleet-only documents)."""
-    totals: dict[str, float] = {}
-    for document in documents:
-        if document.get("WorkflowName") != workflow:
-            continue
-        for definition in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
-            values = document[definition["Name"]]
-            values = values if isinstance(values, list) else [values]
-            totals[definition["Name"]] = totals.get(definition["Name"], 0) + sum(values)
-    return totals
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import botocore.session
 import pytest
 
 import app as ingest_app
@@ -21,11 +20,11 @@ from mwaa_obs.channels import SlackWebhook
 from mwaa_obs.notices import Notice
 from mwaa_obs.settings import SettingsSource
 from mwaa_obs.store import RunItem, load_run
-from mwaa_obs_tools import emulator, slack_catcher
+from mwaa_obs_tools import emulator, localstack, slack_catcher
 from mwaa_obs_tools.lambda_emulation import FakeLambdaContext, PollResult, load_handler, poll_sqs_once
 from mwaa_obs_tools.slack_catcher import Answer, SlackCatcher
 from tests.conftest import ALERT_TOPIC, SETTINGS_PARAMETER, SLACK_SECRET, Printed
-from tests.factories import T0, minutes, run_event, sqs_event, task_event, workflow_arn
+from tests.factories import T0, metric_totals, minutes, run_event, sqs_event, task_event, workflow_arn
 
 SALES = workflow_arn("sales_etl", "Sa1e5Sa1e5")
 SALES_ID = "sales_etl-Sa1e5Sa1e5"
@@ -55,16 +54,6 @@ def good_run(run_id: str, start: datetime, arn: str = SALES) -> list[dict[str, A
         task_event("Succeeded", run_id, "load", start + minutes(3), arn=arn),
         run_event("Succeeded", run_id, start + minutes(4), arn=arn),
     ]
-
-
-def emf_total(documents: list[dict[str, Any]], metric: str, workflow: str | None = None) -> float:
-    """The sum of one metric's values over EMF documents (of one workflow, or the fleet-only ones)."""
-    total = 0.0
-    for document in documents:
-        if metric in document and document.get("WorkflowName") == workflow:
-            values = document[metric]
-            total += sum(values) if isinstance(values, list) else values
-    return total
 
 
 def as_text(payload: dict[str, Any]) -> str:
@@ -118,10 +107,6 @@ class Pipeline:
         return [as_text(payload) for payload in self.slack.delivered()]
 
 
-def _client(endpoint: str, service: str) -> Any:
-    return botocore.session.get_session().create_client(service, endpoint_url=endpoint)
-
-
 @pytest.fixture(scope="session")
 def notify_module(endpoint: str, template: dict[str, Any]) -> Any:
     """The notify function's module, imported from its CodeUri as Lambda would (its env comes from conftest)."""
@@ -131,7 +116,7 @@ def notify_module(endpoint: str, template: dict[str, Any]) -> Any:
 
 @pytest.fixture
 def pipeline(endpoint: str, state_table: str, notices_queue: str, sqs: Any, notify_module: Any) -> Iterator[Pipeline]:
-    sns, ssm, secrets = (_client(endpoint, name) for name in ("sns", "ssm", "secretsmanager"))
+    sns, ssm, secrets = (localstack.client(endpoint, name) for name in ("sns", "ssm", "secretsmanager"))
     topic_arn = sns.create_topic(Name=ALERT_TOPIC)["TopicArn"]
     inbox_url = sqs.create_queue(QueueName="alert-inbox")["QueueUrl"]
     inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -275,7 +260,7 @@ def test_failures_within_the_window_are_grouped_and_the_recovery_counts_them(
     # And the two grouped failures were counted, once each even when a notice comes again
     pipeline.sqs.send_message(QueueUrl=pipeline.notices_url, MessageBody=Notice("run", SALES_ID, "g1").to_body())
     pipeline.notify()
-    assert emf_total(printed().emf, "AlertsGrouped", "sales_etl") == 2
+    assert metric_totals(printed().emf, "sales_etl").get("AlertsGrouped", 0) == 2
     assert len(pipeline.slack_texts()) == 2
 
 
@@ -314,7 +299,7 @@ def test_a_failing_channel_does_not_block_the_other_and_nothing_is_sent_twice(
     assert first.failed == 1
     assert len(pipeline.inbox.messages()) == 1
     assert pipeline.slack.delivered() == []
-    assert emf_total(printed().emf, "NotificationFailures") == 1
+    assert metric_totals(printed().emf).get("NotificationFailures", 0) == 1
     # When Slack is back and the notice is retried
     pipeline.notify()
     # Then Slack got the message once, and email was not sent again
@@ -360,8 +345,8 @@ def test_a_notice_that_keeps_failing_is_counted_and_ends_in_the_dead_letter_queu
     assert [result.failed for result in results] == [1, 1, 1]
     assert len(pipeline.slack.received) == 3
     emf = printed().emf
-    assert emf_total(emf, "NotificationsDeadLettered") == 1
-    assert emf_total(emf, "NotificationFailures") == 3
+    assert metric_totals(emf).get("NotificationsDeadLettered", 0) == 1
+    assert metric_totals(emf).get("NotificationFailures", 0) == 3
     (dead,) = pipeline.sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10)["Messages"]
     assert json.loads(dead["Body"]) == {"kind": "run", "workflow_id": "sales_etl-Sa1e5Sa1e5", "run_id": "run-poison"}
     # And email, which worked, was sent once
@@ -425,7 +410,7 @@ def test_routes_pick_the_webhook_team_and_mention_and_subscribers_can_filter_by_
 ) -> None:
     # Given a finance webhook next to the default one, finance routed to it, and a subscriber for finance only
     webhooks = {"default": pipeline.slack.url("/default"), "finance": pipeline.slack.url("/finance")}
-    secrets = _client(endpoint, "secretsmanager")
+    secrets = localstack.client(endpoint, "secretsmanager")
     secrets.put_secret_value(SecretId=SLACK_SECRET, SecretString=json.dumps(webhooks))
     pipeline.settings(
         {
@@ -435,7 +420,7 @@ def test_routes_pick_the_webhook_team_and_mention_and_subscribers_can_filter_by_
             ],
         }
     )
-    sns = _client(endpoint, "sns")
+    sns = localstack.client(endpoint, "sns")
     finance_inbox = Inbox(pipeline.sqs, pipeline.sqs.create_queue(QueueName="finance-inbox")["QueueUrl"])
     finance_arn = pipeline.sqs.get_queue_attributes(QueueUrl=finance_inbox.url, AttributeNames=["QueueArn"])
     sns.subscribe(
@@ -511,7 +496,7 @@ def test_a_crash_after_the_writes_but_before_the_acknowledgement_loses_nothing_a
     pipeline.notify()
     # Then the run was counted once and told once on each channel
     emf = printed().emf
-    assert emf_total(emf, "RunFailed", "sales_etl") == 1
-    assert emf_total(emf, "TaskFailed", "sales_etl") == 1
+    assert metric_totals(emf, "sales_etl").get("RunFailed", 0) == 1
+    assert metric_totals(emf, "sales_etl").get("TaskFailed", 0) == 1
     assert len(pipeline.slack.delivered()) == 1
     assert len(pipeline.inbox.messages()) == 1

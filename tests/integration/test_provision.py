@@ -9,14 +9,13 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import botocore.session
 import pytest
 
 import app as ingest_app
 from mwaa_obs.metrics import CATALOG, dimension_sets
 from mwaa_obs.provisioning import Provisioner, StackContext, provision_all
 from mwaa_obs.settings import parse_settings
-from mwaa_obs_tools import dashboards, emulator
+from mwaa_obs_tools import dashboards, emulator, localstack
 from mwaa_obs_tools.lambda_emulation import FakeLambdaContext, load_handler, matches_filter
 from tests.conftest import SETTINGS_PARAMETER
 from tests.factories import T0, minutes, run_event, sqs_event, workflow_arn
@@ -32,14 +31,10 @@ FILL: dict[str, Any] = {
 }  # fmt: skip
 
 
-def _client(endpoint: str, service: str) -> Any:
-    return botocore.session.get_session().create_client(service, endpoint_url=endpoint)
-
-
 @pytest.fixture
 def cloudwatch(endpoint: str) -> Iterator[Any]:
     """A client on the emulator, with composite alarms, and the stack's shared workflow dashboard deployed."""
-    client = _client(endpoint, "cloudwatch")
+    client = localstack.client(endpoint, "cloudwatch")
     emulator.CompositeAlarms().attach(client)
     body = dashboards.fill(dashboards.body_template("WorkflowDashboard"), FILL)
     client.put_dashboard(DashboardName="mwaa-obs-workflow", DashboardBody=json.dumps(body))
@@ -138,7 +133,7 @@ def test_first_sight_through_the_table_stream_provisions_the_new_workflow(
     endpoint: str, state_table: str, cloudwatch: Any, template: dict[str, Any]
 ) -> None:
     # Given the settings make sales_* dedicated, and the provision function as Lambda would load it
-    ssm = _client(endpoint, "ssm")
+    ssm = localstack.client(endpoint, "ssm")
     ssm.put_parameter(Name=SETTINGS_PARAMETER, Value=json.dumps(DEDICATED), Type="String", Overwrite=True)
     handler = load_handler(template, "ProvisionFunction", emulator.REPO_ROOT)
     emulator.CompositeAlarms().attach(sys.modules[handler.__module__].provisioner._cloudwatch)
@@ -156,7 +151,7 @@ def test_first_sight_through_the_table_stream_provisions_the_new_workflow(
 
 
 def _stream_records(endpoint: str, table: str) -> list[dict[str, Any]]:
-    dynamodb, streams = _client(endpoint, "dynamodb"), _client(endpoint, "dynamodbstreams")
+    dynamodb, streams = localstack.client(endpoint, "dynamodb"), localstack.client(endpoint, "dynamodbstreams")
     arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
     records = []
     for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
