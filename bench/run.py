@@ -60,6 +60,7 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders  # noqa: E402
 
 import app  # noqa: E402
 from mwaa_obs import SERVICE  # noqa: E402
+from mwaa_obs.stats import percentile  # noqa: E402
 from mwaa_obs.store import Store, dynamodb_client  # noqa: E402
 from mwaa_obs_tools.lambda_emulation import FakeLambdaContext, load_handler, poll_sqs_once  # noqa: E402
 
@@ -377,11 +378,7 @@ def bench_latency() -> dict[str, Any]:
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {
-        "p50": round(statistics.median(ordered), 1),
-        "p95": round(ordered[max(0, round(0.95 * len(ordered)) - 1)], 1),
-    }
+    return {"p50": round(percentile(samples, 50), 1), "p95": round(percentile(samples, 95), 1)}
 
 
 # --- memory --------------------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 from matplotlib import dates
 
+from mwaa_obs.stats import percentile
 from mwaa_obs_tools.dashboards import WORKFLOW_PATTERN
 
 BUCKET = timedelta(seconds=1)
@@ -131,15 +132,6 @@ def _percentile(cloudwatch: Any, metric: MetricRef, q: float, at: datetime, peri
         inner = (point["Sum"] - point["Minimum"] - point["Maximum"]) / (count - 2) if count > 2 else 0.0
         samples += [point["Minimum"], point["Maximum"]][:count] + [inner] * max(0, count - 2)
     return percentile(samples, q)
-
-
-def percentile(samples: list[float], q: float) -> float:
-    """The q-th percentile (nearest rank), NaN for no samples."""
-    if not samples:
-        return math.nan
-    ordered = sorted(samples)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 def _evaluate(expression: str, values: Mapping[str, float]) -> float:

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from mwaa_obs_tools.render import _evaluate, percentile
+from mwaa_obs.stats import percentile
+from mwaa_obs_tools.render import _evaluate
 
 
 def test_percentiles_are_nearest_rank() -> None:

@@ -11,7 +11,6 @@ template, threshold or setting updates what exists; a workflow that is no longer
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -26,6 +25,7 @@ from mwaa_obs.metrics import (
     MetricSpec,
 )
 from mwaa_obs.settings import Route, Settings
+from mwaa_obs.stats import percentile
 from mwaa_obs.store import list_workflows, recent_runs
 
 MANAGED_BY: Final = "mwaa-obs"
@@ -82,9 +82,7 @@ def learned_duration(durations: Sequence[float], default: int) -> int:
     """The too-slow threshold: twice the 90th percentile of recent successful runs, or the default."""
     if len(durations) < MIN_RUNS_TO_LEARN:
         return default
-    ordered = sorted(durations)
-    p90 = ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
-    return max(60, round(LEARNED_MULTIPLE * p90))
+    return max(60, round(LEARNED_MULTIPLE * percentile(durations, 90)))
 
 
 def alarm_names(prefix: str, workflow: str) -> list[str]:
