@@ -241,8 +241,15 @@ class LocalStack:
             if resource["Type"] == "AWS::CloudWatch::Alarm":
                 self._cloudwatch.put_metric_alarm(**emulator.resolve(resource["Properties"], refs, attributes))
 
+    def _event_source(self, logical_id: str, kind: str) -> dict[str, Any]:
+        """The function's one event of that type (SQS, Schedule, DynamoDB) in template.yaml."""
+        events = self.template["Resources"][logical_id]["Properties"]["Events"].values()
+        (source,) = [event for event in events if event["Type"] == kind]
+        found: dict[str, Any] = source
+        return found
+
     def _wire(self, lambda_client: Any, logical_id: str, queue_output: str) -> FunctionTarget:
-        (source,) = self.template["Resources"][logical_id]["Properties"]["Events"].values()
+        source = self._event_source(logical_id, "SQS")
         batch_size = source["Properties"]["BatchSize"]
         if isinstance(batch_size, dict):
             batch_size = emulator.parameter_default(self.template, batch_size["Ref"])
@@ -252,16 +259,14 @@ class LocalStack:
         return FunctionTarget(handler, queue_url, queue_arn["QueueArn"], int(batch_size), log_group)
 
     def _wire_schedule(self, lambda_client: Any, logical_id: str) -> ScheduledTarget:
-        events = self.template["Resources"][logical_id]["Properties"]["Events"].values()
-        (source,) = [event for event in events if event["Type"] == "Schedule"]
+        source = self._event_source(logical_id, "Schedule")
         amount, unit = source["Properties"]["Schedule"].removeprefix("rate(").removesuffix(")").split()
         every = timedelta(**{unit if unit.endswith("s") else unit + "s": int(amount)})
         handler, log_group = self._load(lambda_client, logical_id)
         return ScheduledTarget(handler, every, log_group)
 
     def _wire_stream(self, lambda_client: Any, logical_id: str) -> StreamTarget:
-        events = self.template["Resources"][logical_id]["Properties"]["Events"].values()
-        (source,) = [event for event in events if event["Type"] == "DynamoDB"]
+        source = self._event_source(logical_id, "DynamoDB")
         filters = [json.loads(entry["Pattern"]) for entry in source["Properties"]["FilterCriteria"]["Filters"]]
         handler, log_group = self._load(lambda_client, logical_id)
         stream_arn = self.outputs["StateTableStreamArn"]
