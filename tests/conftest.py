@@ -41,6 +41,8 @@ os.environ.update(
         "WORKFLOW_DASHBOARD": "mwaa-obs-workflow",
         "POWERTOOLS_METRICS_NAMESPACE": "MWAAServerless/Test",
         "POWERTOOLS_DEV": "false",
+        # The notify handler's tests have no MWAA Serverless API; enrichment has its own, against the simulator.
+        "ENRICH_FROM_API": "false",
     }
 )
 

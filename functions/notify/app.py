@@ -9,11 +9,13 @@ from aws_lambda_powertools import Logger, Metrics
 from mwaa_obs import SERVICE
 from mwaa_obs.channels import AlertTopic, SlackWebhooks
 from mwaa_obs.config import NotifyConfig
+from mwaa_obs.enrich import Enricher
 from mwaa_obs.metrics import INVALID_SETTINGS, NOTIFICATIONS_DEAD_LETTERED, MetricPoint
+from mwaa_obs.mwaa_api import MwaaApi, api_client
 from mwaa_obs.notify import Notifier
 from mwaa_obs.settings import SettingsSource
 from mwaa_obs.sqs import PartialBatchResponse, process_partial_batch
-from mwaa_obs.store import aws_config, aws_session
+from mwaa_obs.store import Store, aws_config, aws_session, dynamodb_client
 from mwaa_obs.telemetry import publish
 
 config = NotifyConfig.from_env()
@@ -35,6 +37,11 @@ notifier = Notifier(
         else None
     ),
     stack_name=config.stack_name,
+    enricher=(
+        Enricher(MwaaApi(api_client()), Store(dynamodb_client(), config.table_name, config.history_ttl))
+        if config.enrich
+        else None
+    ),
 )
 
 

@@ -6,13 +6,14 @@ workflows (settings, thresholds or the dashboard template changed; a missed stre
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from mwaa_obs import SERVICE
 from mwaa_obs.config import ProvisionConfig
-from mwaa_obs.provisioning import Provisioner, StackContext, provision_all, workflows_first_seen
+from mwaa_obs.provisioning import Provisioner, StackContext, is_retired, provision_all, workflows_first_seen
 from mwaa_obs.settings import SettingsSource
 from mwaa_obs.store import aws_config, aws_session
 
@@ -35,6 +36,9 @@ provisioner = Provisioner(
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     only = workflows_first_seen(event) if "Records" in event else None
-    summary = provision_all(provisioner, settings.get(), only)
+    now = datetime.fromisoformat(event["time"]) if "time" in event else datetime.now(UTC)
+    summary = provision_all(
+        provisioner, settings.get(), only, retired=lambda w: is_retired(w, now, config.deleted_retention)
+    )
     logger.info("provisioned", extra=summary)
     return summary

@@ -109,13 +109,33 @@ def _parser() -> argparse.ArgumentParser:
     redrive.add_argument("--limit", type=int, help="move at most this many messages")
     redrive.set_defaults(command=_dlq_redrive)
 
-    for reader in (listing, show, draw, redrive):
+    backfill = _backfill_parser(commands)
+
+    for reader in (listing, show, draw, redrive, backfill):
         reader.add_argument("--endpoint-url", default=os.environ.get("MWAA_OBS_ENDPOINT_URL"),
                             help="the local stack's emulator, e.g. http://localhost:4566")  # fmt: skip
         reader.add_argument("--stack-name", default=DEFAULT_STACK, help=f"deployed stack (default {DEFAULT_STACK})")
     listing.set_defaults(command=_runs_list)
     show.set_defaults(command=_runs_show)
     return parser
+
+
+def _backfill_parser(commands: Any) -> argparse.ArgumentParser:
+    backfill: argparse.ArgumentParser = commands.add_parser(
+        "backfill", help="import historic runs and tasks from the MWAA Serverless API (idempotent)"
+    )
+    backfill.add_argument("--workflow", help="only this workflow (name)")
+    backfill.add_argument("--since", type=_date, help="only runs created from this date or time on (ISO-8601, UTC)")
+    backfill.add_argument(
+        "--metrics", action="store_true", help="also publish the runs' metrics at their original times (2 weeks back)"
+    )
+    backfill.add_argument(
+        "--api-endpoint-url",
+        default=os.environ.get("MWAA_OBS_SIMULATOR_URL"),
+        help="the MWAA Serverless API (default: AWS's; with --endpoint-url, the local simulator)",
+    )
+    backfill.set_defaults(command=_backfill)
+    return backfill
 
 
 # --- local up ------------------------------------------------------------------------------------------------------
@@ -300,6 +320,50 @@ def _dlq_redrive(args: argparse.Namespace) -> int:
             sqs.delete_message(QueueUrl=dead_url, ReceiptHandle=message["ReceiptHandle"])
             moved += 1
     print(f"moved {moved} messages from {dead_url.rsplit('/', 1)[1]} to {source_url.rsplit('/', 1)[1]}")
+    return 0
+
+
+# --- backfill ------------------------------------------------------------------------------------------------------
+
+
+def _date(text: str) -> datetime:
+    parsed = datetime.fromisoformat(text)
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    from mwaa_obs.mwaa_api import MwaaApi, api_client  # noqa: PLC0415
+    from mwaa_obs.store import Store, dynamodb_client  # noqa: PLC0415
+    from mwaa_obs_tools import backfill  # noqa: PLC0415
+
+    outputs = _stack_outputs(args)
+    api_url = args.api_endpoint_url or (LOCAL_SIMULATOR if args.endpoint_url else None)
+    if api_url:
+        os.environ["AWS_ENDPOINT_URL_MWAA_SERVERLESS"] = api_url
+    retention = timedelta(days=int(outputs.get("HistoryRetentionDays", "90")))
+    store = Store(dynamodb_client(args.endpoint_url), outputs["StateTableName"], retention)
+    now = datetime.now(UTC)
+    report = backfill.BackfillReport()
+    publish = (
+        backfill.metric_publisher(_client("cloudwatch", args.endpoint_url), outputs["MetricNamespace"], now, report)
+        if args.metrics
+        else None
+    )
+    backfill.backfill(
+        MwaaApi(api_client()),
+        store,
+        workflow=args.workflow,
+        since=args.since,
+        publish=publish,
+        progress=backfill.Progress(),
+        now=now,
+        report=report,
+    )
+    print(
+        f"imported {report.runs} runs and {report.tasks} task instances of {report.workflows} workflows "
+        f"({report.events} transitions, {report.new} new); "
+        f"{report.metrics_published} metric values published, {report.metrics_too_old} too old for CloudWatch"
+    )
     return 0
 
 

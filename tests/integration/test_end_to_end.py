@@ -275,6 +275,7 @@ def test_a_new_workflow_is_watched_from_its_first_event(
         "IngestFunction": stack.outputs["IngestFunctionName"], "NotifyFunction": stack.outputs["NotifyFunctionName"],
         "FreshnessFunction": stack.outputs["FreshnessFunctionName"],
         "ProvisionFunction": stack.outputs["ProvisionFunctionName"],
+        "ReconcileFunction": stack.outputs["ReconcileFunctionName"],
         "DurationAlarmSeconds": 3600,
     }  # fmt: skip
     for logical_id in dashboards.BODIES:

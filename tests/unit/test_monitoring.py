@@ -30,6 +30,7 @@ FILL: dict[str, Any] = {
     "NotifyFunction": "mwaa-obs-notify",
     "FreshnessFunction": "mwaa-obs-freshness",
     "ProvisionFunction": "mwaa-obs-provision",
+    "ReconcileFunction": "mwaa-obs-reconcile",
     "DurationAlarmSeconds": 3600,
 }
 
@@ -96,6 +97,7 @@ def test_pipeline_alarms_watch_the_stacks_own_queues_and_functions(template: dic
         "NotifyErrorsAlarm": ("AWS/Lambda", "Errors", {"Ref": "NotifyFunction"}),
         "FreshnessErrorsAlarm": ("AWS/Lambda", "Errors", {"Ref": "FreshnessFunction"}),
         "ProvisionErrorsAlarm": ("AWS/Lambda", "Errors", {"Ref": "ProvisionFunction"}),
+        "ReconcileErrorsAlarm": ("AWS/Lambda", "Errors", {"Ref": "ReconcileFunction"}),
         "EventsAgeAlarm": ("AWS/SQS", "ApproximateAgeOfOldestMessage", {"Fn::GetAtt": ["EventsQueue", "QueueName"]}),
     }  # fmt: skip
 

@@ -127,12 +127,29 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+# Actions that name no resource, for which IAM accepts only "*" (the Service Authorization Reference lists no
+# resource type for them).
+RESOURCELESS_ACTIONS = {"airflow-serverless:ListWorkflows"}
+
+
 def test_no_iam_statement_allows_every_action_or_every_resource(transformed: dict[str, Any]) -> None:
     statements = list(_statements(transformed))
     assert statements, "the transformed template should hold policies"
     for name, statement in statements:
-        assert not any("*" in action for action in _as_list(statement["Action"])), (name, statement)
-        assert "*" not in _as_list(statement.get("Resource", [])), (name, statement)
+        actions = _as_list(statement["Action"])
+        assert not any("*" in action for action in actions), (name, statement)
+        if "*" in _as_list(statement.get("Resource", [])):
+            assert set(actions) <= RESOURCELESS_ACTIONS, (name, statement)
+
+
+def test_the_api_is_only_read_and_only_in_the_accounts_workflows(transformed: dict[str, Any]) -> None:
+    for name, statement in _statements(transformed):
+        for action in _as_list(statement["Action"]):
+            if action.startswith("airflow-serverless:"):
+                assert action.split(":")[1].startswith(("Get", "List")), (name, action)
+                if action not in RESOURCELESS_ACTIONS:
+                    (resource,) = _as_list(statement["Resource"])
+                    assert resource["Fn::Sub"].endswith(":${AWS::AccountId}:workflow/*"), (name, resource)
 
 
 def test_no_role_gets_broad_aws_managed_policies(transformed: dict[str, Any]) -> None:

@@ -26,6 +26,13 @@ def _whole_number(env: Mapping[str, str], name: str, default: str) -> int:
     return int(value)
 
 
+def _switch(env: Mapping[str, str], name: str, default: str) -> bool:
+    value = env.get(name, default).lower()
+    if value not in {"true", "false"}:
+        raise ConfigError(f"{name} must be true or false, not {value!r}")
+    return value == "true"
+
+
 @dataclass(frozen=True, slots=True)
 class IngestConfig:
     table_name: str
@@ -49,6 +56,8 @@ class NotifyConfig:
     slack_secret_arn: str | None  # None: Slack is not set up
     max_receive_count: int
     stack_name: str
+    history_ttl: timedelta
+    enrich: bool  # ask the MWAA Serverless API for what stored items lack
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> NotifyConfig:
@@ -59,6 +68,8 @@ class NotifyConfig:
             slack_secret_arn=env.get("SLACK_WEBHOOK_SECRET_ARN") or None,
             max_receive_count=_whole_number(env, "NOTICES_MAX_RECEIVE_COUNT", "5"),
             stack_name=env.get("STACK_NAME", "mwaa-obs"),
+            history_ttl=timedelta(days=_whole_number(env, "HISTORY_TTL_DAYS", "90")),
+            enrich=_switch(env, "ENRICH_FROM_API", "true"),
         )
 
 
@@ -82,6 +93,7 @@ class ProvisionConfig:
     workflow_dashboard: str
     duration_alarm_seconds: int
     retry_storm_threshold: int
+    deleted_retention: timedelta
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> ProvisionConfig:
@@ -94,4 +106,22 @@ class ProvisionConfig:
             workflow_dashboard=_required(env, "WORKFLOW_DASHBOARD"),
             duration_alarm_seconds=_whole_number(env, "DURATION_ALARM_SECONDS", "3600"),
             retry_storm_threshold=_whole_number(env, "RETRY_STORM_THRESHOLD", "10"),
+            deleted_retention=timedelta(days=_whole_number(env, "DELETED_WORKFLOW_RETENTION_DAYS", "14")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileConfig:
+    table_name: str
+    history_ttl: timedelta
+    notices_queue_url: str
+    settle: timedelta  # a run is checked once it has been listed this long
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> ReconcileConfig:
+        return cls(
+            table_name=_required(env, "TABLE_NAME"),
+            history_ttl=timedelta(days=_whole_number(env, "HISTORY_TTL_DAYS", "90")),
+            notices_queue_url=_required(env, "NOTICES_QUEUE_URL"),
+            settle=timedelta(minutes=_whole_number(env, "RECONCILE_AFTER_MINUTES", "60")),
         )

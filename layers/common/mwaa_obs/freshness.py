@@ -72,8 +72,8 @@ def check_all(now: datetime, settings: Settings) -> tuple[list[Verdict], list[Me
     points: list[MetricPoint] = []
     for workflow in list_workflows():
         route = settings.route_for(workflow.workflow_name)
-        if not route.freshness_check:
-            continue
+        if not route.freshness_check or workflow.deleted_at is not None:
+            continue  # a deleted workflow is not overdue: it will never run again
         runs = recent_runs(workflow.workflow_id, limit=RECENT_RUNS)
         starts = [start for run in runs if (start := run.started_at or run.seen_starting or run.queued_at)]
         successes = [run.ended_at for run in runs if run.status == "SUCCESS" and run.ended_at]

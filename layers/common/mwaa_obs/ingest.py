@@ -54,11 +54,25 @@ def ingest(body: str, store: TransitionStore, owed: list[MetricPoint], notices: 
     The notice is sent last; a retry after a failed send finds a duplicate, which owes the notice again.
     """
     try:
-        event = parse_event(_json(body))
+        raw = _json(body)
     except InvalidEvent as error:
         logger.warning("invalid event rejected", extra={"reason": str(error), "body_prefix": body[:200]})
         owed.append(MetricPoint(INVALID_EVENTS, 1))
         return
+    ingest_event(raw, store, owed, notices, body_prefix=body[:200])
+
+
+def ingest_event(
+    raw: Any, store: TransitionStore, owed: list[MetricPoint], notices: NoticeSink, *, body_prefix: str = ""
+) -> WriteOutcome | None:
+    """ingest() for an event already decoded: EventBridge's, or one rebuilt from the API (mwaa_obs.api_events).
+    Returns what the write did (None: the event was rejected)."""
+    try:
+        event = parse_event(raw)
+    except InvalidEvent as error:
+        logger.warning("invalid event rejected", extra={"reason": str(error), "body_prefix": body_prefix})
+        owed.append(MetricPoint(INVALID_EVENTS, 1))
+        return None
 
     recorded = store.record_run(event) if isinstance(event, RunEvent) else store.record_task(event)
     logger.info("transition " + recorded.outcome.value, extra=_log_fields(event))
@@ -68,6 +82,7 @@ def ingest(body: str, store: TransitionStore, owed: list[MetricPoint], notices: 
     notice = notice_owed(event, recorded)
     if notice is not None:
         notices.send(notice)
+    return recorded.outcome
 
 
 def _json(body: str) -> Any:
@@ -95,13 +110,13 @@ def metrics_owed(event: RunEvent | TaskEvent, recorded: Recorded) -> list[Metric
     points = [MetricPoint(spec, 1, workflow) for spec in owed]
     after = recorded.before.merged_with(event)
     for spec, first, last in pairs:
-        seconds = _completed_interval(recorded.before, after, first, last)
+        seconds = completed_interval(recorded.before, after, first, last)
         if seconds is not None:
             points.append(MetricPoint(spec, seconds, workflow))
     return points
 
 
-def _completed_interval(before: Timeline, after: Timeline, first: str, last: str) -> float | None:
+def completed_interval(before: Timeline, after: Timeline, first: str, last: str) -> float | None:
     """Seconds between two times if this write is the one that made both known, else None."""
     start: datetime | None = getattr(after, first)
     end: datetime | None = getattr(after, last)

@@ -60,6 +60,12 @@ SCHEDULE_OVERDUE: Final = MetricSpec(
 INVALID_SETTINGS: Final = MetricSpec(
     "InvalidSettings", "Count", False, "The settings document was rejected; the previous one stays (fleet only)."
 )
+ENRICHMENT_FAILURES: Final = MetricSpec(
+    "EnrichmentFailures", "Count", False, "The API could not fill what an item lacked; the alert used what was stored."
+)
+RUNS_REPAIRED: Final = MetricSpec(
+    "RunsRepaired", "Count", False, "The reconciler found a run's events missing and repaired it from the API."
+)
 
 CATALOG: Final = (
     RUN_STARTED,
@@ -83,6 +89,8 @@ CATALOG: Final = (
     INVALID_NOTICES,
     SCHEDULE_OVERDUE,
     INVALID_SETTINGS,
+    ENRICHMENT_FAILURES,
+    RUNS_REPAIRED,
 )
 
 RUN_OUTCOME_METRICS: Final[dict[str, MetricSpec]] = {

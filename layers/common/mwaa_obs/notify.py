@@ -20,6 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from mwaa_obs import SERVICE
 from mwaa_obs.alerting import AlertKind, Decision, decide_failure, decide_quiet, decide_success
 from mwaa_obs.channels import AlertTopic, DeliveryError, SlackWebhook, SlackWebhooks
+from mwaa_obs.enrich import Enricher
 from mwaa_obs.messages import Alert, FailedTask, log_stream_url, slack_message, task_log_group, task_log_stream
 from mwaa_obs.metrics import (
     ALERTS_GROUPED,
@@ -62,6 +63,7 @@ class Notifier:
     webhooks: SlackWebhooks | None
     stack_name: str = "mwaa-obs"
     slack: Callable[[str], SlackWebhook] = SlackWebhook
+    enricher: Enricher | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def handle(self, body: str, owed: list[MetricPoint]) -> None:
@@ -79,6 +81,8 @@ class Notifier:
             logger.warning("notice names nothing stored; dropped", extra={"notice": body[:200]})
             owed.append(MetricPoint(INVALID_NOTICES, 1))
             return
+        if self.enricher is not None:
+            owed.extend(self.enricher.complete(run, [run, *attempts] if item is run else [item]))
         route = self.settings.get().route_for(run.workflow_name)
         decision = decision_of(item) or self._decide(item, run, route, notice, owed)
         if decision is None:

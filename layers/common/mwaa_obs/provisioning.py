@@ -10,9 +10,11 @@ template, threshold or setting updates what exists; a workflow that is no longer
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from mwaa_obs.metrics import (
@@ -26,7 +28,7 @@ from mwaa_obs.metrics import (
 )
 from mwaa_obs.settings import Route, Settings
 from mwaa_obs.stats import percentile
-from mwaa_obs.store import list_workflows, recent_runs
+from mwaa_obs.store import WorkflowItem, list_workflows, recent_runs
 
 MANAGED_BY: Final = "mwaa-obs"
 WORKFLOW_PATTERN: Final = "__workflow__"
@@ -246,13 +248,28 @@ def workflows_first_seen(event: Mapping[str, Any]) -> set[str]:
     return found
 
 
-def provision_all(provisioner: Provisioner, settings: Settings, only: set[str] | None = None) -> dict[str, int]:
-    """Provision every workflow seen (or only those ids); returns how many resources were written, left, deleted."""
+def is_retired(workflow: WorkflowItem, now: datetime, retention: timedelta) -> bool:
+    """Deleted from the service longer ago than the retention: its dedicated resources can go."""
+    return workflow.deleted_at is not None and workflow.deleted_at <= now - retention
+
+
+def provision_all(
+    provisioner: Provisioner,
+    settings: Settings,
+    only: set[str] | None = None,
+    retired: Callable[[WorkflowItem], bool] = lambda _: False,
+) -> dict[str, int]:
+    """Provision every workflow seen (or only those ids); returns how many resources were written, left, deleted.
+
+    A retired workflow (deleted from the service longer ago than the retention) loses its dedicated resources.
+    """
     totals = {"workflows": 0, "written": 0, "unchanged": 0, "deleted": 0}
     for workflow in list_workflows():
         if only is not None and workflow.workflow_id not in only:
             continue
         route = settings.route_for(workflow.workflow_name)
+        if retired(workflow):
+            route = dataclasses.replace(route, alarms="shared")
         durations: list[float] = []
         if route.alarms == "dedicated" and route.duration_threshold_seconds is None:
             runs = recent_runs(workflow.workflow_id, limit=RECENT_RUNS)

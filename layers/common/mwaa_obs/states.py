@@ -61,5 +61,6 @@ TASK_RANK: Final[dict[str, int]] = {
     "TIMEOUT": TERMINAL_RANK,
 }
 
+TERMINAL_RUN_STATES: Final = frozenset(state for state, rank in RUN_RANK.items() if rank == TERMINAL_RANK)
 # Run outcomes that count as a failure of the workflow (and land in the failures index).
 FAILED_RUN_STATES: Final = frozenset({"FAILED", "TIMEOUT"})

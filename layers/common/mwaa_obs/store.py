@@ -7,7 +7,8 @@ Keys (docs/ARCHITECTURE.md has the whole design):
 
 A run and all its task attempts share one partition (one Query); a busy workflow spreads over one partition per
 run. GSI `workflow-runs` (gsi1) lists a workflow's runs newest first; GSI `recent-failures` (gsi2, one partition
-per UTC day) lists failed and timed-out runs across all workflows.
+per UTC day) lists failed and timed-out runs across all workflows; sparse GSI `unverified-runs` (gsi3, keys only)
+lists the runs the reconciler has yet to check against the MWAA Serverless API.
 
 Transitions are written with one conditional UpdateItem and no read: `seen_<state>` attributes are the transition
 history (first time each state was seen), `status`/`status_rank` only ever move forward. Each write asks for
@@ -41,7 +42,7 @@ from pynamodb.attributes import (
 )
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.update import Action
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -83,6 +84,15 @@ class RecentFailuresIndex(GlobalSecondaryIndex["Entity"]):
     gsi2sk = UnicodeAttribute(range_key=True)
 
 
+class UnverifiedRunsIndex(GlobalSecondaryIndex["Entity"]):
+    class Meta:
+        index_name = "unverified-runs"
+        projection = KeysOnlyProjection()
+
+    gsi3pk = UnicodeAttribute(hash_key=True)
+    gsi3sk = UnicodeAttribute(range_key=True)
+
+
 class Entity(Model):
     class Meta:
         table_name = os.environ.get("TABLE_NAME", "mwaa-obs")
@@ -96,6 +106,7 @@ class Entity(Model):
 
     workflow_runs = WorkflowRunsIndex()
     recent_failures = RecentFailuresIndex()
+    unverified_runs = UnverifiedRunsIndex()
 
     # Identity lives in the keys alone: every attribute an update sets costs CPU and write capacity.
     @property
@@ -108,6 +119,7 @@ class Entity(Model):
 
 
 WORKFLOWS_PARTITION: Final = "WORKFLOWS"
+UNVERIFIED_PARTITION: Final = "UNVERIFIED"
 
 
 class HealthAttribute(MapAttribute[str, Any]):
@@ -127,6 +139,13 @@ class WorkflowItem(Entity, discriminator="workflow"):
     gsi1sk = UnicodeAttribute(null=True)
     health = HealthAttribute(null=True)
     health_version = NumberAttribute(null=True)  # optimistic lock: notifiers decide one run of a workflow at a time
+    # From the MWAA Serverless API (GetWorkflow / ListWorkflows), refreshed by the reconciler:
+    schedule = UnicodeAttribute(null=True)  # cron expression
+    trigger_mode = UnicodeAttribute(null=True)
+    log_group = UnicodeAttribute(null=True)
+    workflow_status = UnicodeAttribute(null=True)
+    modified_at = UTCDateTimeAttribute(null=True)  # the workflow's ModifiedAt when its metadata was last read
+    deleted_at = UTCDateTimeAttribute(null=True)  # first pass that no longer found it in ListWorkflows
 
 
 class AlertRecord(MapAttribute[str, Any]):
@@ -155,6 +174,7 @@ class StateItem(Entity):
     alert = AlertRecord(null=True)
     notified_email = UTCDateTimeAttribute(null=True)
     notified_slack = UTCDateTimeAttribute(null=True)
+    enriched = UnicodeAttribute(null=True)  # the status at which missing fields were last asked of the API
 
     @property
     def run_id(self) -> str:
@@ -174,6 +194,8 @@ class RunItem(StateItem, discriminator="run"):
     gsi1sk = UnicodeAttribute(null=True)
     gsi2pk = UnicodeAttribute(null=True)
     gsi2sk = UnicodeAttribute(null=True)
+    gsi3pk = UnicodeAttribute(null=True)
+    gsi3sk = UnicodeAttribute(null=True)
     seen_starting = UTCDateTimeAttribute(null=True)
     seen_queued = UTCDateTimeAttribute(null=True)
     seen_running = UTCDateTimeAttribute(null=True)
@@ -285,6 +307,9 @@ class Store:
         update.set(RunItem.gsi1pk, workflow_key(workflow_id))
         update.set(RunItem.gsi1sk, f"{_iso(event.occurred_at)}#{event.run_id}", if_absent=True)
         update.set(RunItem.run_type, event.run_type, if_absent=True)
+        # Listed for the reconciler from the run's first write; a late event after the check lists it again.
+        update.set(RunItem.gsi3pk, UNVERIFIED_PARTITION, if_absent=True)
+        update.set(RunItem.gsi3sk, f"{_iso(event.occurred_at)}#{workflow_id}#{event.run_id}", if_absent=True)
         on_advance = _Update(update.pk, update.sk)
         if event.status in FAILED_RUN_STATES:
             ended = event.ended_at or event.occurred_at
@@ -317,6 +342,28 @@ class Store:
         mark = _Update(run_key(event.workflow.workflow_id, event.run_id), "RUN")
         mark.set(RunItem.workflow_noted, True)
         self._client.update_item(**mark.request(self._table_name))
+
+    def fill(self, item: StateItem, status: str, found: Mapping[str, Any]) -> Timeline | None:
+        """Write the fields the API supplied where the item lacks them, once per item and status.
+
+        Returns the item's times before the write (for the durations it may complete), or None when the item was
+        already enriched at this status (another delivery got there first).
+        """
+        update = _Update(item.pk, item.sk)
+        model = type(item)
+        for name, value in found.items():
+            update.set(getattr(model, name), value, if_absent=True)
+        update.set(model.enriched, status)
+        request = update.request(self._table_name, differs=(model.enriched, status))
+        done, old = self._update(request)
+        return _recorded(WriteOutcome.RECORDED, old).before if done else None
+
+    def mark_verified(self, workflow_id: str, run_id: str) -> None:
+        """Take a run off the reconciler's list (it was checked against the API and found final)."""
+        update = _Update(run_key(workflow_id, run_id), "RUN")
+        update.remove(RunItem.gsi3pk)
+        update.remove(RunItem.gsi3sk)
+        self._client.update_item(**update.request(self._table_name))
 
     def _record(
         self, update: _Update, model: type[StateItem], event: StateEvent, rank: int, on_advance: _Update
@@ -366,11 +413,15 @@ class _Update:
     def __init__(self, pk: str, sk: str) -> None:
         self.pk, self.sk = pk, sk
         self._assignments: list[tuple[Attribute[Any], Any, bool]] = []
+        self._removals: list[Attribute[Any]] = []
 
     def set(self, attribute: Attribute[Any], value: Any, *, if_absent: bool = False) -> None:
         """SET attribute = value (or if_not_exists(attribute, value)); nothing when the value is None."""
         if value is not None:
             self._assignments.append((attribute, value, if_absent))
+
+    def remove(self, attribute: Attribute[Any]) -> None:
+        self._removals.append(attribute)
 
     def including(self, other: _Update) -> _Update:
         combined = _Update(self.pk, self.sk)
@@ -383,8 +434,10 @@ class _Update:
         *,
         unseen: Attribute[Any] | None = None,
         below: tuple[Attribute[Any], int] | None = None,
+        differs: tuple[Attribute[Any], str] | None = None,
     ) -> dict[str, Any]:
-        """The UpdateItem request; `unseen`: only if that attribute is absent; `below`: only if it is lower."""
+        """The UpdateItem request; `unseen`: only if that attribute is absent; `below`: only if it is lower;
+        `differs`: only if it is absent or holds another value."""
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
         clauses = []
@@ -393,6 +446,10 @@ class _Update:
             names[name] = attribute.attr_name
             values[placeholder] = {attribute.attr_type: attribute.serialize(value)}
             clauses.append(f"{name} = if_not_exists({name}, {placeholder})" if if_absent else f"{name} = {placeholder}")
+        removals = []
+        for index, attribute in enumerate(self._removals):
+            names[f"#r{index}"] = attribute.attr_name
+            removals.append(f"#r{index}")
         conditions = []
         if unseen is not None:
             names["#unseen"] = unseen.attr_name
@@ -401,14 +458,22 @@ class _Update:
             names["#below"] = below[0].attr_name
             values[":below"] = {"N": str(below[1])}
             conditions.append("(attribute_not_exists(#below) OR #below < :below)")
+        if differs is not None:
+            names["#differs"] = differs[0].attr_name
+            values[":differs"] = {"S": differs[1]}
+            conditions.append("(attribute_not_exists(#differs) OR #differs <> :differs)")
+        parts = (["SET " + ", ".join(clauses)] if clauses else []) + (
+            ["REMOVE " + ", ".join(removals)] if removals else []
+        )
         request: dict[str, Any] = {
             "TableName": table_name,
             "Key": {"pk": {"S": self.pk}, "sk": {"S": self.sk}},
-            "UpdateExpression": "SET " + ", ".join(clauses),
+            "UpdateExpression": " ".join(parts),
             "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
             "ReturnValues": "ALL_OLD",
         }
+        if values:
+            request["ExpressionAttributeValues"] = values
         if conditions:
             request["ConditionExpression"] = " AND ".join(conditions)
             request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
@@ -471,6 +536,12 @@ def recent_runs(workflow_id: str, limit: int = 20) -> list[RunItem]:
     return [item for item in found if isinstance(item, RunItem)]
 
 
+def unverified_runs(listed_before: datetime) -> list[tuple[str, str]]:
+    """(workflow id, run id) of the runs the reconciler has yet to check, listed before that time, oldest first."""
+    found = Entity.unverified_runs.query(UNVERIFIED_PARTITION, UnverifiedRunsIndex.gsi3sk < _iso(listed_before))
+    return [(item.workflow_id, item.run_id) for item in found if isinstance(item, RunItem)]
+
+
 def recent_failures(days: int = 1, now: datetime | None = None) -> list[RunItem]:
     """Failed and timed-out runs across all workflows over the last `days` UTC days, newest first."""
     today = (now or datetime.now(UTC)).astimezone(UTC)
@@ -480,6 +551,38 @@ def recent_failures(days: int = 1, now: datetime | None = None) -> list[RunItem]
         found = Entity.recent_failures.query(partition, scan_index_forward=False)
         failures.extend(item for item in found if isinstance(item, RunItem))
     return failures
+
+
+# --- The reconciler: workflow metadata from the API -------------------------------------------------------------
+
+
+def save_workflow_metadata(workflow_arn: str, found: Mapping[str, Any], first_seen: datetime) -> None:
+    """Store what GetWorkflow says of a workflow (creating its item if no event has named it yet)."""
+    workflow_id = workflow_arn.rsplit("/", 1)[1]
+    schedule = (found.get("ScheduleConfiguration") or {}).get("CronExpression")
+    log_group = (found.get("LoggingConfiguration") or {}).get("LogGroupName")
+    item = WorkflowItem(workflow_key(workflow_id), "WORKFLOW")
+    actions: list[Action] = [
+        WorkflowItem.kind.set(WorkflowItem),
+        WorkflowItem.workflow_arn.set(workflow_arn),
+        WorkflowItem.first_seen_at.set(WorkflowItem.first_seen_at | first_seen),
+        WorkflowItem.gsi1pk.set(WORKFLOWS_PARTITION),
+        WorkflowItem.gsi1sk.set(workflow_id),
+        WorkflowItem.deleted_at.remove(),
+    ]
+    for attribute, value in (
+        (WorkflowItem.schedule, schedule),
+        (WorkflowItem.trigger_mode, found.get("TriggerMode")),
+        (WorkflowItem.log_group, log_group),
+        (WorkflowItem.workflow_status, found.get("WorkflowStatus")),
+        (WorkflowItem.modified_at, found.get("ModifiedAt")),
+    ):
+        actions.append(attribute.set(value) if value is not None else attribute.remove())
+    item.update(actions=actions)
+
+
+def mark_workflow_deleted(workflow: WorkflowItem, at: datetime) -> None:
+    workflow.update(actions=[WorkflowItem.deleted_at.set(WorkflowItem.deleted_at | at)])
 
 
 # --- The notifier: decisions and deliveries, one run at a time (never on the ingest path) ------------------------

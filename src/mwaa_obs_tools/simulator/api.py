@@ -1,7 +1,8 @@
 """The MWAA Serverless API over HTTP, as botocore speaks it: JSON 1.0, `X-Amz-Target: AmazonMWAAServerless.<Op>`.
 
 `boto3.client("mwaa-serverless", endpoint_url=server.url)` works unchanged against it. Besides the 15
-operations, a few simulator-only paths under /_simulator/ set failure injection and move the virtual clock.
+operations, a few simulator-only paths under /_simulator/ set failure injection (of workflows' tasks, and
+throttling of the API itself) and move the virtual clock. `ApiServer.traffic` counts the requests by operation.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -290,8 +293,28 @@ OPERATIONS: dict[str, Callable[[Engine, dict[str, Any]], dict[str, Any]]] = {
 }
 
 
-def _admin(engine: Engine, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    if path == "/_simulator/faults":
+@dataclass
+class Traffic:
+    """What the API was asked, by operation, and how many of the next requests it refuses as throttled."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    throttle_next: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def admit(self, operation: str) -> bool:
+        with self.lock:
+            self.calls[operation] += 1
+            if self.throttle_next > 0:
+                self.throttle_next -= 1
+                return False
+            return True
+
+
+def _admin(engine: Engine, traffic: Traffic, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    if path == "/_simulator/throttle":
+        with traffic.lock:
+            traffic.throttle_next = int(body.get("requests", 0))
+    elif path == "/_simulator/faults":
         faults = Faults(
             fail=set(body.get("fail", [])),
             fail_first={k: int(v) for k, v in body.get("fail_first", {}).items()},
@@ -318,7 +341,8 @@ class ApiServer:
         self.engine = engine
         self._speed = speed
         self._stopped = threading.Event()
-        handler = _handler_for(engine)
+        self.traffic = Traffic()
+        handler = _handler_for(engine, self.traffic)
         self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self._threads = [threading.Thread(target=self._server.serve_forever, daemon=True)]
         if speed > 0:
@@ -345,7 +369,7 @@ class ApiServer:
             self.engine.advance(self.engine.now + timedelta(seconds=interval * self._speed))
 
 
-def _handler_for(engine: Engine) -> type[BaseHTTPRequestHandler]:
+def _handler_for(engine: Engine, traffic: Traffic) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -354,12 +378,15 @@ def _handler_for(engine: Engine) -> type[BaseHTTPRequestHandler]:
             try:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 if self.path.startswith("/_simulator/"):
-                    self._send(200, _admin(engine, self.path, body))
+                    self._send(200, _admin(engine, traffic, self.path, body))
                     return
                 target = self.headers.get("X-Amz-Target", "")
-                operation = OPERATIONS.get(target.removeprefix(TARGET_PREFIX))
+                name = target.removeprefix(TARGET_PREFIX)
+                operation = OPERATIONS.get(name)
                 if operation is None:
                     raise ServiceError("UnknownOperationException", f"unknown operation {target!r}")
+                if not traffic.admit(name):
+                    raise ServiceError("ThrottlingException", "Rate exceeded")
                 self._send(200, operation(engine, body))
             except ServiceError as error:
                 status = 404 if error.code == "ResourceNotFoundException" else 400

@@ -1,0 +1,173 @@
+"""`mwaa-obs backfill`: the history from before the pipeline existed, imported from the MWAA Serverless API.
+
+Every run of every workflow (or of one, or since a date) becomes the events the service would have sent
+(mwaa_obs.api_events), stored through the ingest path. Writes are the pipeline's own idempotent transitions, so a
+backfill over runs that events already stored changes nothing, and running it twice is harmless. Historic runs
+send no notices. With --metrics, the metrics the imported transitions owe are published with their original
+timestamps, for the runs recent enough for CloudWatch to accept them (two weeks).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, TextIO
+
+from mwaa_obs.api_events import run_event, task_history
+from mwaa_obs.ingest import ingest_event
+from mwaa_obs.metrics import WORKFLOW_DIMENSION, MetricPoint, dimension_sets
+from mwaa_obs.mwaa_api import MwaaApi
+from mwaa_obs.notices import Notice
+from mwaa_obs.store import Store, WriteOutcome
+
+CLOUDWATCH_PAST_LIMIT: Final = timedelta(days=14)
+METRIC_DATA_PER_CALL: Final = 1000
+
+
+class NoNotices:
+    """Historic failures were alerted on (or not) at the time: a backfill sends no messages."""
+
+    def send(self, notice: Notice) -> None:
+        return None
+
+
+@dataclass
+class BackfillReport:
+    workflows: int = 0
+    runs: int = 0
+    tasks: int = 0
+    events: int = 0
+    new: int = 0  # transitions not stored before (0 when everything was already there)
+    metrics_published: int = 0
+    metrics_too_old: int = 0
+
+
+@dataclass
+class TimedPoint:
+    point: MetricPoint
+    at: datetime
+
+
+class Progress:
+    """One line per workflow on a terminal, redrawn as its runs are imported; plain lines otherwise."""
+
+    def __init__(self, out: TextIO = sys.stderr) -> None:
+        self._out = out
+        self._live = out.isatty()
+
+    def update(self, workflow: str, done: int, total: int) -> None:
+        if self._live:
+            width = 30
+            filled = width * done // max(total, 1)
+            self._out.write(f"\r{workflow[:30]:30} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} runs")
+            self._out.flush()
+
+    def finish(self, workflow: str, total: int) -> None:
+        if self._live:
+            self._out.write("\n")
+        else:
+            self._out.write(f"{workflow}: {total} runs\n")
+
+
+def backfill(
+    api: MwaaApi,
+    store: Store,
+    *,
+    workflow: str | None = None,
+    since: datetime | None = None,
+    publish: Callable[[list[TimedPoint]], int] | None = None,
+    progress: Progress | None = None,
+    now: datetime | None = None,
+    report: BackfillReport | None = None,
+) -> BackfillReport:
+    now = now or datetime.now(UTC)
+    report = report or BackfillReport()
+    for summary in api.workflows():
+        name = summary.get("Name") or summary["WorkflowArn"].rsplit("/", 1)[1]
+        if workflow is not None and name != workflow:
+            continue
+        report.workflows += 1
+        arn = summary["WorkflowArn"]
+        runs = [run for run in api.runs(arn) if since is None or _began(run) >= since]
+        for done, run in enumerate(runs, start=1):
+            owed = _import_run(api, store, arn, run["RunId"], now=now, report=report)
+            if publish is not None:
+                report.metrics_published += publish(owed)
+            if progress is not None:
+                progress.update(name, done, len(runs))
+        if progress is not None:
+            progress.finish(name, len(runs))
+    return report
+
+
+def _import_run(
+    api: MwaaApi, store: Store, arn: str, run_id: str, *, now: datetime, report: BackfillReport
+) -> list[TimedPoint]:
+    answer = api.run(arn, run_id)
+    if answer is None:
+        return []
+    report.runs += 1
+    events = [run_event(arn, answer, now, state="STARTING")]
+    for summary in api.tasks(arn, run_id):
+        if summary.get("Status") in (None, "NONE"):
+            continue  # never scheduled
+        found = api.task(arn, run_id, summary["TaskInstanceId"])
+        if found is not None:
+            report.tasks += 1
+            events.extend(task_history(arn, found, now))
+    if answer.get("RunDetail", {}).get("RunState") != "STARTING":
+        events.append(run_event(arn, answer, now))
+    owed: list[TimedPoint] = []
+    notices = NoNotices()
+    for event in filter(None, events):
+        points: list[MetricPoint] = []
+        outcome = ingest_event(event, store, points, notices)
+        report.events += 1
+        report.new += outcome is not None and outcome is not WriteOutcome.DUPLICATE
+        at = datetime.fromisoformat(event["time"])
+        owed.extend(TimedPoint(point, at) for point in points)
+    return owed
+
+
+def _began(run: dict[str, Any]) -> datetime:
+    """When the run was created (a run the API gives no time for counts as recent: it is imported)."""
+    summary = run.get("RunDetailSummary", {})
+    began = summary.get("CreatedOn") or summary.get("StartedAt")
+    return began.astimezone(UTC) if isinstance(began, datetime) else datetime.max.replace(tzinfo=UTC)
+
+
+def metric_publisher(
+    cloudwatch: Any, namespace: str, now: datetime, report: BackfillReport
+) -> Callable[[list[TimedPoint]], int]:
+    """PutMetricData with each point's original timestamp; points older than CloudWatch takes are counted, not sent."""
+
+    def publish(points: list[TimedPoint]) -> int:
+        data = []
+        for timed in points:
+            if timed.at < now - CLOUDWATCH_PAST_LIMIT:
+                report.metrics_too_old += 1
+                continue
+            for dimensions in dimension_sets(timed.point.spec):
+                datum: dict[str, Any] = {
+                    "MetricName": timed.point.spec.name,
+                    "Timestamp": timed.at,
+                    "Value": timed.point.value,
+                    "Unit": timed.point.spec.unit,
+                }
+                if dimensions and timed.point.workflow is not None:
+                    datum["Dimensions"] = [{"Name": WORKFLOW_DIMENSION, "Value": timed.point.workflow}]
+                elif dimensions:
+                    continue
+                data.append(datum)
+        for chunk in _chunks(data, METRIC_DATA_PER_CALL):
+            cloudwatch.put_metric_data(Namespace=namespace, MetricData=chunk)
+        return len(data)
+
+    return publish
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
