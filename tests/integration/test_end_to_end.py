@@ -48,17 +48,7 @@ def simulated(stack: localstack.LocalStack, service: Any) -> dict[str, str]:
         "defaults": {"group_window_minutes": 0},
         "workflows": [{"match": "simple_s3_test", "alarms": "dedicated"}],
     }
-    localstack.client(stack.endpoint, "ssm").put_parameter(
-        Name=stack.outputs["SettingsParameterName"], Value=json.dumps(settings), Type="String", Overwrite=True
-    )
-    s3 = localstack.client(stack.endpoint, "s3")
-    arns = {}
-    for path in sorted(EXAMPLES.glob("*.yaml")):
-        location = localstack.definition_location(path)
-        s3.put_object(Bucket=location["Bucket"], Key=location["ObjectKey"], Body=path.read_bytes())
-        arns[path.stem] = service.create_workflow(
-            Name=path.stem, DefinitionS3Location=location, RoleArn=localstack.WORKFLOW_ROLE_ARN
-        )["WorkflowArn"]
+    arns = create_example_workflows(stack, service, settings)
     stack.engine.set_faults("create_s3_objects", Faults(fail={"create_object_2"}))
     stack.engine.set_faults("simple_s3_test", Faults(fail_first={"list_objects": 1}))
     stack.engine.set_faults("nightly_sales_etl", Faults(durations={"crawl_raw": 7200}))  # beyond dagrun_timeout
@@ -70,6 +60,22 @@ def simulated(stack: localstack.LocalStack, service: Any) -> dict[str, str]:
     for _ in range(12):  # two simulated hours, draining the queue as we go
         stack.engine.advance(stack.engine.now + timedelta(minutes=10))
         stack.pump()
+    return arns
+
+
+def create_example_workflows(stack: localstack.LocalStack, service: Any, settings: dict[str, Any]) -> dict[str, str]:
+    """The settings stored, and every example workflow uploaded and created in the simulator; name -> ARN."""
+    localstack.client(stack.endpoint, "ssm").put_parameter(
+        Name=stack.outputs["SettingsParameterName"], Value=json.dumps(settings), Type="String", Overwrite=True
+    )
+    s3 = localstack.client(stack.endpoint, "s3")
+    arns = {}
+    for path in sorted(EXAMPLES.glob("*.yaml")):
+        location = localstack.definition_location(path)
+        s3.put_object(Bucket=location["Bucket"], Key=location["ObjectKey"], Body=path.read_bytes())
+        arns[path.stem] = service.create_workflow(
+            Name=path.stem, DefinitionS3Location=location, RoleArn=localstack.WORKFLOW_ROLE_ARN
+        )["WorkflowArn"]
     return arns
 
 

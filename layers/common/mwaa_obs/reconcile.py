@@ -36,7 +36,6 @@ from mwaa_obs.store import (
     load_run,
     mark_workflow_deleted,
     save_workflow_metadata,
-    unverified_runs,
 )
 
 logger = Logger(service=SERVICE, child=True)
@@ -94,7 +93,7 @@ class Reconciler:
     ) -> PassReport:
         report = PassReport()
         self.refresh_workflows(now, report)
-        pending = unverified_runs(listed_before=now - self._settle)
+        pending = self._store.unverified_runs(listed_before=now - self._settle)
         for index, (workflow_id, run_id) in enumerate(pending):
             if out_of_time():
                 report.runs_left = len(pending) - index

@@ -365,6 +365,30 @@ class Store:
         update.remove(RunItem.gsi3sk)
         self._client.update_item(**update.request(self._table_name))
 
+    def unverified_runs(self, listed_before: datetime) -> list[tuple[str, str]]:
+        """(workflow id, run id) of the runs the reconciler has yet to check, listed before that time, oldest first.
+
+        Through the botocore client: pynamodb cannot build its models from a keys-only projection (no kind).
+        """
+        found: list[tuple[str, str]] = []
+        request: dict[str, Any] = {
+            "TableName": self._table_name,
+            "IndexName": Entity.unverified_runs.Meta.index_name,
+            "KeyConditionExpression": "gsi3pk = :listed AND gsi3sk < :before",
+            "ExpressionAttributeValues": {
+                ":listed": {"S": UNVERIFIED_PARTITION},
+                ":before": {"S": _iso(listed_before)},
+            },
+        }
+        while True:
+            page = self._client.query(**request)
+            for item in page.get("Items", []):
+                _, workflow_id, run_id = item["pk"]["S"].split("#", 2)
+                found.append((workflow_id, run_id))
+            if "LastEvaluatedKey" not in page:
+                return found
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def _record(
         self, update: _Update, model: type[StateItem], event: StateEvent, rank: int, on_advance: _Update
     ) -> Recorded:
@@ -534,12 +558,6 @@ def recent_runs(workflow_id: str, limit: int = 20) -> list[RunItem]:
     """A workflow's runs, newest first."""
     found = Entity.workflow_runs.query(workflow_key(workflow_id), scan_index_forward=False, limit=limit)
     return [item for item in found if isinstance(item, RunItem)]
-
-
-def unverified_runs(listed_before: datetime) -> list[tuple[str, str]]:
-    """(workflow id, run id) of the runs the reconciler has yet to check, listed before that time, oldest first."""
-    found = Entity.unverified_runs.query(UNVERIFIED_PARTITION, UnverifiedRunsIndex.gsi3sk < _iso(listed_before))
-    return [(item.workflow_id, item.run_id) for item in found if isinstance(item, RunItem)]
 
 
 def recent_failures(days: int = 1, now: datetime | None = None) -> list[RunItem]:

@@ -1,0 +1,185 @@
+"""The MWAA Serverless API as the source of truth, on the local stack: events lost on the way are repaired by one
+reconcile pass (with the alerts they owed, once), backfill rebuilds the same history, throttling is retried."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import urllib.request
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from mwaa_obs.mwaa_api import MwaaApi, api_client
+from mwaa_obs.store import Store, bind_table, dynamodb_client, load_run, recent_runs
+from mwaa_obs_tools import backfill, emulator, localstack
+from mwaa_obs_tools.simulator.engine import Faults
+from tests.conftest import TABLE_NAME
+from tests.integration.test_end_to_end import create_example_workflows, truth_runs
+
+LOSS_RATE = 0.10
+
+
+def _reset(endpoint: str) -> None:
+    """One moto server serves the session: this module's stack must not meet another module's."""
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
+
+
+@pytest.fixture(scope="module")
+def stack(endpoint: str) -> Iterator[localstack.LocalStack]:
+    saved = dict(os.environ)
+    _reset(endpoint)
+    local = localstack.LocalStack(endpoint)
+    local.deploy()
+    local.start_simulator()
+    yield local
+    local.stop()
+    _reset(endpoint)
+    os.environ.clear()
+    os.environ.update(saved)
+    bind_table(TABLE_NAME)
+
+
+@pytest.fixture(scope="module")
+def service(stack: localstack.LocalStack) -> Any:
+    return boto3.client("mwaa-serverless", endpoint_url=stack.simulator.url, region_name="us-east-1")
+
+
+@pytest.fixture(scope="module")
+def lost(stack: localstack.LocalStack, service: Any) -> dict[str, Any]:
+    """Given the example workflows run for two simulated hours with failures, while 10 % of the events, and every
+    final event of create_s3_objects' runs, are lost on the way to EventBridge."""
+    chance = random.Random(7)
+    dropped: list[dict[str, Any]] = []
+
+    def on_the_way(entry: dict[str, Any]) -> dict[str, Any] | None:
+        detail = json.loads(entry["Detail"])
+        final_run = (
+            entry["DetailType"].endswith(("Run Failed", "Run Succeeded")) and "create_s3" in detail["workflowArn"]
+        )
+        if final_run or chance.random() < LOSS_RATE:
+            dropped.append(entry)
+            return None
+        return entry
+
+    stack.sink.on_the_way = on_the_way
+    settings = {"defaults": {"group_window_minutes": 0}}
+    arns = create_example_workflows(stack, service, settings)
+    stack.engine.set_faults("create_s3_objects", Faults(fail={"create_object_2"}))
+    stack.engine.set_faults("simple_s3_test", Faults(fail_first={"list_objects": 1}))
+    for name in ("create_s3_objects", "simple_s3_test", "create_s3_objects"):
+        service.start_workflow_run(WorkflowArn=arns[name])
+    for _ in range(6):  # one simulated hour: every run ends, the reconciler's settle time has not passed
+        stack.engine.advance(stack.engine.now + timedelta(minutes=10))
+        stack.pump()
+    before = _stored(stack, arns)
+    stack.sink.on_the_way = lambda entry: entry
+    for _ in range(12):  # two more hours: reconcile passes run on their schedule
+        stack.engine.advance(stack.engine.now + timedelta(minutes=10))
+        stack.pump()
+    return {"arns": arns, "dropped": dropped, "before": before}
+
+
+def _stored(stack: localstack.LocalStack, arns: dict[str, str]) -> dict[tuple[str, str], str | None]:
+    bind_table(stack.outputs["StateTableName"])
+    return {
+        (name, run.run_id): run.status
+        for name, arn in arns.items()
+        for run in recent_runs(arn.rsplit("/", 1)[1], limit=100)
+    }
+
+
+def _stored_tasks(stack: localstack.LocalStack, arns: dict[str, str], run_ids: list[tuple[str, str]]) -> dict[Any, Any]:
+    found: dict[Any, Any] = {}
+    for name, run_id in run_ids:
+        _, attempts = load_run(arns[name].rsplit("/", 1)[1], run_id)
+        for attempt in attempts:
+            key = (run_id, attempt.task_instance_id)
+            if key not in found or attempt.attempt > found[key][0]:
+                found[key] = (attempt.attempt, attempt.status, attempt.error_message)
+    return found
+
+
+def _truth_tasks(service: Any, arns: dict[str, str], run_ids: list[tuple[str, str]]) -> dict[Any, Any]:
+    truth = {}
+    for name, run_id in run_ids:
+        for summary in service.list_task_instances(WorkflowArn=arns[name], RunId=run_id)["TaskInstances"]:
+            if summary["Status"] == "NONE":
+                continue
+            task = service.get_task_instance(
+                WorkflowArn=arns[name], RunId=run_id, TaskInstanceId=summary["TaskInstanceId"]
+            )
+            truth[(run_id, task["TaskInstanceId"])] = (task["AttemptNumber"], task["Status"], task.get("ErrorMessage"))
+    return truth
+
+
+def test_lost_events_left_the_stored_state_wrong_before_the_reconciler_ran(lost: dict[str, Any], service: Any) -> None:
+    truth = {key: run["status"] for key, run in truth_runs(service, lost["arns"]).items()}
+    assert len(lost["dropped"]) >= 5
+    assert lost["before"] != truth
+
+
+def test_one_reconcile_pass_makes_the_stored_runs_and_tasks_equal_the_truth(
+    stack: localstack.LocalStack, lost: dict[str, Any], service: Any
+) -> None:
+    truth = {key: run["status"] for key, run in truth_runs(service, lost["arns"]).items()}
+    assert _stored(stack, lost["arns"]) == truth
+    assert _stored_tasks(stack, lost["arns"], list(truth)) == _truth_tasks(service, lost["arns"], list(truth))
+
+
+def test_the_alerts_the_lost_events_owed_were_sent_once(
+    stack: localstack.LocalStack, lost: dict[str, Any], service: Any
+) -> None:
+    failed = sorted(
+        f"[mwaa-obs] {run['status']} {name} run {run_id}"[:100]
+        for (name, run_id), run in truth_runs(service, lost["arns"]).items()
+        if run["status"] in {"FAILED", "TIMEOUT"}
+    )
+    assert failed
+    assert (
+        sorted(m["Subject"] for m in stack.alerts() if "FAILED" in m["Subject"] or "TIMEOUT" in m["Subject"]) == failed
+    )
+
+
+def test_backfill_into_an_empty_table_rebuilds_the_same_history_and_is_idempotent(
+    stack: localstack.LocalStack, lost: dict[str, Any], service: Any, dynamodb: Any
+) -> None:
+    table = "mwaa-obs-backfill-test"
+    emulator.create_state_table(dynamodb, table, stack.template)
+    os.environ["AWS_ENDPOINT_URL_MWAA_SERVERLESS"] = stack.simulator.url
+    api = MwaaApi(api_client())
+    try:
+        store = Store(dynamodb_client(stack.endpoint), table, timedelta(days=90))
+        first = backfill.backfill(api, store)
+        again = backfill.backfill(api, store)
+        truth = {key: run["status"] for key, run in truth_runs(service, lost["arns"]).items()}
+        bind_table(table)
+        rebuilt = {
+            (name, run.run_id): run.status
+            for name, arn in lost["arns"].items()
+            for run in recent_runs(arn.rsplit("/", 1)[1], limit=100)
+        }
+        assert rebuilt == truth
+        assert first.runs == len(truth)
+        assert first.new > 0
+        assert again.new == 0
+    finally:
+        dynamodb.delete_table(TableName=table)
+        bind_table(stack.outputs["StateTableName"])
+
+
+def test_a_throttled_api_is_retried(stack: localstack.LocalStack, lost: dict[str, Any]) -> None:
+    os.environ["AWS_ENDPOINT_URL_MWAA_SERVERLESS"] = stack.simulator.url
+    api = MwaaApi(api_client())
+    arn = lost["arns"]["simple_s3_test"]
+    request = urllib.request.Request(
+        f"{stack.simulator.url}/_simulator/throttle", data=json.dumps({"requests": 2}).encode(), method="POST"
+    )
+    urllib.request.urlopen(request)
+    before = stack.simulator.traffic.calls["GetWorkflow"]
+    assert api.workflow(arn) is not None
+    assert stack.simulator.traffic.calls["GetWorkflow"] - before == 3
