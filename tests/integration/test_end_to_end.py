@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,15 +25,27 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "workflows"
 @pytest.fixture(scope="module")
 def stack(endpoint: str) -> Iterator[localstack.LocalStack]:
     """template.yaml deployed into the session's emulator, with the simulator serving on loopback."""
+    yield from deployed(endpoint)
+
+
+def deployed(endpoint: str) -> Iterator[localstack.LocalStack]:
+    """The local stack in the session's emulator, reset before and after: one moto server serves the whole session,
+    and a module's stack must not meet another module's. The environment it sets is restored afterwards."""
     saved = dict(os.environ)
+    _reset(endpoint)
     local = localstack.LocalStack(endpoint)
     local.deploy()
     local.start_simulator()
     yield local
     local.stop()
+    _reset(endpoint)
     os.environ.clear()
     os.environ.update(saved)
     bind_table(TABLE_NAME)
+
+
+def _reset(endpoint: str) -> None:
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
 
 
 @pytest.fixture(scope="module")

@@ -18,30 +18,14 @@ from mwaa_obs.mwaa_api import MwaaApi, api_client
 from mwaa_obs.store import Store, bind_table, dynamodb_client, load_run, recent_runs
 from mwaa_obs_tools import backfill, emulator, localstack
 from mwaa_obs_tools.simulator.engine import Faults
-from tests.conftest import TABLE_NAME
-from tests.integration.test_end_to_end import create_example_workflows, truth_runs
+from tests.integration.test_end_to_end import create_example_workflows, deployed, truth_runs
 
 LOSS_RATE = 0.10
 
 
-def _reset(endpoint: str) -> None:
-    """One moto server serves the session: this module's stack must not meet another module's."""
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
-
-
 @pytest.fixture(scope="module")
 def stack(endpoint: str) -> Iterator[localstack.LocalStack]:
-    saved = dict(os.environ)
-    _reset(endpoint)
-    local = localstack.LocalStack(endpoint)
-    local.deploy()
-    local.start_simulator()
-    yield local
-    local.stop()
-    _reset(endpoint)
-    os.environ.clear()
-    os.environ.update(saved)
-    bind_table(TABLE_NAME)
+    yield from deployed(endpoint)
 
 
 @pytest.fixture(scope="module")

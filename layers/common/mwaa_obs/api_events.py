@@ -66,9 +66,8 @@ def task_event(
         return None
     own = attempt is None or attempt == answer.get("AttemptNumber")
     started, ended = (answer.get("StartedAt"), answer.get("EndedAt")) if own else (None, None)
-    at = ended or started or answer.get("ModifiedAt") or now
-    if not own:
-        at = answer.get("StartedAt") or now  # the next attempt began after this one had ended
+    # An earlier attempt ended before the current one began.
+    at = (ended or started or answer.get("ModifiedAt") or now) if own else (answer.get("StartedAt") or now)
     fields = {
         "workflowArn": workflow_arn,
         "workflowVersion": answer.get("WorkflowVersion"),

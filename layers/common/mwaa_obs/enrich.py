@@ -17,8 +17,8 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mwaa_obs import SERVICE
-from mwaa_obs.ingest import completed_interval
-from mwaa_obs.metrics import ENRICHMENT_FAILURES, RUN_DURATION, RUN_QUEUE_DELAY, TASK_DURATION, MetricPoint, MetricSpec
+from mwaa_obs.ingest import durations_completed
+from mwaa_obs.metrics import ENRICHMENT_FAILURES, MetricPoint
 from mwaa_obs.mwaa_api import MwaaApi
 from mwaa_obs.states import ENDED_RANK, FAILED_RUN_STATES, RUN_RANK, TASK_RANK
 from mwaa_obs.store import RunItem, StateItem, Store, TaskAttemptItem, Timeline
@@ -103,7 +103,16 @@ class Enricher:
                 if getattr(item, name) is None:
                     setattr(item, name, value)
             item.enriched = item.status
-            owed.extend(_durations_completed(item, before, wanted, run.workflow_name))
+            after = Timeline(
+                before.queued_at,
+                before.started_at or wanted.get("started_at"),
+                before.ended_at or wanted.get("ended_at"),
+            )
+            owed.extend(
+                durations_completed(
+                    is_run=isinstance(item, RunItem), before=before, after=after, workflow=run.workflow_name
+                )
+            )
             logger.info(
                 "enriched from the API", extra={"run_id": run.run_id, "item": item.sk, "filled": sorted(wanted)}
             )
@@ -120,27 +129,6 @@ class Enricher:
             return task_fields(answer)
         answer = self._api.run(arn, item.run_id)
         return run_fields(answer) if answer is not None else {}
-
-
-def _durations_completed(
-    item: StateItem, before: Timeline, filled: Mapping[str, Any], workflow: str
-) -> list[MetricPoint]:
-    after = Timeline(
-        before.queued_at or filled.get("queued_at"),
-        before.started_at or filled.get("started_at"),
-        before.ended_at or filled.get("ended_at"),
-    )
-    pairs: tuple[tuple[MetricSpec, str, str], ...] = (
-        ((RUN_QUEUE_DELAY, "queued_at", "started_at"), (RUN_DURATION, "started_at", "ended_at"))
-        if isinstance(item, RunItem)
-        else ((TASK_DURATION, "started_at", "ended_at"),)
-    )
-    points = []
-    for spec, first, last in pairs:
-        seconds = completed_interval(before, after, first, last)
-        if seconds is not None:
-            points.append(MetricPoint(spec, seconds, workflow))
-    return points
 
 
 def _time(value: Any) -> datetime | None:

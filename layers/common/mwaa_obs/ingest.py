@@ -95,28 +95,36 @@ def _json(body: str) -> Any:
 def metrics_owed(event: RunEvent | TaskEvent, recorded: Recorded) -> list[MetricPoint]:
     if recorded.outcome is WriteOutcome.DUPLICATE:
         return []
-    pairs: tuple[tuple[MetricSpec, str, str], ...]
-    if isinstance(event, RunEvent):
-        occurrences, outcomes = RUN_OCCURRENCE_METRICS, RUN_OUTCOME_METRICS
-        pairs = ((RUN_QUEUE_DELAY, "queued_at", "started_at"), (RUN_DURATION, "started_at", "ended_at"))
-    else:
-        occurrences, outcomes = TASK_OCCURRENCE_METRICS, TASK_OUTCOME_METRICS
-        pairs = ((TASK_DURATION, "started_at", "ended_at"),)
+    is_run = isinstance(event, RunEvent)
+    occurrences, outcomes = (
+        (RUN_OCCURRENCE_METRICS, RUN_OUTCOME_METRICS) if is_run else (TASK_OCCURRENCE_METRICS, TASK_OUTCOME_METRICS)
+    )
     owed = [occurrences[event.status]] if event.status in occurrences else []
     if recorded.outcome is WriteOutcome.ADVANCED and event.status in outcomes:
         owed.append(outcomes[event.status])
-
     workflow = event.workflow.name
     points = [MetricPoint(spec, 1, workflow) for spec in owed]
-    after = recorded.before.merged_with(event)
+    return points + durations_completed(
+        is_run=is_run, before=recorded.before, after=recorded.before.merged_with(event), workflow=workflow
+    )
+
+
+def durations_completed(*, is_run: bool, before: Timeline, after: Timeline, workflow: str) -> list[MetricPoint]:
+    """The durations a write made known: each pair of times complete after it and not before."""
+    pairs: tuple[tuple[MetricSpec, str, str], ...] = (
+        ((RUN_QUEUE_DELAY, "queued_at", "started_at"), (RUN_DURATION, "started_at", "ended_at"))
+        if is_run
+        else ((TASK_DURATION, "started_at", "ended_at"),)
+    )
+    points = []
     for spec, first, last in pairs:
-        seconds = completed_interval(recorded.before, after, first, last)
+        seconds = _completed_interval(before, after, first, last)
         if seconds is not None:
             points.append(MetricPoint(spec, seconds, workflow))
     return points
 
 
-def completed_interval(before: Timeline, after: Timeline, first: str, last: str) -> float | None:
+def _completed_interval(before: Timeline, after: Timeline, first: str, last: str) -> float | None:
     """Seconds between two times if this write is the one that made both known, else None."""
     start: datetime | None = getattr(after, first)
     end: datetime | None = getattr(after, last)
