@@ -3,6 +3,10 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# checkov lives in its own venv: its pins conflict with the dev tools'. The security test runs it from there.
+CHECKOV_VENV := $(VENV)/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+export CHECKOV := $(abspath $(CHECKOV_VENV))/bin/checkov
 # .venv/bin first: it holds the python3.13 that `sam build` needs for the python3.13 runtime.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 # Offline tools (sam validate, cfn-lint, moto) need a region and some credentials, never real ones.
@@ -10,7 +14,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # No telemetry calls from sam: this pipeline runs offline.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: venv demo test lint validate unit bench build deploy dashboards clean
+.PHONY: venv checkov checkov-lock demo test lint validate unit bench build deploy dashboards clean
 
 $(STAMP): pyproject.toml requirements-dev.lock
 	@interpreter=$$(scripts/find-python.sh 3.13) && "$$interpreter" -m venv $(VENV)
@@ -18,6 +22,20 @@ $(STAMP): pyproject.toml requirements-dev.lock
 	@touch $@
 
 venv: $(STAMP)
+
+$(CHECKOV_STAMP): requirements-checkov.lock | $(STAMP)
+	@interpreter=$$(scripts/find-python.sh 3.13) && "$$interpreter" -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -r requirements-checkov.lock
+	@touch $@
+
+checkov: $(CHECKOV_STAMP)
+
+# Re-pin checkov (and everything it pulls in) at its newest release.
+checkov-lock:
+	rm -rf $(CHECKOV_VENV) && "$$(scripts/find-python.sh 3.13)" -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check checkov
+	{ head -n 1 requirements-checkov.lock; $(CHECKOV_VENV)/bin/pip freeze; } > requirements-checkov.lock.new
+	mv requirements-checkov.lock.new requirements-checkov.lock
 
 demo: venv
 	$(PY) -m mwaa_obs_tools.demo
@@ -32,7 +50,7 @@ lint: venv
 validate: venv
 	AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline sam validate --lint --template template.yaml
 
-unit: venv
+unit: venv checkov
 	pytest
 
 bench: venv

@@ -74,6 +74,21 @@ def test_queues_are_encrypted_and_the_events_queue_redrives_to_the_dlq(resources
     }
 
 
+# How each stateful resource type declares encryption at rest, as CloudFormation deploys it.
+ENCRYPTED_AT_REST = {
+    "AWS::SQS::Queue": lambda p: p.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in p,
+    "AWS::SNS::Topic": lambda p: "KmsMasterKeyId" in p,
+    "AWS::DynamoDB::Table": lambda p: p.get("SSESpecification", {}).get("SSEEnabled") is True,
+}
+
+
+def test_every_queue_topic_and_table_is_encrypted_at_rest(transformed: dict[str, Any]) -> None:
+    stateful = {n: r for n, r in transformed["Resources"].items() if r["Type"] in ENCRYPTED_AT_REST}
+    assert {r["Type"] for r in stateful.values()} == set(ENCRYPTED_AT_REST)
+    unencrypted = [n for n, r in stateful.items() if not ENCRYPTED_AT_REST[r["Type"]](r["Properties"])]
+    assert unencrypted == []
+
+
 def test_the_ingest_function_reports_partial_batch_failures(
     template: dict[str, Any], resources: dict[str, Any]
 ) -> None:
