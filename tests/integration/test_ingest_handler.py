@@ -6,10 +6,13 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import botocore.endpoint
 import botocore.session
 import pytest
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse, HTTPHeaders
 
 import app
 from mwaa_obs.sqs import EntireBatchFailed
@@ -54,6 +57,53 @@ class Throttle:
                     {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "Rate exceeded"}},
                     "UpdateItem",
                 )
+
+
+class ServerErrors:
+    """Answers DynamoDB writes with HTTP 500 before they leave the client, as a failing DynamoDB would.
+
+    Hooked on before-send, so botocore's own retries see real 500 responses (moto cannot fail on demand).
+    """
+
+    def __init__(self, times: int) -> None:
+        self.times = times
+        self.answered = 0
+
+    def __call__(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
+        if self.answered >= self.times:
+            return None
+        self.answered += 1
+        body = b'{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"Internal server error"}'
+        return AWSResponse(request.url, 500, HTTPHeaders(), _Body(body))
+
+
+class _Body:
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.content
+
+
+# aws_config(): 4 retries after the first attempt.
+ATTEMPTS_PER_WRITE = 5
+
+
+@pytest.fixture
+def server_errors(state_table: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int], ServerErrors]]:
+    # botocore's backoff between attempts is skipped (only in botocore's endpoint module).
+    monkeypatch.setattr(botocore.endpoint, "time", SimpleNamespace(sleep=lambda seconds: None))
+    hooks: list[ServerErrors] = []
+    events = app.store._client.meta.events
+
+    def fail(times: int) -> ServerErrors:
+        hooks.append(ServerErrors(times))
+        events.register("before-send.dynamodb.UpdateItem", hooks[-1])
+        return hooks[-1]
+
+    yield fail
+    for hook in hooks:
+        events.unregister("before-send.dynamodb.UpdateItem", hook)
 
 
 @pytest.fixture
@@ -133,6 +183,47 @@ def test_a_transient_error_fails_only_its_own_record(state_table: str, context: 
     assert load_run(WORKFLOW_ID, "run-ok")[0] is not None
 
 
+def test_a_dynamodb_5xx_is_retried_by_the_client_and_the_event_is_stored(
+    state_table: str, context: Any, server_errors: Callable[[int], ServerErrors]
+) -> None:
+    # Given DynamoDB answering the first two writes with HTTP 500
+    errors = server_errors(2)
+    # When a batch is handled
+    response = app.lambda_handler(sqs_event([run_event("Started", "run-5xx", T0)]), context)
+    # Then the client's retries got through: nothing is reported for retry and the run is stored
+    assert errors.answered == 2
+    assert response == {"batchItemFailures": []}
+    assert load_run(WORKFLOW_ID, "run-5xx")[0] is not None
+
+
+def test_a_dynamodb_that_keeps_failing_sends_the_records_to_sqs_retry_and_then_the_dlq_counted(
+    endpoint: str,
+    state_table: str,
+    template: dict[str, Any],
+    server_errors: Callable[[int], ServerErrors],
+    printed: Callable[[], Printed],
+) -> None:
+    # Given the template's queues holding two events, and DynamoDB answering every write with HTTP 500
+    sqs: Any = botocore.session.get_session().create_client("sqs", endpoint_url=endpoint)
+    queues = emulator.create_event_queues(sqs, template, prefix="5xx-test")
+    for run_id in ("run-a", "run-b"):
+        sqs.send_message(QueueUrl=queues.url, MessageBody=json.dumps(run_event("Started", run_id, T0)))
+    errors = server_errors(10_000)
+    max_receive = emulator.parameter_default(template, "MaxReceiveCount")
+    assert app.config.max_receive_count == max_receive
+    # When the event source mapping polls until the queue is empty
+    polls = 0
+    while poll_sqs_once(sqs, queues.url, queues.arn, app.lambda_handler).received:
+        polls += 1
+        assert polls <= max_receive + 1
+    # Then both events sit in the DLQ after maxReceiveCount receives of 4 attempts each, counted once each
+    dead = sqs.receive_message(QueueUrl=queues.dead_letter_url, MaxNumberOfMessages=10)["Messages"]
+    assert sorted(json.loads(message["Body"])["detail"]["runId"] for message in dead) == ["run-a", "run-b"]
+    assert errors.answered == 2 * max_receive * ATTEMPTS_PER_WRITE
+    assert metric_totals(printed().emf).get("EventsDeadLettered", 0) == 2
+    assert load_run(WORKFLOW_ID, "run-a")[0] is None
+
+
 def test_a_batch_that_fails_entirely_raises_so_lambda_retries_it(
     state_table: str, context: Any, throttle: Throttle
 ) -> None:
@@ -142,7 +233,7 @@ def test_a_batch_that_fails_entirely_raises_so_lambda_retries_it(
 
 
 def test_a_record_that_keeps_failing_ends_in_the_dead_letter_queue(
-    endpoint: str, state_table: str, template: dict[str, Any], throttle: Throttle
+    endpoint: str, state_table: str, template: dict[str, Any], throttle: Throttle, printed: Callable[[], Printed]
 ) -> None:
     # Given the template's queues, and a run whose writes always fail
     sqs: Any = botocore.session.get_session().create_client("sqs", endpoint_url=endpoint)
@@ -161,3 +252,4 @@ def test_a_record_that_keeps_failing_ends_in_the_dead_letter_queue(
     dead = sqs.receive_message(QueueUrl=queues.dead_letter_url)["Messages"]
     assert [json.loads(message["Body"])["detail"]["runId"] for message in dead] == ["run-poison"]
     assert throttle.refusals["run-poison"] == max_receive
+    assert metric_totals(printed().emf).get("EventsDeadLettered", 0) == 1

@@ -328,6 +328,35 @@ def test_an_sns_error_is_retried_without_sending_slack_twice(pipeline: Pipeline,
     assert len(pipeline.slack.delivered()) == 1
 
 
+def test_with_email_and_slack_both_down_the_notice_waits_and_each_channel_gets_one_message_later(
+    pipeline: Pipeline, notify_module: Any, printed: Callable[[], Printed]
+) -> None:
+    # Given SNS refusing to publish and Slack answering 500 to every attempt of the first delivery
+    sns = notify_module.notifier.topic._sns
+
+    def refuse(**_: Any) -> None:
+        raise sns.exceptions.InternalErrorException({"Error": {"Code": "InternalError", "Message": "down"}}, "Publish")
+
+    sns.meta.events.register("before-call.sns.Publish", refuse)
+    pipeline.slack.answer_next(*[Answer(500, "down")] * 4)
+    pipeline.ingest(failed_run("run-dark", T0))
+    try:
+        first = poll_sqs_once(pipeline.sqs, pipeline.notices_url, pipeline.notices_arn, pipeline.handler, 1)
+    finally:
+        sns.meta.events.unregister("before-call.sns.Publish", refuse)
+    # Then nothing was delivered, the notice stays queued for retry and each channel's failure was counted
+    assert first.failed == 1
+    assert pipeline.inbox.messages() == []
+    assert pipeline.slack.delivered() == []
+    assert metric_totals(printed().emf).get("NotificationFailures", 0) == 2
+    # When both are back and the notice is retried
+    pipeline.notify()
+    # Then each channel got the message exactly once
+    assert len(pipeline.inbox.messages()) == 1
+    assert len(pipeline.slack.delivered()) == 1
+    assert metric_totals(printed().emf, "sales_etl").get("NotificationsSent", 0) == 2
+
+
 def test_a_notice_that_keeps_failing_is_counted_and_ends_in_the_dead_letter_queue(
     pipeline: Pipeline, printed: Callable[[], Printed]
 ) -> None:

@@ -38,6 +38,7 @@ class IngestConfig:
     table_name: str
     history_ttl: timedelta
     notices_queue_url: str
+    max_receive_count: int  # the events queue's redrive setting: the receive after which a record is dead-lettered
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> IngestConfig:
@@ -45,6 +46,7 @@ class IngestConfig:
             table_name=_required(env, "TABLE_NAME"),
             history_ttl=timedelta(days=_whole_number(env, "HISTORY_TTL_DAYS", "90")),
             notices_queue_url=_required(env, "NOTICES_QUEUE_URL"),
+            max_receive_count=_whole_number(env, "EVENTS_MAX_RECEIVE_COUNT", "5"),
         )
 
 

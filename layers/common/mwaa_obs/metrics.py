@@ -36,6 +36,9 @@ TASK_UPSTREAM_FAILED: Final = MetricSpec("TaskUpstreamFailed", "Count", True, "A
 TASK_TIMED_OUT: Final = MetricSpec("TaskTimedOut", "Count", True, "A task attempt ended in TIMEOUT.")
 TASK_DURATION: Final = MetricSpec("TaskDuration", "Seconds", True, "Task attempt start to end, once both are known.")
 INVALID_EVENTS: Final = MetricSpec("InvalidEvents", "Count", False, "An event was rejected as bad input (fleet only).")
+EVENTS_DEAD_LETTERED: Final = MetricSpec(
+    "EventsDeadLettered", "Count", False, "An event failed its last attempt to be stored: to the DLQ (fleet only)."
+)
 NOTIFICATIONS_SENT: Final = MetricSpec(
     "NotificationsSent", "Count", True, "A failure, recovery or retry message reached one channel (email or Slack)."
 )
@@ -82,6 +85,7 @@ CATALOG: Final = (
     TASK_TIMED_OUT,
     TASK_DURATION,
     INVALID_EVENTS,
+    EVENTS_DEAD_LETTERED,
     NOTIFICATIONS_SENT,
     ALERTS_GROUPED,
     NOTIFICATION_FAILURES,
