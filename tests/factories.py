@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import random
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -64,6 +66,44 @@ def sqs_event(bodies: Iterable[str | Mapping[str, Any]]) -> dict[str, Any]:
             }
         )
     return {"Records": records}
+
+
+def fleet_history(
+    workflows: int, runs_per_workflow: int, tasks_per_run: int, seed: int
+) -> tuple[list[dict[str, Any]], dict[tuple[str, str], str], Counter[str]]:
+    """Events of many workflows' runs (30 % fail), the true final state of each run, and the metric counts owed."""
+    draw = random.Random(seed)
+    events: list[dict[str, Any]] = []
+    truth: dict[tuple[str, str], str] = {}
+    counts: Counter[str] = Counter()
+    for w in range(workflows):
+        arn = workflow_arn(f"load_{w:03d}", f"L{w:03d}AAAAAA")
+        workflow_id = arn.rsplit("/", 1)[1]
+        for r in range(runs_per_workflow):
+            run_id, start = f"run-{r}", T0 + minutes(60 * r)
+            events += [
+                run_event(s, run_id, start + minutes(i), arn=arn)
+                for i, s in enumerate(("Started", "Queued", "Running"))
+            ]
+            failed = draw.random() < 0.3
+            for t in range(tasks_per_run):
+                ending = "Failed" if failed and t == 0 else "Succeeded"
+                for i, state in enumerate(("Scheduled", "Queued", "Running", ending)):
+                    events.append(task_event(state, run_id, f"task_{t}", start + minutes(3 + i), arn=arn))
+                counts["TaskFailed" if ending == "Failed" else "TaskSucceeded"] += 1
+            events.append(run_event("Failed" if failed else "Succeeded", run_id, start + minutes(10), arn=arn))
+            truth[(workflow_id, run_id)] = "FAILED" if failed else "SUCCESS"
+            counts["RunStarted"] += 1
+            counts["RunFailed" if failed else "RunSucceeded"] += 1
+    return events, truth, counts
+
+
+def shuffled_with_duplicates(events: list[dict[str, Any]], share: float, seed: int) -> list[dict[str, Any]]:
+    """Every event once, a `share` of them twice, in random order: at-least-once delivery in no order."""
+    draw = random.Random(seed)
+    delivered = events + draw.sample(events, int(share * len(events)))
+    draw.shuffle(delivered)
+    return delivered
 
 
 def minutes(n: float) -> timedelta:

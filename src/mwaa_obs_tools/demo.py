@@ -34,7 +34,7 @@ def main() -> int:
             f"emulator   moto server on {stack.endpoint}; stack '{localstack.STACK_NAME}' deployed from template.yaml"
         )
         print(f"simulator  MWAA Serverless API on {stack.simulator.url}")
-        arns = _create_workflows(stack)
+        arns = create_workflows(stack)
         print(f"workflows  {', '.join(sorted(arns))} (from examples/workflows/)")
         service = _service(stack)
         day_started = stack.engine.now
@@ -66,7 +66,7 @@ def _service(stack: localstack.LocalStack) -> Any:
     return boto3.client("mwaa-serverless", endpoint_url=stack.simulator.url, region_name="us-east-1")
 
 
-def _create_workflows(stack: localstack.LocalStack) -> dict[str, str]:
+def create_workflows(stack: localstack.LocalStack) -> dict[str, str]:
     s3 = localstack.client(stack.endpoint, "s3")
     service = _service(stack)
     arns = {}

@@ -4,7 +4,6 @@ deliveries of 2,000 events; the emulator's write rate bounds the size (../shared
 
 from __future__ import annotations
 
-import random
 from collections import Counter
 from typing import Any
 
@@ -14,7 +13,7 @@ import app
 from mwaa_obs.store import load_run
 from mwaa_obs_tools.lambda_emulation import FakeLambdaContext
 from tests.conftest import Printed
-from tests.factories import T0, metric_totals, minutes, run_event, sqs_event, task_event, workflow_arn
+from tests.factories import fleet_history, metric_totals, shuffled_with_duplicates, sqs_event
 
 WORKFLOWS = 25
 RUNS_PER_WORKFLOW = 5
@@ -22,40 +21,10 @@ TASKS_PER_RUN = 3
 DUPLICATE_SHARE = 0.2
 
 
-def history(seed: int) -> tuple[list[dict[str, Any]], dict[tuple[str, str], str], Counter[str]]:
-    """Events of every run, the true final state of each run, and the metric counts they owe."""
-    draw = random.Random(seed)
-    events: list[dict[str, Any]] = []
-    truth: dict[tuple[str, str], str] = {}
-    counts: Counter[str] = Counter()
-    for w in range(WORKFLOWS):
-        arn = workflow_arn(f"load_{w:02d}", f"L{w:02d}AAAAAAA")
-        workflow_id = arn.rsplit("/", 1)[1]
-        for r in range(RUNS_PER_WORKFLOW):
-            run_id, start = f"run-{r}", T0 + minutes(60 * r)
-            events += [
-                run_event(s, run_id, start + minutes(i), arn=arn)
-                for i, s in enumerate(("Started", "Queued", "Running"))
-            ]
-            failed = draw.random() < 0.3
-            for t in range(TASKS_PER_RUN):
-                ending = "Failed" if failed and t == 0 else "Succeeded"
-                for i, state in enumerate(("Scheduled", "Queued", "Running", ending)):
-                    events.append(task_event(state, run_id, f"task_{t}", start + minutes(3 + i), arn=arn))
-                counts["TaskFailed" if ending == "Failed" else "TaskSucceeded"] += 1
-            events.append(run_event("Failed" if failed else "Succeeded", run_id, start + minutes(10), arn=arn))
-            truth[(workflow_id, run_id)] = "FAILED" if failed else "SUCCESS"
-            counts["RunStarted"] += 1
-            counts["RunFailed" if failed else "RunSucceeded"] += 1
-    return events, truth, counts
-
-
 @pytest.mark.parametrize("seed", [11])
 def test_thousands_of_shuffled_and_repeated_events_end_exact(state_table: str, printed: Any, seed: int) -> None:
-    events, truth, counts = history(seed)
-    draw = random.Random(seed)
-    delivered = events + draw.sample(events, int(DUPLICATE_SHARE * len(events)))
-    draw.shuffle(delivered)
+    events, truth, counts = fleet_history(WORKFLOWS, RUNS_PER_WORKFLOW, TASKS_PER_RUN, seed)
+    delivered = shuffled_with_duplicates(events, DUPLICATE_SHARE, seed)
     assert len(delivered) >= 2000
     # When every delivery goes through the handler in batches of 10
     for start in range(0, len(delivered), 10):
