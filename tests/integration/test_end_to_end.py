@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from mwaa_obs.store import bind_table
-from mwaa_obs_tools import cli, dashboards, localstack
+from mwaa_obs_tools import cli, dashboards, demo, localstack
 from mwaa_obs_tools.simulator.engine import Faults
 from tests.conftest import TABLE_NAME
 
@@ -61,7 +61,7 @@ def simulated(stack: localstack.LocalStack, service: Any) -> dict[str, str]:
         "defaults": {"group_window_minutes": 0},
         "workflows": [{"match": "simple_s3_test", "alarms": "dedicated"}],
     }
-    arns = create_example_workflows(stack, service, settings)
+    arns = create_example_workflows(stack, settings)
     stack.engine.set_faults("create_s3_objects", Faults(fail={"create_object_2"}))
     stack.engine.set_faults("simple_s3_test", Faults(fail_first={"list_objects": 1}))
     stack.engine.set_faults("nightly_sales_etl", Faults(durations={"crawl_raw": 7200}))  # beyond dagrun_timeout
@@ -76,20 +76,12 @@ def simulated(stack: localstack.LocalStack, service: Any) -> dict[str, str]:
     return arns
 
 
-def create_example_workflows(stack: localstack.LocalStack, service: Any, settings: dict[str, Any]) -> dict[str, str]:
+def create_example_workflows(stack: localstack.LocalStack, settings: dict[str, Any]) -> dict[str, str]:
     """The settings stored, and every example workflow uploaded and created in the simulator; name -> ARN."""
     localstack.client(stack.endpoint, "ssm").put_parameter(
         Name=stack.outputs["SettingsParameterName"], Value=json.dumps(settings), Type="String", Overwrite=True
     )
-    s3 = localstack.client(stack.endpoint, "s3")
-    arns = {}
-    for path in sorted(EXAMPLES.glob("*.yaml")):
-        location = localstack.definition_location(path)
-        s3.put_object(Bucket=location["Bucket"], Key=location["ObjectKey"], Body=path.read_bytes())
-        arns[path.stem] = service.create_workflow(
-            Name=path.stem, DefinitionS3Location=location, RoleArn=localstack.WORKFLOW_ROLE_ARN
-        )["WorkflowArn"]
-    return arns
+    return demo.create_workflows(stack)
 
 
 def cli_json(capsys: pytest.CaptureFixture[str], *args: str) -> Any:

@@ -52,7 +52,7 @@ def lost(stack: localstack.LocalStack, service: Any) -> dict[str, Any]:
 
     stack.sink.on_the_way = on_the_way
     settings = {"defaults": {"group_window_minutes": 0}}
-    arns = create_example_workflows(stack, service, settings)
+    arns = create_example_workflows(stack, settings)
     stack.engine.set_faults("create_s3_objects", Faults(fail={"create_object_2"}))
     stack.engine.set_faults("simple_s3_test", Faults(fail_first={"list_objects": 1}))
     for name in ("create_s3_objects", "simple_s3_test", "create_s3_objects"):
@@ -154,6 +154,47 @@ def test_backfill_into_an_empty_table_rebuilds_the_same_history_and_is_idempoten
     finally:
         dynamodb.delete_table(TableName=table)
         bind_table(stack.outputs["StateTableName"])
+
+
+def test_what_task_events_lack_is_read_once_from_the_api_and_reaches_the_alert(
+    stack: localstack.LocalStack, lost: dict[str, Any], service: Any
+) -> None:
+    # Given simple_s3_test's task events arriving without operator, log stream and error
+    def trimmed(entry: dict[str, Any]) -> dict[str, Any]:
+        detail = json.loads(entry["Detail"])
+        if "Task" in entry["DetailType"] and "simple_s3_test" in detail["workflowArn"]:
+            for name in ("operatorName", "logStream", "errorMessage"):
+                detail.pop(name, None)
+        return {**entry, "Detail": json.dumps(detail)}
+
+    stack.sink.on_the_way = trimmed
+    arn = lost["arns"]["simple_s3_test"]
+    stack.engine.set_faults("simple_s3_test", Faults(fail={"list_objects"}))
+    reads_before = stack.simulator.traffic.calls["GetTaskInstance"]
+    alerts_before = len(stack.alerts())
+    # When a run fails, within the reconciler's settle time (so that only enrichment asks the API)
+    run_id = service.start_workflow_run(WorkflowArn=arn)["RunId"]
+    try:
+        while service.get_workflow_run(WorkflowArn=arn, RunId=run_id)["RunDetail"]["RunState"] != "FAILED":
+            stack.engine.advance(stack.engine.now + timedelta(minutes=5))
+            stack.pump()
+        stack.pump()
+    finally:
+        stack.sink.on_the_way = lambda entry: entry
+    # Then every stored attempt was read once, and the failed one holds the API's operator, log stream and error
+    bind_table(stack.outputs["StateTableName"])
+    _, attempts = load_run(arn.rsplit("/", 1)[1], run_id)
+    assert stack.simulator.traffic.calls["GetTaskInstance"] - reads_before == len(attempts)
+    (failed,) = [attempt for attempt in attempts if attempt.status == "FAILED"]
+    truth = service.get_task_instance(WorkflowArn=arn, RunId=run_id, TaskInstanceId=failed.task_instance_id)
+    assert (failed.operator, failed.log_stream, failed.error_message) == (
+        truth["OperatorName"],
+        truth["LogStream"],
+        truth["ErrorMessage"],
+    )
+    # And the alert names the error the events lacked
+    (alert,) = [m for m in stack.alerts()[alerts_before:] if run_id in m["Subject"]]
+    assert truth["ErrorMessage"] in alert["Message"]
 
 
 def test_a_throttled_api_is_retried(stack: localstack.LocalStack, lost: dict[str, Any]) -> None:
