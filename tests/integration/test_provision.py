@@ -129,6 +129,34 @@ def test_a_workflow_that_is_no_longer_dedicated_loses_its_resources(
     assert "mwaa-obs-sales_etl" not in [d["DashboardName"] for d in cloudwatch.list_dashboards()["DashboardEntries"]]
 
 
+def test_a_workflow_without_dedicated_resources_is_checked_once_then_costs_no_cloudwatch_call(
+    provisioner: Provisioner, cloudwatch: Any, sales_history: None
+) -> None:
+    calls: list[str] = []
+
+    def count(model: Any, **_: Any) -> None:
+        calls.append(model.name)
+
+    cloudwatch.meta.events.register("before-call.cloudwatch", count)
+    shared, dedicated = parse_settings("{}"), parse_settings(json.dumps(DEDICATED))
+    # Given a shared workflow checked by one pass (it might have had resources before this version)
+    provision_all(provisioner, shared)
+    assert sorted(calls) == ["DescribeAlarms", "GetDashboard"]
+    # When the next passes run with the same settings
+    calls.clear()
+    provision_all(provisioner, shared)
+    provision_all(provisioner, shared)
+    # Then CloudWatch is not asked again
+    assert calls == []
+    # And once the settings make it dedicated, it gets its resources, and loses them when they no longer do
+    assert provision_all(provisioner, dedicated)["written"] == 7
+    assert provision_all(provisioner, shared)["deleted"] == 7
+    calls.clear()
+    provision_all(provisioner, shared)
+    assert calls == []
+    cloudwatch.meta.events.unregister("before-call.cloudwatch", count)
+
+
 def test_first_sight_through_the_table_stream_provisions_the_new_workflow(
     endpoint: str, state_table: str, cloudwatch: Any, template: dict[str, Any]
 ) -> None:

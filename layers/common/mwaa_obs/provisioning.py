@@ -28,7 +28,7 @@ from mwaa_obs.metrics import (
 )
 from mwaa_obs.settings import Route, Settings
 from mwaa_obs.stats import percentile
-from mwaa_obs.store import WorkflowItem, list_workflows, recent_runs
+from mwaa_obs.store import WorkflowItem, list_workflows, note_dedicated_resources, recent_runs
 
 MANAGED_BY: Final = "mwaa-obs"
 WORKFLOW_PATTERN: Final = "__workflow__"
@@ -259,9 +259,11 @@ def provision_all(
     only: set[str] | None = None,
     retired: Callable[[WorkflowItem], bool] = lambda _: False,
 ) -> dict[str, int]:
-    """Provision every workflow seen (or only those ids); returns how many resources were written, left, deleted.
+    """Provision every workflow seen (or only those ids); returns how many workflows were checked and how many
+    resources were written, left, deleted.
 
     A retired workflow (deleted from the service longer ago than the retention) loses its dedicated resources.
+    A workflow known to have none, and not asked to, is not checked: most workflows cost no CloudWatch call.
     """
     totals = {"workflows": 0, "written": 0, "unchanged": 0, "deleted": 0}
     for workflow in list_workflows():
@@ -270,8 +272,11 @@ def provision_all(
         route = settings.route_for(workflow.workflow_name)
         if retired(workflow):
             route = dataclasses.replace(route, alarms="shared")
+        dedicated = route.alarms == "dedicated"
+        if not dedicated and workflow.dedicated_resources is False:
+            continue  # nothing to create and nothing left to delete: no CloudWatch call
         durations: list[float] = []
-        if route.alarms == "dedicated" and route.duration_threshold_seconds is None:
+        if dedicated and route.duration_threshold_seconds is None:
             runs = recent_runs(workflow.workflow_id, limit=RECENT_RUNS)
             durations = [
                 (run.ended_at - run.started_at).total_seconds()
@@ -279,6 +284,7 @@ def provision_all(
                 if run.status == "SUCCESS" and run.started_at and run.ended_at
             ]
         changes = provisioner.provision(workflow.workflow_name, route, durations)
+        note_dedicated_resources(workflow, dedicated)
         totals["workflows"] += 1
         totals["written"] += len(changes.written)
         totals["unchanged"] += len(changes.unchanged)

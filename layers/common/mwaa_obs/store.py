@@ -146,6 +146,9 @@ class WorkflowItem(Entity, discriminator="workflow"):
     workflow_status = UnicodeAttribute(null=True)
     modified_at = UTCDateTimeAttribute(null=True)  # the workflow's ModifiedAt when its metadata was last read
     deleted_at = UTCDateTimeAttribute(null=True)  # first pass that no longer found it in ListWorkflows
+    # Whether dedicated alarms and a dashboard exist for it (None: not known yet). Lets the hourly provisioning
+    # pass skip CloudWatch for the many workflows that have none.
+    dedicated_resources = BooleanAttribute(null=True)
 
 
 class AlertRecord(MapAttribute[str, Any]):
@@ -601,6 +604,11 @@ def save_workflow_metadata(workflow_arn: str, found: Mapping[str, Any], first_se
 
 def mark_workflow_deleted(workflow: WorkflowItem, at: datetime) -> None:
     workflow.update(actions=[WorkflowItem.deleted_at.set(WorkflowItem.deleted_at | at)])
+
+
+def note_dedicated_resources(workflow: WorkflowItem, present: bool) -> None:
+    if workflow.dedicated_resources is not present:
+        workflow.update(actions=[WorkflowItem.dedicated_resources.set(present)])
 
 
 # --- The notifier: decisions and deliveries, one run at a time (never on the ingest path) ------------------------
