@@ -19,7 +19,7 @@ import app as ingest_app
 from mwaa_obs.channels import SlackWebhook
 from mwaa_obs.notices import Notice
 from mwaa_obs.settings import SettingsSource
-from mwaa_obs.store import RunItem, load_run
+from mwaa_obs.store import RunItem, load_run, save_workflow_metadata
 from mwaa_obs_tools import emulator, localstack, slack_catcher
 from mwaa_obs_tools.lambda_emulation import FakeLambdaContext, PollResult, load_handler, poll_sqs_once
 from mwaa_obs_tools.slack_catcher import Answer, SlackCatcher
@@ -174,6 +174,21 @@ def test_a_failed_run_gets_one_message_per_channel_with_its_failed_tasks(pipelin
     assert run is not None
     assert run.notified_email is not None
     assert run.notified_slack is not None
+
+
+def test_a_workflow_that_names_its_own_log_group_gets_links_into_it(pipeline: Pipeline) -> None:
+    # Given the API said sales_etl writes its task logs to its own log group
+    save_workflow_metadata(SALES, {"LoggingConfiguration": {"LogGroupName": "/teams/sales/airflow"}}, T0)
+    # When a run of it fails
+    pipeline.ingest(failed_run("run-own-logs", T0))
+    pipeline.notify()
+    # Then both the task's log link and the log group link point into that group
+    (payload,) = pipeline.slack.delivered()
+    text = as_text(payload)
+    assert "log-group/$252Fteams$252Fsales$252Fairflow/log-events/workflow_id$253Dsales_etl" in text
+    assert "mwaa-serverless" not in text.split("log-group/", 1)[1].split("/log-events", 1)[0]
+    (published,) = pipeline.inbox.messages()
+    assert "log-group/$252Fteams$252Fsales$252Fairflow" in published["Message"]
 
 
 def test_task_events_that_arrive_after_the_run_failed_are_in_the_message(pipeline: Pipeline) -> None:

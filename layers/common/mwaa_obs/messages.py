@@ -71,6 +71,7 @@ class Alert:
     mention: str = ""
     stack_name: str = "mwaa-obs"
     retry_task: FailedTask | None = None
+    log_group: str = ""  # where the workflow's task logs go (its own, or the service's default)
 
     @property
     def duration(self) -> str | None:
@@ -94,7 +95,7 @@ class Alert:
 
     @property
     def log_group_url(self) -> str:
-        return log_group_url(self.region, task_log_group(self.workflow_id))
+        return log_group_url(self.region, self.log_group or task_log_group(self.workflow_id))
 
     @property
     def cli_command(self) -> str:
@@ -110,6 +111,7 @@ class Alert:
 
 
 def task_log_group(workflow_id: str) -> str:
+    """The service's default log group of a workflow's tasks (a workflow may name its own: LoggingConfiguration)."""
     return f"/aws/mwaa-serverless/{workflow_id}/"
 
 

@@ -45,6 +45,7 @@ from mwaa_obs.store import (
     notified_at,
     save_decision,
     seen_attribute,
+    workflow_log_group,
 )
 
 logger = Logger(service=SERVICE, child=True)
@@ -91,7 +92,8 @@ class Notifier:
         if not decision.kind.sends or not route.alerts:
             logger.info("no message owed", extra=fields)
             return
-        alert = build_alert(run, attempts, decision, route, stack_name=self.stack_name, item=item)
+        log_group = workflow_log_group(run.workflow_id)
+        alert = build_alert(run, attempts, decision, route, stack_name=self.stack_name, item=item, log_group=log_group)
         self._deliver(item, alert, route, owed)
         logger.info("message delivered", extra=fields)
 
@@ -184,8 +186,13 @@ def build_alert(
     *,
     stack_name: str,
     item: StateItem | None = None,
+    log_group: str | None = None,
 ) -> Alert:
-    """The alert's content, from the stored run, its task attempts and the decision made for it."""
+    """The alert's content, from the stored run, its task attempts and the decision made for it.
+
+    `log_group`: the workflow's task log group, when it names its own (default: the service's).
+    """
+    log_group = log_group or task_log_group(run.workflow_id)
     arn = run.workflow_arn or ""
     region = arn.split(":")[3] if arn.count(":") >= 5 else "us-east-1"
     latest: dict[str, TaskAttemptItem] = {}
@@ -194,11 +201,11 @@ def build_alert(
         if known is None or attempt.attempt > known.attempt:
             latest[attempt.task_key] = attempt
     failed = [
-        _failed_task(run, attempt, region)
+        _failed_task(run, attempt, region, log_group)
         for attempt in sorted(latest.values(), key=lambda found: found.ended_at or datetime.max.replace(tzinfo=UTC))
         if attempt.status in ("FAILED", "TIMEOUT")
     ]
-    retry_task = _failed_task(run, item, region) if isinstance(item, TaskAttemptItem) else None
+    retry_task = _failed_task(run, item, region, log_group) if isinstance(item, TaskAttemptItem) else None
     return Alert(
         kind=decision.kind,
         workflow_name=run.workflow_name,
@@ -222,10 +229,11 @@ def build_alert(
         mention=route.mention,
         stack_name=stack_name,
         retry_task=retry_task,
+        log_group=log_group,
     )
 
 
-def _failed_task(run: RunItem, attempt: TaskAttemptItem, region: str) -> FailedTask:
+def _failed_task(run: RunItem, attempt: TaskAttemptItem, region: str, log_group: str) -> FailedTask:
     task_id = attempt.task_id or attempt.task_key
     stream = attempt.log_stream or task_log_stream(run.workflow_id, run.run_id, task_id, attempt.attempt)
     return FailedTask(
@@ -234,5 +242,5 @@ def _failed_task(run: RunItem, attempt: TaskAttemptItem, region: str) -> FailedT
         status=attempt.status or "UNKNOWN",
         operator=attempt.operator,
         error_message=attempt.error_message,
-        log_url=log_stream_url(region, task_log_group(run.workflow_id), stream),
+        log_url=log_stream_url(region, log_group, stream),
     )

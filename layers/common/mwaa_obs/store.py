@@ -606,6 +606,15 @@ def mark_workflow_deleted(workflow: WorkflowItem, at: datetime) -> None:
     workflow.update(actions=[WorkflowItem.deleted_at.set(WorkflowItem.deleted_at | at)])
 
 
+def workflow_log_group(workflow_id: str) -> str | None:
+    """The log group the workflow names for its task logs (GetWorkflow, stored by the reconciler); None: unknown."""
+    try:
+        item = WorkflowItem.get(workflow_key(workflow_id), "WORKFLOW", attributes_to_get=["kind", "log_group"])
+    except WorkflowItem.DoesNotExist:
+        return None
+    return item.log_group
+
+
 def note_dedicated_resources(workflow: WorkflowItem, present: bool) -> None:
     if workflow.dedicated_resources is not present:
         workflow.update(actions=[WorkflowItem.dedicated_resources.set(present)])
