@@ -194,31 +194,14 @@ def bench_load() -> dict[str, Any]:
     events, truth, counts = fleet_history(LOAD_WORKFLOWS, LOAD_RUNS, LOAD_TASKS, seed=11)
     delivered = shuffled_with_duplicates(events, LOAD_DUPLICATES, seed=11)
     with emulator.moto_server(PORT) as endpoint:
-        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()
-        session: Any = botocore.session.get_session()
-        emulator.create_state_table(session.create_client("dynamodb", endpoint_url=endpoint), TABLE)
-        session.create_client("sqs", endpoint_url=endpoint).create_queue(QueueName=NOTICES)
-        app.store = Store(dynamodb_client(endpoint), TABLE, app.config.history_ttl)
-        app.notices._client = session.create_client("sqs", endpoint_url=endpoint)
-        printed, real = io.StringIO(), sys.stdout
-        sys.stdout = printed
-        failures = 0
+        _point_ingest_at_empty_emulator(endpoint)
         started = time.perf_counter()
-        try:
-            for start in range(0, len(delivered), 10):
-                failures += len(
-                    app.lambda_handler(sqs_event(delivered[start : start + 10]), FakeLambdaContext())[
-                        "batchItemFailures"
-                    ]
-                )
-        finally:
-            sys.stdout = real
+        failures, documents = _ingest_capturing_emf(delivered)
         seconds = time.perf_counter() - started
         bind_table(TABLE)
         wrong_states = sum(
             1 for (workflow_id, run_id), status in truth.items() if _stored_status(workflow_id, run_id) != status
         )
-    documents = [json.loads(line) for line in printed.getvalue().splitlines() if line.startswith('{"_aws"')]
     emitted: Counter[str] = Counter()
     for workflow in {workflow_id.rsplit("-", 1)[0] for workflow_id, _ in truth}:
         emitted.update(metric_totals(documents, workflow))
@@ -234,6 +217,34 @@ def bench_load() -> dict[str, Any]:
         "exact": failures == 0 and wrong_states == 0 and not wrong_counts,
         "seconds_against_moto": round(seconds, 1),
     }
+
+
+def _ingest_capturing_emf(events: list[dict[str, Any]]) -> tuple[int, list[dict[str, Any]]]:
+    """Every event through the ingest handler in batches of 10: the records it reported failed, and the EMF
+    documents it printed."""
+    printed, real = io.StringIO(), sys.stdout
+    sys.stdout = printed
+    failures = 0
+    try:
+        for start in range(0, len(events), 10):
+            response = app.lambda_handler(sqs_event(events[start : start + 10]), FakeLambdaContext())
+            failures += len(response["batchItemFailures"])
+    finally:
+        sys.stdout = real
+    return failures, [json.loads(line) for line in printed.getvalue().splitlines() if line.startswith('{"_aws"')]
+
+
+def _point_ingest_at_empty_emulator(endpoint: str) -> None:
+    """An empty state table and notices queue on the emulator, and the ingest handler writing to them.
+
+    moto's state outlives a server stopped in this process (an earlier section ran one): start from nothing.
+    """
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()
+    session: Any = botocore.session.get_session()
+    emulator.create_state_table(session.create_client("dynamodb", endpoint_url=endpoint), TABLE)
+    session.create_client("sqs", endpoint_url=endpoint).create_queue(QueueName=NOTICES)
+    app.store = Store(dynamodb_client(endpoint), TABLE, app.config.history_ttl)
+    app.notices._client = session.create_client("sqs", endpoint_url=endpoint)
 
 
 def _stored_status(workflow_id: str, run_id: str) -> str | None:
@@ -456,29 +467,15 @@ def bench_metrics() -> dict[str, Any]:
     Against the emulator, not the stub: which durations are owed depends on what the table already holds.
     """
     with emulator.moto_server(PORT) as endpoint:
-        # moto's state outlives a server stopped in this process (the calls bench ran one): start from nothing.
-        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()
-        session: Any = botocore.session.get_session()
-        emulator.create_state_table(session.create_client("dynamodb", endpoint_url=endpoint), TABLE)
-        session.create_client("sqs", endpoint_url=endpoint).create_queue(QueueName=NOTICES)
-        app.store = Store(dynamodb_client(endpoint), TABLE, app.config.history_ttl)
-        app.notices._client = session.create_client("sqs", endpoint_url=endpoint)
+        _point_ingest_at_empty_emulator(endpoint)
         return _count_metrics()
 
 
 def _count_metrics() -> dict[str, Any]:
-    context = FakeLambdaContext()
     results: dict[str, Any] = {}
     for tasks in (5, 50):
         events = _run_with_tasks(f"wf{tasks}", tasks)
-        printed, real = io.StringIO(), sys.stdout
-        sys.stdout = printed
-        try:
-            for start in range(0, len(events), 10):
-                app.lambda_handler(sqs_event(events[start : start + 10]), context)
-        finally:
-            sys.stdout = real
-        documents = [json.loads(line) for line in printed.getvalue().splitlines() if line.startswith('{"_aws"')]
+        _, documents = _ingest_capturing_emf(events)
         distinct = {
             (metric["Name"], tuple(dimensions))
             for document in documents

@@ -9,6 +9,7 @@ import json
 import random
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -322,20 +323,25 @@ def test_a_failing_channel_does_not_block_the_other_and_nothing_is_sent_twice(
     assert len(pipeline.inbox.messages()) == 1
 
 
-def test_an_sns_error_is_retried_without_sending_slack_twice(pipeline: Pipeline, notify_module: Any) -> None:
+@contextmanager
+def sns_refusing(notify_module: Any) -> Iterator[None]:
+    """SNS answers every Publish with InternalError (moto cannot fail on demand)."""
     sns = notify_module.notifier.topic._sns
 
     def refuse(**_: Any) -> None:
-        raise sns.exceptions.InternalErrorException(
-            {"Error": {"Code": "InternalError", "Message": "try again"}}, "Publish"
-        )
+        raise sns.exceptions.InternalErrorException({"Error": {"Code": "InternalError", "Message": "down"}}, "Publish")
 
     sns.meta.events.register("before-call.sns.Publish", refuse)
-    pipeline.ingest(failed_run("run-sns", T0))
     try:
-        first = poll_sqs_once(pipeline.sqs, pipeline.notices_url, pipeline.notices_arn, pipeline.handler, 1)
+        yield
     finally:
         sns.meta.events.unregister("before-call.sns.Publish", refuse)
+
+
+def test_an_sns_error_is_retried_without_sending_slack_twice(pipeline: Pipeline, notify_module: Any) -> None:
+    pipeline.ingest(failed_run("run-sns", T0))
+    with sns_refusing(notify_module):
+        first = poll_sqs_once(pipeline.sqs, pipeline.notices_url, pipeline.notices_arn, pipeline.handler, 1)
     assert first.failed == 1
     assert len(pipeline.slack.delivered()) == 1
     pipeline.notify()
@@ -347,18 +353,10 @@ def test_with_email_and_slack_both_down_the_notice_waits_and_each_channel_gets_o
     pipeline: Pipeline, notify_module: Any, printed: Callable[[], Printed]
 ) -> None:
     # Given SNS refusing to publish and Slack answering 500 to every attempt of the first delivery
-    sns = notify_module.notifier.topic._sns
-
-    def refuse(**_: Any) -> None:
-        raise sns.exceptions.InternalErrorException({"Error": {"Code": "InternalError", "Message": "down"}}, "Publish")
-
-    sns.meta.events.register("before-call.sns.Publish", refuse)
     pipeline.slack.answer_next(*[Answer(500, "down")] * 4)
     pipeline.ingest(failed_run("run-dark", T0))
-    try:
+    with sns_refusing(notify_module):
         first = poll_sqs_once(pipeline.sqs, pipeline.notices_url, pipeline.notices_arn, pipeline.handler, 1)
-    finally:
-        sns.meta.events.unregister("before-call.sns.Publish", refuse)
     # Then nothing was delivered, the notice stays queued for retry and each channel's failure was counted
     assert first.failed == 1
     assert pipeline.inbox.messages() == []
