@@ -38,38 +38,37 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "layers/common"), str(ROOT / "functions/ingest"), str(ROOT / "src"), str(ROOT)]
+sys.path[:0] = [str(ROOT / "layers/common"), str(ROOT / "src")]
 
 from mwaa_obs_tools import emulator, sample_events  # noqa: E402
+from mwaa_obs_tools.factories import FunctionEnvironment  # noqa: E402
 
-TABLE = "mwaa-obs-bench"
-NOTICES = "mwaa-obs-bench-notices"
-TOPIC = "mwaa-obs-bench-alerts"
-SETTINGS = "/mwaa-obs-bench/settings"
-PORT = emulator.free_port()
+FUNCTIONS = FunctionEnvironment(emulator.free_port(), "mwaa-obs-bench")
+TABLE = FUNCTIONS.table_name
+NOTICES = FUNCTIONS.notices_queue
+TOPIC = FUNCTIONS.alert_topic
+SETTINGS = FUNCTIONS.settings_parameter
+PORT = FUNCTIONS.port
 emulator.use_offline(PORT)
-os.environ.update(
-    {
-        "TABLE_NAME": TABLE,
-        "NOTICES_QUEUE_URL": f"http://localhost:{PORT}/123456789012/{NOTICES}",
-        "ALERT_TOPIC_ARN": f"arn:aws:sns:us-east-1:123456789012:{TOPIC}",
-        "SETTINGS_PARAMETER": SETTINGS,
-        "POWERTOOLS_METRICS_NAMESPACE": "MWAAServerless/Bench",
-        "POWERTOOLS_LOG_LEVEL": "INFO",
-    }
-)
+os.environ.update(FUNCTIONS.variables())
+os.environ.update({"POWERTOOLS_METRICS_NAMESPACE": "MWAAServerless/Bench", "POWERTOOLS_LOG_LEVEL": "INFO"})
+os.environ.pop("SLACK_WEBHOOK_SECRET_ARN")  # the bench counts the email channel only
 
 import boto3  # noqa: E402 - the floor's client, as the target defines it
 import botocore.client  # noqa: E402
 import botocore.session  # noqa: E402
 from botocore.awsrequest import AWSResponse, HTTPHeaders  # noqa: E402
 
-import app  # noqa: E402
 from mwaa_obs import SERVICE  # noqa: E402
+from mwaa_obs.aws import dynamodb_client  # noqa: E402
 from mwaa_obs.stats import percentile  # noqa: E402
-from mwaa_obs.store import Store, bind_table, dynamodb_client, load_run  # noqa: E402
+from mwaa_obs.store.runs import Runs  # noqa: E402
+from mwaa_obs.store.transitions import Transitions  # noqa: E402
+from mwaa_obs_tools.factories import fleet_history, metric_totals, shuffled_with_duplicates, sqs_event  # noqa: E402
 from mwaa_obs_tools.lambda_emulation import FakeLambdaContext, load_handler, poll_sqs_once  # noqa: E402
-from tests.factories import fleet_history, metric_totals, shuffled_with_duplicates, sqs_event  # noqa: E402
+
+# The ingest function as Lambda loads it, from its CodeUri: its clients point at the bench's emulator (PORT).
+ingest: Any = sys.modules[load_handler(emulator.load_template(), "IngestFunction", ROOT).__module__]
 
 TARGET_CPU_MULTIPLE = 3.0
 TARGET_COLD_MULTIPLE = 1.25
@@ -143,7 +142,7 @@ def bench_calls() -> dict[str, Any]:
         def deliver(events: list[dict[str, Any]]) -> float:
             started = time.perf_counter()
             for start in range(0, len(events), 10):
-                app.lambda_handler(sqs_event(events[start : start + 10]), context)
+                ingest.lambda_handler(sqs_event(events[start : start + 10]), context)
             return time.perf_counter() - started
 
         with _CallCounter() as counter:
@@ -198,9 +197,9 @@ def bench_load() -> dict[str, Any]:
         started = time.perf_counter()
         failures, documents = _ingest_capturing_emf(delivered)
         seconds = time.perf_counter() - started
-        bind_table(TABLE)
+        runs = Runs(ingest.dynamodb, TABLE)
         wrong_states = sum(
-            1 for (workflow_id, run_id), status in truth.items() if _stored_status(workflow_id, run_id) != status
+            1 for (workflow_id, run_id), status in truth.items() if _stored_status(runs, workflow_id, run_id) != status
         )
     emitted: Counter[str] = Counter()
     for workflow in {workflow_id.rsplit("-", 1)[0] for workflow_id, _ in truth}:
@@ -227,7 +226,7 @@ def _ingest_capturing_emf(events: list[dict[str, Any]]) -> tuple[int, list[dict[
     failures = 0
     try:
         for start in range(0, len(events), 10):
-            response = app.lambda_handler(sqs_event(events[start : start + 10]), FakeLambdaContext())
+            response = ingest.lambda_handler(sqs_event(events[start : start + 10]), FakeLambdaContext())
             failures += len(response["batchItemFailures"])
     finally:
         sys.stdout = real
@@ -235,7 +234,7 @@ def _ingest_capturing_emf(events: list[dict[str, Any]]) -> tuple[int, list[dict[
 
 
 def _point_ingest_at_empty_emulator(endpoint: str) -> None:
-    """An empty state table and notices queue on the emulator, and the ingest handler writing to them.
+    """An empty state table and notices queue on the emulator, where the ingest handler writes.
 
     moto's state outlives a server stopped in this process (an earlier section ran one): start from nothing.
     """
@@ -243,12 +242,10 @@ def _point_ingest_at_empty_emulator(endpoint: str) -> None:
     session: Any = botocore.session.get_session()
     emulator.create_state_table(session.create_client("dynamodb", endpoint_url=endpoint), TABLE)
     session.create_client("sqs", endpoint_url=endpoint).create_queue(QueueName=NOTICES)
-    app.store = Store(dynamodb_client(endpoint), TABLE, app.config.history_ttl)
-    app.notices._client = session.create_client("sqs", endpoint_url=endpoint)
 
 
-def _stored_status(workflow_id: str, run_id: str) -> str | None:
-    run, _ = load_run(workflow_id, run_id)
+def _stored_status(runs: Runs, workflow_id: str, run_id: str) -> str | None:
+    run, _ = runs.load(workflow_id, run_id)
     return None if run is None else run.status
 
 
@@ -349,7 +346,7 @@ def _backfill_calls(stack: Any, counter: _CallCounter) -> dict[str, Any]:
 
     table = "mwaa-obs-bench-backfill"
     emulator.create_state_table(localstack.client(stack.endpoint, "dynamodb"), table, stack.template)
-    store = Store(dynamodb_client(stack.endpoint), table, timedelta(days=90))
+    store = Transitions(dynamodb_client(stack.endpoint), table, timedelta(days=90))
     counter.caller = "backfill"
     try:
         report = backfill(MwaaApi(api_client()), store)
@@ -392,11 +389,14 @@ def _stub_send_message(client: Any) -> None:
     client.meta.events.register("before-call.sqs.SendMessage", answer)
 
 
+def _stub_ingest_clients() -> None:
+    """The ingest function's own clients answered in-process: no AWS (nor emulator) time in what is measured."""
+    _stub_update_item(ingest.dynamodb)
+    _stub_send_message(ingest.sqs)
+
+
 def bench_cpu(repeat: int) -> dict[str, Any]:
-    ours = dynamodb_client(endpoint_url="http://localhost:1")
-    _stub_update_item(ours)
-    app.store = Store(ours, TABLE, app.config.history_ttl)
-    _stub_send_message(app.notices._client)
+    _stub_ingest_clients()
     floor_client = boto3.client("dynamodb", endpoint_url="http://localhost:1")
     _stub_update_item(floor_client)
     floor_request = {
@@ -420,7 +420,7 @@ def bench_cpu(repeat: int) -> dict[str, Any]:
                 floor_client.update_item(**floor_request)
 
         def handler(delivered: dict[str, Any] = delivered) -> None:
-            response = app.lambda_handler(delivered, context)
+            response = ingest.lambda_handler(delivered, context)
             assert response == {"batchItemFailures": []}, response
 
         runs = max(5, repeat // batch)
@@ -552,16 +552,13 @@ def _memory_child() -> None:
         return int(line.split()[1]) / 1024  # kB
 
     after_import = rss_mb()
-    ours = dynamodb_client(endpoint_url="http://localhost:1")
-    _stub_update_item(ours)
-    app.store = Store(ours, TABLE, app.config.history_ttl)
-    _stub_send_message(app.notices._client)
+    _stub_ingest_clients()
     _quiet()
     day = sample_events.day_of_events()
     events = (day * (1 + MEMORY_EVENTS // len(day)))[:MEMORY_EVENTS]
     context = FakeLambdaContext()
     for start in range(0, len(events), 10):
-        app.lambda_handler(sqs_event(events[start : start + 10]), context)
+        ingest.lambda_handler(sqs_event(events[start : start + 10]), context)
     print(json.dumps({"after_import_mb": round(after_import, 1), "peak_mb": round(rss_mb(), 1)}), file=sys.__stdout__)
 
 

@@ -1,50 +1,44 @@
 """Test session: one moto server on loopback for the whole session, a fresh state table (from template.yaml) per test.
 
-The environment is set before any project module is imported, because the ingest function reads it at import,
-as Lambda's init phase would.
+The functions' environment is set before any handler module is loaded, because each reads it at import, as
+Lambda's init phase would. Handlers are loaded by path from their CodeUri (`function_module`), never as `app`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from types import ModuleType
 from typing import Any
 
 import botocore.session
 import pytest
+from aws_lambda_powertools import Logger
 
 from mwaa_obs import SERVICE
+from mwaa_obs.store.runs import Runs
+from mwaa_obs.store.transitions import Transitions
+from mwaa_obs.store.workflows import Workflows
 from mwaa_obs_tools import emulator
-from mwaa_obs_tools.lambda_emulation import follow_stdout
+from mwaa_obs_tools.factories import FunctionEnvironment
+from mwaa_obs_tools.lambda_emulation import follow_stdout, load_handler
 
-TABLE_NAME = "mwaa-obs-test-state"
-NOTICES_QUEUE = "mwaa-obs-test-notices"
-ALERT_TOPIC = "mwaa-obs-test-alerts"
-SETTINGS_PARAMETER = "/mwaa-obs-test/settings"
-SLACK_SECRET = "mwaa-obs-test-slack"  # SecretId takes a name as well as the ARN a deployment passes
-_PORT = emulator.free_port()
+FUNCTIONS = FunctionEnvironment(emulator.free_port(), "mwaa-obs-test")
+TABLE_NAME = FUNCTIONS.table_name
+NOTICES_QUEUE = FUNCTIONS.notices_queue
+ALERT_TOPIC = FUNCTIONS.alert_topic
+SETTINGS_PARAMETER = FUNCTIONS.settings_parameter
+SLACK_SECRET = FUNCTIONS.slack_secret
+NOTICES_MAX_RECEIVE_COUNT = FUNCTIONS.max_receive_count
+_PORT = FUNCTIONS.port
 emulator.use_offline(_PORT)
-os.environ.update(
-    {
-        "TABLE_NAME": TABLE_NAME,
-        "HISTORY_TTL_DAYS": "90",
-        "NOTICES_QUEUE_URL": f"http://localhost:{_PORT}/123456789012/{NOTICES_QUEUE}",
-        "ALERT_TOPIC_ARN": f"arn:aws:sns:us-east-1:123456789012:{ALERT_TOPIC}",
-        "SETTINGS_PARAMETER": SETTINGS_PARAMETER,
-        "SLACK_WEBHOOK_SECRET_ARN": SLACK_SECRET,
-        "NOTICES_MAX_RECEIVE_COUNT": "3",
-        "RESOURCE_PREFIX": "mwaa-obs",
-        "ALARM_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:mwaa-obs-test-alarms",
-        "WORKFLOW_DASHBOARD": "mwaa-obs-workflow",
-        "POWERTOOLS_METRICS_NAMESPACE": "MWAAServerless/Test",
-        "POWERTOOLS_DEV": "false",
-        # The notify handler's tests have no MWAA Serverless API; enrichment has its own, against the simulator.
-        "ENRICH_FROM_API": "false",
-    }
-)
+os.environ.update(FUNCTIONS.variables())
+# The notify handler's tests have no MWAA Serverless API; enrichment has its own, against the simulator.
+os.environ["ENRICH_FROM_API"] = "false"
 
 
 @pytest.fixture(scope="session")
@@ -85,10 +79,37 @@ def state_table(endpoint: str, dynamodb: Any, template: dict[str, Any], notices_
 
 
 @pytest.fixture
-def store(state_table: str, dynamodb: Any) -> Any:
-    from mwaa_obs.store import Store
+def store(state_table: str, dynamodb: Any) -> Transitions:
+    return Transitions(dynamodb, state_table, timedelta(days=90))
 
-    return Store(dynamodb, state_table, timedelta(days=90))
+
+@pytest.fixture
+def runs(state_table: str, dynamodb: Any) -> Runs:
+    return Runs(dynamodb, state_table)
+
+
+@pytest.fixture
+def workflows(state_table: str, dynamodb: Any) -> Workflows:
+    return Workflows(dynamodb, state_table)
+
+
+@pytest.fixture(scope="session")
+def function_module(template: dict[str, Any]) -> Callable[[str], ModuleType]:
+    """A function's handler module by logical id, imported once from its CodeUri as Lambda would."""
+    loaded: dict[str, ModuleType] = {}
+
+    def load(logical_id: str) -> ModuleType:
+        if logical_id not in loaded:
+            handler = load_handler(template, logical_id, emulator.REPO_ROOT)
+            loaded[logical_id] = sys.modules[handler.__module__]
+        return loaded[logical_id]
+
+    return load
+
+
+@pytest.fixture(scope="session")
+def ingest_handler(function_module: Callable[[str], ModuleType]) -> ModuleType:
+    return function_module("IngestFunction")
 
 
 @pytest.fixture(autouse=True)
@@ -113,8 +134,7 @@ class Printed:
 @pytest.fixture(scope="session", autouse=True)
 def service_logs_to_current_stdout() -> None:
     """Powertools binds its handler to the sys.stdout of import time, which pytest swaps between test phases."""
-    import app  # noqa: F401 - creates the service logger, as Lambda's init phase does
-
+    Logger(service=SERVICE)  # the service logger, as each handler module creates it at Lambda's init phase
     follow_stdout(SERVICE)
 
 

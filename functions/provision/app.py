@@ -6,22 +6,27 @@ workflows (settings, thresholds or the dashboard template changed; a missed stre
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from mwaa_obs import SERVICE
+from mwaa_obs.aws import client, dynamodb_client
 from mwaa_obs.config import ProvisionConfig
-from mwaa_obs.provisioning import Provisioner, StackContext, is_retired, provision_all, workflows_first_seen
+from mwaa_obs.provisioning import Provisioner, StackContext, provision_invocation
 from mwaa_obs.settings import SettingsSource
-from mwaa_obs.store import aws_config, aws_session
+from mwaa_obs.store.runs import Runs
+from mwaa_obs.store.workflows import Workflows
 
 config = ProvisionConfig.from_env()
 logger = Logger(service=SERVICE)
-settings = SettingsSource(aws_session().create_client("ssm", config=aws_config()), config.settings_parameter)
+dynamodb = dynamodb_client()
+workflows = Workflows(dynamodb, config.table_name)
+runs = Runs(dynamodb, config.table_name)
+settings = SettingsSource(client("ssm"), config.settings_parameter)
+cloudwatch = client("cloudwatch")
 provisioner = Provisioner(
-    aws_session().create_client("cloudwatch", config=aws_config()),
+    cloudwatch,
     StackContext(
         prefix=config.resource_prefix,
         namespace=config.metric_namespace,
@@ -35,10 +40,4 @@ provisioner = Provisioner(
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
-    only = workflows_first_seen(event) if "Records" in event else None
-    now = datetime.fromisoformat(event["time"]) if "time" in event else datetime.now(UTC)
-    summary = provision_all(
-        provisioner, settings.get(), only, retired=lambda w: is_retired(w, now, config.deleted_retention)
-    )
-    logger.info("provisioned", extra=summary)
-    return summary
+    return provision_invocation(event, provisioner, settings.get(), workflows, runs, retention=config.deleted_retention)

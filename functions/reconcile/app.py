@@ -2,41 +2,43 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 
 from mwaa_obs import SERVICE
+from mwaa_obs.aws import client, dynamodb_client
 from mwaa_obs.config import ReconcileConfig
-from mwaa_obs.metrics import MetricPoint
 from mwaa_obs.mwaa_api import MwaaApi, api_client
 from mwaa_obs.notices import NoticeQueue
 from mwaa_obs.reconcile import Reconciler
-from mwaa_obs.store import Store, aws_config, aws_session, dynamodb_client
-from mwaa_obs.telemetry import publish
+from mwaa_obs.store.runs import Runs
+from mwaa_obs.store.transitions import Transitions
+from mwaa_obs.store.workflows import Workflows
+from mwaa_obs.telemetry import MetricSink, emits_metrics
+from mwaa_obs.times import invocation_time
 
 config = ReconcileConfig.from_env()
 logger = Logger(service=SERVICE)
-metrics = Metrics()
+dynamodb = dynamodb_client()
 reconciler = Reconciler(
     MwaaApi(api_client()),
-    Store(dynamodb_client(), config.table_name, config.history_ttl),
-    NoticeQueue(aws_session().create_client("sqs", config=aws_config()), config.notices_queue_url),
+    Transitions(dynamodb, config.table_name, config.history_ttl),
+    Runs(dynamodb, config.table_name),
+    Workflows(dynamodb, config.table_name),
+    NoticeQueue(client("sqs"), config.notices_queue_url),
     settle=config.settle,
 )
 SAFETY_MILLISECONDS = 30_000  # stop taking runs this long before the timeout; the next pass goes on from there
 
 
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
-    # The schedule's own time: the local stack fires it on the simulator's clock.
-    now = datetime.fromisoformat(event["time"]) if "time" in event else datetime.now(UTC)
-    owed: list[MetricPoint] = []
-    try:
-        report = reconciler.run_pass(now, owed, lambda: context.get_remaining_time_in_millis() < SAFETY_MILLISECONDS)
-        summary = dict(vars(report))
-        logger.info("reconciled", extra=summary)
-        return summary
-    finally:
-        publish(owed, metrics)
+@emits_metrics
+def lambda_handler(event: dict[str, Any], context: Any, sink: MetricSink) -> dict[str, int]:
+    def out_of_time() -> bool:
+        return bool(context.get_remaining_time_in_millis() < SAFETY_MILLISECONDS)
+
+    report = reconciler.run_pass(invocation_time(event), sink, out_of_time)
+    summary = dict(vars(report))
+    logger.info("reconciled", extra=summary)
+    return summary

@@ -20,7 +20,10 @@ from mwaa_obs.ingest import ingest_event
 from mwaa_obs.metrics import WORKFLOW_DIMENSION, MetricPoint, dimension_sets
 from mwaa_obs.mwaa_api import MwaaApi
 from mwaa_obs.notices import Notice
-from mwaa_obs.store import Store, WriteOutcome
+from mwaa_obs.states import RunState
+from mwaa_obs.store.transitions import Transitions, WriteOutcome
+from mwaa_obs.telemetry import MetricSink
+from mwaa_obs.times import parse_time
 
 CLOUDWATCH_PAST_LIMIT: Final = timedelta(days=14)
 METRIC_DATA_PER_CALL: Final = 1000
@@ -73,7 +76,7 @@ class Progress:
 
 def backfill(
     api: MwaaApi,
-    store: Store,
+    store: Transitions,
     *,
     workflow: str | None = None,
     since: datetime | None = None,
@@ -85,14 +88,15 @@ def backfill(
     now = now or datetime.now(UTC)
     report = report or BackfillReport()
     for summary in api.workflows():
-        name = summary.get("Name") or summary["WorkflowArn"].rsplit("/", 1)[1]
+        name = summary.name
         if workflow is not None and name != workflow:
             continue
         report.workflows += 1
-        arn = summary["WorkflowArn"]
-        runs = [run for run in api.runs(arn) if since is None or _began(run) >= since]
+        arn = summary.arn
+        # A run the API gives no time for counts as recent: it is imported.
+        runs = [run for run in api.runs(arn) if since is None or run.created_at is None or run.created_at >= since]
         for done, run in enumerate(runs, start=1):
-            owed = _import_run(api, store, arn, run["RunId"], now=now, report=report)
+            owed = _import_run(api, store, arn, run.run_id, now=now, report=report)
             if publish is not None:
                 report.metrics_published += publish(owed)
             if progress is not None:
@@ -103,39 +107,32 @@ def backfill(
 
 
 def _import_run(
-    api: MwaaApi, store: Store, arn: str, run_id: str, *, now: datetime, report: BackfillReport
+    api: MwaaApi, store: Transitions, arn: str, run_id: str, *, now: datetime, report: BackfillReport
 ) -> list[TimedPoint]:
     answer = api.run(arn, run_id)
     if answer is None:
         return []
     report.runs += 1
-    events = [run_event(arn, answer, now, state="STARTING")]
+    events = [run_event(arn, answer, now, state=RunState.STARTING)]
     for summary in api.tasks(arn, run_id):
-        if summary.get("Status") in (None, "NONE"):
+        if summary.task_instance_id is None or summary.status in (None, "NONE"):
             continue  # never scheduled
-        found = api.task(arn, run_id, summary["TaskInstanceId"])
+        found = api.task(arn, run_id, summary.task_instance_id)
         if found is not None:
             report.tasks += 1
             events.extend(task_history(arn, found, now))
-    if answer.get("RunDetail", {}).get("RunState") != "STARTING":
+    if answer.state != RunState.STARTING:
         events.append(run_event(arn, answer, now))
     owed: list[TimedPoint] = []
     notices = NoNotices()
     for event in filter(None, events):
-        points: list[MetricPoint] = []
-        outcome = ingest_event(event, store, points, notices)
+        sink = MetricSink()
+        outcome = ingest_event(event, store, sink, notices)
         report.events += 1
         report.new += outcome is not None and outcome is not WriteOutcome.DUPLICATE
-        at = datetime.fromisoformat(event["time"])
-        owed.extend(TimedPoint(point, at) for point in points)
+        at = parse_time(event["time"]) or now
+        owed.extend(TimedPoint(point, at) for point in sink.points)
     return owed
-
-
-def _began(run: dict[str, Any]) -> datetime:
-    """When the run was created (a run the API gives no time for counts as recent: it is imported)."""
-    summary = run.get("RunDetailSummary", {})
-    began = summary.get("CreatedOn") or summary.get("StartedAt")
-    return began.astimezone(UTC) if isinstance(began, datetime) else datetime.max.replace(tzinfo=UTC)
 
 
 def metric_publisher(

@@ -13,16 +13,28 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.exceptions
 
+from mwaa_obs import DEFAULT_STACK_NAME
+
+if TYPE_CHECKING:  # imported by the commands that use them: the CLI starts without loading the layer's modules
+    from mwaa_obs.store.runs import Runs
+    from mwaa_obs.store.workflows import Workflows
+
 LOCAL_ENDPOINT = "http://localhost:4566"
 LOCAL_SIMULATOR = "http://localhost:4599"
-DEFAULT_STACK = "mwaa-obs"
+
+
+@dataclass(frozen=True)
+class Reader:
+    runs: Runs
+    workflows: Workflows
 
 
 class CliError(Exception):
@@ -81,16 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--endpoint-url", default=os.environ.get("MWAA_OBS_ENDPOINT_URL", LOCAL_ENDPOINT))
     replay.set_defaults(command=_replay)
 
-    runs = commands.add_parser("runs", help="query stored runs").add_subparsers(required=True, metavar="ACTION")
-    listing = runs.add_parser("list", help="recent runs, newest first")
-    listing.add_argument("--workflow", help="workflow name")
-    listing.add_argument("--status", help="run state (SUCCESS, FAILED, TIMEOUT, STOPPED, RUNNING, ...)")
-    listing.add_argument("--limit", type=int, default=50)
-    show = runs.add_parser("show", help="one run with its tasks")
-    show.add_argument("run_id", metavar="RUN_ID")
-    show.add_argument("--workflow", help="workflow name (needed only if several workflows share the run id)")
-    for reader in (listing, show):
-        reader.add_argument("--json", action="store_true", help="machine-readable output")
+    listing, show = _runs_parsers(commands)
 
     dashboard = commands.add_parser("dashboard", help="CloudWatch dashboards").add_subparsers(
         required=True, metavar="ACTION"
@@ -114,10 +117,32 @@ def _parser() -> argparse.ArgumentParser:
     for reader in (listing, show, draw, redrive, backfill):
         reader.add_argument("--endpoint-url", default=os.environ.get("MWAA_OBS_ENDPOINT_URL"),
                             help="the local stack's emulator, e.g. http://localhost:4566")  # fmt: skip
-        reader.add_argument("--stack-name", default=DEFAULT_STACK, help=f"deployed stack (default {DEFAULT_STACK})")
+        reader.add_argument(
+            "--stack-name", default=DEFAULT_STACK_NAME, help=f"deployed stack (default {DEFAULT_STACK_NAME})"
+        )
     listing.set_defaults(command=_runs_list)
     show.set_defaults(command=_runs_show)
     return parser
+
+
+def _runs_parsers(commands: Any) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    runs = commands.add_parser("runs", help="query stored runs").add_subparsers(required=True, metavar="ACTION")
+    listing = runs.add_parser("list", help="recent runs, newest first")
+    listing.add_argument("--workflow", help="workflow name")
+    listing.add_argument("--status", help="run state (SUCCESS, FAILED, TIMEOUT, STOPPED, RUNNING, ...)")
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument(
+        "--days",
+        type=int,
+        default=7,
+        help="with --status FAILED or TIMEOUT and no --workflow: how many UTC days of failures (default 7)",
+    )
+    show = runs.add_parser("show", help="one run with its tasks")
+    show.add_argument("run_id", metavar="RUN_ID")
+    show.add_argument("--workflow", help="workflow name (needed only if several workflows share the run id)")
+    for reader in (listing, show):
+        reader.add_argument("--json", action="store_true", help="machine-readable output")
+    return listing, show
 
 
 def _backfill_parser(commands: Any) -> argparse.ArgumentParser:
@@ -332,8 +357,9 @@ def _date(text: str) -> datetime:
 
 
 def _backfill(args: argparse.Namespace) -> int:
+    from mwaa_obs.aws import dynamodb_client  # noqa: PLC0415
     from mwaa_obs.mwaa_api import MwaaApi, api_client  # noqa: PLC0415
-    from mwaa_obs.store import Store, dynamodb_client  # noqa: PLC0415
+    from mwaa_obs.store.transitions import Transitions  # noqa: PLC0415
     from mwaa_obs_tools import backfill  # noqa: PLC0415
 
     outputs = _stack_outputs(args)
@@ -341,7 +367,7 @@ def _backfill(args: argparse.Namespace) -> int:
     if api_url:
         os.environ["AWS_ENDPOINT_URL_MWAA_SERVERLESS"] = api_url
     retention = timedelta(days=int(outputs.get("HistoryRetentionDays", "90")))
-    store = Store(dynamodb_client(args.endpoint_url), outputs["StateTableName"], retention)
+    store = Transitions(dynamodb_client(args.endpoint_url), outputs["StateTableName"], retention)
     now = datetime.now(UTC)
     report = backfill.BackfillReport()
     publish = (
@@ -390,11 +416,15 @@ def _dashboard_render(args: argparse.Namespace) -> int:
 # --- runs ----------------------------------------------------------------------------------------------------------
 
 
-def _bind(args: argparse.Namespace) -> None:
-    """Point the models at the stack's table: from the local emulator or a deployed stack's outputs."""
-    from mwaa_obs.store import bind_table  # noqa: PLC0415
+def _reader(args: argparse.Namespace) -> Reader:
+    """The stack's table (from the local emulator or a deployed stack's outputs), to read runs and workflows."""
+    from mwaa_obs.aws import dynamodb_client  # noqa: PLC0415
+    from mwaa_obs.store.runs import Runs  # noqa: PLC0415
+    from mwaa_obs.store.workflows import Workflows  # noqa: PLC0415
 
-    bind_table(_stack_outputs(args)["StateTableName"])
+    table_name = _stack_outputs(args)["StateTableName"]
+    dynamodb = dynamodb_client(args.endpoint_url)
+    return Reader(Runs(dynamodb, table_name), Workflows(dynamodb, table_name))
 
 
 def _stack_outputs(args: argparse.Namespace) -> dict[str, str]:
@@ -413,10 +443,8 @@ def _stack_outputs(args: argparse.Namespace) -> dict[str, str]:
     return outputs
 
 
-def _workflow_ids(name: str | None) -> list[str]:
-    from mwaa_obs.store import list_workflows  # noqa: PLC0415
-
-    workflows = list_workflows()
+def _workflow_ids(reader: Reader, name: str | None) -> list[str]:
+    workflows = reader.workflows.all()
     if name is None:
         return [workflow.workflow_id for workflow in workflows]
     ids = [workflow.workflow_id for workflow in workflows if workflow.workflow_name == name]
@@ -431,6 +459,7 @@ def _run_json(run: Any) -> dict[str, Any]:
         "workflow_arn": run.workflow_arn,
         "run_id": run.run_id,
         "run_type": run.run_type,
+        "workflow_version": run.workflow_version,
         "status": run.status,
         "started_at": _iso(run.started_at),
         "ended_at": _iso(run.ended_at),
@@ -441,13 +470,19 @@ def _run_json(run: Any) -> dict[str, Any]:
 
 
 def _runs_list(args: argparse.Namespace) -> int:
-    from mwaa_obs.store import recent_runs  # noqa: PLC0415
+    from mwaa_obs.states import FAILED_RUN_STATES  # noqa: PLC0415
 
-    _bind(args)
-    runs = [run for workflow_id in _workflow_ids(args.workflow) for run in recent_runs(workflow_id, args.limit)]
-    if args.status:
-        runs = [run for run in runs if run.status == args.status.upper()]
-    runs.sort(key=lambda run: run.gsi1sk or "", reverse=True)
+    reader = _reader(args)
+    status = args.status.upper() if args.status else None
+    if status in FAILED_RUN_STATES and args.workflow is None:
+        # Across all workflows, from the failures index: every failure of the last days, however busy the workflow.
+        runs = [run for run in reader.runs.recent_failures(days=args.days) if run.status == status]
+        runs.sort(key=lambda run: run.gsi2sk or "", reverse=True)
+    else:
+        workflow_ids = _workflow_ids(reader, args.workflow)
+        runs = [run for workflow_id in workflow_ids for run in reader.runs.recent(workflow_id, args.limit)]
+        runs = [run for run in runs if status is None or run.status == status]
+        runs.sort(key=lambda run: run.gsi1sk or "", reverse=True)
     rows = [_run_json(run) for run in runs[: args.limit]]
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -470,12 +505,10 @@ def _runs_list(args: argparse.Namespace) -> int:
 
 
 def _runs_show(args: argparse.Namespace) -> int:
-    from mwaa_obs.store import load_run  # noqa: PLC0415
-
-    _bind(args)
+    reader = _reader(args)
     found = []
-    for workflow_id in _workflow_ids(args.workflow):
-        run, attempts = load_run(workflow_id, args.run_id)
+    for workflow_id in _workflow_ids(reader, args.workflow):
+        run, attempts = reader.runs.load(workflow_id, args.run_id)
         if run is not None or attempts:
             found.append((workflow_id, run, attempts))
     if not found:
@@ -488,7 +521,8 @@ def _runs_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(shown, indent=2))
         return 0
-    print(f"{shown['workflow_name']}  {shown['run_id']}  {shown['status']}  ({_duration(shown)})")
+    version = f"  version {shown['workflow_version']}" if shown.get("workflow_version") else ""
+    print(f"{shown['workflow_name']}  {shown['run_id']}  {shown['status']}  ({_duration(shown)}){version}")
     if shown.get("error_message"):
         print(f"error: {shown['error_message']}")
     _table(
@@ -537,7 +571,9 @@ def _show_json(run: Any, attempts: list[Any], run_id: str) -> dict[str, Any]:
 
 
 def _iso(at: datetime | None) -> str | None:
-    return at.strftime("%Y-%m-%dT%H:%M:%SZ") if at else None
+    from mwaa_obs.times import event_time  # noqa: PLC0415
+
+    return event_time(at) if at else None
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:

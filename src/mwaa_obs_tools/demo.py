@@ -20,7 +20,7 @@ from typing import Any
 
 import boto3
 
-from mwaa_obs.store import list_workflows, load_run, recent_runs
+from mwaa_obs.states import FAILED_RUN_STATES, TASK_ERROR_STATES, RunState
 from mwaa_obs_tools import cli, localstack
 from mwaa_obs_tools.sample_events import EXAMPLES, run_example_day
 
@@ -84,25 +84,25 @@ def _summarise(stack: localstack.LocalStack) -> tuple[str, str] | None:
     """Per workflow: runs, success rate, p50/p95 duration, failed runs with their failed tasks; returns one of them."""
     first_failed = None
     print()
-    for workflow in sorted(list_workflows(), key=lambda w: w.workflow_name):
-        runs = recent_runs(workflow.workflow_id, limit=500)
+    for workflow in sorted(stack.workflows.all(), key=lambda w: w.workflow_name):
+        runs = stack.runs.recent(workflow.workflow_id, limit=500)
         outcomes = Counter(run.status for run in runs)
         durations = sorted(
             (run.ended_at - run.started_at).total_seconds() for run in runs if run.ended_at and run.started_at
         )
-        rate = outcomes["SUCCESS"] / len(runs) if runs else 0
+        rate = outcomes[RunState.SUCCESS] / len(runs) if runs else 0
         line = f"{workflow.workflow_name:<20} {len(runs):>3} runs  {rate:>4.0%} succeeded"
         if durations:
             p95 = statistics.quantiles(durations, n=20)[-1] if len(durations) > 1 else durations[0]
             line += f"  duration p50 {statistics.median(durations):.0f} s, p95 {p95:.0f} s"
         print(line)
         for run in runs:
-            if run.status in {"FAILED", "TIMEOUT"}:
+            if run.status in FAILED_RUN_STATES:
                 first_failed = first_failed or (workflow.workflow_name, run.run_id)
-                _, attempts = load_run(workflow.workflow_id, run.run_id)
+                _, attempts = stack.runs.load(workflow.workflow_id, run.run_id)
                 print(f"    {run.status:<7} {run.run_id}")
                 for attempt in sorted(attempts, key=lambda a: (a.started_at is None, a.started_at, a.attempt)):
-                    if attempt.status in {"FAILED", "TIMEOUT", "UP_FOR_RETRY"}:
+                    if attempt.status in TASK_ERROR_STATES:
                         task = f"{attempt.task_id} (attempt {attempt.attempt})"
                         print(f"      {task} {attempt.status}: {attempt.error_message}")
     print("\nmetrics in CloudWatch (from the handler's EMF):", _metric_totals(stack))
@@ -163,7 +163,7 @@ def _metric_totals(stack: localstack.LocalStack) -> str:
     totals = []
     for name in ("RunStarted", "RunSucceeded", "RunFailed", "TaskUpForRetry", "TaskFailed"):
         total = 0.0
-        for workflow in list_workflows():
+        for workflow in stack.workflows.all():
             data = cloudwatch.get_metric_statistics(
                 Namespace=namespace,
                 MetricName=name,

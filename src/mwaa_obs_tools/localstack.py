@@ -47,8 +47,10 @@ from typing import Any
 
 import botocore.session
 
-from mwaa_obs import SERVICE
-from mwaa_obs.store import bind_table
+from mwaa_obs import DEFAULT_STACK_NAME, SERVICE
+from mwaa_obs.aws import dynamodb_client
+from mwaa_obs.store.runs import Runs
+from mwaa_obs.store.workflows import Workflows
 from mwaa_obs_tools import emulator
 from mwaa_obs_tools.lambda_emulation import (
     FakeLambdaContext,
@@ -63,7 +65,7 @@ from mwaa_obs_tools.simulator.api import ApiServer
 from mwaa_obs_tools.simulator.engine import Engine
 from mwaa_obs_tools.slack_catcher import SlackCatcher
 
-STACK_NAME = "mwaa-obs"
+STACK_NAME = DEFAULT_STACK_NAME
 ARTIFACT_BUCKET = "mwaa-obs-local-artifacts"
 DEFINITIONS_BUCKET = "mwaa-obs-local-definitions"
 WORKFLOW_ROLE_ARN = "arn:aws:iam::123456789012:role/mwaa-obs-local-workflow"
@@ -216,7 +218,10 @@ class LocalStack:
         self._delete_schedule_rules()
         self._alert_inbox_url = self._subscribe_alert_inbox()
         self._create_alarms(cloudformation)
-        bind_table(self.outputs["StateTableName"])  # in-process readers (demo, tests) read this stack's table
+        # For in-process readers (the demo, tests): this stack's table.
+        dynamodb = dynamodb_client(self.endpoint)
+        self.runs = Runs(dynamodb, self.outputs["StateTableName"])
+        self.workflows = Workflows(dynamodb, self.outputs["StateTableName"])
         return self.outputs
 
     def _parameters(self) -> dict[str, str]:

@@ -14,10 +14,8 @@ from typing import Any
 import boto3
 import pytest
 
-from mwaa_obs.store import bind_table
 from mwaa_obs_tools import cli, dashboards, demo, localstack
 from mwaa_obs_tools.simulator.engine import Faults
-from tests.conftest import TABLE_NAME
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "workflows"
 
@@ -41,7 +39,6 @@ def deployed(endpoint: str) -> Iterator[localstack.LocalStack]:
     _reset(endpoint)
     os.environ.clear()
     os.environ.update(saved)
-    bind_table(TABLE_NAME)
 
 
 def _reset(endpoint: str) -> None:

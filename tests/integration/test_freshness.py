@@ -3,32 +3,40 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from types import ModuleType
 from typing import Any
 
 import botocore.session
 import pytest
 
-import app as ingest_app
+from mwaa_obs.aws import client, dynamodb_client
+from mwaa_obs.freshness import check_and_log
 from mwaa_obs.settings import SettingsSource
-from mwaa_obs_tools import emulator
-from mwaa_obs_tools.lambda_emulation import FakeLambdaContext, load_handler
-from tests.conftest import SETTINGS_PARAMETER, Printed
-from tests.factories import T0, minutes, run_event, sqs_event, workflow_arn
+from mwaa_obs.store.runs import Runs
+from mwaa_obs.store.workflows import Workflows
+from mwaa_obs.telemetry import MetricSink, emits_metrics
+from mwaa_obs.times import invocation_time
+from mwaa_obs_tools.factories import T0, minutes, run_event, sqs_event, workflow_arn
+from mwaa_obs_tools.lambda_emulation import FakeLambdaContext
+from tests.conftest import SETTINGS_PARAMETER, TABLE_NAME, Printed
 
 EVERY_4H = workflow_arn("sales_4h", "F0urH0ursX")
 BY_HAND = workflow_arn("adhoc", "ByHandXXXX")
 
 
 @pytest.fixture(scope="module")
-def freshness(endpoint: str, template: dict[str, Any]) -> Callable[[dict[str, Any], Any], Any]:
-    """The function's handler, with its settings read on every run (not cached for a minute)."""
-    handler = load_handler(template, "FreshnessFunction", emulator.REPO_ROOT)
-    module: Any = sys.modules[handler.__module__]
-    module.settings = SettingsSource(module.settings._ssm, SETTINGS_PARAMETER, ttl_seconds=0)
-    return handler
+def freshness(endpoint: str) -> Callable[[dict[str, Any], Any], Any]:
+    """The pass as the function composes it, with its settings read on every run (not cached for a minute)."""
+    dynamodb = dynamodb_client(endpoint)
+    workflows, runs = Workflows(dynamodb, TABLE_NAME), Runs(dynamodb, TABLE_NAME)
+    settings = SettingsSource(client("ssm", endpoint), SETTINGS_PARAMETER, ttl_seconds=0)
+
+    def check_pass(event: dict[str, Any], context: Any, sink: MetricSink) -> dict[str, int]:
+        return check_and_log(invocation_time(event), settings.get(sink), workflows, runs, sink)
+
+    return emits_metrics(check_pass)
 
 
 @pytest.fixture
@@ -52,13 +60,13 @@ def a_good_run(arn: str, run_id: str, start: datetime) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def history(state_table: str) -> datetime:
+def history(state_table: str, ingest_handler: ModuleType) -> datetime:
     """Given a workflow that succeeded every 4 hours, five times, and one run by hand at odd times; returns the
     end of the last scheduled success."""
     events = [e for n in range(5) for e in a_good_run(EVERY_4H, f"s{n}", T0 + timedelta(hours=4 * n))]
     events += [e for n, at in enumerate((0, 7, 100, 130, 600)) for e in a_good_run(BY_HAND, f"h{n}", T0 + minutes(at))]
     for start in range(0, len(events), 10):
-        ingest_app.lambda_handler(sqs_event(events[start : start + 10]), FakeLambdaContext())
+        ingest_handler.lambda_handler(sqs_event(events[start : start + 10]), FakeLambdaContext())
     return T0 + timedelta(hours=16) + minutes(20)
 
 

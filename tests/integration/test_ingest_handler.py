@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import botocore.endpoint
@@ -14,13 +14,12 @@ import botocore.session
 import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse, HTTPHeaders
 
-import app
 from mwaa_obs.sqs import EntireBatchFailed
-from mwaa_obs.store import load_run
+from mwaa_obs.store.runs import Runs
 from mwaa_obs_tools import emulator
+from mwaa_obs_tools.factories import T0, metric_totals, minutes, run_event, sqs_event, task_event
 from mwaa_obs_tools.lambda_emulation import FakeLambdaContext, poll_sqs_once
 from tests.conftest import Printed
-from tests.factories import T0, metric_totals, minutes, run_event, sqs_event, task_event
 
 BAD_EVENTS = sorted((Path(__file__).resolve().parents[1] / "events" / "bad").iterdir())
 WORKFLOW_ID = "simple_s3_test-Ab3dE6gH9j"
@@ -45,7 +44,8 @@ def context() -> FakeLambdaContext:
 class Throttle:
     """Makes DynamoDB refuse every write for chosen run ids, as a throttled table would (moto cannot throttle)."""
 
-    def __init__(self) -> None:
+    def __init__(self, exceptions: Any) -> None:
+        self._exceptions = exceptions
         self.run_ids: set[str] = set()
         self.refusals: Counter[str] = Counter()
 
@@ -53,7 +53,7 @@ class Throttle:
         for run_id in self.run_ids:
             if params["Key"]["pk"]["S"].endswith(f"#{run_id}"):
                 self.refusals[run_id] += 1
-                raise app.store._client.exceptions.ProvisionedThroughputExceededException(
+                raise self._exceptions.ProvisionedThroughputExceededException(
                     {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "Rate exceeded"}},
                     "UpdateItem",
                 )
@@ -90,11 +90,13 @@ ATTEMPTS_PER_WRITE = 5
 
 
 @pytest.fixture
-def server_errors(state_table: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int], ServerErrors]]:
+def server_errors(
+    state_table: str, monkeypatch: pytest.MonkeyPatch, ingest_handler: ModuleType
+) -> Iterator[Callable[[int], ServerErrors]]:
     # botocore's backoff between attempts is skipped (only in botocore's endpoint module).
     monkeypatch.setattr(botocore.endpoint, "time", SimpleNamespace(sleep=lambda seconds: None))
     hooks: list[ServerErrors] = []
-    events = app.store._client.meta.events
+    events = ingest_handler.dynamodb.meta.events
 
     def fail(times: int) -> ServerErrors:
         hooks.append(ServerErrors(times))
@@ -107,24 +109,24 @@ def server_errors(state_table: str, monkeypatch: pytest.MonkeyPatch) -> Iterator
 
 
 @pytest.fixture
-def throttle(state_table: str) -> Iterator[Throttle]:
-    hook = Throttle()
-    events = app.store._client.meta.events
+def throttle(state_table: str, ingest_handler: ModuleType) -> Iterator[Throttle]:
+    hook = Throttle(ingest_handler.dynamodb.exceptions)
+    events = ingest_handler.dynamodb.meta.events
     events.register("provide-client-params.dynamodb.UpdateItem", hook)
     yield hook
     events.unregister("provide-client-params.dynamodb.UpdateItem", hook)
 
 
 def test_a_good_batch_is_stored_and_acknowledged(
-    state_table: str, context: Any, printed: Callable[[], Printed]
+    state_table: str, context: Any, printed: Callable[[], Printed], ingest_handler: ModuleType, runs: Runs
 ) -> None:
     # Given a batch with a whole failed run
     event = sqs_event(a_failed_run("run-1"))
     # When the handler runs
-    response = app.lambda_handler(event, context)
+    response = ingest_handler.lambda_handler(event, context)
     # Then every record is acknowledged, the run is stored, and its metrics are emitted once
     assert response == {"batchItemFailures": []}
-    run, attempts = load_run(WORKFLOW_ID, "run-1")
+    run, attempts = runs.load(WORKFLOW_ID, "run-1")
     assert run is not None
     assert run.status == "FAILED"
     assert [(item.task_id, item.status, item.error_message) for item in attempts] == [
@@ -142,28 +144,28 @@ def test_a_good_batch_is_stored_and_acknowledged(
 
 
 def test_redelivering_a_batch_changes_nothing_and_counts_nothing(
-    state_table: str, context: Any, printed: Callable[[], Printed], dynamodb: Any
+    state_table: str, context: Any, printed: Callable[[], Printed], dynamodb: Any, ingest_handler: ModuleType
 ) -> None:
     event = sqs_event(a_failed_run("run-1"))
-    app.lambda_handler(event, context)
+    ingest_handler.lambda_handler(event, context)
     before = dynamodb.scan(TableName=state_table)["Items"]
     printed()
-    assert app.lambda_handler(event, context) == {"batchItemFailures": []}
+    assert ingest_handler.lambda_handler(event, context) == {"batchItemFailures": []}
     assert printed().emf == []
     assert dynamodb.scan(TableName=state_table)["Items"] == before
 
 
 def test_bad_records_are_logged_once_counted_and_acknowledged_without_failing_the_batch(
-    state_table: str, context: Any, printed: Callable[[], Printed]
+    state_table: str, context: Any, printed: Callable[[], Printed], ingest_handler: ModuleType, runs: Runs
 ) -> None:
     # Given the bad-input corpus mixed into a good batch
     bodies = [path.read_text(encoding="utf-8") for path in BAD_EVENTS]
     event = sqs_event([*bodies, run_event("Started", "run-ok", T0)])
     # When the handler runs
-    response = app.lambda_handler(event, context)
+    response = ingest_handler.lambda_handler(event, context)
     # Then nothing is retried, the good record is stored
     assert response == {"batchItemFailures": []}
-    assert load_run(WORKFLOW_ID, "run-ok")[0] is not None
+    assert runs.load(WORKFLOW_ID, "run-ok")[0] is not None
     output = printed()
     # And each bad record gave exactly one warning with a reason, and one InvalidEvents count
     warnings = [line for line in output.logs if line["level"] == "WARNING"]
@@ -172,28 +174,30 @@ def test_bad_records_are_logged_once_counted_and_acknowledged_without_failing_th
     assert metric_totals(output.emf)["InvalidEvents"] == len(BAD_EVENTS)
 
 
-def test_a_transient_error_fails_only_its_own_record(state_table: str, context: Any, throttle: Throttle) -> None:
+def test_a_transient_error_fails_only_its_own_record(
+    state_table: str, context: Any, throttle: Throttle, ingest_handler: ModuleType, runs: Runs
+) -> None:
     # Given writes for one run are throttled
     throttle.run_ids.add("run-throttled")
     event = sqs_event([run_event("Started", "run-ok", T0), run_event("Started", "run-throttled", T0)])
     # When the batch is handled
-    response = app.lambda_handler(event, context)
+    response = ingest_handler.lambda_handler(event, context)
     # Then only that record is reported for retry
     assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}
-    assert load_run(WORKFLOW_ID, "run-ok")[0] is not None
+    assert runs.load(WORKFLOW_ID, "run-ok")[0] is not None
 
 
 def test_a_dynamodb_5xx_is_retried_by_the_client_and_the_event_is_stored(
-    state_table: str, context: Any, server_errors: Callable[[int], ServerErrors]
+    state_table: str, context: Any, server_errors: Callable[[int], ServerErrors], ingest_handler: ModuleType, runs: Runs
 ) -> None:
     # Given DynamoDB answering the first two writes with HTTP 500
     errors = server_errors(2)
     # When a batch is handled
-    response = app.lambda_handler(sqs_event([run_event("Started", "run-5xx", T0)]), context)
+    response = ingest_handler.lambda_handler(sqs_event([run_event("Started", "run-5xx", T0)]), context)
     # Then the client's retries got through: nothing is reported for retry and the run is stored
     assert errors.answered == 2
     assert response == {"batchItemFailures": []}
-    assert load_run(WORKFLOW_ID, "run-5xx")[0] is not None
+    assert runs.load(WORKFLOW_ID, "run-5xx")[0] is not None
 
 
 def test_a_dynamodb_that_keeps_failing_sends_the_records_to_sqs_retry_and_then_the_dlq_counted(
@@ -202,6 +206,8 @@ def test_a_dynamodb_that_keeps_failing_sends_the_records_to_sqs_retry_and_then_t
     template: dict[str, Any],
     server_errors: Callable[[int], ServerErrors],
     printed: Callable[[], Printed],
+    ingest_handler: ModuleType,
+    runs: Runs,
 ) -> None:
     # Given the template's queues holding two events, and DynamoDB answering every write with HTTP 500
     sqs: Any = botocore.session.get_session().create_client("sqs", endpoint_url=endpoint)
@@ -210,10 +216,10 @@ def test_a_dynamodb_that_keeps_failing_sends_the_records_to_sqs_retry_and_then_t
         sqs.send_message(QueueUrl=queues.url, MessageBody=json.dumps(run_event("Started", run_id, T0)))
     errors = server_errors(10_000)
     max_receive = emulator.parameter_default(template, "MaxReceiveCount")
-    assert app.config.max_receive_count == max_receive
+    assert ingest_handler.config.max_receive_count == max_receive
     # When the event source mapping polls until the queue is empty
     polls = 0
-    while poll_sqs_once(sqs, queues.url, queues.arn, app.lambda_handler).received:
+    while poll_sqs_once(sqs, queues.url, queues.arn, ingest_handler.lambda_handler).received:
         polls += 1
         assert polls <= max_receive + 1
     # Then both events sit in the DLQ after maxReceiveCount receives of 4 attempts each, counted once each
@@ -221,19 +227,25 @@ def test_a_dynamodb_that_keeps_failing_sends_the_records_to_sqs_retry_and_then_t
     assert sorted(json.loads(message["Body"])["detail"]["runId"] for message in dead) == ["run-a", "run-b"]
     assert errors.answered == 2 * max_receive * ATTEMPTS_PER_WRITE
     assert metric_totals(printed().emf).get("EventsDeadLettered", 0) == 2
-    assert load_run(WORKFLOW_ID, "run-a")[0] is None
+    assert runs.load(WORKFLOW_ID, "run-a")[0] is None
 
 
 def test_a_batch_that_fails_entirely_raises_so_lambda_retries_it(
-    state_table: str, context: Any, throttle: Throttle
+    state_table: str, context: Any, throttle: Throttle, ingest_handler: ModuleType
 ) -> None:
     throttle.run_ids.add("run-x")
     with pytest.raises(EntireBatchFailed):
-        app.lambda_handler(sqs_event([run_event("Started", "run-x", T0)]), context)
+        ingest_handler.lambda_handler(sqs_event([run_event("Started", "run-x", T0)]), context)
 
 
 def test_a_record_that_keeps_failing_ends_in_the_dead_letter_queue(
-    endpoint: str, state_table: str, template: dict[str, Any], throttle: Throttle, printed: Callable[[], Printed]
+    endpoint: str,
+    state_table: str,
+    template: dict[str, Any],
+    throttle: Throttle,
+    printed: Callable[[], Printed],
+    ingest_handler: ModuleType,
+    runs: Runs,
 ) -> None:
     # Given the template's queues, and a run whose writes always fail
     sqs: Any = botocore.session.get_session().create_client("sqs", endpoint_url=endpoint)
@@ -244,11 +256,11 @@ def test_a_record_that_keeps_failing_ends_in_the_dead_letter_queue(
     max_receive = emulator.parameter_default(template, "MaxReceiveCount")
     # When the event source mapping polls until the queue is empty
     polls = 0
-    while poll_sqs_once(sqs, queues.url, queues.arn, app.lambda_handler).received:
+    while poll_sqs_once(sqs, queues.url, queues.arn, ingest_handler.lambda_handler).received:
         polls += 1
         assert polls <= max_receive + 1
     # Then the good event is stored and the poison one sits in the DLQ, after exactly maxReceiveCount tries
-    assert load_run(WORKFLOW_ID, "run-ok")[0] is not None
+    assert runs.load(WORKFLOW_ID, "run-ok")[0] is not None
     dead = sqs.receive_message(QueueUrl=queues.dead_letter_url)["Messages"]
     assert [json.loads(message["Body"])["detail"]["runId"] for message in dead] == ["run-poison"]
     assert throttle.refusals["run-poison"] == max_receive

@@ -5,15 +5,15 @@ deliveries of 2,000 events; the emulator's write rate bounds the size (../shared
 from __future__ import annotations
 
 from collections import Counter
+from types import ModuleType
 from typing import Any
 
 import pytest
 
-import app
-from mwaa_obs.store import load_run
+from mwaa_obs.store.runs import Runs
+from mwaa_obs_tools.factories import fleet_history, metric_totals, shuffled_with_duplicates, sqs_event
 from mwaa_obs_tools.lambda_emulation import FakeLambdaContext
 from tests.conftest import Printed
-from tests.factories import fleet_history, metric_totals, shuffled_with_duplicates, sqs_event
 
 WORKFLOWS = 25
 RUNS_PER_WORKFLOW = 5
@@ -22,17 +22,19 @@ DUPLICATE_SHARE = 0.2
 
 
 @pytest.mark.parametrize("seed", [11])
-def test_thousands_of_shuffled_and_repeated_events_end_exact(state_table: str, printed: Any, seed: int) -> None:
+def test_thousands_of_shuffled_and_repeated_events_end_exact(
+    state_table: str, printed: Any, seed: int, ingest_handler: ModuleType, runs: Runs
+) -> None:
     events, truth, counts = fleet_history(WORKFLOWS, RUNS_PER_WORKFLOW, TASKS_PER_RUN, seed)
     delivered = shuffled_with_duplicates(events, DUPLICATE_SHARE, seed)
     assert len(delivered) >= 2000
     # When every delivery goes through the handler in batches of 10
     for start in range(0, len(delivered), 10):
-        response = app.lambda_handler(sqs_event(delivered[start : start + 10]), FakeLambdaContext())
+        response = ingest_handler.lambda_handler(sqs_event(delivered[start : start + 10]), FakeLambdaContext())
         assert response == {"batchItemFailures": []}
     # Then each run holds its true final state
     for (workflow_id, run_id), status in truth.items():
-        run, attempts = load_run(workflow_id, run_id)
+        run, attempts = runs.load(workflow_id, run_id)
         assert run is not None
         assert run.status == status
         assert len(attempts) == TASKS_PER_RUN

@@ -7,25 +7,31 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import ModuleType
 from typing import Any
 
 import pytest
 
-import app as ingest_app
-from mwaa_obs.channels import SlackWebhook
+from mwaa_obs.aws import client, dynamodb_client
+from mwaa_obs.channels import AlertTopic, SlackWebhook, SlackWebhooks
+from mwaa_obs.mwaa_api import WorkflowAnswer
 from mwaa_obs.notices import Notice
+from mwaa_obs.notify import Notifier, notify_batch
 from mwaa_obs.settings import SettingsSource
-from mwaa_obs.store import RunItem, load_run, save_workflow_metadata
-from mwaa_obs_tools import emulator, localstack, slack_catcher
-from mwaa_obs_tools.lambda_emulation import FakeLambdaContext, PollResult, load_handler, poll_sqs_once
+from mwaa_obs.store.alerts import Alerts
+from mwaa_obs.store.runs import Runs
+from mwaa_obs.store.schema import RunItem
+from mwaa_obs.store.workflows import Workflows
+from mwaa_obs.telemetry import MetricSink, emits_metrics
+from mwaa_obs_tools import localstack, slack_catcher
+from mwaa_obs_tools.factories import T0, metric_totals, minutes, run_event, sqs_event, task_event, workflow_arn
+from mwaa_obs_tools.lambda_emulation import FakeLambdaContext, PollResult, poll_sqs_once
 from mwaa_obs_tools.slack_catcher import Answer, SlackCatcher
-from tests.conftest import ALERT_TOPIC, SETTINGS_PARAMETER, SLACK_SECRET, Printed
-from tests.factories import T0, metric_totals, minutes, run_event, sqs_event, task_event, workflow_arn
+from tests.conftest import ALERT_TOPIC, NOTICES_MAX_RECEIVE_COUNT, SETTINGS_PARAMETER, SLACK_SECRET, Printed
 
 SALES = workflow_arn("sales_etl", "Sa1e5Sa1e5")
 SALES_ID = "sales_etl-Sa1e5Sa1e5"
@@ -89,10 +95,14 @@ class Pipeline:
     slack: SlackCatcher
     sleeps: list[float]
     ssm: Any
+    sns: Any
+    runs: Runs
+    workflows: Workflows
+    ingest_handler: ModuleType
 
     def ingest(self, events: list[dict[str, Any]]) -> None:
         for start in range(0, len(events), 10):
-            ingest_app.lambda_handler(sqs_event(events[start : start + 10]), FakeLambdaContext())
+            self.ingest_handler.lambda_handler(sqs_event(events[start : start + 10]), FakeLambdaContext())
 
     def notify(self) -> list[PollResult]:
         """Poll the notices queue as the event source mapping would (batch size 1) until it is empty."""
@@ -108,15 +118,12 @@ class Pipeline:
         return [as_text(payload) for payload in self.slack.delivered()]
 
 
-@pytest.fixture(scope="session")
-def notify_module(endpoint: str, template: dict[str, Any]) -> Any:
-    """The notify function's module, imported from its CodeUri as Lambda would (its env comes from conftest)."""
-    handler = load_handler(template, "NotifyFunction", emulator.REPO_ROOT)
-    return sys.modules[handler.__module__]
-
-
 @pytest.fixture
-def pipeline(endpoint: str, state_table: str, notices_queue: str, sqs: Any, notify_module: Any) -> Iterator[Pipeline]:
+def pipeline(
+    endpoint: str, state_table: str, notices_queue: str, sqs: Any, ingest_handler: ModuleType
+) -> Iterator[Pipeline]:
+    """The notifier as the function composes it, on the emulator: settings read on every notice (no cache), Slack's
+    backoff recorded instead of slept."""
     sns, ssm, secrets = (localstack.client(endpoint, name) for name in ("sns", "ssm", "secretsmanager"))
     topic_arn = sns.create_topic(Name=ALERT_TOPIC)["TopicArn"]
     inbox_url = sqs.create_queue(QueueName="alert-inbox")["QueueUrl"]
@@ -125,26 +132,39 @@ def pipeline(endpoint: str, state_table: str, notices_queue: str, sqs: Any, noti
     ssm.put_parameter(Name=SETTINGS_PARAMETER, Value="{}", Type="String", Overwrite=True)
     notices_arn = sqs.get_queue_attributes(QueueUrl=notices_queue, AttributeNames=["QueueArn"])["Attributes"]
     sleeps: list[float] = []
-    notifier = notify_module.notifier
-    original = (notifier.settings, notifier.slack)
-    # Settings are read on every notice (no cache) and Slack's backoff is recorded instead of slept.
-    notifier.settings = SettingsSource(notify_module._session.create_client("ssm"), SETTINGS_PARAMETER, ttl_seconds=0)
-    notifier.slack = lambda url: SlackWebhook(url, sleep=sleeps.append, timeout=2)
-    notifier.webhooks._read_at = None
+    sns_client = client("sns", endpoint)
+    dynamodb = dynamodb_client(endpoint)
+    runs, workflows = Runs(dynamodb, state_table), Workflows(dynamodb, state_table)
+    notifier = Notifier(
+        runs=runs,
+        alerts=Alerts(dynamodb, state_table),
+        workflows=workflows,
+        settings=SettingsSource(client("ssm", endpoint), SETTINGS_PARAMETER, ttl_seconds=0),
+        topic=AlertTopic(sns_client, topic_arn),
+        webhooks=SlackWebhooks(client("secretsmanager", endpoint), SLACK_SECRET),
+        slack=lambda url: SlackWebhook(url, sleep=sleeps.append, timeout=2),
+    )
+
+    def notify(event: dict[str, Any], context: Any, sink: MetricSink) -> Any:
+        return notify_batch(event, notifier, sink, max_receive_count=NOTICES_MAX_RECEIVE_COUNT)
+
     with slack_catcher.running() as slack:
         secrets.create_secret(Name=SLACK_SECRET, SecretString=slack.url(f"/services/{WEBHOOK_TOKEN}"))
         yield Pipeline(
             sqs,
             notices_queue,
             notices_arn["QueueArn"],
-            notify_module.lambda_handler,
+            emits_metrics(notify),
             Inbox(sqs, inbox_url),
             slack,
             sleeps,
             ssm,
+            sns_client,
+            runs,
+            workflows,
+            ingest_handler,
         )
         secrets.delete_secret(SecretId=SLACK_SECRET, ForceDeleteWithoutRecovery=True)
-    notifier.settings, notifier.slack = original
     sqs.delete_queue(QueueUrl=inbox_url)
     sns.delete_topic(TopicArn=topic_arn)
 
@@ -171,7 +191,7 @@ def test_a_failed_run_gets_one_message_per_channel_with_its_failed_tasks(pipelin
     assert published["MessageAttributes"]["workflow"]["Value"] == "sales_etl"
     assert "* load (attempt 1, FAILED, S3CopyObjectOperator)" in published["Message"]
     # And the run remembers both deliveries
-    run, _ = load_run("sales_etl-Sa1e5Sa1e5", "run-1")
+    run, _ = pipeline.runs.load("sales_etl-Sa1e5Sa1e5", "run-1")
     assert run is not None
     assert run.notified_email is not None
     assert run.notified_slack is not None
@@ -179,7 +199,8 @@ def test_a_failed_run_gets_one_message_per_channel_with_its_failed_tasks(pipelin
 
 def test_a_workflow_that_names_its_own_log_group_gets_links_into_it(pipeline: Pipeline) -> None:
     # Given the API said sales_etl writes its task logs to its own log group
-    save_workflow_metadata(SALES, {"LoggingConfiguration": {"LogGroupName": "/teams/sales/airflow"}}, T0)
+    answer = {"WorkflowArn": SALES, "LoggingConfiguration": {"LogGroupName": "/teams/sales/airflow"}}
+    pipeline.workflows.save_description(WorkflowAnswer.from_api(answer), T0)
     # When a run of it fails
     pipeline.ingest(failed_run("run-own-logs", T0))
     pipeline.notify()
@@ -243,15 +264,15 @@ def test_duplicated_shuffled_events_and_notices_yield_one_message_per_failed_run
         "[mwaa-obs] FAILED sales_etl run s2",
     ]
     # And the recovery was told once if, and only if, the success was decided after a failure it resolves
-    decided = {run_id: _decided_at("sales_etl-Sa1e5Sa1e5", run_id) for run_id in ("s1", "s2", "s3")}
+    decided = {run_id: _decided_at(pipeline.runs, "sales_etl-Sa1e5Sa1e5", run_id) for run_id in ("s1", "s2", "s3")}
     resolved_failures = [run_id for run_id in ("s1", "s2") if decided[run_id] < decided["s3"]]
     recoveries = [text for text in pipeline.slack_texts() if "Resolved: sales_etl" in text]
     assert len(recoveries) == (1 if resolved_failures else 0)
     assert len([subject for subject in subjects if "RESOLVED" in subject]) == len(recoveries)
 
 
-def _decided_at(workflow_id: str, run_id: str) -> datetime:
-    run, _ = load_run(workflow_id, run_id)
+def _decided_at(runs: Runs, workflow_id: str, run_id: str) -> datetime:
+    run, _ = runs.load(workflow_id, run_id)
     assert run is not None
     assert run.alert is not None
     decided: datetime = run.alert.decided_at
@@ -324,9 +345,8 @@ def test_a_failing_channel_does_not_block_the_other_and_nothing_is_sent_twice(
 
 
 @contextmanager
-def sns_refusing(notify_module: Any) -> Iterator[None]:
+def sns_refusing(sns: Any) -> Iterator[None]:
     """SNS answers every Publish with InternalError (moto cannot fail on demand)."""
-    sns = notify_module.notifier.topic._sns
 
     def refuse(**_: Any) -> None:
         raise sns.exceptions.InternalErrorException({"Error": {"Code": "InternalError", "Message": "down"}}, "Publish")
@@ -338,9 +358,9 @@ def sns_refusing(notify_module: Any) -> Iterator[None]:
         sns.meta.events.unregister("before-call.sns.Publish", refuse)
 
 
-def test_an_sns_error_is_retried_without_sending_slack_twice(pipeline: Pipeline, notify_module: Any) -> None:
+def test_an_sns_error_is_retried_without_sending_slack_twice(pipeline: Pipeline) -> None:
     pipeline.ingest(failed_run("run-sns", T0))
-    with sns_refusing(notify_module):
+    with sns_refusing(pipeline.sns):
         first = poll_sqs_once(pipeline.sqs, pipeline.notices_url, pipeline.notices_arn, pipeline.handler, 1)
     assert first.failed == 1
     assert len(pipeline.slack.delivered()) == 1
@@ -350,12 +370,12 @@ def test_an_sns_error_is_retried_without_sending_slack_twice(pipeline: Pipeline,
 
 
 def test_with_email_and_slack_both_down_the_notice_waits_and_each_channel_gets_one_message_later(
-    pipeline: Pipeline, notify_module: Any, printed: Callable[[], Printed]
+    pipeline: Pipeline, printed: Callable[[], Printed]
 ) -> None:
     # Given SNS refusing to publish and Slack answering 500 to every attempt of the first delivery
     pipeline.slack.answer_next(*[Answer(500, "down")] * 4)
     pipeline.ingest(failed_run("run-dark", T0))
-    with sns_refusing(notify_module):
+    with sns_refusing(pipeline.sns):
         first = poll_sqs_once(pipeline.sqs, pipeline.notices_url, pipeline.notices_arn, pipeline.handler, 1)
     # Then nothing was delivered, the notice stays queued for retry and each channel's failure was counted
     assert first.failed == 1
@@ -491,7 +511,7 @@ def test_a_workflow_with_alerts_off_keeps_its_incident_but_sends_nothing(pipelin
     pipeline.notify()
     assert pipeline.slack.delivered() == []
     assert pipeline.inbox.messages() == []
-    run, _ = load_run("sales_etl-Sa1e5Sa1e5", "quiet-1")
+    run, _ = pipeline.runs.load("sales_etl-Sa1e5Sa1e5", "quiet-1")
     assert isinstance(run, RunItem)
     assert run.alert is not None
     assert run.alert.kind == "failure"
@@ -508,7 +528,7 @@ def test_hostile_text_is_stored_cut_and_reaches_no_channel_live(pipeline: Pipeli
     results = pipeline.notify()
     # Then nothing failed, the run is stored with its error cut to the stored limit and marked as cut
     assert [result.failed for result in results] == [0]
-    run, _ = load_run(SALES_ID, run_id)
+    run, _ = pipeline.runs.load(SALES_ID, run_id)
     assert run is not None
     assert run.error_message is not None
     assert len(run.error_message) <= 4000

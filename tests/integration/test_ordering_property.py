@@ -13,10 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mwaa_obs.ingest import ingest
-from mwaa_obs.metrics import MetricPoint
 from mwaa_obs.notices import Notice
-from mwaa_obs.store import Store, load_run
-from tests.factories import T0, iso, minutes, run_event, task_event, workflow_arn
+from mwaa_obs.store.runs import Runs
+from mwaa_obs.store.transitions import Transitions
+from mwaa_obs.telemetry import MetricSink
+from mwaa_obs_tools.factories import T0, iso, minutes, run_event, task_event, workflow_arn
 
 RUN_OUTCOMES = {"Succeeded": "SUCCESS", "Failed": "FAILED", "Timeout": "TIMEOUT", "Stopped": "STOPPED"}
 TASK_OUTCOMES = {"Succeeded": "SUCCESS", "Failed": "FAILED", "Timeout": "TIMEOUT"}
@@ -123,25 +124,25 @@ def deliveries(draw: st.DrawFn) -> tuple[list[Truth], list[dict[str, Any]]]:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=deliveries())
 def test_any_order_and_duplicates_end_in_the_true_state_with_exact_metrics_and_notices(
-    store: Store, case: tuple[list[Truth], list[dict[str, Any]]]
+    store: Transitions, runs: Runs, case: tuple[list[Truth], list[dict[str, Any]]]
 ) -> None:
     truths, delivered = case
-    owed: list[MetricPoint] = []
+    metrics = MetricSink()
     notices: list[Notice] = []
-    sink = type("Sink", (), {"send": staticmethod(notices.append)})()
+    notice_queue = type("NoticeQueue", (), {"send": staticmethod(notices.append)})()
     # When every delivery is ingested, in the drawn order
     for event in delivered:
-        ingest(json.dumps(event), store, owed, sink)
+        ingest(json.dumps(event), store, metrics, notice_queue)
     # Then each run and attempt holds its true final state
     for truth in truths:
-        run, attempts = load_run(truth.workflow_id, truth.run_id)
+        run, attempts = runs.load(truth.workflow_id, truth.run_id)
         assert run is not None
         assert run.status == truth.run_status
         assert {(item.task_id, item.attempt): item.status for item in attempts} == truth.attempts
     # And the metrics were counted exactly once per transition, with the true durations
     counts: Counter[str] = Counter()
     durations: dict[str, list[float]] = {}
-    for point in owed:
+    for point in metrics.points:
         if point.spec.unit == "Count":
             counts[point.spec.name] += int(point.value)
         else:

@@ -4,21 +4,22 @@ removed as the settings change. (moto has no composite alarms: emulator.Composit
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
+from types import ModuleType
 from typing import Any
 
 import pytest
 
-import app as ingest_app
 from mwaa_obs.metrics import CATALOG, dimension_sets
 from mwaa_obs.provisioning import Provisioner, StackContext, provision_all
 from mwaa_obs.settings import parse_settings
+from mwaa_obs.store.runs import Runs
+from mwaa_obs.store.workflows import Workflows
 from mwaa_obs_tools import dashboards, emulator, localstack
-from mwaa_obs_tools.lambda_emulation import FakeLambdaContext, load_handler, matches_filter
+from mwaa_obs_tools.factories import T0, minutes, run_event, sqs_event, workflow_arn
+from mwaa_obs_tools.lambda_emulation import FakeLambdaContext, matches_filter
 from tests.conftest import SETTINGS_PARAMETER
-from tests.factories import T0, minutes, run_event, sqs_event, workflow_arn
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:mwaa-obs-test-alarms"
 CONTEXT = StackContext("mwaa-obs", "MWAAServerless/Test", TOPIC, 3600, 10)
@@ -52,7 +53,7 @@ def provisioner(cloudwatch: Any) -> Provisioner:
 
 
 @pytest.fixture
-def sales_history(state_table: str) -> None:
+def sales_history(state_table: str, ingest_handler: ModuleType) -> None:
     """Six successful runs of sales_etl lasting 10 to 15 minutes."""
     events = []
     for n, length in enumerate((10, 11, 12, 13, 14, 15)):
@@ -63,13 +64,13 @@ def sales_history(state_table: str) -> None:
             run_event("Succeeded", f"r{n}", began + minutes(1 + length), arn=SALES),
         ]
     for start in range(0, len(events), 10):
-        ingest_app.lambda_handler(sqs_event(events[start : start + 10]), FakeLambdaContext())
+        ingest_handler.lambda_handler(sqs_event(events[start : start + 10]), FakeLambdaContext())
 
 
 def test_a_dedicated_workflow_gets_its_alarms_health_alarm_and_dashboard(
-    provisioner: Provisioner, cloudwatch: Any, sales_history: None
+    provisioner: Provisioner, cloudwatch: Any, sales_history: None, workflows: Workflows, runs: Runs
 ) -> None:
-    totals = provision_all(provisioner, parse_settings(json.dumps(DEDICATED)))
+    totals = provision_all(provisioner, parse_settings(json.dumps(DEDICATED)), workflows, runs)
     assert totals == {"workflows": 1, "written": 7, "unchanged": 0, "deleted": 0}
     alarms = {
         a["AlarmName"]: a for a in cloudwatch.describe_alarms(AlarmNamePrefix="mwaa-obs-sales_etl-")["MetricAlarms"]
@@ -100,16 +101,23 @@ def test_a_dedicated_workflow_gets_its_alarms_health_alarm_and_dashboard(
     assert '"sales_etl"' in json.dumps(body)
 
 
-def test_provisioning_again_changes_nothing(provisioner: Provisioner, sales_history: None) -> None:
+def test_provisioning_again_changes_nothing(
+    provisioner: Provisioner, sales_history: None, workflows: Workflows, runs: Runs
+) -> None:
     settings = parse_settings(json.dumps(DEDICATED))
-    provision_all(provisioner, settings)
-    assert provision_all(provisioner, settings) == {"workflows": 1, "written": 0, "unchanged": 7, "deleted": 0}
+    provision_all(provisioner, settings, workflows, runs)
+    assert provision_all(provisioner, settings, workflows, runs) == {
+        "workflows": 1,
+        "written": 0,
+        "unchanged": 7,
+        "deleted": 0,
+    }
 
 
 def test_a_new_threshold_or_dashboard_template_updates_only_what_changed(
-    provisioner: Provisioner, cloudwatch: Any, sales_history: None
+    provisioner: Provisioner, cloudwatch: Any, sales_history: None, workflows: Workflows, runs: Runs
 ) -> None:
-    provision_all(provisioner, parse_settings(json.dumps(DEDICATED)))
+    provision_all(provisioner, parse_settings(json.dumps(DEDICATED)), workflows, runs)
     rule = {"match": "sales_*", "alarms": "dedicated", "team": "sales", "duration_threshold_seconds": 900}
     changes = provisioner.provision(
         "sales_etl", parse_settings(json.dumps({"workflows": [rule]})).route_for("sales_etl"), []
@@ -120,17 +128,17 @@ def test_a_new_threshold_or_dashboard_template_updates_only_what_changed(
 
 
 def test_a_workflow_that_is_no_longer_dedicated_loses_its_resources(
-    provisioner: Provisioner, cloudwatch: Any, sales_history: None
+    provisioner: Provisioner, cloudwatch: Any, sales_history: None, workflows: Workflows, runs: Runs
 ) -> None:
-    provision_all(provisioner, parse_settings(json.dumps(DEDICATED)))
-    totals = provision_all(provisioner, parse_settings("{}"))
+    provision_all(provisioner, parse_settings(json.dumps(DEDICATED)), workflows, runs)
+    totals = provision_all(provisioner, parse_settings("{}"), workflows, runs)
     assert totals["deleted"] == 7
     assert cloudwatch.describe_alarms(AlarmNamePrefix="mwaa-obs-sales_etl-")["MetricAlarms"] == []
     assert "mwaa-obs-sales_etl" not in [d["DashboardName"] for d in cloudwatch.list_dashboards()["DashboardEntries"]]
 
 
 def test_a_workflow_without_dedicated_resources_is_checked_once_then_costs_no_cloudwatch_call(
-    provisioner: Provisioner, cloudwatch: Any, sales_history: None
+    provisioner: Provisioner, cloudwatch: Any, sales_history: None, workflows: Workflows, runs: Runs
 ) -> None:
     calls: list[str] = []
 
@@ -140,37 +148,42 @@ def test_a_workflow_without_dedicated_resources_is_checked_once_then_costs_no_cl
     cloudwatch.meta.events.register("before-call.cloudwatch", count)
     shared, dedicated = parse_settings("{}"), parse_settings(json.dumps(DEDICATED))
     # Given a shared workflow checked by one pass (it might have had resources before this version)
-    provision_all(provisioner, shared)
+    provision_all(provisioner, shared, workflows, runs)
     assert sorted(calls) == ["DescribeAlarms", "GetDashboard"]
     # When the next passes run with the same settings
     calls.clear()
-    provision_all(provisioner, shared)
-    provision_all(provisioner, shared)
+    provision_all(provisioner, shared, workflows, runs)
+    provision_all(provisioner, shared, workflows, runs)
     # Then CloudWatch is not asked again
     assert calls == []
     # And once the settings make it dedicated, it gets its resources, and loses them when they no longer do
-    assert provision_all(provisioner, dedicated)["written"] == 7
-    assert provision_all(provisioner, shared)["deleted"] == 7
+    assert provision_all(provisioner, dedicated, workflows, runs)["written"] == 7
+    assert provision_all(provisioner, shared, workflows, runs)["deleted"] == 7
     calls.clear()
-    provision_all(provisioner, shared)
+    provision_all(provisioner, shared, workflows, runs)
     assert calls == []
     cloudwatch.meta.events.unregister("before-call.cloudwatch", count)
 
 
 def test_first_sight_through_the_table_stream_provisions_the_new_workflow(
-    endpoint: str, state_table: str, cloudwatch: Any, template: dict[str, Any]
+    endpoint: str,
+    state_table: str,
+    cloudwatch: Any,
+    template: dict[str, Any],
+    function_module: Callable[[str], ModuleType],
+    ingest_handler: ModuleType,
 ) -> None:
     # Given the settings make sales_* dedicated, and the provision function as Lambda would load it
     ssm = localstack.client(endpoint, "ssm")
     ssm.put_parameter(Name=SETTINGS_PARAMETER, Value=json.dumps(DEDICATED), Type="String", Overwrite=True)
-    handler = load_handler(template, "ProvisionFunction", emulator.REPO_ROOT)
-    emulator.CompositeAlarms().attach(sys.modules[handler.__module__].provisioner._cloudwatch)
+    provision = function_module("ProvisionFunction")
+    emulator.CompositeAlarms().attach(provision.cloudwatch)
     # When the first event of the workflow is ingested, and the stream's new workflow item is handed over
-    ingest_app.lambda_handler(sqs_event([run_event("Started", "first", T0, arn=SALES)]), FakeLambdaContext())
+    ingest_handler.lambda_handler(sqs_event([run_event("Started", "first", T0, arn=SALES)]), FakeLambdaContext())
     (pattern,) = _first_sight_filters(template)
     records = [record for record in _stream_records(endpoint, state_table) if matches_filter(pattern, record)]
     assert len(records) == 1
-    summary = handler({"Records": records}, FakeLambdaContext(function_name="provision"))
+    summary = provision.lambda_handler({"Records": records}, FakeLambdaContext(function_name="provision"))
     # Then its dedicated alarms exist
     assert summary["workflows"] == 1
     found = cloudwatch.describe_alarms(AlarmNamePrefix="mwaa-obs-sales_etl-")["MetricAlarms"]

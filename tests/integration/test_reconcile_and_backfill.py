@@ -14,8 +14,10 @@ from typing import Any
 import boto3
 import pytest
 
+from mwaa_obs.aws import dynamodb_client
 from mwaa_obs.mwaa_api import MwaaApi, api_client
-from mwaa_obs.store import Store, bind_table, dynamodb_client, load_run, recent_runs
+from mwaa_obs.store.runs import Runs
+from mwaa_obs.store.transitions import Transitions
 from mwaa_obs_tools import backfill, emulator, localstack
 from mwaa_obs_tools.simulator.engine import Faults
 from tests.integration.test_end_to_end import create_example_workflows, deployed, truth_runs
@@ -69,18 +71,17 @@ def lost(stack: localstack.LocalStack, service: Any) -> dict[str, Any]:
 
 
 def _stored(stack: localstack.LocalStack, arns: dict[str, str]) -> dict[tuple[str, str], str | None]:
-    bind_table(stack.outputs["StateTableName"])
     return {
         (name, run.run_id): run.status
         for name, arn in arns.items()
-        for run in recent_runs(arn.rsplit("/", 1)[1], limit=100)
+        for run in stack.runs.recent(arn.rsplit("/", 1)[1], limit=100)
     }
 
 
 def _stored_tasks(stack: localstack.LocalStack, arns: dict[str, str], run_ids: list[tuple[str, str]]) -> dict[Any, Any]:
     found: dict[Any, Any] = {}
     for name, run_id in run_ids:
-        _, attempts = load_run(arns[name].rsplit("/", 1)[1], run_id)
+        _, attempts = stack.runs.load(arns[name].rsplit("/", 1)[1], run_id)
         for attempt in attempts:
             key = (run_id, attempt.task_instance_id)
             if key not in found or attempt.attempt > found[key][0]:
@@ -137,15 +138,15 @@ def test_backfill_into_an_empty_table_rebuilds_the_same_history_and_is_idempoten
     os.environ["AWS_ENDPOINT_URL_MWAA_SERVERLESS"] = stack.simulator.url
     api = MwaaApi(api_client())
     try:
-        store = Store(dynamodb_client(stack.endpoint), table, timedelta(days=90))
+        client = dynamodb_client(stack.endpoint)
+        store = Transitions(client, table, timedelta(days=90))
         first = backfill.backfill(api, store)
         again = backfill.backfill(api, store)
         truth = {key: run["status"] for key, run in truth_runs(service, lost["arns"]).items()}
-        bind_table(table)
         rebuilt = {
             (name, run.run_id): run.status
             for name, arn in lost["arns"].items()
-            for run in recent_runs(arn.rsplit("/", 1)[1], limit=100)
+            for run in Runs(client, table).recent(arn.rsplit("/", 1)[1], limit=100)
         }
         assert rebuilt == truth
         assert first.runs == len(truth)
@@ -153,7 +154,6 @@ def test_backfill_into_an_empty_table_rebuilds_the_same_history_and_is_idempoten
         assert again.new == 0
     finally:
         dynamodb.delete_table(TableName=table)
-        bind_table(stack.outputs["StateTableName"])
 
 
 def test_what_task_events_lack_is_read_once_from_the_api_and_reaches_the_alert(
@@ -182,8 +182,7 @@ def test_what_task_events_lack_is_read_once_from_the_api_and_reaches_the_alert(
     finally:
         stack.sink.on_the_way = lambda entry: entry
     # Then every stored attempt was read once, and the failed one holds the API's operator, log stream and error
-    bind_table(stack.outputs["StateTableName"])
-    _, attempts = load_run(arn.rsplit("/", 1)[1], run_id)
+    _, attempts = stack.runs.load(arn.rsplit("/", 1)[1], run_id)
     assert stack.simulator.traffic.calls["GetTaskInstance"] - reads_before == len(attempts)
     (failed,) = [attempt for attempt in attempts if attempt.status == "FAILED"]
     truth = service.get_task_instance(WorkflowArn=arn, RunId=run_id, TaskInstanceId=failed.task_instance_id)

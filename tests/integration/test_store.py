@@ -5,19 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from mwaa_obs.events import RunEvent, TaskEvent, parse_event
-from mwaa_obs.store import (
-    RunItem,
-    Store,
-    TaskAttemptItem,
-    WorkflowItem,
-    WriteOutcome,
-    load_run,
-    recent_failures,
-    recent_runs,
-    run_key,
-    workflow_key,
-)
-from tests.factories import T0, minutes, run_event, task_event
+from mwaa_obs.store.runs import Runs
+from mwaa_obs.store.schema import RunItem, TaskAttemptItem, run_key
+from mwaa_obs.store.transitions import Transitions, WriteOutcome
+from mwaa_obs.store.workflows import Workflows
+from mwaa_obs_tools.factories import T0, minutes, run_event, task_event
 
 WORKFLOW_ID = "simple_s3_test-Ab3dE6gH9j"
 
@@ -40,14 +32,14 @@ def raw_item(dynamodb: Any, table: str, sk: str = "RUN", run_id: str = "run-1") 
     return item
 
 
-def test_a_run_in_order_ends_with_its_final_state_and_times(store: Store) -> None:
+def test_a_run_in_order_ends_with_its_final_state_and_times(store: Transitions, runs: Runs) -> None:
     # Given a run's transitions in order
     for state, minute in [("Started", 0), ("Queued", 1), ("Running", 3), ("Succeeded", 10)]:
         # When each is recorded
         outcome = store.record_run(run(state, at_minute=minute)).outcome
         # Then each moves the status forward
         assert outcome is WriteOutcome.ADVANCED
-    stored, _ = load_run(WORKFLOW_ID, "run-1")
+    stored, _ = runs.load(WORKFLOW_ID, "run-1")
     assert stored is not None
     assert stored.status == "SUCCESS"
     assert (stored.queued_at, stored.started_at, stored.ended_at) == (
@@ -59,18 +51,18 @@ def test_a_run_in_order_ends_with_its_final_state_and_times(store: Store) -> Non
     assert stored.expires_at is not None
 
 
-def test_a_late_running_never_overwrites_succeeded_but_keeps_its_start(store: Store) -> None:
+def test_a_late_running_never_overwrites_succeeded_but_keeps_its_start(store: Transitions, runs: Runs) -> None:
     store.record_run(run("Succeeded", at_minute=10))
     recorded = store.record_run(run("Running", at_minute=3))
     assert recorded.outcome is WriteOutcome.RECORDED
-    stored, _ = load_run(WORKFLOW_ID, "run-1")
+    stored, _ = runs.load(WORKFLOW_ID, "run-1")
     assert stored is not None
     assert stored.status == "SUCCESS"
     assert stored.started_at == T0 + minutes(3)
     assert set(stored.seen()) == {"RUNNING", "SUCCESS"}
 
 
-def test_a_duplicate_changes_nothing(store: Store, dynamodb: Any, state_table: str) -> None:
+def test_a_duplicate_changes_nothing(store: Transitions, dynamodb: Any, state_table: str) -> None:
     event = run("Failed", at_minute=5, errorMessage="first")
     store.record_run(event)
     before = raw_item(dynamodb, state_table)
@@ -79,18 +71,18 @@ def test_a_duplicate_changes_nothing(store: Store, dynamodb: Any, state_table: s
     assert raw_item(dynamodb, state_table) == before
 
 
-def test_the_first_terminal_state_wins_and_a_conflicting_one_is_only_history(store: Store) -> None:
+def test_the_first_terminal_state_wins_and_a_conflicting_one_is_only_history(store: Transitions, runs: Runs) -> None:
     store.record_run(run("Failed", at_minute=5))
     recorded = store.record_run(run("Timeout", at_minute=6))
     assert recorded.outcome is WriteOutcome.RECORDED
-    stored, _ = load_run(WORKFLOW_ID, "run-1")
+    stored, _ = runs.load(WORKFLOW_ID, "run-1")
     assert stored is not None
     assert stored.status == "FAILED"
     assert stored.ended_at == T0 + minutes(5)
     assert set(stored.seen()) == {"FAILED", "TIMEOUT"}
 
 
-def test_retries_are_tracked_per_attempt(store: Store) -> None:
+def test_retries_are_tracked_per_attempt(store: Transitions, runs: Runs) -> None:
     for state, attempt, minute in [
         ("Running", 1, 1),
         ("Up For Retry", 1, 2),
@@ -98,26 +90,26 @@ def test_retries_are_tracked_per_attempt(store: Store) -> None:
         ("Succeeded", 2, 4),
     ]:
         store.record_task(task(state, attempt=attempt, at_minute=minute))
-    _, attempts = load_run(WORKFLOW_ID, "run-1")
+    _, attempts = runs.load(WORKFLOW_ID, "run-1")
     by_attempt = {item.attempt: item for item in attempts}
     assert by_attempt[1].status == "UP_FOR_RETRY"
     assert by_attempt[2].status == "SUCCESS"
     assert (by_attempt[2].started_at, by_attempt[2].ended_at) == (T0 + minutes(3), T0 + minutes(4))
 
 
-def test_an_attempt_up_for_retry_goes_on_to_failed_when_no_retry_follows(store: Store) -> None:
+def test_an_attempt_up_for_retry_goes_on_to_failed_when_no_retry_follows(store: Transitions, runs: Runs) -> None:
     store.record_task(task("Up For Retry", attempt=1, at_minute=2))
     assert store.record_task(task("Failed", attempt=1, at_minute=9)).outcome is WriteOutcome.ADVANCED
     assert store.record_task(task("Up For Retry", attempt=1, at_minute=2)).outcome is WriteOutcome.DUPLICATE
-    _, attempts = load_run(WORKFLOW_ID, "run-1")
+    _, attempts = runs.load(WORKFLOW_ID, "run-1")
     assert [(item.attempt, item.status, item.ended_at) for item in attempts] == [(1, "FAILED", T0 + minutes(2))]
 
 
-def test_a_run_and_all_its_tasks_come_back_from_one_query(store: Store) -> None:
+def test_a_run_and_all_its_tasks_come_back_from_one_query(store: Transitions, runs: Runs) -> None:
     store.record_run(run("Running"))
     store.record_task(task("Succeeded", "extract", operatorName="S3ListOperator"))
     store.record_task(task("Failed", "load", errorMessage="AccessDenied"))
-    stored, attempts = load_run(WORKFLOW_ID, "run-1")
+    stored, attempts = runs.load(WORKFLOW_ID, "run-1")
     assert isinstance(stored, RunItem)
     assert all(isinstance(item, TaskAttemptItem) for item in attempts)
     assert {(item.task_id, item.status) for item in attempts} == {("extract", "SUCCESS"), ("load", "FAILED")}
@@ -125,33 +117,35 @@ def test_a_run_and_all_its_tasks_come_back_from_one_query(store: Store) -> None:
     assert {item.error_message for item in attempts} == {None, "AccessDenied"}
 
 
-def test_a_workflows_runs_are_listed_newest_first(store: Store) -> None:
+def test_a_workflows_runs_are_listed_newest_first(store: Transitions, runs: Runs) -> None:
     for index in range(3):
         store.record_run(run("Started", run_id=f"run-{index}", at_minute=index * 60))
-    assert [item.run_id for item in recent_runs(WORKFLOW_ID)] == ["run-2", "run-1", "run-0"]
+    assert [item.run_id for item in runs.recent(WORKFLOW_ID)] == ["run-2", "run-1", "run-0"]
 
 
-def test_failures_across_workflows_are_listed_newest_first(store: Store) -> None:
+def test_failures_across_workflows_are_listed_newest_first(store: Transitions, runs: Runs) -> None:
     store.record_run(run("Failed", run_id="a", at_minute=1))
     store.record_run(run("Succeeded", run_id="b", at_minute=2))
     store.record_run(run("Timeout", run_id="c", at_minute=3))
     store.record_run(run("Stopped", run_id="d", at_minute=4))
-    failures = recent_failures(days=1, now=T0 + minutes(5))
+    failures = runs.recent_failures(days=1, now=T0 + minutes(5))
     assert [(item.run_id, item.status) for item in failures] == [("c", "TIMEOUT"), ("a", "FAILED")]
 
 
-def test_the_workflow_item_appears_with_its_first_run_and_is_noted_once(store: Store) -> None:
+def test_the_workflow_item_appears_with_its_first_run_and_is_noted_once(
+    store: Transitions, workflows: Workflows
+) -> None:
     first = store.record_run(run("Started"))
     assert not first.workflow_noted
     store.note_workflow(run("Started"))
-    workflow = WorkflowItem.get(workflow_key(WORKFLOW_ID), "WORKFLOW")
+    (workflow,) = workflows.all()
     assert (workflow.workflow_name, workflow.first_seen_at) == ("simple_s3_test", T0)
     assert store.record_run(run("Queued", at_minute=1)).workflow_noted
     assert store.record_run(run("Queued", at_minute=1)).workflow_noted  # and on the duplicate too
 
 
 def test_a_stale_event_stores_its_times_without_touching_status_or_indexes(
-    store: Store, dynamodb: Any, state_table: str
+    store: Transitions, dynamodb: Any, state_table: str
 ) -> None:
     store.record_run(run("Failed", at_minute=9))
     recorded = store.record_run(run("Queued", at_minute=1))

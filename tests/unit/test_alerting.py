@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from mwaa_obs.alerting import AlertKind, Health, decide_failure, decide_success
-from tests.factories import T0, minutes
+from mwaa_obs_tools.factories import T0, minutes
 
 WINDOW = timedelta(minutes=60)
 

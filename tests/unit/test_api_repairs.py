@@ -7,19 +7,22 @@ from datetime import UTC, datetime
 from mwaa_obs.api_events import run_event, task_history
 from mwaa_obs.enrich import missing
 from mwaa_obs.events import RunEvent, TaskEvent, parse_event
+from mwaa_obs.mwaa_api import RunAnswer, TaskAnswer, TaskSummary
 from mwaa_obs.reconcile import tasks_to_read
-from mwaa_obs.store import RunItem, TaskAttemptItem
+from mwaa_obs.store.schema import RunItem, TaskAttemptItem
 
 ARN = "arn:aws:airflow-serverless:us-east-1:123456789012:workflow/sales-Ab3dE6gH9j"
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 STARTED = datetime(2026, 11, 25, 10, tzinfo=UTC)
 ENDED = datetime(2026, 11, 25, 10, 30, tzinfo=UTC)
-RUN_ANSWER = {
-    "RunId": "r1",
-    "RunType": "SCHEDULED",
-    "RunDetail": {"RunState": "FAILED", "StartedOn": STARTED, "CompletedOn": ENDED, "ErrorMessage": "boom"},
-}
-TASK_ANSWER = {
+RUN_ANSWER = RunAnswer.from_api(
+    {
+        "RunId": "r1",
+        "RunType": "SCHEDULED",
+        "RunDetail": {"RunState": "FAILED", "StartedOn": STARTED, "CompletedOn": ENDED, "ErrorMessage": "boom"},
+    }
+)
+TASK_FIELDS = {
     "RunId": "r1",
     "TaskId": "load",
     "TaskInstanceId": "ti-1",
@@ -31,6 +34,7 @@ TASK_ANSWER = {
     "LogStream": "stream",
     "OperatorName": "S3CopyObjectOperator",
 }
+TASK_ANSWER = TaskAnswer.from_api(TASK_FIELDS)
 
 
 def test_a_run_answer_becomes_the_event_the_service_would_have_sent() -> None:
@@ -59,8 +63,9 @@ def test_a_task_answer_yields_an_up_for_retry_for_each_earlier_attempt_then_the_
 
 
 def test_states_no_event_names_are_not_rebuilt() -> None:
-    assert run_event(ARN, {"RunDetail": {"RunState": "STOPPING"}}, NOW) is None
-    assert task_history(ARN, {**TASK_ANSWER, "Status": "NONE", "AttemptNumber": 1}, NOW) == []
+    assert run_event(ARN, RunAnswer.from_api({"RunId": "r1", "RunDetail": {"RunState": "STOPPING"}}), NOW) is None
+    never_scheduled = TaskAnswer.from_api({**TASK_FIELDS, "Status": "NONE", "AttemptNumber": 1})
+    assert task_history(ARN, never_scheduled, NOW) == []
 
 
 def test_an_item_lacks_only_what_matters_for_its_status() -> None:
@@ -81,10 +86,13 @@ def test_only_task_instances_whose_status_differs_or_that_were_left_unfinished_a
         TaskAttemptItem(pk, "TASK#ti-3#0002", task_instance_id="ti-3", status="SUCCESS"),
     ]
     summaries = [
-        {"TaskInstanceId": "ti-1", "Status": "SUCCESS"},
-        {"TaskInstanceId": "ti-2", "Status": "FAILED"},
-        {"TaskInstanceId": "ti-3", "Status": "SUCCESS"},
-        {"TaskInstanceId": "ti-4", "Status": "UPSTREAM_FAILED"},
-        {"TaskInstanceId": "ti-5", "Status": "NONE"},
+        TaskSummary.from_api(summary)
+        for summary in (
+            {"TaskInstanceId": "ti-1", "Status": "SUCCESS"},
+            {"TaskInstanceId": "ti-2", "Status": "FAILED"},
+            {"TaskInstanceId": "ti-3", "Status": "SUCCESS"},
+            {"TaskInstanceId": "ti-4", "Status": "UPSTREAM_FAILED"},
+            {"TaskInstanceId": "ti-5", "Status": "NONE"},
+        )
     ]
     assert tasks_to_read(attempts, summaries) == ["ti-2", "ti-3", "ti-4"]

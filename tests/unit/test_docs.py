@@ -30,6 +30,6 @@ def test_the_metric_catalog_page_lists_exactly_the_emitted_metrics() -> None:
 
 def test_the_events_page_maps_every_detail_type_to_its_state() -> None:
     rows = {row[0]: row[1] for row in _table_rows((DOCS / "EVENTS.md").read_text(encoding="utf-8"))}
-    expected = {RUN_DETAIL_TYPE_PREFIX + suffix: state for suffix, state in RUN_STATE_BY_DETAIL.items()}
+    expected: dict[str, str] = {RUN_DETAIL_TYPE_PREFIX + suffix: state for suffix, state in RUN_STATE_BY_DETAIL.items()}
     expected |= {TASK_DETAIL_TYPE_PREFIX + suffix: state for suffix, state in TASK_STATE_BY_DETAIL.items()}
     assert {name: rows.get(name) for name in expected} == expected

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from mwaa_obs.events import MAX_TEXT_LENGTH, TRUNCATION_MARK, InvalidEvent, RunEvent, TaskEvent, parse_event
+from mwaa_obs.events import MAX_TEXT_LENGTH, InvalidEvent, RunEvent, TaskEvent, parse_event
 from mwaa_obs.states import ALL_DETAIL_TYPES, RUN_STATE_BY_DETAIL, TASK_STATE_BY_DETAIL
+from mwaa_obs.text import TRUNCATION_MARK
+from mwaa_obs_tools.factories import T0, run_event, task_event, workflow_arn
 from mwaa_obs_tools.sample_events import envelope
-from tests.factories import T0, run_event, task_event, workflow_arn
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 

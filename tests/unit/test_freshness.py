@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from mwaa_obs.freshness import judge, observed_cadence
-from tests.factories import T0, minutes
+from mwaa_obs_tools.factories import T0, minutes
 
 HOURLY = [T0 + timedelta(hours=n, minutes=jitter) for n, jitter in enumerate([0, 2, -1, 3, 0, 1])]
 

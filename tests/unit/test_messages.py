@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from mwaa_obs.alerting import AlertKind
-from mwaa_obs.events import TRUNCATION_MARK
 from mwaa_obs.messages import (
     Alert,
     FailedTask,
@@ -22,7 +21,8 @@ from mwaa_obs.messages import (
     sns_message,
     subject,
 )
-from tests.factories import T0, minutes
+from mwaa_obs.text import TRUNCATION_MARK
+from mwaa_obs_tools.factories import T0, minutes
 
 INJECTION = "<!channel> @here <https://evil.example|click> & <@U123> ``` done"
 

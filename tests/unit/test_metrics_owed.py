@@ -5,8 +5,8 @@ from __future__ import annotations
 from mwaa_obs.events import RunEvent, TaskEvent, parse_event
 from mwaa_obs.ingest import metrics_owed
 from mwaa_obs.metrics import CATALOG, RUN_OUTCOME_METRICS, TASK_OUTCOME_METRICS, MetricPoint
-from mwaa_obs.store import Recorded, Timeline, WriteOutcome
-from tests.factories import T0, minutes, run_event, task_event
+from mwaa_obs.store.transitions import Recorded, Timeline, WriteOutcome
+from mwaa_obs_tools.factories import T0, minutes, run_event, task_event
 
 
 def owed(points: list[MetricPoint]) -> dict[str, float]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mwaa_obs.notices import InvalidNotice, Notice, notice_owed
-from mwaa_obs.store import Recorded, Timeline, WriteOutcome
+from mwaa_obs.store.transitions import Recorded, Timeline, WriteOutcome
 from tests.unit.test_metrics_owed import a_run, a_task
 
 WORKFLOW_ID = "simple_s3_test-Ab3dE6gH9j"

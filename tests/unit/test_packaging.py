@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-LAMBDA_SOURCES = sorted([*(ROOT / "layers/common/mwaa_obs").glob("*.py"), *(ROOT / "functions").glob("*/app.py")])
+LAYER = ROOT / "layers/common"
+LAMBDA_SOURCES = sorted([*(LAYER / "mwaa_obs").rglob("*.py"), *(ROOT / "functions").glob("*/app.py")])
 # The layer's wheels (layers/common/requirements.txt) plus what the python3.13 runtime ships.
 ALLOWED = {"mwaa_obs", "aws_lambda_powertools", "pynamodb", "typing_extensions", "botocore", "jmespath"}
 
@@ -34,3 +36,10 @@ def test_the_layer_requirements_are_the_allowed_wheels() -> None:
     lines = (ROOT / "layers/common/requirements.txt").read_text(encoding="utf-8").splitlines()
     wheels = {line.split("==")[0].replace("-", "_") for line in lines if line and not line.startswith("#")}
     assert wheels == ALLOWED - {"mwaa_obs", "botocore", "jmespath"}
+
+
+def test_the_layer_build_copies_every_module_of_the_package() -> None:
+    # sam build runs layers/common/Makefile: a package folder it does not copy would be missing in Lambda.
+    copied = set(re.findall(r"cp (mwaa_obs(?:/[a-z_]+)*)/\*\.py", (LAYER / "Makefile").read_text(encoding="utf-8")))
+    folders = {str(path.parent.relative_to(LAYER)) for path in (LAYER / "mwaa_obs").rglob("*.py")}
+    assert copied == folders

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from mwaa_obs.metrics import INVALID_SETTINGS
 from mwaa_obs.settings import InvalidSettings, Route, Settings, SettingsSource, parse_settings
+from mwaa_obs.telemetry import MetricSink
 
 EXAMPLE = {
     "defaults": {"team": "data-platform", "group_window_minutes": 30},
@@ -79,16 +81,16 @@ class FakeParameterStore:
 def test_the_source_caches_and_keeps_the_last_good_settings_when_the_document_breaks() -> None:
     store = FakeParameterStore(json.dumps(EXAMPLE))
     now = [0.0]
-    refused: list[str] = []
-    source = SettingsSource(store, "/p", ttl_seconds=60, on_invalid=refused.append, clock=lambda: now[0])
-    assert source.get().route_for("sales_x").team == "sales"
+    sink = MetricSink()
+    source = SettingsSource(store, "/p", ttl_seconds=60, clock=lambda: now[0])
+    assert source.get(sink).route_for("sales_x").team == "sales"
     now[0] = 30
-    source.get()
+    source.get(sink)
     assert store.reads == 1
     # When the document is broken by an edit
     store.value = '{"defaults": {"alerts": "no"}}'
     now[0] = 61
     # Then the previous settings stay in use and the refusal is reported once per read
-    assert source.get().route_for("sales_x").team == "sales"
+    assert source.get(sink).route_for("sales_x").team == "sales"
     assert store.reads == 2
-    assert len(refused) == 1
+    assert [point.spec for point in sink.points] == [INVALID_SETTINGS]

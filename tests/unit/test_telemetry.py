@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+import pytest
 from aws_lambda_powertools import Metrics
 
 from mwaa_obs.metrics import INVALID_EVENTS, RUN_DURATION, RUN_FAILED, MetricPoint
-from mwaa_obs.telemetry import publish
+from mwaa_obs.telemetry import MetricSink, emits_metrics, publish
 from tests.conftest import Printed
 
 
@@ -45,3 +47,24 @@ def test_each_workflow_gets_one_document_with_a_fleet_rollup(printed: Callable[[
 def test_nothing_to_publish_prints_nothing(printed: Callable[[], Printed]) -> None:
     publish([], Metrics(namespace="MWAAServerless/Test"))
     assert printed().emf == []
+
+
+def test_each_invocation_publishes_its_own_points_even_when_it_fails(printed: Callable[[], Printed]) -> None:
+    sinks: list[MetricSink] = []
+
+    @emits_metrics
+    def handler(event: dict[str, Any], context: Any, sink: MetricSink) -> str:
+        sinks.append(sink)
+        sink.count(RUN_FAILED, "etl")
+        if event.get("fail"):
+            raise RuntimeError("after the count")
+        return "done"
+
+    # When one invocation succeeds and the next fails after counting
+    assert handler({}, None) == "done"
+    with pytest.raises(RuntimeError):
+        handler({"fail": True}, None)
+    # Then each got a fresh sink, and both counts were published, once each
+    assert len(sinks) == 2
+    assert sinks[0] is not sinks[1]
+    assert [document["RunFailed"] for document in printed().emf] == [[1.0], [1.0]]

@@ -9,7 +9,7 @@ import pytest
 
 from mwaa_obs.config import IngestConfig
 from mwaa_obs.states import ALL_DETAIL_TYPES, EVENT_SOURCE
-from mwaa_obs.store import Entity
+from mwaa_obs.store.schema import Entity
 from mwaa_obs_tools import emulator
 
 

@@ -2,6 +2,9 @@
 
 from typing import Final
 
+PRODUCT: Final = "mwaa-obs"
 # Powertools service name of every function's logger. Set in code, not through POWERTOOLS_SERVICE_NAME, which
 # Metrics would also read and turn into a `service` dimension that the metric catalog does not have.
-SERVICE: Final = "mwaa-obs"
+SERVICE: Final = PRODUCT
+# The stack name samconfig.toml deploys and the ResourcePrefix template.yaml defaults to.
+DEFAULT_STACK_NAME: Final = PRODUCT

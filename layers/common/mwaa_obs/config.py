@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+from mwaa_obs import DEFAULT_STACK_NAME
+
 
 class ConfigError(RuntimeError):
     """The function's environment is incomplete or wrong: a deployment problem, reported at start-up."""
@@ -33,6 +35,23 @@ def _switch(env: Mapping[str, str], name: str, default: str) -> bool:
     return value == "true"
 
 
+# What several functions read, each name and default written once.
+def _table_name(env: Mapping[str, str]) -> str:
+    return _required(env, "TABLE_NAME")
+
+
+def _history_ttl(env: Mapping[str, str]) -> timedelta:
+    return timedelta(days=_whole_number(env, "HISTORY_TTL_DAYS", "90"))
+
+
+def _notices_queue_url(env: Mapping[str, str]) -> str:
+    return _required(env, "NOTICES_QUEUE_URL")
+
+
+def _settings_parameter(env: Mapping[str, str]) -> str:
+    return _required(env, "SETTINGS_PARAMETER")
+
+
 @dataclass(frozen=True, slots=True)
 class IngestConfig:
     table_name: str
@@ -43,9 +62,9 @@ class IngestConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> IngestConfig:
         return cls(
-            table_name=_required(env, "TABLE_NAME"),
-            history_ttl=timedelta(days=_whole_number(env, "HISTORY_TTL_DAYS", "90")),
-            notices_queue_url=_required(env, "NOTICES_QUEUE_URL"),
+            table_name=_table_name(env),
+            history_ttl=_history_ttl(env),
+            notices_queue_url=_notices_queue_url(env),
             max_receive_count=_whole_number(env, "EVENTS_MAX_RECEIVE_COUNT", "5"),
         )
 
@@ -64,13 +83,13 @@ class NotifyConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> NotifyConfig:
         return cls(
-            table_name=_required(env, "TABLE_NAME"),
+            table_name=_table_name(env),
             alert_topic_arn=_required(env, "ALERT_TOPIC_ARN"),
-            settings_parameter=_required(env, "SETTINGS_PARAMETER"),
+            settings_parameter=_settings_parameter(env),
             slack_secret_arn=env.get("SLACK_WEBHOOK_SECRET_ARN") or None,
             max_receive_count=_whole_number(env, "NOTICES_MAX_RECEIVE_COUNT", "5"),
-            stack_name=env.get("STACK_NAME", "mwaa-obs"),
-            history_ttl=timedelta(days=_whole_number(env, "HISTORY_TTL_DAYS", "90")),
+            stack_name=env.get("STACK_NAME", DEFAULT_STACK_NAME),
+            history_ttl=_history_ttl(env),
             enrich=_switch(env, "ENRICH_FROM_API", "true"),
         )
 
@@ -82,7 +101,7 @@ class FreshnessConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> FreshnessConfig:
-        return cls(table_name=_required(env, "TABLE_NAME"), settings_parameter=_required(env, "SETTINGS_PARAMETER"))
+        return cls(table_name=_table_name(env), settings_parameter=_settings_parameter(env))
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +119,8 @@ class ProvisionConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> ProvisionConfig:
         return cls(
-            table_name=_required(env, "TABLE_NAME"),
-            settings_parameter=_required(env, "SETTINGS_PARAMETER"),
+            table_name=_table_name(env),
+            settings_parameter=_settings_parameter(env),
             resource_prefix=_required(env, "RESOURCE_PREFIX"),
             metric_namespace=_required(env, "POWERTOOLS_METRICS_NAMESPACE"),
             alarm_topic_arn=_required(env, "ALARM_TOPIC_ARN"),
@@ -122,8 +141,8 @@ class ReconcileConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> ReconcileConfig:
         return cls(
-            table_name=_required(env, "TABLE_NAME"),
-            history_ttl=timedelta(days=_whole_number(env, "HISTORY_TTL_DAYS", "90")),
-            notices_queue_url=_required(env, "NOTICES_QUEUE_URL"),
+            table_name=_table_name(env),
+            history_ttl=_history_ttl(env),
+            notices_queue_url=_notices_queue_url(env),
             settle=timedelta(minutes=_whole_number(env, "RECONCILE_AFTER_MINUTES", "60")),
         )

@@ -9,24 +9,31 @@ API failure (after the client's adaptive retries) is logged and counted; the mes
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
-from typing import Any, Final
+from collections.abc import Sequence
+from typing import Any
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mwaa_obs import SERVICE
 from mwaa_obs.ingest import durations_completed
-from mwaa_obs.metrics import ENRICHMENT_FAILURES, MetricPoint
-from mwaa_obs.mwaa_api import MwaaApi
-from mwaa_obs.states import ENDED_RANK, FAILED_RUN_STATES, RUN_RANK, TASK_RANK
-from mwaa_obs.store import RunItem, StateItem, Store, TaskAttemptItem, Timeline
+from mwaa_obs.metrics import ENRICHMENT_FAILURES
+from mwaa_obs.mwaa_api import MwaaApi, RunAnswer, TaskAnswer
+from mwaa_obs.states import (
+    ENDED_RANK,
+    FAILED_RUN_STATES,
+    RUN_RANK,
+    TASK_ERROR_STATES,
+    TASK_NEVER_RAN_STATES,
+    TASK_RANK,
+    RunState,
+    TaskState,
+)
+from mwaa_obs.store.schema import RunItem, StateItem, TaskAttemptItem
+from mwaa_obs.store.transitions import Timeline, Transitions
+from mwaa_obs.telemetry import MetricSink
 
 logger = Logger(service=SERVICE, child=True)
-
-TASK_ERROR_STATES: Final = frozenset({"FAILED", "TIMEOUT", "UP_FOR_RETRY"})
-NEVER_RAN: Final = frozenset({"UPSTREAM_FAILED"})
 
 
 def missing(item: StateItem) -> list[str]:
@@ -36,7 +43,7 @@ def missing(item: StateItem) -> list[str]:
     if isinstance(item, RunItem):
         rank = RUN_RANK.get(status, 0)
         wanted = ["run_type"]
-        if rank >= RUN_RANK["RUNNING"]:
+        if rank >= RUN_RANK[RunState.RUNNING]:
             wanted.append("started_at")
         if rank >= ENDED_RANK:
             wanted.append("ended_at")
@@ -44,44 +51,44 @@ def missing(item: StateItem) -> list[str]:
             wanted.append("error_message")
     elif isinstance(item, TaskAttemptItem):
         rank = TASK_RANK.get(status, 0)
+        ran = status not in TASK_NEVER_RAN_STATES
         wanted = ["operator"]
-        if rank >= TASK_RANK["RUNNING"] and status not in NEVER_RAN:
+        if rank >= TASK_RANK[TaskState.RUNNING] and ran:
             wanted += ["started_at", "log_stream"]
-        if rank >= ENDED_RANK and status not in NEVER_RAN:
+        if rank >= ENDED_RANK and ran:
             wanted.append("ended_at")
         if status in TASK_ERROR_STATES:
             wanted.append("error_message")
     return [name for name in wanted if getattr(item, name) is None]
 
 
-def run_fields(answer: Mapping[str, Any]) -> dict[str, Any]:
-    detail = answer.get("RunDetail", {})
+def run_fields(answer: RunAnswer) -> dict[str, Any]:
     return {
-        "run_type": answer.get("RunType") or detail.get("RunType"),
-        "started_at": _time(detail.get("StartedOn")),
-        "ended_at": _time(detail.get("CompletedOn")),
-        "error_message": detail.get("ErrorMessage"),
+        "run_type": answer.run_type,
+        "started_at": answer.started_at,
+        "ended_at": answer.ended_at,
+        "error_message": answer.error_message,
     }
 
 
-def task_fields(answer: Mapping[str, Any]) -> dict[str, Any]:
+def task_fields(answer: TaskAnswer) -> dict[str, Any]:
     return {
-        "operator": answer.get("OperatorName"),
-        "started_at": _time(answer.get("StartedAt")),
-        "ended_at": _time(answer.get("EndedAt")),
-        "error_message": answer.get("ErrorMessage"),
-        "log_stream": answer.get("LogStream"),
+        "operator": answer.operator,
+        "started_at": answer.started_at,
+        "ended_at": answer.ended_at,
+        "error_message": answer.error_message,
+        "log_stream": answer.log_stream,
     }
 
 
 class Enricher:
-    def __init__(self, api: MwaaApi, store: Store) -> None:
+    def __init__(self, api: MwaaApi, transitions: Transitions) -> None:
         self._api = api
-        self._store = store
+        self._transitions = transitions
 
-    def complete(self, run: RunItem, items: Sequence[StateItem]) -> list[MetricPoint]:
-        """Fill what the items (the run, its attempts) lack, updating them in place; the metrics filled times owe."""
-        owed: list[MetricPoint] = []
+    def complete(self, run: RunItem, items: Sequence[StateItem], sink: MetricSink) -> None:
+        """Fill what the items (the run, its attempts) lack, updating them in place; the metrics filled times owe
+        go to the sink."""
         for item in items:
             gaps = missing(item)
             if not gaps or item.enriched == item.status or not item.workflow_arn:
@@ -93,10 +100,10 @@ class Enricher:
                     "enrichment failed; the message uses what is stored",
                     extra={"run_id": run.run_id, "item": item.sk, "error": str(error)[:200]},
                 )
-                owed.append(MetricPoint(ENRICHMENT_FAILURES, 1))
+                sink.count(ENRICHMENT_FAILURES)
                 continue
             wanted = {name: found[name] for name in gaps if found.get(name) is not None}
-            before = self._store.fill(item, item.status or "", wanted)
+            before = self._transitions.fill(item, item.status or "", wanted)
             if before is None:
                 continue  # another delivery enriched it at this status first
             for name, value in wanted.items():
@@ -108,7 +115,7 @@ class Enricher:
                 before.started_at or wanted.get("started_at"),
                 before.ended_at or wanted.get("ended_at"),
             )
-            owed.extend(
+            sink.extend(
                 durations_completed(
                     is_run=isinstance(item, RunItem), before=before, after=after, workflow=run.workflow_name
                 )
@@ -116,24 +123,15 @@ class Enricher:
             logger.info(
                 "enriched from the API", extra={"run_id": run.run_id, "item": item.sk, "filled": sorted(wanted)}
             )
-        return owed
 
     def _ask(self, item: StateItem) -> dict[str, Any]:
         arn = item.workflow_arn or ""
         if isinstance(item, TaskAttemptItem):
             if not item.task_instance_id:
                 return {}
-            answer = self._api.task(arn, item.run_id, item.task_instance_id)
-            if answer is None or answer.get("AttemptNumber") not in (None, item.attempt):
+            task = self._api.task(arn, item.run_id, item.task_instance_id)
+            if task is None or task.attempt not in (None, item.attempt):
                 return {}  # the API describes only the latest attempt
-            return task_fields(answer)
-        answer = self._api.run(arn, item.run_id)
-        return run_fields(answer) if answer is not None else {}
-
-
-def _time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC)
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC)
-    return None
+            return task_fields(task)
+        found = self._api.run(arn, item.run_id)
+        return run_fields(found) if found is not None else {}

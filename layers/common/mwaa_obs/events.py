@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 from mwaa_obs.states import (
@@ -21,12 +21,15 @@ from mwaa_obs.states import (
     TASK_DETAIL_TYPE_PREFIX,
     TASK_RANK,
     TASK_STATE_BY_DETAIL,
+    RunState,
+    TaskState,
 )
+from mwaa_obs.text import truncate
+from mwaa_obs.times import parse_time
 
 MAX_TEXT_LENGTH: Final = 4000
 MAX_ID_LENGTH: Final = 512
 MAX_ATTEMPT: Final = 9999
-TRUNCATION_MARK: Final = "…[truncated]"
 
 _WORKFLOW_ARN = re.compile(
     r"^arn:aws[a-z-]*:airflow-serverless:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):workflow/(?P<id>[A-Za-z0-9._-]+)$"
@@ -53,7 +56,7 @@ class StateEvent:
 
     workflow: WorkflowRef
     run_id: str
-    status: str
+    status: RunState | TaskState
     occurred_at: datetime
     event_id: str
     queued_at: datetime | None = None
@@ -67,11 +70,13 @@ class StateEvent:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunEvent(StateEvent):
+    status: RunState
     run_type: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TaskEvent(StateEvent):
+    status: TaskState
     task_key: str
     task_id: str | None
     task_instance_id: str | None
@@ -92,28 +97,28 @@ def parse_event(event: Any) -> RunEvent | TaskEvent:
     detail = event.get("detail", {})
     if not isinstance(detail, Mapping):
         raise InvalidEvent("detail is not an object")
-    occurred_at = _timestamp(event.get("time"))
+    occurred_at = parse_time(event.get("time"))
     if occurred_at is None:
         raise InvalidEvent("time is missing or not an ISO-8601 timestamp")
 
     reader = _DetailReader(detail)
     if detail_type.startswith(RUN_DETAIL_TYPE_PREFIX):
-        status = RUN_STATE_BY_DETAIL.get(detail_type.removeprefix(RUN_DETAIL_TYPE_PREFIX))
-        if status is not None:
-            return _run_event(event, reader, status, occurred_at)
+        run_state = RUN_STATE_BY_DETAIL.get(detail_type.removeprefix(RUN_DETAIL_TYPE_PREFIX))
+        if run_state is not None:
+            return _run_event(event, reader, run_state, occurred_at)
     elif detail_type.startswith(TASK_DETAIL_TYPE_PREFIX):
-        status = TASK_STATE_BY_DETAIL.get(detail_type.removeprefix(TASK_DETAIL_TYPE_PREFIX))
-        if status is not None:
-            return _task_event(event, reader, status, occurred_at)
+        task_state = TASK_STATE_BY_DETAIL.get(detail_type.removeprefix(TASK_DETAIL_TYPE_PREFIX))
+        if task_state is not None:
+            return _task_event(event, reader, task_state, occurred_at)
     raise InvalidEvent(f"unknown detail-type {_quote(detail_type)}")
 
 
-def _run_event(event: Mapping[str, Any], reader: _DetailReader, status: str, occurred_at: datetime) -> RunEvent:
+def _run_event(event: Mapping[str, Any], reader: _DetailReader, status: RunState, occurred_at: datetime) -> RunEvent:
     common = _common_fields(event, reader, status, occurred_at, ended=RUN_RANK[status] >= ENDED_RANK)
     return RunEvent(**common, run_type=reader.text("runType"), ignored_fields=tuple(reader.ignored))
 
 
-def _task_event(event: Mapping[str, Any], reader: _DetailReader, status: str, occurred_at: datetime) -> TaskEvent:
+def _task_event(event: Mapping[str, Any], reader: _DetailReader, status: TaskState, occurred_at: datetime) -> TaskEvent:
     common = _common_fields(event, reader, status, occurred_at, ended=TASK_RANK[status] >= ENDED_RANK)
     task_id = reader.identity("taskId")
     task_instance_id = reader.identity("taskInstanceId")
@@ -133,15 +138,18 @@ def _task_event(event: Mapping[str, Any], reader: _DetailReader, status: str, oc
 
 
 def _common_fields(
-    event: Mapping[str, Any], reader: _DetailReader, status: str, occurred_at: datetime, *, ended: bool
+    event: Mapping[str, Any], reader: _DetailReader, status: RunState | TaskState, occurred_at: datetime, *, ended: bool
 ) -> dict[str, Any]:
     workflow = _workflow(reader, event.get("resources"))
     run_id = reader.identity("runId")
     if run_id is None:
         raise InvalidEvent("detail has no runId")
     # The envelope time stands in for the timestamp that this very transition establishes, and only for it.
-    queued_at = reader.time("queuedAt", "queuedOn") or (occurred_at if status == "QUEUED" else None)
-    started_at = reader.time("startedAt", "startedOn", "startDate") or (occurred_at if status == "RUNNING" else None)
+    # (RunState and TaskState spell QUEUED and RUNNING alike, and StrEnums compare as their text.)
+    queued_at = reader.time("queuedAt", "queuedOn") or (occurred_at if status == RunState.QUEUED else None)
+    started_at = reader.time("startedAt", "startedOn", "startDate") or (
+        occurred_at if status == RunState.RUNNING else None
+    )
     ended_at = reader.time("endedAt", "completedOn", "endDate") or (occurred_at if ended else None)
     event_id = event.get("id")
     return {
@@ -216,7 +224,7 @@ class _DetailReader:
         found = self._raw(names)
         if found is None:
             return None
-        parsed = _timestamp(found[1])
+        parsed = parse_time(found[1])
         if parsed is None:
             self.ignored.append(found[0])
         return parsed
@@ -231,26 +239,6 @@ class _DetailReader:
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ATTEMPT:
             raise InvalidEvent(f"{spelling} is not a whole number from 0 to {MAX_ATTEMPT}")
         return value
-
-
-def _timestamp(value: Any) -> datetime | None:
-    """ISO-8601 text or epoch seconds/milliseconds, as an aware UTC datetime; None if it is neither."""
-    if isinstance(value, bool):
-        return None
-    try:
-        if isinstance(value, int | float):
-            seconds = value / 1000 if value > 100_000_000_000 else value
-            return datetime.fromtimestamp(seconds, UTC)
-        if isinstance(value, str):
-            parsed = datetime.fromisoformat(value)
-            return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    except (ValueError, OverflowError, OSError):
-        return None
-    return None
-
-
-def truncate(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - len(TRUNCATION_MARK)] + TRUNCATION_MARK
 
 
 def _quote(value: Any) -> str:

@@ -17,9 +17,17 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Final
 
-from mwaa_obs.metrics import SCHEDULE_OVERDUE, MetricPoint
+from aws_lambda_powertools import Logger
+
+from mwaa_obs import SERVICE
+from mwaa_obs.metrics import SCHEDULE_OVERDUE
 from mwaa_obs.settings import Settings
-from mwaa_obs.store import list_workflows, recent_runs
+from mwaa_obs.states import RunState
+from mwaa_obs.store.runs import Runs
+from mwaa_obs.store.workflows import Workflows
+from mwaa_obs.telemetry import MetricSink
+
+logger = Logger(service=SERVICE, child=True)
 
 MIN_RUNS: Final = 4  # three gaps at least before a cadence is trusted
 REGULAR_SHARE: Final = 2 / 3
@@ -66,17 +74,16 @@ def judge(
 RECENT_RUNS: Final = 12
 
 
-def check_all(now: datetime, settings: Settings) -> tuple[list[Verdict], list[MetricPoint]]:
+def check_all(now: datetime, settings: Settings, workflows: Workflows, runs: Runs, sink: MetricSink) -> list[Verdict]:
     """Judge every workflow seen; a ScheduleOverdue point (0 or 1) for each one that has a cadence."""
     verdicts: list[Verdict] = []
-    points: list[MetricPoint] = []
-    for workflow in list_workflows():
+    for workflow in workflows.all():
         route = settings.route_for(workflow.workflow_name)
         if not route.freshness_check or workflow.deleted_at is not None:
             continue  # a deleted workflow is not overdue: it will never run again
-        runs = recent_runs(workflow.workflow_id, limit=RECENT_RUNS)
-        starts = [start for run in runs if (start := run.started_at or run.seen_starting or run.queued_at)]
-        successes = [run.ended_at for run in runs if run.status == "SUCCESS" and run.ended_at]
+        recent = runs.recent(workflow.workflow_id, limit=RECENT_RUNS)
+        starts = [start for run in recent if (start := run.started_at or run.seen_starting or run.queued_at)]
+        successes = [run.ended_at for run in recent if run.status == RunState.SUCCESS and run.ended_at]
         if workflow.health is not None and workflow.health.last_success_at is not None:
             successes.append(workflow.health.last_success_at)
         verdict = judge(
@@ -89,5 +96,20 @@ def check_all(now: datetime, settings: Settings) -> tuple[list[Verdict], list[Me
         )
         verdicts.append(verdict)
         if verdict.cadence is not None:
-            points.append(MetricPoint(SCHEDULE_OVERDUE, 1 if verdict.overdue else 0, workflow.workflow_name))
-    return verdicts, points
+            sink.count(SCHEDULE_OVERDUE, workflow.workflow_name, 1 if verdict.overdue else 0)
+    return verdicts
+
+
+def check_and_log(
+    now: datetime, settings: Settings, workflows: Workflows, runs: Runs, sink: MetricSink
+) -> dict[str, int]:
+    """One scheduled pass: every workflow judged, each overdue one logged; how many were checked and overdue."""
+    verdicts = check_all(now, settings, workflows, runs, sink)
+    overdue = [verdict for verdict in verdicts if verdict.overdue]
+    for verdict in overdue:
+        logger.warning(
+            "workflow overdue",
+            extra={"workflow": verdict.workflow_name, "due_by": str(verdict.due_by), "cadence": str(verdict.cadence)},
+        )
+    logger.info("freshness checked", extra={"workflows": len(verdicts), "overdue": len(overdue)})
+    return {"workflows": len(verdicts), "overdue": len(overdue)}

@@ -28,7 +28,8 @@ from mwaa_obs.metrics import (
     MetricSpec,
 )
 from mwaa_obs.notices import Notice, notice_owed
-from mwaa_obs.store import Recorded, Timeline, WriteOutcome
+from mwaa_obs.store.transitions import Recorded, Timeline, WriteOutcome
+from mwaa_obs.telemetry import MetricSink
 
 logger = Logger(service=SERVICE, child=True)
 
@@ -45,8 +46,8 @@ class NoticeSink(Protocol):
     def send(self, notice: Notice) -> None: ...
 
 
-def ingest(body: str, store: TransitionStore, owed: list[MetricPoint], notices: NoticeSink) -> None:
-    """Store the transition in one SQS message body, append the metrics it owes to `owed`, send its notice.
+def ingest(body: str, store: TransitionStore, sink: MetricSink, notices: NoticeSink) -> None:
+    """Store the transition in one SQS message body, add the metrics it owes to the sink, send its notice.
 
     Bad input is logged once, counted and acknowledged. AWS errors propagate, so that this message alone is
     retried and, after maxReceiveCount, lands in the DLQ. Metrics are appended as soon as the transition is
@@ -57,13 +58,13 @@ def ingest(body: str, store: TransitionStore, owed: list[MetricPoint], notices: 
         raw = _json(body)
     except InvalidEvent as error:
         logger.warning("invalid event rejected", extra={"reason": str(error), "body_prefix": body[:200]})
-        owed.append(MetricPoint(INVALID_EVENTS, 1))
+        sink.count(INVALID_EVENTS)
         return
-    ingest_event(raw, store, owed, notices, body_prefix=body[:200])
+    ingest_event(raw, store, sink, notices, body_prefix=body[:200])
 
 
 def ingest_event(
-    raw: Any, store: TransitionStore, owed: list[MetricPoint], notices: NoticeSink, *, body_prefix: str = ""
+    raw: Any, store: TransitionStore, sink: MetricSink, notices: NoticeSink, *, body_prefix: str = ""
 ) -> WriteOutcome | None:
     """ingest() for an event already decoded: EventBridge's, or one rebuilt from the API (mwaa_obs.api_events).
     Returns what the write did (None: the event was rejected)."""
@@ -71,12 +72,12 @@ def ingest_event(
         event = parse_event(raw)
     except InvalidEvent as error:
         logger.warning("invalid event rejected", extra={"reason": str(error), "body_prefix": body_prefix})
-        owed.append(MetricPoint(INVALID_EVENTS, 1))
+        sink.count(INVALID_EVENTS)
         return None
 
     recorded = store.record_run(event) if isinstance(event, RunEvent) else store.record_task(event)
     logger.info("transition " + recorded.outcome.value, extra=_log_fields(event))
-    owed.extend(metrics_owed(event, recorded))
+    sink.extend(metrics_owed(event, recorded))
     if isinstance(event, RunEvent) and not recorded.workflow_noted:
         store.note_workflow(event)
     notice = notice_owed(event, recorded)

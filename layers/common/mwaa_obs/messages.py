@@ -14,12 +14,15 @@ import json
 import re
 import shlex
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 from urllib.parse import quote
 
+from mwaa_obs import DEFAULT_STACK_NAME
 from mwaa_obs.alerting import AlertKind
-from mwaa_obs.events import TRUNCATION_MARK
+from mwaa_obs.states import RUN_OUTCOME_WORDS, RunState
+from mwaa_obs.text import TRUNCATION_MARK, truncate
+from mwaa_obs.times import readable_time
 
 HEADER_LIMIT: Final = 150
 TEXT_LIMIT: Final = 3000
@@ -69,7 +72,7 @@ class Alert:
     team: str = ""
     severity: str = "high"
     mention: str = ""
-    stack_name: str = "mwaa-obs"
+    stack_name: str = DEFAULT_STACK_NAME
     retry_task: FailedTask | None = None
     log_group: str = ""  # where the workflow's task logs go (its own, or the service's default)
 
@@ -85,7 +88,7 @@ class Alert:
             return f"Resolved: {self.workflow_name} is succeeding again"
         if self.kind is AlertKind.RETRY and self.retry_task is not None:
             return f"Retrying: {self.workflow_name} task {self.retry_task.task_id} (attempt {self.retry_task.attempt})"
-        word = {"FAILED": "failed", "TIMEOUT": "timed out", "STOPPED": "was stopped"}.get(self.status, self.status)
+        word = RUN_OUTCOME_WORDS.get(self.status, self.status)
         return f"Run {word}: {self.workflow_name}"
 
     @property
@@ -99,7 +102,7 @@ class Alert:
 
     @property
     def cli_command(self) -> str:
-        stack = "" if self.stack_name == "mwaa-obs" else f" --stack-name {shlex.quote(self.stack_name)}"
+        stack = "" if self.stack_name == DEFAULT_STACK_NAME else f" --stack-name {shlex.quote(self.stack_name)}"
         return f"mwaa-obs runs show {shlex.quote(self.run_id)} --workflow {shlex.quote(self.workflow_name)}{stack}"
 
     @property
@@ -153,17 +156,9 @@ def human_duration(seconds: float) -> str:
     return " ".join(parts)
 
 
-def when(at: datetime | None) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if at else "unknown"
-
-
 def plain(text: str) -> str:
     """Untrusted text made safe for plain-text channels: no control characters except newlines and tabs."""
     return _UNPRINTABLE.sub("?", text)
-
-
-def cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: max(0, limit - len(TRUNCATION_MARK))] + TRUNCATION_MARK
 
 
 def escape_mrkdwn(text: str) -> str:
@@ -206,7 +201,7 @@ def _mrkdwn(text: str) -> dict[str, Any]:
 
 
 def _button(text: str, url: str) -> dict[str, Any]:
-    return {"type": "button", "text": {"type": "plain_text", "text": cut(text, BUTTON_TEXT_LIMIT)}, "url": url}
+    return {"type": "button", "text": {"type": "plain_text", "text": truncate(text, BUTTON_TEXT_LIMIT)}, "url": url}
 
 
 def slack_message(alert: Alert) -> dict[str, Any]:
@@ -214,11 +209,11 @@ def slack_message(alert: Alert) -> dict[str, Any]:
     name = escape_mrkdwn(alert.workflow_name)
     header = f"{_EMOJI.get(alert.kind, '')} {alert.headline}".strip()
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": cut(plain(header), HEADER_LIMIT), "emoji": True}}
+        {"type": "header", "text": {"type": "plain_text", "text": truncate(plain(header), HEADER_LIMIT), "emoji": True}}
     ]
     lead = _slack_lead(alert, name)
     mention = f"{alert.mention} " if alert.mention and alert.kind is AlertKind.FAILURE else ""
-    blocks.append({"type": "section", "text": _mrkdwn(cut(mention + lead, TEXT_LIMIT))})
+    blocks.append({"type": "section", "text": _mrkdwn(truncate(mention + lead, TEXT_LIMIT))})
     blocks.append({"type": "section", "fields": [_mrkdwn(text) for text in _slack_fields(alert)]})
 
     if alert.kind is AlertKind.FAILURE:
@@ -228,7 +223,7 @@ def slack_message(alert: Alert) -> dict[str, Any]:
         blocks.extend(_task_section(task) for task in alert.failed_tasks[:MAX_TASKS_SHOWN])
         notes = _slack_notes(alert)
         if notes:
-            blocks.append({"type": "context", "elements": [_mrkdwn(cut(" · ".join(notes), TEXT_LIMIT))]})
+            blocks.append({"type": "context", "elements": [_mrkdwn(truncate(" · ".join(notes), TEXT_LIMIT))]})
     elif alert.kind is AlertKind.RETRY and alert.retry_task is not None:
         blocks.append(_task_section(alert.retry_task))
 
@@ -243,7 +238,7 @@ def slack_message(alert: Alert) -> dict[str, Any]:
     )
     command = fit_mrkdwn(alert.cli_command, TEXT_LIMIT - 2)
     blocks.append({"type": "context", "elements": [_mrkdwn(f"`{command}`")]})
-    fallback = cut(escape_mrkdwn(f"{alert.headline} (run {alert.run_id})"), FALLBACK_LIMIT)
+    fallback = truncate(escape_mrkdwn(f"{alert.headline} (run {alert.run_id})"), FALLBACK_LIMIT)
     return {"text": fallback, "blocks": blocks}
 
 
@@ -252,7 +247,7 @@ def _slack_lead(alert: Alert, name: str) -> str:
     if alert.kind is AlertKind.RECOVERY:
         broken = _broken_for(alert)
         return (
-            f"*{name}* succeeded with run {run}. It had been failing since {when(alert.failing_since)}"
+            f"*{name}* succeeded with run {run}. It had been failing since {readable_time(alert.failing_since)}"
             f"{broken}, with {alert.failed_runs} failed run{'s' if alert.failed_runs != 1 else ''}."
         )
     if alert.kind is AlertKind.RETRY:
@@ -261,7 +256,7 @@ def _slack_lead(alert: Alert, name: str) -> str:
     if alert.superseded:
         lead += " A later run of this workflow has already succeeded."
     elif alert.failed_runs > 1:
-        lead += f" {alert.failed_runs} failed runs since {when(alert.failing_since)}."
+        lead += f" {alert.failed_runs} failed runs since {readable_time(alert.failing_since)}."
     return lead
 
 
@@ -276,20 +271,20 @@ def _slack_fields(alert: Alert) -> list[str]:
         ("Workflow", escape_mrkdwn(alert.workflow_name)),
         ("State", alert.status),
         ("Run type", escape_mrkdwn(alert.run_type or "unknown")),
-        ("Started", when(alert.started_at)),
-        ("Ended", when(alert.ended_at)),
+        ("Started", readable_time(alert.started_at)),
+        ("Ended", readable_time(alert.ended_at)),
         ("Duration", alert.duration or "unknown"),
     ]
     if alert.team:
         rows.append(("Team", escape_mrkdwn(alert.team)))
-    return [cut(f"*{label}*\n{value}", FIELD_LIMIT) for label, value in rows]
+    return [truncate(f"*{label}*\n{value}", FIELD_LIMIT) for label, value in rows]
 
 
 def _task_section(task: FailedTask) -> dict[str, Any]:
     title = f"*{escape_mrkdwn(task.task_id)}* · attempt {task.attempt} · {task.status}"
     if task.operator:
         title += f" · `{escape_mrkdwn(task.operator)}`"
-    title = cut(title, 600)
+    title = truncate(title, 600)
     error = fit_mrkdwn(task.error_message, TASK_ERROR_LIMIT, code=True) if task.error_message else "_no error message_"
     return {
         "type": "section",
@@ -307,7 +302,7 @@ def _slack_notes(alert: Alert) -> list[str]:
         notes.append(
             f"{alert.upstream_failed} task{'s' if alert.upstream_failed != 1 else ''} skipped (upstream failed)"
         )
-    if not alert.failed_tasks and alert.status != "STOPPED":
+    if not alert.failed_tasks and alert.status != RunState.STOPPED:
         notes.append("no failed task recorded for this run")
     if alert.grouped:
         notes.append(f"{alert.grouped} earlier failed run{'s' if alert.grouped != 1 else ''} grouped into this alert")
@@ -322,7 +317,7 @@ def subject(alert: Alert) -> str:
     tag = {AlertKind.RECOVERY: "RESOLVED", AlertKind.RETRY: "RETRY"}.get(alert.kind, alert.status)
     text = f"[mwaa-obs] {tag} {alert.workflow_name} run {alert.run_id}"
     ascii_only = "".join(char if " " <= char <= "~" else "?" for char in text)
-    return cut(ascii_only, SUBJECT_LIMIT).replace(TRUNCATION_MARK, "...")[:SUBJECT_LIMIT]
+    return truncate(ascii_only, SUBJECT_LIMIT).replace(TRUNCATION_MARK, "...")[:SUBJECT_LIMIT]
 
 
 def email_text(alert: Alert) -> str:
@@ -330,27 +325,27 @@ def email_text(alert: Alert) -> str:
     if alert.kind is AlertKind.RECOVERY:
         lines += [
             f"Workflow {alert.workflow_name} succeeded with run {alert.run_id}. It had been failing since "
-            f"{when(alert.failing_since)}{_broken_for(alert)}, with {alert.failed_runs} failed run(s).",
+            f"{readable_time(alert.failing_since)}{_broken_for(alert)}, with {alert.failed_runs} failed run(s).",
             "",
         ]
     elif alert.superseded:
         lines += ["A later run of this workflow has already succeeded.", ""]
     elif alert.failed_runs > 1:
-        lines += [f"{alert.failed_runs} failed runs since {when(alert.failing_since)}.", ""]
+        lines += [f"{alert.failed_runs} failed runs since {readable_time(alert.failing_since)}.", ""]
     lines += [
         f"Workflow:  {alert.workflow_name}",
         f"Run:       {alert.run_id}",
         f"State:     {alert.status}",
         f"Run type:  {alert.run_type or 'unknown'}",
-        f"Started:   {when(alert.started_at)}",
-        f"Ended:     {when(alert.ended_at)}",
+        f"Started:   {readable_time(alert.started_at)}",
+        f"Ended:     {readable_time(alert.ended_at)}",
         f"Duration:  {alert.duration or 'unknown'}",
     ]
     if alert.team:
         lines.append(f"Team:      {alert.team}")
     if alert.kind is AlertKind.FAILURE:
         if alert.error_message:
-            lines += ["", "Run error:", _indent(cut(alert.error_message, EMAIL_ERROR_LIMIT))]
+            lines += ["", "Run error:", _indent(truncate(alert.error_message, EMAIL_ERROR_LIMIT))]
         if alert.failed_tasks:
             lines += ["", "Failed tasks:"]
         for task in alert.failed_tasks[:MAX_TASKS_SHOWN]:
@@ -371,7 +366,7 @@ def _email_task(task: FailedTask) -> list[str]:
     operator = f", {task.operator}" if task.operator else ""
     lines = [f"* {task.task_id} (attempt {task.attempt}, {task.status}{operator})"]
     if task.error_message:
-        lines.append(_indent(cut(task.error_message, TASK_ERROR_LIMIT)))
+        lines.append(_indent(truncate(task.error_message, TASK_ERROR_LIMIT)))
     lines.append(f"  Log: {task.log_url}")
     return lines
 
@@ -406,13 +401,13 @@ def chatbot_notification(alert: Alert) -> dict[str, Any]:
         "id": f"{alert.workflow_id}/{alert.run_id}/{alert.kind.value}",
         "content": {
             "textType": "client-markdown",
-            "title": cut(escape_mrkdwn(f"{_EMOJI.get(alert.kind, '')} {alert.headline}".strip()), 250),
-            "description": cut(description, 8000),
+            "title": truncate(escape_mrkdwn(f"{_EMOJI.get(alert.kind, '')} {alert.headline}".strip()), 250),
+            "description": truncate(description, 8000),
             "nextSteps": [f"`{fit_mrkdwn(alert.cli_command, 500)}`", f"<{alert.console_url}|MWAA Serverless console>"],
         },
         "metadata": {
             "threadId": alert.workflow_id,
-            "summary": cut(plain(alert.headline), 250),
+            "summary": truncate(plain(alert.headline), 250),
             "eventType": f"MWAAServerless{alert.kind.value.capitalize()}",
             "relatedResources": [alert.workflow_arn],
             "additionalContext": {"workflow": alert.workflow_name, "run_id": alert.run_id, "state": alert.status},

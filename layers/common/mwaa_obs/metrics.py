@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from mwaa_obs.states import RunState, TaskState
+
 WORKFLOW_DIMENSION: Final = "WorkflowName"
-DEFAULT_NAMESPACE: Final = "MWAAServerless/Observability"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,20 +99,20 @@ CATALOG: Final = (
 )
 
 RUN_OUTCOME_METRICS: Final[dict[str, MetricSpec]] = {
-    "SUCCESS": RUN_SUCCEEDED,
-    "FAILED": RUN_FAILED,
-    "TIMEOUT": RUN_TIMED_OUT,
-    "STOPPED": RUN_STOPPED,
+    RunState.SUCCESS: RUN_SUCCEEDED,
+    RunState.FAILED: RUN_FAILED,
+    RunState.TIMEOUT: RUN_TIMED_OUT,
+    RunState.STOPPED: RUN_STOPPED,
 }
 TASK_OUTCOME_METRICS: Final[dict[str, MetricSpec]] = {
-    "SUCCESS": TASK_SUCCEEDED,
-    "FAILED": TASK_FAILED,
-    "UPSTREAM_FAILED": TASK_UPSTREAM_FAILED,
-    "TIMEOUT": TASK_TIMED_OUT,
+    TaskState.SUCCESS: TASK_SUCCEEDED,
+    TaskState.FAILED: TASK_FAILED,
+    TaskState.UPSTREAM_FAILED: TASK_UPSTREAM_FAILED,
+    TaskState.TIMEOUT: TASK_TIMED_OUT,
 }
 # Counted when the transition is first recorded, whatever arrived before it (not outcomes: none can conflict).
-RUN_OCCURRENCE_METRICS: Final[dict[str, MetricSpec]] = {"STARTING": RUN_STARTED}
-TASK_OCCURRENCE_METRICS: Final[dict[str, MetricSpec]] = {"UP_FOR_RETRY": TASK_UP_FOR_RETRY}
+RUN_OCCURRENCE_METRICS: Final[dict[str, MetricSpec]] = {RunState.STARTING: RUN_STARTED}
+TASK_OCCURRENCE_METRICS: Final[dict[str, MetricSpec]] = {TaskState.UP_FOR_RETRY: TASK_UP_FOR_RETRY}
 
 
 def dimension_sets(spec: MetricSpec) -> tuple[tuple[str, ...], ...]:

@@ -1,21 +1,25 @@
 """The MWAA Serverless API, read-only: the source of truth that enrichment, the reconciler and backfill consult.
 
 Every call goes through one botocore client with adaptive retries (client-side rate limiting plus backoff on
-ThrottlingException) and paginators for the List operations. The service model ships in the layer
-(`botocore_data/`) as a fallback for a Lambda runtime whose botocore predates the service; a runtime that has it
-uses its own.
+ThrottlingException) and paginators for the List operations. Answers are read once, here, into typed records
+(field names as in the service model, botocore_data/); the rest of the pipeline never sees the raw dicts. The
+service model ships in the layer as a fallback for a Lambda runtime whose botocore predates the service; a runtime
+that has it uses its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from mwaa_obs.store import aws_config, aws_session
+from mwaa_obs.aws import aws_config, aws_session
+from mwaa_obs.times import parse_time
 
 SERVICE_NAME: Final = "mwaa-serverless"
 BUNDLED_MODELS: Final = Path(__file__).with_name("botocore_data")
@@ -31,39 +35,174 @@ def api_client(max_attempts: int = 8) -> Any:
     return session.create_client(SERVICE_NAME, config=config)
 
 
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowSummary:
+    """One entry of ListWorkflows."""
+
+    arn: str
+    name: str
+    modified_at: datetime | None
+
+    @classmethod
+    def from_api(cls, raw: Mapping[str, Any]) -> WorkflowSummary:
+        arn = raw["WorkflowArn"]
+        return cls(arn, _text(raw.get("Name")) or arn.rsplit("/", 1)[1], parse_time(raw.get("ModifiedAt")))
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowAnswer:
+    """GetWorkflow: what the pipeline keeps of a workflow's description."""
+
+    arn: str
+    schedule: str | None  # cron expression; None: runs only on demand
+    trigger_mode: str | None
+    log_group: str | None
+    status: str | None
+    modified_at: datetime | None
+
+    @classmethod
+    def from_api(cls, raw: Mapping[str, Any]) -> WorkflowAnswer:
+        return cls(
+            arn=raw["WorkflowArn"],
+            schedule=_text((raw.get("ScheduleConfiguration") or {}).get("CronExpression")),
+            trigger_mode=_text(raw.get("TriggerMode")),
+            log_group=_text((raw.get("LoggingConfiguration") or {}).get("LogGroupName")),
+            status=_text(raw.get("WorkflowStatus")),
+            modified_at=parse_time(raw.get("ModifiedAt")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """One entry of ListWorkflowRuns."""
+
+    run_id: str
+    created_at: datetime | None  # CreatedOn, else StartedAt
+
+    @classmethod
+    def from_api(cls, raw: Mapping[str, Any]) -> RunSummary:
+        summary = raw.get("RunDetailSummary") or {}
+        return cls(raw["RunId"], parse_time(summary.get("CreatedOn")) or parse_time(summary.get("StartedAt")))
+
+
+@dataclass(frozen=True, slots=True)
+class RunAnswer:
+    """GetWorkflowRun (identity from the answer, state and times from its RunDetail)."""
+
+    run_id: str
+    state: str | None
+    run_type: str | None = None
+    workflow_version: str | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    modified_at: datetime | None = None
+    error_message: str | None = None
+
+    @classmethod
+    def from_api(cls, raw: Mapping[str, Any]) -> RunAnswer:
+        detail = raw.get("RunDetail") or {}
+        return cls(
+            run_id=raw.get("RunId") or detail["RunId"],
+            state=_text(detail.get("RunState")),
+            run_type=_text(raw.get("RunType") or detail.get("RunType")),
+            workflow_version=_text(raw.get("WorkflowVersion") or detail.get("WorkflowVersion")),
+            created_at=parse_time(detail.get("CreatedAt")),
+            started_at=parse_time(detail.get("StartedOn")),
+            ended_at=parse_time(detail.get("CompletedOn")),
+            modified_at=parse_time(detail.get("ModifiedAt")),
+            error_message=_text(detail.get("ErrorMessage")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSummary:
+    """One entry of ListTaskInstances."""
+
+    task_instance_id: str | None
+    status: str | None
+
+    @classmethod
+    def from_api(cls, raw: Mapping[str, Any]) -> TaskSummary:
+        return cls(_text(raw.get("TaskInstanceId")), _text(raw.get("Status")))
+
+
+@dataclass(frozen=True, slots=True)
+class TaskAnswer:
+    """GetTaskInstance: the task instance's latest attempt (the API describes no earlier one)."""
+
+    task_instance_id: str
+    run_id: str | None
+    task_id: str | None
+    status: str | None
+    attempt: int | None
+    operator: str | None = None
+    workflow_version: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    modified_at: datetime | None = None
+    error_message: str | None = None
+    log_stream: str | None = None
+
+    @classmethod
+    def from_api(cls, raw: Mapping[str, Any]) -> TaskAnswer:
+        attempt = raw.get("AttemptNumber")
+        return cls(
+            task_instance_id=raw["TaskInstanceId"],
+            run_id=_text(raw.get("RunId")),
+            task_id=_text(raw.get("TaskId")),
+            status=_text(raw.get("Status")),
+            attempt=attempt if isinstance(attempt, int) and not isinstance(attempt, bool) else None,
+            operator=_text(raw.get("OperatorName")),
+            workflow_version=_text(raw.get("WorkflowVersion")),
+            started_at=parse_time(raw.get("StartedAt")),
+            ended_at=parse_time(raw.get("EndedAt")),
+            modified_at=parse_time(raw.get("ModifiedAt")),
+            error_message=_text(raw.get("ErrorMessage")),
+            log_stream=_text(raw.get("LogStream")),
+        )
+
+
 class MwaaApi:
     """The few reads the pipeline needs; a resource that no longer exists reads as None."""
 
     def __init__(self, client: Any) -> None:
         self._client = client
 
-    def workflows(self) -> Iterator[dict[str, Any]]:
+    def workflows(self) -> Iterator[WorkflowSummary]:
         for page in self._client.get_paginator("list_workflows").paginate(PaginationConfig={"PageSize": PAGE_SIZE}):
-            yield from page.get("Workflows", [])
+            yield from map(WorkflowSummary.from_api, page.get("Workflows", []))
 
-    def workflow(self, workflow_arn: str) -> dict[str, Any] | None:
-        return self._get("get_workflow", WorkflowArn=workflow_arn)
+    def workflow(self, workflow_arn: str) -> WorkflowAnswer | None:
+        found = self._get("get_workflow", WorkflowArn=workflow_arn)
+        return WorkflowAnswer.from_api(found) if found is not None else None
 
-    def runs(self, workflow_arn: str) -> Iterator[dict[str, Any]]:
+    def runs(self, workflow_arn: str) -> Iterator[RunSummary]:
         paginator = self._client.get_paginator("list_workflow_runs")
         for page in paginator.paginate(WorkflowArn=workflow_arn, PaginationConfig={"PageSize": PAGE_SIZE}):
-            yield from page.get("WorkflowRuns", [])
+            yield from map(RunSummary.from_api, page.get("WorkflowRuns", []))
 
-    def run(self, workflow_arn: str, run_id: str) -> dict[str, Any] | None:
-        return self._get("get_workflow_run", WorkflowArn=workflow_arn, RunId=run_id)
+    def run(self, workflow_arn: str, run_id: str) -> RunAnswer | None:
+        found = self._get("get_workflow_run", WorkflowArn=workflow_arn, RunId=run_id)
+        return RunAnswer.from_api(found) if found is not None else None
 
-    def tasks(self, workflow_arn: str, run_id: str) -> list[dict[str, Any]]:
+    def tasks(self, workflow_arn: str, run_id: str) -> list[TaskSummary]:
         paginator = self._client.get_paginator("list_task_instances")
         pages = paginator.paginate(WorkflowArn=workflow_arn, RunId=run_id, PaginationConfig={"PageSize": PAGE_SIZE})
         try:
-            return [task for page in pages for task in page.get("TaskInstances", [])]
+            return [TaskSummary.from_api(task) for page in pages for task in page.get("TaskInstances", [])]
         except ClientError as error:
             if _not_found(error):
                 return []
             raise
 
-    def task(self, workflow_arn: str, run_id: str, task_instance_id: str) -> dict[str, Any] | None:
-        return self._get("get_task_instance", WorkflowArn=workflow_arn, RunId=run_id, TaskInstanceId=task_instance_id)
+    def task(self, workflow_arn: str, run_id: str, task_instance_id: str) -> TaskAnswer | None:
+        found = self._get("get_task_instance", WorkflowArn=workflow_arn, RunId=run_id, TaskInstanceId=task_instance_id)
+        return TaskAnswer.from_api(found) if found is not None else None
 
     def _get(self, operation: str, **request: str) -> dict[str, Any] | None:
         try:

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 
 from mwaa_obs.events import RunEvent, TaskEvent
-from mwaa_obs.states import RUN_RANK, TERMINAL_RANK
-from mwaa_obs.store import Recorded, WriteOutcome
+from mwaa_obs.states import RUN_RANK, TERMINAL_RANK, TaskState
+from mwaa_obs.store.transitions import Recorded, WriteOutcome
 
 NoticeKind = Literal["run", "retry"]
-NOTICE_KINDS: Final = ("run", "retry")
+NOTICE_KINDS: Final = get_args(NoticeKind)
 
 
 class InvalidNotice(ValueError):
@@ -75,7 +75,7 @@ def notice_owed(event: RunEvent | TaskEvent, recorded: Recorded) -> Notice | Non
             recorded.outcome is WriteOutcome.DUPLICATE and recorded.status_before == event.status
         )
         return Notice("run", event.workflow.workflow_id, event.run_id) if sets_outcome else None
-    if event.status == "UP_FOR_RETRY":
+    if event.status == TaskState.UP_FOR_RETRY:
         return Notice("retry", event.workflow.workflow_id, event.run_id, event.task_key, event.attempt)
     return None
 

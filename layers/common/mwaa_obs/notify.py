@@ -10,14 +10,15 @@ notices DLQ.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mwaa_obs import SERVICE
+from mwaa_obs import DEFAULT_STACK_NAME, SERVICE
 from mwaa_obs.alerting import AlertKind, Decision, decide_failure, decide_quiet, decide_success
 from mwaa_obs.channels import AlertTopic, DeliveryError, SlackWebhook, SlackWebhooks
 from mwaa_obs.enrich import Enricher
@@ -26,27 +27,18 @@ from mwaa_obs.metrics import (
     ALERTS_GROUPED,
     INVALID_NOTICES,
     NOTIFICATION_FAILURES,
+    NOTIFICATIONS_DEAD_LETTERED,
     NOTIFICATIONS_SENT,
-    MetricPoint,
 )
 from mwaa_obs.notices import InvalidNotice, Notice
 from mwaa_obs.settings import Route, SettingsSource
-from mwaa_obs.states import FAILED_RUN_STATES, TERMINAL_RANK
-from mwaa_obs.store import (
-    AlreadyDecided,
-    DecisionConflict,
-    RunItem,
-    StateItem,
-    TaskAttemptItem,
-    decision_of,
-    load_health,
-    load_run,
-    mark_notified,
-    notified_at,
-    save_decision,
-    seen_attribute,
-    workflow_log_group,
-)
+from mwaa_obs.sqs import PartialBatchResponse, process_partial_batch
+from mwaa_obs.states import FAILED_RUN_STATES, FAILED_TASK_STATES, TERMINAL_RANK, RunState, TaskState, seen_attribute
+from mwaa_obs.store.alerts import Alerts, AlreadyDecided, DecisionConflict, decision_of, notified_at
+from mwaa_obs.store.runs import Runs
+from mwaa_obs.store.schema import RunItem, StateItem, TaskAttemptItem
+from mwaa_obs.store.workflows import Workflows
+from mwaa_obs.telemetry import MetricSink
 
 logger = Logger(service=SERVICE, child=True)
 
@@ -59,47 +51,48 @@ class DeliveryIncomplete(RuntimeError):
 
 @dataclass
 class Notifier:
+    runs: Runs
+    alerts: Alerts
+    workflows: Workflows
     settings: SettingsSource
     topic: AlertTopic | None
     webhooks: SlackWebhooks | None
-    stack_name: str = "mwaa-obs"
+    stack_name: str = DEFAULT_STACK_NAME
     slack: Callable[[str], SlackWebhook] = SlackWebhook
     enricher: Enricher | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
-    def handle(self, body: str, owed: list[MetricPoint]) -> None:
-        """Decide and deliver the message one notice owes; append the metrics it owes to `owed`."""
+    def handle(self, body: str, sink: MetricSink) -> None:
+        """Decide and deliver the message one notice owes; the metrics it owes go to the sink."""
         try:
             notice = Notice.from_body(body)
         except InvalidNotice as error:
             logger.warning("invalid notice dropped", extra={"reason": str(error), "body_prefix": body[:200]})
-            owed.append(MetricPoint(INVALID_NOTICES, 1))
+            sink.count(INVALID_NOTICES)
             return
-        run, attempts = load_run(notice.workflow_id, notice.run_id)
+        run, attempts = self.runs.load(notice.workflow_id, notice.run_id)
         item: StateItem | None = run if notice.kind == "run" else _attempt(attempts, notice)
         if run is None or item is None:
             # Only possible when the item expired (TTL) or was deleted before the notice came due.
             logger.warning("notice names nothing stored; dropped", extra={"notice": body[:200]})
-            owed.append(MetricPoint(INVALID_NOTICES, 1))
+            sink.count(INVALID_NOTICES)
             return
         if self.enricher is not None:
-            owed.extend(self.enricher.complete(run, [run, *attempts] if item is run else [item]))
-        route = self.settings.get().route_for(run.workflow_name)
-        decision = decision_of(item) or self._decide(item, run, route, notice, owed)
+            self.enricher.complete(run, [run, *attempts] if item is run else [item], sink)
+        route = self.settings.get(sink).route_for(run.workflow_name)
+        decision = decision_of(item) or self._decide(item, run, route, notice, sink)
         if decision is None:
             return
         fields = {"workflow": run.workflow_name, "run_id": run.run_id, "alert": decision.kind.value}
         if not decision.kind.sends or not route.alerts:
             logger.info("no message owed", extra=fields)
             return
-        log_group = workflow_log_group(run.workflow_id)
+        log_group = self.workflows.log_group(run.workflow_id)
         alert = build_alert(run, attempts, decision, route, stack_name=self.stack_name, item=item, log_group=log_group)
-        self._deliver(item, alert, route, owed)
+        self._deliver(item, alert, route, sink)
         logger.info("message delivered", extra=fields)
 
-    def _decide(
-        self, item: StateItem, run: RunItem, route: Route, notice: Notice, owed: list[MetricPoint]
-    ) -> Decision | None:
+    def _decide(self, item: StateItem, run: RunItem, route: Route, notice: Notice, sink: MetricSink) -> Decision | None:
         if isinstance(item, TaskAttemptItem):
             # NONE is recorded too: it tells ingest that duplicates of this event owe no further notice.
             kind = AlertKind.RETRY if route.retry_alerts else AlertKind.NONE
@@ -110,34 +103,41 @@ class Notifier:
         for _ in range(DECISION_ATTEMPTS):
             now = self.clock()
             ended = run.ended_at or getattr(run, seen_attribute(run.status or "")) or now
-            if run.status in FAILED_RUN_STATES or (run.status == "STOPPED" and route.alert_on_stopped):
-                health, version = load_health(notice.workflow_id)
+            if run.status in FAILED_RUN_STATES or (run.status == RunState.STOPPED and route.alert_on_stopped):
+                health, version = self.alerts.health(notice.workflow_id)
                 decision, after = decide_failure(health, ended, now, route.group_window)
-            elif run.status == "SUCCESS":
-                health, version = load_health(notice.workflow_id)
+            elif run.status == RunState.SUCCESS:
+                health, version = self.alerts.health(notice.workflow_id)
                 decision, after = decide_success(health, ended, now)
             else:
                 return self._save(run, decide_quiet(now))
             try:
-                save_decision(run, decision, after, version)
+                self.alerts.save_decision(run, decision, after, version)
             except DecisionConflict:
                 logger.info("workflow health changed meanwhile; deciding again", extra={"run_id": run.run_id})
             except AlreadyDecided:
-                return _decided_by_other(run)
+                return self._decided_by_other(run)
             else:
                 if decision.kind is AlertKind.SUPPRESSED:  # counted by the delivery that decided it, only
-                    owed.append(MetricPoint(ALERTS_GROUPED, 1, run.workflow_name))
+                    sink.count(ALERTS_GROUPED, run.workflow_name)
                 return decision
         raise DecisionConflict(f"health of {notice.workflow_id} kept changing; the notice will be retried")
 
     def _save(self, item: StateItem, decision: Decision) -> Decision | None:
         try:
-            save_decision(item, decision)
+            self.alerts.save_decision(item, decision)
         except AlreadyDecided:
-            return _decided_by_other(item)
+            return self._decided_by_other(item)
         return decision
 
-    def _deliver(self, item: StateItem, alert: Alert, route: Route, owed: list[MetricPoint]) -> None:
+    def _decided_by_other(self, item: StateItem) -> Decision | None:
+        """The decision another delivery of this notice recorded first (read back with the item's channel marks)."""
+        fresh = self.runs.reread(item)
+        item.alert = fresh.alert
+        item.notified_email, item.notified_slack = fresh.notified_email, fresh.notified_slack
+        return decision_of(item)
+
+    def _deliver(self, item: StateItem, alert: Alert, route: Route, sink: MetricSink) -> None:
         senders: dict[str, Callable[[], None]] = {}
         if route.email and self.topic is not None:
             topic = self.topic
@@ -154,13 +154,26 @@ class Notifier:
             except (DeliveryError, BotoCoreError, ClientError) as error:
                 reason = error.reason if isinstance(error, DeliveryError) else type(error).__name__
                 logger.error("channel did not take the message", extra={"channel": channel, "reason": reason})
-                owed.append(MetricPoint(NOTIFICATION_FAILURES, 1))
+                sink.count(NOTIFICATION_FAILURES)
                 failed.append(channel)
                 continue
-            mark_notified(item, channel, self.clock())
-            owed.append(MetricPoint(NOTIFICATIONS_SENT, 1, alert.workflow_name))
+            self.alerts.mark_notified(item, channel, self.clock())
+            sink.count(NOTIFICATIONS_SENT, alert.workflow_name)
         if failed:
             raise DeliveryIncomplete(f"not delivered to {', '.join(failed)}; retried with the notice")
+
+
+def notify_batch(
+    event: Mapping[str, Any], notifier: Notifier, sink: MetricSink, *, max_receive_count: int
+) -> PartialBatchResponse:
+    """The notices of one SQS batch, each on its own: a notice that fails is retried alone (and dead-lettered, and
+    counted, on its last receive)."""
+    return process_partial_batch(
+        event,
+        lambda body: notifier.handle(body, sink),
+        max_receive_count=max_receive_count,
+        on_last_failure=lambda: sink.count(NOTIFICATIONS_DEAD_LETTERED),
+    )
 
 
 def _attempt(attempts: list[TaskAttemptItem], notice: Notice) -> TaskAttemptItem | None:
@@ -168,14 +181,6 @@ def _attempt(attempts: list[TaskAttemptItem], notice: Notice) -> TaskAttemptItem
         if attempt.task_key == notice.task_key and attempt.attempt == notice.attempt:
             return attempt
     return None
-
-
-def _decided_by_other(item: StateItem) -> Decision | None:
-    """The decision another delivery of this notice recorded first (read back with the item's channel marks)."""
-    fresh = type(item).get(item.pk, item.sk, consistent_read=True)
-    item.alert = fresh.alert
-    item.notified_email, item.notified_slack = fresh.notified_email, fresh.notified_slack
-    return decision_of(item)
 
 
 def build_alert(
@@ -203,7 +208,7 @@ def build_alert(
     failed = [
         _failed_task(run, attempt, region, log_group)
         for attempt in sorted(latest.values(), key=lambda found: found.ended_at or datetime.max.replace(tzinfo=UTC))
-        if attempt.status in ("FAILED", "TIMEOUT")
+        if attempt.status in FAILED_TASK_STATES
     ]
     retry_task = _failed_task(run, item, region, log_group) if isinstance(item, TaskAttemptItem) else None
     return Alert(
@@ -219,7 +224,7 @@ def build_alert(
         ended_at=run.ended_at,
         error_message=run.error_message,
         failed_tasks=tuple(failed),
-        upstream_failed=sum(1 for attempt in latest.values() if attempt.status == "UPSTREAM_FAILED"),
+        upstream_failed=sum(1 for attempt in latest.values() if attempt.status == TaskState.UPSTREAM_FAILED),
         failed_runs=decision.failed_runs,
         failing_since=decision.failing_since,
         grouped=decision.grouped,

@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from aws_lambda_powertools import Logger
+
+from mwaa_obs import PRODUCT, SERVICE
 from mwaa_obs.metrics import (
     RUN_DURATION,
     RUN_FAILED,
@@ -27,10 +30,16 @@ from mwaa_obs.metrics import (
     MetricSpec,
 )
 from mwaa_obs.settings import Route, Settings
+from mwaa_obs.states import RunState
 from mwaa_obs.stats import percentile
-from mwaa_obs.store import WorkflowItem, list_workflows, note_dedicated_resources, recent_runs
+from mwaa_obs.store.runs import Runs
+from mwaa_obs.store.schema import WorkflowItem
+from mwaa_obs.store.workflows import Workflows
+from mwaa_obs.times import invocation_time
 
-MANAGED_BY: Final = "mwaa-obs"
+logger = Logger(service=SERVICE, child=True)
+
+MANAGED_BY: Final = PRODUCT
 WORKFLOW_PATTERN: Final = "__workflow__"
 # Names the stack's own alarms use after the prefix: a workflow with such a name keeps the shared alarms only.
 RESERVED_NAMES: Final = frozenset({"workflows", "pipeline", "workflow", "fleet"})
@@ -256,6 +265,9 @@ def is_retired(workflow: WorkflowItem, now: datetime, retention: timedelta) -> b
 def provision_all(
     provisioner: Provisioner,
     settings: Settings,
+    workflows: Workflows,
+    runs: Runs,
+    *,
     only: set[str] | None = None,
     retired: Callable[[WorkflowItem], bool] = lambda _: False,
 ) -> dict[str, int]:
@@ -266,7 +278,7 @@ def provision_all(
     A workflow known to have none, and not asked to, is not checked: most workflows cost no CloudWatch call.
     """
     totals = {"workflows": 0, "written": 0, "unchanged": 0, "deleted": 0}
-    for workflow in list_workflows():
+    for workflow in workflows.all():
         if only is not None and workflow.workflow_id not in only:
             continue
         route = settings.route_for(workflow.workflow_name)
@@ -277,16 +289,34 @@ def provision_all(
             continue  # nothing to create and nothing left to delete: no CloudWatch call
         durations: list[float] = []
         if dedicated and route.duration_threshold_seconds is None:
-            runs = recent_runs(workflow.workflow_id, limit=RECENT_RUNS)
             durations = [
                 (run.ended_at - run.started_at).total_seconds()
-                for run in runs
-                if run.status == "SUCCESS" and run.started_at and run.ended_at
+                for run in runs.recent(workflow.workflow_id, limit=RECENT_RUNS)
+                if run.status == RunState.SUCCESS and run.started_at and run.ended_at
             ]
         changes = provisioner.provision(workflow.workflow_name, route, durations)
-        note_dedicated_resources(workflow, dedicated)
+        workflows.note_dedicated_resources(workflow, dedicated)
         totals["workflows"] += 1
         totals["written"] += len(changes.written)
         totals["unchanged"] += len(changes.unchanged)
         totals["deleted"] += len(changes.deleted)
     return totals
+
+
+def provision_invocation(
+    event: Mapping[str, Any],
+    provisioner: Provisioner,
+    settings: Settings,
+    workflows: Workflows,
+    runs: Runs,
+    *,
+    retention: timedelta,
+) -> dict[str, int]:
+    """One invocation: the workflows a stream batch first saw, or (on the schedule) every workflow."""
+    only = workflows_first_seen(event) if "Records" in event else None
+    now = invocation_time(event)
+    summary = provision_all(
+        provisioner, settings, workflows, runs, only=only, retired=lambda workflow: is_retired(workflow, now, retention)
+    )
+    logger.info("provisioned", extra=summary)
+    return summary

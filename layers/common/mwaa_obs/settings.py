@@ -15,14 +15,17 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import timedelta
 from fnmatch import fnmatchcase
-from typing import Any, Final
+from types import UnionType
+from typing import Any, Final, get_args, get_type_hints
 
 from aws_lambda_powertools import Logger
 
 from mwaa_obs import SERVICE
+from mwaa_obs.metrics import INVALID_SETTINGS
+from mwaa_obs.telemetry import MetricSink
 
 logger = Logger(service=SERVICE, child=True)
 
@@ -59,21 +62,15 @@ class Route:
         return timedelta(minutes=self.group_window_minutes)
 
 
+def _accepted_types(hint: Any) -> tuple[type, ...]:
+    return tuple(get_args(hint)) if isinstance(hint, UnionType) else (hint,)
+
+
+# The JSON types each settings key accepts: those of Route's fields.
 _TYPES: Final[dict[str, tuple[type, ...]]] = {
-    "alerts": (bool,),
-    "team": (str,),
-    "severity": (str,),
-    "email": (bool,),
-    "slack_webhook": (str, type(None)),
-    "mention": (str,),
-    "alert_on_stopped": (bool,),
-    "retry_alerts": (bool,),
-    "group_window_minutes": (int,),
-    "freshness_check": (bool,),
-    "freshness_grace_minutes": (int,),
-    "alarms": (str,),
-    "duration_threshold_seconds": (int, type(None)),
-    "retry_threshold": (int, type(None)),
+    name: _accepted_types(hint)
+    for name, hint in get_type_hints(Route).items()
+    if name in {f.name for f in fields(Route)}
 }
 ALARM_MODES: Final = ("shared", "dedicated")
 # Keys that are not settings of a route.
@@ -144,7 +141,7 @@ class SettingsSource:
     """The settings document from SSM Parameter Store, cached for `ttl_seconds`.
 
     A document that cannot be read or parsed never stops the messages: the last good settings (or the built-in
-    defaults) stay in use and the problem is logged once per read, with the `on_invalid` callback counting it.
+    defaults) stay in use and the problem is logged and counted (InvalidSettings) once per read.
     """
 
     def __init__(
@@ -152,18 +149,16 @@ class SettingsSource:
         ssm: Any,
         parameter_name: str,
         ttl_seconds: float = 60.0,
-        on_invalid: Callable[[str], None] = lambda _: None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._ssm = ssm
         self._name = parameter_name
         self._ttl = ttl_seconds
-        self._on_invalid = on_invalid
         self._clock = clock
         self._cached = Settings()
         self._read_at: float | None = None
 
-    def get(self) -> Settings:
+    def get(self, sink: MetricSink | None = None) -> Settings:
         now = self._clock()
         if self._read_at is not None and now - self._read_at < self._ttl:
             return self._cached
@@ -173,8 +168,13 @@ class SettingsSource:
             self._cached = parse_settings(text)
         except InvalidSettings as error:
             logger.error("settings document rejected; previous settings kept", extra={"reason": str(error)})
-            self._on_invalid(str(error))
+            _count_invalid(sink)
         except self._ssm.exceptions.ParameterNotFound:
             logger.error("settings parameter not found; previous settings kept", extra={"parameter": self._name})
-            self._on_invalid("parameter not found")
+            _count_invalid(sink)
         return self._cached
+
+
+def _count_invalid(sink: MetricSink | None) -> None:
+    if sink is not None:
+        sink.count(INVALID_SETTINGS)

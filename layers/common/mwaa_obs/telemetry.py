@@ -1,13 +1,53 @@
-"""Publishing metric points as CloudWatch EMF through Powertools Metrics."""
+"""Metrics out: a sink per invocation for the points the code owes, published as CloudWatch EMF when it ends.
+
+The services take the sink as an argument and add to it; `emits_metrics` gives each invocation a fresh one and
+publishes it in `finally`, so what was owed before an error still reaches CloudWatch and nothing is counted twice
+across invocations.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import cache, wraps
+from typing import Any
 
 from aws_lambda_powertools import Metrics
 
-from mwaa_obs.metrics import WORKFLOW_DIMENSION, MetricPoint
+from mwaa_obs.metrics import WORKFLOW_DIMENSION, MetricPoint, MetricSpec
+
+
+class MetricSink:
+    """The metric points one invocation owes."""
+
+    def __init__(self) -> None:
+        self.points: list[MetricPoint] = []
+
+    def count(self, spec: MetricSpec, workflow: str | None = None, value: float = 1) -> None:
+        self.points.append(MetricPoint(spec, value, workflow))
+
+    def extend(self, points: Iterable[MetricPoint]) -> None:
+        self.points.extend(points)
+
+
+def emits_metrics[Event, Result](handler: Callable[[Event, Any, MetricSink], Result]) -> Callable[[Event, Any], Result]:
+    """A Lambda handler taking (event, context, sink) as one taking (event, context) that publishes its sink."""
+
+    @wraps(handler)
+    def invoke(event: Event, context: Any) -> Result:
+        sink = MetricSink()
+        try:
+            return handler(event, context, sink)
+        finally:
+            publish(sink.points, _metrics())
+
+    return invoke
+
+
+@cache
+def _metrics() -> Metrics:
+    """Powertools Metrics, made at the first publication (it reads its namespace from the environment)."""
+    return Metrics()
 
 
 def publish(points: Iterable[MetricPoint], metrics: Metrics) -> None:

@@ -1,4 +1,5 @@
-"""Builders for the events and Lambda inputs the tests feed the pipeline (the shapes docs/EVENTS.md describes)."""
+"""Builders for what the tests and the bench feed the pipeline: events (the shapes docs/EVENTS.md describes), Lambda
+inputs, and the functions' environment."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import random
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from mwaa_obs import DEFAULT_STACK_NAME
 from mwaa_obs.states import RUN_DETAIL_TYPE_PREFIX, TASK_DETAIL_TYPE_PREFIX
 from mwaa_obs_tools.sample_events import ACCOUNT, REGION, envelope
 
@@ -72,7 +75,7 @@ def fleet_history(
     workflows: int, runs_per_workflow: int, tasks_per_run: int, seed: int
 ) -> tuple[list[dict[str, Any]], dict[tuple[str, str], str], Counter[str]]:
     """Events of many workflows' runs (30 % fail), the true final state of each run, and the metric counts owed."""
-    draw = random.Random(seed)
+    draw = random.Random(seed)  # noqa: S311 - test data, not security
     events: list[dict[str, Any]] = []
     truth: dict[tuple[str, str], str] = {}
     counts: Counter[str] = Counter()
@@ -100,7 +103,7 @@ def fleet_history(
 
 def shuffled_with_duplicates(events: list[dict[str, Any]], share: float, seed: int) -> list[dict[str, Any]]:
     """Every event once, a `share` of them twice, in random order: at-least-once delivery in no order."""
-    draw = random.Random(seed)
+    draw = random.Random(seed)  # noqa: S311 - test data, not security
     delivered = events + draw.sample(events, int(share * len(events)))
     draw.shuffle(delivered)
     return delivered
@@ -121,3 +124,49 @@ def metric_totals(documents: Iterable[Mapping[str, Any]], workflow: str | None =
             values = values if isinstance(values, list) else [values]
             totals[definition["Name"]] = totals.get(definition["Name"], 0) + sum(values)
     return totals
+
+
+@dataclass(frozen=True)
+class FunctionEnvironment:
+    """The environment template.yaml gives the functions, with every resource named under `prefix` on the emulator
+    at `port`: the tests and the bench run the handlers in-process with it."""
+
+    port: int
+    prefix: str
+    max_receive_count: int = 3
+
+    @property
+    def table_name(self) -> str:
+        return f"{self.prefix}-state"
+
+    @property
+    def notices_queue(self) -> str:
+        return f"{self.prefix}-notices"
+
+    @property
+    def alert_topic(self) -> str:
+        return f"{self.prefix}-alerts"
+
+    @property
+    def settings_parameter(self) -> str:
+        return f"/{self.prefix}/settings"
+
+    @property
+    def slack_secret(self) -> str:
+        return f"{self.prefix}-slack"  # SecretId takes a name as well as the ARN a deployment passes
+
+    def variables(self) -> dict[str, str]:
+        return {
+            "TABLE_NAME": self.table_name,
+            "HISTORY_TTL_DAYS": "90",
+            "NOTICES_QUEUE_URL": f"http://localhost:{self.port}/{ACCOUNT}/{self.notices_queue}",
+            "ALERT_TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:{self.alert_topic}",
+            "SETTINGS_PARAMETER": self.settings_parameter,
+            "SLACK_WEBHOOK_SECRET_ARN": self.slack_secret,
+            "NOTICES_MAX_RECEIVE_COUNT": str(self.max_receive_count),
+            "RESOURCE_PREFIX": DEFAULT_STACK_NAME,
+            "ALARM_TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:{self.prefix}-alarms",
+            "WORKFLOW_DASHBOARD": f"{DEFAULT_STACK_NAME}-workflow",
+            "POWERTOOLS_METRICS_NAMESPACE": "MWAAServerless/Test",
+            "POWERTOOLS_DEV": "false",
+        }

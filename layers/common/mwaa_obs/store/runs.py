@@ -1,0 +1,82 @@
+"""Reads of runs and their task attempts: the notifier's, the reconciler's, the checks' and the CLI's."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from mwaa_obs.store.schema import (
+    Entity,
+    RunItem,
+    StateItem,
+    TaskAttemptItem,
+    failures_partition,
+    item_from_raw,
+    run_key,
+    workflow_key,
+)
+from mwaa_obs.store.update import query
+
+Item = TypeVar("Item", bound=StateItem)
+
+
+class Runs:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table_name = table_name
+
+    def load(self, workflow_id: str, run_id: str) -> tuple[RunItem | None, list[TaskAttemptItem]]:
+        """A run and all its task attempts, in one (consistent) Query of the run's partition."""
+        request = {
+            "TableName": self._table_name,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": run_key(workflow_id, run_id)}},
+            "ConsistentRead": True,
+        }
+        run: RunItem | None = None
+        attempts: list[TaskAttemptItem] = []
+        for raw in query(self._client, request):
+            item = item_from_raw(raw)
+            if isinstance(item, RunItem):
+                run = item
+            elif isinstance(item, TaskAttemptItem):
+                attempts.append(item)
+        return run, attempts
+
+    def reread(self, item: Item) -> Item:
+        """The item as it is now (a consistent read)."""
+        raw = self._client.get_item(
+            TableName=self._table_name, Key={"pk": {"S": item.pk}, "sk": {"S": item.sk}}, ConsistentRead=True
+        )
+        fresh = item_from_raw(raw["Item"])
+        if not isinstance(fresh, type(item)):
+            raise TypeError(f"{item.sk} is stored as {type(fresh).__name__}")
+        return fresh
+
+    def recent(self, workflow_id: str, limit: int = 20) -> list[RunItem]:
+        """A workflow's runs, newest first (by when each was first seen)."""
+        request = {
+            "TableName": self._table_name,
+            "IndexName": Entity.workflow_runs.Meta.index_name,
+            "KeyConditionExpression": "gsi1pk = :workflow",
+            "ExpressionAttributeValues": {":workflow": {"S": workflow_key(workflow_id)}},
+            "ScanIndexForward": False,
+        }
+        found = (item_from_raw(raw) for raw in query(self._client, request, limit))
+        return [item for item in found if isinstance(item, RunItem)]
+
+    def recent_failures(self, days: int = 1, now: datetime | None = None) -> list[RunItem]:
+        """Failed and timed-out runs across all workflows over the last `days` UTC days, newest first."""
+        today = (now or datetime.now(UTC)).astimezone(UTC)
+        failures: list[RunItem] = []
+        for back in range(days):
+            request = {
+                "TableName": self._table_name,
+                "IndexName": Entity.recent_failures.Meta.index_name,
+                "KeyConditionExpression": "gsi2pk = :day",
+                "ExpressionAttributeValues": {":day": {"S": failures_partition(today - timedelta(days=back))}},
+                "ScanIndexForward": False,
+            }
+            found = (item_from_raw(raw) for raw in query(self._client, request))
+            failures.extend(item for item in found if isinstance(item, RunItem))
+        return failures

@@ -1,0 +1,221 @@
+"""The single-table schema: keys, pynamodb models and indexes. No I/O here, and no table name.
+
+Keys (docs/ARCHITECTURE.md has the whole design):
+    workflow       pk WF#<workflow id>                 sk WORKFLOW
+    run            pk RUN#<workflow id>#<run id>       sk RUN
+    task attempt   pk RUN#<workflow id>#<run id>       sk TASK#<task instance id or task id>#<attempt, 4 digits>
+
+A run and all its task attempts share one partition (one Query); a busy workflow spreads over one partition per
+run. GSI `workflow-runs` (gsi1) lists a workflow's runs newest first, and the workflows themselves; GSI
+`recent-failures` (gsi2, one partition per UTC day) lists failed and timed-out runs across all workflows; sparse
+GSI `unverified-runs` (gsi3, keys only) lists the runs the reconciler has yet to check against the API.
+
+The models name and serialise the attributes; the repositories (mwaa_obs.store.*) send every request through a
+botocore client and the table name they were built with, and build models from the raw items with
+`Entity.from_raw_data`. The models have no table of their own, so nothing reaches DynamoDB behind a repository's
+back.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    DiscriminatorAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from mwaa_obs.events import workflow_name_of
+from mwaa_obs.states import RUN_RANK, TASK_RANK, seen_attribute
+
+WORKFLOW_SORT_KEY: Final = "WORKFLOW"
+RUN_SORT_KEY: Final = "RUN"
+WORKFLOWS_PARTITION: Final = "WORKFLOWS"  # gsi1: the partition that lists every workflow
+UNVERIFIED_PARTITION: Final = "UNVERIFIED"  # gsi3: the runs the reconciler has yet to check
+
+
+def workflow_key(workflow_id: str) -> str:
+    return f"WF#{workflow_id}"
+
+
+def run_key(workflow_id: str, run_id: str) -> str:
+    return f"RUN#{workflow_id}#{run_id}"
+
+
+def task_sort_key(task_key: str, attempt: int) -> str:
+    return f"TASK#{task_key}#{attempt:04d}"
+
+
+def failures_partition(at: datetime) -> str:
+    return f"FAIL#{at.astimezone(UTC):%Y-%m-%d}"
+
+
+class WorkflowRunsIndex(GlobalSecondaryIndex["Entity"]):
+    class Meta:
+        index_name = "workflow-runs"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class RecentFailuresIndex(GlobalSecondaryIndex["Entity"]):
+    class Meta:
+        index_name = "recent-failures"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
+class UnverifiedRunsIndex(GlobalSecondaryIndex["Entity"]):
+    class Meta:
+        index_name = "unverified-runs"
+        projection = KeysOnlyProjection()
+
+    gsi3pk = UnicodeAttribute(hash_key=True)
+    gsi3sk = UnicodeAttribute(range_key=True)
+
+
+class Entity(Model):
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = DiscriminatorAttribute()
+    expires_at = TTLAttribute(null=True)
+    workflow_arn = UnicodeAttribute(null=True)
+
+    workflow_runs = WorkflowRunsIndex()
+    recent_failures = RecentFailuresIndex()
+    unverified_runs = UnverifiedRunsIndex()
+
+    # Identity lives in the keys alone: every attribute an update sets costs CPU and write capacity.
+    @property
+    def workflow_id(self) -> str:
+        return self.pk.split("#", 2)[1]
+
+    @property
+    def workflow_name(self) -> str:
+        return workflow_name_of(self.workflow_id)
+
+
+class HealthAttribute(MapAttribute[str, Any]):
+    """alerting.Health as stored on the workflow item."""
+
+    failing_since = UTCDateTimeAttribute(null=True)
+    failed_runs = NumberAttribute(default=0)
+    unalerted = NumberAttribute(default=0)
+    last_failure_at = UTCDateTimeAttribute(null=True)
+    last_alert_at = UTCDateTimeAttribute(null=True)
+    last_success_at = UTCDateTimeAttribute(null=True)
+
+
+class WorkflowItem(Entity, discriminator="workflow"):
+    first_seen_at = UTCDateTimeAttribute(null=True)
+    gsi1pk = UnicodeAttribute(null=True)  # WORKFLOWS: the workflow-runs index also lists the workflows
+    gsi1sk = UnicodeAttribute(null=True)
+    health = HealthAttribute(null=True)
+    health_version = NumberAttribute(null=True)  # optimistic lock: notifiers decide one run of a workflow at a time
+    # From the MWAA Serverless API (GetWorkflow / ListWorkflows), refreshed by the reconciler:
+    schedule = UnicodeAttribute(null=True)  # cron expression
+    trigger_mode = UnicodeAttribute(null=True)
+    log_group = UnicodeAttribute(null=True)
+    workflow_status = UnicodeAttribute(null=True)
+    modified_at = UTCDateTimeAttribute(null=True)  # the workflow's ModifiedAt when its metadata was last read
+    deleted_at = UTCDateTimeAttribute(null=True)  # first pass that no longer found it in ListWorkflows
+    # Whether dedicated alarms and a dashboard exist for it (None: not known yet). Lets the hourly provisioning
+    # pass skip CloudWatch for the many workflows that have none.
+    dedicated_resources = BooleanAttribute(null=True)
+
+
+class AlertRecord(MapAttribute[str, Any]):
+    """alerting.Decision as stored on the run (or task attempt) it was made for; set once."""
+
+    kind = UnicodeAttribute()
+    decided_at = UTCDateTimeAttribute()
+    failed_runs = NumberAttribute(default=0)
+    failing_since = UTCDateTimeAttribute(null=True)
+    grouped = NumberAttribute(default=0)
+    superseded = BooleanAttribute(default=False)
+
+
+class StateItem(Entity):
+    """What runs and task attempts share: the current status and the times derived from their transitions."""
+
+    status = UnicodeAttribute(null=True)
+    status_rank = NumberAttribute(null=True)
+    queued_at = UTCDateTimeAttribute(null=True)
+    started_at = UTCDateTimeAttribute(null=True)
+    ended_at = UTCDateTimeAttribute(null=True)
+    error_message = UnicodeAttribute(null=True)
+    alert = AlertRecord(null=True)
+    notified_email = UTCDateTimeAttribute(null=True)
+    notified_slack = UTCDateTimeAttribute(null=True)
+    enriched = UnicodeAttribute(null=True)  # the status at which missing fields were last asked of the API
+
+    @property
+    def run_id(self) -> str:
+        return self.pk.split("#", 2)[2]
+
+    def seen(self) -> dict[str, datetime]:
+        """The transition history: each state seen, with the time it happened."""
+        states = RUN_RANK if isinstance(self, RunItem) else TASK_RANK
+        found = {state: getattr(self, seen_attribute(state)) for state in states}
+        return {state: at for state, at in found.items() if at is not None}
+
+
+# The seen_<state> attributes below are the transition history, one per state of states.RunState / TaskState
+# (tests/unit/test_vocabulary.py checks that they match).
+class RunItem(StateItem, discriminator="run"):
+    run_type = UnicodeAttribute(null=True)
+    workflow_version = UnicodeAttribute(null=True)  # shown by `mwaa-obs runs show`
+    workflow_noted = BooleanAttribute(null=True)
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
+    gsi3pk = UnicodeAttribute(null=True)
+    gsi3sk = UnicodeAttribute(null=True)
+    seen_starting = UTCDateTimeAttribute(null=True)
+    seen_queued = UTCDateTimeAttribute(null=True)
+    seen_running = UTCDateTimeAttribute(null=True)
+    seen_success = UTCDateTimeAttribute(null=True)
+    seen_failed = UTCDateTimeAttribute(null=True)
+    seen_timeout = UTCDateTimeAttribute(null=True)
+    seen_stopped = UTCDateTimeAttribute(null=True)
+
+
+class TaskAttemptItem(StateItem, discriminator="task"):
+    task_id = UnicodeAttribute(null=True)
+    task_instance_id = UnicodeAttribute(null=True)
+    operator = UnicodeAttribute(null=True)
+    log_stream = UnicodeAttribute(null=True)
+    seen_scheduled = UTCDateTimeAttribute(null=True)
+    seen_queued = UTCDateTimeAttribute(null=True)
+    seen_running = UTCDateTimeAttribute(null=True)
+    seen_success = UTCDateTimeAttribute(null=True)
+    seen_failed = UTCDateTimeAttribute(null=True)
+    seen_up_for_retry = UTCDateTimeAttribute(null=True)
+    seen_upstream_failed = UTCDateTimeAttribute(null=True)
+    seen_timeout = UTCDateTimeAttribute(null=True)
+
+    @property
+    def task_key(self) -> str:
+        """The task instance id, or the task id where events carry no instance id."""
+        return self.sk.removeprefix("TASK#").rsplit("#", 1)[0]
+
+    @property
+    def attempt(self) -> int:
+        return int(self.sk.rsplit("#", 1)[1])
+
+
+def item_from_raw(raw: dict[str, Any]) -> Entity:
+    """The model of a raw DynamoDB item (its `kind` picks the class)."""
+    return Entity.from_raw_data(raw)

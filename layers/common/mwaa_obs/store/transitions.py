@@ -1,0 +1,209 @@
+"""The ingest path's writes: one conditional UpdateItem per transition, no reads.
+
+`seen_<state>` attributes are the transition history (first time each state was seen), `status`/`status_rank`
+only ever move forward. Each write asks for the item as it was (ReturnValues and
+ReturnValuesOnConditionCheckFailure = ALL_OLD), which tells a new transition from a duplicate or a late one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from typing import Any
+
+from mwaa_obs.events import RunEvent, StateEvent, TaskEvent
+from mwaa_obs.states import FAILED_RUN_STATES, RUN_RANK, TASK_RANK, seen_attribute
+from mwaa_obs.store.schema import (
+    RUN_SORT_KEY,
+    UNVERIFIED_PARTITION,
+    WORKFLOW_SORT_KEY,
+    WORKFLOWS_PARTITION,
+    Entity,
+    RunItem,
+    StateItem,
+    TaskAttemptItem,
+    WorkflowItem,
+    failures_partition,
+    run_key,
+    task_sort_key,
+    workflow_key,
+)
+from mwaa_obs.store.update import Update, query, send_update
+from mwaa_obs.times import sort_key_time
+
+
+class WriteOutcome(Enum):
+    ADVANCED = "advanced"  # new transition; the stored status moved forward to it
+    RECORDED = "recorded"  # new transition that arrived late; kept in the history, status unchanged
+    DUPLICATE = "duplicate"  # this transition was already stored; nothing changed
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """The times of a run or attempt that its metrics are computed from."""
+
+    queued_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+    def merged_with(self, event: StateEvent) -> Timeline:
+        """What the item holds after the event's times are written with if_not_exists."""
+        return Timeline(
+            self.queued_at or event.queued_at,
+            self.started_at or event.started_at,
+            self.ended_at or event.ended_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    outcome: WriteOutcome
+    before: Timeline
+    workflow_noted: bool = True  # runs only: the workflow item is known to exist
+    status_before: str | None = None
+    alert_decided: bool = False  # the notifier has already handled this item's notice
+
+
+class Transitions:
+    """Writes transitions through one botocore DynamoDB client (stubbed in benchmarks, moto in tests)."""
+
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        history_ttl: timedelta,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._client = client
+        self._table_name = table_name
+        self._history_ttl = history_ttl
+        self._clock = clock
+
+    def record_run(self, event: RunEvent) -> Recorded:
+        workflow_id = event.workflow.workflow_id
+        first_seen = sort_key_time(event.occurred_at)
+        update = Update(run_key(workflow_id, event.run_id), RUN_SORT_KEY)
+        update.set(RunItem.gsi1pk, workflow_key(workflow_id))
+        update.set(RunItem.gsi1sk, f"{first_seen}#{event.run_id}", if_absent=True)
+        update.set(RunItem.run_type, event.run_type, if_absent=True)
+        update.set(RunItem.workflow_version, event.workflow_version, if_absent=True)
+        # Listed for the reconciler from the run's first write; a late event after the check lists it again.
+        update.set(RunItem.gsi3pk, UNVERIFIED_PARTITION, if_absent=True)
+        update.set(RunItem.gsi3sk, f"{first_seen}#{workflow_id}#{event.run_id}", if_absent=True)
+        on_advance = Update(update.pk, update.sk)
+        if event.status in FAILED_RUN_STATES:
+            ended = event.ended_at or event.occurred_at
+            on_advance.set(RunItem.gsi2pk, failures_partition(ended))
+            on_advance.set(RunItem.gsi2sk, f"{sort_key_time(ended)}#{workflow_id}#{event.run_id}")
+        return self._record(update, RunItem, event, RUN_RANK[event.status], on_advance)
+
+    def record_task(self, event: TaskEvent) -> Recorded:
+        update = Update(run_key(event.workflow.workflow_id, event.run_id), task_sort_key(event.task_key, event.attempt))
+        update.set(TaskAttemptItem.task_id, event.task_id, if_absent=True)
+        update.set(TaskAttemptItem.task_instance_id, event.task_instance_id, if_absent=True)
+        update.set(TaskAttemptItem.operator, event.operator, if_absent=True)
+        update.set(TaskAttemptItem.log_stream, event.log_stream, if_absent=True)
+        return self._record(update, TaskAttemptItem, event, TASK_RANK[event.status], Update(update.pk, update.sk))
+
+    def note_workflow(self, event: RunEvent) -> None:
+        """Create the workflow item (idempotent), then mark the run so that its later events skip this.
+
+        In that order, so that a failure in between leaves the mark unset and the retried event writes it again.
+        """
+        workflow = Update(workflow_key(event.workflow.workflow_id), WORKFLOW_SORT_KEY)
+        workflow.set(WorkflowItem.kind, WorkflowItem)
+        workflow.set(WorkflowItem.workflow_arn, event.workflow.arn)
+        workflow.set(WorkflowItem.first_seen_at, event.occurred_at, if_absent=True)
+        workflow.set(WorkflowItem.gsi1pk, WORKFLOWS_PARTITION)
+        workflow.set(WorkflowItem.gsi1sk, event.workflow.workflow_id)
+        self._client.update_item(**workflow.request(self._table_name))
+        mark = Update(run_key(event.workflow.workflow_id, event.run_id), RUN_SORT_KEY)
+        mark.set(RunItem.workflow_noted, True)
+        self._client.update_item(**mark.request(self._table_name))
+
+    def fill(self, item: StateItem, status: str, found: Mapping[str, Any]) -> Timeline | None:
+        """Write the fields the API supplied where the item lacks them, once per item and status.
+
+        Returns the item's times before the write (for the durations it may complete), or None when the item was
+        already enriched at this status (another delivery got there first).
+        """
+        update = Update(item.pk, item.sk)
+        model = type(item)
+        for name, value in found.items():
+            update.set(getattr(model, name), value, if_absent=True)
+        update.set(model.enriched, status)
+        done, old = send_update(self._client, update.request(self._table_name, differs=(model.enriched, status)))
+        return _recorded(WriteOutcome.RECORDED, old).before if done else None
+
+    def mark_verified(self, workflow_id: str, run_id: str) -> None:
+        """Take a run off the reconciler's list (it was checked against the API and found final)."""
+        update = Update(run_key(workflow_id, run_id), RUN_SORT_KEY)
+        update.remove(RunItem.gsi3pk)
+        update.remove(RunItem.gsi3sk)
+        self._client.update_item(**update.request(self._table_name))
+
+    def unverified_runs(self, listed_before: datetime) -> list[tuple[str, str]]:
+        """(workflow id, run id) of the runs the reconciler has yet to check, listed before that time, oldest first.
+
+        Read from the raw keys: the keys-only projection carries no `kind` to build a model from.
+        """
+        request = {
+            "TableName": self._table_name,
+            "IndexName": Entity.unverified_runs.Meta.index_name,
+            "KeyConditionExpression": "gsi3pk = :listed AND gsi3sk < :before",
+            "ExpressionAttributeValues": {
+                ":listed": {"S": UNVERIFIED_PARTITION},
+                ":before": {"S": sort_key_time(listed_before)},
+            },
+        }
+        found = []
+        for item in query(self._client, request):
+            _, workflow_id, run_id = item["pk"]["S"].split("#", 2)
+            found.append((workflow_id, run_id))
+        return found
+
+    def _record(
+        self, update: Update, model: type[StateItem], event: StateEvent, rank: int, on_advance: Update
+    ) -> Recorded:
+        """Store one transition: forward if it is the furthest yet, in the history only if it came late."""
+        seen = getattr(model, seen_attribute(event.status))
+        update.set(model.kind, model)
+        update.set(model.workflow_arn, event.workflow.arn)
+        update.set(seen, event.occurred_at)
+        update.set(model.expires_at, self._clock() + self._history_ttl)
+        update.set(model.queued_at, event.queued_at, if_absent=True)
+        update.set(model.started_at, event.started_at, if_absent=True)
+        update.set(model.ended_at, event.ended_at, if_absent=True)
+        update.set(model.error_message, event.error_message, if_absent=True)
+        advance = update.including(on_advance)
+        advance.set(model.status, event.status)
+        advance.set(model.status_rank, rank)
+
+        request = advance.request(self._table_name, absent=seen, below=(model.status_rank, rank))
+        done, old = send_update(self._client, request)
+        if done:
+            return _recorded(WriteOutcome.ADVANCED, old)
+        if old is not None and seen.attr_name in old:
+            return _recorded(WriteOutcome.DUPLICATE, old)
+        # Out of order: the item is already further on. Keep the transition and its times, not its status.
+        done, old = send_update(self._client, update.request(self._table_name, absent=seen))
+        return _recorded(WriteOutcome.RECORDED if done else WriteOutcome.DUPLICATE, old)
+
+
+def _recorded(outcome: WriteOutcome, old: Mapping[str, Any] | None) -> Recorded:
+    """The write's outcome with what the item held before it (read from the raw item: no model is built)."""
+    if not old:
+        return Recorded(outcome, Timeline(), workflow_noted=False)
+    times = (_raw_time(old, attribute) for attribute in (StateItem.queued_at, StateItem.started_at, StateItem.ended_at))
+    is_run = old.get(Entity.kind.attr_name) == {"S": "run"}
+    noted = not is_run or old.get(RunItem.workflow_noted.attr_name) == {"BOOL": True}
+    status = old.get(StateItem.status.attr_name, {}).get("S")
+    return Recorded(outcome, Timeline(*times), noted, status, StateItem.alert.attr_name in old)
+
+
+def _raw_time(raw: Mapping[str, Any], attribute: Any) -> datetime | None:
+    value = raw.get(attribute.attr_name)
+    found: datetime | None = attribute.deserialize(value["S"]) if value else None
+    return found

@@ -1,0 +1,80 @@
+"""The workflow items: first seen by ingest, described by the API through the reconciler, marked by provisioning."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from mwaa_obs.mwaa_api import WorkflowAnswer
+from mwaa_obs.store.schema import (
+    WORKFLOW_SORT_KEY,
+    WORKFLOWS_PARTITION,
+    Entity,
+    WorkflowItem,
+    item_from_raw,
+    workflow_key,
+)
+from mwaa_obs.store.update import Update, query
+
+
+class Workflows:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table_name = table_name
+
+    def all(self) -> list[WorkflowItem]:
+        """Every workflow seen, by workflow id (one small partition of the workflow-runs index)."""
+        request = {
+            "TableName": self._table_name,
+            "IndexName": Entity.workflow_runs.Meta.index_name,
+            "KeyConditionExpression": "gsi1pk = :workflows",
+            "ExpressionAttributeValues": {":workflows": {"S": WORKFLOWS_PARTITION}},
+        }
+        found = (item_from_raw(raw) for raw in query(self._client, request))
+        return [item for item in found if isinstance(item, WorkflowItem)]
+
+    def log_group(self, workflow_id: str) -> str | None:
+        """The log group the workflow names for its task logs (from GetWorkflow); None: unknown."""
+        raw = self._client.get_item(
+            TableName=self._table_name,
+            Key={"pk": {"S": workflow_key(workflow_id)}, "sk": {"S": WORKFLOW_SORT_KEY}},
+            ProjectionExpression="#group",
+            ExpressionAttributeNames={"#group": WorkflowItem.log_group.attr_name},
+        ).get("Item", {})
+        value = raw.get(WorkflowItem.log_group.attr_name, {}).get("S")
+        return str(value) if value else None
+
+    def save_description(self, found: WorkflowAnswer, first_seen: datetime) -> None:
+        """Store what GetWorkflow says of a workflow (creating its item if no event has named it yet)."""
+        workflow_id = found.arn.rsplit("/", 1)[1]
+        update = Update(workflow_key(workflow_id), WORKFLOW_SORT_KEY)
+        update.set(WorkflowItem.kind, WorkflowItem)
+        update.set(WorkflowItem.workflow_arn, found.arn)
+        update.set(WorkflowItem.first_seen_at, first_seen, if_absent=True)
+        update.set(WorkflowItem.gsi1pk, WORKFLOWS_PARTITION)
+        update.set(WorkflowItem.gsi1sk, workflow_id)
+        update.remove(WorkflowItem.deleted_at)
+        for attribute, value in (
+            (WorkflowItem.schedule, found.schedule),
+            (WorkflowItem.trigger_mode, found.trigger_mode),
+            (WorkflowItem.log_group, found.log_group),
+            (WorkflowItem.workflow_status, found.status),
+            (WorkflowItem.modified_at, found.modified_at),
+        ):
+            if value is None:
+                update.remove(attribute)
+            else:
+                update.set(attribute, value)
+        self._client.update_item(**update.request(self._table_name))
+
+    def mark_deleted(self, workflow: WorkflowItem, at: datetime) -> None:
+        update = Update(workflow.pk, workflow.sk)
+        update.set(WorkflowItem.deleted_at, at, if_absent=True)
+        self._client.update_item(**update.request(self._table_name))
+
+    def note_dedicated_resources(self, workflow: WorkflowItem, present: bool) -> None:
+        if workflow.dedicated_resources is not present:
+            update = Update(workflow.pk, workflow.sk)
+            update.set(WorkflowItem.dedicated_resources, present)
+            self._client.update_item(**update.request(self._table_name))
+            workflow.dedicated_resources = present
