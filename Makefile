@@ -14,7 +14,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # No telemetry calls from sam: this pipeline runs offline.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: venv checkov checkov-lock demo test lint validate unit bench build deploy dashboards clean
+.PHONY: venv checkov checkov-lock demo test lint validate unit integration tests hooks bench build deploy dashboards clean
 
 $(STAMP): pyproject.toml requirements-dev.lock
 	@interpreter=$$(scripts/find-python.sh 3.13) && "$$interpreter" -m venv $(VENV)
@@ -40,7 +40,8 @@ checkov-lock:
 demo: venv
 	$(PY) -m mwaa_obs_tools.demo
 
-test: lint validate unit
+# What CI runs (.ci/run): everything, in one pytest session.
+test: lint validate tests
 
 lint: venv
 	ruff check .
@@ -50,8 +51,21 @@ lint: venv
 validate: venv
 	AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline sam validate --lint --template template.yaml
 
+# The fast loop (about 30 s): pure logic, template and docs rules, the security scan, the simulator.
 unit: venv checkov
+	pytest tests/unit tests/simulator
+
+# Against moto server and the local stack (a few minutes).
+integration: venv
+	pytest tests/integration
+
+tests: venv checkov
 	pytest
+
+# Run ruff, mypy and the template checks before each commit (pre-commit is fetched into the venv on demand).
+hooks: venv
+	$(PY) -m pip install --quiet --disable-pip-version-check pre-commit
+	$(VENV)/bin/pre-commit install
 
 bench: venv
 	$(PY) bench/run.py
