@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -72,6 +73,8 @@ ingest: Any = sys.modules[load_handler(emulator.load_template(), "IngestFunction
 
 TARGET_CPU_MULTIPLE = 3.0
 TARGET_COLD_MULTIPLE = 1.25
+TARGET_SIMULATOR_MS = 5
+TARGET_EMULATOR_GROWTH_MB = 200
 TARGET_WRITES_PER_EVENT = 2.0
 
 
@@ -537,6 +540,115 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
     return {"p50": round(percentile(samples, 50), 1), "p95": round(percentile(samples, 95), 1)}
 
 
+# --- the local stack: simulator latency, emulator memory, demo and test wall times --------------------------------
+
+SIMULATOR_CALLS = 300
+EMULATOR_MILESTONES = (1_000, 5_000, 20_000)
+
+
+def bench_simulator() -> dict[str, Any]:
+    """Per-call latency of the MWAA Serverless simulator's API through botocore, as every caller pays it."""
+    from mwaa_obs.mwaa_api import api_client  # noqa: PLC0415
+    from mwaa_obs_tools.simulator.api import ApiServer  # noqa: PLC0415
+    from mwaa_obs_tools.simulator.engine import Engine  # noqa: PLC0415
+
+    class Nowhere:
+        def publish(self, entries: list[dict[str, Any]]) -> None: ...
+
+        def log(self, group: str, stream: str, at: datetime, message: str) -> None: ...
+
+    engine = Engine(Nowhere(), lambda _: "", start=datetime(2026, 11, 24, tzinfo=UTC))
+    server = ApiServer(engine).start()
+    os.environ["AWS_ENDPOINT_URL_MWAA_SERVERLESS"] = server.url
+    try:
+        client = api_client()
+        client.list_workflows()  # connection and model loading out of the samples
+        samples = []
+        for _ in range(SIMULATOR_CALLS):
+            started = time.perf_counter()
+            client.list_workflows()
+            samples.append((time.perf_counter() - started) * 1000)
+    finally:
+        server.stop()
+        del os.environ["AWS_ENDPOINT_URL_MWAA_SERVERLESS"]
+    return {"calls": SIMULATOR_CALLS, "operation": "ListWorkflows", "ms": _percentiles(samples)}
+
+
+def bench_emulator() -> dict[str, Any]:
+    """RSS of this process (moto server runs in it, with the handlers) while 20,000 events of a fleet, 30 % of
+    whose runs fail, go through the local stack: PutEvents, the rule, the events queue, ingest, the notices queue,
+    notify (one transaction per finished run)."""
+    from mwaa_obs_tools import localstack  # noqa: PLC0415
+
+    workflows = EMULATOR_MILESTONES[-1] // (LOAD_RUNS * 16) + 1  # a run of 3 tasks is 16 events
+    events, _, _ = fleet_history(workflows, LOAD_RUNS, LOAD_TASKS, seed=7)
+    rss: dict[str, float] = {}
+    started = time.perf_counter()
+    with localstack.running(port=PORT) as stack:
+        bus = localstack.client(stack.endpoint, "events")
+        ingest_target, notify_target = stack.functions
+        sent = 0
+        for milestone in EMULATOR_MILESTONES:
+            while sent < milestone:
+                chunk = events[sent : min(milestone, sent + 100)]
+                for first in range(0, len(chunk), 10):
+                    bus.put_events(Entries=[_entry(event) for event in chunk[first : first + 10]])
+                stack.drain(ingest_target)
+                stack.drain(notify_target)
+                sent += len(chunk)
+            rss[f"{milestone}_events_mb"] = _rss_mb()
+    return {
+        "events": sent,
+        "rss": rss,
+        "growth_1k_to_20k_mb": round(rss[f"{EMULATOR_MILESTONES[-1]}_events_mb"] - rss["1000_events_mb"], 1),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def _entry(event: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Source": event["source"],
+        "DetailType": event["detail-type"],
+        "Detail": json.dumps(event["detail"]),
+        "Resources": event["resources"],
+        "Time": datetime.fromisoformat(event["time"]),
+        "EventBusName": "default",
+    }
+
+
+def _rss_mb() -> float:
+    status = Path("/proc/self/status").read_text(encoding="ascii")
+    line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
+    return round(int(line.split()[1]) / 1024, 1)
+
+
+def bench_walltimes() -> dict[str, Any]:
+    """`make demo` and the test suite as CI runs them (pytest over tests/), each timed; the ten slowest tests."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "mwaa_obs_tools.demo"], cwd=ROOT, capture_output=True, check=True)
+    demo = time.perf_counter() - started
+    started = time.perf_counter()
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--durations=10"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    suite = time.perf_counter() - started
+    slowest = [
+        {"seconds": float(line.split("s", 1)[0]), "test": line.split()[-1]}
+        for line in run.stdout.splitlines()
+        if re.match(r"^\d+\.\d+s (call|setup|teardown) ", line)
+    ]
+    return {
+        "demo_seconds": round(demo, 1),
+        "test_suite_seconds": round(suite, 1),
+        "test_suite_passed": run.returncode == 0,
+        "slowest_tests": slowest,
+    }
+
+
 # --- memory --------------------------------------------------------------------------------------------------------
 
 MEMORY_EVENTS = 10_000
@@ -620,7 +732,9 @@ def bench_cold(samples: int) -> dict[str, Any]:
 # --- report --------------------------------------------------------------------------------------------------------
 
 
-SECTIONS = ["calls", "pipeline", "load", "cpu", "metrics", "memory", "latency", "cold"]
+SECTIONS = [
+    "calls", "pipeline", "load", "cpu", "metrics", "memory", "latency", "simulator", "emulator", "cold", "walltimes"
+]  # fmt: skip
 
 
 def main() -> int:
@@ -651,8 +765,14 @@ def main() -> int:
         results["memory"] = bench_memory()
     if "latency" in wanted:
         results["latency"] = bench_latency()
+    if "simulator" in wanted:
+        results["simulator"] = bench_simulator()
+    if "emulator" in wanted:
+        results["emulator"] = bench_emulator()
     if "cold" in wanted:
         results["cold"] = bench_cold(args.cold_samples)
+    if "walltimes" in wanted:
+        results["walltimes"] = bench_walltimes()
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     _print_table(results, report)
     print(f"\nwritten: {args.out}", file=report)
@@ -745,10 +865,36 @@ def _print_table(results: dict[str, Any], out: Any) -> None:
                     "emulator-bound",
                 )
             )
+    if simulator := results.get("simulator"):
+        figures = simulator["ms"]
+        rows.append(
+            (
+                f"simulator: {simulator['operation']} per call",
+                f"p50 {figures['p50']} ms, p95 {figures['p95']} ms ({simulator['calls']} calls)",
+                f"p50 < {TARGET_SIMULATOR_MS} ms",
+            )
+        )
+    if emulator_memory := results.get("emulator"):
+        rss = ", ".join(f"{key.split('_')[0]}: {value} MB" for key, value in emulator_memory["rss"].items())
+        rows.append(("local stack RSS after events (emulator in-process)", rss, "reported"))
+        rows.append(
+            (
+                "local stack RSS growth, 1k to 20k events",
+                f"{emulator_memory['growth_1k_to_20k_mb']} MB ({emulator_memory['seconds']} s)",
+                f"< {TARGET_EMULATOR_GROWTH_MB} MB",
+            )
+        )
     for function, cold in results.get("cold", {}).items():
         measured = f"{cold['handler_import_ms']} ms = {cold['multiple']}x ({cold['boto3_plus_client_ms']} ms)"
         target = f"<= {TARGET_COLD_MULTIPLE}x"
         rows.append((f"cold import of {function} handler vs boto3 + client", measured, target))
+    if walltimes := results.get("walltimes"):
+        rows.append(("make demo wall time", f"{walltimes['demo_seconds']} s", "< 120 s"))
+        suite = f"{walltimes['test_suite_seconds']} s ({'green' if walltimes['test_suite_passed'] else 'RED'})"
+        rows.append(("test suite wall time (pytest tests/)", suite, "reported"))
+        rows += [
+            (f"  slow test: {slow['test'][:70]}", f"{slow['seconds']} s", "") for slow in walltimes["slowest_tests"]
+        ]
     width = max(len(row[0]) for row in rows)
     print(f"{'figure'.ljust(width)}  {'measured':<52}  target", file=out)
     for name, value, target in rows:

@@ -22,6 +22,8 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 from moto.server import ThreadedMotoServer
 from samtranslator.translator.transform import transform
 
+from mwaa_obs_tools import moto_patches
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 # The emulator accepts any credentials: these dummies make sure no real account is ever reached by mistake.
@@ -105,6 +107,7 @@ def free_port() -> int:
 def moto_server(port: int) -> Iterator[str]:
     """Run moto server on loopback for the duration of the block; yields its endpoint URL."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request drowns everything else
+    moto_patches.apply()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:

@@ -1,0 +1,59 @@
+"""The emulator as the tests and the local stack run it (mwaa_obs_tools.moto_patches): transactions keep
+DynamoDB's all-or-nothing semantics without moto's whole-table copy, and moto keeps no history of its objects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from moto.dynamodb.models.dynamo_type import Item
+
+TABLE = "emulator-test"
+
+
+@pytest.fixture
+def table(dynamodb: Any) -> Any:
+    dynamodb.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "decided"}, "alert": {"S": "failure"}})
+    yield dynamodb
+    dynamodb.delete_table(TableName=TABLE)
+
+
+def _set_alert(pk: str) -> dict[str, Any]:
+    return {
+        "Update": {
+            "TableName": TABLE,
+            "Key": {"pk": {"S": pk}},
+            "UpdateExpression": "SET alert = :alert",
+            "ConditionExpression": "attribute_not_exists(alert)",
+            "ExpressionAttributeValues": {":alert": {"S": "recovery"}},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+    }
+
+
+def test_a_transaction_whose_condition_fails_writes_nothing_and_names_the_reason(table: Any) -> None:
+    with pytest.raises(table.exceptions.TransactionCanceledException) as cancelled:
+        table.transact_write_items(TransactItems=[_set_alert("fresh"), _set_alert("decided")])
+    reasons = cancelled.value.response["CancellationReasons"]
+    assert [reason["Code"] for reason in reasons] == ["None", "ConditionalCheckFailed"]
+    assert reasons[1]["Item"] == {"pk": {"S": "decided"}, "alert": {"S": "failure"}}
+    assert "Item" not in table.get_item(TableName=TABLE, Key={"pk": {"S": "fresh"}})
+
+
+def test_a_transaction_whose_conditions_hold_applies_every_write(table: Any) -> None:
+    table.transact_write_items(TransactItems=[_set_alert("a"), _set_alert("b")])
+    stored = [table.get_item(TableName=TABLE, Key={"pk": {"S": pk}})["Item"]["alert"] for pk in ("a", "b")]
+    assert stored == [{"S": "recovery"}, {"S": "recovery"}]
+
+
+def test_the_emulator_keeps_no_list_of_every_item_it_ever_made(table: Any) -> None:
+    for n in range(20):
+        table.put_item(TableName=TABLE, Item={"pk": {"S": f"item-{n}"}})
+        table.transact_write_items(TransactItems=[_set_alert(f"item-{n}")])
+    assert Item.instances_tracked == []  # type: ignore[attr-defined]
