@@ -12,6 +12,7 @@ from mwaa_obs.channels import AlertTopic, SlackWebhooks
 from mwaa_obs.config import NotifyConfig
 from mwaa_obs.enrich import Enricher
 from mwaa_obs.mwaa_api import MwaaApi, api_client
+from mwaa_obs.notices import NoticeQueue
 from mwaa_obs.notify import Notifier, notify_batch
 from mwaa_obs.settings import SettingsSource
 from mwaa_obs.sqs import PartialBatchResponse
@@ -31,6 +32,7 @@ notifier = Notifier(
     settings=SettingsSource(client("ssm"), config.settings_parameter),
     topic=AlertTopic(client("sns"), config.alert_topic_arn),
     webhooks=SlackWebhooks(client("secretsmanager"), config.slack_secret_arn) if config.slack_secret_arn else None,
+    notices=NoticeQueue(client("sqs"), config.notices_queue_url),
     stack_name=config.stack_name,
     enricher=(
         Enricher(MwaaApi(api_client()), Transitions(dynamodb, config.table_name, config.history_ttl))

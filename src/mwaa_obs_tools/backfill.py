@@ -32,7 +32,7 @@ METRIC_DATA_PER_CALL: Final = 1000
 class NoNotices:
     """Historic failures were alerted on (or not) at the time: a backfill sends no messages."""
 
-    def send(self, notice: Notice) -> None:
+    def send(self, notice: Notice, delay_seconds: int | None = None) -> None:
         return None
 
 

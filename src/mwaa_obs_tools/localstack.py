@@ -31,7 +31,9 @@ Workarounds for what moto does not do (../shared/notes/local-aws.md), each appli
 from __future__ import annotations
 
 import contextlib
+import heapq
 import io
+import itertools
 import json
 import logging
 import os
@@ -49,6 +51,7 @@ import botocore.session
 
 from mwaa_obs import DEFAULT_STACK_NAME, SERVICE
 from mwaa_obs.aws import dynamodb_client
+from mwaa_obs.notices import Notice
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.workflows import Workflows
 from mwaa_obs_tools import emulator
@@ -110,6 +113,30 @@ class FunctionTarget:
     queue_arn: str
     batch_size: int
     log_group: str
+
+
+class SimulatedDelays:
+    """SQS message delays on the simulator's clock: moto holds a delayed message back for that long in wall time,
+    which a simulated day never waits out. The notifier's delayed notices (flushes of held failures) wait here and
+    go to the notices queue once the simulated clock has reached them."""
+
+    def __init__(self, sqs: Any, queue_url: Callable[[], str], clock: Callable[[], datetime]) -> None:
+        self._sqs, self._queue_url, self._clock = sqs, queue_url, clock
+        self._waiting: list[tuple[datetime, int, str]] = []
+        self._order = itertools.count()
+
+    def send(self, notice: Notice, delay_seconds: int | None = None) -> None:
+        due = self._clock() + timedelta(seconds=delay_seconds or 0)
+        heapq.heappush(self._waiting, (due, next(self._order), notice.to_body()))
+
+    def release(self) -> int:
+        """Send every notice now due; how many."""
+        sent = 0
+        while self._waiting and self._waiting[0][0] <= self._clock():
+            _, _, body = heapq.heappop(self._waiting)
+            self._sqs.send_message(QueueUrl=self._queue_url(), MessageBody=body)
+            sent += 1
+        return sent
 
 
 class EmulatorSink:
@@ -174,6 +201,7 @@ class LocalStack:
         self._s3 = client(endpoint, "s3")
         self._sqs = client(endpoint, "sqs")
         self._logs = client(endpoint, "logs")
+        self.delayed_notices = SimulatedDelays(self._sqs, lambda: self.functions[1].queue_url, lambda: self.engine.now)
         self._cloudwatch = client(endpoint, "cloudwatch")
         self._log_streams: set[tuple[str, str]] = set()
 
@@ -305,7 +333,10 @@ class LocalStack:
             follow_stdout(SERVICE)
             module = sys.modules[handler.__module__]
             if hasattr(module, "provisioner"):  # workaround 9: moto has no composite alarms
-                emulator.CompositeAlarms().attach(module.provisioner._cloudwatch)
+                emulator.CompositeAlarms().attach(module.cloudwatch)
+            if hasattr(module, "notifier"):  # workaround 10: the notifier lives on the simulator's clock
+                module.notifier.clock = lambda: self.engine.now
+                module.notifier.notices = self.delayed_notices
             self._handlers[logical_id] = handler
         return self._handlers[logical_id], log_group
 
@@ -387,7 +418,7 @@ class LocalStack:
         while True:
             handled = [self.drain(target) for target in self.functions]
             ingested += handled[0]
-            if not any(handled):
+            if not any(handled) and not self.delayed_notices.release():
                 self.run_streams()
                 self.run_schedules()
                 return ingested

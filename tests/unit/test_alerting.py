@@ -1,84 +1,159 @@
-"""Alert decisions: one alert per incident at once, the rest grouped per window, one recovery, order by end time."""
+"""Alert decisions over a workflow's history by end time: incidents, storm control, late failures and successes."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
-from mwaa_obs.alerting import AlertKind, Health, decide_failure, decide_success
+from mwaa_obs.alerting import (
+    MAX_NAMED,
+    AlertKind,
+    Health,
+    Named,
+    Outcome,
+    decide_failure,
+    decide_flush,
+    decide_success,
+    incident_of,
+)
 from mwaa_obs_tools.factories import T0, minutes
 
 WINDOW = timedelta(minutes=60)
+NOW = T0 + timedelta(hours=12)
 
 
-def test_the_first_failure_of_a_healthy_workflow_is_alerted_at_once() -> None:
-    # Given a healthy workflow that was alerted a minute ago about an earlier, resolved incident
-    health = Health(last_alert_at=T0 - minutes(1), last_success_at=T0 - minutes(2), last_failure_at=T0 - minutes(5))
-    # When a run fails
-    decision, after = decide_failure(health, ended_at=T0, now=T0 + minutes(1), window=WINDOW)
-    # Then it is alerted although the window is not over: a change of health is always told
-    assert decision.kind is AlertKind.FAILURE
-    assert (decision.failed_runs, decision.failing_since, decision.grouped) == (1, T0, 0)
-    assert after.failing_since == T0
-    assert after.last_alert_at == T0 + minutes(1)
+def fail(run_id: str, hour: float, **fields: object) -> Outcome:
+    return replace(Outcome(run_id, T0 + timedelta(hours=hour), failed=True), **fields)  # type: ignore[arg-type]
 
 
-def test_failures_within_the_window_are_grouped_into_the_next_alert() -> None:
-    health = Health()
-    decision, health = decide_failure(health, T0, T0, WINDOW)
-    assert decision.kind is AlertKind.FAILURE
-    # When two more runs fail within the window
-    for offset in (10, 20):
-        decision, health = decide_failure(health, T0 + minutes(offset), T0 + minutes(offset), WINDOW)
-        assert decision.kind is AlertKind.SUPPRESSED
-    # Then the next failure after the window is alerted and says how many were grouped
-    decision, health = decide_failure(health, T0 + minutes(70), T0 + minutes(70), WINDOW)
-    assert decision.kind is AlertKind.FAILURE
-    assert (decision.failed_runs, decision.grouped, decision.failing_since) == (4, 2, T0)
-    assert health.unalerted == 0
+def ok(run_id: str, hour: float) -> Outcome:
+    return Outcome(run_id, T0 + timedelta(hours=hour), failed=False)
 
 
-def test_a_zero_window_alerts_every_failure() -> None:
-    health = Health()
-    for offset in range(3):
-        decision, health = decide_failure(health, T0 + minutes(offset), T0 + minutes(offset), timedelta(0))
-        assert decision.kind is AlertKind.FAILURE
+def named(history: list[Outcome], names: tuple[Named, ...], lead: str) -> list[Outcome]:
+    """The history after a message led by `lead` named those failures."""
+    by_id = {name.run_id: name for name in names}
+    return [
+        replace(o, named_in=lead, told_open=not by_id[o.run_id].recovered) if o.run_id in by_id else o for o in history
+    ]
 
 
-def test_the_first_success_after_failures_resolves_the_incident_with_its_figures() -> None:
-    health = Health()
-    for offset in (0, 5, 10):
-        _, health = decide_failure(health, T0 + minutes(offset), T0 + minutes(offset), WINDOW)
-    # When a later run succeeds
-    decision, after = decide_success(health, ended_at=T0 + minutes(30), now=T0 + minutes(31))
-    # Then one recovery says since when and how many runs failed, and the workflow is healthy again
-    assert decision.kind is AlertKind.RECOVERY
-    assert (decision.failed_runs, decision.failing_since) == (3, T0)
-    assert after.failing_since is None
-    assert after.failed_runs == 0
-    assert after.last_success_at == T0 + minutes(30)
-    # And a second success tells nothing
-    again, _ = decide_success(after, T0 + minutes(40), T0 + minutes(41))
-    assert again.kind is AlertKind.NONE
+def test_an_incident_is_the_run_of_failures_between_successes_by_end_time() -> None:
+    history = [ok("s0", 0), fail("f1", 1), fail("f2", 2), ok("s1", 3), fail("f3", 4)]
+    assert [o.run_id for o in incident_of(list(reversed(history)), "f2")] == ["f1", "f2"]
+    assert [o.run_id for o in incident_of(history, "s1")] == ["f1", "f2"]
+    assert [o.run_id for o in incident_of(history, "f3")] == ["f3"]
+    assert incident_of(history, "s0") == []
 
 
-def test_a_success_that_ended_before_the_latest_failure_does_not_resolve() -> None:
-    # Given failures that ended at T0 and T0+20, stored in that order
-    health = Health()
-    _, health = decide_failure(health, T0, T0, WINDOW)
-    _, health = decide_failure(health, T0 + minutes(20), T0 + minutes(21), WINDOW)
-    # When a success that ended at T0+10 arrives late
-    decision, after = decide_success(health, T0 + minutes(10), T0 + minutes(22))
-    # Then the workflow is still failing
-    assert decision.kind is AlertKind.NONE
-    assert after.failing_since == T0
+def test_the_first_failure_of_an_incident_is_told_at_once_even_within_the_window() -> None:
+    # Given a message about an earlier, resolved incident a minute ago
+    history = [fail("f0", 0, named_in="f0", told_open=True), ok("s0", 1), fail("f1", 2)]
+    plan = decide_failure(history, "f1", Health(last_alert_at=NOW - minutes(1)), NOW, WINDOW)
+    assert plan.decision.kind is AlertKind.FAILURE
+    assert (plan.decision.failed_runs, plan.decision.failing_since) == (1, T0 + timedelta(hours=2))
+    assert plan.names == (Named("f1", recovered=False),)
+    assert plan.health.last_alert_at == NOW
 
 
-def test_a_failure_older_than_the_latest_success_is_told_without_reopening_an_incident() -> None:
-    health = Health(last_success_at=T0 + minutes(30))
-    decision, after = decide_failure(health, ended_at=T0, now=T0 + minutes(31), window=WINDOW)
-    assert decision.kind is AlertKind.FAILURE
-    assert decision.superseded
-    assert after.failing_since is None
-    # And a later success has nothing to resolve
-    resolved, _ = decide_success(after, T0 + minutes(40), T0 + minutes(41))
-    assert resolved.kind is AlertKind.NONE
+def test_later_failures_of_a_told_incident_are_held_then_named_by_one_summary() -> None:
+    history = [fail("f1", 1, named_in="f1", told_open=True), fail("f2", 2), fail("f3", 3)]
+    health = Health(last_alert_at=NOW - minutes(10))
+    # When f2 and f3 come within the window, they are held, with a flush due when it ends
+    held = decide_failure(history, "f2", health, NOW, WINDOW)
+    assert held.decision.kind is AlertKind.SUPPRESSED
+    assert held.names == ()
+    assert held.flush == ("f2", NOW + minutes(50))
+    # And the flush, after the window, names both in one summary led by its anchor
+    flush = decide_flush(history, "f2", health, NOW + minutes(51), WINDOW)
+    assert flush.decision.kind is AlertKind.SUMMARY
+    assert flush.names == (Named("f2", False), Named("f3", False))
+    assert (flush.decision.failed_runs, flush.decision.failing_since) == (3, T0 + timedelta(hours=1))
+    # But a flush inside the window waits for its end
+    early = decide_flush(history, "f2", health, NOW + minutes(20), WINDOW)
+    assert early.decision.kind is AlertKind.NONE
+    assert early.flush == ("f2", NOW + minutes(50))
+
+
+def test_a_failure_names_the_failures_nobody_was_told_about_and_marks_the_recovered_ones() -> None:
+    history = [fail("f1", 1), ok("s1", 2), fail("f2", 3), fail("f3", 4)]
+    plan = decide_failure(history, "f3", Health(), NOW, WINDOW)
+    assert plan.decision.kind is AlertKind.FAILURE
+    assert plan.names == (Named("f3", False), Named("f1", True), Named("f2", False))
+    assert (plan.decision.failed_runs, plan.decision.grouped) == (2, 2)
+
+
+def test_a_zero_window_tells_every_failure_on_its_own() -> None:
+    history = [fail("f1", 1, named_in="f1", told_open=True), fail("f2", 2), fail("f3", 3)]
+    plan = decide_failure(history, "f2", Health(last_alert_at=NOW), NOW, timedelta(0))
+    assert plan.decision.kind is AlertKind.FAILURE
+    assert plan.names == (Named("f2", False),)
+
+
+def test_a_failure_named_by_another_message_sends_nothing() -> None:
+    history = [fail("f1", 1, named_in="f2"), fail("f2", 2, named_in="f2")]
+    assert decide_failure(history, "f1", Health(), NOW, WINDOW).decision.kind is AlertKind.GROUPED
+
+
+def test_the_issues_replay_tells_two_incidents_whatever_the_order() -> None:
+    # FAILED 02:02, SUCCESS 04:03, TIMEOUT 06:01, SUCCESS 08:02, decided in order
+    f1, s1, t1, s2 = fail("f1", 2.03), ok("s1", 4.05), fail("t1", 6.02), ok("s2", 8.03)
+    history = [f1]
+    plan = decide_failure(history, "f1", Health(), NOW, WINDOW)
+    assert plan.decision.kind is AlertKind.FAILURE
+    history = [*named(history, plan.names, "f1"), s1]
+    recovery = decide_success(history, "s1", plan.health, NOW + minutes(1), WINDOW)
+    assert recovery.decision.kind is AlertKind.RECOVERY
+    assert (recovery.decision.failed_runs, recovery.decision.failing_since) == (1, f1.ended_at)
+    history = [*history, t1]
+    again = decide_failure(history, "t1", recovery.health, NOW + minutes(2), WINDOW)
+    assert again.decision.kind is AlertKind.FAILURE  # a new incident is told at once
+    assert again.decision.failed_runs == 1
+    history = [*named(history, again.names, "t1"), s2]
+    second = decide_success(history, "s2", again.health, NOW + minutes(3), WINDOW)
+    assert (second.decision.kind, second.decision.failed_runs, second.decision.failing_since) == (
+        AlertKind.RECOVERY,
+        1,
+        t1.ended_at,
+    )
+
+
+def test_a_success_older_than_a_failure_resolves_nothing() -> None:
+    history = [fail("f1", 1, named_in="f1", told_open=True), ok("s1", 2), fail("f2", 3, named_in="f2", told_open=True)]
+    assert decide_success(history, "s1", Health(), NOW, WINDOW).decision.kind is AlertKind.NONE
+
+
+def test_a_failure_older_than_a_success_is_told_as_recovered_and_nothing_is_resolved_after_it() -> None:
+    history = [fail("f1", 1), ok("s1", 2)]
+    plan = decide_failure(history, "f1", Health(), NOW, WINDOW)
+    assert plan.decision.kind is AlertKind.FAILURE
+    assert plan.decision.superseded
+    assert plan.names == (Named("f1", recovered=True),)
+    history = named(history, plan.names, "f1")
+    assert decide_success(history, "s1", plan.health, NOW, WINDOW).decision.kind is AlertKind.NONE
+
+
+def test_a_backlog_of_recovered_failures_is_summarised_not_sent_run_by_run() -> None:
+    # Given 30 failures, each followed by a success, all stored before any is decided
+    history = [o for n in range(30) for o in (fail(f"f{n}", 2 * n), ok(f"s{n}", 2 * n + 1))]
+    first = decide_failure(history, "f0", Health(), NOW, WINDOW)
+    assert first.decision.kind is AlertKind.FAILURE
+    assert len(first.names) == MAX_NAMED
+    # Then the ones it had no room for are flushed after the window, not told one by one
+    assert first.flush is not None
+    history = named(history, first.names, "f0")
+    held = decide_failure(history, "f29", first.health, NOW + minutes(1), WINDOW)
+    assert held.decision.kind is AlertKind.SUPPRESSED
+
+
+def test_a_success_resolves_an_incident_once_and_names_what_nobody_was_told() -> None:
+    history = [fail("f1", 1, named_in="f1", told_open=True), fail("f2", 2), ok("s1", 3), ok("s2", 4)]
+    plan = decide_success(history, "s2", Health(), NOW, WINDOW)
+    assert plan.decision.kind is AlertKind.NONE  # s1 closes the incident, not s2
+    plan = decide_success(history, "s1", Health(), NOW, WINDOW)
+    assert plan.decision.kind is AlertKind.RECOVERY
+    assert plan.names == (Named("f2", recovered=True),)
+    assert plan.health.resolved_through == T0 + timedelta(hours=2)
+    # And a success the late history puts before it resolves the same incident no more
+    late = [fail("f1", 1), fail("f2", 2), ok("s0", 2.5)]
+    assert decide_success(late, "s0", plan.health, NOW, WINDOW).decision.kind is AlertKind.NONE

@@ -12,6 +12,7 @@ from mwaa_obs.alerting import AlertKind
 from mwaa_obs.messages import (
     Alert,
     FailedTask,
+    NamedRun,
     email_text,
     escape_mrkdwn,
     fit_mrkdwn,
@@ -207,3 +208,34 @@ def test_sns_carries_filterable_attributes_and_a_chatbot_notification_for_https(
     assert (notification["version"], notification["source"]) == ("1.0", "custom")
     assert notification["content"]["textType"] == "client-markdown"
     assert notification["metadata"]["threadId"] == "sales-Ab3dE6gH9j"
+
+
+def test_every_other_failure_a_message_names_is_listed_by_run_id_with_its_tasks_and_escaped() -> None:
+    hostile = NamedRun(f"run-<script>{INJECTION}", "TIMEOUT", T0, recovered=True, failed_tasks=("a", "b", "c", "d"))
+    plain_one = NamedRun("run-2", "FAILED", T0 + minutes(60), recovered=False, error="boom\nsecond line")
+    alert = an_alert(named=(hostile, plain_one), grouped=2)
+    payload = slack_message(alert)
+    rendered = "\n".join(texts(payload))
+    assert "2 more failed runs, not told before:" in rendered
+    assert "[run-2] FAILED at 2026-11-24 01:00:00 UTC (boom)" in rendered
+    assert "already recovered: a later run succeeded" in rendered
+    assert ": [a], [b], [c] and 1 more" in rendered
+    assert "<script>" not in rendered
+    assert "<!channel>" not in rendered
+    body = email_text(alert)
+    assert "* run-2 FAILED at 2026-11-24 01:00:00 UTC (boom)" in body
+    assert "second line" not in body
+
+
+def test_a_resolved_message_lists_the_runs_of_its_incident_and_a_summary_counts_its_runs() -> None:
+    incident = tuple(f"r{n}" for n in range(12))
+    alert = an_alert(kind=AlertKind.RECOVERY, status="SUCCESS", failed_runs=12, incident_runs=incident)
+    lead = "\n".join(texts(slack_message(alert)))
+    assert "with 12 failed runs: `r0`, `r1`" in lead
+    assert "`r9` and 2 more." in lead
+    assert "r10" not in lead
+    assert "r0, r1, r2" in email_text(alert)
+    summary = an_alert(kind=AlertKind.SUMMARY, named=(NamedRun("r5", "FAILED", T0, recovered=False),))
+    assert summary.headline == "2 failed runs held back: sales"
+    assert subject(summary) == "[mwaa-obs] FAILED sales 2 runs"
+    assert "Also held back (1):" in "\n".join(texts(slack_message(summary)))

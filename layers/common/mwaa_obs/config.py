@@ -72,6 +72,7 @@ class IngestConfig:
 @dataclass(frozen=True, slots=True)
 class NotifyConfig:
     table_name: str
+    notices_queue_url: str  # the notifier's own queue: it sends itself delayed flush notices
     alert_topic_arn: str
     settings_parameter: str
     slack_secret_arn: str | None  # None: Slack is not set up
@@ -84,6 +85,7 @@ class NotifyConfig:
     def from_env(cls, env: Mapping[str, str] = os.environ) -> NotifyConfig:
         return cls(
             table_name=_table_name(env),
+            notices_queue_url=_notices_queue_url(env),
             alert_topic_arn=_required(env, "ALERT_TOPIC_ARN"),
             settings_parameter=_settings_parameter(env),
             slack_secret_arn=env.get("SLACK_WEBHOOK_SECRET_ARN") or None,

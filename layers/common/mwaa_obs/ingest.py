@@ -43,7 +43,7 @@ class TransitionStore(Protocol):
 
 
 class NoticeSink(Protocol):
-    def send(self, notice: Notice) -> None: ...
+    def send(self, notice: Notice, delay_seconds: int | None = None) -> None: ...
 
 
 def ingest(body: str, store: TransitionStore, sink: MetricSink, notices: NoticeSink) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -31,6 +32,9 @@ BUTTON_TEXT_LIMIT: Final = 75
 SUBJECT_LIMIT: Final = 100
 FALLBACK_LIMIT: Final = 1000
 MAX_TASKS_SHOWN: Final = 10
+MAX_INCIDENT_RUNS_LISTED: Final = 10
+MAX_NAMED_TASKS: Final = 3  # failed tasks listed for each other run a message names
+NAMED_PER_BLOCK: Final = 8
 TASK_ERROR_LIMIT: Final = 1200
 EMAIL_ERROR_LIMIT: Final = 2000
 
@@ -46,6 +50,18 @@ class FailedTask:
     operator: str | None
     error_message: str | None
     log_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class NamedRun:
+    """Another failed run a message names (one it had not been told before), with its failed tasks."""
+
+    run_id: str
+    status: str
+    ended_at: datetime | None
+    recovered: bool  # a later run of the workflow had already succeeded
+    failed_tasks: tuple[str, ...] = ()
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +91,8 @@ class Alert:
     stack_name: str = DEFAULT_STACK_NAME
     retry_task: FailedTask | None = None
     log_group: str = ""  # where the workflow's task logs go (its own, or the service's default)
+    named: tuple[NamedRun, ...] = ()  # the other failures this message names
+    incident_runs: tuple[str, ...] = ()  # a resolved message: the runs of the incident it closes, by end time
 
     @property
     def duration(self) -> str | None:
@@ -86,6 +104,9 @@ class Alert:
     def headline(self) -> str:
         if self.kind is AlertKind.RECOVERY:
             return f"Resolved: {self.workflow_name} is succeeding again"
+        if self.kind is AlertKind.SUMMARY:
+            runs = 1 + len(self.named)
+            return f"{runs} failed run{'s' if runs != 1 else ''} held back: {self.workflow_name}"
         if self.kind is AlertKind.RETRY and self.retry_task is not None:
             return f"Retrying: {self.workflow_name} task {self.retry_task.task_id} (attempt {self.retry_task.attempt})"
         word = RUN_OUTCOME_WORDS.get(self.status, self.status)
@@ -191,6 +212,7 @@ def fit_mrkdwn(text: str, limit: int, code: bool = False) -> str:
 
 _EMOJI: Final = {
     AlertKind.FAILURE: ":red_circle:",
+    AlertKind.SUMMARY: ":red_circle:",
     AlertKind.RECOVERY: ":large_green_circle:",
     AlertKind.RETRY: ":large_yellow_circle:",
 }
@@ -216,7 +238,7 @@ def slack_message(alert: Alert) -> dict[str, Any]:
     blocks.append({"type": "section", "text": _mrkdwn(truncate(mention + lead, TEXT_LIMIT))})
     blocks.append({"type": "section", "fields": [_mrkdwn(text) for text in _slack_fields(alert)]})
 
-    if alert.kind is AlertKind.FAILURE:
+    if alert.kind in (AlertKind.FAILURE, AlertKind.SUMMARY):
         if alert.error_message:
             error = fit_mrkdwn(alert.error_message, TEXT_LIMIT - 20, code=True)
             blocks.append({"type": "section", "text": _mrkdwn(f"*Run error*\n{error}")})
@@ -226,6 +248,7 @@ def slack_message(alert: Alert) -> dict[str, Any]:
             blocks.append({"type": "context", "elements": [_mrkdwn(truncate(" · ".join(notes), TEXT_LIMIT))]})
     elif alert.kind is AlertKind.RETRY and alert.retry_task is not None:
         blocks.append(_task_section(alert.retry_task))
+    blocks.extend(_named_sections(alert))
 
     blocks.append(
         {
@@ -248,7 +271,13 @@ def _slack_lead(alert: Alert, name: str) -> str:
         broken = _broken_for(alert)
         return (
             f"*{name}* succeeded with run {run}. It had been failing since {readable_time(alert.failing_since)}"
-            f"{broken}, with {alert.failed_runs} failed run{'s' if alert.failed_runs != 1 else ''}."
+            f"{broken}, with {alert.failed_runs} failed run{'s' if alert.failed_runs != 1 else ''}: "
+            f"{_incident_list(alert, lambda run_id: f'`{fit_mrkdwn(run_id, 200)}`')}."
+        )
+    if alert.kind is AlertKind.SUMMARY:
+        return (
+            f"These failed runs of *{name}* were held back while it was being reported (one message per grouping "
+            f"window). First: run {run}, which ended in *{alert.status}*{_recovered_note(alert.superseded)}."
         )
     if alert.kind is AlertKind.RETRY:
         return f"A task of *{name}* run {run} failed and will be retried."
@@ -304,9 +333,52 @@ def _slack_notes(alert: Alert) -> list[str]:
         )
     if not alert.failed_tasks and alert.status != RunState.STOPPED:
         notes.append("no failed task recorded for this run")
-    if alert.grouped:
-        notes.append(f"{alert.grouped} earlier failed run{'s' if alert.grouped != 1 else ''} grouped into this alert")
     return notes
+
+
+def _recovered_note(recovered: bool) -> str:
+    return " (already recovered: a later run succeeded)" if recovered else ""
+
+
+def _incident_list(alert: Alert, show: Callable[[str], str]) -> str:
+    listed = ", ".join(show(run_id) for run_id in alert.incident_runs[:MAX_INCIDENT_RUNS_LISTED])
+    beyond = len(alert.incident_runs) - MAX_INCIDENT_RUNS_LISTED
+    return listed + (f" and {beyond} more" if beyond > 0 else "")
+
+
+def _named_line(named: NamedRun, code: Callable[[str], str]) -> str:
+    tasks = ", ".join(code(task) for task in named.failed_tasks[:MAX_NAMED_TASKS])
+    hidden = len(named.failed_tasks) - MAX_NAMED_TASKS
+    tasks += f" and {hidden} more" if hidden > 0 else ""
+    line = f"{code(named.run_id)} {named.status} at {readable_time(named.ended_at)}{_recovered_note(named.recovered)}"
+    line += f": {tasks}" if tasks else ""
+    if named.error:
+        line += f" ({first_line(named.error, 200)})"
+    return line
+
+
+def _named_title(alert: Alert) -> str:
+    count = len(alert.named)
+    if alert.kind is AlertKind.SUMMARY:
+        return f"*Also held back ({count}):*"
+    return f"*{count} more failed run{'s' if count != 1 else ''}, not told before:*"
+
+
+def _named_sections(alert: Alert) -> list[dict[str, Any]]:
+    """Every other failure the message names, by run id with its first failed tasks, a few to a block."""
+    sections = []
+    for first in range(0, len(alert.named), NAMED_PER_BLOCK):
+        lines = [
+            "• " + escape_mrkdwn(_named_line(named, lambda text: f"[{text}]"))
+            for named in alert.named[first : first + NAMED_PER_BLOCK]
+        ]
+        title = _named_title(alert) + "\n" if first == 0 else ""
+        sections.append({"type": "section", "text": _mrkdwn(truncate(title + "\n".join(lines), TEXT_LIMIT))})
+    return sections
+
+
+def first_line(text: str, limit: int) -> str:
+    return truncate(text.strip().splitlines()[0] if text.strip() else "", limit)
 
 
 # --- Email and SNS -----------------------------------------------------------------------------------------------
@@ -315,7 +387,8 @@ def _slack_notes(alert: Alert) -> list[str]:
 def subject(alert: Alert) -> str:
     """SNS subject: ASCII, no line breaks, at most 100 characters."""
     tag = {AlertKind.RECOVERY: "RESOLVED", AlertKind.RETRY: "RETRY"}.get(alert.kind, alert.status)
-    text = f"[mwaa-obs] {tag} {alert.workflow_name} run {alert.run_id}"
+    runs = f"{1 + len(alert.named)} runs" if alert.kind is AlertKind.SUMMARY else f"run {alert.run_id}"
+    text = f"[mwaa-obs] {tag} {alert.workflow_name} {runs}"
     ascii_only = "".join(char if " " <= char <= "~" else "?" for char in text)
     return truncate(ascii_only, SUBJECT_LIMIT).replace(TRUNCATION_MARK, "...")[:SUBJECT_LIMIT]
 
@@ -325,7 +398,13 @@ def email_text(alert: Alert) -> str:
     if alert.kind is AlertKind.RECOVERY:
         lines += [
             f"Workflow {alert.workflow_name} succeeded with run {alert.run_id}. It had been failing since "
-            f"{readable_time(alert.failing_since)}{_broken_for(alert)}, with {alert.failed_runs} failed run(s).",
+            f"{readable_time(alert.failing_since)}{_broken_for(alert)}, with {alert.failed_runs} failed run(s): "
+            f"{_incident_list(alert, str)}.",
+            "",
+        ]
+    elif alert.kind is AlertKind.SUMMARY:
+        lines += [
+            "These failed runs were held back while the workflow was being reported (one message per grouping window).",
             "",
         ]
     elif alert.superseded:
@@ -343,7 +422,7 @@ def email_text(alert: Alert) -> str:
     ]
     if alert.team:
         lines.append(f"Team:      {alert.team}")
-    if alert.kind is AlertKind.FAILURE:
+    if alert.kind in (AlertKind.FAILURE, AlertKind.SUMMARY):
         if alert.error_message:
             lines += ["", "Run error:", _indent(truncate(alert.error_message, EMAIL_ERROR_LIMIT))]
         if alert.failed_tasks:
@@ -353,6 +432,8 @@ def email_text(alert: Alert) -> str:
         lines += [f"- {note}" for note in _slack_notes(alert)]
     if alert.kind is AlertKind.RETRY and alert.retry_task is not None:
         lines += ["", "Task:", *_email_task(alert.retry_task)]
+    if alert.named:
+        lines += ["", _named_title(alert).strip("*"), *(f"* {_named_line(named, str)}" for named in alert.named)]
     lines += [
         "",
         f"MWAA Serverless console: {alert.console_url}",
@@ -390,11 +471,14 @@ def sns_attributes(alert: Alert) -> dict[str, dict[str, str]]:
 def chatbot_notification(alert: Alert) -> dict[str, Any]:
     """Amazon Q Developer in chat applications (AWS Chatbot) custom notification: version 1.0, source custom."""
     description = _slack_lead(alert, escape_mrkdwn(alert.workflow_name))
-    if alert.kind is AlertKind.FAILURE:
+    if alert.kind in (AlertKind.FAILURE, AlertKind.SUMMARY):
         if alert.error_message:
             description += "\n" + fit_mrkdwn(alert.error_message, 1000, code=True)
         for task in alert.failed_tasks[:3]:
             description += f"\n• *{escape_mrkdwn(task.task_id)}* attempt {task.attempt}: <{task.log_url}|task log>"
+    if alert.named:
+        description += "\n" + _named_title(alert)
+        description += "".join("\n• " + escape_mrkdwn(_named_line(named, str)) for named in alert.named)
     return {
         "version": "1.0",
         "source": "custom",

@@ -1,7 +1,8 @@
 """Notices: what ingest hands to the notifier, through the delayed notices queue.
 
 A notice names a run (or one task attempt) whose transition may owe a message: a run that reached a final state
-(failure, or success that may resolve an incident) or a task attempt that went up for retry. It carries identity
+(failure, or success that may resolve an incident) or a task attempt that went up for retry. The notifier sends
+itself one more kind, delayed: a flush, when failures were held for the end of a grouping window. It carries identity
 only; the notifier reads the stored run, so that a notice sent twice, or late, still yields one message.
 
 The queue delays every notice (AlertDelaySeconds), which lets the task events of a failed run arrive before the
@@ -18,7 +19,7 @@ from mwaa_obs.events import RunEvent, TaskEvent
 from mwaa_obs.states import RUN_RANK, TERMINAL_RANK, TaskState
 from mwaa_obs.store.transitions import Recorded, WriteOutcome
 
-NoticeKind = Literal["run", "retry"]
+NoticeKind = Literal["run", "retry", "flush"]
 NOTICE_KINDS: Final = get_args(NoticeKind)
 
 
@@ -51,8 +52,8 @@ class Notice:
         workflow_id, run_id = raw.get("workflow_id"), raw.get("run_id")
         if not isinstance(workflow_id, str) or not isinstance(run_id, str) or not workflow_id or not run_id:
             raise InvalidNotice("notice lacks workflow_id or run_id")
-        if raw["kind"] == "run":
-            return cls("run", workflow_id, run_id)
+        if raw["kind"] in ("run", "flush"):
+            return cls(raw["kind"], workflow_id, run_id)
         task_key, attempt = raw.get("task_key"), raw.get("attempt")
         if not isinstance(task_key, str) or not task_key or isinstance(attempt, bool) or not isinstance(attempt, int):
             raise InvalidNotice("retry notice lacks task_key or attempt")
@@ -80,6 +81,11 @@ def notice_owed(event: RunEvent | TaskEvent, recorded: Recorded) -> Notice | Non
     return None
 
 
+# SendMessage DelaySeconds is 0 to 900 and replaces the queue's delay for that message:
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html
+MAX_DELAY: Final = 900
+
+
 class NoticeQueue:
     """Sends notices to the notices queue through one botocore SQS client."""
 
@@ -87,5 +93,9 @@ class NoticeQueue:
         self._client = client
         self._queue_url = queue_url
 
-    def send(self, notice: Notice) -> None:
-        self._client.send_message(QueueUrl=self._queue_url, MessageBody=notice.to_body())
+    def send(self, notice: Notice, delay_seconds: int | None = None) -> None:
+        """With `delay_seconds` (at most SQS's 900), instead of the queue's own delay (AlertDelaySeconds)."""
+        request: dict[str, Any] = {"QueueUrl": self._queue_url, "MessageBody": notice.to_body()}
+        if delay_seconds is not None:
+            request["DelaySeconds"] = min(max(0, delay_seconds), MAX_DELAY)
+        self._client.send_message(**request)

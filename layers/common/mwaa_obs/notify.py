@@ -1,17 +1,19 @@
 """Notify logic: one notice in, at most one message per channel out, whatever the duplicates and the order.
 
-For a notice, the run (with all its task attempts) is read; its alert is decided once and recorded on the run
-together with the workflow's new health, in one transaction that fails if another notifier changed that health
-first (then the decision is made again). Each channel that received the message is marked on the run, so a
-retried notice sends only what is missing. A crash between a channel's acceptance and its mark is the one case
-that sends a message twice; nothing is ever dropped: a notice that cannot be delivered is retried and ends in the
-notices DLQ.
+For a run's notice, the run (with all its task attempts) is read, and the workflow's recent history; the decision
+(mwaa_obs.alerting, by end time) is recorded on the run together with a mark on each failure its message names
+and the workflow's new health, in one transaction that fails if another notifier got there first (then it decides
+again). Failures held by storm control come back as a delayed flush notice, which names them in one summary. Each
+channel that received a message is marked on the run that leads it, so a retried notice sends only what is
+missing. A crash between a channel's acceptance and its mark is the one case that sends a message twice; nothing
+is ever dropped: a notice that cannot be delivered is retried and ends in the notices DLQ.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,10 +21,29 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mwaa_obs import DEFAULT_STACK_NAME, SERVICE
-from mwaa_obs.alerting import AlertKind, Decision, decide_failure, decide_quiet, decide_success
+from mwaa_obs.alerting import (
+    AlertKind,
+    Decision,
+    Outcome,
+    Plan,
+    decide_failure,
+    decide_flush,
+    decide_quiet,
+    decide_success,
+    incident_of,
+)
 from mwaa_obs.channels import AlertTopic, DeliveryError, SlackWebhook, SlackWebhooks
 from mwaa_obs.enrich import Enricher
-from mwaa_obs.messages import Alert, FailedTask, log_stream_url, slack_message, task_log_group, task_log_stream
+from mwaa_obs.ingest import NoticeSink
+from mwaa_obs.messages import (
+    Alert,
+    FailedTask,
+    NamedRun,
+    log_stream_url,
+    slack_message,
+    task_log_group,
+    task_log_stream,
+)
 from mwaa_obs.metrics import (
     ALERTS_GROUPED,
     INVALID_NOTICES,
@@ -43,6 +64,7 @@ from mwaa_obs.telemetry import MetricSink
 logger = Logger(service=SERVICE, child=True)
 
 DECISION_ATTEMPTS = 5
+HISTORY_RUNS = 100  # a decision weighs the workflow's last runs: an incident longer than that is counted from there
 
 
 class DeliveryIncomplete(RuntimeError):
@@ -57,6 +79,7 @@ class Notifier:
     settings: SettingsSource
     topic: AlertTopic | None
     webhooks: SlackWebhooks | None
+    notices: NoticeSink  # where the notifier sends itself delayed flush notices
     stack_name: str = DEFAULT_STACK_NAME
     slack: Callable[[str], SlackWebhook] = SlackWebhook
     enricher: Enricher | None = None
@@ -71,28 +94,29 @@ class Notifier:
             sink.count(INVALID_NOTICES)
             return
         run, attempts = self.runs.load(notice.workflow_id, notice.run_id)
-        item: StateItem | None = run if notice.kind == "run" else _attempt(attempts, notice)
+        item: StateItem | None = run if notice.kind != "retry" else _attempt(attempts, notice)
         if run is None or item is None:
             # Only possible when the item expired (TTL) or was deleted before the notice came due.
             logger.warning("notice names nothing stored; dropped", extra={"notice": body[:200]})
             sink.count(INVALID_NOTICES)
             return
+        if notice.kind == "flush":
+            self._flush(run, sink)
+            return
         if self.enricher is not None:
             self.enricher.complete(run, [run, *attempts] if item is run else [item], sink)
         route = self.settings.get(sink).route_for(run.workflow_name)
-        decision = decision_of(item) or self._decide(item, run, route, notice, sink)
+        decision = decision_of(item) or self._decide(item, run, route, sink)
         if decision is None:
             return
         fields = {"workflow": run.workflow_name, "run_id": run.run_id, "alert": decision.kind.value}
         if not decision.kind.sends or not route.alerts:
             logger.info("no message owed", extra=fields)
             return
-        log_group = self.workflows.log_group(run.workflow_id)
-        alert = build_alert(run, attempts, decision, route, stack_name=self.stack_name, item=item, log_group=log_group)
-        self._deliver(item, alert, route, sink)
+        self._send(item, run, attempts, decision, route=route, sink=sink)
         logger.info("message delivered", extra=fields)
 
-    def _decide(self, item: StateItem, run: RunItem, route: Route, notice: Notice, sink: MetricSink) -> Decision | None:
+    def _decide(self, item: StateItem, run: RunItem, route: Route, sink: MetricSink) -> Decision | None:
         if isinstance(item, TaskAttemptItem):
             # NONE is recorded too: it tells ingest that duplicates of this event owe no further notice.
             kind = AlertKind.RETRY if route.retry_alerts else AlertKind.NONE
@@ -100,28 +124,69 @@ class Notifier:
         if run.status_rank is None or run.status_rank < TERMINAL_RANK:
             logger.warning("run notice before a final state; ignored", extra={"run_id": run.run_id})
             return None
+        failing = _counts_as_failure(run, route)
+        if not failing and run.status != RunState.SUCCESS:
+            return self._save(run, decide_quiet(self.clock()))
         for _ in range(DECISION_ATTEMPTS):
             now = self.clock()
-            ended = run.ended_at or getattr(run, seen_attribute(run.status or "")) or now
-            if run.status in FAILED_RUN_STATES or (run.status == RunState.STOPPED and route.alert_on_stopped):
-                health, version = self.alerts.health(notice.workflow_id)
-                decision, after = decide_failure(health, ended, now, route.group_window)
-            elif run.status == RunState.SUCCESS:
-                health, version = self.alerts.health(notice.workflow_id)
-                decision, after = decide_success(health, ended, now)
-            else:
-                return self._save(run, decide_quiet(now))
+            health, version = self.alerts.health(run.workflow_id)
+            history = _outcomes(self._history(run), route)
+            decide = decide_failure if failing else decide_success
+            plan = decide(history, run.run_id, health, now, route.group_window)
             try:
-                self.alerts.save_decision(run, decision, after, version)
+                self.alerts.save_plan(run.workflow_id, plan, version, item=run, lead=run.run_id)
             except DecisionConflict:
                 logger.info("workflow health changed meanwhile; deciding again", extra={"run_id": run.run_id})
+                run = self.runs.reread(run)
+                continue
             except AlreadyDecided:
                 return self._decided_by_other(run)
-            else:
-                if decision.kind is AlertKind.SUPPRESSED:  # counted by the delivery that decided it, only
-                    sink.count(ALERTS_GROUPED, run.workflow_name)
-                return decision
-        raise DecisionConflict(f"health of {notice.workflow_id} kept changing; the notice will be retried")
+            if plan.decision.kind is AlertKind.SUPPRESSED:  # counted by the delivery that decided it, only
+                sink.count(ALERTS_GROUPED, run.workflow_name)
+            self._schedule_flush(run.workflow_id, plan, now)
+            return plan.decision
+        raise DecisionConflict(f"health of {run.workflow_id} kept changing; the notice will be retried")
+
+    def _flush(self, anchor: RunItem, sink: MetricSink) -> None:
+        """A flush notice: the summary message the anchor leads, decided now if the grouping window is over."""
+        route = self.settings.get(sink).route_for(anchor.workflow_name)
+        for _ in range(DECISION_ATTEMPTS):
+            if anchor.named_in is not None:
+                if not _leads_summary(anchor):
+                    return  # named by another message meanwhile
+                break  # decided before: deliver what a channel may still lack
+            now = self.clock()
+            health, version = self.alerts.health(anchor.workflow_id)
+            plan = decide_flush(_outcomes(self._history(anchor), route), anchor.run_id, health, now, route.group_window)
+            if plan.decision.kind is AlertKind.NONE:
+                self._schedule_flush(anchor.workflow_id, plan, now)
+                return
+            try:
+                self.alerts.save_plan(anchor.workflow_id, plan, version, item=None, lead=anchor.run_id)
+            except DecisionConflict:
+                anchor = self.runs.reread(anchor)
+                continue
+            self._schedule_flush(anchor.workflow_id, plan, now)
+            anchor.named_in = anchor.run_id
+            break
+        else:
+            raise DecisionConflict(f"health of {anchor.workflow_id} kept changing; the flush will be retried")
+        if route.alerts:
+            _, attempts = self.runs.load(anchor.workflow_id, anchor.run_id)
+            summary = Decision(AlertKind.SUMMARY, self.clock())
+            self._send(anchor, anchor, attempts, summary, route=route, sink=sink)
+            logger.info("summary delivered", extra={"workflow": anchor.workflow_name, "run_id": anchor.run_id})
+
+    def _history(self, run: RunItem) -> dict[str, RunItem]:
+        """The workflow's recent runs by run id, with `run` as read consistently."""
+        recent = {found.run_id: found for found in self.runs.recent(run.workflow_id, limit=HISTORY_RUNS)}
+        return recent | {run.run_id: run}
+
+    def _schedule_flush(self, workflow_id: str, plan: Plan, now: datetime) -> None:
+        if plan.flush is not None:
+            anchor, due = plan.flush
+            delay = math.ceil((due - now).total_seconds()) + 1  # a flush that comes early sends itself again
+            self.notices.send(Notice("flush", workflow_id, anchor), delay_seconds=delay)
 
     def _save(self, item: StateItem, decision: Decision) -> Decision | None:
         try:
@@ -136,6 +201,63 @@ class Notifier:
         item.alert = fresh.alert
         item.notified_email, item.notified_slack = fresh.notified_email, fresh.notified_slack
         return decision_of(item)
+
+    def _send(
+        self,
+        lead: StateItem,
+        run: RunItem,
+        attempts: list[TaskAttemptItem],
+        decision: Decision,
+        *,
+        route: Route,
+        sink: MetricSink,
+    ) -> None:
+        """Build the message `lead` leads (a run's, or a retried attempt's) and deliver it to each channel."""
+        log_group = self.workflows.log_group(run.workflow_id)
+        named: tuple[NamedRun, ...] = ()
+        incident: tuple[str, ...] = ()
+        if isinstance(lead, RunItem):
+            history = self._history(run)
+            if decision.kind is AlertKind.SUMMARY:
+                incident_runs = incident_of(_outcomes(history, route), run.run_id)
+                decision = replace(decision, failed_runs=len(incident_runs), failing_since=_first_end(incident_runs))
+            named = self._named_runs(run, history)
+            if decision.kind is AlertKind.RECOVERY:
+                incident = tuple(outcome.run_id for outcome in incident_of(_outcomes(history, route), run.run_id))
+        alert = build_alert(
+            run,
+            attempts,
+            decision,
+            route,
+            stack_name=self.stack_name,
+            item=lead,
+            log_group=log_group,
+            named=named,
+            incident_runs=incident,
+        )
+        self._deliver(lead, alert, route, sink)
+
+    def _named_runs(self, lead: RunItem, history: dict[str, RunItem]) -> tuple[NamedRun, ...]:
+        """The other failures the lead's message names, oldest first, each with its failed tasks."""
+        others = sorted(
+            (found for found in history.values() if found.named_in == lead.run_id and found.run_id != lead.run_id),
+            key=lambda found: (found.ended_at or datetime.max.replace(tzinfo=UTC), found.run_id),
+        )
+        named = []
+        for other in others:
+            _, attempts = self.runs.load(other.workflow_id, other.run_id)
+            failed = [attempt for attempt in _latest_attempts(attempts) if attempt.status in FAILED_TASK_STATES]
+            named.append(
+                NamedRun(
+                    run_id=other.run_id,
+                    status=other.status or "UNKNOWN",
+                    ended_at=other.ended_at,
+                    recovered=not other.named_open,
+                    failed_tasks=tuple(attempt.task_id or attempt.task_key for attempt in failed),
+                    error=(failed[0].error_message if failed else None) or other.error_message,
+                )
+            )
+        return tuple(named)
 
     def _deliver(self, item: StateItem, alert: Alert, route: Route, sink: MetricSink) -> None:
         senders: dict[str, Callable[[], None]] = {}
@@ -161,6 +283,41 @@ class Notifier:
             sink.count(NOTIFICATIONS_SENT, alert.workflow_name)
         if failed:
             raise DeliveryIncomplete(f"not delivered to {', '.join(failed)}; retried with the notice")
+
+
+def _counts_as_failure(run: RunItem, route: Route) -> bool:
+    return run.status in FAILED_RUN_STATES or (run.status == RunState.STOPPED and route.alert_on_stopped)
+
+
+def _outcomes(history: dict[str, RunItem], route: Route) -> list[Outcome]:
+    """The finished runs that the decisions weigh: failures (as the route counts them) and successes."""
+    outcomes = []
+    for run in history.values():
+        failed = _counts_as_failure(run, route)
+        ended = run.ended_at or getattr(run, seen_attribute(run.status or ""), None)
+        if ended is None or not (failed or run.status == RunState.SUCCESS):
+            continue
+        outcomes.append(Outcome(run.run_id, ended, failed, run.named_in, bool(run.named_open)))
+    return outcomes
+
+
+def _leads_summary(run: RunItem) -> bool:
+    """The run leads a summary message: it named itself without a failure message of its own."""
+    return run.named_in == run.run_id and (run.alert is None or run.alert.kind != AlertKind.FAILURE.value)
+
+
+def _first_end(incident: list[Outcome]) -> datetime | None:
+    return incident[0].ended_at if incident else None
+
+
+def _latest_attempts(attempts: list[TaskAttemptItem]) -> list[TaskAttemptItem]:
+    """Each task's latest attempt, by when it ended."""
+    latest: dict[str, TaskAttemptItem] = {}
+    for attempt in attempts:
+        known = latest.get(attempt.task_key)
+        if known is None or attempt.attempt > known.attempt:
+            latest[attempt.task_key] = attempt
+    return sorted(latest.values(), key=lambda found: found.ended_at or datetime.max.replace(tzinfo=UTC))
 
 
 def notify_batch(
@@ -192,23 +349,20 @@ def build_alert(
     stack_name: str,
     item: StateItem | None = None,
     log_group: str | None = None,
+    named: tuple[NamedRun, ...] = (),
+    incident_runs: tuple[str, ...] = (),
 ) -> Alert:
     """The alert's content, from the stored run, its task attempts and the decision made for it.
 
-    `log_group`: the workflow's task log group, when it names its own (default: the service's).
+    `log_group`: the workflow's task log group, when it names its own (default: the service's); `named`: the
+    other failures the message names; `incident_runs`: the runs of the incident a resolved message closes.
     """
     log_group = log_group or task_log_group(run.workflow_id)
     arn = run.workflow_arn or ""
     region = arn.split(":")[3] if arn.count(":") >= 5 else "us-east-1"
-    latest: dict[str, TaskAttemptItem] = {}
-    for attempt in attempts:
-        known = latest.get(attempt.task_key)
-        if known is None or attempt.attempt > known.attempt:
-            latest[attempt.task_key] = attempt
+    latest = _latest_attempts(attempts)
     failed = [
-        _failed_task(run, attempt, region, log_group)
-        for attempt in sorted(latest.values(), key=lambda found: found.ended_at or datetime.max.replace(tzinfo=UTC))
-        if attempt.status in FAILED_TASK_STATES
+        _failed_task(run, attempt, region, log_group) for attempt in latest if attempt.status in FAILED_TASK_STATES
     ]
     retry_task = _failed_task(run, item, region, log_group) if isinstance(item, TaskAttemptItem) else None
     return Alert(
@@ -224,7 +378,7 @@ def build_alert(
         ended_at=run.ended_at,
         error_message=run.error_message,
         failed_tasks=tuple(failed),
-        upstream_failed=sum(1 for attempt in latest.values() if attempt.status == TaskState.UPSTREAM_FAILED),
+        upstream_failed=sum(1 for attempt in latest if attempt.status == TaskState.UPSTREAM_FAILED),
         failed_runs=decision.failed_runs,
         failing_since=decision.failing_since,
         grouped=decision.grouped,
@@ -235,6 +389,8 @@ def build_alert(
         stack_name=stack_name,
         retry_task=retry_task,
         log_group=log_group,
+        named=named,
+        incident_runs=incident_runs,
     )
 
 

@@ -1,18 +1,22 @@
-"""The notifier's writes: one decision per run (with the workflow's health, atomically) and the channels reached."""
+"""The notifier's writes: one decision per notice, each failure named once, the workflow's health (all in one
+transaction), and the channels a message reached."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from mwaa_obs.alerting import AlertKind, Decision, Health
+from mwaa_obs.alerting import AlertKind, Decision, Health, Named, Plan
 from mwaa_obs.store.schema import (
+    RUN_SORT_KEY,
     WORKFLOW_SORT_KEY,
     AlertRecord,
     HealthAttribute,
+    RunItem,
     StateItem,
     WorkflowItem,
     item_from_raw,
+    run_key,
     workflow_key,
 )
 from mwaa_obs.store.update import Update, as_transaction_item
@@ -43,23 +47,44 @@ class Alerts:
             return Health(), None
         stored = item.health
         health = Health(
-            failing_since=stored.failing_since,
-            failed_runs=int(stored.failed_runs),
-            unalerted=int(stored.unalerted),
-            last_failure_at=stored.last_failure_at,
             last_alert_at=stored.last_alert_at,
+            resolved_through=stored.resolved_through,
             last_success_at=stored.last_success_at,
         )
         return health, int(item.health_version) if item.health_version is not None else None
 
-    def save_decision(
-        self, item: StateItem, decision: Decision, health: Health | None = None, version: int | None = None
-    ) -> None:
-        """Record the decision on the run or attempt, once, together with the workflow's new health, atomically.
+    def save_decision(self, item: StateItem, decision: Decision) -> None:
+        """Record a decision that names nothing and leaves the workflow's health as it is (a retry, a quiet run)."""
+        self._transact(item, decision, workflow_id=item.workflow_id, lead=None, names=(), health=None, version=None)
 
-        Raises AlreadyDecided if the item holds a decision already, DecisionConflict if the health changed since
-        it was read at `version`.
+    def save_plan(self, workflow_id: str, plan: Plan, version: int | None, *, item: RunItem | None, lead: str) -> None:
+        """Record, in one transaction, the decision on the run whose notice it answers (`item`; None for a flush),
+        each failure the message led by `lead` names, and the workflow's health after it.
+
+        Raises AlreadyDecided if the item holds a decision already, DecisionConflict if the health changed since it
+        was read at `version` or another message named one of the failures first.
         """
+        self._transact(
+            item,
+            plan.decision,
+            workflow_id=workflow_id,
+            lead=lead,
+            names=plan.names,
+            health=plan.health,
+            version=version,
+        )
+
+    def _transact(
+        self,
+        item: StateItem | None,
+        decision: Decision,
+        *,
+        workflow_id: str,
+        lead: str | None,
+        names: tuple[Named, ...],
+        health: Health | None,
+        version: int | None,
+    ) -> None:
         record = AlertRecord(
             kind=decision.kind.value,
             decided_at=decision.decided_at,
@@ -68,26 +93,38 @@ class Alerts:
             grouped=decision.grouped,
             superseded=decision.superseded,
         )
-        model = type(item)
-        on_item = Update(item.pk, item.sk)
-        on_item.set(model.alert, record)
-        writes = [on_item.request(self._table_name, absent=model.alert)]
+        writes: dict[str, Update] = {}
+        conditions: dict[str, tuple[Any, ...]] = {}
+        if item is not None:
+            writes[item.sk + item.pk] = update = Update(item.pk, item.sk)
+            update.set(type(item).alert, record)
+            conditions[item.sk + item.pk] = (type(item).alert,)
+        for named in names:
+            key = RUN_SORT_KEY + run_key(workflow_id, named.run_id)
+            update = writes.setdefault(key, Update(run_key(workflow_id, named.run_id), RUN_SORT_KEY))
+            update.set(RunItem.named_in, lead)
+            update.set(RunItem.named_open, not named.recovered)
+            conditions[key] = (*conditions.get(key, ()), RunItem.named_in)
+        requests = [writes[key].request(self._table_name, absent=conditions[key]) for key in writes]
         if health is not None:
-            on_workflow = Update(workflow_key(item.workflow_id), WORKFLOW_SORT_KEY)
+            on_workflow = Update(workflow_key(workflow_id), WORKFLOW_SORT_KEY)
             on_workflow.set(WorkflowItem.kind, WorkflowItem)  # well-formed even if the notice outran note_workflow
             on_workflow.set(WorkflowItem.health, HealthAttribute(**_fields(health)))
             on_workflow.set(WorkflowItem.health_version, (version or 0) + 1)
-            writes.append(on_workflow.request(self._table_name, version=(WorkflowItem.health_version, version)))
+            requests.append(on_workflow.request(self._table_name, version=(WorkflowItem.health_version, version)))
         try:
-            self._client.transact_write_items(TransactItems=[as_transaction_item(write) for write in writes])
+            self._client.transact_write_items(TransactItems=[as_transaction_item(request) for request in requests])
         except self._client.exceptions.TransactionCanceledException as error:
-            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-            if reasons and reasons[0] == "ConditionalCheckFailed":
+            reasons = error.response.get("CancellationReasons", [])
+            first = reasons[0] if reasons else {}
+            decided = StateItem.alert.attr_name in first.get("Item", {})
+            if item is not None and first.get("Code") == "ConditionalCheckFailed" and decided:
                 raise AlreadyDecided(item.sk) from None
-            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-                raise DecisionConflict(item.workflow_id) from None
+            if any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons):
+                raise DecisionConflict(workflow_id) from None
             raise
-        item.alert = record
+        if item is not None:
+            item.alert = record
 
     def mark_notified(self, item: StateItem, channel: str, at: datetime) -> None:
         """Note that the item's message reached a channel, so that a retried notice skips it."""

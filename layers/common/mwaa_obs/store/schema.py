@@ -107,13 +107,10 @@ class Entity(Model):
 
 
 class HealthAttribute(MapAttribute[str, Any]):
-    """alerting.Health as stored on the workflow item."""
+    """alerting.Health as stored on the workflow item (keys of its earlier shape are ignored when read)."""
 
-    failing_since = UTCDateTimeAttribute(null=True)
-    failed_runs = NumberAttribute(default=0)
-    unalerted = NumberAttribute(default=0)
-    last_failure_at = UTCDateTimeAttribute(null=True)
     last_alert_at = UTCDateTimeAttribute(null=True)
+    resolved_through = UTCDateTimeAttribute(null=True)
     last_success_at = UTCDateTimeAttribute(null=True)
 
 
@@ -176,6 +173,9 @@ class StateItem(Entity):
 class RunItem(StateItem, discriminator="run"):
     run_type = UnicodeAttribute(null=True)
     workflow_version = UnicodeAttribute(null=True)  # shown by `mwaa-obs runs show`
+    # A failed run is named in exactly one message: the run that leads it, and whether it was told as still open.
+    named_in = UnicodeAttribute(null=True)
+    named_open = BooleanAttribute(null=True)
     workflow_noted = BooleanAttribute(null=True)
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)

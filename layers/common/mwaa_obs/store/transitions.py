@@ -181,14 +181,14 @@ class Transitions:
         advance.set(model.status, event.status)
         advance.set(model.status_rank, rank)
 
-        request = advance.request(self._table_name, absent=seen, below=(model.status_rank, rank))
+        request = advance.request(self._table_name, absent=(seen,), below=(model.status_rank, rank))
         done, old = send_update(self._client, request)
         if done:
             return _recorded(WriteOutcome.ADVANCED, old)
         if old is not None and seen.attr_name in old:
             return _recorded(WriteOutcome.DUPLICATE, old)
         # Out of order: the item is already further on. Keep the transition and its times, not its status.
-        done, old = send_update(self._client, update.request(self._table_name, absent=seen))
+        done, old = send_update(self._client, update.request(self._table_name, absent=(seen,)))
         return _recorded(WriteOutcome.RECORDED if done else WriteOutcome.DUPLICATE, old)
 
 

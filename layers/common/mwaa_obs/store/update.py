@@ -39,13 +39,13 @@ class Update:
         self,
         table_name: str,
         *,
-        absent: Attribute[Any] | None = None,
+        absent: tuple[Attribute[Any], ...] = (),
         below: tuple[Attribute[Any], int] | None = None,
         differs: tuple[Attribute[Any], str] | None = None,
         version: tuple[Attribute[Any], int | None] | None = None,
     ) -> dict[str, Any]:
         """The UpdateItem request, applied only if every condition given holds:
-        `absent`: that attribute is absent; `below`: it is absent or lower; `differs`: it is absent or holds
+        `absent`: those attributes are absent; `below`: it is absent or lower; `differs`: it is absent or holds
         another value; `version`: it holds that number (None: it is absent)."""
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
@@ -60,9 +60,9 @@ class Update:
             names[f"#r{index}"] = attribute.attr_name
             removals.append(f"#r{index}")
         conditions = []
-        if absent is not None:
-            names["#absent"] = absent.attr_name
-            conditions.append("attribute_not_exists(#absent)")
+        for index, attribute in enumerate(absent):
+            names[f"#absent{index}"] = attribute.attr_name
+            conditions.append(f"attribute_not_exists(#absent{index})")
         if below is not None:
             names["#below"] = below[0].attr_name
             values[":below"] = {"N": str(below[1])}
