@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from mwaa_obs import SERVICE
-from mwaa_obs.aws import client, dynamodb_client
+from mwaa_obs.aws import LazyClient, client, dynamodb_client
 from mwaa_obs.channels import AlertTopic, SlackWebhooks
 from mwaa_obs.config import NotifyConfig
 from mwaa_obs.enrich import Enricher
@@ -32,7 +32,7 @@ notifier = Notifier(
     settings=SettingsSource(client("ssm"), config.settings_parameter),
     topic=AlertTopic(client("sns"), config.alert_topic_arn),
     webhooks=SlackWebhooks(client("secretsmanager"), config.slack_secret_arn) if config.slack_secret_arn else None,
-    notices=NoticeQueue(client("sqs"), config.notices_queue_url),
+    notices=NoticeQueue(LazyClient("sqs"), config.notices_queue_url),  # only storms send flush notices
     stack_name=config.stack_name,
     enricher=(
         Enricher(MwaaApi(api_client()), Transitions(dynamodb, config.table_name, config.history_ttl))

@@ -135,7 +135,7 @@ def _percentile(cloudwatch: Any, metric: MetricRef, q: float, at: datetime, peri
 
 
 def _evaluate(expression: str, values: Mapping[str, float]) -> float:
-    """+ - * / over metric ids and numbers; NaN where a division has nothing to divide."""
+    """+ - * / and FILL(id, number) over metric ids and numbers; NaN where a division has nothing to divide."""
 
     def walk(node: ast.AST) -> float:
         if isinstance(node, ast.Expression):
@@ -145,6 +145,9 @@ def _evaluate(expression: str, values: Mapping[str, float]) -> float:
             if isinstance(node.op, ast.Div) and right == 0:
                 return math.nan
             return _OPERATORS[type(node.op)](left, right)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "FILL":
+            value, filler = (walk(argument) for argument in node.args)
+            return filler if math.isnan(value) else value
         if isinstance(node, ast.Name):
             return values[node.id]
         if isinstance(node, ast.Constant) and isinstance(node.value, int | float):

@@ -151,3 +151,35 @@ def test_the_workflow_dashboard_picks_the_workflow_from_the_metrics_and_applies_
             if not isinstance(row[0], dict):
                 assert row[2:4] == [WORKFLOW_DIMENSION, dashboards.WORKFLOW_PATTERN], row
     assert json.dumps(body).count(dashboards.WORKFLOW_PATTERN) >= 20
+
+
+@pytest.mark.parametrize("logical_id", ["FleetDashboard", "WorkflowDashboard"])
+def test_ratios_fill_each_counter_so_that_a_quiet_period_still_has_a_point(logical_id: str) -> None:
+    # Metric math over counters emitted only when runs end: without FILL, any missing operand drops the point
+    # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html, FILL).
+    body = dashboards.fill(dashboards.body_template(logical_id), FILL)
+    ratios = [
+        options["expression"]
+        for widget in body["widgets"]
+        for metric in widget.get("properties", {}).get("metrics", [])
+        for options in metric
+        if isinstance(options, dict) and "/" in options.get("expression", "")
+    ]
+    assert ratios
+    for expression in ratios:
+        operands = set(re.findall(r"\b([a-z][a-z0-9_]*)\b", expression)) - {"fill"}
+        filled = set(re.findall(r"FILL\(([a-z0-9_]+), 0\)", expression))
+        assert operands == filled, expression
+
+
+def test_overdue_alarms_stay_in_alarm_across_an_empty_period(template: dict[str, Any]) -> None:
+    from mwaa_obs.provisioning import KINDS
+
+    shared = template["Resources"]["WorkflowsOverdueAlarm"]["Properties"]
+    (dedicated,) = [kind for kind in KINDS if kind.suffix == "overdue"]
+    for periods, datapoints, period in (
+        (shared["EvaluationPeriods"], shared["DatapointsToAlarm"], shared["Metrics"][0]["Period"]),
+        (dedicated.evaluation_periods, dedicated.datapoints_to_alarm, dedicated.period),
+    ):
+        # Written every 900 s, ScheduleOverdue leaves some periods of 900 s empty: 1 datapoint of 2 periods
+        assert (periods, datapoints, period) == (2, 1, 900)

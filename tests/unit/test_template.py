@@ -142,9 +142,12 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-# Actions that name no resource, for which IAM accepts only "*" (the Service Authorization Reference lists no
-# resource type for them).
-RESOURCELESS_ACTIONS = {"airflow-serverless:ListWorkflows"}
+# Actions granted only on "*": those the Service Authorization Reference lists with no resource type
+# (ListWorkflows, ListStreams), and DescribeAlarms, whose API reference says composite alarms come back only
+# "with the cloudwatch:DescribeAlarms permission that is scoped to *"
+# (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DescribeAlarms.html).
+RESOURCELESS_ACTIONS = {"airflow-serverless:ListWorkflows", "dynamodb:ListStreams", "cloudwatch:DescribeAlarms"}
+ALARM_WRITES = {"cloudwatch:PutMetricAlarm", "cloudwatch:PutCompositeAlarm", "cloudwatch:DeleteAlarms"}
 
 
 def test_no_iam_statement_allows_every_action_or_every_resource(transformed: dict[str, Any]) -> None:
@@ -155,6 +158,49 @@ def test_no_iam_statement_allows_every_action_or_every_resource(transformed: dic
         assert not any("*" in action for action in actions), (name, statement)
         if "*" in _as_list(statement.get("Resource", [])):
             assert set(actions) <= RESOURCELESS_ACTIONS, (name, statement)
+
+
+def test_provisioning_may_describe_every_alarm_but_writes_only_the_stacks(transformed: dict[str, Any]) -> None:
+    provision = [statement for name, statement in _statements(transformed) if name == "ProvisionFunctionRole"]
+    (describe,) = [s for s in provision if "cloudwatch:DescribeAlarms" in _as_list(s["Action"])]
+    assert describe["Resource"] == "*"  # else composite alarms are invisible and re-put every hour
+    (writes,) = [s for s in provision if ALARM_WRITES & set(_as_list(s["Action"]))]
+    assert set(_as_list(writes["Action"])) >= ALARM_WRITES
+    assert writes["Resource"]["Fn::Sub"].endswith(":alarm:${ResourcePrefix}-*")
+
+
+def _rule_holds(rule: dict[str, Any], parameters: dict[str, str]) -> bool:
+    """A template Rule, for parameter values as CloudFormation passes them (strings): False when it refuses them."""
+
+    def value(node: Any) -> Any:
+        if isinstance(node, dict):
+            (function, argument), *_ = node.items()
+            if function == "Ref":
+                return parameters[argument]
+            if function == "Fn::Not":
+                return not value(argument[0])
+            if function == "Fn::Equals":
+                return str(value(argument[0])) == str(value(argument[1]))
+            if function == "Fn::Contains":
+                return str(value(argument[1])) in [str(item) for item in argument[0]]
+            raise AssertionError(f"rule function not evaluated here: {function}")
+        return node
+
+    if "RuleCondition" in rule and not value(rule["RuleCondition"]):
+        return True
+    return all(value(assertion["Assert"]) for assertion in rule["Assertions"])
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "window", "accepted"),
+    [("10", "0", True), ("11", "0", False), ("100", "0", False), ("100", "1", True), ("1", "0", True)],
+)
+def test_the_template_refuses_batches_above_ten_without_a_batching_window(
+    template: dict[str, Any], batch_size: str, window: str, accepted: bool
+) -> None:
+    # Lambda refuses BatchSize > 10 with MaximumBatchingWindowInSeconds 0 (API_CreateEventSourceMapping).
+    parameters = {"IngestBatchSize": batch_size, "IngestBatchWindowSeconds": window}
+    assert all(_rule_holds(rule, parameters) for rule in template["Rules"].values()) is accepted
 
 
 def test_the_api_is_only_read_and_only_in_the_accounts_workflows(transformed: dict[str, Any]) -> None:

@@ -25,6 +25,20 @@ def client(service: str, endpoint_url: str | None = None) -> Any:
     return aws_session().create_client(service, endpoint_url=endpoint_url, config=aws_config())
 
 
+class LazyClient:
+    """A client made at its first call: for a service most invocations never call (a client costs tens of ms of
+    cold start)."""
+
+    def __init__(self, service: str) -> None:
+        self._service = service
+        self._client: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            self._client = client(self._service)
+        return getattr(self._client, name)
+
+
 def dynamodb_client(endpoint_url: str | None = None) -> Any:
     """The client the repositories read and write through.
 

@@ -63,6 +63,9 @@ class AlarmKind:
     statistic: str
     period: int
     description: str
+    # M of N: a metric written every 15 minutes leaves some periods empty, which must not flip the alarm to OK
+    evaluation_periods: int = 1
+    datapoints_to_alarm: int = 1
 
 
 KINDS: Final = (
@@ -70,7 +73,10 @@ KINDS: Final = (
     AlarmKind("timed-out", RUN_TIMED_OUT, "Sum", 300, "a run ended in TIMEOUT"),
     AlarmKind("too-slow", RUN_DURATION, "Maximum", 3600, "a run longer than the threshold ended"),
     AlarmKind("retry-storm", TASK_UP_FOR_RETRY, "Sum", 3600, "task retries above the threshold in an hour"),
-    AlarmKind("overdue", SCHEDULE_OVERDUE, "Maximum", 900, "no successful run within its cadence plus grace"),
+    # ScheduleOverdue is written every 15 minutes: a 900 s period holds 0, 1 or 2 of its points, so 1 of 2 periods
+    # keeps an overdue workflow in ALARM across an empty one (AlarmEvaluation: "M out of N" datapoints,
+    # https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html).
+    AlarmKind("overdue", SCHEDULE_OVERDUE, "Maximum", 900, "no successful run within its cadence plus grace", 2, 1),
 )
 # The metric alarm fields provisioning sets, compared with DescribeAlarms to decide whether to write.
 _COMPARED: Final = (
@@ -81,6 +87,7 @@ _COMPARED: Final = (
     "Statistic",
     "Period",
     "EvaluationPeriods",
+    "DatapointsToAlarm",
     "Threshold",
     "ComparisonOperator",
     "TreatMissingData",
@@ -118,7 +125,8 @@ def desired_alarms(workflow: str, route: Route, context: StackContext, duration:
                 "Dimensions": [{"Name": WORKFLOW_DIMENSION, "Value": workflow}],
                 "Statistic": kind.statistic,
                 "Period": kind.period,
-                "EvaluationPeriods": 1,
+                "EvaluationPeriods": kind.evaluation_periods,
+                "DatapointsToAlarm": kind.datapoints_to_alarm,
                 "Threshold": float(thresholds.get(kind.suffix, 0)),
                 "ComparisonOperator": "GreaterThanThreshold",
                 "TreatMissingData": "notBreaching",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from functools import cache, wraps
+from functools import wraps
 from typing import Any
 
 from aws_lambda_powertools import Metrics
@@ -39,15 +39,10 @@ def emits_metrics[Event, Result](handler: Callable[[Event, Any, MetricSink], Res
         try:
             return handler(event, context, sink)
         finally:
-            publish(sink.points, _metrics())
+            # Made per invocation: Powertools reads the namespace from the function's environment when made.
+            publish(sink.points, Metrics())
 
     return invoke
-
-
-@cache
-def _metrics() -> Metrics:
-    """Powertools Metrics, made at the first publication (it reads its namespace from the environment)."""
-    return Metrics()
 
 
 def publish(points: Iterable[MetricPoint], metrics: Metrics) -> None:
