@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 
 from mwaa_obs.metrics import CATALOG, dimension_sets
-from mwaa_obs.provisioning import Provisioner, StackContext, provision_all
+from mwaa_obs.provisioning import (
+    Provisioner,
+    ProvisioningIncomplete,
+    StackContext,
+    provision_all,
+    provision_invocation,
+)
 from mwaa_obs.settings import parse_settings
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.workflows import Workflows
@@ -71,7 +77,7 @@ def test_a_dedicated_workflow_gets_its_alarms_health_alarm_and_dashboard(
     provisioner: Provisioner, cloudwatch: Any, sales_history: None, workflows: Workflows, runs: Runs
 ) -> None:
     totals = provision_all(provisioner, parse_settings(json.dumps(DEDICATED)), workflows, runs)
-    assert totals == {"workflows": 1, "written": 7, "unchanged": 0, "deleted": 0}
+    assert totals == {"workflows": 1, "written": 7, "unchanged": 0, "deleted": 0, "failed": 0}
     alarms = {
         a["AlarmName"]: a for a in cloudwatch.describe_alarms(AlarmNamePrefix="mwaa-obs-sales_etl-")["MetricAlarms"]
     }
@@ -111,6 +117,7 @@ def test_provisioning_again_changes_nothing(
         "written": 0,
         "unchanged": 7,
         "deleted": 0,
+        "failed": 0,
     }
 
 
@@ -204,3 +211,36 @@ def _stream_records(endpoint: str, table: str) -> list[dict[str, Any]]:
 def _first_sight_filters(template: dict[str, Any]) -> list[dict[str, Any]]:
     source = template["Resources"]["ProvisionFunction"]["Properties"]["Events"]["FirstSight"]["Properties"]
     return [json.loads(entry["Pattern"]) for entry in source["FilterCriteria"]["Filters"]]
+
+
+def test_a_workflow_cloudwatch_refuses_does_not_stop_the_others(
+    provisioner: Provisioner, cloudwatch: Any, ingest_handler: ModuleType, workflows: Workflows, runs: Runs
+) -> None:
+    # Given two dedicated workflows, and CloudWatch refusing every alarm of the first (moto validates no names)
+    other = workflow_arn("sales_other", "Sa1e5Oth3r")
+    for arn in (SALES, other):
+        ingest_handler.lambda_handler(sqs_event([run_event("Started", "r", T0, arn=arn)]), FakeLambdaContext())
+
+    def refuse(params: dict[str, Any], **_: Any) -> None:
+        if params["AlarmName"].startswith("mwaa-obs-sales_etl-"):
+            raise cloudwatch.exceptions.InvalidParameterValueException(
+                {"Error": {"Code": "InvalidParameterValue", "Message": "refused"}}, "PutMetricAlarm"
+            )
+
+    cloudwatch.meta.events.register("provide-client-params.cloudwatch.PutMetricAlarm", refuse)
+    try:
+        # When the pass runs
+        with pytest.raises(ProvisioningIncomplete):
+            provision_invocation(
+                {"time": T0.isoformat()},
+                provisioner,
+                parse_settings(json.dumps(DEDICATED)),
+                workflows,
+                runs,
+                retention=timedelta(days=14),
+            )
+    finally:
+        cloudwatch.meta.events.unregister("provide-client-params.cloudwatch.PutMetricAlarm", refuse)
+    # Then the other workflow got its alarms all the same
+    found = cloudwatch.describe_alarms(AlarmNamePrefix="mwaa-obs-sales_other-")["MetricAlarms"]
+    assert len(found) == 5

@@ -183,3 +183,29 @@ def test_overdue_alarms_stay_in_alarm_across_an_empty_period(template: dict[str,
     ):
         # Written every 900 s, ScheduleOverdue leaves some periods of 900 s empty: 1 datapoint of 2 periods
         assert (periods, datapoints, period) == (2, 1, 900)
+
+
+ADVERSARIAL_NAMES = ["sales.etl.v2", "a" * 255, "x.y-" * 60, "plain_name", "dash-and_under", "ünïcødé"]
+# PutDashboard's DashboardName: alphanumerics, "-" and "_" only, at most 255 characters; alarm names at most 255
+# (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutDashboard.html, API_PutMetricAlarm.html).
+DASHBOARD_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+
+
+@pytest.mark.parametrize("workflow", ADVERSARIAL_NAMES)
+def test_every_name_provisioning_builds_is_one_cloudwatch_accepts(workflow: str) -> None:
+    from mwaa_obs.provisioning import alarm_names, resource_name
+
+    for prefix in ("mwaa-obs", "p" * 40):
+        assert DASHBOARD_NAME.match(resource_name(prefix, workflow))
+        for name in alarm_names(prefix, workflow):
+            assert 1 <= len(name) <= 255
+            assert DASHBOARD_NAME.match(name)
+    assert resource_name("mwaa-obs", "plain_name") == "mwaa-obs-plain_name"  # valid names are kept as they are
+
+
+def test_two_workflows_never_share_a_name_once_made_safe() -> None:
+    from mwaa_obs.provisioning import resource_name
+
+    pairs = [("sales.etl", "sales-etl"), ("a" * 255, "a" * 254 + "b")]
+    for one, other in pairs:
+        assert resource_name("mwaa-obs", one) != resource_name("mwaa-obs", other)

@@ -11,13 +11,16 @@ template, threshold or setting updates what exists; a workflow that is no longer
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
 
 from mwaa_obs import PRODUCT, SERVICE
 from mwaa_obs.metrics import (
@@ -103,8 +106,30 @@ def learned_duration(durations: Sequence[float], default: int) -> int:
     return max(60, round(LEARNED_MULTIPLE * percentile(durations, 90)))
 
 
+# PutDashboard: DashboardName "can contain only alphanumerics, dash (-), and underscore (_)", at most 255
+# characters (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutDashboard.html); AlarmName:
+# 1 to 255 characters (API_PutMetricAlarm.html). MWAA Serverless workflow names may hold "." and run to 255.
+NAME_LIMIT: Final = 255
+_NOT_IN_A_NAME = re.compile(r"[^A-Za-z0-9_-]")
+LONGEST_SUFFIX: Final = max(len(f"-{kind.suffix}") for kind in KINDS) + len("-health")
+
+
+def resource_name(prefix: str, workflow: str, suffix: str = "") -> str:
+    """`<prefix>-<workflow>[-<suffix>]`, valid as a dashboard and an alarm name for any workflow name: a name with
+    characters CloudWatch refuses, or too long, gets them replaced, is cut, and takes a short hash of the real name
+    (so two workflows never share a name)."""
+    safe = _NOT_IN_A_NAME.sub("-", workflow)
+    room = NAME_LIMIT - len(prefix) - 1 - LONGEST_SUFFIX
+    if safe != workflow or len(safe) > room:
+        digest = hashlib.sha256(workflow.encode()).hexdigest()[:10]
+        safe = f"{safe[: room - len(digest) - 1]}-{digest}"
+    return f"{prefix}-{safe}" + (f"-{suffix}" if suffix else "")
+
+
 def alarm_names(prefix: str, workflow: str) -> list[str]:
-    return [f"{prefix}-{workflow}-{kind.suffix}" for kind in KINDS] + [f"{prefix}-{workflow}-health"]
+    return [resource_name(prefix, workflow, kind.suffix) for kind in KINDS] + [
+        resource_name(prefix, workflow, "health")
+    ]
 
 
 def desired_alarms(workflow: str, route: Route, context: StackContext, duration: int) -> list[dict[str, Any]]:
@@ -118,7 +143,7 @@ def desired_alarms(workflow: str, route: Route, context: StackContext, duration:
     for kind in KINDS:
         requests.append(
             {
-                "AlarmName": f"{context.prefix}-{workflow}-{kind.suffix}",
+                "AlarmName": resource_name(context.prefix, workflow, kind.suffix),
                 "AlarmDescription": f"{workflow}: {kind.description}.",
                 "Namespace": context.namespace,
                 "MetricName": kind.spec.name,
@@ -139,9 +164,9 @@ def desired_alarms(workflow: str, route: Route, context: StackContext, duration:
 
 
 def desired_health(workflow: str, route: Route, context: StackContext) -> dict[str, Any]:
-    rule = " OR ".join(f'ALARM("{context.prefix}-{workflow}-{kind.suffix}")' for kind in KINDS)
+    rule = " OR ".join(f'ALARM("{resource_name(context.prefix, workflow, kind.suffix)}")' for kind in KINDS)
     return {
-        "AlarmName": f"{context.prefix}-{workflow}-health",
+        "AlarmName": resource_name(context.prefix, workflow, "health"),
         "AlarmDescription": f"{workflow}: any of its alarms is in ALARM.",
         "AlarmRule": rule,
         "AlarmActions": [context.alarm_topic_arn],
@@ -190,7 +215,7 @@ class Provisioner:
         existing = {
             alarm["AlarmName"]: alarm for alarm in found.get("MetricAlarms", []) + found.get("CompositeAlarms", [])
         }
-        dashboard_name = f"{self._context.prefix}-{workflow}"
+        dashboard_name = resource_name(self._context.prefix, workflow)
         current_dashboard = self._dashboard(dashboard_name)
         if route.alarms != "dedicated":
             if existing:
@@ -284,8 +309,10 @@ def provision_all(
 
     A retired workflow (deleted from the service longer ago than the retention) loses its dedicated resources.
     A workflow known to have none, and not asked to, is not checked: most workflows cost no CloudWatch call.
+    A workflow CloudWatch refuses is logged and skipped; the others go on, and ProvisioningIncomplete is raised at
+    the end (the invocation counts as an error, which the provision-errors alarm watches).
     """
-    totals = {"workflows": 0, "written": 0, "unchanged": 0, "deleted": 0}
+    totals = {"workflows": 0, "written": 0, "unchanged": 0, "deleted": 0, "failed": 0}
     for workflow in workflows.all():
         if only is not None and workflow.workflow_id not in only:
             continue
@@ -302,7 +329,15 @@ def provision_all(
                 for run in runs.recent(workflow.workflow_id, limit=RECENT_RUNS)
                 if run.status == RunState.SUCCESS and run.started_at and run.ended_at
             ]
-        changes = provisioner.provision(workflow.workflow_name, route, durations)
+        try:
+            changes = provisioner.provision(workflow.workflow_name, route, durations)
+        except (BotoCoreError, ClientError) as error:
+            logger.error(
+                "workflow not provisioned; the others go on",
+                extra={"workflow": workflow.workflow_name, "error": str(error)[:300]},
+            )
+            totals["failed"] += 1
+            continue
         workflows.note_dedicated_resources(workflow, dedicated)
         totals["workflows"] += 1
         totals["written"] += len(changes.written)
@@ -327,4 +362,10 @@ def provision_invocation(
         provisioner, settings, workflows, runs, only=only, retired=lambda workflow: is_retired(workflow, now, retention)
     )
     logger.info("provisioned", extra=summary)
+    if summary["failed"]:
+        raise ProvisioningIncomplete(f"{summary['failed']} workflows not provisioned; see the log")
     return summary
+
+
+class ProvisioningIncomplete(RuntimeError):
+    """Some workflows' dedicated resources could not be written (the others were); the next pass tries again."""
