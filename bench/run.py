@@ -45,10 +45,6 @@ from mwaa_obs_tools import emulator, sample_events  # noqa: E402
 from mwaa_obs_tools.factories import FunctionEnvironment  # noqa: E402
 
 FUNCTIONS = FunctionEnvironment(emulator.free_port(), "mwaa-obs-bench")
-TABLE = FUNCTIONS.table_name
-NOTICES = FUNCTIONS.notices_queue
-TOPIC = FUNCTIONS.alert_topic
-SETTINGS = FUNCTIONS.settings_parameter
 PORT = FUNCTIONS.port
 emulator.use_offline(PORT)
 os.environ.update(FUNCTIONS.variables())
@@ -131,12 +127,14 @@ class _CallCounter:
 def bench_calls() -> dict[str, Any]:
     with emulator.moto_server(PORT) as endpoint:
         session: Any = botocore.session.get_session()
-        emulator.create_state_table(session.create_client("dynamodb", endpoint_url=endpoint), TABLE)
+        emulator.create_state_table(session.create_client("dynamodb", endpoint_url=endpoint), FUNCTIONS.table_name)
         sqs: Any = session.create_client("sqs", endpoint_url=endpoint)
-        notices_url = sqs.create_queue(QueueName=NOTICES)["QueueUrl"]
+        notices_url = sqs.create_queue(QueueName=FUNCTIONS.notices_queue)["QueueUrl"]
         notices_arn = sqs.get_queue_attributes(QueueUrl=notices_url, AttributeNames=["QueueArn"])["Attributes"]
-        session.create_client("sns", endpoint_url=endpoint).create_topic(Name=TOPIC)
-        session.create_client("ssm", endpoint_url=endpoint).put_parameter(Name=SETTINGS, Value="{}", Type="String")
+        session.create_client("sns", endpoint_url=endpoint).create_topic(Name=FUNCTIONS.alert_topic)
+        session.create_client("ssm", endpoint_url=endpoint).put_parameter(
+            Name=FUNCTIONS.settings_parameter, Value="{}", Type="String"
+        )
         notify = load_handler(emulator.load_template(), "NotifyFunction", ROOT)
         freshness = load_handler(emulator.load_template(), "FreshnessFunction", ROOT)
         day = sample_events.day_of_events()
@@ -200,7 +198,7 @@ def bench_load() -> dict[str, Any]:
         started = time.perf_counter()
         failures, documents = _ingest_capturing_emf(delivered)
         seconds = time.perf_counter() - started
-        runs = Runs(ingest.dynamodb, TABLE)
+        runs = Runs(ingest.dynamodb, FUNCTIONS.table_name)
         wrong_states = sum(
             1 for (workflow_id, run_id), status in truth.items() if _stored_status(runs, workflow_id, run_id) != status
         )
@@ -243,8 +241,8 @@ def _point_ingest_at_empty_emulator(endpoint: str) -> None:
     """
     urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()
     session: Any = botocore.session.get_session()
-    emulator.create_state_table(session.create_client("dynamodb", endpoint_url=endpoint), TABLE)
-    session.create_client("sqs", endpoint_url=endpoint).create_queue(QueueName=NOTICES)
+    emulator.create_state_table(session.create_client("dynamodb", endpoint_url=endpoint), FUNCTIONS.table_name)
+    session.create_client("sqs", endpoint_url=endpoint).create_queue(QueueName=FUNCTIONS.notices_queue)
 
 
 def _stored_status(runs: Runs, workflow_id: str, run_id: str) -> str | None:
@@ -403,7 +401,7 @@ def bench_cpu(repeat: int) -> dict[str, Any]:
     floor_client = boto3.client("dynamodb", endpoint_url="http://localhost:1")
     _stub_update_item(floor_client)
     floor_request = {
-        "TableName": TABLE,
+        "TableName": FUNCTIONS.table_name,
         "Key": {"pk": {"S": "RUN#wf#run"}, "sk": {"S": "RUN"}},
         "UpdateExpression": "SET #s = :s",
         "ExpressionAttributeNames": {"#s": "status"},
