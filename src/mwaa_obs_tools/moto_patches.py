@@ -1,4 +1,4 @@
-"""Two costs of moto's server that AWS does not have, taken away so that a long session stays fast and small.
+"""Three costs of moto's server that AWS does not have, taken away so that a long session stays fast and small.
 
 1. moto appends every instance of its models to a class list (for its dashboard) and never lets go: every item
    ever written, and every copy of a table, stays in memory. Nothing here reads those lists.
@@ -9,7 +9,10 @@
    that passes is applied without the copy. Left unemulated: a request DynamoDB would refuse as invalid part way
    through a transaction that passed its conditions could leave the earlier writes of it in place.
 
-docs/LOCAL_STACK.md lists both; `apply()` is idempotent, and every emulator start calls it.
+3. A table stream keeps every record it ever had (DynamoDB trims them after 24 hours): the newest STREAM_RECORDS
+   are kept, the sequence numbers of what is left unchanged.
+
+docs/LOCAL_STACK.md lists them; `apply()` is idempotent, and every emulator start calls it.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ from moto.core.model_instances import reset_model_data
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import ConditionalCheckFailed, TransactionCanceledException
 from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.table import Table
+from moto.dynamodb.models.table import StreamShard, Table
 
 _APPLIED = "_mwaa_obs_patched"
+STREAM_RECORDS = 10_000  # far more than one pump of the local stack reads
 
 
 def apply() -> None:
@@ -37,7 +41,20 @@ def apply() -> None:
     reset_model_data()
     dynamodb_models.copy = SimpleNamespace(deepcopy=_deepcopy_but_tables)  # type: ignore[assignment,attr-defined]
     DynamoDBBackend.transact_write_items = _conditions_first(DynamoDBBackend.transact_write_items)  # type: ignore[method-assign]
+    StreamShard.add = _trimmed(StreamShard.add)  # type: ignore[method-assign]
     setattr(DynamoDBBackend, _APPLIED, True)
+
+
+def _trimmed(add: Any) -> Any:
+    @wraps(add)
+    def add_and_trim(shard: StreamShard, old: Any, new: Any) -> None:
+        add(shard, old, new)
+        excess = len(shard.items) - STREAM_RECORDS
+        if excess > 0:
+            del shard.items[:excess]
+            shard.starting_sequence_number += excess
+
+    return add_and_trim
 
 
 def _untracked_instance(cls: type, *_: Any, **__: Any) -> Any:

@@ -8,6 +8,9 @@ from typing import Any
 import pytest
 from moto.dynamodb.models.dynamo_type import Item
 
+from mwaa_obs.aws import client
+from mwaa_obs_tools import moto_patches
+
 TABLE = "emulator-test"
 
 
@@ -57,3 +60,29 @@ def test_the_emulator_keeps_no_list_of_every_item_it_ever_made(table: Any) -> No
         table.put_item(TableName=TABLE, Item={"pk": {"S": f"item-{n}"}})
         table.transact_write_items(TransactItems=[_set_alert(f"item-{n}")])
     assert Item.instances_tracked == []  # type: ignore[attr-defined]
+
+
+def test_a_stream_keeps_its_newest_records_and_goes_on_numbering_them(
+    dynamodb: Any, endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(moto_patches, "STREAM_RECORDS", 5)
+    dynamodb.create_table(
+        TableName="streamed",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    try:
+        for n in range(12):
+            dynamodb.put_item(TableName="streamed", Item={"pk": {"S": f"item-{n}"}})
+        streams = client("dynamodbstreams", endpoint)
+        arn = dynamodb.describe_table(TableName="streamed")["Table"]["LatestStreamArn"]
+        (shard,) = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+        oldest = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")
+        records = streams.get_records(ShardIterator=oldest["ShardIterator"])["Records"]
+        assert [record["dynamodb"]["Keys"]["pk"]["S"] for record in records] == [f"item-{n}" for n in range(7, 12)]
+        numbers = [int(record["dynamodb"]["SequenceNumber"]) for record in records]
+        assert numbers == list(range(numbers[0], numbers[0] + 5))
+    finally:
+        dynamodb.delete_table(TableName="streamed")
