@@ -17,7 +17,14 @@ from typing import Any
 import pytest
 
 from mwaa_obs.aws import client, dynamodb_client
-from mwaa_obs.channels import AlertTopic, SlackWebhook, SlackWebhooks
+from mwaa_obs.channels import (
+    SLACK_BUDGET_SECONDS,
+    SLACK_TIMEOUT_SECONDS,
+    AlertTopic,
+    DeliveryError,
+    SlackWebhook,
+    SlackWebhooks,
+)
 from mwaa_obs.mwaa_api import WorkflowAnswer
 from mwaa_obs.notices import Notice, NoticeQueue
 from mwaa_obs.notify import Notifier, notify_batch
@@ -555,3 +562,28 @@ def test_a_crash_after_the_writes_but_before_the_acknowledgement_loses_nothing_a
     assert metric_totals(emf, "sales_etl").get("TaskFailed", 0) == 1
     assert len(pipeline.slack.delivered()) == 1
     assert len(pipeline.inbox.messages()) == 1
+
+
+def test_slack_retries_stop_within_the_budget_and_leave_the_rest_to_sqs() -> None:
+    # Given a Slack that keeps answering 429 with Retry-After 15 s (each within the 20 s the client honours)
+    with slack_catcher.running() as slack:
+        slack.answer_next(*[Answer(429, "rate_limited", {"Retry-After": "15"})] * 4)
+        now = [0.0]
+
+        def sleep(seconds: float) -> None:
+            now[0] += seconds
+
+        webhook = SlackWebhook(slack.url(), sleep=sleep, clock=lambda: now[0], budget=30)
+        # When a message is posted, Then it gives up before the budget is spent, for SQS to retry later
+        with pytest.raises(DeliveryError, match="no time left"):
+            webhook.post({"text": "hello"})
+        assert now[0] <= 30
+        assert len(slack.received) == 3  # without the budget: 4 requests and 45 s of waiting
+
+
+def test_the_slack_budget_fits_the_notify_functions_timeout(template: dict[str, Any]) -> None:
+    notify = template["Resources"]["NotifyFunction"]["Properties"]
+    assert notify["Timeout"] > SLACK_BUDGET_SECONDS + SLACK_TIMEOUT_SECONDS
+    # And a mass failure fans out to a bounded number of notifiers (SQS allows 2 to 1000)
+    scaling = notify["Events"]["Notices"]["Properties"]["ScalingConfig"]
+    assert 2 <= scaling["MaximumConcurrency"] <= 1000

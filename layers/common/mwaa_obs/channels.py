@@ -30,18 +30,26 @@ class DeliveryError(RuntimeError):
         self.reason = reason
 
 
+# All the retries of one message end within this, plus one request's timeout: 30 + 5 s, well inside the notify
+# function's 60 s timeout (template.yaml; a test holds them together). What is left is retried by SQS.
+SLACK_BUDGET_SECONDS: Final = 30.0
+SLACK_TIMEOUT_SECONDS: Final = 5.0
+
+
 class SlackWebhook:
-    """POSTs one payload to one incoming webhook, with retries."""
+    """POSTs one payload to one incoming webhook, with retries, all within a time budget."""
 
     def __init__(
         self,
         url: str,
         *,
         sleep: Callable[[float], None] = time.sleep,
-        timeout: float = 5.0,
+        timeout: float = SLACK_TIMEOUT_SECONDS,
         attempts: int = 4,
         backoff: float = 1.0,
         max_retry_after: float = 20.0,
+        budget: float = SLACK_BUDGET_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._url = url
         self._sleep = sleep
@@ -49,9 +57,12 @@ class SlackWebhook:
         self._attempts = attempts
         self._backoff = backoff
         self._max_retry_after = max_retry_after
+        self._budget = budget
+        self._clock = clock
 
     def post(self, payload: dict[str, Any]) -> None:
         data = json.dumps(payload).encode()
+        started = self._clock()
         for attempt in range(1, self._attempts + 1):
             refused = self._try(data)
             if refused is None:
@@ -60,7 +71,10 @@ class SlackWebhook:
             if attempt == self._attempts:
                 raise DeliveryError("slack", f"{reason}; gave up after {attempt} attempts")
             backoff = self._backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not crypto
-            self._sleep(retry_after if retry_after is not None else backoff)
+            wait = retry_after if retry_after is not None else backoff
+            if self._clock() - started + wait > self._budget:
+                raise DeliveryError("slack", f"{reason}; no time left for another attempt: retried later")
+            self._sleep(wait)
 
     def _try(self, data: bytes) -> tuple[str, float | None] | None:
         """None when delivered; else why, and the Retry-After Slack asked for (None: back off)."""
