@@ -587,3 +587,28 @@ def test_the_slack_budget_fits_the_notify_functions_timeout(template: dict[str, 
     # And a mass failure fans out to a bounded number of notifiers (SQS allows 2 to 1000)
     scaling = notify["Events"]["Notices"]["Properties"]["ScalingConfig"]
     assert 2 <= scaling["MaximumConcurrency"] <= 1000
+
+
+def test_failures_an_earlier_version_decided_are_not_named_again(
+    pipeline: Pipeline, dynamodb: Any, state_table: str
+) -> None:
+    # Given a failed run decided by the version before named_in existed (an alert record, no mark)
+    pipeline.ingest(failed_run("before-upgrade", T0))
+    record = {"kind": {"S": "failure"}, "decided_at": {"S": "2026-11-24T00:07:00.000000+0000"}}
+    dynamodb.update_item(
+        TableName=state_table,
+        Key={"pk": {"S": f"RUN#{SALES_ID}#before-upgrade"}, "sk": {"S": "RUN"}},
+        UpdateExpression="SET alert = :alert",
+        ExpressionAttributeValues={":alert": {"M": record}},
+    )
+    pipeline.sqs.purge_queue(QueueUrl=pipeline.notices_url)
+    # When a later run fails after a success, under the new version
+    pipeline.ingest(good_run("between", T0 + minutes(30)))
+    pipeline.ingest(failed_run("after-upgrade", T0 + minutes(60)))
+    pipeline.notify()
+    # Then its message names it alone, and the success resolved the incident the old version had told
+    texts = pipeline.slack_texts()
+    failures = [text for text in texts if "Run failed" in text]
+    assert len(failures) == 1
+    assert "after-upgrade" in failures[0]
+    assert "before-upgrade" not in failures[0]

@@ -297,7 +297,12 @@ def _outcomes(history: dict[str, RunItem], route: Route) -> list[Outcome]:
         ended = run.ended_at or getattr(run, seen_attribute(run.status or ""), None)
         if ended is None or not (failed or run.status == RunState.SUCCESS):
             continue
-        outcomes.append(Outcome(run.run_id, ended, failed, run.named_in, bool(run.named_open)))
+        named_in, told_open = run.named_in, bool(run.named_open)
+        if named_in is None and run.alert is not None and not run.alert.by_end_time:
+            # Decided by an earlier version (before named_in): it was told then, by itself or by count.
+            named_in = run.run_id
+            told_open = run.alert.kind == AlertKind.FAILURE.value and not run.alert.superseded
+        outcomes.append(Outcome(run.run_id, ended, failed, named_in, told_open))
     return outcomes
 
 

@@ -92,6 +92,7 @@ class Alerts:
             failing_since=decision.failing_since,
             grouped=decision.grouped,
             superseded=decision.superseded,
+            by_end_time=True,
         )
         writes: dict[str, Update] = {}
         conditions: dict[str, tuple[Any, ...]] = {}

@@ -141,6 +141,9 @@ class AlertRecord(MapAttribute[str, Any]):
     failing_since = UTCDateTimeAttribute(null=True)
     grouped = NumberAttribute(default=0)
     superseded = BooleanAttribute(default=False)
+    # Decided from the history by end time, naming failures with named_in. A record without it was decided by an
+    # earlier version, which told each failure by itself or by count: such a failure counts as named.
+    by_end_time = BooleanAttribute(null=True)
 
 
 class StateItem(Entity):
