@@ -127,14 +127,15 @@ def _names(history: Sequence[Outcome], named: Sequence[Outcome]) -> tuple[Named,
     return tuple(Named(outcome.run_id, _later(history, outcome, failed=False)) for outcome in named)
 
 
-def _figures(incident: Sequence[Outcome]) -> tuple[int, datetime | None]:
+def incident_figures(incident: Sequence[Outcome]) -> tuple[int, datetime | None]:
+    """How many runs failed, and since when (the first one's end)."""
     return len(incident), (incident[0].ended_at if incident else None)
 
 
 def decide_failure(history: Sequence[Outcome], run_id: str, health: Health, now: datetime, window: timedelta) -> Plan:
     current = next(outcome for outcome in history if outcome.run_id == run_id)
     incident = incident_of(history, run_id)
-    failed_runs, since = _figures(incident)
+    failed_runs, since = incident_figures(incident)
     superseded = _later(history, current, failed=False)
     if current.named_in is not None:
         return Plan(Decision(AlertKind.GROUPED, now, failed_runs, since, superseded=superseded), health=health)
@@ -169,7 +170,7 @@ def decide_flush(history: Sequence[Outcome], anchor: str, health: Health, now: d
         return Plan(Decision(AlertKind.NONE, now), health=health, flush=(anchor, health.last_alert_at + window))
     named = _to_name(history, lead)
     names = _names(history, named)
-    failed_runs, since = _figures(incident_of(history, lead.run_id))
+    failed_runs, since = incident_figures(incident_of(history, lead.run_id))
     decision = Decision(AlertKind.SUMMARY, now, failed_runs, since, grouped=len(names) - 1)
     return Plan(decision, names, replace(health, last_alert_at=now), _overflow(history, named, now + window))
 
@@ -186,7 +187,7 @@ def decide_success(history: Sequence[Outcome], run_id: str, health: Health, now:
     unnamed = [outcome for outcome in incident if outcome.named_in is None] if window > timedelta(0) else []
     if not unnamed and not any(outcome.told_open for outcome in incident):
         return Plan(Decision(AlertKind.NONE, now), health=healthy)  # everyone was told it had recovered
-    failed_runs, since = _figures(incident)
+    failed_runs, since = incident_figures(incident)
     named = unnamed[:MAX_NAMED]
     decision = Decision(AlertKind.RECOVERY, now, failed_runs, since, grouped=len(named))
     resolved = replace(healthy, resolved_through=incident[-1].ended_at)

@@ -30,6 +30,7 @@ from mwaa_obs.alerting import (
     decide_flush,
     decide_quiet,
     decide_success,
+    incident_figures,
     incident_of,
 )
 from mwaa_obs.channels import AlertTopic, DeliveryError, SlackWebhook, SlackWebhooks
@@ -106,33 +107,37 @@ class Notifier:
         if self.enricher is not None:
             self.enricher.complete(run, [run, *attempts] if item is run else [item], sink)
         route = self.settings.get(sink).route_for(run.workflow_name)
-        decision = decision_of(item) or self._decide(item, run, route, sink)
+        decided = decision_of(item)
+        decision, history = (decided, None) if decided is not None else self._decide(item, run, route, sink)
         if decision is None:
             return
         fields = {"workflow": run.workflow_name, "run_id": run.run_id, "alert": decision.kind.value}
         if not decision.kind.sends or not route.alerts:
             logger.info("no message owed", extra=fields)
             return
-        self._send(item, run, attempts, decision, route=route, sink=sink)
+        self._send(item, run, attempts, decision, route=route, sink=sink, history=history)
         logger.info("message delivered", extra=fields)
 
-    def _decide(self, item: StateItem, run: RunItem, route: Route, sink: MetricSink) -> Decision | None:
+    def _decide(
+        self, item: StateItem, run: RunItem, route: Route, sink: MetricSink
+    ) -> tuple[Decision | None, dict[str, RunItem] | None]:
+        """The decision, with the history it was made from (the names it wrote applied), when it read one."""
         if isinstance(item, TaskAttemptItem):
             # NONE is recorded too: it tells ingest that duplicates of this event owe no further notice.
             kind = AlertKind.RETRY if route.retry_alerts else AlertKind.NONE
-            return self._save(item, Decision(kind, self.clock()))
+            return self._save(item, Decision(kind, self.clock())), None
         if run.status_rank is None or run.status_rank < TERMINAL_RANK:
             logger.warning("run notice before a final state; ignored", extra={"run_id": run.run_id})
-            return None
+            return None, None
         failing = _counts_as_failure(run, route)
         if not failing and run.status != RunState.SUCCESS:
-            return self._save(run, decide_quiet(self.clock()))
+            return self._save(run, decide_quiet(self.clock())), None
         for _ in range(DECISION_ATTEMPTS):
             now = self.clock()
             health, version = self.alerts.health(run.workflow_id)
-            history = _outcomes(self._history(run), route)
+            history = self._history(run)
             decide = decide_failure if failing else decide_success
-            plan = decide(history, run.run_id, health, now, route.group_window)
+            plan = decide(_outcomes(history, route), run.run_id, health, now, route.group_window)
             try:
                 self.alerts.save_plan(run.workflow_id, plan, version, item=run, lead=run.run_id)
             except DecisionConflict:
@@ -140,16 +145,17 @@ class Notifier:
                 run = self.runs.reread(run)
                 continue
             except AlreadyDecided:
-                return self._decided_by_other(run)
+                return self._decided_by_other(run), None
             if plan.decision.kind is AlertKind.SUPPRESSED:  # counted by the delivery that decided it, only
                 sink.count(ALERTS_GROUPED, run.workflow_name)
             self._schedule_flush(run.workflow_id, plan, now)
-            return plan.decision
+            return plan.decision, _named(history, plan, run.run_id)
         raise DecisionConflict(f"health of {run.workflow_id} kept changing; the notice will be retried")
 
     def _flush(self, anchor: RunItem, sink: MetricSink) -> None:
         """A flush notice: the summary message the anchor leads, decided now if the grouping window is over."""
         route = self.settings.get(sink).route_for(anchor.workflow_name)
+        history: dict[str, RunItem] | None = None
         for _ in range(DECISION_ATTEMPTS):
             if anchor.named_in is not None:
                 if not _leads_summary(anchor):
@@ -157,7 +163,8 @@ class Notifier:
                 break  # decided before: deliver what a channel may still lack
             now = self.clock()
             health, version = self.alerts.health(anchor.workflow_id)
-            plan = decide_flush(_outcomes(self._history(anchor), route), anchor.run_id, health, now, route.group_window)
+            history = self._history(anchor)
+            plan = decide_flush(_outcomes(history, route), anchor.run_id, health, now, route.group_window)
             if plan.decision.kind is AlertKind.NONE:
                 self._schedule_flush(anchor.workflow_id, plan, now)
                 return
@@ -167,14 +174,14 @@ class Notifier:
                 anchor = self.runs.reread(anchor)
                 continue
             self._schedule_flush(anchor.workflow_id, plan, now)
-            anchor.named_in = anchor.run_id
+            history = _named(history, plan, anchor.run_id)
             break
         else:
             raise DecisionConflict(f"health of {anchor.workflow_id} kept changing; the flush will be retried")
         if route.alerts:
             _, attempts = self.runs.load(anchor.workflow_id, anchor.run_id)
             summary = Decision(AlertKind.SUMMARY, self.clock())
-            self._send(anchor, anchor, attempts, summary, route=route, sink=sink)
+            self._send(anchor, anchor, attempts, summary, route=route, sink=sink, history=history)
             logger.info("summary delivered", extra={"workflow": anchor.workflow_name, "run_id": anchor.run_id})
 
     def _history(self, run: RunItem) -> dict[str, RunItem]:
@@ -211,19 +218,26 @@ class Notifier:
         *,
         route: Route,
         sink: MetricSink,
+        history: dict[str, RunItem] | None = None,
     ) -> None:
-        """Build the message `lead` leads (a run's, or a retried attempt's) and deliver it to each channel."""
+        """Build the message `lead` leads (a run's, or a retried attempt's) and deliver it to each channel.
+
+        `history`: the one the decision was just made from, with its names applied; a retried delivery reads it
+        again (the index it comes from is eventually consistent: reading it right after the write could miss the
+        names just written).
+        """
         log_group = self.workflows.log_group(run.workflow_id)
         named: tuple[NamedRun, ...] = ()
         incident: tuple[str, ...] = ()
         if isinstance(lead, RunItem):
-            history = self._history(run)
+            history = history if history is not None else self._history(run)
+            incident_runs = incident_of(_outcomes(history, route), run.run_id)
             if decision.kind is AlertKind.SUMMARY:
-                incident_runs = incident_of(_outcomes(history, route), run.run_id)
-                decision = replace(decision, failed_runs=len(incident_runs), failing_since=_first_end(incident_runs))
+                failed_runs, since = incident_figures(incident_runs)
+                decision = replace(decision, failed_runs=failed_runs, failing_since=since)
             named = self._named_runs(run, history)
             if decision.kind is AlertKind.RECOVERY:
-                incident = tuple(outcome.run_id for outcome in incident_of(_outcomes(history, route), run.run_id))
+                incident = tuple(outcome.run_id for outcome in incident_runs)
         alert = build_alert(
             run,
             attempts,
@@ -311,8 +325,13 @@ def _leads_summary(run: RunItem) -> bool:
     return run.named_in == run.run_id and (run.alert is None or run.alert.kind != AlertKind.FAILURE.value)
 
 
-def _first_end(incident: list[Outcome]) -> datetime | None:
-    return incident[0].ended_at if incident else None
+def _named(history: dict[str, RunItem], plan: Plan, lead: str) -> dict[str, RunItem]:
+    """The history as the plan's transaction left it: each failure it named, marked."""
+    for name in plan.names:
+        found = history.get(name.run_id)
+        if found is not None:
+            found.named_in, found.named_open = lead, not name.recovered
+    return history
 
 
 def _latest_attempts(attempts: list[TaskAttemptItem]) -> list[TaskAttemptItem]:
