@@ -33,6 +33,7 @@ provisioner = Provisioner(
         alarm_topic_arn=config.alarm_topic_arn,
         default_duration_seconds=config.duration_alarm_seconds,
         default_retry_threshold=config.retry_storm_threshold,
+        dashboard_prefix=config.dashboard_prefix,
     ),
     config.workflow_dashboard,
 )

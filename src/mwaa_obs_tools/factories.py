@@ -166,7 +166,8 @@ class FunctionEnvironment:
             "NOTICES_MAX_RECEIVE_COUNT": str(self.max_receive_count),
             "RESOURCE_PREFIX": DEFAULT_STACK_NAME,
             "ALARM_TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:{self.prefix}-alarms",
-            "WORKFLOW_DASHBOARD": f"{DEFAULT_STACK_NAME}-workflow",
+            "DASHBOARD_PREFIX": f"{DEFAULT_STACK_NAME}-{REGION}",
+            "WORKFLOW_DASHBOARD": f"{DEFAULT_STACK_NAME}-{REGION}-workflow",
             "POWERTOOLS_METRICS_NAMESPACE": "MWAAServerless/Test",
             "POWERTOOLS_DEV": "false",
         }

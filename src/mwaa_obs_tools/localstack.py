@@ -40,7 +40,7 @@ import os
 import sys
 import warnings
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -180,9 +180,15 @@ class LocalStack:
     """Everything `mwaa-obs local up` runs, usable in-process by the demo and the tests."""
 
     def __init__(
-        self, endpoint: str, simulator_port: int = 0, speed: float = 0.0, slack_webhook_url: str | None = None
+        self,
+        endpoint: str,
+        simulator_port: int = 0,
+        speed: float = 0.0,
+        slack_webhook_url: str | None = None,
+        parameters: Mapping[str, str] | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self._given_parameters = dict(parameters or {})
         self.template = emulator.load_template()
         self.outputs: dict[str, str] = {}
         self.functions: list[FunctionTarget] = []  # in pump order: ingest, then notify
@@ -204,6 +210,7 @@ class LocalStack:
         self.delayed_notices = SimulatedDelays(self._sqs, lambda: self.functions[1].queue_url, lambda: self.engine.now)
         self._cloudwatch = client(endpoint, "cloudwatch")
         self._log_streams: set[tuple[str, str]] = set()
+        self.composites = emulator.CompositeAlarms()  # what the provision function put (workaround 9)
 
     # --- bring-up --------------------------------------------------------------------------------------------------
 
@@ -257,7 +264,7 @@ class LocalStack:
             self.slack.start()
         url = self._slack_webhook_url or (self.slack.url() if self.slack else "")
         secret = client(self.endpoint, "secretsmanager").create_secret(Name=SLACK_SECRET_NAME, SecretString=url)
-        self.parameters = {**LOCAL_PARAMETERS, "SlackWebhookSecretArn": secret["ARN"]}
+        self.parameters = {**LOCAL_PARAMETERS, "SlackWebhookSecretArn": secret["ARN"], **self._given_parameters}
         return self.parameters
 
     def _create_alarms(self, cloudformation: Any) -> None:
@@ -333,7 +340,7 @@ class LocalStack:
             follow_stdout(SERVICE)
             module = sys.modules[handler.__module__]
             if hasattr(module, "provisioner"):  # workaround 9: moto has no composite alarms
-                emulator.CompositeAlarms().attach(module.cloudwatch)
+                self.composites.attach(module.cloudwatch)
             if hasattr(module, "notifier"):  # workaround 10: the notifier lives on the simulator's clock
                 module.notifier.clock = lambda: self.engine.now
                 module.notifier.notices = self.delayed_notices

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -194,3 +195,11 @@ def test_update_versions_list_and_delete(service: Any) -> None:
     assert [w["Name"] for w in service.list_workflows()["Workflows"]] == ["simple_s3_test"]
     service.delete_workflow(WorkflowArn=arn)
     assert service.list_workflows()["Workflows"] == []
+
+
+def test_a_server_never_started_stops_at_once(engine: Engine) -> None:
+    # shutdown() waits for serve_forever to end; on a server never started that wait never ended.
+    stopper = threading.Thread(target=ApiServer(engine).stop, daemon=True)
+    stopper.start()
+    stopper.join(timeout=30)
+    assert not stopper.is_alive()

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from mwaa_obs.metrics import CATALOG, WORKFLOW_DIMENSION, dimension_sets
+from mwaa_obs.provisioning import KINDS
 from mwaa_obs_tools import dashboards
 
 NAMESPACE_REF = "${MetricNamespace}"
@@ -102,12 +103,25 @@ def test_pipeline_alarms_watch_the_stacks_own_queues_and_functions(template: dic
     }  # fmt: skip
 
 
-def test_every_alarm_chooses_missing_data_and_tells_the_alarm_topic_both_ways(template: dict[str, Any]) -> None:
+def test_every_alarm_chooses_missing_data_and_pages_only_for_what_notify_does_not_say(
+    template: dict[str, Any],
+) -> None:
+    """One page per condition (docs/ALARMS.md): a failed or timed-out run pages through its notify message, so the
+    alarms on those metrics have no actions; every other alarm tells the alarm topic both ways."""
+    notify_speaks = {kind.spec.name for kind in KINDS if kind.notify_speaks}
+    silent = set()
     for name, properties in alarms(template).items():
         assert properties["TreatMissingData"] in {"notBreaching", "breaching", "ignore", "missing"}, name
-        assert properties["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
-        assert properties["OKActions"] == [{"Ref": "AlarmTopic"}], name
         assert alarm_name(properties).startswith("mwaa-obs-"), name
+        metrics = properties.get("Metrics", [])
+        if metrics and query_metric(metrics[0]["Expression"]["Fn::Sub"])[0] in notify_speaks:
+            assert "AlarmActions" not in properties, name
+            assert "OKActions" not in properties, name
+            silent.add(name)
+        else:
+            assert properties["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+            assert properties["OKActions"] == [{"Ref": "AlarmTopic"}], name
+    assert silent == {"WorkflowsFailedAlarm", "WorkflowsTimedOutAlarm"}
 
 
 @pytest.mark.parametrize("logical_id", sorted(dashboards.BODIES))
@@ -185,27 +199,12 @@ def test_overdue_alarms_stay_in_alarm_across_an_empty_period(template: dict[str,
         assert (periods, datapoints, period) == (2, 1, 900)
 
 
-ADVERSARIAL_NAMES = ["sales.etl.v2", "a" * 255, "x.y-" * 60, "plain_name", "dash-and_under", "ünïcødé"]
-# PutDashboard's DashboardName: alphanumerics, "-" and "_" only, at most 255 characters; alarm names at most 255
-# (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutDashboard.html, API_PutMetricAlarm.html).
-DASHBOARD_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-
-
-@pytest.mark.parametrize("workflow", ADVERSARIAL_NAMES)
-def test_every_name_provisioning_builds_is_one_cloudwatch_accepts(workflow: str) -> None:
-    from mwaa_obs.provisioning import alarm_names, resource_name
-
-    for prefix in ("mwaa-obs", "p" * 40):
-        assert DASHBOARD_NAME.match(resource_name(prefix, workflow))
-        for name in alarm_names(prefix, workflow):
-            assert 1 <= len(name) <= 255
-            assert DASHBOARD_NAME.match(name)
-    assert resource_name("mwaa-obs", "plain_name") == "mwaa-obs-plain_name"  # valid names are kept as they are
-
-
-def test_two_workflows_never_share_a_name_once_made_safe() -> None:
-    from mwaa_obs.provisioning import resource_name
-
-    pairs = [("sales.etl", "sales-etl"), ("a" * 255, "a" * 254 + "b")]
-    for one, other in pairs:
-        assert resource_name("mwaa-obs", one) != resource_name("mwaa-obs", other)
+@pytest.mark.parametrize("logical_id", sorted(dashboards.BODIES))
+def test_single_value_widgets_aggregate_the_whole_time_range(logical_id: str) -> None:
+    # A bar, pie or single value widget shows one value per series: the last period's, unless setPeriodToTimeRange
+    # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CloudWatch-Dashboard-Body-Structure.html).
+    body = dashboards.fill(dashboards.body_template(logical_id), FILL)
+    for widget in body["widgets"]:
+        properties = widget.get("properties", {})
+        if properties.get("view") in {"bar", "pie", "singleValue"}:
+            assert properties.get("setPeriodToTimeRange") is True, properties.get("title")

@@ -24,9 +24,10 @@ ACCEPTED: dict[str, tuple[str, str]] = {
     # False positive: the queues use SSE-SQS (SqsManagedSseEnabled), which this check does not read. A KMS key is no
     # option for the events queue: EventBridge cannot send to a queue encrypted with the AWS managed key.
     "CKV_AWS_27": ("AWS::SQS::Queue", "encrypted with SSE-SQS"),
-    # The table is encrypted at rest with the AWS managed KMS key (SSEEnabled). A customer managed key adds $1/month
-    # plus a KMS request per uncached read/write for no extra protection of workflow run states.
-    "CKV_AWS_119": ("AWS::DynamoDB::Table", "AWS managed KMS key"),
+    # The table is encrypted at rest with the AWS owned key (SSEEnabled false). A KMS key (AWS managed or customer
+    # managed) adds KMS request charges, and a customer key $1/month, for no extra protection of run states that
+    # the MWAA Serverless API itself returns to anyone allowed to read it (docs/COST.md).
+    "CKV_AWS_119": ("AWS::DynamoDB::Table", "AWS owned key"),
     # CloudWatch Logs encrypts every log group at rest. A customer key needs a key policy for the logs service and
     # buys nothing here: a test proves no secret reaches the logs.
     "CKV_AWS_158": ("AWS::Logs::LogGroup", "encrypted by CloudWatch Logs"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -47,7 +49,8 @@ def test_the_table_is_durable_encrypted_and_expires_history(resources: dict[str,
     table = resources["StateTable"]["Properties"]
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-    assert table["SSESpecification"] == {"SSEEnabled": True}
+    # The AWS owned key, on purpose (free; true would bill KMS requests of the AWS managed key): see the template.
+    assert table["SSESpecification"] == {"SSEEnabled": False}
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert Entity.expires_at.attr_name == "expires_at"
     assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
@@ -78,7 +81,8 @@ def test_queues_are_encrypted_and_the_events_queue_redrives_to_the_dlq(resources
 ENCRYPTED_AT_REST = {
     "AWS::SQS::Queue": lambda p: p.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in p,
     "AWS::SNS::Topic": lambda p: "KmsMasterKeyId" in p,
-    "AWS::DynamoDB::Table": lambda p: p.get("SSESpecification", {}).get("SSEEnabled") is True,
+    # DynamoDB encrypts every table at rest; SSESpecification only chooses the key, and it must be chosen explicitly.
+    "AWS::DynamoDB::Table": lambda p: p.get("SSESpecification", {}).get("SSEEnabled") in (True, False),
 }
 
 
@@ -107,20 +111,18 @@ def test_the_function_environment_satisfies_its_config(template: dict[str, Any],
         **resources["IngestFunction"]["Properties"]["Environment"]["Variables"],
     }
     assert "POWERTOOLS_METRICS_NAMESPACE" in environment
-    rendered = {name: _resolve(template, value) for name, value in environment.items()}
+    defaults = {name: spec.get("Default") for name, spec in template["Parameters"].items()}
+    rendered = {name: str(_resolve(template, value, defaults)) for name, value in environment.items()}
     config = IngestConfig.from_env(rendered)
-    assert config.table_name == "<StateTable>"
+    assert config.table_name == "mwaa-obs-state"
     assert config.history_ttl.days == template["Parameters"]["HistoryRetentionDays"]["Default"]
     assert not any("SECRET" in name or "PASSWORD" in name or "TOKEN" in name for name in environment)
 
 
-def _resolve(template: dict[str, Any], value: Any) -> str:
-    """A Ref as deployed with default parameters; a resource Ref as a <LogicalId> placeholder."""
-    if isinstance(value, dict):
-        name = value["Ref"]
-        parameter = template["Parameters"].get(name)
-        return str(parameter["Default"]) if parameter else f"<{name}>"
-    return str(value)
+def _resolve(template: dict[str, Any], value: Any, defaults: dict[str, Any]) -> Any:
+    """A value as deployed with default parameters; a resource Ref as a <LogicalId> placeholder."""
+    refs = defaults | {name: f"<{name}>" for name in template["Resources"]}
+    return emulator.resolve(value, refs, {})
 
 
 def _statements(transformed: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -227,3 +229,40 @@ def test_what_holds_undelivered_messages_or_their_key_outlives_the_stack(resourc
     assert dead_letters
     assert keys
     assert dead_letters | keys <= kept & replaced
+
+
+def test_a_customer_managed_key_is_decrypted_only_by_the_readers_of_workflows_and_the_secret(
+    transformed: dict[str, Any],
+) -> None:
+    # GetWorkflow/GetWorkflowRun of a workflow, and GetSecretValue of a secret, on a customer managed key need
+    # kms:Decrypt on that key (issue 14, item 9); nothing else uses a key of the user's.
+    kms = [(name, statement) for name, statement in _statements(transformed) if "kms:" in str(statement["Action"])]
+    assert sorted(name for name, _ in kms) == ["NotifyFunctionRole", "ReconcileFunctionRole"]
+    for _, statement in kms:
+        assert statement["Action"] == "kms:Decrypt"
+        assert statement["Resource"] == {"Ref": "CustomerManagedKeyArn"}
+    roles = transformed["Resources"]
+    for name in ("NotifyFunctionRole", "ReconcileFunctionRole"):
+        conditional = [
+            s for s in roles[name]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"] if "Fn::If" in s
+        ]
+        assert any(s["Fn::If"][0] == "HasCustomerManagedKey" for s in conditional), name
+
+
+TABLE_ARN = "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${ResourcePrefix}-state"
+
+
+def test_every_reference_to_the_table_names_the_table_the_template_creates_or_adopts(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    """The table is created or adopted (AdoptedTableStreamArn), so nothing may Ref or GetAtt it but its stream,
+    and every ARN written out is the created table's."""
+    name = resources["StateTable"]["Properties"]["TableName"]["Fn::Sub"]
+    assert resources["StateTable"]["Condition"] == "CreatesTheTable"
+    assert TABLE_ARN.endswith(f"table/{name}")
+    text = json.dumps(template["Resources"]) + json.dumps(template["Outputs"])
+    assert '"Ref": "StateTable"' not in text
+    assert re.findall(r'"Fn::GetAtt": \["StateTable", "(\w+)"\]', text) == ["StreamArn", "StreamArn"]
+    for arn in re.findall(r"arn:[^\"]*:dynamodb:[^\"]*", text):
+        assert arn.startswith(TABLE_ARN), arn
+    assert template["Globals"]["Function"]["Environment"]["Variables"]["TABLE_NAME"] == {"Fn::Sub": name}

@@ -113,6 +113,7 @@ class ProvisionConfig:
     resource_prefix: str
     metric_namespace: str
     alarm_topic_arn: str
+    dashboard_prefix: str
     workflow_dashboard: str
     duration_alarm_seconds: int
     retry_storm_threshold: int
@@ -126,6 +127,7 @@ class ProvisionConfig:
             resource_prefix=_required(env, "RESOURCE_PREFIX"),
             metric_namespace=_required(env, "POWERTOOLS_METRICS_NAMESPACE"),
             alarm_topic_arn=_required(env, "ALARM_TOPIC_ARN"),
+            dashboard_prefix=_required(env, "DASHBOARD_PREFIX"),
             workflow_dashboard=_required(env, "WORKFLOW_DASHBOARD"),
             duration_alarm_seconds=_whole_number(env, "DURATION_ALARM_SECONDS", "3600"),
             retry_storm_threshold=_whole_number(env, "RETRY_STORM_THRESHOLD", "10"),

@@ -2,8 +2,12 @@
 
 Every workflow has the shared alarms and dashboard of template.yaml. A dedicated workflow also gets its own
 alarms `<prefix>-<workflow>-<kind>` (failed, timed-out, too-slow, retry-storm, overdue; tagged with the workflow
-and managed-by), a composite `<prefix>-<workflow>-health`, and a dashboard `<prefix>-<workflow>` made from the
-deployed workflow dashboard with the workflow fixed and its own duration threshold drawn. Provisioning compares
+and managed-by), a composite `<prefix>-<workflow>-health`, and a dashboard `<prefix>-<region>-<workflow>` made from
+the deployed workflow dashboard with the workflow fixed and its own duration threshold drawn.
+
+Who speaks for what (docs/ALARMS.md, "One page per condition"): a run's failure or timeout speaks through the
+notify function's message only; the dedicated alarms carry no actions, and the composite, the only one that
+pages, watches the conditions notify does not see (too slow, retry storm, overdue). Provisioning compares
 what exists with what should and writes only the differences, so running it again changes nothing, and a new
 template, threshold or setting updates what exists; a workflow that is no longer dedicated loses its resources.
 """
@@ -57,6 +61,7 @@ class StackContext:
     alarm_topic_arn: str
     default_duration_seconds: int
     default_retry_threshold: int
+    dashboard_prefix: str  # `<prefix>-<region>`: dashboards are account-global, alarms regional
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,11 +74,13 @@ class AlarmKind:
     # M of N: a metric written every 15 minutes leaves some periods empty, which must not flip the alarm to OK
     evaluation_periods: int = 1
     datapoints_to_alarm: int = 1
+    # A condition the notify function's messages already carry (a run that failed or timed out) must not page again
+    notify_speaks: bool = False
 
 
 KINDS: Final = (
-    AlarmKind("failed", RUN_FAILED, "Sum", 300, "a run ended FAILED"),
-    AlarmKind("timed-out", RUN_TIMED_OUT, "Sum", 300, "a run ended in TIMEOUT"),
+    AlarmKind("failed", RUN_FAILED, "Sum", 300, "a run ended FAILED", notify_speaks=True),
+    AlarmKind("timed-out", RUN_TIMED_OUT, "Sum", 300, "a run ended in TIMEOUT", notify_speaks=True),
     AlarmKind("too-slow", RUN_DURATION, "Maximum", 3600, "a run longer than the threshold ended"),
     AlarmKind("retry-storm", TASK_UP_FOR_RETRY, "Sum", 3600, "task retries above the threshold in an hour"),
     # ScheduleOverdue is written every 15 minutes: a 900 s period holds 0, 1 or 2 of its points, so 1 of 2 periods
@@ -81,6 +88,7 @@ KINDS: Final = (
     # https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html).
     AlarmKind("overdue", SCHEDULE_OVERDUE, "Maximum", 900, "no successful run within its cadence plus grace", 2, 1),
 )
+PAGING_KINDS: Final = tuple(kind for kind in KINDS if not kind.notify_speaks)
 # The metric alarm fields provisioning sets, compared with DescribeAlarms to decide whether to write.
 _COMPARED: Final = (
     "AlarmDescription",
@@ -134,7 +142,8 @@ def alarm_names(prefix: str, workflow: str) -> list[str]:
 
 def desired_alarms(workflow: str, route: Route, context: StackContext, duration: int) -> list[dict[str, Any]]:
     """PutMetricAlarm requests of a dedicated workflow. Every metric is emitted only when its event happens (or, for
-    ScheduleOverdue, only once the workflow has a cadence): missing data is not breaching."""
+    ScheduleOverdue, only once the workflow has a cadence): missing data is not breaching. None has actions: the
+    composite pages for them."""
     thresholds = {
         "too-slow": route.duration_threshold_seconds or duration,
         "retry-storm": route.retry_threshold or context.default_retry_threshold,
@@ -155,8 +164,8 @@ def desired_alarms(workflow: str, route: Route, context: StackContext, duration:
                 "Threshold": float(thresholds.get(kind.suffix, 0)),
                 "ComparisonOperator": "GreaterThanThreshold",
                 "TreatMissingData": "notBreaching",
-                "AlarmActions": [context.alarm_topic_arn],
-                "OKActions": [context.alarm_topic_arn],
+                "AlarmActions": [],
+                "OKActions": [],
                 "Tags": _tags(workflow, route),
             }
         )
@@ -164,10 +173,11 @@ def desired_alarms(workflow: str, route: Route, context: StackContext, duration:
 
 
 def desired_health(workflow: str, route: Route, context: StackContext) -> dict[str, Any]:
-    rule = " OR ".join(f'ALARM("{resource_name(context.prefix, workflow, kind.suffix)}")' for kind in KINDS)
+    """The one dedicated alarm that pages: ALARM while any condition the notify messages do not carry is."""
+    rule = " OR ".join(f'ALARM("{resource_name(context.prefix, workflow, kind.suffix)}")' for kind in PAGING_KINDS)
     return {
         "AlarmName": resource_name(context.prefix, workflow, "health"),
-        "AlarmDescription": f"{workflow}: any of its alarms is in ALARM.",
+        "AlarmDescription": f"{workflow}: too slow, a retry storm or overdue (failures page through notify).",
         "AlarmRule": rule,
         "AlarmActions": [context.alarm_topic_arn],
         "OKActions": [context.alarm_topic_arn],
@@ -215,7 +225,7 @@ class Provisioner:
         existing = {
             alarm["AlarmName"]: alarm for alarm in found.get("MetricAlarms", []) + found.get("CompositeAlarms", [])
         }
-        dashboard_name = resource_name(self._context.prefix, workflow)
+        dashboard_name = resource_name(self._context.dashboard_prefix, workflow)
         current_dashboard = self._dashboard(dashboard_name)
         if route.alarms != "dedicated":
             if existing:
@@ -238,7 +248,9 @@ class Provisioner:
         if current_dashboard == body:
             changes.unchanged.append(dashboard_name)
         else:
-            self._cloudwatch.put_dashboard(DashboardName=dashboard_name, DashboardBody=json.dumps(body))
+            self._cloudwatch.put_dashboard(
+                DashboardName=dashboard_name, DashboardBody=json.dumps(body), Tags=_tags(workflow, route)
+            )
             changes.written.append(dashboard_name)
         return changes
 

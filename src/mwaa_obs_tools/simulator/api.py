@@ -358,11 +358,14 @@ class ApiServer:
         return self
 
     def stop(self) -> None:
+        """Stop serving; safe before start (shutdown() alone would wait forever for a serve_forever never begun)."""
         self._stopped.set()
-        self._server.shutdown()
+        if self._threads[0].is_alive():
+            self._server.shutdown()
         self._server.server_close()
         for thread in self._threads:
-            thread.join(timeout=5)
+            if thread.is_alive():
+                thread.join(timeout=5)
 
     def _tick(self, interval: float = 0.1) -> None:
         while not self._stopped.wait(interval):
