@@ -22,6 +22,7 @@ import boto3
 
 from mwaa_obs.states import FAILED_RUN_STATES, TASK_ERROR_STATES, RunState
 from mwaa_obs_tools import cli, localstack
+from mwaa_obs_tools.alarm_evaluator import INSUFFICIENT, EmulatorAlarms
 from mwaa_obs_tools.sample_events import EXAMPLES, run_example_day
 
 DEMO_OUTPUT = Path("demo-output")
@@ -43,12 +44,13 @@ def main() -> int:
             stack.engine,
             arns,
             start_run=lambda arn: service.start_workflow_run(WorkflowArn=arn),
-            after_each_hour=lambda: ingested.append(stack.pump()),
+            after_each_step=lambda: ingested.append(stack.pump()),
         )
         events = sum(ingested)
         print(f"simulated  one day: {events} events ingested through EventBridge -> SQS -> Lambda handler")
         failed = _summarise(stack)
         _print_alerts(stack)
+        _print_alarm_transitions(stack, day_started)
         _render_dashboards(stack, sorted(arns), day_started)
         if failed:
             workflow, run_id = failed
@@ -127,6 +129,22 @@ def _print_alerts(stack: localstack.LocalStack) -> None:
     if slack:
         print("\n--- the first Slack message, its blocks as text ---")
         print(_slack_as_text(slack[0]))
+
+
+def _print_alarm_transitions(stack: localstack.LocalStack, day_started: datetime) -> None:
+    """What the alarms did over the day, evaluated offline with CloudWatch's semantics (moto evaluates none)."""
+    cloudwatch = localstack.client(stack.endpoint, "cloudwatch")
+    alarms = EmulatorAlarms(cloudwatch, stack.composites.alarms.values())
+    transitions = alarms.transitions(day_started, stack.engine.now)
+    grouped = {alarm.name for alarm in alarms.metric_alarms if alarm.group_by}
+    # Per workflow (a contributor) or per alarm without contributors; not each alarm's first evaluation
+    moved = [t for t in transitions if t.contributor or (t.alarm not in grouped and t.old != INSUFFICIENT)]
+    pages = sum(t.paged for t in transitions)
+    print(f"\nalarms     {len(alarms.metric_alarms)} metric and {len(alarms.composites)} composite alarms evaluated")
+    print(f"           offline over the day: {len(moved)} transitions, {pages} page(s) (run failures page through")
+    print("           the messages above, not through alarms)")
+    for transition in moved:
+        print(f"  {transition.line()}")
 
 
 def _render_dashboards(stack: localstack.LocalStack, workflows: list[str], day_started: datetime) -> None:

@@ -27,23 +27,30 @@ FAULTS = {
 ON_DEMAND_EVERY_HOURS = {"create_s3_objects": 3, "simple_s3_test": 8}
 
 
+STEP = timedelta(minutes=15)
+
+
 def run_example_day(
     engine: Engine,
     arns: Mapping[str, str],
     start_run: Callable[[str], Any],
-    after_each_hour: Callable[[], Any] = lambda: None,
+    after_each_step: Callable[[], Any] = lambda: None,
 ) -> None:
-    """Inject the faults, start on-demand runs hour by hour (cron runs fire by themselves), finish what is running."""
+    """Inject the faults, start on-demand runs hour by hour (cron runs fire by themselves), finish what is running.
+
+    `after_each_step` runs every 15 simulated minutes: the freshness check's schedule, which the overdue alarms'
+    periods are made for (an hourly step would leave their 15-minute periods empty and flap them)."""
     for name in arns:
         engine.set_faults(name, FAULTS.get(name, Faults()))
     for hour in range(24):
         for name, every in ON_DEMAND_EVERY_HOURS.items():
             if hour % every == 1:
                 start_run(arns[name])
-        engine.advance(engine.now + timedelta(hours=1))
-        after_each_hour()
+        for _ in range(4):
+            engine.advance(engine.now + STEP)
+            after_each_step()
     engine.advance_until_idle(engine.now + timedelta(hours=2))
-    after_each_hour()
+    after_each_step()
 
 
 def day_of_events(start: datetime = datetime(2026, 11, 24, tzinfo=UTC), seed: int = 7) -> list[dict[str, Any]]:

@@ -1,0 +1,138 @@
+"""The alarms of the deployed stack, evaluated offline with CloudWatch's semantics over the metrics the pipeline
+emitted, page the way docs/ALARMS.md ("One page per condition") says: one failure, a dedicated workflow failing,
+a retry storm, a workflow overdue for two hours, and the recoveries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from mwaa_obs_tools import localstack
+from mwaa_obs_tools.alarm_evaluator import ALARM, OK, EmulatorAlarms, Transition
+from mwaa_obs_tools.factories import run_event, task_event
+from mwaa_obs_tools.sample_events import EXAMPLES
+from tests.integration.test_end_to_end import deployed
+
+SETTINGS = {"defaults": {"group_window_minutes": 0}, "workflows": [{"match": "dedicated_etl", "alarms": "dedicated"}]}
+ONE_FAILURE, DEDICATED, STORM, HOURLY = "one_failure", "dedicated_etl", "retry_storm", "hourly_job"
+
+
+@pytest.fixture(scope="module")
+def stack(endpoint: str) -> Iterator[localstack.LocalStack]:
+    yield from deployed(endpoint)
+
+
+def send(stack: localstack.LocalStack, events: list[dict[str, Any]]) -> None:
+    stack.sink.publish(
+        [
+            {"Source": e["source"], "DetailType": e["detail-type"], "Detail": json.dumps(e["detail"]),
+             "Resources": e["resources"], "Time": datetime.fromisoformat(e["time"])}
+            for e in events
+        ]
+    )  # fmt: skip
+    stack.pump()
+
+
+def run(arn: str, run_id: str, at: datetime, outcome: str) -> list[dict[str, Any]]:
+    events = [run_event("Started", run_id, at, arn=arn), run_event("Running", run_id, at, arn=arn)]
+    if outcome == "Failed":
+        events.append(task_event("Failed", run_id, "load", at + timedelta(minutes=4), arn=arn, errorMessage="boom"))
+    return [*events, run_event(outcome, run_id, at + timedelta(minutes=5), arn=arn)]
+
+
+def _s3_key(location: dict[str, str]) -> dict[str, str]:
+    return {"Bucket": location["Bucket"], "Key": location["ObjectKey"]}
+
+
+def advance(stack: localstack.LocalStack, hours: float, step_minutes: int = 20) -> None:
+    """The simulator's clock moved on in steps, the scheduled functions (freshness every 15 minutes) run at each."""
+    for _ in range(int(hours * 60 // step_minutes)):
+        stack.engine.advance(stack.engine.now + timedelta(minutes=step_minutes))
+        stack.pump()
+
+
+@pytest.fixture(scope="module")
+def day(stack: localstack.LocalStack) -> tuple[list[Transition], list[dict[str, Any]]]:
+    localstack.client(stack.endpoint, "ssm").put_parameter(
+        Name=stack.outputs["SettingsParameterName"], Value=json.dumps(SETTINGS), Type="String", Overwrite=True
+    )
+    # The workflows exist in the service (the reconciler marks the others deleted, and deleted ones are never overdue)
+    service = boto3.client("mwaa-serverless", endpoint_url=stack.simulator.url, region_name="us-east-1")
+    example = next(EXAMPLES.glob("*.yaml"))
+    location = localstack.definition_location(example)
+    localstack.client(stack.endpoint, "s3").put_object(Body=example.read_bytes(), **_s3_key(location))
+    arn = {
+        name: service.create_workflow(Name=name, DefinitionS3Location=location, RoleArn=localstack.WORKFLOW_ROLE_ARN)[
+            "WorkflowArn"
+        ]
+        for name in (ONE_FAILURE, DEDICATED, STORM, HOURLY)
+    }
+    start = stack.engine.now
+    # An hourly workflow with six good runs (a cadence the freshness check trusts); its last one an hour ago
+    send(stack, [e for k in range(6) for e in run(arn[HOURLY], f"h{k}", start - timedelta(hours=6 - k), "Succeeded")])
+    send(stack, run(arn[ONE_FAILURE], "f1", start, "Failed"))
+    send(stack, run(arn[DEDICATED], "d0", start, "Succeeded"))  # first sight: its dedicated alarms are provisioned
+    send(stack, run(arn[DEDICATED], "d1", start + timedelta(minutes=10), "Failed"))
+    retries = [task_event("Up For Retry", "s1", "flaky", start, attempt=a, arn=arn[STORM]) for a in range(1, 13)]
+    send(stack, run(arn[STORM], "s1", start, "Succeeded")[:2] + retries)
+    advance(stack, hours=3.5)  # the hourly workflow overdue from an hour after its missed run: about two hours
+    now = stack.engine.now
+    send(stack, run(arn[HOURLY], "h6", now, "Succeeded") + run(arn[ONE_FAILURE], "f2", now, "Succeeded"))
+    advance(stack, hours=1.5)
+    cloudwatch = localstack.client(stack.endpoint, "cloudwatch")
+    transitions = EmulatorAlarms(cloudwatch, stack.composites.alarms.values()).transitions(start, stack.engine.now)
+    return transitions, stack.alerts()
+
+
+def of(transitions: list[Transition], alarm: str, contributor: str | None = None) -> list[tuple[Any, str]]:
+    return [(t.old, t.new) for t in transitions if t.alarm == alarm and t.contributor == contributor]
+
+
+def messages(alerts: list[dict[str, Any]], workflow: str) -> list[str]:
+    return [alert["Subject"] for alert in alerts if f" {workflow} " in alert["Subject"]]
+
+
+def pages(transitions: list[Transition], workflow: str) -> int:
+    return sum(t.paged for t in transitions if t.contributor == workflow or (workflow in t.alarm))
+
+
+def test_one_failure_is_one_page_and_its_recovery_one_message(day: tuple[list[Transition], Any]) -> None:
+    transitions, alerts = day
+    assert of(transitions, "mwaa-obs-workflows-failed", ONE_FAILURE) == [(None, ALARM), (ALARM, OK)]
+    assert pages(transitions, ONE_FAILURE) == 0  # the alarm has no actions: the message is the page
+    (failure, resolved) = messages(alerts, ONE_FAILURE)
+    assert "FAILED" in failure
+    assert "RESOLVED" in resolved
+
+
+def test_a_dedicated_workflow_failing_pages_once_through_its_message(day: tuple[list[Transition], Any]) -> None:
+    transitions, alerts = day
+    assert of(transitions, f"mwaa-obs-{DEDICATED}-failed")[-2:] == [(OK, ALARM), (ALARM, OK)]
+    assert ALARM not in [new for _, new in of(transitions, f"mwaa-obs-{DEDICATED}-health")]
+    assert pages(transitions, DEDICATED) == 0
+    assert [subject for subject in messages(alerts, DEDICATED) if "FAILED" in subject] == [
+        f"[mwaa-obs] FAILED {DEDICATED} run d1"
+    ]
+
+
+def test_a_retry_storm_pages_once(day: tuple[list[Transition], Any]) -> None:
+    transitions, alerts = day
+    assert of(transitions, "mwaa-obs-workflows-retry-storm", STORM) == [(None, ALARM), (ALARM, OK)]
+    assert pages(transitions, STORM) == 1
+    assert messages(alerts, STORM) == []  # retry messages are opt-in (retry_alerts)
+
+
+def test_a_workflow_overdue_for_two_hours_pages_once_and_tells_its_recovery(day: tuple[list[Transition], Any]) -> None:
+    transitions, _ = day
+    moves = [t for t in transitions if t.alarm == "mwaa-obs-workflows-overdue" and t.contributor == HOURLY]
+    # On time (a contributor in OK from its first datapoint), overdue once, on time again: no flapping between
+    assert [(t.old, t.new) for t in moves] == [(OK, ALARM), (ALARM, OK)]
+    alarmed, recovered = moves
+    assert recovered.at - alarmed.at >= timedelta(hours=1, minutes=45)  # no flapping in between
+    assert alarmed.paged
+    assert recovered.notified
