@@ -13,6 +13,7 @@ from mwaa_obs.ingest import ingest
 from mwaa_obs.metrics import EVENTS_DEAD_LETTERED
 from mwaa_obs.notices import NoticeQueue
 from mwaa_obs.sqs import PartialBatchResponse, process_partial_batch
+from mwaa_obs.store.samples import EventSamples
 from mwaa_obs.store.transitions import Transitions
 from mwaa_obs.telemetry import MetricSink, emits_metrics
 
@@ -22,6 +23,7 @@ dynamodb = dynamodb_client()
 sqs = client("sqs")
 transitions = Transitions(dynamodb, config.table_name, config.history_ttl)
 notices = NoticeQueue(sqs, config.notices_queue_url)
+samples = EventSamples(dynamodb, config.table_name)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -29,7 +31,7 @@ notices = NoticeQueue(sqs, config.notices_queue_url)
 def lambda_handler(event: dict[str, Any], context: Any, sink: MetricSink) -> PartialBatchResponse:
     return process_partial_batch(
         event,
-        lambda body: ingest(body, transitions, sink, notices),
+        lambda body: ingest(body, transitions, sink, notices, samples),
         max_receive_count=config.max_receive_count,
         on_last_failure=lambda: sink.count(EVENTS_DEAD_LETTERED),
     )

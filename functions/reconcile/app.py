@@ -28,6 +28,7 @@ reconciler = Reconciler(
     Workflows(dynamodb, config.table_name),
     NoticeQueue(client("sqs"), config.notices_queue_url),
     settle=config.settle,
+    events_stopped_after=config.events_stopped_after,
 )
 SAFETY_MILLISECONDS = 30_000  # stop taking runs this long before the timeout; the next pass goes on from there
 
@@ -38,7 +39,8 @@ def lambda_handler(event: dict[str, Any], context: Any, sink: MetricSink) -> dic
     def out_of_time() -> bool:
         return bool(context.get_remaining_time_in_millis() < SAFETY_MILLISECONDS)
 
-    report = reconciler.run_pass(invocation_time(event), sink, out_of_time)
+    # The discovery schedule's input says {"discover": true}; the plain pass has none.
+    report = reconciler.run_pass(invocation_time(event), sink, out_of_time, discover=event.get("discover") is True)
     summary = dict(vars(report))
     logger.info("reconciled", extra=summary)
     return summary

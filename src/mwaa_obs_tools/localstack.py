@@ -4,14 +4,15 @@ MWAA Serverless simulator publishing to the emulator's EventBridge.
 Workarounds for what moto does not do (../shared/notes/local-aws.md), each applied here:
 1. moto ignores the AWS::Serverless transform: the template is transformed locally with aws-sam-translator,
    then created with CloudFormation (`create_stack`); CodeUri/ContentUri point at a placeholder zip in S3.
-2. moto's CloudFormation skips AWS::SQS::QueuePolicy (and alarms, subscriptions, secrets): nothing to create
-   for the queue and topic policies, the emulator does not enforce resource policies; the template's alarms are
-   created here with PutMetricAlarm, their references resolved as CloudFormation would (never evaluated: moto
-   does not evaluate alarms). The Slack webhook secret is created
+2. moto's CloudFormation skips AWS::SQS::QueuePolicy (and alarms, subscriptions, secrets): the template's queue
+   policies are set here with SetQueueAttributes (moto does not enforce them; `mwaa-obs doctor` reads them) and
+   its alarms created with PutMetricAlarm, their references resolved as CloudFormation would (never evaluated:
+   moto does not evaluate alarms; mwaa_obs_tools.alarm_evaluator does). The Slack webhook secret is created
    here, before the stack, as a user would, and its ARN passed as the SlackWebhookSecretArn parameter.
 3. An enabled event source mapping makes moto try to run the function in Docker on every SendMessage (and push
-   messages to the DLQ early): the mappings are disabled after deploying and the queues are polled here, with
-   the mapping's batch size and ReportBatchItemFailures semantics (lambda_emulation.poll_sqs_once).
+   messages to the DLQ early): moto_patches stops SQS from invoking mappings, and the queues are polled here while
+   their mapping is enabled, with the mapping's batch size and ReportBatchItemFailures semantics
+   (lambda_emulation.poll_sqs_once).
 4. Lambda never runs here: each handler is imported from its CodeUri with the environment CloudFormation gave
    the function; its EMF output becomes PutMetricData calls and its log lines go to its log group.
 5. moto's SQS slows down with queue depth: callers drain the queue as they go (`pump`).
@@ -90,6 +91,7 @@ class ScheduledTarget:
     handler: Handler
     every: timedelta
     log_group: str
+    input: dict[str, Any] = field(default_factory=dict)  # the schedule's Input, merged into the event
     next_due: datetime | None = None
 
 
@@ -113,6 +115,7 @@ class FunctionTarget:
     queue_arn: str
     batch_size: int
     log_group: str
+    mapping_uuid: str  # its event source mapping: pump() polls the queue only while it is enabled
 
 
 class SimulatedDelays:
@@ -207,6 +210,7 @@ class LocalStack:
         self._s3 = client(endpoint, "s3")
         self._sqs = client(endpoint, "sqs")
         self._logs = client(endpoint, "logs")
+        self._lambda = client(endpoint, "lambda")
         self.delayed_notices = SimulatedDelays(self._sqs, lambda: self.functions[1].queue_url, lambda: self.engine.now)
         self._cloudwatch = client(endpoint, "cloudwatch")
         self._log_streams: set[tuple[str, str]] = set()
@@ -245,14 +249,15 @@ class LocalStack:
             self._wire(lambda_client, "NotifyFunction", "NoticesQueueUrl"),
         ]
         self.scheduled = [
-            self._wire_schedule(lambda_client, "FreshnessFunction"),
-            self._wire_schedule(lambda_client, "ProvisionFunction"),
-            self._wire_schedule(lambda_client, "ReconcileFunction"),
+            target
+            for logical_id in ("FreshnessFunction", "ProvisionFunction", "ReconcileFunction")
+            for target in self._wire_schedules(lambda_client, logical_id)
         ]
         self.streams = [self._wire_stream(lambda_client, "ProvisionFunction")]
         self._delete_schedule_rules()
         self._alert_inbox_url = self._subscribe_alert_inbox()
         self._create_alarms(cloudformation)
+        self._set_queue_policies(cloudformation)
         # For in-process readers (the demo, tests): this stack's table.
         dynamodb = dynamodb_client(self.endpoint)
         self.runs = Runs(dynamodb, self.outputs["StateTableName"])
@@ -269,6 +274,25 @@ class LocalStack:
 
     def _create_alarms(self, cloudformation: Any) -> None:
         """Workaround 2 for alarms: each AWS::CloudWatch::Alarm of the template, through PutMetricAlarm."""
+        refs, attributes = self._references(cloudformation)
+        for resource in self.template["Resources"].values():
+            if resource["Type"] == "AWS::CloudWatch::Alarm":
+                self._cloudwatch.put_metric_alarm(**emulator.resolve(resource["Properties"], refs, attributes))
+
+    def _set_queue_policies(self, cloudformation: Any) -> None:
+        """Workaround 2 for queue policies: each AWS::SQS::QueuePolicy of the template, through SetQueueAttributes
+        (moto does not enforce it; `mwaa-obs doctor` reads it)."""
+        refs, attributes = self._references(cloudformation)
+        for resource in self.template["Resources"].values():
+            if resource["Type"] == "AWS::SQS::QueuePolicy":
+                properties = emulator.resolve(resource["Properties"], refs, attributes)
+                for queue_url in properties["Queues"]:
+                    self._sqs.set_queue_attributes(
+                        QueueUrl=queue_url, Attributes={"Policy": json.dumps(properties["PolicyDocument"])}
+                    )
+
+    def _references(self, cloudformation: Any) -> tuple[dict[str, Any], dict[str, str]]:
+        """What Ref and GetAtt resolve to in this stack, as CloudFormation would resolve them."""
         refs: dict[str, Any] = {name: spec.get("Default") for name, spec in self.template["Parameters"].items()}
         refs |= self.parameters | {
             "AWS::Region": "us-east-1",
@@ -282,16 +306,20 @@ class LocalStack:
             refs[logical] = physical
             if resource["ResourceType"] == "AWS::SQS::Queue":
                 attributes[f"{logical}.QueueName"] = physical.rsplit("/", 1)[1]
-        for resource in self.template["Resources"].values():
-            if resource["Type"] == "AWS::CloudWatch::Alarm":
-                self._cloudwatch.put_metric_alarm(**emulator.resolve(resource["Properties"], refs, attributes))
+                arn = self._sqs.get_queue_attributes(QueueUrl=physical, AttributeNames=["QueueArn"])["Attributes"]
+                attributes[f"{logical}.Arn"] = arn["QueueArn"]
+        attributes["EventRule.Arn"] = self.outputs["EventRuleArn"]
+        return refs, attributes
+
+    def _event_sources(self, logical_id: str, kind: str) -> list[dict[str, Any]]:
+        """The function's events of that type (SQS, Schedule, DynamoDB) in template.yaml."""
+        events = self.template["Resources"][logical_id]["Properties"]["Events"].values()
+        return [event for event in events if event["Type"] == kind]
 
     def _event_source(self, logical_id: str, kind: str) -> dict[str, Any]:
-        """The function's one event of that type (SQS, Schedule, DynamoDB) in template.yaml."""
-        events = self.template["Resources"][logical_id]["Properties"]["Events"].values()
-        (source,) = [event for event in events if event["Type"] == kind]
-        found: dict[str, Any] = source
-        return found
+        """The function's one event of that type."""
+        (source,) = self._event_sources(logical_id, kind)
+        return source
 
     def _wire(self, lambda_client: Any, logical_id: str, queue_output: str) -> FunctionTarget:
         source = self._event_source(logical_id, "SQS")
@@ -301,16 +329,21 @@ class LocalStack:
         handler, log_group = self._load(lambda_client, logical_id)
         queue_url = self._sqs.get_queue_url(QueueName=self.outputs[queue_output].rsplit("/", 1)[1])["QueueUrl"]
         queue_arn = self._sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
-        return FunctionTarget(handler, queue_url, queue_arn["QueueArn"], int(batch_size), log_group)
+        mappings = lambda_client.list_event_source_mappings(FunctionName=self.outputs[f"{logical_id}Name"])
+        (mapping,) = mappings["EventSourceMappings"]
+        return FunctionTarget(handler, queue_url, queue_arn["QueueArn"], int(batch_size), log_group, mapping["UUID"])
 
-    def _wire_schedule(self, lambda_client: Any, logical_id: str) -> ScheduledTarget:
-        source = self._event_source(logical_id, "Schedule")
+    def _wire_schedules(self, lambda_client: Any, logical_id: str) -> list[ScheduledTarget]:
         refs = {name: spec.get("Default") for name, spec in self.template["Parameters"].items()} | self.parameters
-        expression = emulator.resolve(source["Properties"]["Schedule"], refs, {})
-        amount, unit = expression.removeprefix("rate(").removesuffix(")").split()
-        every = timedelta(**{unit if unit.endswith("s") else unit + "s": int(amount)})
         handler, log_group = self._load(lambda_client, logical_id)
-        return ScheduledTarget(handler, every, log_group)
+        targets = []
+        for source in self._event_sources(logical_id, "Schedule"):
+            expression = emulator.resolve(source["Properties"]["Schedule"], refs, {})
+            amount, unit = expression.removeprefix("rate(").removesuffix(")").split()
+            every = timedelta(**{unit if unit.endswith("s") else unit + "s": int(amount)})
+            given = json.loads(source["Properties"].get("Input", "{}"))
+            targets.append(ScheduledTarget(handler, every, log_group, given))
+        return targets
 
     def _wire_stream(self, lambda_client: Any, logical_id: str) -> StreamTarget:
         source = self._event_source(logical_id, "DynamoDB")
@@ -326,10 +359,8 @@ class LocalStack:
         return target
 
     def _load(self, lambda_client: Any, logical_id: str) -> tuple[Handler, str]:
-        """A function's handler, loaded once, with its environment; its event source mappings disabled."""
+        """A function's handler, loaded once, with its environment."""
         function_name = self.outputs[f"{logical_id}Name"]
-        for mapping in lambda_client.list_event_source_mappings(FunctionName=function_name)["EventSourceMappings"]:
-            lambda_client.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)  # workaround 3
         configuration = lambda_client.get_function_configuration(FunctionName=function_name)
         os.environ["AWS_ENDPOINT_URL"] = self.endpoint
         os.environ["AWS_ENDPOINT_URL_MWAA_SERVERLESS"] = self.simulator.url  # the functions' API is the simulator
@@ -379,7 +410,7 @@ class LocalStack:
             now = self.engine.now
             if target.next_due is not None and now < target.next_due:
                 continue
-            event = {"source": "aws.events", "detail-type": "Scheduled Event", "time": now.isoformat()}
+            event = {"source": "aws.events", "detail-type": "Scheduled Event", "time": now.isoformat(), **target.input}
             with _captured_stdout() as output:
                 target.handler(event, FakeLambdaContext(aws_request_id=f"schedule-{now:%Y%m%dT%H%M}"))
             self._forward(target.log_group, output.getvalue())
@@ -431,7 +462,10 @@ class LocalStack:
                 return ingested
 
     def drain(self, target: FunctionTarget) -> int:
-        """Poll one function's queue until it is empty (or only failing messages are left); returns those handled."""
+        """Poll one function's queue until it is empty (or only failing messages are left); returns those handled.
+        Nothing while its event source mapping is disabled, as Lambda would not poll it."""
+        if self._lambda.get_event_source_mapping(UUID=target.mapping_uuid).get("State") != "Enabled":
+            return 0
         handled = 0
         while True:
             with _captured_stdout() as output:

@@ -1,4 +1,4 @@
-"""Three costs of moto's server that AWS does not have, taken away so that a long session stays fast and small.
+"""What moto's server does that AWS does not, undone so that a long session stays fast, small and true.
 
 1. moto appends every instance of its models to a class list (for its dashboard) and never lets go: every item
    ever written, and every copy of a table, stays in memory. Nothing here reads those lists.
@@ -11,6 +11,9 @@
 
 3. A table stream keeps every record it ever had (DynamoDB trims them after 24 hours): the newest STREAM_RECORDS
    are kept, the sequence numbers of what is left unchanged.
+4. SQS invokes a queue's enabled Lambda event source mappings on every SendMessage (in Docker, which is not here,
+   and which pushes the message towards its DLQ). The local stack polls the queues itself, so a queue's mappings
+   are kept (and their state is true: `mwaa-obs doctor` reads it) but never invoked by SQS.
 
 docs/LOCAL_STACK.md lists them; `apply()` is idempotent, and every emulator start calls it.
 """
@@ -29,6 +32,7 @@ from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import ConditionalCheckFailed, TransactionCanceledException
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import StreamShard, Table
+from moto.sqs.models import Queue
 
 _APPLIED = "_mwaa_obs_patched"
 STREAM_RECORDS = 10_000  # far more than one pump of the local stack reads
@@ -42,6 +46,7 @@ def apply() -> None:
     dynamodb_models.copy = SimpleNamespace(deepcopy=_deepcopy_but_tables)  # type: ignore[assignment,attr-defined]
     DynamoDBBackend.transact_write_items = _conditions_first(DynamoDBBackend.transact_write_items)  # type: ignore[method-assign]
     StreamShard.add = _trimmed(StreamShard.add)  # type: ignore[method-assign]
+    Queue.__init__ = _polled_elsewhere(Queue.__init__)  # type: ignore[method-assign]
     setattr(DynamoDBBackend, _APPLIED, True)
 
 
@@ -55,6 +60,22 @@ def _trimmed(add: Any) -> Any:
             shard.starting_sequence_number += excess
 
     return add_and_trim
+
+
+class _MappingsPolledElsewhere(dict[str, Any]):
+    """A queue's event source mappings, which SQS finds none of when it would invoke them on a new message."""
+
+    def items(self) -> Any:
+        return iter(())
+
+
+def _polled_elsewhere(init: Any) -> Any:
+    @wraps(init)
+    def created(queue: Queue, *args: Any, **kwargs: Any) -> None:
+        init(queue, *args, **kwargs)
+        queue.lambda_event_source_mappings = _MappingsPolledElsewhere()
+
+    return created
 
 
 def _untracked_instance(cls: type, *_: Any, **__: Any) -> Any:

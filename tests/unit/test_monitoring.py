@@ -19,6 +19,7 @@ _QUERY = re.compile(
     r"^SELECT (SUM|MAX|MIN|AVG|COUNT)\((\w+)\) "
     r'FROM SCHEMA\("([^"]+)", (\w+)\) GROUP BY (\w+) ORDER BY \1\(\) DESC LIMIT \d+$'
 )
+CATALOG_BY_NAME = {spec.name: spec for spec in CATALOG}
 EMITTED = {(spec.name, dims) for spec in CATALOG for dims in dimension_sets(spec)}
 FILL: dict[str, Any] = {
     "MetricNamespace": NAMESPACE,
@@ -85,7 +86,7 @@ def test_every_workflow_alarm_reads_a_metric_the_pipeline_emits_under_that_dimen
 def test_pipeline_alarms_watch_the_stacks_own_queues_and_functions(template: dict[str, Any]) -> None:
     watched = {}
     for name, properties in alarms(template).items():
-        if "Metrics" in properties:
+        if "Metrics" in properties or properties["Namespace"] == {"Ref": "MetricNamespace"}:
             continue
         (dimension,) = properties["Dimensions"]
         watched[name] = (properties["Namespace"], properties["MetricName"], dimension["Value"])
@@ -101,6 +102,30 @@ def test_pipeline_alarms_watch_the_stacks_own_queues_and_functions(template: dic
         "ReconcileErrorsAlarm": ("AWS/Lambda", "Errors", {"Ref": "ReconcileFunction"}),
         "EventsAgeAlarm": ("AWS/SQS", "ApproximateAgeOfOldestMessage", {"Fn::GetAtt": ["EventsQueue", "QueueName"]}),
     }  # fmt: skip
+
+
+def test_the_watchers_alarms_read_the_pipelines_own_fleet_metrics(template: dict[str, Any]) -> None:
+    """docs/ALARMS.md, "When events stop": each sent only when something is wrong, so missing data is healthy."""
+    found = {
+        name: (properties["MetricName"], properties["Threshold"], properties["Period"])
+        for name, properties in alarms(template).items()
+        if properties.get("Namespace") == {"Ref": "MetricNamespace"} and "Dimensions" not in properties
+    }
+    assert found == {
+        "InvalidEventsAlarm": ("InvalidEvents", 5, 3600),
+        "UnknownEventTypesAlarm": ("UnknownEventTypes", 1, 3600),
+        "RunsDiscoveredAlarm": ("RunsDiscovered", 1, 3600),
+        "EventsStoppedAlarm": ("EventsStopped", 1, 3600),
+    }
+    for name in found:
+        properties = alarms(template)[name]
+        assert properties["TreatMissingData"] == "notBreaching"
+        assert properties["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert properties["AlarmActions"] == properties["OKActions"] == [{"Ref": "AlarmTopic"}]
+        assert not CATALOG_BY_NAME[properties["MetricName"]].per_workflow
+    # The runs-discovered alarm looks at one hour: discovery must run at least hourly to feed it.
+    allowed = template["Parameters"]["DiscoveryIntervalMinutes"]["AllowedValues"]
+    assert max(allowed) <= 60
 
 
 def test_every_alarm_chooses_missing_data_and_pages_only_for_what_notify_does_not_say(

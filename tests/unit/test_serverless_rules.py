@@ -18,8 +18,9 @@ ACCEPTED: Final[dict[str, tuple[int, str]]] = {
     "ES1001": (1, "the hourly pass redoes what a failed stream batch missed"),
     # Freshness, reconcile and provision run on schedules: each pass is idempotent, carries no event worth keeping
     # and is redone at the next tick; each has an errors alarm. A DLQ or destination would hold empty events.
-    "ES1007": (3, "periodic idempotent passes with errors alarms"),
-    "ES4000": (3, "periodic idempotent passes with errors alarms"),
+    # Four schedules: freshness, provision, and the reconciler's two (its pass and its discovery pass).
+    "ES1007": (4, "periodic idempotent passes with errors alarms"),
+    "ES4000": (4, "periodic idempotent passes with errors alarms"),
     # The two DLQs are where messages end; a redrive policy on a DLQ would move them on to yet another queue.
     "ES6000": (2, "they are the dead-letter queues"),
     # Email subscriptions: SNS retries email delivery itself, and notify records per channel what SNS accepted.

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from moto.events.models import EventPattern
 
 from mwaa_obs.config import IngestConfig
 from mwaa_obs.states import ALL_DETAIL_TYPES, EVENT_SOURCE
@@ -56,12 +57,21 @@ def test_the_table_is_durable_encrypted_and_expires_history(resources: dict[str,
     assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
 
 
-def test_the_rule_matches_exactly_the_fifteen_detail_types(resources: dict[str, Any]) -> None:
+def test_the_rule_takes_every_detail_type_of_the_source_but_cloudtrails(resources: dict[str, Any]) -> None:
+    """A renamed or new detail-type must reach ingest (to be counted and sampled), CloudTrail's API calls must not.
+    The pattern is evaluated with the emulator's EventBridge matcher (the same operators AWS documents)."""
     rule = resources["EventRule"]["Properties"]
-    assert rule["EventPattern"]["source"] == [EVENT_SOURCE]
-    detail_types = rule["EventPattern"]["detail-type"]
-    assert sorted(detail_types) == sorted(ALL_DETAIL_TYPES)
-    assert len(detail_types) == 15
+    pattern = EventPattern.load(json.dumps(rule["EventPattern"]))
+
+    def matches(source: str, detail_type: str) -> bool:
+        return bool(pattern.matches_event({"source": source, "detail-type": detail_type, "detail": {}}))
+
+    assert len(ALL_DETAIL_TYPES) == 15
+    assert all(matches(EVENT_SOURCE, detail_type) for detail_type in ALL_DETAIL_TYPES)
+    assert matches(EVENT_SOURCE, "MWAA Serverless Workflow Run State Change")
+    assert not matches(EVENT_SOURCE, "AWS API Call via CloudTrail")
+    assert not matches(EVENT_SOURCE, "AWS Service Event via CloudTrail")
+    assert not matches("aws.airflow", "MWAA Serverless Workflow Run Failed")
     (target,) = rule["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": ["EventsQueue", "Arn"]}
     assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}

@@ -141,6 +141,7 @@ class ReconcileConfig:
     history_ttl: timedelta
     notices_queue_url: str
     settle: timedelta  # a run is checked once it has been listed this long
+    events_stopped_after: timedelta  # API runs and no events for this long: events stopped
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> ReconcileConfig:
@@ -149,4 +150,5 @@ class ReconcileConfig:
             history_ttl=_history_ttl(env),
             notices_queue_url=_notices_queue_url(env),
             settle=timedelta(minutes=_whole_number(env, "RECONCILE_AFTER_MINUTES", "60")),
+            events_stopped_after=timedelta(hours=_whole_number(env, "EVENTS_STOPPED_HOURS", "3")),
         )

@@ -40,6 +40,12 @@ _WORKFLOW_ID_SUFFIX = re.compile(r"-[A-Za-z0-9]{10}$")
 class InvalidEvent(ValueError):
     """The event cannot be stored; its message is the reason, written once to the log."""
 
+    detail_type: str | None = None  # the event's detail-type, where it had one (what its sample is filed under)
+
+
+class UnknownEventType(InvalidEvent):
+    """The service sent a detail-type this version does not know: counted apart from bad input, and sampled."""
+
 
 @dataclass(frozen=True, slots=True)
 class WorkflowRef:
@@ -94,6 +100,14 @@ def parse_event(event: Any) -> RunEvent | TaskEvent:
     detail_type = event.get("detail-type")
     if not isinstance(detail_type, str):
         raise InvalidEvent("detail-type is missing")
+    try:
+        return _parse_typed(event, detail_type)
+    except InvalidEvent as error:
+        error.detail_type = detail_type
+        raise
+
+
+def _parse_typed(event: Mapping[str, Any], detail_type: str) -> RunEvent | TaskEvent:
     detail = event.get("detail", {})
     if not isinstance(detail, Mapping):
         raise InvalidEvent("detail is not an object")
@@ -110,7 +124,7 @@ def parse_event(event: Any) -> RunEvent | TaskEvent:
         task_state = TASK_STATE_BY_DETAIL.get(detail_type.removeprefix(TASK_DETAIL_TYPE_PREFIX))
         if task_state is not None:
             return _task_event(event, reader, task_state, occurred_at)
-    raise InvalidEvent(f"unknown detail-type {_quote(detail_type)}")
+    raise UnknownEventType(f"unknown detail-type {_quote(detail_type)}")
 
 
 def _run_event(event: Mapping[str, Any], reader: _DetailReader, status: RunState, occurred_at: datetime) -> RunEvent:

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 
 from mwaa_obs import SERVICE
-from mwaa_obs.events import InvalidEvent, RunEvent, TaskEvent, parse_event
+from mwaa_obs.events import InvalidEvent, RunEvent, TaskEvent, UnknownEventType, parse_event
 from mwaa_obs.metrics import (
     INVALID_EVENTS,
     RUN_DURATION,
@@ -24,10 +24,12 @@ from mwaa_obs.metrics import (
     TASK_DURATION,
     TASK_OCCURRENCE_METRICS,
     TASK_OUTCOME_METRICS,
+    UNKNOWN_EVENT_TYPES,
     MetricPoint,
     MetricSpec,
 )
 from mwaa_obs.notices import Notice, notice_owed
+from mwaa_obs.store.samples import SampleKind
 from mwaa_obs.store.transitions import Recorded, Timeline, WriteOutcome
 from mwaa_obs.telemetry import MetricSink
 
@@ -46,7 +48,13 @@ class NoticeSink(Protocol):
     def send(self, notice: Notice, delay_seconds: int | None = None) -> None: ...
 
 
-def ingest(body: str, store: TransitionStore, sink: MetricSink, notices: NoticeSink) -> None:
+class SampleSink(Protocol):
+    def keep(self, kind: SampleKind, detail_type: str | None, reason: str, body: str) -> bool: ...
+
+
+def ingest(
+    body: str, store: TransitionStore, sink: MetricSink, notices: NoticeSink, samples: SampleSink | None = None
+) -> None:
     """Store the transition in one SQS message body, add the metrics it owes to the sink, send its notice.
 
     Bad input is logged once, counted and acknowledged. AWS errors propagate, so that this message alone is
@@ -57,22 +65,26 @@ def ingest(body: str, store: TransitionStore, sink: MetricSink, notices: NoticeS
     try:
         raw = _json(body)
     except InvalidEvent as error:
-        logger.warning("invalid event rejected", extra={"reason": str(error), "body_prefix": body[:200]})
-        sink.count(INVALID_EVENTS)
+        _reject(error, body, sink, samples)
         return
-    ingest_event(raw, store, sink, notices, body_prefix=body[:200])
+    ingest_event(raw, store, sink, notices, body=body, samples=samples)
 
 
 def ingest_event(
-    raw: Any, store: TransitionStore, sink: MetricSink, notices: NoticeSink, *, body_prefix: str = ""
+    raw: Any,
+    store: TransitionStore,
+    sink: MetricSink,
+    notices: NoticeSink,
+    *,
+    body: str = "",
+    samples: SampleSink | None = None,
 ) -> WriteOutcome | None:
     """ingest() for an event already decoded: EventBridge's, or one rebuilt from the API (mwaa_obs.api_events).
     Returns what the write did (None: the event was rejected)."""
     try:
         event = parse_event(raw)
     except InvalidEvent as error:
-        logger.warning("invalid event rejected", extra={"reason": str(error), "body_prefix": body_prefix})
-        sink.count(INVALID_EVENTS)
+        _reject(error, body, sink, samples)
         return None
 
     recorded = store.record_run(event) if isinstance(event, RunEvent) else store.record_task(event)
@@ -84,6 +96,18 @@ def ingest_event(
     if notice is not None:
         notices.send(notice)
     return recorded.outcome
+
+
+def _reject(error: InvalidEvent, body: str, sink: MetricSink, samples: SampleSink | None) -> None:
+    """One log line with the reason, one count, and a sample of the event while today's slot has room."""
+    unknown = isinstance(error, UnknownEventType)
+    kind = SampleKind.UNKNOWN if unknown else SampleKind.INVALID
+    kept = samples.keep(kind, error.detail_type, str(error), body) if samples is not None else False
+    logger.warning(
+        "unknown event type" if unknown else "invalid event rejected",
+        extra={"reason": str(error), "detail_type": error.detail_type, "body_prefix": body[:200], "sampled": kept},
+    )
+    sink.count(UNKNOWN_EVENT_TYPES if unknown else INVALID_EVENTS)
 
 
 def _json(body: str) -> Any:

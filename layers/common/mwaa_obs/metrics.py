@@ -37,6 +37,9 @@ TASK_UPSTREAM_FAILED: Final = MetricSpec("TaskUpstreamFailed", "Count", True, "A
 TASK_TIMED_OUT: Final = MetricSpec("TaskTimedOut", "Count", True, "A task attempt ended in TIMEOUT.")
 TASK_DURATION: Final = MetricSpec("TaskDuration", "Seconds", True, "Task attempt start to end, once both are known.")
 INVALID_EVENTS: Final = MetricSpec("InvalidEvents", "Count", False, "An event was rejected as bad input (fleet only).")
+UNKNOWN_EVENT_TYPES: Final = MetricSpec(
+    "UnknownEventTypes", "Count", False, "An event of a detail-type this version does not know; sampled (fleet only)."
+)
 EVENTS_DEAD_LETTERED: Final = MetricSpec(
     "EventsDeadLettered", "Count", False, "An event failed its last attempt to be stored: to the DLQ (fleet only)."
 )
@@ -70,6 +73,18 @@ ENRICHMENT_FAILURES: Final = MetricSpec(
 RUNS_REPAIRED: Final = MetricSpec(
     "RunsRepaired", "Count", False, "The reconciler found a run's events missing and repaired it from the API."
 )
+RUNS_DISCOVERED: Final = MetricSpec(
+    "RunsDiscovered",
+    "Count",
+    False,
+    "The reconciler found a run in the API that no event had brought, and imported it (fleet only).",
+)
+EVENTS_STOPPED: Final = MetricSpec(
+    "EventsStopped",
+    "Count",
+    False,
+    "1 when, over EventsStoppedHours, the API showed runs and no event brought any of them; sent only then.",
+)
 
 CATALOG: Final = (
     RUN_STARTED,
@@ -86,6 +101,7 @@ CATALOG: Final = (
     TASK_TIMED_OUT,
     TASK_DURATION,
     INVALID_EVENTS,
+    UNKNOWN_EVENT_TYPES,
     EVENTS_DEAD_LETTERED,
     NOTIFICATIONS_SENT,
     ALERTS_GROUPED,
@@ -96,6 +112,8 @@ CATALOG: Final = (
     INVALID_SETTINGS,
     ENRICHMENT_FAILURES,
     RUNS_REPAIRED,
+    RUNS_DISCOVERED,
+    EVENTS_STOPPED,
 )
 
 RUN_OUTCOME_METRICS: Final[dict[str, MetricSpec]] = {

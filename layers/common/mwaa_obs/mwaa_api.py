@@ -82,11 +82,33 @@ class RunSummary:
 
     run_id: str
     created_at: datetime | None  # CreatedOn, else StartedAt
+    status: str | None = None
+    run_type: str | None = None
+    workflow_version: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
 
     @classmethod
     def from_api(cls, raw: Mapping[str, Any]) -> RunSummary:
         summary = raw.get("RunDetailSummary") or {}
-        return cls(raw["RunId"], parse_time(summary.get("CreatedOn")) or parse_time(summary.get("StartedAt")))
+        return cls(
+            raw["RunId"],
+            parse_time(summary.get("CreatedOn")) or parse_time(summary.get("StartedAt")),
+            status=_text(summary.get("Status")),
+            run_type=_text(raw.get("RunType")),
+            workflow_version=_text(raw.get("WorkflowVersion")),
+            started_at=parse_time(summary.get("StartedAt")),
+            ended_at=parse_time(summary.get("EndedAt")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RecentRuns:
+    """A workflow's runs created since a time, as far as a bounded listing could tell."""
+
+    runs: list[RunSummary]
+    complete: bool  # False: the page bound was reached before a run older than `since` was seen
+    newest_first: bool  # the order the listing came in (the API does not document it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +207,32 @@ class MwaaApi:
         paginator = self._client.get_paginator("list_workflow_runs")
         for page in paginator.paginate(WorkflowArn=workflow_arn, PaginationConfig={"PageSize": PAGE_SIZE}):
             yield from map(RunSummary.from_api, page.get("WorkflowRuns", []))
+
+    def recent_runs(self, workflow_arn: str, since: datetime, max_pages: int) -> RecentRuns:
+        """The runs created since `since`, reading at most `max_pages` pages. The listing's order is not
+        documented: it stops early at the first older run only while the runs come newest first."""
+        found: list[RunSummary] = []
+        newest_first = True
+        previous: datetime | None = None
+        pages = self._client.get_paginator("list_workflow_runs").paginate(
+            WorkflowArn=workflow_arn, PaginationConfig={"PageSize": PAGE_SIZE}
+        )
+        for number, page in enumerate(pages, start=1):
+            older_seen = False
+            for summary in map(RunSummary.from_api, page.get("WorkflowRuns", [])):
+                created = summary.created_at
+                if created is not None and previous is not None and created > previous:
+                    newest_first = False
+                previous = created or previous
+                if created is None or created >= since:
+                    found.append(summary)
+                else:
+                    older_seen = True
+            if (older_seen and newest_first) or "NextToken" not in page:
+                return RecentRuns(found, True, newest_first)
+            if number >= max_pages:
+                return RecentRuns(found, False, newest_first)
+        return RecentRuns(found, True, newest_first)
 
     def run(self, workflow_arn: str, run_id: str) -> RunAnswer | None:
         found = self._get("get_workflow_run", WorkflowArn=workflow_arn, RunId=run_id)

@@ -9,6 +9,14 @@ One pass (scheduled, every ReconcileIntervalMinutes):
    its task instances are compared with the stored attempts (ListTaskInstances), each that differs is read
    (GetTaskInstance) and repaired, then the run itself, and the run leaves the list.
 
+A discovery pass (every DiscoveryIntervalMinutes) first lists each workflow's recent runs (ListWorkflowRuns, at
+most DISCOVERY_PAGES pages, runs created in the last DISCOVERY_LOOKBACK and since the workflow was first seen) and
+compares them with the runs stored (one Query of the workflow-runs index). A run no event brought, created at
+least `settle` ago, is imported: its Started event rebuilt from the listing, then reconciled as above, so its final
+state, metrics and notice are the ones its lost events owed. Each counts in RunsDiscovered. When, over
+`events_stopped_after`, the API showed runs and no event brought any of them, the pass says so (EventsStopped): the
+pipeline has stopped seeing events, which is not the same as a workflow being overdue.
+
 Repairs are the events the service would have sent (mwaa_obs.api_events) fed through ingest, so a repaired run owes
 exactly the metrics and the notice its missed events owed, and a repair that races a late event is a duplicate.
 Tasks are repaired before their run so that the run's notice finds them.
@@ -19,23 +27,29 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from aws_lambda_powertools import Logger
 
 from mwaa_obs import SERVICE
 from mwaa_obs.api_events import run_event, task_history
 from mwaa_obs.ingest import NoticeSink, ingest_event
-from mwaa_obs.metrics import RUNS_REPAIRED
-from mwaa_obs.mwaa_api import MwaaApi, TaskAnswer, TaskSummary
+from mwaa_obs.metrics import EVENTS_STOPPED, RUNS_DISCOVERED, RUNS_REPAIRED
+from mwaa_obs.mwaa_api import MwaaApi, RunAnswer, RunSummary, TaskAnswer, TaskSummary
 from mwaa_obs.states import ENDED_RANK, TASK_RANK, TERMINAL_RANK, TERMINAL_RUN_STATES, RunState
 from mwaa_obs.store.runs import Runs
-from mwaa_obs.store.schema import TaskAttemptItem
+from mwaa_obs.store.schema import TaskAttemptItem, WorkflowItem
 from mwaa_obs.store.transitions import Transitions
 from mwaa_obs.store.workflows import Workflows
 from mwaa_obs.telemetry import MetricSink
 
 logger = Logger(service=SERVICE, child=True)
+
+DISCOVERY_LOOKBACK: Final = timedelta(hours=24)
+DISCOVERY_PAGES: Final = 2  # 200 runs of one workflow within the lookback (a run every 7 minutes)
+# A run's first event can be stamped a little before the API's CreatedOn (clocks): the stored runs are read from
+# this much earlier than the listing's start.
+STORED_MARGIN: Final = timedelta(hours=1)
 
 
 @dataclass
@@ -47,6 +61,39 @@ class PassReport:
     runs_repaired: int = 0
     tasks_repaired: int = 0
     runs_left: int = 0  # not reached before the deadline; the next pass takes them
+    workflows_listed: int = 0  # discovery: workflows whose recent runs were listed
+    workflows_left: int = 0  # discovery: not reached before the deadline
+    runs_discovered: int = 0
+    events_stopped: bool = False
+
+
+@dataclass
+class EventsWatch:
+    """Over the settled runs the API showed within the events-stopped window: how many came by events."""
+
+    since: datetime
+    settled_before: datetime
+    listed: int = 0
+    by_events: int = 0
+
+    def add(self, listed: Iterable[RunSummary], stored: dict[str, bool]) -> None:
+        for summary in listed:
+            if summary.created_at is not None and self.since <= summary.created_at <= self.settled_before:
+                self.listed += 1
+                self.by_events += stored.get(summary.run_id, False)
+
+    @property
+    def stopped(self) -> bool:
+        return self.listed > 0 and self.by_events == 0
+
+
+def missing_runs(listed: Iterable[RunSummary], stored: dict[str, bool], settled_before: datetime) -> list[RunSummary]:
+    """The runs the API lists that the table does not hold, created long enough ago for their events to be in."""
+    return [
+        summary
+        for summary in listed
+        if summary.run_id not in stored and summary.created_at is not None and summary.created_at <= settled_before
+    ]
 
 
 def tasks_to_read(attempts: Iterable[TaskAttemptItem], summaries: Iterable[TaskSummary]) -> list[str]:
@@ -81,6 +128,7 @@ class Reconciler:
         notices: NoticeSink,
         *,
         settle: timedelta,
+        events_stopped_after: timedelta = timedelta(hours=3),
     ) -> None:
         self._api = api
         self._transitions = transitions
@@ -88,10 +136,20 @@ class Reconciler:
         self._workflows = workflows
         self._notices = notices
         self._settle = settle
+        self._events_stopped_after = events_stopped_after
 
-    def run_pass(self, now: datetime, sink: MetricSink, out_of_time: Callable[[], bool] = lambda: False) -> PassReport:
+    def run_pass(
+        self,
+        now: datetime,
+        sink: MetricSink,
+        out_of_time: Callable[[], bool] = lambda: False,
+        *,
+        discover: bool = False,
+    ) -> PassReport:
         report = PassReport()
         self.refresh_workflows(now, report)
+        if discover:
+            self.discover(now, sink, report, out_of_time)
         pending = self._transitions.unverified_runs(listed_before=now - self._settle)
         for index, (workflow_id, run_id) in enumerate(pending):
             if out_of_time():
@@ -117,7 +175,75 @@ class Reconciler:
                 report.workflows_deleted += 1
                 logger.info("workflow deleted", extra={"workflow": item.workflow_name, "workflow_arn": arn})
 
-    def reconcile_run(self, workflow_id: str, run_id: str, now: datetime, sink: MetricSink, report: PassReport) -> None:
+    def discover(self, now: datetime, sink: MetricSink, report: PassReport, out_of_time: Callable[[], bool]) -> None:
+        """Import the runs the API shows and no event brought; say when no event brought any (events stopped)."""
+        watch = EventsWatch(since=now - self._events_stopped_after, settled_before=now - self._settle)
+        workflows = [item for item in self._workflows.all() if item.deleted_at is None and item.workflow_arn]
+        for index, workflow in enumerate(workflows):
+            if out_of_time():
+                report.workflows_left = len(workflows) - index
+                break
+            since = max(workflow.first_seen_at or now, now - DISCOVERY_LOOKBACK)
+            recent = self._api.recent_runs(str(workflow.workflow_arn), since, DISCOVERY_PAGES)
+            report.workflows_listed += 1
+            if not recent.newest_first or not recent.complete:
+                logger.warning(
+                    "recent runs not fully listed",
+                    extra={
+                        "workflow": workflow.workflow_name,
+                        "newest_first": recent.newest_first,
+                        "runs_listed": len(recent.runs),
+                        "pages": DISCOVERY_PAGES,
+                    },
+                )
+            stored = self._runs.seen_since(workflow.workflow_id, since - STORED_MARGIN)
+            watch.add(recent.runs, stored)
+            for summary in missing_runs(recent.runs, stored, watch.settled_before):
+                self._import_run(workflow, summary, now, sink, report)
+        if watch.stopped:
+            report.events_stopped = True
+            sink.count(EVENTS_STOPPED)
+            logger.error(
+                "events stopped: the API shows runs that no event brought",
+                extra={"runs_listed": watch.listed, "hours": self._events_stopped_after.total_seconds() / 3600},
+            )
+
+    def _import_run(
+        self, workflow: WorkflowItem, summary: RunSummary, now: datetime, sink: MetricSink, report: PassReport
+    ) -> None:
+        arn = str(workflow.workflow_arn)
+        listed = RunAnswer(
+            run_id=summary.run_id,
+            state=summary.status,
+            run_type=summary.run_type,
+            workflow_version=summary.workflow_version,
+            created_at=summary.created_at,
+            started_at=summary.started_at,
+            ended_at=summary.ended_at,
+        )
+        started = run_event(arn, listed, now, state=RunState.STARTING)
+        if started is None or ingest_event(started, self._transitions, sink, self._notices) is None:
+            return
+        self._transitions.mark_discovered(workflow.workflow_id, summary.run_id, now)
+        report.runs_discovered += 1
+        sink.count(RUNS_DISCOVERED)
+        logger.warning(
+            "run discovered: no event brought it",
+            extra={"workflow": workflow.workflow_name, "run_id": summary.run_id, "api": summary.status},
+        )
+        self.reconcile_run(workflow.workflow_id, summary.run_id, now, sink, report, discovered=True)
+
+    def reconcile_run(
+        self,
+        workflow_id: str,
+        run_id: str,
+        now: datetime,
+        sink: MetricSink,
+        report: PassReport,
+        *,
+        discovered: bool = False,
+    ) -> None:
+        """Check one run against the API and repair it (a discovered run is counted as discovered, not repaired)."""
         run, attempts = self._runs.load(workflow_id, run_id)
         report.runs_checked += 1
         if run is None or not run.workflow_arn:
@@ -146,6 +272,9 @@ class Reconciler:
             missed += [run_event(arn, answer, now)] if not final else []
             for event in filter(None, missed):
                 ingest_event(event, self._transitions, sink, self._notices)
+            if discovered:
+                self._transitions.mark_verified(workflow_id, run_id)
+                return
             report.runs_repaired += 1
             sink.count(RUNS_REPAIRED)
             logger.info(

@@ -16,6 +16,7 @@ from mwaa_obs.store.schema import (
     workflow_key,
 )
 from mwaa_obs.store.update import query
+from mwaa_obs.times import sort_key_time
 
 Item = TypeVar("Item", bound=StateItem)
 
@@ -64,6 +65,25 @@ class Runs:
         }
         found = (item_from_raw(raw) for raw in query(self._client, request, limit))
         return [item for item in found if isinstance(item, RunItem)]
+
+    def seen_since(self, workflow_id: str, since: datetime) -> dict[str, bool]:
+        """The runs of a workflow first seen since that time: run id -> whether events brought it (False: the
+        reconciler discovered it in the API). One Query of the workflow-runs index, two attributes projected."""
+        request = {
+            "TableName": self._table_name,
+            "IndexName": Entity.workflow_runs.Meta.index_name,
+            "KeyConditionExpression": "gsi1pk = :workflow AND gsi1sk >= :since",
+            "ExpressionAttributeValues": {
+                ":workflow": {"S": workflow_key(workflow_id)},
+                ":since": {"S": sort_key_time(since)},
+            },
+            "ProjectionExpression": "pk, #discovered",
+            "ExpressionAttributeNames": {"#discovered": RunItem.discovered_at.attr_name},
+        }
+        return {
+            raw["pk"]["S"].split("#", 2)[2]: RunItem.discovered_at.attr_name not in raw
+            for raw in query(self._client, request)
+        }
 
     def recent_failures(self, days: int = 1, now: datetime | None = None) -> list[RunItem]:
         """Failed and timed-out runs across all workflows over the last `days` UTC days, newest first."""

@@ -4,6 +4,7 @@ Keys (docs/ARCHITECTURE.md has the whole design):
     workflow       pk WF#<workflow id>                 sk WORKFLOW
     run            pk RUN#<workflow id>#<run id>       sk RUN
     task attempt   pk RUN#<workflow id>#<run id>       sk TASK#<task instance id or task id>#<attempt, 4 digits>
+    event sample   pk SAMPLES#<UTC day>                sk <invalid|unknown>#<detail-type>
 
 A run and all its task attempts share one partition (one Query); a busy workflow spreads over one partition per
 run. GSI `workflow-runs` (gsi1) lists a workflow's runs newest first, and the workflows themselves; GSI
@@ -24,6 +25,7 @@ from typing import Any, Final
 from pynamodb.attributes import (
     BooleanAttribute,
     DiscriminatorAttribute,
+    ListAttribute,
     MapAttribute,
     NumberAttribute,
     TTLAttribute,
@@ -56,6 +58,10 @@ def task_sort_key(task_key: str, attempt: int) -> str:
 
 def failures_partition(at: datetime) -> str:
     return f"FAIL#{at.astimezone(UTC):%Y-%m-%d}"
+
+
+def samples_partition(at: datetime) -> str:
+    return f"SAMPLES#{at.astimezone(UTC):%Y-%m-%d}"
 
 
 class WorkflowRunsIndex(GlobalSecondaryIndex["Entity"]):
@@ -186,6 +192,8 @@ class RunItem(StateItem, discriminator="run"):
     gsi2sk = UnicodeAttribute(null=True)
     gsi3pk = UnicodeAttribute(null=True)
     gsi3sk = UnicodeAttribute(null=True)
+    # Set when the reconciler found the run in the API with no event stored: its events never came.
+    discovered_at = UTCDateTimeAttribute(null=True)
     seen_starting = UTCDateTimeAttribute(null=True)
     seen_queued = UTCDateTimeAttribute(null=True)
     seen_running = UTCDateTimeAttribute(null=True)
@@ -217,6 +225,28 @@ class TaskAttemptItem(StateItem, discriminator="task"):
     @property
     def attempt(self) -> int:
         return int(self.sk.rsplit("#", 1)[1])
+
+
+class SampleRecord(MapAttribute[str, Any]):
+    """One event ingest could not store, as it arrived (cut to MAX_SAMPLE_CHARACTERS), and why."""
+
+    received_at = UTCDateTimeAttribute()
+    reason = UnicodeAttribute()
+    body = UnicodeAttribute()
+
+
+class EventSampleItem(Entity, discriminator="sample"):
+    """The first few events of one kind (invalid, unknown) and detail-type on one UTC day."""
+
+    samples = ListAttribute(of=SampleRecord, null=True)
+
+    @property
+    def sample_kind(self) -> str:
+        return self.sk.split("#", 1)[0]
+
+    @property
+    def detail_type(self) -> str:
+        return self.sk.split("#", 1)[1]
 
 
 def item_from_raw(raw: dict[str, Any]) -> Entity:

@@ -144,6 +144,12 @@ class Transitions:
         update.remove(RunItem.gsi3sk)
         self._client.update_item(**update.request(self._table_name))
 
+    def mark_discovered(self, workflow_id: str, run_id: str, at: datetime) -> None:
+        """Note that the reconciler found this run in the API with no event stored (once: the first finding)."""
+        update = Update(run_key(workflow_id, run_id), RUN_SORT_KEY)
+        update.set(RunItem.discovered_at, at, if_absent=True)
+        self._client.update_item(**update.request(self._table_name))
+
     def unverified_runs(self, listed_before: datetime) -> list[tuple[str, str]]:
         """(workflow id, run id) of the runs the reconciler has yet to check, listed before that time, oldest first.
 
