@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -16,6 +17,7 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse, HTTPHeaders
 
 from mwaa_obs.sqs import EntireBatchFailed
 from mwaa_obs.store.runs import Runs
+from mwaa_obs.store.samples import EventSamples, SampleKind
 from mwaa_obs_tools import emulator
 from mwaa_obs_tools.factories import T0, metric_totals, minutes, run_event, sqs_event, task_event
 from mwaa_obs_tools.lambda_emulation import FakeLambdaContext, poll_sqs_once
@@ -156,7 +158,12 @@ def test_redelivering_a_batch_changes_nothing_and_counts_nothing(
 
 
 def test_bad_records_are_logged_once_counted_and_acknowledged_without_failing_the_batch(
-    state_table: str, context: Any, printed: Callable[[], Printed], ingest_handler: ModuleType, runs: Runs
+    state_table: str,
+    context: Any,
+    printed: Callable[[], Printed],
+    ingest_handler: ModuleType,
+    runs: Runs,
+    dynamodb: Any,
 ) -> None:
     # Given the bad-input corpus mixed into a good batch
     bodies = [path.read_text(encoding="utf-8") for path in BAD_EVENTS]
@@ -167,11 +174,34 @@ def test_bad_records_are_logged_once_counted_and_acknowledged_without_failing_th
     assert response == {"batchItemFailures": []}
     assert runs.load(WORKFLOW_ID, "run-ok")[0] is not None
     output = printed()
-    # And each bad record gave exactly one warning with a reason, and one InvalidEvents count
+    # And each bad record gave exactly one warning with a reason, and one count: an unknown detail-type apart
     warnings = [line for line in output.logs if line["level"] == "WARNING"]
     assert len(warnings) == len(BAD_EVENTS)
-    assert all(line["message"] == "invalid event rejected" and line["reason"] for line in warnings)
-    assert metric_totals(output.emf)["InvalidEvents"] == len(BAD_EVENTS)
+    unknown = [line for line in warnings if line["message"] == "unknown event type"]
+    assert [line["detail_type"] for line in unknown] == ["MWAA Serverless Workflow Run Paused"]
+    assert all(line["reason"] for line in warnings)
+    assert all(line["message"] == "invalid event rejected" for line in warnings if line not in unknown)
+    totals = metric_totals(output.emf)
+    assert (totals["InvalidEvents"], totals["UnknownEventTypes"]) == (len(BAD_EVENTS) - 1, 1)
+    # And every one was sampled (the first of its kind and detail-type today), with its reason and its body
+    samples = EventSamples(dynamodb, state_table).recent()
+    kept = [(item.sample_kind, record.reason) for item in samples for record in item.samples or []]
+    assert len(kept) == len(BAD_EVENTS)
+    assert ("unknown", "unknown detail-type 'MWAA Serverless Workflow Run Paused'") in kept
+
+
+def test_samples_keep_the_first_three_a_day_per_kind_and_detail_type(state_table: str, dynamodb: Any) -> None:
+    samples = EventSamples(dynamodb, state_table, clock=lambda: T0)
+    kept = [samples.keep(SampleKind.UNKNOWN, "Run State Change", f"reason {n}", f"body {n}") for n in range(5)]
+    assert kept == [True, True, True, False, False]
+    # A fresh function instance (no memory of the full slot) is refused by the table's condition
+    again = EventSamples(dynamodb, state_table, clock=lambda: T0)
+    assert not again.keep(SampleKind.UNKNOWN, "Run State Change", "reason 5", "body 5")
+    assert again.keep(SampleKind.INVALID, "Run State Change", "other kind", "body")
+    tomorrow = EventSamples(dynamodb, state_table, clock=lambda: T0 + timedelta(days=1))
+    assert tomorrow.keep(SampleKind.UNKNOWN, "Run State Change", "a new day", "body")
+    (item,) = [item for item in samples.recent() if item.sample_kind == "unknown"]
+    assert [record.body for record in item.samples or []] == ["body 0", "body 1", "body 2"]
 
 
 def test_a_transient_error_fails_only_its_own_record(

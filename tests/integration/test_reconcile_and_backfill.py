@@ -207,3 +207,51 @@ def test_a_throttled_api_is_retried(stack: localstack.LocalStack, lost: dict[str
     before = stack.simulator.traffic.calls["GetWorkflow"]
     assert api.workflow(arn) is not None
     assert stack.simulator.traffic.calls["GetWorkflow"] - before == 3
+
+
+def test_a_run_whose_events_all_vanished_is_discovered_stored_true_and_told_once(
+    stack: localstack.LocalStack, service: Any, lost: dict[str, Any]
+) -> None:
+    """Given a failing run none of whose events reach the bus (a rule disabled, a queue policy broken)."""
+    arn = lost["arns"]["simple_s3_test"]
+    workflow_id = arn.rsplit("/", 1)[1]
+    stack.engine.set_faults("simple_s3_test", Faults(fail={"list_objects"}))
+    stack.sink.on_the_way = lambda entry: None
+    alerts_before = len(stack.alerts())
+    discovered_before = _metric_sum(stack, "RunsDiscovered")
+    try:
+        run_id = service.start_workflow_run(WorkflowArn=arn)["RunId"]
+        while service.get_workflow_run(WorkflowArn=arn, RunId=run_id)["RunDetail"]["RunState"] != "FAILED":
+            stack.engine.advance(stack.engine.now + timedelta(minutes=5))
+            stack.pump()
+    finally:
+        stack.sink.on_the_way = lambda entry: entry
+    assert stack.runs.load(workflow_id, run_id)[0] is None  # no event brought it
+    # When the discovery pass (hourly) runs after the settle time
+    for _ in range(15):
+        stack.engine.advance(stack.engine.now + timedelta(minutes=10))
+        stack.pump()
+    # Then the run is stored in its true final state, marked as discovered, with its tasks
+    run, attempts = stack.runs.load(workflow_id, run_id)
+    truth = service.get_workflow_run(WorkflowArn=arn, RunId=run_id)["RunDetail"]
+    assert run is not None
+    assert run.status == truth["RunState"] == "FAILED"
+    assert run.discovered_at is not None
+    assert {attempt.status for attempt in attempts} >= {"FAILED"}
+    # And it was counted once, and its failure told once
+    assert _metric_sum(stack, "RunsDiscovered") - discovered_before == 1
+    new_alerts = stack.alerts()[alerts_before:]
+    assert sum(run_id in alert["Message"] for alert in new_alerts) == 1
+
+
+def _metric_sum(stack: localstack.LocalStack, name: str) -> float:
+    cloudwatch = localstack.client(stack.endpoint, "cloudwatch")
+    answer = cloudwatch.get_metric_statistics(
+        Namespace=stack.outputs["MetricNamespace"],
+        MetricName=name,
+        StartTime=stack.engine.now - timedelta(days=2),
+        EndTime=stack.engine.now + timedelta(hours=1),
+        Period=86400 * 3,
+        Statistics=["Sum"],
+    )
+    return float(sum(point["Sum"] for point in answer["Datapoints"]))
