@@ -281,15 +281,18 @@ def bench_pipeline() -> dict[str, Any]:
         # Idle: no run starts. Each scheduled function's pass, once everything has settled, times its passes a day.
         later = stack.engine.now + timedelta(hours=3)
         for target in stack.scheduled:
-            target.handler({"time": later.isoformat()}, FakeLambdaContext())
+            target.handler({"time": later.isoformat(), **target.input}, FakeLambdaContext())
         counter.take()
         idle_pass: dict[str, dict[str, int]] = {}
         idle_day: dict[str, int] = {}
         for target in stack.scheduled:
-            target.handler({"time": (later + target.every).isoformat()}, FakeLambdaContext())
+            target.handler({"time": (later + target.every).isoformat(), **target.input}, FakeLambdaContext())
             name = _function_name(target)
-            calls = idle_pass[name] = _by_function(counter.take()).get(name, {})
-            idle_day[name] = sum(calls.values()) * int(timedelta(hours=IDLE_HOURS) / target.every)
+            calls = _by_function(counter.take()).get(name, {})
+            # The reconciler has two schedules: its pass, and its discovery pass ({"discover": true}).
+            label = name + (" (discovery)" if target.input.get("discover") else "")
+            idle_pass[label] = calls
+            idle_day[label] = sum(calls.values()) * int(timedelta(hours=IDLE_HOURS) / target.every)
         backfilled = _backfill_calls(stack, counter)
     events = sum(ingested)
     runs = backfilled.pop("runs")
