@@ -101,6 +101,18 @@ class RunSummary:
             ended_at=parse_time(summary.get("EndedAt")),
         )
 
+    def as_answer(self) -> RunAnswer:
+        """What the listing says of the run, in GetWorkflowRun's terms (no error message: the listing has none)."""
+        return RunAnswer(
+            run_id=self.run_id,
+            state=self.status,
+            run_type=self.run_type,
+            workflow_version=self.workflow_version,
+            created_at=self.created_at,
+            started_at=self.started_at,
+            ended_at=self.ended_at,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class RecentRuns:

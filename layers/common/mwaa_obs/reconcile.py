@@ -35,7 +35,7 @@ from mwaa_obs import SERVICE
 from mwaa_obs.api_events import run_event, task_history
 from mwaa_obs.ingest import NoticeSink, ingest_event
 from mwaa_obs.metrics import EVENTS_STOPPED, RUNS_DISCOVERED, RUNS_REPAIRED
-from mwaa_obs.mwaa_api import MwaaApi, RunAnswer, RunSummary, TaskAnswer, TaskSummary
+from mwaa_obs.mwaa_api import MwaaApi, RunSummary, TaskAnswer, TaskSummary
 from mwaa_obs.states import ENDED_RANK, TASK_RANK, TERMINAL_RANK, TERMINAL_RUN_STATES, RunState
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.schema import TaskAttemptItem, WorkflowItem
@@ -212,16 +212,7 @@ class Reconciler:
         self, workflow: WorkflowItem, summary: RunSummary, now: datetime, sink: MetricSink, report: PassReport
     ) -> None:
         arn = str(workflow.workflow_arn)
-        listed = RunAnswer(
-            run_id=summary.run_id,
-            state=summary.status,
-            run_type=summary.run_type,
-            workflow_version=summary.workflow_version,
-            created_at=summary.created_at,
-            started_at=summary.started_at,
-            ended_at=summary.ended_at,
-        )
-        started = run_event(arn, listed, now, state=RunState.STARTING)
+        started = run_event(arn, summary.as_answer(), now, state=RunState.STARTING)
         if started is None or ingest_event(started, self._transitions, sink, self._notices) is None:
             return
         self._transitions.mark_discovered(workflow.workflow_id, summary.run_id, now)
