@@ -49,8 +49,10 @@ def _s3_key(location: dict[str, str]) -> dict[str, str]:
     return {"Bucket": location["Bucket"], "Key": location["ObjectKey"]}
 
 
-def advance(stack: localstack.LocalStack, hours: float, step_minutes: int = 20) -> None:
-    """The simulator's clock moved on in steps, the scheduled functions (freshness every 15 minutes) run at each."""
+def advance(stack: localstack.LocalStack, hours: float, step_minutes: int = 15) -> None:
+    """The simulator's clock moved on in steps of the freshness schedule (15 minutes), so that every alarm period
+    holds one datapoint wherever the start falls (20-minute steps left some periods empty and the alarm's timing
+    depended on the minute the test started)."""
     for _ in range(int(hours * 60 // step_minutes)):
         stack.engine.advance(stack.engine.now + timedelta(minutes=step_minutes))
         stack.pump()
