@@ -5,7 +5,7 @@ Workarounds for what moto does not do (../shared/notes/local-aws.md), each appli
 1. moto ignores the AWS::Serverless transform: the template is transformed locally with aws-sam-translator,
    then created with CloudFormation (`create_stack`); CodeUri/ContentUri point at a placeholder zip in S3.
 2. moto's CloudFormation skips AWS::SQS::QueuePolicy (and alarms, subscriptions, secrets): the template's queue
-   policies are set here with SetQueueAttributes (moto does not enforce them; `mwaa-obs doctor` reads them) and
+   policies are set here with SetQueueAttributes (moto stores them, never enforces them) and
    its alarms created with PutMetricAlarm, their references resolved as CloudFormation would (never evaluated:
    moto does not evaluate alarms; mwaa_obs_tools.alarm_evaluator does). The Slack webhook secret is created
    here, before the stack, as a user would, and its ARN passed as the SlackWebhookSecretArn parameter.
@@ -256,8 +256,9 @@ class LocalStack:
         self.streams = [self._wire_stream(lambda_client, "ProvisionFunction")]
         self._delete_schedule_rules()
         self._alert_inbox_url = self._subscribe_alert_inbox()
-        self._create_alarms(cloudformation)
-        self._set_queue_policies(cloudformation)
+        refs, attributes = self._references(cloudformation)
+        self._create_alarms(refs, attributes)
+        self._set_queue_policies(refs, attributes)
         # For in-process readers (the demo, tests): this stack's table.
         dynamodb = dynamodb_client(self.endpoint)
         self.runs = Runs(dynamodb, self.outputs["StateTableName"])
@@ -272,17 +273,15 @@ class LocalStack:
         self.parameters = {**LOCAL_PARAMETERS, "SlackWebhookSecretArn": secret["ARN"], **self._given_parameters}
         return self.parameters
 
-    def _create_alarms(self, cloudformation: Any) -> None:
+    def _create_alarms(self, refs: dict[str, Any], attributes: dict[str, str]) -> None:
         """Workaround 2 for alarms: each AWS::CloudWatch::Alarm of the template, through PutMetricAlarm."""
-        refs, attributes = self._references(cloudformation)
         for resource in self.template["Resources"].values():
             if resource["Type"] == "AWS::CloudWatch::Alarm":
                 self._cloudwatch.put_metric_alarm(**emulator.resolve(resource["Properties"], refs, attributes))
 
-    def _set_queue_policies(self, cloudformation: Any) -> None:
+    def _set_queue_policies(self, refs: dict[str, Any], attributes: dict[str, str]) -> None:
         """Workaround 2 for queue policies: each AWS::SQS::QueuePolicy of the template, through SetQueueAttributes
-        (moto does not enforce it; `mwaa-obs doctor` reads it)."""
-        refs, attributes = self._references(cloudformation)
+        (moto does not enforce it; the local stack's readers see it as deployed)."""
         for resource in self.template["Resources"].values():
             if resource["Type"] == "AWS::SQS::QueuePolicy":
                 properties = emulator.resolve(resource["Properties"], refs, attributes)

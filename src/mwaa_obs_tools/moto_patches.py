@@ -13,7 +13,7 @@
    are kept, the sequence numbers of what is left unchanged.
 4. SQS invokes a queue's enabled Lambda event source mappings on every SendMessage (in Docker, which is not here,
    and which pushes the message towards its DLQ). The local stack polls the queues itself, so a queue's mappings
-   are kept (and their state is true: `mwaa-obs doctor` reads it) but never invoked by SQS.
+   are kept (their state is true: a disabled mapping stops the local stack's polling) but never invoked by SQS.
 
 docs/LOCAL_STACK.md lists them; `apply()` is idempotent, and every emulator start calls it.
 """

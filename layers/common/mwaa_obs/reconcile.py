@@ -263,15 +263,13 @@ class Reconciler:
             missed += [run_event(arn, answer, now)] if not final else []
             for event in filter(None, missed):
                 ingest_event(event, self._transitions, sink, self._notices)
-            if discovered:
-                self._transitions.mark_verified(workflow_id, run_id)
-                return
-            report.runs_repaired += 1
-            sink.count(RUNS_REPAIRED)
-            logger.info(
-                "run repaired from the API",
-                extra={"workflow": run.workflow_name, "run_id": run_id, "stored": run.status, "api": answer.state},
-            )
+            if not discovered:
+                report.runs_repaired += 1
+                sink.count(RUNS_REPAIRED)
+                logger.info(
+                    "run repaired from the API",
+                    extra={"workflow": run.workflow_name, "run_id": run_id, "stored": run.status, "api": answer.state},
+                )
         self._transitions.mark_verified(workflow_id, run_id)
 
     @staticmethod

@@ -56,8 +56,8 @@ class EventSamples:
                     "#samples": samples.attr_name,
                 },
                 ExpressionAttributeValues={
-                    ":kind": {"S": "sample"},
-                    ":expires": {"N": str(int((now + SAMPLE_RETENTION).timestamp()))},
+                    ":kind": {"S": EventSampleItem.kind.serialize(EventSampleItem)},
+                    ":expires": {"N": EventSampleItem.expires_at.serialize(now + SAMPLE_RETENTION)},
                     ":none": {"L": []},
                     ":one": {"L": samples.serialize([record])},
                     ":most": {"N": str(SAMPLES_PER_DAY)},

@@ -56,12 +56,17 @@ def task_sort_key(task_key: str, attempt: int) -> str:
     return f"TASK#{task_key}#{attempt:04d}"
 
 
+def _day_partition(prefix: str, at: datetime) -> str:
+    """A partition per UTC day (what is read back a day at a time)."""
+    return f"{prefix}#{at.astimezone(UTC):%Y-%m-%d}"
+
+
 def failures_partition(at: datetime) -> str:
-    return f"FAIL#{at.astimezone(UTC):%Y-%m-%d}"
+    return _day_partition("FAIL", at)
 
 
 def samples_partition(at: datetime) -> str:
-    return f"SAMPLES#{at.astimezone(UTC):%Y-%m-%d}"
+    return _day_partition("SAMPLES", at)
 
 
 class WorkflowRunsIndex(GlobalSecondaryIndex["Entity"]):
