@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # imported by the commands that use them: the CLI starts with
 
 LOCAL_ENDPOINT = "http://localhost:4566"
 LOCAL_SIMULATOR = "http://localhost:4599"
+SAMPLE_BODY_SHOWN = 300  # characters of a sampled event's body in text output (--json has it whole)
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,9 @@ def _parser() -> argparse.ArgumentParser:
 
     backfill = _backfill_parser(commands)
 
-    for reader in (listing, show, draw, redrive, backfill):
+    doctor, samples = _watcher_parsers(commands)
+
+    for reader in (listing, show, draw, redrive, backfill, doctor, samples):
         reader.add_argument("--endpoint-url", default=os.environ.get("MWAA_OBS_ENDPOINT_URL"),
                             help="the local stack's emulator, e.g. http://localhost:4566")  # fmt: skip
         reader.add_argument(
@@ -145,6 +148,25 @@ def _runs_parsers(commands: Any) -> tuple[argparse.ArgumentParser, argparse.Argu
     return listing, show
 
 
+def _watcher_parsers(commands: Any) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    doctor: argparse.ArgumentParser = commands.add_parser(
+        "doctor", help="check that the pipeline can see events and has seen some: one line per check, exit 1 on a fault"
+    )
+    doctor.add_argument("--json", action="store_true", help="machine-readable output")
+    _api_endpoint_option(doctor)
+    doctor.set_defaults(command=_doctor)
+    events = commands.add_parser("events", help="events the pipeline received").add_subparsers(
+        required=True, metavar="ACTION"
+    )
+    samples: argparse.ArgumentParser = events.add_parser(
+        "samples", help="the events ingest refused (invalid or of an unknown detail-type)"
+    )
+    samples.add_argument("--days", type=_positive, default=1, help="UTC days back, today included (default 1)")
+    samples.add_argument("--json", action="store_true", help="machine-readable output")
+    samples.set_defaults(command=_event_samples)
+    return doctor, samples
+
+
 def _backfill_parser(commands: Any) -> argparse.ArgumentParser:
     backfill: argparse.ArgumentParser = commands.add_parser(
         "backfill", help="import historic runs and tasks from the MWAA Serverless API (idempotent)"
@@ -154,13 +176,24 @@ def _backfill_parser(commands: Any) -> argparse.ArgumentParser:
     backfill.add_argument(
         "--metrics", action="store_true", help="also publish the runs' metrics at their original times (2 weeks back)"
     )
-    backfill.add_argument(
-        "--api-endpoint-url",
-        default=os.environ.get("MWAA_OBS_SIMULATOR_URL"),
-        help="the MWAA Serverless API (default: AWS's; with --endpoint-url, the local simulator)",
-    )
+    _api_endpoint_option(backfill)
     backfill.set_defaults(command=_backfill)
     return backfill
+
+
+def _api_endpoint_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--api-endpoint-url",
+        default=os.environ.get("MWAA_OBS_SIMULATOR_URL"),
+        help=f"the MWAA Serverless API (default: AWS's; with --endpoint-url, the local simulator at {LOCAL_SIMULATOR})",
+    )
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
 
 
 # --- local up ------------------------------------------------------------------------------------------------------
@@ -363,9 +396,7 @@ def _backfill(args: argparse.Namespace) -> int:
     from mwaa_obs_tools import backfill  # noqa: PLC0415
 
     outputs = _stack_outputs(args)
-    api_url = args.api_endpoint_url or (LOCAL_SIMULATOR if args.endpoint_url else None)
-    if api_url:
-        os.environ["AWS_ENDPOINT_URL_MWAA_SERVERLESS"] = api_url
+    _use_api(args)
     retention = timedelta(days=int(outputs.get("HistoryRetentionDays", "90")))
     store = Transitions(dynamodb_client(args.endpoint_url), outputs["StateTableName"], retention)
     now = datetime.now(UTC)
@@ -390,6 +421,77 @@ def _backfill(args: argparse.Namespace) -> int:
         f"({report.events} transitions, {report.new} new); "
         f"{report.metrics_published} metric values published, {report.metrics_too_old} too old for CloudWatch"
     )
+    return 0
+
+
+def _use_api(args: argparse.Namespace) -> str | None:
+    """Point the MWAA Serverless client at the simulator for the local stack (or where asked); its URL, if any."""
+    api_url: str | None = args.api_endpoint_url or (LOCAL_SIMULATOR if args.endpoint_url else None)
+    if api_url:
+        os.environ["AWS_ENDPOINT_URL_MWAA_SERVERLESS"] = api_url
+    return api_url
+
+
+# --- doctor and event samples --------------------------------------------------------------------------------------
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from mwaa_obs.aws import dynamodb_client  # noqa: PLC0415
+    from mwaa_obs.mwaa_api import MwaaApi, api_client  # noqa: PLC0415
+    from mwaa_obs_tools import doctor  # noqa: PLC0415
+
+    outputs = _stack_outputs(args)
+    api_url = _use_api(args)
+    clients = doctor.Clients(
+        events=_client("events", args.endpoint_url),
+        sqs=_client("sqs", args.endpoint_url),
+        lambda_=_client("lambda", args.endpoint_url),
+        ssm=_client("ssm", args.endpoint_url),
+        secrets=_client("secretsmanager", args.endpoint_url),
+        cloudwatch=_client("cloudwatch", args.endpoint_url),
+        dynamodb=dynamodb_client(args.endpoint_url),
+        api=MwaaApi(api_client(max_attempts=2)),
+    )
+    # The local stack lives on the simulator's clock, which runs ahead of the wall clock.
+    now = _simulator_clock(api_url) if args.endpoint_url and api_url else datetime.now(UTC)
+    checks = doctor.Doctor(outputs, clients, now).checks()
+    print(doctor.report(checks, args.json))
+    return doctor.exit_code(checks)
+
+
+def _simulator_clock(simulator_url: str) -> datetime:
+    try:
+        return datetime.fromisoformat(_admin(simulator_url, "/_simulator/clock", {})["now"]).astimezone(UTC)
+    except CliError:
+        return datetime.now(UTC)
+
+
+def _event_samples(args: argparse.Namespace) -> int:
+    from mwaa_obs.aws import dynamodb_client  # noqa: PLC0415
+    from mwaa_obs.store.samples import EventSamples  # noqa: PLC0415
+    from mwaa_obs.times import event_time  # noqa: PLC0415
+
+    table_name = _stack_outputs(args)["StateTableName"]
+    found = EventSamples(dynamodb_client(args.endpoint_url), table_name).recent(days=args.days)
+    rows = [
+        {
+            "kind": item.sample_kind,
+            "detail_type": item.detail_type,
+            "received_at": event_time(record.received_at),
+            "reason": record.reason,
+            "body": record.body,
+        }
+        for item in found
+        for record in item.samples or []
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print(f"no refused event sampled in the last {args.days} UTC day(s)")
+    for row in rows:
+        print(f"{row['received_at']}  {row['kind']}  {row['detail_type']}: {row['reason']}")
+        print(f"  {row['body'][:SAMPLE_BODY_SHOWN]}{'...' if len(row['body']) > SAMPLE_BODY_SHOWN else ''}")
     return 0
 
 

@@ -57,6 +57,9 @@ def main() -> int:
             command = ["runs", "show", run_id, "--workflow", workflow, "--endpoint-url", stack.endpoint]
             print(f"\n$ mwaa-obs {' '.join(command)}")
             cli.main(command)
+        command = ["doctor", "--endpoint-url", stack.endpoint, "--api-endpoint-url", stack.simulator.url]
+        print(f"\n$ mwaa-obs {' '.join(command)}")
+        cli.main(command)
     print(f"\ndone in {time.monotonic() - started:.0f} s; everything stopped.")
     print("dig in: `.venv/bin/mwaa-obs local up`, then in another terminal")
     print("        `.venv/bin/mwaa-obs simulate examples/workflows/create_s3_objects.yaml --fail create_object_2`")
