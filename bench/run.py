@@ -13,6 +13,8 @@
   measured in the same run: json.loads of each SQS body plus one stubbed UpdateItem through a boto3 client.
 - metrics: distinct custom metrics (name + dimensions) a workflow publishes, for 5 and 50 tasks.
 - latency: in the local stack, PutEvents of a failed run to the run stored and to its Slack message (p50/p95).
+- discovery: the reconciler's pass with and without discovery over 10, 100 and 1,000 workflows: the calls
+  discovery adds per pass and per day at its default hourly cadence.
 - memory: peak RSS of the ingest handler over 10,000 events (AWS stubbed), in a fresh process.
 - cold: import time of each function's handler in a fresh interpreter against `import boto3` plus one client.
 """
@@ -31,7 +33,6 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -239,7 +240,7 @@ def _point_ingest_at_empty_emulator(endpoint: str) -> None:
 
     moto's state outlives a server stopped in this process (an earlier section ran one): start from nothing.
     """
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()
+    emulator.reset(endpoint)
     session: Any = botocore.session.get_session()
     emulator.create_state_table(session.create_client("dynamodb", endpoint_url=endpoint), FUNCTIONS.table_name)
     session.create_client("sqs", endpoint_url=endpoint).create_queue(QueueName=FUNCTIONS.notices_queue)
@@ -547,6 +548,66 @@ SIMULATOR_CALLS = 300
 EMULATOR_MILESTONES = (1_000, 5_000, 20_000)
 
 
+DISCOVERY_FLEETS = (10, 100, 1000)
+
+
+def bench_discovery() -> dict[str, Any]:
+    """The reconciler's pass with and without discovery over fleets of 10, 100 and 1,000 workflows known to the
+    table, nothing lost (no run in the last day: a listed run costs no call more while it fits a page of 100):
+    calls per pass by operation, and what discovery adds a day at its default hourly cadence."""
+    from mwaa_obs.mwaa_api import MwaaApi, api_client  # noqa: PLC0415
+    from mwaa_obs.notices import NoticeQueue  # noqa: PLC0415
+    from mwaa_obs.reconcile import Reconciler  # noqa: PLC0415
+    from mwaa_obs.store.workflows import Workflows  # noqa: PLC0415
+    from mwaa_obs.telemetry import MetricSink  # noqa: PLC0415
+    from mwaa_obs_tools.simulator.api import ApiServer  # noqa: PLC0415
+    from mwaa_obs_tools.simulator.engine import Engine  # noqa: PLC0415
+
+    class Nowhere:
+        def publish(self, entries: list[dict[str, Any]]) -> None: ...
+
+        def log(self, group: str, stream: str, at: datetime, message: str) -> None: ...
+
+    definition = (ROOT / "examples/workflows/simple_s3_test.yaml").read_text(encoding="utf-8")
+    fleets: dict[str, Any] = {}
+    with emulator.moto_server(PORT) as endpoint:
+        for size in DISCOVERY_FLEETS:
+            _point_ingest_at_empty_emulator(endpoint)
+            dynamodb = dynamodb_client(endpoint)
+            notices = NoticeQueue(
+                boto3.client("sqs", endpoint_url=endpoint), FUNCTIONS.variables()["NOTICES_QUEUE_URL"]
+            )
+            now = datetime(2026, 11, 24, 12, tzinfo=UTC)
+            engine = Engine(Nowhere(), lambda _: definition, start=now - timedelta(days=2))
+            for number in range(size):
+                location = {"Bucket": "definitions", "ObjectKey": f"w{number}.yaml"}
+                engine.create_workflow({"Name": f"wf_{number:05d}", "DefinitionS3Location": location, "RoleArn": "r"})
+            server = ApiServer(engine).start()
+            os.environ["AWS_ENDPOINT_URL_MWAA_SERVERLESS"] = server.url
+            try:
+                reconciler = Reconciler(
+                    MwaaApi(api_client()),
+                    Transitions(dynamodb, FUNCTIONS.table_name, timedelta(days=90)),
+                    Runs(dynamodb, FUNCTIONS.table_name),
+                    Workflows(dynamodb, FUNCTIONS.table_name),
+                    notices,
+                    settle=timedelta(hours=1),
+                )
+                reconciler.run_pass(now, MetricSink(), discover=True)  # first sight: every workflow described
+                passes: dict[str, dict[str, Any]] = {}
+                with _CallCounter() as counter:
+                    for label, discover in (("pass", False), ("discovery pass", True)):
+                        started = time.perf_counter()
+                        reconciler.run_pass(now + timedelta(hours=1), MetricSink(), discover=discover)
+                        passes[label] = {"calls": counter.take(), "seconds": round(time.perf_counter() - started, 2)}
+            finally:
+                server.stop()
+                del os.environ["AWS_ENDPOINT_URL_MWAA_SERVERLESS"]
+            added = sum(passes["discovery pass"]["calls"].values()) - sum(passes["pass"]["calls"].values())
+            fleets[str(size)] = passes | {"discovery_calls_per_pass": added, "discovery_calls_per_day": added * 24}
+    return {"fleets": fleets, "cadence": "hourly (DiscoveryIntervalMinutes 60)"}
+
+
 def bench_simulator() -> dict[str, Any]:
     """Per-call latency of the MWAA Serverless simulator's API through botocore, as every caller pays it."""
     from mwaa_obs.mwaa_api import api_client  # noqa: PLC0415
@@ -734,7 +795,8 @@ def bench_cold(samples: int) -> dict[str, Any]:
 
 
 SECTIONS = [
-    "calls", "pipeline", "load", "cpu", "metrics", "memory", "latency", "simulator", "emulator", "cold", "walltimes"
+    "calls", "pipeline", "load", "cpu", "metrics", "memory", "latency", "simulator", "discovery", "emulator", "cold",
+    "walltimes",
 ]  # fmt: skip
 
 
@@ -768,6 +830,8 @@ def main() -> int:
         results["latency"] = bench_latency()
     if "simulator" in wanted:
         results["simulator"] = bench_simulator()
+    if "discovery" in wanted:
+        results["discovery"] = bench_discovery()
     if "emulator" in wanted:
         results["emulator"] = bench_emulator()
     if "cold" in wanted:
@@ -866,6 +930,16 @@ def _print_table(results: dict[str, Any], out: Any) -> None:
                     "emulator-bound",
                 )
             )
+    if discovery := results.get("discovery"):
+        rows += [
+            (
+                f"discovery, {size} workflows: calls it adds to a pass / a day (hourly)",
+                f"{fleet['discovery_calls_per_pass']} / {fleet['discovery_calls_per_day']:,}; "
+                f"pass {fleet['discovery pass']['seconds']} s against the emulator",
+                "2 per workflow",
+            )
+            for size, fleet in discovery["fleets"].items()
+        ]
     if simulator := results.get("simulator"):
         figures = simulator["ms"]
         rows.append(

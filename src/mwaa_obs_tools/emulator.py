@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import socket
+import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -115,6 +116,11 @@ def moto_server(port: int) -> Iterator[str]:
         yield f"http://localhost:{port}"
     finally:
         server.stop()
+
+
+def reset(endpoint: str) -> None:
+    """Clear all of the emulator's state (its state outlives a server stopped in the same process)."""
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()  # noqa: S310
 
 
 def parameter_default(template: Mapping[str, Any], name: str) -> Any:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
-from mwaa_obs_tools import cli, dashboards, demo, localstack
+from mwaa_obs_tools import cli, dashboards, demo, emulator, localstack
 from mwaa_obs_tools.simulator.engine import Faults
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "workflows"
@@ -30,19 +29,15 @@ def deployed(endpoint: str) -> Iterator[localstack.LocalStack]:
     """The local stack in the session's emulator, reset before and after: one moto server serves the whole session,
     and a module's stack must not meet another module's. The environment it sets is restored afterwards."""
     saved = dict(os.environ)
-    _reset(endpoint)
+    emulator.reset(endpoint)
     local = localstack.LocalStack(endpoint)
     local.deploy()
     local.start_simulator()
     yield local
     local.stop()
-    _reset(endpoint)
+    emulator.reset(endpoint)
     os.environ.clear()
     os.environ.update(saved)
-
-
-def _reset(endpoint: str) -> None:
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -26,20 +25,16 @@ WORKFLOW_ID = ARN.rsplit("/", 1)[1]
 def retained_table(endpoint: str) -> Iterator[str]:
     """The emulator as a deleted stack leaves it: nothing but its table, holding one run of the old stack."""
     saved = dict(os.environ)
-    _reset(endpoint)
+    emulator.reset(endpoint)
     dynamodb = localstack.client(endpoint, "dynamodb")
     emulator.create_state_table(dynamodb, TABLE)
     old = parse_event(run_event("Succeeded", "before-the-delete", T0, arn=ARN))
     assert isinstance(old, RunEvent)
     Transitions(dynamodb, TABLE, history_ttl=timedelta(days=90)).record_run(old)
     yield dynamodb.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
-    _reset(endpoint)
+    emulator.reset(endpoint)
     os.environ.clear()
     os.environ.update(saved)
-
-
-def _reset(endpoint: str) -> None:
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
 
 
 def test_without_adopting_the_redeploy_fails_as_on_aws(endpoint: str, retained_table: str) -> None:
