@@ -1,6 +1,6 @@
 """The alarms of the deployed stack, evaluated offline with CloudWatch's semantics over the metrics the pipeline
 emitted, page the way docs/ALARMS.md ("One page per condition") says: one failure, a dedicated workflow failing,
-a retry storm, a workflow overdue for two hours, and the recoveries."""
+a retry storm, a workflow overdue for two hours, one started by hand (never overdue), and the recoveries."""
 
 from __future__ import annotations
 
@@ -16,10 +16,12 @@ from mwaa_obs_tools import localstack
 from mwaa_obs_tools.alarm_evaluator import ALARM, OK, EmulatorAlarms, Transition
 from mwaa_obs_tools.factories import run_event, task_event
 from mwaa_obs_tools.sample_events import EXAMPLES
+from mwaa_obs_tools.simulator.engine import Faults
 from tests.integration.test_end_to_end import deployed
 
 SETTINGS = {"defaults": {"group_window_minutes": 0}, "workflows": [{"match": "dedicated_etl", "alarms": "dedicated"}]}
 ONE_FAILURE, DEDICATED, STORM, HOURLY = "one_failure", "dedicated_etl", "retry_storm", "hourly_job"
+BY_HAND = "by_hand"  # on demand, started by someone every hour
 
 
 @pytest.fixture(scope="module")
@@ -64,25 +66,30 @@ def day(stack: localstack.LocalStack) -> tuple[list[Transition], list[dict[str, 
     localstack.client(stack.endpoint, "ssm").put_parameter(
         Name=stack.outputs["SettingsParameterName"], Value=json.dumps(SETTINGS), Type="String", Overwrite=True
     )
-    # The workflows exist in the service (the reconciler marks the others deleted, and deleted ones are never overdue)
+    # The workflows exist in the service (the reconciler marks the others deleted, and deleted ones are never
+    # overdue): four on demand, and one scheduled every hour whose scheduler misses its fires for a while
     service = boto3.client("mwaa-serverless", endpoint_url=stack.simulator.url, region_name="us-east-1")
-    example = next(EXAMPLES.glob("*.yaml"))
-    location = localstack.definition_location(example)
-    localstack.client(stack.endpoint, "s3").put_object(Body=example.read_bytes(), **_s3_key(location))
-    arn = {
-        name: service.create_workflow(Name=name, DefinitionS3Location=location, RoleArn=localstack.WORKFLOW_ROLE_ARN)[
-            "WorkflowArn"
-        ]
-        for name in (ONE_FAILURE, DEDICATED, STORM, HOURLY)
-    }
+    on_demand = (EXAMPLES / "create_s3_objects.yaml").read_text("utf-8")
+    hourly = on_demand.replace("create_s3_objects", HOURLY).replace("schedule: null", 'schedule: "0 * * * *"')
+    arn = {}
+    for name in (ONE_FAILURE, DEDICATED, STORM, BY_HAND, HOURLY):
+        definition = hourly if name == HOURLY else on_demand
+        location = localstack.definition_location(EXAMPLES / f"{name}.yaml")
+        localstack.client(stack.endpoint, "s3").put_object(Body=definition.encode(), **_s3_key(location))
+        created = service.create_workflow(
+            Name=name, DefinitionS3Location=location, RoleArn=localstack.WORKFLOW_ROLE_ARN
+        )
+        arn[name] = created["WorkflowArn"]
+    stack.engine.set_faults(HOURLY, Faults(misses_schedule=True))
     # A fixed place in the hour: the alarms' periods are aligned to the clock, so a start taken from the wall
     # clock made when the overdue alarm fired depend on the minute the test ran.
     aligned = (stack.engine.now + timedelta(hours=1)).replace(minute=7, second=0, microsecond=0)
     stack.engine.advance(aligned)
     stack.pump()
     start = stack.engine.now
-    # An hourly workflow with six good runs (a cadence the freshness check trusts); its last one an hour ago
+    # The hourly workflow's last six runs succeeded, the last one an hour ago
     send(stack, [e for k in range(6) for e in run(arn[HOURLY], f"h{k}", start - timedelta(hours=6 - k), "Succeeded")])
+    send(stack, [e for k in range(6) for e in run(arn[BY_HAND], f"m{k}", start - timedelta(hours=6 - k), "Succeeded")])
     send(stack, run(arn[ONE_FAILURE], "f1", start, "Failed"))
     send(stack, run(arn[DEDICATED], "d0", start, "Succeeded"))  # first sight: its dedicated alarms are provisioned
     send(stack, run(arn[DEDICATED], "d1", start + timedelta(minutes=10), "Failed"))
@@ -91,6 +98,7 @@ def day(stack: localstack.LocalStack) -> tuple[list[Transition], list[dict[str, 
     advance(stack, hours=3.5)  # the hourly workflow overdue from an hour after its missed run: about two hours
     now = stack.engine.now
     send(stack, run(arn[HOURLY], "h6", now, "Succeeded") + run(arn[ONE_FAILURE], "f2", now, "Succeeded"))
+    stack.engine.set_faults(HOURLY, Faults())  # its scheduler fires again
     advance(stack, hours=1.5)
     cloudwatch = localstack.client(stack.endpoint, "cloudwatch")
     transitions = EmulatorAlarms(cloudwatch, stack.composites.alarms.values()).transitions(start, stack.engine.now)
@@ -150,3 +158,11 @@ def test_a_workflow_overdue_for_two_hours_pages_once_and_tells_its_recovery(
     assert alarmed.at < ran_again <= recovered.at
     assert alarmed.paged
     assert recovered.notified
+
+
+def test_a_workflow_without_a_schedule_is_never_overdue_however_regularly_it_is_started(
+    day: tuple[list[Transition], Any, datetime],
+) -> None:
+    transitions, _, _ = day
+    # Its six hourly runs would make a cadence, and it has not run for hours: GetWorkflow says it has no schedule
+    assert of(transitions, "mwaa-obs-workflows-overdue", BY_HAND) == []

@@ -13,6 +13,7 @@ import pytest
 
 from mwaa_obs.aws import client, dynamodb_client
 from mwaa_obs.freshness import check_and_log
+from mwaa_obs.mwaa_api import WorkflowAnswer
 from mwaa_obs.settings import SettingsSource
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.workflows import Workflows
@@ -24,6 +25,7 @@ from tests.conftest import SETTINGS_PARAMETER, TABLE_NAME, Printed
 
 EVERY_4H = workflow_arn("sales_4h", "F0urH0ursX")
 BY_HAND = workflow_arn("adhoc", "ByHandXXXX")
+HOURLY_BY_HAND = workflow_arn("hourly_by_hand", "H0url8yHnd")
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +53,9 @@ def settings(endpoint: str) -> Iterator[Callable[[dict[str, Any]], None]]:
     ssm.delete_parameter(Name=SETTINGS_PARAMETER)
 
 
-def a_good_run(arn: str, run_id: str, start: datetime) -> list[dict[str, Any]]:
+def a_good_run(arn: str, run_id: str, start: datetime, **detail: Any) -> list[dict[str, Any]]:
     return [
-        run_event("Started", run_id, start, arn=arn),
+        run_event("Started", run_id, start, arn=arn, **detail),
         run_event("Running", run_id, start + minutes(1), arn=arn),
         run_event("Succeeded", run_id, start + minutes(20), arn=arn),
     ]
@@ -99,3 +101,51 @@ def test_settings_change_the_grace_or_switch_the_check_off(
     assert check(freshness, at, printed)[0] == {"sales_4h": 1}
     settings({"workflows": [{"match": "sales_*", "freshness_check": False}]})
     assert check(freshness, at, printed)[0] == {}
+
+
+def describe(endpoint: str, arn: str, schedule: str | None) -> None:
+    """What the reconciler stores of GetWorkflow."""
+    answer: dict[str, Any] = {"WorkflowArn": arn}
+    if schedule is not None:
+        answer["ScheduleConfiguration"] = {"CronExpression": schedule}
+    Workflows(dynamodb_client(endpoint), TABLE_NAME).save_description(WorkflowAnswer.from_api(answer), T0)
+
+
+def by_hand_every_hour(ingest_handler: ModuleType, **detail: Any) -> None:
+    events = [e for n in range(6) for e in a_good_run(HOURLY_BY_HAND, f"m{n}", T0 + timedelta(hours=n), **detail)]
+    ingest_handler.lambda_handler(sqs_event(events), FakeLambdaContext())
+
+
+def test_runs_started_by_hand_make_no_cadence_however_regular(
+    freshness: Any, history: datetime, settings: Any, ingest_handler: ModuleType, printed: Callable[[], Printed]
+) -> None:
+    # Given a workflow started by hand every hour (the events say so), not described by the API yet
+    by_hand_every_hour(ingest_handler, runType="ON_DEMAND")
+    # Then, hours after its last run, it reports nothing: only scheduled runs make a cadence
+    assert check(freshness, history + timedelta(hours=4, minutes=50), printed)[0] == {"sales_4h": 0}
+
+
+def test_a_workflow_the_api_describes_without_a_schedule_is_never_overdue(
+    endpoint: str,
+    freshness: Any,
+    history: datetime,
+    settings: Any,
+    ingest_handler: ModuleType,
+    printed: Callable[[], Printed],
+) -> None:
+    # Given hourly runs whose events do not say how they were started, and GetWorkflow shows no schedule
+    by_hand_every_hour(ingest_handler)
+    describe(endpoint, HOURLY_BY_HAND, schedule=None)
+    # Then it is never judged, however long since its last run
+    assert check(freshness, history + timedelta(hours=4, minutes=50), printed)[0] == {"sales_4h": 0}
+
+
+def test_a_described_cron_schedule_sets_when_a_run_is_due(
+    endpoint: str, freshness: Any, history: datetime, settings: Any, printed: Callable[[], Printed]
+) -> None:
+    # Given sales_4h is scheduled at 00:00, 04:00, ...: after its last success (16:20) the next run is due at 20:00
+    describe(endpoint, EVERY_4H, schedule="0 */4 * * *")
+    next_fire = T0 + timedelta(hours=20)
+    # Then it is on time until that run's grace (60 minutes) has passed, and overdue after
+    assert check(freshness, next_fire + minutes(59), printed)[0] == {"sales_4h": 0}
+    assert check(freshness, next_fire + minutes(61), printed)[0] == {"sales_4h": 1}

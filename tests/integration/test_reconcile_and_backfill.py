@@ -17,6 +17,7 @@ import pytest
 from mwaa_obs.aws import dynamodb_client
 from mwaa_obs.mwaa_api import MwaaApi, api_client
 from mwaa_obs.store.runs import Runs
+from mwaa_obs.store.schema import WORKFLOW_SORT_KEY, WorkflowItem, workflow_key
 from mwaa_obs.store.transitions import Transitions
 from mwaa_obs_tools import backfill, emulator, localstack
 from mwaa_obs_tools.simulator.engine import Faults
@@ -255,3 +256,32 @@ def _metric_sum(stack: localstack.LocalStack, name: str) -> float:
         Statistics=["Sum"],
     )
     return float(sum(point["Sum"] for point in answer["Datapoints"]))
+
+
+def test_the_reconciler_stores_each_schedule_and_describes_again_what_an_earlier_version_stored(
+    stack: localstack.LocalStack, service: Any, lost: dict[str, Any]
+) -> None:
+    def described() -> dict[str, tuple[bool, str | None]]:
+        return {item.workflow_name: (item.described_at is not None, item.schedule) for item in stack.workflows.all()}
+
+    # The passes so far stored what GetWorkflow says: the schedule, or none for a workflow run on demand
+    truth = {
+        name: (service.get_workflow(WorkflowArn=arn).get("ScheduleConfiguration") or {}).get("CronExpression")
+        for name, arn in lost["arns"].items()
+    }
+    assert described() == {name: (True, schedule) for name, schedule in truth.items()}
+    assert truth["create_s3_objects"] is None
+    # Given an item written before described_at existed (unchanged in the API since)
+    dynamodb = localstack.client(stack.endpoint, "dynamodb")
+    workflow_id = lost["arns"]["nightly_sales_etl"].rsplit("/", 1)[1]
+    dynamodb.update_item(
+        TableName=stack.outputs["StateTableName"],
+        Key={"pk": {"S": workflow_key(workflow_id)}, "sk": {"S": WORKFLOW_SORT_KEY}},
+        UpdateExpression=f"REMOVE {WorkflowItem.described_at.attr_name}",
+    )
+    assert described()["nightly_sales_etl"] == (False, truth["nightly_sales_etl"])
+    # When the next reconcile pass runs, then it reads that workflow again
+    for _ in range(3):
+        stack.engine.advance(stack.engine.now + timedelta(minutes=10))
+        stack.pump()
+    assert described()["nightly_sales_etl"] == (True, truth["nightly_sales_etl"])

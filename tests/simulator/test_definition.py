@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from mwaa_obs_tools.simulator.cron import Cron, CronError
 from mwaa_obs_tools.simulator.definition import DefinitionError, parse_definition
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "workflows"
@@ -67,14 +66,3 @@ def test_tasks_may_also_be_a_list() -> None:
 def test_invalid_definitions_are_refused_naming_the_file(text: str, reason: str) -> None:
     with pytest.raises(DefinitionError, match=rf"^broken\.yaml: .*{reason}"):
         parse_definition(text, "broken.yaml")
-
-
-def test_cron_next_fire_times() -> None:
-    from datetime import UTC, datetime
-
-    at = datetime(2026, 11, 24, 13, 7, tzinfo=UTC)
-    assert Cron.parse("0 0 * * *").next_after(at) == datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
-    assert Cron.parse("*/15 * * * *").next_after(at) == datetime(2026, 11, 24, 13, 15, tzinfo=UTC)
-    assert Cron.parse("0 9 * * 1-5").next_after(datetime(2026, 11, 28, tzinfo=UTC)).weekday() == 0  # Sat -> Mon
-    with pytest.raises(CronError):
-        Cron.parse("61 * * * *")

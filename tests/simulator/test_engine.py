@@ -156,6 +156,16 @@ def test_cron_schedules_fire_in_simulated_time(service: Any, engine: Engine) -> 
     assert service.get_workflow(WorkflowArn=arn)["ScheduleConfiguration"] == {"CronExpression": "0 */4 * * *"}
 
 
+def test_a_schedule_the_scheduler_misses_starts_no_run_until_it_recovers(service: Any, engine: Engine) -> None:
+    arn = create(service, "nightly_sales_etl")
+    engine.set_faults("nightly_sales_etl", Faults(misses_schedule=True))
+    engine.advance(START + timedelta(hours=9))
+    assert service.list_workflow_runs(WorkflowArn=arn)["WorkflowRuns"] == []
+    engine.set_faults("nightly_sales_etl", Faults())
+    engine.advance(START + timedelta(hours=13))
+    assert len(service.list_workflow_runs(WorkflowArn=arn)["WorkflowRuns"]) == 1  # the 00:00 fire starts one
+
+
 def test_lists_paginate(service: Any, engine: Engine) -> None:
     arn = create(service, "create_s3_objects")
     for _ in range(5):

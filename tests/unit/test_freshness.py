@@ -1,9 +1,11 @@
-"""Missed-schedule verdicts: cadence learned from run starts, overdue after cadence plus grace."""
+"""Missed-schedule verdicts: due at the cron schedule's next fire after the last success, or (no schedule read)
+after the cadence learned from scheduled run starts; overdue once grace has passed too."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from mwaa_obs.cron import Cron
 from mwaa_obs.freshness import judge, observed_cadence
 from mwaa_obs_tools.factories import T0, minutes
 
@@ -25,10 +27,10 @@ def test_too_few_or_irregular_runs_have_no_cadence() -> None:
 def test_overdue_once_the_cadence_and_grace_have_passed_since_the_last_success() -> None:
     last_success = HOURLY[-1] + minutes(10)
     grace = timedelta(minutes=30)
-    on_time = judge("etl", run_starts=HOURLY, last_success=last_success, first_seen=T0, grace=grace,
+    on_time = judge("etl", schedule=None, run_starts=HOURLY, last_success=last_success, first_seen=T0, grace=grace,
                     now=last_success + minutes(89))  # fmt: skip
     assert not on_time.overdue
-    late = judge("etl", run_starts=HOURLY, last_success=last_success, first_seen=T0, grace=grace,
+    late = judge("etl", schedule=None, run_starts=HOURLY, last_success=last_success, first_seen=T0, grace=grace,
                  now=last_success + minutes(95))  # fmt: skip
     assert late.overdue
     assert late.due_by is not None
@@ -37,8 +39,35 @@ def test_overdue_once_the_cadence_and_grace_have_passed_since_the_last_success()
 
 
 def test_a_workflow_that_never_succeeded_counts_from_when_it_was_first_seen() -> None:
-    verdict = judge("etl", run_starts=HOURLY, last_success=None, first_seen=T0, grace=timedelta(0),
+    verdict = judge("etl", schedule=None, run_starts=HOURLY, last_success=None, first_seen=T0, grace=timedelta(0),
                     now=T0 + minutes(50))  # fmt: skip
     assert not verdict.overdue
-    assert judge("etl", run_starts=HOURLY, last_success=None, first_seen=T0, grace=timedelta(0),
+    assert judge("etl", schedule=None, run_starts=HOURLY, last_success=None, first_seen=T0, grace=timedelta(0),
                  now=T0 + minutes(70)).overdue  # fmt: skip
+
+
+def test_with_a_cron_schedule_a_run_is_due_at_the_next_fire_after_the_last_success() -> None:
+    # Weekdays at 06:00; the last success ended on a Friday (T0 is Tuesday 2026-11-24)
+    weekdays = Cron.parse("0 6 * * 1-5")
+    friday = T0.replace(hour=6, minute=12) + timedelta(days=3)
+    grace = timedelta(minutes=30)
+
+    def at(now: datetime) -> bool:
+        return judge("etl", schedule=weekdays, run_starts=[], last_success=friday, first_seen=T0, grace=grace,
+                     now=now).overdue  # fmt: skip
+
+    monday_six = friday.replace(hour=6, minute=0) + timedelta(days=3)
+    # Quiet over the weekend (a cadence observed from weekday runs would call Saturday overdue) ...
+    assert not at(friday + timedelta(days=1, hours=2))
+    assert not at(monday_six + minutes(29))
+    # ... and overdue once Monday's run has not succeeded within the grace
+    assert at(monday_six + minutes(31))
+
+
+def test_a_schedule_counts_from_when_the_workflow_was_first_seen_until_it_succeeds() -> None:
+    hourly = Cron.parse("0 * * * *")
+    verdict = judge("etl", schedule=hourly, run_starts=[], last_success=None, first_seen=T0.replace(minute=10),
+                    grace=minutes(20), now=T0.replace(minute=10) + minutes(71))  # fmt: skip
+    assert verdict.overdue
+    assert verdict.due_by == T0.replace(minute=0) + timedelta(hours=1) + minutes(20)
+    assert verdict.cadence == timedelta(hours=1)

@@ -1,11 +1,15 @@
 """Missed-schedule detection: is a workflow's successful run overdue?
 
 A CloudWatch alarm cannot see a daily run that never came (its evaluation windows are bounded, and a missing
-datapoint is ambiguous), so a scheduled check reads the stored runs instead. A workflow's cadence is learned from
-when its runs started: when at least two thirds of the gaps between its recent runs lie within a fifth of their
-median, the median is its cadence; otherwise (runs started by hand, irregular triggers) it has none and is never
-reported overdue. It is overdue when no run has succeeded within its cadence plus its grace period, counted from
-its last success (or from when it was first seen).
+datapoint is ambiguous), so a scheduled check reads the stored runs instead. When a run is due comes from the
+workflow's schedule, as GetWorkflow describes it (stored by the reconciler): a workflow described without a
+schedule runs only on demand and is never overdue, however regularly someone starts it; with a cron schedule, a
+run is due at the first fire time after the last success and overdue once its grace period has passed too.
+Until the workflow is described (or when its schedule is not a cron expression this module reads), the cadence
+is learned from when its scheduled runs started (runs started on demand are left out): when at least two thirds
+of the gaps between recent runs lie within a fifth of their median, the median is its cadence, and it is overdue
+when no run has succeeded within its cadence plus grace. Either way the count starts from the last success, or
+from when the workflow was first seen.
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ from typing import Final
 from aws_lambda_powertools import Logger
 
 from mwaa_obs import SERVICE
+from mwaa_obs.cron import Cron, CronError
 from mwaa_obs.metrics import SCHEDULE_OVERDUE
 from mwaa_obs.settings import Settings
-from mwaa_obs.states import RunState
+from mwaa_obs.states import RunState, RunType
 from mwaa_obs.store.runs import Runs
+from mwaa_obs.store.schema import WorkflowItem
 from mwaa_obs.store.workflows import Workflows
 from mwaa_obs.telemetry import MetricSink
 
@@ -57,37 +63,68 @@ class Verdict:
 def judge(
     workflow_name: str,
     *,
+    schedule: Cron | None,
     run_starts: Sequence[datetime],
     last_success: datetime | None,
     first_seen: datetime | None,
     grace: timedelta,
     now: datetime,
 ) -> Verdict:
-    cadence = observed_cadence(run_starts)
+    """The verdict from the cron schedule when there is one, else from the cadence of `run_starts`."""
     reference = last_success or first_seen
+    if schedule is not None:
+        if reference is None:
+            return Verdict(workflow_name, None, None, overdue=False)
+        due = schedule.next_after(reference)
+        due_by = due + grace
+        return Verdict(workflow_name, schedule.next_after(due) - due, due_by, overdue=now > due_by)
+    cadence = observed_cadence(run_starts)
     if cadence is None or reference is None:
         return Verdict(workflow_name, cadence, None, overdue=False)
     due_by = reference + cadence + grace
     return Verdict(workflow_name, cadence, due_by, overdue=now > due_by)
 
 
+def runs_on_demand_only(workflow: WorkflowItem) -> bool:
+    """GetWorkflow described it without a schedule: nothing is ever due."""
+    return workflow.described_at is not None and workflow.schedule is None
+
+
+def cron_schedule(workflow: WorkflowItem, now: datetime) -> Cron | None:
+    """The workflow's cron schedule; None when not described yet, or (logged) when it is not one we can read."""
+    if workflow.schedule is None:
+        return None
+    try:
+        cron = Cron.parse(workflow.schedule)
+        cron.next_after(now)  # a schedule that never fires is none
+    except CronError as error:
+        logger.warning(
+            "schedule not read: cadence observed from scheduled runs",
+            extra={"workflow": workflow.workflow_name, "schedule": workflow.schedule, "reason": str(error)},
+        )
+        return None
+    return cron
+
+
 RECENT_RUNS: Final = 12
 
 
 def check_all(now: datetime, settings: Settings, workflows: Workflows, runs: Runs, sink: MetricSink) -> list[Verdict]:
-    """Judge every workflow seen; a ScheduleOverdue point (0 or 1) for each one that has a cadence."""
+    """Judge every workflow seen; a ScheduleOverdue point (0 or 1) for each one that has a schedule or a cadence."""
     verdicts: list[Verdict] = []
     for workflow in workflows.all():
         route = settings.route_for(workflow.workflow_name)
-        if not route.freshness_check or workflow.deleted_at is not None:
-            continue  # a deleted workflow is not overdue: it will never run again
+        if not route.freshness_check or workflow.deleted_at is not None or runs_on_demand_only(workflow):
+            continue  # deleted, it will never run again; on demand, it is never due
         recent = runs.recent(workflow.workflow_id, limit=RECENT_RUNS)
-        starts = [start for run in recent if (start := run.started_at or run.seen_starting or run.queued_at)]
+        scheduled = [run for run in recent if run.run_type != RunType.ON_DEMAND]
+        starts = [start for run in scheduled if (start := run.started_at or run.seen_starting or run.queued_at)]
         successes = [run.ended_at for run in recent if run.status == RunState.SUCCESS and run.ended_at]
         if workflow.health is not None and workflow.health.last_success_at is not None:
             successes.append(workflow.health.last_success_at)
         verdict = judge(
             workflow.workflow_name,
+            schedule=cron_schedule(workflow, now),
             run_starts=starts,
             last_success=max(successes, default=None),
             first_seen=workflow.first_seen_at,

@@ -62,7 +62,7 @@ SCHEDULE_OVERDUE: Final = MetricSpec(
     "ScheduleOverdue",
     "Count",
     True,
-    "1 if a workflow with a regular cadence had no successful run within it plus grace, else 0 (every 15 min).",
+    "1 if a scheduled workflow had no successful run by its scheduled time plus grace, else 0 (every 15 min).",
 )
 INVALID_SETTINGS: Final = MetricSpec(
     "InvalidSettings", "Count", False, "The settings document was rejected; the previous one stays (fleet only)."

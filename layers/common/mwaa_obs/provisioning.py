@@ -86,7 +86,7 @@ KINDS: Final = (
     # ScheduleOverdue is written every 15 minutes: a 900 s period holds 0, 1 or 2 of its points, so 1 of 2 periods
     # keeps an overdue workflow in ALARM across an empty one (AlarmEvaluation: "M out of N" datapoints,
     # https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html).
-    AlarmKind("overdue", SCHEDULE_OVERDUE, "Maximum", 900, "no successful run within its cadence plus grace", 2, 1),
+    AlarmKind("overdue", SCHEDULE_OVERDUE, "Maximum", 900, "no successful run by its scheduled time plus grace", 2, 1),
 )
 PAGING_KINDS: Final = tuple(kind for kind in KINDS if not kind.notify_speaks)
 # The metric alarm fields provisioning sets, compared with DescribeAlarms to decide whether to write.
@@ -142,7 +142,7 @@ def alarm_names(prefix: str, workflow: str) -> list[str]:
 
 def desired_alarms(workflow: str, route: Route, context: StackContext, duration: int) -> list[dict[str, Any]]:
     """PutMetricAlarm requests of a dedicated workflow. Every metric is emitted only when its event happens (or, for
-    ScheduleOverdue, only once the workflow has a cadence): missing data is not breaching. None has actions: the
+    ScheduleOverdue, only for a workflow with a schedule): missing data is not breaching. None has actions: the
     composite pages for them."""
     thresholds = {
         "too-slow": route.duration_threshold_seconds or duration,

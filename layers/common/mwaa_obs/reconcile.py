@@ -163,11 +163,11 @@ class Reconciler:
         known = {item.workflow_arn: item for item in self._workflows.all() if item.workflow_arn}
         for arn, summary in live.items():
             item = known.get(arn)
-            if item is not None and item.deleted_at is None and item.modified_at == summary.modified_at:
-                continue
+            if item and item.described_at and item.deleted_at is None and item.modified_at == summary.modified_at:
+                continue  # described since its last change
             found = self._api.workflow(arn)
             if found is not None:
-                self._workflows.save_description(found, first_seen=now)
+                self._workflows.save_description(found, now)
                 report.workflows_read += 1
         for arn, item in known.items():
             if arn not in live and item.deleted_at is None:

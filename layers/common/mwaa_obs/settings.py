@@ -52,7 +52,7 @@ class Route:
     retry_alerts: bool = False
     group_window_minutes: int = 60
     freshness_check: bool = True  # False: never reported overdue (e.g. workflows run by hand)
-    freshness_grace_minutes: int = 60  # added to the observed cadence before a workflow counts as overdue
+    freshness_grace_minutes: int = 60  # how long after its scheduled time a run may take to succeed
     alarms: str = "shared"  # "dedicated": its own alarms, composite health alarm and dashboard (docs/ALARMS.md)
     duration_threshold_seconds: int | None = None  # dedicated too-slow alarm; None: learned from its runs
     retry_threshold: int | None = None  # dedicated retry-storm alarm; None: the stack's RetryStormThreshold

@@ -45,6 +45,13 @@ class TaskState(StrEnum):
     TIMEOUT = "TIMEOUT"
 
 
+class RunType(StrEnum):
+    """How a run was started (GetWorkflowRun RunType)."""
+
+    ON_DEMAND = "ON_DEMAND"
+    SCHEDULED = "SCHEDULED"
+
+
 # Detail-type suffix -> the state it announces.
 RUN_STATE_BY_DETAIL: Final[dict[str, RunState]] = {
     "Started": RunState.STARTING,

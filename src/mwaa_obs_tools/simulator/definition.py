@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from mwaa_obs_tools.simulator.cron import Cron, CronError
+from mwaa_obs.cron import Cron, CronError
 
 _AMAZON_OPERATOR = re.compile(
     r"^airflow\.providers\.amazon\.aws\.(operators|sensors|transfers)\.[a-z0-9_]+\.[A-Z][A-Za-z0-9]*(Operator|Sensor)$"

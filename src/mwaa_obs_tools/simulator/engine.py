@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from mwaa_obs_tools.simulator.cron import Cron
+from mwaa_obs.cron import Cron
 from mwaa_obs_tools.simulator.definition import DefinitionError, TaskDefinition, WorkflowDefinition, parse_definition
 
 EVENT_SOURCE = "aws.airflow-serverless"
@@ -79,6 +79,7 @@ class Faults:
     time_out: set[str] = field(default_factory=set)  # every attempt times out
     failure_rate: dict[str, float] = field(default_factory=dict)  # chance that an attempt fails
     durations: dict[str, float] = field(default_factory=dict)  # mean seconds per task (jitter +-30 %)
+    misses_schedule: bool = False  # its cron fires start no run (a scheduler outage)
 
 
 @dataclass
@@ -270,7 +271,8 @@ class Engine:
 
         def fire_run() -> None:
             if self.workflows.get(workflow.arn) is workflow:
-                self._start_run(workflow, "SCHEDULED", run_id=f"scheduled__{self.now:%Y-%m-%dT%H:%M:%S}+00:00")
+                if not workflow.faults.misses_schedule:
+                    self._start_run(workflow, "SCHEDULED", run_id=f"scheduled__{self.now:%Y-%m-%dT%H:%M:%S}+00:00")
                 self._schedule_next_cron(workflow)
 
         sequence = next(self._sequence)

@@ -132,7 +132,8 @@ class WorkflowItem(Entity, discriminator="workflow"):
     health = HealthAttribute(null=True)
     health_version = NumberAttribute(null=True)  # optimistic lock: notifiers decide one run of a workflow at a time
     # From the MWAA Serverless API (GetWorkflow / ListWorkflows), refreshed by the reconciler:
-    schedule = UnicodeAttribute(null=True)  # cron expression
+    described_at = UTCDateTimeAttribute(null=True)  # when GetWorkflow was last read: its schedule is known
+    schedule = UnicodeAttribute(null=True)  # cron expression; None once described: runs only on demand
     trigger_mode = UnicodeAttribute(null=True)
     log_group = UnicodeAttribute(null=True)
     workflow_status = UnicodeAttribute(null=True)

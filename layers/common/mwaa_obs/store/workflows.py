@@ -44,13 +44,14 @@ class Workflows:
         value = raw.get(WorkflowItem.log_group.attr_name, {}).get("S")
         return str(value) if value else None
 
-    def save_description(self, found: WorkflowAnswer, first_seen: datetime) -> None:
+    def save_description(self, found: WorkflowAnswer, now: datetime) -> None:
         """Store what GetWorkflow says of a workflow (creating its item if no event has named it yet)."""
         workflow_id = found.arn.rsplit("/", 1)[1]
         update = Update(workflow_key(workflow_id), WORKFLOW_SORT_KEY)
         update.set(WorkflowItem.kind, WorkflowItem)
         update.set(WorkflowItem.workflow_arn, found.arn)
-        update.set(WorkflowItem.first_seen_at, first_seen, if_absent=True)
+        update.set(WorkflowItem.first_seen_at, now, if_absent=True)
+        update.set(WorkflowItem.described_at, now)
         update.set(WorkflowItem.gsi1pk, WORKFLOWS_PARTITION)
         update.set(WorkflowItem.gsi1sk, workflow_id)
         update.remove(WorkflowItem.deleted_at)
