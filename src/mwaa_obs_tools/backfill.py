@@ -23,6 +23,7 @@ from mwaa_obs.notices import Notice
 from mwaa_obs.states import RunState
 from mwaa_obs.store.transitions import Transitions, WriteOutcome
 from mwaa_obs.telemetry import MetricSink
+from mwaa_obs.text import counted
 from mwaa_obs.times import parse_time
 
 CLOUDWATCH_PAST_LIMIT: Final = timedelta(days=14)
@@ -71,7 +72,7 @@ class Progress:
         if self._live:
             self._out.write("\n")
         else:
-            self._out.write(f"{workflow}: {total} runs\n")
+            self._out.write(f"{workflow}: {counted(total, 'run')}\n")
 
 
 def backfill(

@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +22,8 @@ import boto3
 import botocore.exceptions
 
 from mwaa_obs import DEFAULT_STACK_NAME
+from mwaa_obs.states import RunState
+from mwaa_obs.text import counted
 
 if TYPE_CHECKING:  # imported by the commands that use them: the CLI starts without loading the layer's modules
     from mwaa_obs.store.runs import Runs
@@ -29,7 +31,10 @@ if TYPE_CHECKING:  # imported by the commands that use them: the CLI starts with
 
 LOCAL_ENDPOINT = "http://localhost:4566"
 LOCAL_SIMULATOR = "http://localhost:4599"
+ENDPOINT_URL_VARIABLE = "MWAA_OBS_ENDPOINT_URL"
+SIMULATOR_URL_VARIABLE = "MWAA_OBS_SIMULATOR_URL"
 SAMPLE_BODY_SHOWN = 300  # characters of a sampled event's body in text output (--json has it whole)
+TABLE_CELL_SHOWN = 100  # characters of a table cell (an error message can be thousands)
 
 
 @dataclass(frozen=True)
@@ -46,21 +51,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         code: int = args.command(args)
+        sys.stdout.flush()  # a closed pipe fails here, where it is reported, not in the interpreter's last flush
         return code
-    except CliError as error:
-        print(f"mwaa-obs: {error}", file=sys.stderr)
+    except (
+        CliError,
+        botocore.exceptions.BotoCoreError,
+        botocore.exceptions.ClientError,
+        BrokenPipeError,
+        KeyboardInterrupt,
+    ) as error:
+        if isinstance(error, BrokenPipeError):
+            # The reader went away (`| head`): stdout goes nowhere, or the interpreter's last flush fails again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(f"mwaa-obs: {_one_line(error)}", file=sys.stderr)
         return 2
-    except botocore.exceptions.EndpointConnectionError as error:
-        print(f"mwaa-obs: cannot reach {error.kwargs.get('endpoint_url')} (is `mwaa-obs local up` running?)",
-              file=sys.stderr)  # fmt: skip
-        return 2
-    except botocore.exceptions.NoCredentialsError:
-        print("mwaa-obs: no AWS credentials found (configure them, or use --endpoint-url for the local stack)",
-              file=sys.stderr)  # fmt: skip
-        return 2
-    except botocore.exceptions.ClientError as error:
-        print(f"mwaa-obs: {error}", file=sys.stderr)
-        return 2
+
+
+def _one_line(error: BaseException) -> str:
+    """What went wrong, in the user's terms, without a traceback."""
+    match error:
+        case botocore.exceptions.EndpointConnectionError():
+            return f"cannot reach {error.kwargs.get('endpoint_url')} (is `mwaa-obs local up` running?)"
+        case botocore.exceptions.NoCredentialsError():
+            return "no AWS credentials found (configure them, or use --endpoint-url for the local stack)"
+        case botocore.exceptions.NoRegionError():
+            return "no AWS region configured (set AWS_REGION, or use --endpoint-url for the local stack)"
+        case BrokenPipeError():
+            return "output closed before the end"
+        case KeyboardInterrupt():
+            return "interrupted"
+    return " ".join(str(error).split())
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,18 +100,22 @@ def _parser() -> argparse.ArgumentParser:
 
     simulate = commands.add_parser("simulate", help="create or update a workflow in the simulator and run it")
     simulate.add_argument("definition", type=Path, metavar="WORKFLOW.yaml")
-    simulate.add_argument("--runs", type=int, default=1, help="on-demand runs to start (default 1)")
+    simulate.add_argument("--runs", type=_positive, default=1, help="on-demand runs to start (default 1)")
     simulate.add_argument("--fail", action="append", default=[], metavar="TASK", help="every attempt fails")
     simulate.add_argument("--fail-first", action="append", default=[], metavar="TASK=N", help="first N attempts fail")
     simulate.add_argument("--timeout", action="append", default=[], metavar="TASK", help="every attempt times out")
     simulate.add_argument("--duration", action="append", default=[], metavar="TASK=SECONDS", help="mean duration")
-    simulate.add_argument("--simulator-url", default=os.environ.get("MWAA_OBS_SIMULATOR_URL", LOCAL_SIMULATOR))
-    simulate.add_argument("--endpoint-url", default=os.environ.get("MWAA_OBS_ENDPOINT_URL", LOCAL_ENDPOINT))
+    simulate.add_argument(
+        "--simulator-url",
+        default=os.environ.get(SIMULATOR_URL_VARIABLE, LOCAL_SIMULATOR),
+        help=f"the local MWAA Serverless simulator (default ${SIMULATOR_URL_VARIABLE}, else {LOCAL_SIMULATOR})",
+    )
+    _local_endpoint_option(simulate)
     simulate.set_defaults(command=_simulate)
 
     replay = commands.add_parser("replay", help="send raw EventBridge events (JSON lines) through the local bus")
     replay.add_argument("events", type=Path, metavar="EVENTS.jsonl")
-    replay.add_argument("--endpoint-url", default=os.environ.get("MWAA_OBS_ENDPOINT_URL", LOCAL_ENDPOINT))
+    _local_endpoint_option(replay)
     replay.set_defaults(command=_replay)
 
     listing, show = _runs_parsers(commands)
@@ -102,15 +126,15 @@ def _parser() -> argparse.ArgumentParser:
     draw = dashboard.add_parser("render", help="draw a workflow dashboard's graphs into a PNG from metric data")
     draw.add_argument("workflow", metavar="WORKFLOW")
     draw.add_argument("--out", type=Path, required=True, metavar="FILE.png")
-    draw.add_argument("--hours", type=float, default=24.0, help="how far back the graphs go (default 24)")
+    draw.add_argument("--hours", type=_positive_number, default=24.0, help="how far back the graphs go (default 24)")
     draw.add_argument("--end", type=datetime.fromisoformat, help="when the graphs end, ISO-8601 (default now)")
-    draw.add_argument("--period", type=int, help="seconds per point (default: each widget's own)")
+    draw.add_argument("--period", type=_positive, help="seconds per point (default: each widget's own)")
     draw.set_defaults(command=_dashboard_render)
 
     dlq = commands.add_parser("dlq", help="the dead-letter queues").add_subparsers(required=True, metavar="ACTION")
     redrive = dlq.add_parser("redrive", help="move dead-lettered messages back to their queue, to be processed again")
     redrive.add_argument("queue", choices=sorted(DEAD_LETTER_QUEUES), help="which dead-letter queue")
-    redrive.add_argument("--limit", type=int, help="move at most this many messages")
+    redrive.add_argument("--limit", type=_positive, help="move at most this many messages")
     redrive.set_defaults(command=_dlq_redrive)
 
     backfill = _backfill_parser(commands)
@@ -118,8 +142,12 @@ def _parser() -> argparse.ArgumentParser:
     doctor, samples = _watcher_parsers(commands)
 
     for reader in (listing, show, draw, redrive, backfill, doctor, samples):
-        reader.add_argument("--endpoint-url", default=os.environ.get("MWAA_OBS_ENDPOINT_URL"),
-                            help="the local stack's emulator, e.g. http://localhost:4566")  # fmt: skip
+        reader.add_argument(
+            "--endpoint-url",
+            default=os.environ.get(ENDPOINT_URL_VARIABLE),
+            help=f"the local stack's emulator, e.g. {LOCAL_ENDPOINT} (default ${ENDPOINT_URL_VARIABLE}; "
+            "unset: the deployed stack in AWS, with your credentials and region)",
+        )
         reader.add_argument(
             "--stack-name", default=DEFAULT_STACK_NAME, help=f"deployed stack (default {DEFAULT_STACK_NAME})"
         )
@@ -132,11 +160,11 @@ def _runs_parsers(commands: Any) -> tuple[argparse.ArgumentParser, argparse.Argu
     runs = commands.add_parser("runs", help="query stored runs").add_subparsers(required=True, metavar="ACTION")
     listing = runs.add_parser("list", help="recent runs, newest first")
     listing.add_argument("--workflow", help="workflow name")
-    listing.add_argument("--status", help="run state (SUCCESS, FAILED, TIMEOUT, STOPPED, RUNNING, ...)")
-    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--status", type=_run_state, help=f"run state: {', '.join(RunState)}")
+    listing.add_argument("--limit", type=_positive, default=50, help="at most this many runs (default 50)")
     listing.add_argument(
         "--days",
-        type=int,
+        type=_positive,
         default=7,
         help="with --status FAILED or TIMEOUT and no --workflow: how many UTC days of failures (default 7)",
     )
@@ -184,15 +212,44 @@ def _backfill_parser(commands: Any) -> argparse.ArgumentParser:
 def _api_endpoint_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--api-endpoint-url",
-        default=os.environ.get("MWAA_OBS_SIMULATOR_URL"),
-        help=f"the MWAA Serverless API (default: AWS's; with --endpoint-url, the local simulator at {LOCAL_SIMULATOR})",
+        default=os.environ.get(SIMULATOR_URL_VARIABLE),
+        help=f"the MWAA Serverless API (default ${SIMULATOR_URL_VARIABLE}; unset: AWS's, or with --endpoint-url the "
+        f"local simulator at {LOCAL_SIMULATOR})",
     )
 
 
+def _local_endpoint_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--endpoint-url",
+        default=os.environ.get(ENDPOINT_URL_VARIABLE, LOCAL_ENDPOINT),
+        help=f"the local stack's emulator (default ${ENDPOINT_URL_VARIABLE}, else {LOCAL_ENDPOINT}): this command "
+        "works only on the local stack",
+    )
+
+
+def _run_state(text: str) -> str:
+    if text.upper() not in RunState.__members__:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a run state ({', '.join(RunState)})")
+    return text.upper()
+
+
 def _positive(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def _positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, not {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
     return value
 
 
@@ -208,8 +265,9 @@ def _local_up(args: argparse.Namespace) -> int:
     with localstack.running(args.port, args.simulator_port, args.speed, args.slack_webhook_url) as stack:
         print(f"AWS emulator        {stack.endpoint}")
         print(f"MWAA Serverless     {stack.simulator.url}  (simulated time x{args.speed:g})")
-        slack_url = args.slack_webhook_url or (stack.slack.url() if stack.slack else "")
-        print(f"Slack webhook       {slack_url}{'  (embedded catcher)' if stack.slack else ''}")
+        # A real webhook URL is a secret: only the embedded catcher's (loopback, throwaway) is shown.
+        slack = f"{stack.slack.url()}  (embedded catcher)" if stack.slack else "your webhook (--slack-webhook-url)"
+        print(f"Slack webhook       {slack}")
         print(f"stack {localstack.STACK_NAME}: table {stack.outputs['StateTableName']}, "
               f"queue {stack.outputs['EventsQueueUrl'].rsplit('/', 1)[1]}")  # fmt: skip
         print("ready (Ctrl-C stops)", flush=True)
@@ -247,14 +305,27 @@ def _use_local(endpoint_url: str) -> None:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 
-def _pairs(items: list[str], flag: str) -> dict[str, str]:
+def _task_numbers[Number: (int, float)](
+    items: list[str], flag: str, tasks: set[str], number: Callable[[str], Number]
+) -> dict[str, Number]:
+    """TASK=N options: each task one of the workflow's, each N a number of 0 or more."""
     pairs = {}
     for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key or not value:
-            raise CliError(f"{flag} takes TASK=VALUE, not {item!r}")
-        pairs[key] = value
+        task, _, text = item.partition("=")
+        try:
+            value = number(text)
+        except ValueError:
+            raise CliError(f"{flag} takes TASK=N with N a number, not {item!r}") from None
+        if value < 0:
+            raise CliError(f"{flag} takes TASK=N with N 0 or more, not {item!r}")
+        pairs[_task(task, flag, tasks)] = value
     return pairs
+
+
+def _task(task: str, flag: str, tasks: set[str]) -> str:
+    if task not in tasks:
+        raise CliError(f"{flag}: the workflow has no task {task!r} (its tasks: {', '.join(sorted(tasks))})")
+    return task
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -268,6 +339,14 @@ def _simulate(args: argparse.Namespace) -> int:
         raise CliError(f"cannot read {args.definition}: {error.strerror}") from None
     except DefinitionError as error:
         raise CliError(str(error)) from None
+    tasks = {task.task_id for task in definition.tasks}
+    faults = {
+        "workflow": definition.name,
+        "fail": [_task(task, "--fail", tasks) for task in args.fail],
+        "fail_first": _task_numbers(args.fail_first, "--fail-first", tasks, int),
+        "time_out": [_task(task, "--timeout", tasks) for task in args.timeout],
+        "durations": _task_numbers(args.duration, "--duration", tasks, float),
+    }
     _use_local(args.endpoint_url)
     s3 = _client("s3", args.endpoint_url)
     location = {"Bucket": DEFINITIONS_BUCKET, "ObjectKey": f"workflows/{args.definition.name}"}
@@ -281,13 +360,6 @@ def _simulate(args: argparse.Namespace) -> int:
         arn = service.create_workflow(Name=definition.name, DefinitionS3Location=location, RoleArn=WORKFLOW_ROLE_ARN)[
             "WorkflowArn"
         ]
-    faults = {
-        "workflow": definition.name,
-        "fail": args.fail,
-        "fail_first": {task: int(n) for task, n in _pairs(args.fail_first, "--fail-first").items()},
-        "time_out": args.timeout,
-        "durations": {task: float(s) for task, s in _pairs(args.duration, "--duration").items()},
-    }
     _admin(args.simulator_url, "/_simulator/faults", faults)
     run_ids = [service.start_workflow_run(WorkflowArn=arn)["RunId"] for _ in range(args.runs)]
     _admin(args.simulator_url, "/_simulator/advance", {"seconds": 86400, "until_idle": True})
@@ -377,7 +449,7 @@ def _dlq_redrive(args: argparse.Namespace) -> int:
             sqs.send_message(QueueUrl=source_url, MessageBody=message["Body"])
             sqs.delete_message(QueueUrl=dead_url, ReceiptHandle=message["ReceiptHandle"])
             moved += 1
-    print(f"moved {moved} messages from {dead_url.rsplit('/', 1)[1]} to {source_url.rsplit('/', 1)[1]}")
+    print(f"moved {counted(moved, 'message')} from {dead_url.rsplit('/', 1)[1]} to {source_url.rsplit('/', 1)[1]}")
     return 0
 
 
@@ -385,7 +457,12 @@ def _dlq_redrive(args: argparse.Namespace) -> int:
 
 
 def _date(text: str) -> datetime:
-    parsed = datetime.fromisoformat(text)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO-8601 date or time (2026-12-01, 2026-12-01T06:00)"
+        ) from None
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -416,10 +493,13 @@ def _backfill(args: argparse.Namespace) -> int:
         now=now,
         report=report,
     )
+    if args.workflow and not report.workflows:
+        raise CliError(f"no workflow named {args.workflow} in the MWAA Serverless API")
     print(
-        f"imported {report.runs} runs and {report.tasks} task instances of {report.workflows} workflows "
-        f"({report.events} transitions, {report.new} new); "
-        f"{report.metrics_published} metric values published, {report.metrics_too_old} too old for CloudWatch"
+        f"imported {counted(report.runs, 'run')} and {counted(report.tasks, 'task instance')} of "
+        f"{counted(report.workflows, 'workflow')} ({counted(report.events, 'transition')}, {report.new} new); "
+        f"{counted(report.metrics_published, 'metric value')} published, "
+        f"{report.metrics_too_old} too old for CloudWatch"
     )
     return 0
 
@@ -503,6 +583,8 @@ def _dashboard_render(args: argparse.Namespace) -> int:
         from mwaa_obs_tools import render  # noqa: PLC0415 - matplotlib loads only for this command
     except ImportError:
         raise CliError("dashboard render needs matplotlib: pip install 'mwaa-obs[render]'") from None
+    if not args.out.parent.is_dir():
+        raise CliError(f"--out: folder {args.out.parent} does not exist")
     outputs = _stack_outputs(args)
     if "WorkflowDashboardName" not in outputs:
         raise CliError(f"stack {args.stack_name} has no workflow dashboard (deployed before dashboards existed?)")
@@ -575,7 +657,7 @@ def _runs_list(args: argparse.Namespace) -> int:
     from mwaa_obs.states import FAILED_RUN_STATES  # noqa: PLC0415
 
     reader = _reader(args)
-    status = args.status.upper() if args.status else None
+    status = args.status
     if status in FAILED_RUN_STATES and args.workflow is None:
         # Across all workflows, from the failures index: every failure of the last days, however busy the workflow.
         runs = [run for run in reader.runs.recent_failures(days=args.days) if run.status == status]
@@ -616,8 +698,8 @@ def _runs_show(args: argparse.Namespace) -> int:
     if not found:
         raise CliError(f"no run {args.run_id} found")
     if len(found) > 1:
-        names = ", ".join(workflow_id for workflow_id, _, _ in found)
-        raise CliError(f"run id {args.run_id} exists in several workflows ({names}): add --workflow")
+        names = sorted({_workflow_name(run, attempts) for _, run, attempts in found})
+        raise CliError(f"run id {args.run_id} exists in several workflows ({', '.join(names)}): add --workflow NAME")
     _, run, attempts = found[0]
     shown = _show_json(run, attempts, args.run_id)
     if args.json:
@@ -668,8 +750,14 @@ def _show_json(run: Any, attempts: list[Any], run_id: str) -> dict[str, Any]:
                 ],
             }
         )
-    shown = _run_json(run) if run else {"run_id": run_id, "status": None, "workflow_name": attempts[0].workflow_name}
+    shown = (
+        _run_json(run) if run else {"run_id": run_id, "status": None, "workflow_name": _workflow_name(run, attempts)}
+    )
     return shown | {"tasks": tasks}
+
+
+def _workflow_name(run: Any, attempts: list[Any]) -> str:
+    return str(run.workflow_name if run is not None else attempts[0].workflow_name)
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -688,11 +776,18 @@ def _duration(row: dict[str, Any]) -> str:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> None:
+    """Aligned columns, each cell on one line and cut to TABLE_CELL_SHOWN characters (--json has them whole)."""
+    rows = [[_cell(cell) for cell in row] for row in rows]
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
     for row in [header, *rows]:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip())
     if not rows:
         print("(none)")
+
+
+def _cell(value: str) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= TABLE_CELL_SHOWN else text[: TABLE_CELL_SHOWN - 1] + "…"
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from typing import Any
 import boto3
 
 from mwaa_obs.states import FAILED_RUN_STATES, TASK_ERROR_STATES, RunState
+from mwaa_obs.text import counted
 from mwaa_obs_tools import cli, localstack
 from mwaa_obs_tools.alarm_evaluator import INSUFFICIENT, EmulatorAlarms
 from mwaa_obs_tools.sample_events import EXAMPLES, run_example_day
@@ -96,7 +97,7 @@ def _summarise(stack: localstack.LocalStack) -> tuple[str, str] | None:
             (run.ended_at - run.started_at).total_seconds() for run in runs if run.ended_at and run.started_at
         )
         rate = outcomes[RunState.SUCCESS] / len(runs) if runs else 0
-        line = f"{workflow.workflow_name:<20} {len(runs):>3} runs  {rate:>4.0%} succeeded"
+        line = f"{workflow.workflow_name:<20} {counted(len(runs), 'run'):>8}  {rate:>4.0%} succeeded"
         if durations:
             p95 = statistics.quantiles(durations, n=20)[-1] if len(durations) > 1 else durations[0]
             line += f"  duration p50 {statistics.median(durations):.0f} s, p95 {p95:.0f} s"
@@ -200,4 +201,8 @@ def _metric_totals(stack: localstack.LocalStack) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # the servers were stopped on the way out of `localstack.running`
+        print("demo: interrupted; everything stopped", file=sys.stderr)
+        sys.exit(2)

@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from mwaa_obs_tools import cli, emulator
+from mwaa_obs_tools.sample_events import EXAMPLES
+
+SIMPLE = str(EXAMPLES / "simple_s3_test.yaml")  # tasks create_object_list, list_objects
+NOWHERE = "http://localhost:1"  # nothing listens: a command that gets this far has not refused its input
+
+
+def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert "Traceback" not in captured.err
+    return lines[0]
+
+
+def refused_by_argparse(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(list(argv))
+    assert exit_.value.code == 2
+    return capsys.readouterr().err.strip().splitlines()[-1]
 
 
 def test_an_unreachable_endpoint_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -31,7 +54,7 @@ def test_an_invalid_definition_is_refused_before_anything_is_sent(
     assert "broken.yaml: task 't': unknown operator" in capsys.readouterr().err
 
 
-def test_local_up_prints_its_endpoints_and_stops_cleanly_on_ctrl_c() -> None:
+def test_local_up_prints_its_endpoints_never_the_webhook_and_stops_cleanly_on_ctrl_c() -> None:
     import signal
     import subprocess
     import sys
@@ -47,6 +70,8 @@ def test_local_up_prints_its_endpoints_and_stops_cleanly_on_ctrl_c() -> None:
         ports[0],
         "--simulator-port",
         ports[1],
+        "--slack-webhook-url",
+        "https://hooks.slack.com/services/T000/B000/WebhookSecret",
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -58,6 +83,9 @@ def test_local_up_prints_its_endpoints_and_stops_cleanly_on_ctrl_c() -> None:
                 break
         assert f"AWS emulator        http://localhost:{ports[0]}" in lines
         assert any(line.startswith(f"MWAA Serverless     http://localhost:{ports[1]}") for line in lines)
+        # A webhook URL is a secret: it is never printed
+        assert "Slack webhook       your webhook (--slack-webhook-url)" in lines
+        assert not any("WebhookSecret" in line for line in lines)
         process.send_signal(signal.SIGINT)
         rest = process.communicate(timeout=30)[0]
     finally:
@@ -67,3 +95,101 @@ def test_local_up_prints_its_endpoints_and_stops_cleanly_on_ctrl_c() -> None:
     for port in ports:  # both servers are gone
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", int(port)), timeout=1).close()
+
+
+def test_no_region_configured_is_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for variable in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    for command in (["runs", "list"], ["backfill"], ["dlq", "redrive", "events"]):
+        assert cli.main(command) == 2
+        assert one_error_line(capsys).startswith("mwaa-obs: no AWS region configured")
+    assert cli.main(["dashboard", "render", "etl", "--out", str(tmp_path / "etl.png")]) == 2
+    assert one_error_line(capsys).startswith("mwaa-obs: no AWS region configured")
+
+
+@pytest.mark.parametrize(
+    ("options", "reason"),
+    [
+        (["--fail-first", "list_objects=abc"], "--fail-first takes TASK=N with N a number, not 'list_objects=abc'"),
+        (["--fail-first", "list_objects"], "--fail-first takes TASK=N with N a number, not 'list_objects'"),
+        (["--duration", "list_objects=-3"], "--duration takes TASK=N with N 0 or more, not 'list_objects=-3'"),
+        (
+            ["--fail", "nosuchtask"],
+            "--fail: the workflow has no task 'nosuchtask' (its tasks: create_object_list, list_objects)",
+        ),
+        (["--timeout", "nosuchtask"], "--timeout: the workflow has no task 'nosuchtask'"),
+    ],
+)
+def test_simulate_refuses_options_the_workflow_cannot_take_before_anything_is_sent(
+    options: list[str], reason: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["simulate", SIMPLE, *options, "--simulator-url", NOWHERE, "--endpoint-url", NOWHERE]) == 2
+    assert one_error_line(capsys).startswith(f"mwaa-obs: {reason}")
+
+
+@pytest.mark.parametrize(
+    ("argv", "reason"),
+    [
+        (["simulate", SIMPLE, "--runs", "0"], "argument --runs: must be 1 or more, not 0"),
+        (["simulate", SIMPLE, "--runs", "-2"], "argument --runs: must be 1 or more, not -2"),
+        (["dashboard", "render", "etl", "--out", "x.png", "--hours", "0"], "argument --hours: must be more than 0"),
+        (["dashboard", "render", "etl", "--out", "x.png", "--hours", "-1"], "argument --hours: must be more than 0"),
+        (["dashboard", "render", "etl", "--out", "x.png", "--period", "0"], "argument --period: must be 1 or more"),
+        (["runs", "list", "--limit", "-5"], "argument --limit: must be 1 or more, not -5"),
+        (["runs", "list", "--days", "x"], "argument --days: must be a whole number, not 'x'"),
+        (["runs", "list", "--status", "bogus"], "argument --status: 'bogus' is not a run state (STARTING, QUEUED"),
+        (["dlq", "redrive", "events", "--limit", "0"], "argument --limit: must be 1 or more, not 0"),
+        (["backfill", "--since", "yesterday"], "argument --since: 'yesterday' is not an ISO-8601 date or time"),
+    ],
+)
+def test_options_out_of_range_are_refused_with_their_reason(
+    argv: list[str], reason: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert reason in refused_by_argparse(capsys, *argv)
+
+
+def test_a_status_is_taken_in_any_case() -> None:
+    assert cli._parser().parse_args(["runs", "list", "--status", "failed"]).status == "FAILED"
+
+
+def test_dashboard_render_into_a_missing_folder_is_refused_before_reading_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "no-such-folder" / "etl.png"
+    assert cli.main(["dashboard", "render", "etl", "--out", str(out), "--endpoint-url", NOWHERE]) == 2
+    assert one_error_line(capsys) == f"mwaa-obs: --out: folder {out.parent} does not exist"
+
+
+def test_every_endpoint_option_says_where_it_connects_by_default(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in (["simulate"], ["replay"], ["runs", "list"], ["backfill"], ["doctor"]):
+        with pytest.raises(SystemExit):
+            cli.main([*command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "--endpoint-url ENDPOINT_URL the local stack's emulator" in text
+        assert "MWAA_OBS_ENDPOINT_URL" in text
+        local_only = command[0] in ("simulate", "replay")
+        assert ("works only on the local stack" in text) is local_only
+        assert ("unset: the deployed stack in AWS" in text) is not local_only
+    with pytest.raises(SystemExit):
+        cli.main(["simulate", "--help"])
+    assert "$MWAA_OBS_SIMULATOR_URL, else http://localhost:4599" in " ".join(capsys.readouterr().out.split())
+
+
+def test_ctrl_c_on_the_demo_stops_everything_in_one_line() -> None:
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "mwaa_obs_tools.demo"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert demo.stdout is not None
+        for line in demo.stdout:  # blocks until the next line: no sleeping
+            if line.startswith("simulator"):
+                break
+        demo.send_signal(signal.SIGINT)
+        _, err = demo.communicate(timeout=60)
+    finally:
+        demo.kill()
+    assert demo.returncode == 2
+    assert err.strip() == "demo: interrupted; everything stopped"

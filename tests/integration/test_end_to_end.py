@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -322,9 +324,69 @@ def test_dlq_redrive_moves_dead_events_back_and_they_are_then_stored(
     sqs.send_message(QueueUrl=stack.outputs["EventsDeadLetterQueueUrl"], MessageBody=json.dumps(event))
     # When it is redriven and the queue drained
     assert cli.main(["dlq", "redrive", "events", "--endpoint-url", stack.endpoint]) == 0
-    assert capsys.readouterr().out.startswith("moved 1 messages from mwaa-obs-events-dlq to mwaa-obs-events")
+    assert capsys.readouterr().out.startswith("moved 1 message from mwaa-obs-events-dlq to mwaa-obs-events")
     stack.pump()
     # Then the DLQ is empty and the run is stored
     assert sqs.receive_message(QueueUrl=stack.outputs["EventsDeadLetterQueueUrl"]).get("Messages", []) == []
     (run,) = cli_json(capsys, "runs", "list", "--workflow", "redriven", "--endpoint-url", stack.endpoint)
     assert (run["run_id"], run["status"]) == ("from-the-dlq", "STARTING")
+
+
+def test_the_text_output_stays_readable_with_shared_run_ids_and_huge_errors(
+    stack: localstack.LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given two workflows with a run of the same id, one failed with a 4,000-character, two-line error
+    huge = "AccessDenied " + "x" * 2000 + "\n" + "y" * 2000
+    events = [
+        {"source": "aws.airflow-serverless", "detail-type": f"MWAA Serverless Workflow Run {state}",
+         "time": f"2026-11-24T00:0{minute}:00Z", "resources": [arn], "detail": {"runId": "shared-run", **detail}}
+        for arn, final, detail in (
+            ("arn:aws:airflow-serverless:us-east-1:123456789012:workflow/alpha-CCCCCCCCCC", "Failed",
+             {"errorMessage": huge}),
+            ("arn:aws:airflow-serverless:us-east-1:123456789012:workflow/beta-DDDDDDDDDD", "Succeeded", {}),
+        )
+        for minute, state in enumerate(["Started", final])
+    ]  # fmt: skip
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(json.dumps(event) for event in events) + "\n")
+    assert cli.main(["replay", str(path), "--endpoint-url", stack.endpoint]) == 0
+    stack.pump()
+    capsys.readouterr()
+    # Then `runs show` asks for --workflow naming the workflows by the name it takes
+    assert cli.main(["runs", "show", "shared-run", "--endpoint-url", stack.endpoint]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "mwaa-obs: run id shared-run exists in several workflows (alpha, beta): add --workflow NAME"
+    )
+    # And the table cuts the error to one short line, while --json keeps it as stored
+    assert cli.main(["runs", "list", "--workflow", "alpha", "--endpoint-url", stack.endpoint]) == 0
+    _, row = capsys.readouterr().out.splitlines()
+    assert len(row) < 250
+    assert row.endswith("…")
+    assert "AccessDenied x" in row
+    (listed,) = cli_json(capsys, "runs", "list", "--workflow", "alpha", "--endpoint-url", stack.endpoint)
+    assert listed["error_message"].startswith(huge[:1000])
+    assert "\n" in listed["error_message"]
+
+
+def test_output_into_a_closed_pipe_is_one_line_not_a_traceback(stack: localstack.LocalStack) -> None:
+    # `mwaa-obs runs list --json | head -1`, with the reader gone before anything is written
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        command = [
+            *(sys.executable, "-m", "mwaa_obs_tools.cli"),
+            *("runs", "list", "--json", "--endpoint-url", stack.endpoint),
+        ]
+        finished = subprocess.run(command, stdout=writer, stderr=subprocess.PIPE, text=True, timeout=120, check=False)
+    finally:
+        os.close(writer)
+    assert finished.returncode == 2
+    assert finished.stderr.strip() == "mwaa-obs: output closed before the end"
+
+
+def test_backfill_of_a_workflow_the_api_does_not_know_is_an_error(
+    stack: localstack.LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    urls = ["--endpoint-url", stack.endpoint, "--api-endpoint-url", stack.simulator.url]
+    assert cli.main(["backfill", "--workflow", "nosuch", *urls]) == 2
+    assert capsys.readouterr().err.strip() == "mwaa-obs: no workflow named nosuch in the MWAA Serverless API"

@@ -66,3 +66,10 @@ def test_tasks_may_also_be_a_list() -> None:
 def test_invalid_definitions_are_refused_naming_the_file(text: str, reason: str) -> None:
     with pytest.raises(DefinitionError, match=rf"^broken\.yaml: .*{reason}"):
         parse_definition(text, "broken.yaml")
+
+
+def test_a_yaml_error_names_the_file_line_and_column_once() -> None:
+    with pytest.raises(DefinitionError) as refused:
+        parse_definition("wf:\n  tasks: [a, b\n", "broken.yaml")
+    expected = "expected ',' or ']', but got '<stream end>'"
+    assert str(refused.value) == f"broken.yaml: invalid YAML: line 3, column 1: {expected}"

@@ -10,6 +10,7 @@ import pytest
 
 from mwaa_obs.alerting import AlertKind
 from mwaa_obs.messages import (
+    INLINE_BACKTICK,
     Alert,
     FailedTask,
     NamedRun,
@@ -99,6 +100,20 @@ def test_untrusted_text_cannot_ping_link_or_break_out_of_code_in_slack() -> None
     # And a code block cannot be closed from inside it: no run of three backticks in the error body
     error_block = next(text["text"] for text in sections if text["text"].startswith("*Run error*"))
     assert error_block.count("```") == 2
+
+
+def test_a_backtick_in_a_run_id_or_operator_cannot_end_its_inline_code() -> None:
+    run_id, operator = "run`*bold*`x", "My`Operator"
+    task = FailedTask("load", 1, "FAILED", operator, "boom", "https://example.com/log")
+    payload = slack_message(an_alert(run_id=run_id, failed_tasks=(task,)))
+    lead = next(text for text in texts(payload) if " ended in " in text)
+    # The run id is one code span, its backticks shown as look-alikes that do not end it
+    assert f"`{run_id.replace('`', INLINE_BACKTICK)}`" in lead
+    assert lead.count("`") == 2
+    title = next(text for text in texts(payload) if text.startswith("*load*"))
+    assert title.splitlines()[0].endswith(f"`My{INLINE_BACKTICK}Operator`")
+    command = next(text for text in texts(payload) if text.startswith("`mwaa-obs runs show"))
+    assert command.count("`") == 2
 
 
 def test_the_mention_from_settings_is_kept_but_only_on_failures() -> None:

@@ -22,7 +22,7 @@ from urllib.parse import quote
 from mwaa_obs import DEFAULT_STACK_NAME
 from mwaa_obs.alerting import AlertKind
 from mwaa_obs.states import RUN_OUTCOME_WORDS, RunState
-from mwaa_obs.text import TRUNCATION_MARK, truncate
+from mwaa_obs.text import TRUNCATION_MARK, counted, truncate
 from mwaa_obs.times import readable_time
 
 HEADER_LIMIT: Final = 150
@@ -37,6 +37,7 @@ MAX_NAMED_TASKS: Final = 3  # failed tasks listed for each other run a message n
 NAMED_PER_BLOCK: Final = 8
 TASK_ERROR_LIMIT: Final = 1200
 EMAIL_ERROR_LIMIT: Final = 2000
+INLINE_BACKTICK: Final = "\u02cb"  # stands for a backtick inside an inline code span
 
 _BROADCAST = re.compile(r"@(here|channel|everyone)\b", re.IGNORECASE)
 _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -190,13 +191,19 @@ def escape_mrkdwn(text: str) -> str:
 
 def fit_mrkdwn(text: str, limit: int, code: bool = False) -> str:
     """Escape, and cut so that the escaped text (with its code fence) fits the limit; never splits an entity."""
+    if code:
+        # Three backticks inside a code block would close it: each gets a zero-width joiner.
+        return f"```\n{_fit(text, limit - 8, lambda raw: escape_mrkdwn(raw).replace('`', '`\u200d'))}\n```"
+    return _fit(text, limit, escape_mrkdwn)
 
-    def render(raw: str) -> str:
-        escaped = escape_mrkdwn(raw)
-        # Backticks inside a code block would close it: each gets a zero-width joiner.
-        return escaped.replace("`", "`\u200d") if code else escaped
 
-    budget = limit - (8 if code else 0)
+def inline_code(text: str, limit: int) -> str:
+    """Untrusted text as an inline code span: any backtick in it would end the span, so it is shown as U+02CB (a
+    grave accent that does not)."""
+    return f"`{_fit(text, limit - 2, lambda raw: escape_mrkdwn(raw).replace('`', INLINE_BACKTICK))}`"
+
+
+def _fit(text: str, budget: int, render: Callable[[str], str]) -> str:
     escaped = render(text)
     if len(escaped) > budget:
         room = budget - len(TRUNCATION_MARK)
@@ -205,7 +212,7 @@ def fit_mrkdwn(text: str, limit: int, code: bool = False) -> str:
         while raw and len(render(raw)) > room:
             raw = raw[: len(raw) - max(1, len(render(raw)) - room)]
         escaped = render(raw) + TRUNCATION_MARK
-    return f"```\n{escaped}\n```" if code else escaped
+    return escaped
 
 
 # --- Slack -------------------------------------------------------------------------------------------------------
@@ -259,20 +266,19 @@ def slack_message(alert: Alert) -> dict[str, Any]:
             ],
         }
     )
-    command = fit_mrkdwn(alert.cli_command, TEXT_LIMIT - 2)
-    blocks.append({"type": "context", "elements": [_mrkdwn(f"`{command}`")]})
+    blocks.append({"type": "context", "elements": [_mrkdwn(inline_code(alert.cli_command, TEXT_LIMIT))]})
     fallback = truncate(escape_mrkdwn(f"{alert.headline} (run {alert.run_id})"), FALLBACK_LIMIT)
     return {"text": fallback, "blocks": blocks}
 
 
 def _slack_lead(alert: Alert, name: str) -> str:
-    run = f"`{fit_mrkdwn(alert.run_id, 600)}`"
+    run = inline_code(alert.run_id, 602)
     if alert.kind is AlertKind.RECOVERY:
         broken = _broken_for(alert)
         return (
             f"*{name}* succeeded with run {run}. It had been failing since {readable_time(alert.failing_since)}"
             f"{broken}, with {alert.failed_runs} failed run{'s' if alert.failed_runs != 1 else ''}: "
-            f"{_incident_list(alert, lambda run_id: f'`{fit_mrkdwn(run_id, 200)}`')}."
+            f"{_incident_list(alert, lambda run_id: inline_code(run_id, 202))}."
         )
     if alert.kind is AlertKind.SUMMARY:
         return (
@@ -312,7 +318,7 @@ def _slack_fields(alert: Alert) -> list[str]:
 def _task_section(task: FailedTask) -> dict[str, Any]:
     title = f"*{escape_mrkdwn(task.task_id)}* · attempt {task.attempt} · {task.status}"
     if task.operator:
-        title += f" · `{escape_mrkdwn(task.operator)}`"
+        title += f" · {inline_code(task.operator, TEXT_LIMIT)}"
     title = truncate(title, 600)
     error = fit_mrkdwn(task.error_message, TASK_ERROR_LIMIT, code=True) if task.error_message else "_no error message_"
     return {
@@ -326,11 +332,9 @@ def _slack_notes(alert: Alert) -> list[str]:
     notes = []
     hidden = len(alert.failed_tasks) - MAX_TASKS_SHOWN
     if hidden > 0:
-        notes.append(f"{hidden} more failed task{'s' if hidden != 1 else ''} not shown")
+        notes.append(f"{counted(hidden, 'more failed task')} not shown")
     if alert.upstream_failed:
-        notes.append(
-            f"{alert.upstream_failed} task{'s' if alert.upstream_failed != 1 else ''} skipped (upstream failed)"
-        )
+        notes.append(f"{counted(alert.upstream_failed, 'task')} skipped (upstream failed)")
     if not alert.failed_tasks and alert.status != RunState.STOPPED:
         notes.append("no failed task recorded for this run")
     return notes
@@ -487,7 +491,7 @@ def chatbot_notification(alert: Alert) -> dict[str, Any]:
             "textType": "client-markdown",
             "title": truncate(escape_mrkdwn(f"{_EMOJI.get(alert.kind, '')} {alert.headline}".strip()), 250),
             "description": truncate(description, 8000),
-            "nextSteps": [f"`{fit_mrkdwn(alert.cli_command, 500)}`", f"<{alert.console_url}|MWAA Serverless console>"],
+            "nextSteps": [inline_code(alert.cli_command, 502), f"<{alert.console_url}|MWAA Serverless console>"],
         },
         "metadata": {
             "threadId": alert.workflow_id,

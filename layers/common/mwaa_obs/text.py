@@ -1,4 +1,4 @@
-"""Text that must fit a limit: cut visibly, never silently."""
+"""Text that must fit a limit (cut visibly, never silently), and counts in words."""
 
 from __future__ import annotations
 
@@ -10,3 +10,8 @@ TRUNCATION_MARK: Final = "…[truncated]"
 def truncate(text: str, limit: int) -> str:
     """The text itself if it fits `limit` characters, else its start and the mark, `limit` characters in all."""
     return text if len(text) <= limit else text[: max(0, limit - len(TRUNCATION_MARK))] + TRUNCATION_MARK
+
+
+def counted(count: int, noun: str) -> str:
+    """`1 run`, `2 runs`: the count and its noun, plural unless it is one."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -66,6 +66,10 @@ def parse_definition(text: str, source: str) -> WorkflowDefinition:
     """Parse and validate one workflow; `source` (a file name or S3 key) prefixes every error."""
     try:
         document = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise DefinitionError(f"{source}: invalid YAML: {where}{error.problem or error.context}") from None
     except yaml.YAMLError as error:
         raise DefinitionError(f"{source}: invalid YAML: {error}") from None
     if not isinstance(document, dict):
