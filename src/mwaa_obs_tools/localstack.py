@@ -19,8 +19,9 @@ Workarounds for what moto does not do (../shared/notes/local-aws.md), each appli
 6. No email leaves the machine: an SQS queue subscribed to the alert topic holds what email subscribers would
    get (`alerts()`), and Slack is a catcher on loopback (mwaa_obs_tools.slack_catcher) unless a webhook URL is
    given. Notices are not delayed (AlertDelaySeconds=0): `pump` delivers events before it delivers notices.
-7. A simulated day passes in seconds: metrics are stamped with the simulator's clock, not the wall clock, so
-   that graphs of the local stack show the simulated day (`mwaa-obs dashboard render`).
+7. A simulated day passes in seconds: the handlers stamp each metric with when its event happened, as in AWS,
+   and the points that have no event (scheduled checks) with the simulator's clock (`telemetry.clock`), not the
+   wall clock, so that graphs of the local stack show the simulated day (`mwaa-obs dashboard render`).
 8. moto never fires schedule rules, and a rule with a ScheduleExpression on the default bus makes its PutEvents
    fail (NotImplementedError): such rules are deleted after deploying, and `pump` invokes the scheduled functions
    itself, on the simulator's clock. moto would run the function of the table stream's mapping in Docker on every
@@ -50,7 +51,7 @@ from typing import Any
 
 import botocore.session
 
-from mwaa_obs import DEFAULT_STACK_NAME, SERVICE
+from mwaa_obs import DEFAULT_STACK_NAME, SERVICE, telemetry
 from mwaa_obs.aws import dynamodb_client
 from mwaa_obs.notices import Notice
 from mwaa_obs.store.runs import Runs
@@ -206,6 +207,7 @@ class LocalStack:
         self.parameters: dict[str, str] = {}
         self.sink = EmulatorSink(endpoint)
         self.engine = Engine(self.sink, self._read_definition, start=datetime.now(UTC))
+        telemetry.clock = lambda: self.engine.now  # workaround 7
         self.simulator = ApiServer(self.engine, port=simulator_port, speed=speed)
         self._s3 = client(endpoint, "s3")
         self._sqs = client(endpoint, "sqs")
@@ -441,6 +443,7 @@ class LocalStack:
         return self.simulator.url
 
     def stop(self) -> None:
+        telemetry.clock = telemetry.wall_clock
         self.simulator.stop()
         if self.slack is not None:
             self.slack.stop()
@@ -486,7 +489,7 @@ class LocalStack:
         for line in lines:
             document = json.loads(line) if line.startswith("{") else {}
             if "_aws" in document:
-                put_emf_metrics(self._cloudwatch, document, at=self.engine.now)
+                put_emf_metrics(self._cloudwatch, document)
 
     def _read_definition(self, location: dict[str, Any]) -> str:
         try:
@@ -511,14 +514,11 @@ def _without_stream_mappings(transformed: dict[str, Any]) -> dict[str, Any]:
     return transformed
 
 
-def put_emf_metrics(cloudwatch: Any, document: dict[str, Any], at: datetime | None = None) -> None:
-    """Do what CloudWatch Logs does with an EMF document: one datum per metric and dimension set.
-
-    `at` replaces the document's timestamp (processing time): the local stack stamps metrics with the simulator's
-    clock, on which processing time is event time, as it nearly is in AWS (workaround 7).
-    """
+def put_emf_metrics(cloudwatch: Any, document: dict[str, Any]) -> None:
+    """Do what CloudWatch Logs does with an EMF document: one datum per metric and dimension set, at the document's
+    timestamp."""
     metadata = document["_aws"]
-    timestamp = at or datetime.fromtimestamp(metadata["Timestamp"] / 1000, UTC)
+    timestamp = datetime.fromtimestamp(metadata["Timestamp"] / 1000, UTC)
     for directive in metadata["CloudWatchMetrics"]:
         data = []
         for definition in directive["Metrics"]:

@@ -390,3 +390,31 @@ def test_backfill_of_a_workflow_the_api_does_not_know_is_an_error(
     urls = ["--endpoint-url", stack.endpoint, "--api-endpoint-url", stack.simulator.url]
     assert cli.main(["backfill", "--workflow", "nosuch", *urls]) == 2
     assert capsys.readouterr().err.strip() == "mwaa-obs: no workflow named nosuch in the MWAA Serverless API"
+
+
+def test_metrics_carry_the_minute_their_event_happened_not_when_it_was_processed(
+    stack: localstack.LocalStack,
+) -> None:
+    # Given a run that failed 50 minutes before its events are processed (a backlog, a redrive)
+    arn = "arn:aws:airflow-serverless:us-east-1:123456789012:workflow/late_events-EEEEEEEEEE"
+    failed_at = (stack.engine.now - timedelta(minutes=50)).replace(second=20, microsecond=0)
+    stack.sink.publish(
+        [
+            {"Source": "aws.airflow-serverless", "DetailType": f"MWAA Serverless Workflow Run {state}",
+             "Detail": json.dumps({"runId": "late-run"}), "Resources": [arn], "Time": at}
+            for state, at in (("Started", failed_at - timedelta(minutes=3)), ("Failed", failed_at))
+        ]
+    )  # fmt: skip
+    stack.pump()
+    # Then its RunFailed point is in the minute it failed
+    cloudwatch = localstack.client(stack.endpoint, "cloudwatch")
+    points = cloudwatch.get_metric_statistics(
+        Namespace=stack.outputs["MetricNamespace"],
+        MetricName="RunFailed",
+        Dimensions=[{"Name": "WorkflowName", "Value": "late_events"}],
+        StartTime=failed_at - timedelta(hours=1),
+        EndTime=stack.engine.now + timedelta(hours=1),
+        Period=60,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    assert [(point["Timestamp"], point["Sum"]) for point in points] == [(failed_at.replace(second=0), 1.0)]

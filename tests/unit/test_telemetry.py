@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -10,7 +11,10 @@ from aws_lambda_powertools import Metrics
 
 from mwaa_obs.metrics import INVALID_EVENTS, RUN_DURATION, RUN_FAILED, MetricPoint
 from mwaa_obs.telemetry import MetricSink, emits_metrics, publish
+from mwaa_obs_tools.factories import T0, minutes
 from tests.conftest import Printed
+
+NOW = T0 + minutes(600)
 
 
 def test_each_workflow_gets_one_document_with_a_fleet_rollup(printed: Callable[[], Printed]) -> None:
@@ -23,7 +27,7 @@ def test_each_workflow_gets_one_document_with_a_fleet_rollup(printed: Callable[[
         MetricPoint(INVALID_EVENTS, 1),
     ]
     # When they are published
-    publish(points, Metrics(namespace="MWAAServerless/Test"))
+    publish(points, Metrics(namespace="MWAAServerless/Test"), NOW)
     documents = printed().emf
     # Then each workflow's document carries the rollup (no dimensions) and the per-workflow dimension set
     by_workflow = {document.get("WorkflowName"): document for document in documents}
@@ -44,8 +48,33 @@ def test_each_workflow_gets_one_document_with_a_fleet_rollup(printed: Callable[[
     assert by_workflow[None]["InvalidEvents"] == [1.0]
 
 
+def test_points_are_stamped_with_the_minute_they_happened_unless_cloudwatch_would_skip_that_time(
+    printed: Callable[[], Printed],
+) -> None:
+    # Given failures of one workflow at two minutes, and one redriven 15 days after it happened
+    points = [
+        MetricPoint(RUN_FAILED, 1, "etl", T0 + minutes(5) + timedelta(seconds=10)),
+        MetricPoint(RUN_FAILED, 1, "etl", T0 + minutes(5) + timedelta(seconds=50)),
+        MetricPoint(RUN_FAILED, 1, "etl", T0 + minutes(7)),
+        MetricPoint(RUN_FAILED, 1, "etl", NOW - timedelta(days=15)),
+        MetricPoint(INVALID_EVENTS, 1),
+    ]
+    publish(points, Metrics(namespace="MWAAServerless/Test"), NOW)
+    stamped = {
+        (document.get("WorkflowName"), datetime.fromtimestamp(document["_aws"]["Timestamp"] / 1000, UTC)): document
+        for document in printed().emf
+    }
+    # Then one document per workflow and minute, at that minute; the too-old one and the timeless one at now
+    assert {key: document.get("RunFailed") for key, document in stamped.items()} == {
+        ("etl", T0 + minutes(5)): [1.0, 1.0],
+        ("etl", T0 + minutes(7)): [1.0],
+        ("etl", NOW): [1.0],
+        (None, NOW): None,
+    }
+
+
 def test_nothing_to_publish_prints_nothing(printed: Callable[[], Printed]) -> None:
-    publish([], Metrics(namespace="MWAAServerless/Test"))
+    publish([], Metrics(namespace="MWAAServerless/Test"), NOW)
     assert printed().emf == []
 
 

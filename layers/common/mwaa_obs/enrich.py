@@ -117,7 +117,11 @@ class Enricher:
             )
             sink.extend(
                 durations_completed(
-                    is_run=isinstance(item, RunItem), before=before, after=after, workflow=run.workflow_name
+                    is_run=isinstance(item, RunItem),
+                    before=before,
+                    after=after,
+                    workflow=run.workflow_name,
+                    at=after.ended_at,
                 )
             )
             logger.info(

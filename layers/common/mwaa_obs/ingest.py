@@ -128,13 +128,16 @@ def metrics_owed(event: RunEvent | TaskEvent, recorded: Recorded) -> list[Metric
     if recorded.outcome is WriteOutcome.ADVANCED and event.status in outcomes:
         owed.append(outcomes[event.status])
     workflow = event.workflow.name
-    points = [MetricPoint(spec, 1, workflow) for spec in owed]
+    at = event.occurred_at  # metrics carry the time of their transition, not the time it was processed
+    points = [MetricPoint(spec, 1, workflow, at) for spec in owed]
     return points + durations_completed(
-        is_run=is_run, before=recorded.before, after=recorded.before.merged_with(event), workflow=workflow
+        is_run=is_run, before=recorded.before, after=recorded.before.merged_with(event), workflow=workflow, at=at
     )
 
 
-def durations_completed(*, is_run: bool, before: Timeline, after: Timeline, workflow: str) -> list[MetricPoint]:
+def durations_completed(
+    *, is_run: bool, before: Timeline, after: Timeline, workflow: str, at: datetime | None
+) -> list[MetricPoint]:
     """The durations a write made known: each pair of times complete after it and not before."""
     pairs: tuple[tuple[MetricSpec, str, str], ...] = (
         ((RUN_QUEUE_DELAY, "queued_at", "started_at"), (RUN_DURATION, "started_at", "ended_at"))
@@ -145,7 +148,7 @@ def durations_completed(*, is_run: bool, before: Timeline, after: Timeline, work
     for spec, first, last in pairs:
         seconds = _completed_interval(before, after, first, last)
         if seconds is not None:
-            points.append(MetricPoint(spec, seconds, workflow))
+            points.append(MetricPoint(spec, seconds, workflow, at))
     return points
 
 

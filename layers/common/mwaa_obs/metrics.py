@@ -8,6 +8,7 @@ fleet-wide rollup (no dimensions). There is no per-task dimension: cardinality m
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final
 
 from mwaa_obs.states import RunState, TaskState
@@ -140,8 +141,9 @@ def dimension_sets(spec: MetricSpec) -> tuple[tuple[str, ...], ...]:
 
 @dataclass(frozen=True, slots=True)
 class MetricPoint:
-    """One value to publish; workflow is None for fleet-only metrics."""
+    """One value to publish; workflow is None for fleet-only metrics; at is when it happened (None: when published)."""
 
     spec: MetricSpec
     value: float
     workflow: str | None = None
+    at: datetime | None = None

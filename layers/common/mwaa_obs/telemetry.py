@@ -7,10 +7,12 @@ across invocations.
 
 from __future__ import annotations
 
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from functools import wraps
-from typing import Any
+from typing import Any, Final
 
 from aws_lambda_powertools import Metrics
 
@@ -40,21 +42,47 @@ def emits_metrics[Event, Result](handler: Callable[[Event, Any, MetricSink], Res
             return handler(event, context, sink)
         finally:
             # Made per invocation: Powertools reads the namespace from the function's environment when made.
-            publish(sink.points, Metrics())
+            publish(sink.points, Metrics(), clock())
 
     return invoke
 
 
-def publish(points: Iterable[MetricPoint], metrics: Metrics) -> None:
-    """One EMF document per workflow, each holding the fleet rollup (no dimensions) and the per-workflow set.
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+# When a point without a time of its own happened: the local stack sets its simulated clock here.
+clock: Callable[[], datetime] = wall_clock
+
+# CloudWatch skips EMF metrics stamped more than 14 days in the past or 2 hours in the future ("Specification:
+# Embedded metric format", https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html):
+# a point outside that window (an event redriven weeks later) is stamped when published rather than lost.
+ACCEPTED_PAST: Final = timedelta(days=14) - timedelta(hours=1)
+ACCEPTED_FUTURE: Final = timedelta(hours=2) - timedelta(minutes=5)
+
+
+def stamp(point: MetricPoint, now: datetime) -> datetime:
+    """The minute a point is published at: when it happened, if CloudWatch accepts that time, else now."""
+    at = point.at if point.at is not None and now - ACCEPTED_PAST <= point.at <= now + ACCEPTED_FUTURE else now
+    return at.replace(second=0, microsecond=0)  # CloudWatch keeps EMF metrics at one-minute resolution
+
+
+def publish(points: Iterable[MetricPoint], metrics: Metrics, now: datetime) -> None:
+    """One EMF document per workflow and minute, each holding the fleet rollup (no dimensions) and the per-workflow
+    set, stamped with the minute its points happened in.
 
     A batch is at most 100 messages (template.yaml caps IngestBatchSize) and a message owes at most one value of
     each metric, which keeps every metric within EMF's 100 values per document.
     """
-    by_workflow: dict[str | None, list[MetricPoint]] = defaultdict(list)
+    groups: dict[tuple[str | None, datetime], list[MetricPoint]] = defaultdict(list)
     for point in points:
-        by_workflow[point.workflow].append(point)
-    for workflow, group in by_workflow.items():
+        groups[(point.workflow, stamp(point, now))].append(point)
+    for (workflow, at), group in groups.items():
+        with warnings.catch_warnings():
+            # stamp() kept `at` in CloudWatch's window around `now`; Powertools checks it against the wall clock
+            # again, which differs from `now` only on the local stack's simulated clock.
+            warnings.simplefilter("ignore", UserWarning)
+            metrics.set_timestamp(at)
         for point in group:
             metrics.add_metric(name=point.spec.name, unit=point.spec.unit, value=point.value)
         if workflow is not None:
