@@ -391,33 +391,66 @@ def _admin(simulator_url: str, path: str, body: dict[str, Any]) -> dict[str, Any
 
 
 def _replay(args: argparse.Namespace) -> int:
+    """Every good line is sent, whatever the lines around it; each bad one is reported with its number and reason,
+    and the exit code is 1 if any line was bad or refused."""
     _use_local(args.endpoint_url)
     events = _client("events", args.endpoint_url)
     try:
-        lines = [line for line in args.events.read_text(encoding="utf-8").splitlines() if line.strip()]
-    except OSError as error:
-        raise CliError(f"cannot read {args.events}: {error.strerror}") from None
-    entries = []
+        lines = args.events.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise CliError(f"cannot read {args.events}: {getattr(error, 'strerror', None) or error}") from None
+    entries: list[tuple[int, dict[str, Any]]] = []
+    bad = 0
     for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
         try:
-            event = json.loads(line)
-            entries.append(
-                {
-                    "Source": event["source"],
-                    "DetailType": event["detail-type"],
-                    "Detail": json.dumps(event.get("detail", {})),
-                    "Resources": event.get("resources", []),
-                    "Time": datetime.fromisoformat(event["time"]) if "time" in event else datetime.now(),
-                    "EventBusName": "default",
-                }
-            )
-        except (ValueError, KeyError, TypeError) as error:
-            raise CliError(f"{args.events}:{number}: not an EventBridge event ({error})") from None
-    failed = 0
+            entries.append((number, _bus_entry(line)))
+        except ValueError as error:
+            bad += 1
+            print(f"{args.events}:{number}: not sent: {error}", file=sys.stderr)
+    refused = 0
     for start in range(0, len(entries), 10):
-        failed += events.put_events(Entries=entries[start : start + 10]).get("FailedEntryCount", 0)
-    print(f"sent {len(entries) - failed} events through the local bus ({failed} refused)")
-    return 1 if failed else 0
+        batch = entries[start : start + 10]
+        answer = events.put_events(Entries=[entry for _, entry in batch])
+        for (number, _), result in zip(batch, answer.get("Entries", []), strict=False):
+            if "ErrorCode" in result:
+                refused += 1
+                print(f"{args.events}:{number}: refused by the bus: {result.get('ErrorMessage')}", file=sys.stderr)
+    sent = len(entries) - refused
+    print(f"sent {counted(sent, 'event')} through the local bus ({bad} not events, {refused} refused)")
+    return 1 if bad or refused else 0
+
+
+def _bus_entry(line: str) -> dict[str, Any]:
+    """A PutEvents entry from one JSON line of an EventBridge event; ValueError says what is wrong with it."""
+    try:
+        event = json.loads(line)
+    except ValueError as error:
+        raise ValueError(f"not JSON ({error})") from None
+    if not isinstance(event, dict):
+        raise ValueError("not a JSON object")
+    missing = [key for key in ("source", "detail-type") if not isinstance(event.get(key), str) or not event[key]]
+    if missing:
+        raise ValueError(f"no {' or '.join(missing)}")
+    detail = event.get("detail", {})
+    if not isinstance(detail, dict):  # PutEvents takes a JSON object as Detail, nothing else
+        raise ValueError(f"detail is a {type(detail).__name__}, not a JSON object")
+    resources = event.get("resources", [])
+    if not isinstance(resources, list) or not all(isinstance(arn, str) for arn in resources):
+        raise ValueError("resources is not a list of ARNs")
+    try:
+        at = datetime.fromisoformat(event["time"]) if "time" in event else datetime.now(UTC)
+    except (TypeError, ValueError):
+        raise ValueError(f"time {event['time']!r} is not ISO-8601") from None
+    return {
+        "Source": event["source"],
+        "DetailType": event["detail-type"],
+        "Detail": json.dumps(detail),
+        "Resources": resources,
+        "Time": at,
+        "EventBusName": "default",
+    }
 
 
 # --- dlq redrive ---------------------------------------------------------------------------------------------------

@@ -418,3 +418,39 @@ def test_metrics_carry_the_minute_their_event_happened_not_when_it_was_processed
         Statistics=["Sum"],
     )["Datapoints"]
     assert [(point["Timestamp"], point["Sum"]) for point in points] == [(failed_at.replace(second=0), 1.0)]
+
+
+def test_replay_sends_every_good_line_and_names_each_bad_one(
+    stack: localstack.LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arn = "arn:aws:airflow-serverless:us-east-1:123456789012:workflow/mixed_file-FFFFFFFFFF"
+
+    def started(run_id: str, **changes: Any) -> str:
+        event = {"source": "aws.airflow-serverless", "detail-type": "MWAA Serverless Workflow Run Started",
+                 "time": "2026-11-24T00:00:00Z", "resources": [arn], "detail": {"runId": run_id}}  # fmt: skip
+        return json.dumps({key: value for key, value in (event | changes).items() if value is not None})
+
+    lines = [
+        started("good-1"),
+        started("bad-2", detail="a string"),
+        started("good-3"),
+        '{"source": "aws.airflow-serverless", "detail-type": ',
+        started("bad-5", source=None),
+        started("bad-6", time="yesterday"),
+        started("good-7"),
+    ]
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    capsys.readouterr()
+    assert cli.main(["replay", str(path), "--endpoint-url", stack.endpoint]) == 1
+    printed = capsys.readouterr()
+    assert printed.err.splitlines() == [
+        f"{path}:2: not sent: detail is a str, not a JSON object",
+        f"{path}:4: not sent: not JSON (Expecting value: line 1 column 53 (char 52))",
+        f"{path}:5: not sent: no source",
+        f"{path}:6: not sent: time 'yesterday' is not ISO-8601",
+    ]
+    assert printed.out.strip() == "sent 3 events through the local bus (4 not events, 0 refused)"
+    stack.pump()
+    listed = cli_json(capsys, "runs", "list", "--workflow", "mixed_file", "--endpoint-url", stack.endpoint)
+    assert sorted(run["run_id"] for run in listed) == ["good-1", "good-3", "good-7"]
