@@ -756,6 +756,14 @@ def _runs_show(args: argparse.Namespace) -> int:
             for t in shown["tasks"]
         ],
     )
+    earlier = [
+        [t["task_id"], str(a["attempt"]), a["status"] or "-", a["error_message"] or ""]
+        for t in shown["tasks"]
+        for a in t["attempts"][:-1]
+    ]
+    if earlier:
+        print("\nearlier attempts:")
+        _table(["TASK", "ATTEMPT", "STATUS", "ERROR"], earlier)
     return 0
 
 

@@ -145,6 +145,26 @@ def test_every_run_shows_the_simulators_tasks(
         assert shown == expected, (name, run_id)
 
 
+def test_runs_show_in_text_lists_the_earlier_attempts(
+    stack: localstack.LocalStack, service: Any, simulated: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the simple_s3_test run whose list_objects failed its first attempt and succeeded on retry
+    retried = [
+        run_id
+        for (name, run_id), run in truth_runs(service, simulated).items()
+        if name == "simple_s3_test" and run["status"] == "SUCCESS"
+    ]
+    assert retried
+    capsys.readouterr()
+    assert cli.main(["runs", "show", retried[0], "--workflow", "simple_s3_test", "--endpoint-url", stack.endpoint]) == 0
+    text = capsys.readouterr().out
+    # Then the text shows that attempt too, not only --json
+    _, earlier = text.split("\nearlier attempts:\n")
+    header, *rows = earlier.splitlines()
+    assert header.split() == ["TASK", "ATTEMPT", "STATUS", "ERROR"]
+    assert [row.split()[:3] for row in rows] == [["list_objects", "1", "UP_FOR_RETRY"]]
+
+
 def test_the_metrics_reached_cloudwatch(stack: localstack.LocalStack, service: Any, simulated: dict[str, str]) -> None:
     failed = sum(1 for run in truth_runs(service, simulated).values() if run["status"] == "FAILED")
     cloudwatch = localstack.client(stack.endpoint, "cloudwatch")
