@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
@@ -34,6 +35,7 @@ LOCAL_SIMULATOR = "http://localhost:4599"
 ENDPOINT_URL_VARIABLE = "MWAA_OBS_ENDPOINT_URL"
 SIMULATOR_URL_VARIABLE = "MWAA_OBS_SIMULATOR_URL"
 SAMPLE_BODY_SHOWN = 300  # characters of a sampled event's body in text output (--json has it whole)
+MAX_POINTS_PER_GRAPH = 1440  # a day of minutes: a render asks CloudWatch for each point of each graph
 TABLE_CELL_SHOWN = 100  # characters of a table cell (an error message can be thousands)
 
 
@@ -127,8 +129,13 @@ def _parser() -> argparse.ArgumentParser:
     draw.add_argument("workflow", metavar="WORKFLOW")
     draw.add_argument("--out", type=Path, required=True, metavar="FILE.png")
     draw.add_argument("--hours", type=_positive_number, default=24.0, help="how far back the graphs go (default 24)")
-    draw.add_argument("--end", type=datetime.fromisoformat, help="when the graphs end, ISO-8601 (default now)")
+    draw.add_argument(
+        "--end",
+        type=_date,
+        help="when the graphs end, ISO-8601 (default now: the simulator's clock on the local stack)",
+    )
     draw.add_argument("--period", type=_positive, help="seconds per point (default: each widget's own)")
+    _api_endpoint_option(draw)
     draw.set_defaults(command=_dashboard_render)
 
     dlq = commands.add_parser("dlq", help="the dead-letter queues").add_subparsers(required=True, metavar="ACTION")
@@ -618,15 +625,25 @@ def _dashboard_render(args: argparse.Namespace) -> int:
         raise CliError("dashboard render needs matplotlib: pip install 'mwaa-obs[render]'") from None
     if not args.out.parent.is_dir():
         raise CliError(f"--out: folder {args.out.parent} does not exist")
+    if args.period and args.hours * 3600 / args.period > MAX_POINTS_PER_GRAPH:
+        shortest = math.ceil(args.hours * 3600 / MAX_POINTS_PER_GRAPH)
+        raise CliError(f"--period {args.period} over {args.hours:g} hours is more than {MAX_POINTS_PER_GRAPH} points "
+                       f"per graph: use --period {shortest} or more, or fewer --hours")  # fmt: skip
     outputs = _stack_outputs(args)
     if "WorkflowDashboardName" not in outputs:
         raise CliError(f"stack {args.stack_name} has no workflow dashboard (deployed before dashboards existed?)")
-    end = (args.end or datetime.now(UTC)).astimezone(UTC)
+    api_url = _use_api(args)
+    # The local stack's metrics live on the simulator's clock, which runs ahead of the wall clock.
+    now = _simulator_clock(api_url) if args.endpoint_url and api_url else datetime.now(UTC)
+    end = (args.end or now).astimezone(UTC)
     start = end - timedelta(hours=args.hours)
     cloudwatch = _client("cloudwatch", args.endpoint_url)
     name = outputs["WorkflowDashboardName"]
-    path = render.render(cloudwatch, name, args.workflow, args.out, start=start, end=end, period=args.period)
-    print(path)
+    drawn = render.render(cloudwatch, name, args.workflow, args.out, start=start, end=end, period=args.period)
+    if drawn.empty:
+        print(f"mwaa-obs: no data from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC in: "
+              f"{'; '.join(drawn.empty)}", file=sys.stderr)  # fmt: skip
+    print(drawn.path)
     return 0
 
 

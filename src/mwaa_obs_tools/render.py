@@ -166,18 +166,22 @@ def render(
     start: datetime,
     end: datetime,
     period: int | None = None,
-) -> Path:
-    """Draw the workflow's metric widgets into one PNG; returns its path."""
+) -> Rendered:
+    """Draw the workflow's metric widgets into one PNG; an empty graph says so on it, and is named in the result."""
     body = workflow_body(cloudwatch, dashboard_name, workflow)
     widgets = [widget for widget in body["widgets"] if widget["type"] == "metric"]
     alarms = [widget for widget in body["widgets"] if widget["type"] == "alarm"]
     rows = math.ceil(len(widgets) / 2) + (1 if alarms else 0)
     figure, axes = plt.subplots(rows, 2, figsize=(14, 3.2 * rows), squeeze=False)
     figure.suptitle(f"Workflow {workflow}  ({start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC)", fontsize=13)
+    empty: list[str] = []
     for axis, widget in zip(axes.flat, widgets, strict=False):
         properties = widget["properties"]
         seconds = period or int(properties.get("period", 300))
         series = widget_series(cloudwatch, widget, start, end, seconds)
+        if not any(value for line in series for value in line.values if not math.isnan(value)):
+            empty.append(properties.get("title", ""))
+            axis.text(0.5, 0.5, "no data in this window", ha="center", va="center", transform=axis.transAxes)
         stacked = properties.get("stacked", False)
         base = [0.0] * len(series[0].times) if series else []
         for line in series:
@@ -216,4 +220,10 @@ def render(
     out.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out, dpi=90)
     plt.close(figure)
-    return out
+    return Rendered(out, empty)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    path: Path
+    empty: list[str]  # titles of the graphs with nothing but gaps or zeros in the window

@@ -333,6 +333,27 @@ def test_dashboard_render_draws_the_workflows_graphs_from_the_emulators_metrics(
     assert drawn == {label: sum(run["status"] == status for run in truth) for label, status in expected.items()}
 
 
+def test_dashboard_render_ends_at_the_local_stacks_clock_and_names_the_empty_graphs(
+    stack: localstack.LocalStack, simulated: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    urls = ["--endpoint-url", stack.endpoint, "--api-endpoint-url", stack.simulator.url]
+    out = str(tmp_path / "drawn.png")
+    capsys.readouterr()
+    # With the default --end (the simulator's clock, ahead of the wall clock), the simulated runs are drawn
+    assert cli.main(["dashboard", "render", "create_s3_objects", "--out", out, "--hours", "48", *urls]) == 0
+    assert "Run outcomes (per hour)" not in capsys.readouterr().err
+    # And a workflow without data is drawn with each graph saying so, and named on stderr
+    assert cli.main(["dashboard", "render", "never_ran", "--out", out, "--hours", "48", *urls]) == 0
+    (warning,) = capsys.readouterr().err.splitlines()
+    assert warning.startswith("mwaa-obs: no data from ")
+    assert "Run outcomes (per hour)" in warning
+    # And a render that would ask for too many points is refused before it starts
+    assert cli.main(["dashboard", "render", "never_ran", "--out", out, "--period", "1", "--hours", "1", *urls]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "mwaa-obs: --period 1 over 1 hours is more than 1440 points per graph: use --period 3 or more, or fewer --hours"
+    )
+
+
 def test_dlq_redrive_moves_dead_events_back_and_they_are_then_stored(
     stack: localstack.LocalStack, capsys: pytest.CaptureFixture[str]
 ) -> None:
