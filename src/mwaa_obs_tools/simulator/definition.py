@@ -36,6 +36,19 @@ class DefinitionError(ValueError):
     """A definition the service would refuse with ValidationException; the message names the file."""
 
 
+# Airflow's trigger rules (airflow.utils.trigger_rule.TriggerRule) that the simulator runs; the engine decides them.
+TRIGGER_RULES = (
+    "all_success",
+    "all_failed",
+    "all_done",
+    "one_success",
+    "one_failed",
+    "none_failed",
+    "none_skipped",
+    "always",
+)
+
+
 @dataclass(frozen=True)
 class TaskDefinition:
     task_id: str
@@ -44,6 +57,7 @@ class TaskDefinition:
     retries: int
     retry_delay: float
     execution_timeout: float | None
+    trigger_rule: str = "all_success"
 
     @property
     def operator_name(self) -> str:
@@ -126,9 +140,15 @@ def _task(source: str, task_id: str, spec: dict[str, Any], defaults: dict[str, A
     retries = spec.get("retries", defaults.get("retries", 0))
     if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
         raise DefinitionError(f"{source}: task {task_id!r}: retries must be a whole number from 0 to 10")
+    trigger_rule = spec.get("trigger_rule", defaults.get("trigger_rule", "all_success"))
+    if trigger_rule not in TRIGGER_RULES:
+        raise DefinitionError(
+            f"{source}: task {task_id!r}: trigger_rule {trigger_rule!r} is not one of {', '.join(TRIGGER_RULES)}"
+        )
     return TaskDefinition(
         task_id=task_id,
         operator=operator,
+        trigger_rule=trigger_rule,
         dependencies=tuple(dependencies),
         retries=retries,
         retry_delay=_seconds(source, "retry_delay", spec.get("retry_delay", defaults.get("retry_delay", 300))) or 0,

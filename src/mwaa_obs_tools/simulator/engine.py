@@ -48,7 +48,10 @@ TASK_DETAIL_TYPE = {
     "TIMEOUT": "Timeout",
 }
 TERMINAL_RUN = frozenset({"SUCCESS", "FAILED", "TIMEOUT", "STOPPED"})
-FINAL_TASK = frozenset({"SUCCESS", "FAILED", "UPSTREAM_FAILED", "TIMEOUT"})
+# SKIPPED is Airflow's: the API model's TaskInstanceStatus has no such value and no event announces it, so a
+# skipped task shows in the simulator's API only, and sends nothing.
+FINAL_TASK = frozenset({"SUCCESS", "FAILED", "UPSTREAM_FAILED", "TIMEOUT", "SKIPPED"})
+FAILED_TASK = frozenset({"FAILED", "TIMEOUT", "UPSTREAM_FAILED"})  # what Airflow's rules count as failed
 ACTIVE_TASK = frozenset({"SCHEDULED", "QUEUED", "RUNNING", "UP_FOR_RETRY"})
 DEFAULT_TASK_SECONDS = 45.0
 _ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -330,11 +333,20 @@ class Engine:
         self._schedule_ready(run)
 
     def _schedule_ready(self, run: Run) -> None:
+        """Decide every waiting task whose trigger rule can be decided now (tasks are in dependency order, so one
+        pass settles a skipped or upstream-failed chain)."""
         for instance in run.tasks.values():
-            if instance.status == "NONE" and all(
-                run.tasks[dependency].status == "SUCCESS" for dependency in instance.task.dependencies
-            ):
+            if instance.status != "NONE":
+                continue
+            upstream = [run.tasks[dependency].status for dependency in instance.task.dependencies]
+            decision = trigger_decision(instance.task.trigger_rule, upstream)
+            if decision == "run":
                 self._start_attempt(run, instance)
+            elif decision == "SKIPPED":
+                instance.status, instance.modified_at, instance.ended_at = "SKIPPED", self.now, self.now
+            elif decision == "UPSTREAM_FAILED":
+                instance.ended_at = self.now
+                self._task_state(run, instance, "UPSTREAM_FAILED")
 
     def _start_attempt(self, run: Run, instance: TaskInstance) -> None:
         instance.attempt += 1
@@ -410,22 +422,18 @@ class Engine:
             self._at(instance.task.retry_delay, retry)
             return
         self._task_state(run, instance, "TIMEOUT" if timed_out else "FAILED")
-        self._fail_downstream(run, task_id)
+        self._schedule_ready(run)
         self._maybe_end(run)
-
-    def _fail_downstream(self, run: Run, failed_task: str) -> None:
-        blocked = {failed_task}
-        for instance in run.tasks.values():  # tasks are in dependency order
-            if instance.status == "NONE" and blocked & set(instance.task.dependencies):
-                blocked.add(instance.task.task_id)
-                instance.ended_at = self.now
-                self._task_state(run, instance, "UPSTREAM_FAILED")
 
     def _maybe_end(self, run: Run) -> None:
         if run.state in TERMINAL_RUN or any(i.status not in FINAL_TASK for i in run.tasks.values()):
             return
+        # Airflow's rule: the run failed when a leaf task (none downstream of it) failed or was upstream-failed; a
+        # failure followed by a cleanup task that ran (trigger_rule all_done) ends the run in SUCCESS.
+        upstream_of_others = {dependency for i in run.tasks.values() for dependency in i.task.dependencies}
+        leaves = [i for i in run.tasks.values() if i.task.task_id not in upstream_of_others]
         failed = [i.task.task_id for i in run.tasks.values() if i.status in {"FAILED", "TIMEOUT"}]
-        if failed:
+        if any(leaf.status in FAILED_TASK for leaf in leaves):
             self._end_run(run, "FAILED", f"Task {', '.join(failed)} failed", attempt_state="FAILED")
         else:
             self._end_run(run, "SUCCESS", None, attempt_state="FAILED")
@@ -504,3 +512,23 @@ def _add_times(detail: dict[str, Any], started: datetime | None, ended: datetime
         detail["startedAt"] = started.strftime("%Y-%m-%dT%H:%M:%SZ")
     if ended:
         detail["endedAt"] = ended.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def trigger_decision(rule: str, upstream: list[str]) -> str:
+    """What Airflow does with a waiting task given its upstream tasks' states: "run", "SKIPPED", "UPSTREAM_FAILED",
+    or "wait" (airflow.ti_deps.deps.trigger_rule_dep)."""
+    done = all(state in FINAL_TASK for state in upstream)
+    succeeded = sum(state == "SUCCESS" for state in upstream)
+    failed = sum(state in FAILED_TASK for state in upstream)
+    skipped = sum(state == "SKIPPED" for state in upstream)
+    decisions = {
+        "always": "run",
+        "all_success": "UPSTREAM_FAILED" if failed else "SKIPPED" if skipped else "run" if done else "wait",
+        "all_failed": "SKIPPED" if succeeded or skipped else "run" if done else "wait",
+        "all_done": "run" if done else "wait",
+        "one_success": "run" if succeeded else "wait" if not done else "UPSTREAM_FAILED" if failed else "SKIPPED",
+        "one_failed": "run" if failed else "wait" if not done else "SKIPPED",
+        "none_failed": "UPSTREAM_FAILED" if failed else "run" if done else "wait",
+        "none_skipped": "SKIPPED" if skipped else "run" if done else "wait",
+    }
+    return decisions[rule]
