@@ -14,7 +14,7 @@ import statistics
 import sys
 import time
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,14 @@ from mwaa_obs_tools.sample_events import EXAMPLES, run_example_day
 DEMO_OUTPUT = Path("demo-output")
 
 
+# A fixed simulated day (and the simulator's fixed seed): the demo prints the same figures, run ids and pictures
+# whenever it runs, so that the README's excerpt stays true.
+DEMO_DAY = datetime(2026, 12, 1, tzinfo=UTC)
+
+
 def main() -> int:
     started = time.monotonic()
-    with localstack.running() as stack:
+    with localstack.running(start=DEMO_DAY) as stack:
         print(
             f"emulator   moto server on {stack.endpoint}; stack '{localstack.STACK_NAME}' deployed from template.yaml"
         )

@@ -190,6 +190,8 @@ class LocalStack:
         speed: float = 0.0,
         slack_webhook_url: str | None = None,
         parameters: Mapping[str, str] | None = None,
+        *,
+        start: datetime | None = None,
     ) -> None:
         self.endpoint = endpoint
         self._given_parameters = dict(parameters or {})
@@ -206,7 +208,7 @@ class LocalStack:
         self._alerts: list[dict[str, Any]] = []
         self.parameters: dict[str, str] = {}
         self.sink = EmulatorSink(endpoint)
-        self.engine = Engine(self.sink, self._read_definition, start=datetime.now(UTC))
+        self.engine = Engine(self.sink, self._read_definition, start=start or datetime.now(UTC))
         telemetry.clock = lambda: self.engine.now  # workaround 7
         self.simulator = ApiServer(self.engine, port=simulator_port, speed=speed)
         self._s3 = client(endpoint, "s3")
@@ -552,14 +554,20 @@ def _captured_stdout() -> Iterator[io.StringIO]:
 
 @contextmanager
 def running(
-    port: int | None = None, simulator_port: int = 0, speed: float = 0.0, slack_webhook_url: str | None = None
+    port: int | None = None,
+    simulator_port: int = 0,
+    speed: float = 0.0,
+    slack_webhook_url: str | None = None,
+    start: datetime | None = None,
 ) -> Iterator[LocalStack]:
     """moto server, the stack deployed, the simulator serving (and a Slack catcher, without a webhook URL); all
     stopped on exit."""
     port = port or emulator.free_port()
     with emulator.moto_server(port) as endpoint:
         emulator.use_offline(port)
-        stack = LocalStack(endpoint, simulator_port=simulator_port, speed=speed, slack_webhook_url=slack_webhook_url)
+        stack = LocalStack(
+            endpoint, simulator_port=simulator_port, speed=speed, slack_webhook_url=slack_webhook_url, start=start
+        )
         stack.deploy()
         stack.start_simulator()
         try:
