@@ -263,12 +263,28 @@ def _positive_number(text: str) -> float:
 # --- local up ------------------------------------------------------------------------------------------------------
 
 
+STDOUT_FD, STDERR_FD = 1, 2
+STOPPING = b"stopping: events still queued stay in the emulator's queue (Ctrl-C again: at once)\n"
+
+
 def _local_up(args: argparse.Namespace) -> int:
     from mwaa_obs_tools import localstack  # noqa: PLC0415 - moto and the translator load only for this command
 
+    for port, flag in ((args.port, "--port"), (args.simulator_port, "--simulator-port")):
+        _refuse_taken_port(port, flag)
     stop = threading.Event()
+
+    def on_signal(*_: object) -> None:
+        if stop.is_set():  # a second Ctrl-C: at once (the servers are threads of this process and end with it)
+            os.write(STDERR_FD, b"stopped at once\n")
+            os._exit(2)
+        stop.set()
+        # os.write to the process's own stdout, not print: the handler may interrupt a print, or a handler call whose
+        # output the local stack captures
+        os.write(STDOUT_FD, STOPPING)
+
     for stopping in (signal.SIGINT, signal.SIGTERM):  # SIGINT explicitly: a background job inherits it ignored
-        signal.signal(stopping, lambda *_: stop.set())
+        signal.signal(stopping, on_signal)
     with localstack.running(args.port, args.simulator_port, args.speed, args.slack_webhook_url) as stack:
         print(f"AWS emulator        {stack.endpoint}")
         print(f"MWAA Serverless     {stack.simulator.url}  (simulated time x{args.speed:g})")
@@ -280,7 +296,7 @@ def _local_up(args: argparse.Namespace) -> int:
         print("ready (Ctrl-C stops)", flush=True)
         emailed = slacked = 0
         while not stop.wait(1.0):
-            handled = stack.pump()
+            handled = stack.pump(should_stop=stop.is_set)
             if handled:
                 print(f"ingested {handled} events", flush=True)
             alerts = stack.alerts()
@@ -293,6 +309,16 @@ def _local_up(args: argparse.Namespace) -> int:
             slacked = len(delivered)
     print("stopped")
     return 0
+
+
+def _refuse_taken_port(port: int, flag: str) -> None:
+    import socket  # noqa: PLC0415
+
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            raise CliError(f"port {port} is taken ({error.strerror}): free it or choose another with {flag}") from None
 
 
 # --- simulate and replay -------------------------------------------------------------------------------------------

@@ -452,26 +452,27 @@ class LocalStack:
 
     # --- running ---------------------------------------------------------------------------------------------------
 
-    def pump(self) -> int:
+    def pump(self, should_stop: Callable[[], bool] = lambda: False) -> int:
         """Deliver each function's queue to its handler (events first, then the notices they caused) until all are
         empty; returns the events ingested."""
         assert self.functions, "deploy() first"
         ingested = 0
-        while True:
-            handled = [self.drain(target) for target in self.functions]
+        while not should_stop():
+            handled = [self.drain(target, should_stop) for target in self.functions]
             ingested += handled[0]
             if not any(handled) and not self.delayed_notices.release():
                 self.run_streams()
                 self.run_schedules()
                 return ingested
+        return ingested  # asked to stop: what is still queued stays in the queue
 
-    def drain(self, target: FunctionTarget) -> int:
+    def drain(self, target: FunctionTarget, should_stop: Callable[[], bool] = lambda: False) -> int:
         """Poll one function's queue until it is empty (or only failing messages are left); returns those handled.
         Nothing while its event source mapping is disabled, as Lambda would not poll it."""
         if self._lambda.get_event_source_mapping(UUID=target.mapping_uuid).get("State") != "Enabled":
             return 0
         handled = 0
-        while True:
+        while not should_stop():
             with _captured_stdout() as output:
                 result: PollResult = poll_sqs_once(
                     self._sqs, target.queue_url, target.queue_arn, target.handler, target.batch_size
@@ -480,6 +481,7 @@ class LocalStack:
             if not result.received or result.failed == result.received:
                 return handled + result.received - result.failed
             handled += result.received
+        return handled
 
     def _forward(self, log_group: str, printed: str) -> None:
         """What the function printed: EMF documents become metrics, every line goes to the function's logs."""

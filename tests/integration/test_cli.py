@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
@@ -55,9 +56,6 @@ def test_an_invalid_definition_is_refused_before_anything_is_sent(
 
 
 def test_local_up_prints_its_endpoints_never_the_webhook_and_stops_cleanly_on_ctrl_c() -> None:
-    import signal
-    import subprocess
-    import sys
 
     ports = [str(emulator.free_port()), str(emulator.free_port())]
     command = [
@@ -193,3 +191,58 @@ def test_ctrl_c_on_the_demo_stops_everything_in_one_line() -> None:
         demo.kill()
     assert demo.returncode == 2
     assert err.strip() == "demo: interrupted; everything stopped"
+
+
+def test_local_up_refuses_a_taken_port_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        free = str(emulator.free_port())
+        assert cli.main(["local", "up", "--port", free, "--simulator-port", str(port)]) == 2
+    line = one_error_line(capsys)
+    assert line.startswith(f"mwaa-obs: port {port} is taken (")
+    assert line.endswith("free it or choose another with --simulator-port")
+
+
+def test_ctrl_c_on_local_up_stops_without_draining_the_queue(tmp_path: Path) -> None:
+    ports = [str(emulator.free_port()), str(emulator.free_port())]
+    command = [
+        sys.executable,
+        "-m",
+        "mwaa_obs_tools.cli",
+        "local",
+        "up",
+        "--port",
+        ports[0],
+        "--simulator-port",
+        ports[1],
+    ]
+    up = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert up.stdout is not None
+        for line in up.stdout:  # blocks until the next line: no sleeping
+            if line.startswith("ready"):
+                break
+        # Given 600 events on their way (draining them takes over a minute)
+        arn = "arn:aws:airflow-serverless:us-east-1:123456789012:workflow/busy-GGGGGGGGGG"
+        events = tmp_path / "busy.jsonl"
+        events.write_text(
+            "\n".join(
+                json.dumps({"source": "aws.airflow-serverless", "detail-type": "MWAA Serverless Workflow Run Started",
+                            "time": "2026-11-24T00:00:00Z", "resources": [arn], "detail": {"runId": f"r{n}"}})
+                for n in range(600)
+            )
+        )  # fmt: skip
+        assert cli.main(["replay", str(events), "--endpoint-url", f"http://localhost:{ports[0]}"]) == 0
+        # When Ctrl-C comes while they are being ingested
+        up.send_signal(signal.SIGINT)
+        rest = up.communicate(timeout=120)[0].splitlines()
+    finally:
+        up.kill()
+    # Then it says it is stopping, stops cleanly, and has not ingested them all first
+    assert "stopping: events still queued stay in the emulator's queue (Ctrl-C again: at once)" in rest
+    assert rest[-1] == "stopped"
+    assert up.returncode == 0
+    ingested = sum(int(line.split()[1]) for line in rest if line.startswith("ingested "))
+    assert ingested < 600
