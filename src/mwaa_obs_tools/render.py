@@ -22,7 +22,8 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
-from matplotlib import dates
+from matplotlib import dates, ticker
+from matplotlib.figure import Figure
 
 from mwaa_obs.stats import percentile
 from mwaa_obs_tools.dashboards import WORKFLOW_PATTERN
@@ -168,59 +169,91 @@ def render(
     period: int | None = None,
 ) -> Rendered:
     """Draw the workflow's metric widgets into one PNG; an empty graph says so on it, and is named in the result."""
+    figure, empty = draw(cloudwatch, dashboard_name, workflow, start=start, end=end, period=period)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out, dpi=90)
+    plt.close(figure)
+    return Rendered(out, empty)
+
+
+def draw(
+    cloudwatch: Any, dashboard_name: str, workflow: str, *, start: datetime, end: datetime, period: int | None = None
+) -> tuple[Figure, list[str]]:
+    """The figure of the workflow's widgets, and the titles of those with no data. Every graph spans [start, end);
+    a count graph has whole-number ticks; legends sit beside their graph, not over its first bars; a threshold far
+    above the data is named in the title rather than flattening the data under it."""
     body = workflow_body(cloudwatch, dashboard_name, workflow)
     widgets = [widget for widget in body["widgets"] if widget["type"] == "metric"]
     alarms = [widget for widget in body["widgets"] if widget["type"] == "alarm"]
     rows = math.ceil(len(widgets) / 2) + (1 if alarms else 0)
-    figure, axes = plt.subplots(rows, 2, figsize=(14, 3.2 * rows), squeeze=False)
+    figure, axes = plt.subplots(rows, 2, figsize=(16, 3.2 * rows), squeeze=False)
     figure.suptitle(f"Workflow {workflow}  ({start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC)", fontsize=13)
     empty: list[str] = []
     for axis, widget in zip(axes.flat, widgets, strict=False):
         properties = widget["properties"]
+        title = properties.get("title", "")
         seconds = period or int(properties.get("period", 300))
         series = widget_series(cloudwatch, widget, start, end, seconds)
-        if not any(value for line in series for value in line.values if not math.isnan(value)):
-            empty.append(properties.get("title", ""))
+        counts = properties.get("stat") == "Sum"
+        known = [value for line in series for value in line.values if not math.isnan(value)]
+        if not (any(known) if counts else known):  # counts have their gaps filled with 0
+            empty.append(title)
             axis.text(0.5, 0.5, "no data in this window", ha="center", va="center", transform=axis.transAxes)
+            axis.set_ylim(0, 1)
         stacked = properties.get("stacked", False)
         base = [0.0] * len(series[0].times) if series else []
-        for line in series:
+        for order, line in enumerate(series):
             values = [0.0 if math.isnan(v) else v for v in line.values] if stacked else line.values
             if stacked:
                 width = timedelta(seconds=seconds * 0.9)
                 axis.bar(line.times, values, width=width, bottom=base, label=line.label, color=line.color, align="edge")
                 base = [b + v for b, v in zip(base, values, strict=True)]
             else:
-                axis.plot(line.times, values, marker=".", label=line.label, color=line.color)
-        for annotation in properties.get("annotations", {}).get("horizontal", []):
-            axis.axhline(float(annotation["value"]), linestyle="--", color=annotation.get("color", "red"))
-            axis.annotate(
-                annotation.get("label", ""), (0.01, float(annotation["value"])), xycoords=("axes fraction", "data")
-            )
+                # The first series on top: p50 stays visible where p90 runs over it.
+                axis.plot(line.times, values, marker=".", label=line.label, color=line.color, zorder=10 - order)
+        highest = max((v for line in series for v in line.values if not math.isnan(v)), default=0.0)
+        title += _annotations(axis, properties.get("annotations", {}).get("horizontal", []), highest)
+        if counts or (properties.get("yAxis", {}).get("left", {}).get("max") == 1):
+            axis.yaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+            axis.set_ylim(bottom=0)
+        axis.set_xlim(start, end)
         axis.xaxis.set_major_formatter(dates.DateFormatter("%d %H:%M"))  # type: ignore[no-untyped-call]
-        axis.set_title(properties.get("title", ""), fontsize=10)
-        axis.legend(fontsize=7, loc="upper left")
+        axis.set_title(title, fontsize=10)
+        if series:
+            axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.3)
         axis.tick_params(labelsize=7)
         axis.grid(alpha=0.3)
     used = 2 * math.ceil(len(widgets) / 2)
     if alarms:
-        axis = axes.flat[used]
-        names = [arn.rsplit(":", 1)[1] for widget in alarms for arn in widget["properties"]["alarms"]]
-        found = cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"] if names else []
-        states = {alarm["AlarmName"]: alarm["StateValue"] for alarm in found}
-        lines = [f"{name}: {states.get(name, 'not found')}" for name in names]
-        axis.axis("off")
-        axis.set_title("Alarms (the emulator never evaluates them: state as stored)", fontsize=10)
-        axis.text(0.0, 0.9, "\n".join(lines), va="top", family="monospace", fontsize=8)
+        _alarm_states(axes.flat[used], cloudwatch, alarms)
         used += 1
     for index, axis in enumerate(axes.flat):
         if len(widgets) <= index and not (alarms and index == used - 1):
             axis.axis("off")
     figure.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(out, dpi=90)
-    plt.close(figure)
-    return Rendered(out, empty)
+    return figure, empty
+
+
+def _alarm_states(axis: Any, cloudwatch: Any, alarms: list[dict[str, Any]]) -> None:
+    names = [arn.rsplit(":", 1)[1] for widget in alarms for arn in widget["properties"]["alarms"]]
+    found = cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"] if names else []
+    states = {alarm["AlarmName"]: alarm["StateValue"] for alarm in found}
+    lines = [f"{name}: {states.get(name, 'not found')}" for name in names]
+    axis.axis("off")
+    axis.set_title("Alarms (the emulator never evaluates them: state as stored)", fontsize=10)
+    axis.text(0.0, 0.9, "\n".join(lines), va="top", family="monospace", fontsize=8)
+
+
+def _annotations(axis: Any, annotations: list[dict[str, Any]], highest: float) -> str:
+    """Draw the thresholds near the data; name in the title (returned) those more than twice above it."""
+    far = []
+    for annotation in annotations:
+        value, label = float(annotation["value"]), annotation.get("label", "")
+        if highest and value > 2 * highest:
+            far.append(f"{label} {value:g}")
+            continue
+        axis.axhline(value, linestyle="--", color=annotation.get("color", "red"), label=label)
+    return f" ({', '.join(far)}: above the graph)" if far else ""
 
 
 @dataclass(frozen=True)

@@ -495,3 +495,56 @@ def test_replay_sends_every_good_line_and_names_each_bad_one(
     stack.pump()
     listed = cli_json(capsys, "runs", "list", "--workflow", "mixed_file", "--endpoint-url", stack.endpoint)
     assert sorted(run["run_id"] for run in listed) == ["good-1", "good-3", "good-7"]
+
+
+def test_the_drawn_dashboard_reads_right(stack: localstack.LocalStack, simulated: dict[str, str]) -> None:
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_hex
+    from matplotlib.container import BarContainer
+    from matplotlib.lines import Line2D
+
+    from mwaa_obs_tools import render
+
+    end = stack.engine.now + timedelta(hours=1)
+    start = end - timedelta(hours=6)
+    cloudwatch = localstack.client(stack.endpoint, "cloudwatch")
+    figure, empty = render.draw(
+        cloudwatch, stack.outputs["WorkflowDashboardName"], "simple_s3_test", start=start, end=end
+    )
+    try:
+        figure.canvas.draw()
+        graphs = [axis for axis in figure.axes if axis.get_visible() and axis.axison and axis.get_title()]
+        titles = {axis.get_title(): axis for axis in graphs}
+        # Every graph spans the same window
+        assert {tuple(axis.get_xlim()) for axis in graphs} == {tuple(graphs[0].get_xlim())}
+        # Count graphs have whole-number ticks from 0
+        for title in ("Run outcomes (per hour)", "Task failures and retries (per hour)"):
+            ticks = titles[title].get_yticks()
+            assert all(float(tick).is_integer() for tick in ticks), (title, ticks)
+            assert titles[title].get_ylim()[0] == 0
+        # Legends sit beside their graph, not over it
+        renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+        for axis in graphs:
+            legend = axis.get_legend()
+            if legend is not None:
+                assert legend.get_window_extent(renderer).x0 >= axis.get_window_extent(renderer).x1 - 1
+        # The duration alarm's threshold (3,600 s) does not flatten runs of a few minutes: it is named instead
+        (duration,) = [axis for title, axis in titles.items() if title.startswith("Run duration")]
+        assert duration.get_ylim()[1] < 3600
+        assert "duration alarm 3600: above the graph" in duration.get_title()
+        # One colour per state in every graph
+        colours: dict[str, set[str]] = {}
+        for axis in graphs:
+            handles, labels = axis.get_legend_handles_labels()
+            for handle, label in zip(handles, labels, strict=True):
+                if isinstance(handle, Line2D):
+                    colours.setdefault(label, set()).add(to_hex(handle.get_color()))
+                elif isinstance(handle, BarContainer):
+                    colours.setdefault(label, set()).add(to_hex(handle.patches[0].get_facecolor()))
+        assert all(len(found) == 1 for found in colours.values()), colours
+        assert colours["failed"] == {"#d62728"}
+        # An empty graph says so
+        for title in empty:
+            assert any(text.get_text() == "no data in this window" for text in titles[title].texts)
+    finally:
+        plt.close(figure)
