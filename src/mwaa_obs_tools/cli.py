@@ -433,6 +433,7 @@ def _replay(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError) as error:
         raise CliError(f"cannot read {args.events}: {getattr(error, 'strerror', None) or error}") from None
     entries: list[tuple[int, dict[str, Any]]] = []
+    refusals: dict[str, list[str]] = {}
     bad = 0
     for number, line in enumerate(lines, 1):
         if not line.strip():
@@ -442,6 +443,10 @@ def _replay(args: argparse.Namespace) -> int:
         except ValueError as error:
             bad += 1
             print(f"{args.events}:{number}: not sent: {error}", file=sys.stderr)
+            continue
+        refusal = _ingest_refusal(json.loads(line))
+        if refusal:
+            refusals.setdefault(refusal[0], []).append(f"line {number}: {refusal[1]}")
     refused = 0
     for start in range(0, len(entries), 10):
         batch = entries[start : start + 10]
@@ -452,7 +457,22 @@ def _replay(args: argparse.Namespace) -> int:
                 print(f"{args.events}:{number}: refused by the bus: {result.get('ErrorMessage')}", file=sys.stderr)
     sent = len(entries) - refused
     print(f"sent {counted(sent, 'event')} through the local bus ({bad} not events, {refused} refused)")
+    for kind, reasons in refusals.items():
+        print(f"ingest will refuse {counted(len(reasons), kind + ' event')}, first: {reasons[0]}")
     return 1 if bad or refused else 0
+
+
+def _ingest_refusal(event: dict[str, Any]) -> tuple[str, str] | None:
+    """What ingest's own parser says of a sent event: None if it takes it, else (invalid or unknown, why)."""
+    from mwaa_obs.events import InvalidEvent, UnknownEventType, parse_event  # noqa: PLC0415
+
+    try:
+        parse_event(event)
+    except UnknownEventType as error:
+        return "unknown", str(error)
+    except InvalidEvent as error:
+        return "invalid", str(error)
+    return None
 
 
 def _bus_entry(line: str) -> dict[str, Any]:

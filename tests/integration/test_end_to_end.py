@@ -479,6 +479,8 @@ def test_replay_sends_every_good_line_and_names_each_bad_one(
         started("bad-5", source=None),
         started("bad-6", time="yesterday"),
         started("good-7"),
+        started("unknown-8", **{"detail-type": "MWAA Serverless Workflow Run State Change"}),
+        started("invalid-9", detail={"workflowArn": arn}),
     ]
     path = tmp_path / "mixed.jsonl"
     path.write_text("\n".join(lines) + "\n")
@@ -491,7 +493,12 @@ def test_replay_sends_every_good_line_and_names_each_bad_one(
         f"{path}:5: not sent: no source",
         f"{path}:6: not sent: time 'yesterday' is not ISO-8601",
     ]
-    assert printed.out.strip() == "sent 3 events through the local bus (4 not events, 0 refused)"
+    assert printed.out.strip().splitlines() == [
+        "sent 5 events through the local bus (4 not events, 0 refused)",
+        "ingest will refuse 1 unknown event, first: line 8: unknown detail-type "
+        "'MWAA Serverless Workflow Run State Change'",
+        "ingest will refuse 1 invalid event, first: line 9: detail has no runId",
+    ]
     stack.pump()
     listed = cli_json(capsys, "runs", "list", "--workflow", "mixed_file", "--endpoint-url", stack.endpoint)
     assert sorted(run["run_id"] for run in listed) == ["good-1", "good-3", "good-7"]
