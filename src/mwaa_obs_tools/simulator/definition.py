@@ -1,7 +1,7 @@
 """Workflow definitions in the declarative DAG-factory YAML that MWAA Serverless accepts.
 
     simple_s3_test:
-      schedule: "0 0 * * *"            # or schedule_interval; absent or null: on demand only
+      schedule: "0 0 * * *"            # or schedule_interval; absent, null or None: on demand only
       dagrun_timeout: 3600              # seconds (optional)
       default_args: {retries: 1, retry_delay: 60}
       tasks:
@@ -35,6 +35,9 @@ _RESERVED_TOP_LEVEL = {"default"}
 class DefinitionError(ValueError):
     """A definition the service would refuse with ValidationException; the message names the file."""
 
+
+# "On demand": null, or the bare word None as the AWS dag-converter writes it (a string to YAML).
+UNSCHEDULED = frozenset({"None", "none", "null", ""})
 
 # Airflow's trigger rules (airflow.utils.trigger_rule.TriggerRule) that the simulator runs; the engine decides them.
 TRIGGER_RULES = (
@@ -99,6 +102,8 @@ def parse_definition(text: str, source: str) -> WorkflowDefinition:
         raise DefinitionError(f"{source}: workflow name {name!r} must be 1-64 letters, digits, '_', '.' or '-'")
     defaults = body.get("default_args") or {}
     schedule = body.get("schedule", body.get("schedule_interval"))
+    if str(schedule).strip() in UNSCHEDULED:
+        schedule = None
     if schedule is not None:
         try:
             Cron.parse(str(schedule))
