@@ -234,7 +234,8 @@ def test_ctrl_c_on_local_up_stops_without_draining_the_queue(tmp_path: Path) -> 
                 for n in range(600)
             )
         )  # fmt: skip
-        assert cli.main(["replay", str(events), "--endpoint-url", f"http://localhost:{ports[0]}"]) == 0
+        replay = [sys.executable, "-m", "mwaa_obs_tools.cli", "replay", str(events)]  # its own process: its own env
+        subprocess.run([*replay, "--endpoint-url", f"http://localhost:{ports[0]}"], check=True, capture_output=True)
         # When Ctrl-C comes while they are being ingested
         up.send_signal(signal.SIGINT)
         rest = up.communicate(timeout=120)[0].splitlines()

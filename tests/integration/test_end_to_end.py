@@ -58,7 +58,9 @@ def simulated(stack: localstack.LocalStack, service: Any) -> dict[str, str]:
     arns = create_example_workflows(stack, settings)
     stack.engine.set_faults("create_s3_objects", Faults(fail={"create_object_2"}))
     stack.engine.set_faults("simple_s3_test", Faults(fail_first={"list_objects": 1}))
-    stack.engine.set_faults("nightly_sales_etl", Faults(durations={"crawl_raw": 7200}))  # beyond dagrun_timeout
+    stack.engine.set_faults(
+        "nightly_sales_etl", Faults(durations={"crawl_raw": 9000})
+    )  # beyond dagrun_timeout, jitter (±30 %) included
     for name in ("create_s3_objects", "simple_s3_test", "nightly_sales_etl"):
         service.start_workflow_run(WorkflowArn=arns[name])
     stopped = service.start_workflow_run(WorkflowArn=arns["simple_s3_test"])["RunId"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -88,9 +89,12 @@ def test_an_on_demand_run_succeeds_with_its_events_in_order(service: Any, engine
     assert arn.startswith("arn:aws:airflow-serverless:us-east-1:123456789012:workflow/create_s3_objects-")
     assert len(arn.rsplit("-", 1)[1]) == 10
     run_id = service.start_workflow_run(WorkflowArn=arn)["RunId"]
+    assert re.fullmatch(r"[A-Za-z0-9]{15}", run_id)  # opaque, as the service's (no manual__<time>)
     engine.advance_until_idle(engine.now + timedelta(hours=1))
     run = service.get_workflow_run(WorkflowArn=arn, RunId=run_id)["RunDetail"]
     assert (run["RunState"], run["RunType"]) == ("SUCCESS", "ON_DEMAND")
+    instance_ids = {task["TaskId"]: task["TaskInstanceId"] for task in tasks_of(service, arn, run_id).values()}
+    assert re.fullmatch(r"ex_[0-9a-f-]{36}_create_object_1_1", instance_ids["create_object_1"])
     assert run["Duration"] == (run["CompletedOn"] - run["StartedOn"]).total_seconds()
     types = [detail_type for detail_type, _ in sink.of_run(run_id)]
     assert types[:3] == [f"MWAA Serverless Workflow Run {s}" for s in ("Started", "Queued", "Running")]
@@ -130,7 +134,7 @@ def test_a_failure_marks_downstream_tasks_upstream_failed_and_fails_the_run(serv
 
 def test_a_task_time_out_and_a_run_time_out(service: Any, engine: Engine) -> None:
     arn = create(service, "nightly_sales_etl")  # dagrun_timeout 5400 s
-    engine.set_faults("nightly_sales_etl", Faults(durations={"crawl_raw": 7200}))
+    engine.set_faults("nightly_sales_etl", Faults(durations={"crawl_raw": 9000}))
     run_id = service.start_workflow_run(WorkflowArn=arn)["RunId"]
     engine.advance_until_idle(engine.now + timedelta(hours=3))
     run = service.get_workflow_run(WorkflowArn=arn, RunId=run_id)["RunDetail"]

@@ -275,7 +275,7 @@ class Engine:
         def fire_run() -> None:
             if self.workflows.get(workflow.arn) is workflow:
                 if not workflow.faults.misses_schedule:
-                    self._start_run(workflow, "SCHEDULED", run_id=f"scheduled__{self.now:%Y-%m-%dT%H:%M:%S}+00:00")
+                    self._start_run(workflow, "SCHEDULED", self._new_run_id())
                 self._schedule_next_cron(workflow)
 
         sequence = next(self._sequence)
@@ -287,10 +287,7 @@ class Engine:
     def start_run(self, arn: str, override_parameters: dict[str, str] | None = None) -> Run:
         with self.lock:
             workflow = self.workflow(arn)
-            run_id = f"manual__{self.now:%Y-%m-%dT%H:%M:%S}+00:00"
-            while (arn, run_id) in self.runs:  # two on-demand runs in the same second
-                run_id = f"manual__{self.now:%Y-%m-%dT%H:%M:%S}.{self._rng.randrange(10**6):06d}+00:00"
-            run = self._start_run(workflow, "ON_DEMAND", run_id, override_parameters or {})
+            run = self._start_run(workflow, "ON_DEMAND", self._new_run_id(), override_parameters or {})
             self.flush()
             return run
 
@@ -308,12 +305,21 @@ class Engine:
             raise ServiceError("ResourceNotFoundException", f"Run {run_id} of {arn} not found")
         return run
 
+    def _new_run_id(self) -> str:
+        """Opaque, as the service's are (`d58cxqdClpTVjeN` in AWS's launch post), not Airflow's readable
+        `manual__<time>`: nothing may rely on a run id saying when or how its run started."""
+        while True:
+            run_id = "".join(self._rng.choices(_ID_ALPHABET, k=15))
+            if all(known != run_id for _, known in self.runs):
+                return run_id
+
     def _start_run(
         self, workflow: Workflow, run_type: str, run_id: str, override_parameters: dict[str, str] | None = None
     ) -> Run:
+        # Task instance ids as the launch post shows them: ex_<uuid>_<task id>_1 (one uuid per run)
+        execution = uuid.UUID(int=self._rng.getrandbits(128), version=4)
         tasks = {
-            task.task_id: TaskInstance(task, str(uuid.UUID(int=self._rng.getrandbits(128), version=4)))
-            for task in workflow.definition.tasks
+            task.task_id: TaskInstance(task, f"ex_{execution}_{task.task_id}_1") for task in workflow.definition.tasks
         }
         run = Run(workflow, run_id, run_type, workflow.version, self.now, tasks, override_parameters or {})
         self.runs[(workflow.arn, run_id)] = run
