@@ -1,0 +1,113 @@
+"""Workflow definitions in the shapes AWS publishes for MWAA Serverless (written here, not copied): the
+dag-converter's bare `schedule: None`, a `task_id` repeated inside each task, sensors, Jinja in parameters,
+`schedule_interval`, task lists, trigger rules. Each parses and runs to the final state its definition implies."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from mwaa_obs_tools.simulator.definition import parse_definition
+from mwaa_obs_tools.simulator.engine import Engine, Faults
+
+START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+S3 = "airflow.providers.amazon.aws.operators.s3"
+
+CONVERTED = f"""
+# What the dag-converter writes for an unscheduled DAG
+converted_dag:
+  schedule: None
+  tasks:
+    make_bucket:
+      operator: {S3}.S3CreateBucketOperator
+      bucket_name: shapes-{{{{ ds_nodash }}}}
+      task_id: make_bucket
+    put_file:
+      operator: {S3}.S3CreateObjectOperator
+      s3_bucket: shapes-{{{{ ds_nodash }}}}
+      s3_key: file.txt
+      data: hello
+      task_id: put_file
+      dependencies:
+      - make_bucket
+    wait_for_file:
+      operator: airflow.providers.amazon.aws.sensors.s3.S3KeySensor
+      bucket_key: file.txt
+      bucket_name: shapes-{{{{ ds_nodash }}}}
+      task_id: wait_for_file
+      dependencies:
+      - put_file
+"""
+NULL_SCHEDULE = f"""
+null_schedule:
+  schedule: null
+  default_args: {{retries: 1, retry_delay: 60}}
+  tasks:
+    only: {{operator: {S3}.S3ListOperator, bucket: b}}
+"""
+NO_SCHEDULE_TASK_LIST = f"""
+task_list:
+  tasks:
+    - {{task_id: first, operator: {S3}.S3ListOperator, bucket: b}}
+    - {{task_id: second, operator: {S3}.S3ListOperator, bucket: b, dependencies: [first]}}
+"""
+WEEKDAYS = f"""
+weekdays:
+  schedule: "0 6 * * 1-5"
+  tasks:
+    only: {{operator: {S3}.S3ListOperator, bucket: b}}
+"""
+INTERVAL_ALIAS = f"""
+interval_alias:
+  schedule_interval: "@daily"
+  tasks:
+    only: {{operator: {S3}.S3ListOperator, bucket: b}}
+"""
+CLEANUP = f"""
+with_cleanup:
+  schedule: None
+  tasks:
+    work: {{operator: {S3}.S3CreateObjectOperator, s3_bucket: b, s3_key: k, data: x}}
+    cleanup: {{operator: {S3}.S3DeleteObjectsOperator, bucket: b, keys: [k], dependencies: [work],
+              trigger_rule: all_done}}
+"""
+
+
+class Quiet:
+    def publish(self, entries: list[dict[str, Any]]) -> None:
+        """Events are not what this test looks at."""
+
+    def log(self, group: str, stream: str, at: datetime, message: str) -> None:
+        """Nor task logs."""
+
+
+@pytest.mark.parametrize(
+    ("text", "schedule", "faults", "run_state", "task_states"),
+    [
+        (CONVERTED, None, Faults(), "SUCCESS", {"make_bucket": "SUCCESS", "put_file": "SUCCESS",
+                                                "wait_for_file": "SUCCESS"}),
+        (NULL_SCHEDULE, None, Faults(fail_first={"only": 1}), "SUCCESS", {"only": "SUCCESS"}),
+        (NO_SCHEDULE_TASK_LIST, None, Faults(fail={"first"}), "FAILED", {"first": "FAILED",
+                                                                          "second": "UPSTREAM_FAILED"}),
+        (WEEKDAYS, "0 6 * * 1-5", Faults(), "SUCCESS", {"only": "SUCCESS"}),
+        (INTERVAL_ALIAS, "@daily", Faults(), "SUCCESS", {"only": "SUCCESS"}),
+        # Airflow decides the run by its leaves: the cleanup ran, so the run succeeded despite the failure
+        (CLEANUP, None, Faults(fail={"work"}), "SUCCESS", {"work": "FAILED", "cleanup": "SUCCESS"}),
+    ],
+    ids=["converted", "null", "task-list", "cron", "alias", "cleanup"],
+)  # fmt: skip
+def test_a_definition_shape_runs_to_the_state_it_implies(
+    text: str, schedule: str | None, faults: Faults, run_state: str, task_states: dict[str, str]
+) -> None:
+    definition = parse_definition(text, "shape.yaml")
+    assert definition.schedule == schedule
+    engine = Engine(Quiet(), lambda location: text, start=START)
+    location = {"Bucket": "shapes", "ObjectKey": "shape.yaml"}
+    workflow = engine.create_workflow({"Name": definition.name, "DefinitionS3Location": location, "RoleArn": "arn:r"})
+    engine.set_faults(definition.name, faults)
+    run = engine.start_run(workflow.arn)
+    engine.advance_until_idle(START + timedelta(hours=3))
+    assert run.state == run_state
+    assert {instance.task.task_id: instance.status for instance in run.tasks.values()} == task_states
