@@ -55,30 +55,25 @@ def test_an_invalid_definition_is_refused_before_anything_is_sent(
     assert "broken.yaml: task 't': unknown operator" in capsys.readouterr().err
 
 
-def test_local_up_prints_its_endpoints_never_the_webhook_and_stops_cleanly_on_ctrl_c() -> None:
-
+def local_up(*options: str) -> tuple[subprocess.Popen[str], list[str], list[str]]:
+    """`mwaa-obs local up` started on free ports; the process, its ports and what it printed until ready."""
     ports = [str(emulator.free_port()), str(emulator.free_port())]
-    command = [
-        sys.executable,
-        "-m",
-        "mwaa_obs_tools.cli",
-        "local",
-        "up",
-        "--port",
-        ports[0],
-        "--simulator-port",
-        ports[1],
-        "--slack-webhook-url",
-        "https://hooks.slack.com/services/T000/B000/WebhookSecret",
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    command = [sys.executable, "-m", "mwaa_obs_tools.cli", "local", "up", "--port", ports[0]]
+    process = subprocess.Popen(
+        [*command, "--simulator-port", ports[1], *options], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:  # blocks until the next line: no sleeping
+        lines.append(line.rstrip())
+        if line.startswith("ready"):
+            break
+    return process, ports, lines
+
+
+def test_local_up_prints_its_endpoints_never_the_webhook_and_stops_cleanly_on_ctrl_c() -> None:
+    process, ports, lines = local_up("--slack-webhook-url", "https://hooks.slack.com/services/T000/B000/WebhookSecret")
     try:
-        assert process.stdout is not None
-        lines = []
-        for line in process.stdout:  # blocks until the next line: no sleeping
-            lines.append(line.rstrip())
-            if line.startswith("ready"):
-                break
         assert f"AWS emulator        http://localhost:{ports[0]}" in lines
         assert any(line.startswith(f"MWAA Serverless     http://localhost:{ports[1]}") for line in lines)
         # A webhook URL is a secret: it is never printed
@@ -206,24 +201,8 @@ def test_local_up_refuses_a_taken_port_in_one_line(capsys: pytest.CaptureFixture
 
 
 def test_ctrl_c_on_local_up_stops_without_draining_the_queue(tmp_path: Path) -> None:
-    ports = [str(emulator.free_port()), str(emulator.free_port())]
-    command = [
-        sys.executable,
-        "-m",
-        "mwaa_obs_tools.cli",
-        "local",
-        "up",
-        "--port",
-        ports[0],
-        "--simulator-port",
-        ports[1],
-    ]
-    up = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    up, ports, _ = local_up()
     try:
-        assert up.stdout is not None
-        for line in up.stdout:  # blocks until the next line: no sleeping
-            if line.startswith("ready"):
-                break
         # Given 600 events on their way (draining them takes over a minute)
         arn = "arn:aws:airflow-serverless:us-east-1:123456789012:workflow/busy-GGGGGGGGGG"
         events = tmp_path / "busy.jsonl"
