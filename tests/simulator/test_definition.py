@@ -61,6 +61,15 @@ def test_tasks_may_also_be_a_list() -> None:
         ),
         (f"wf:\n  schedule: every day\n  tasks:\n    t: {{operator: {OPERATOR}}}\n", "schedule"),
         (f"wf:\n  tasks:\n    t: {{operator: {OPERATOR}, retries: -1}}\n", "retries"),
+        (f"wf:\n  tasks:\n    t: {{operator: {OPERATOR}, retries: 4}}\n", "retries must be a whole number from 0 to 3"),
+        (
+            f"wf:\n  tasks:\n    t: {{operator: {OPERATOR}, retry_delay: 301}}\n",
+            "retry_delay must be at most 300 seconds",
+        ),
+        (
+            f"wf:\n  default_args: {{execution_timeout: 3601}}\n  tasks:\n    t: {{operator: {OPERATOR}}}\n",
+            "execution_timeout must be at most 3600 seconds",
+        ),
     ],
 )
 def test_invalid_definitions_are_refused_naming_the_file(text: str, reason: str) -> None:

@@ -36,6 +36,12 @@ class DefinitionError(ValueError):
     """A definition the service would refuse with ValidationException; the message names the file."""
 
 
+# Task limits MWAA Serverless validates (its user guide; written out in aws-samples/amazon-mwaa-examples,
+# serverless/mcp/src/constraints.py, VALIDATED_TASK_PARAMS).
+MAX_RETRIES = 3
+MAX_RETRY_DELAY = 300
+MAX_EXECUTION_TIMEOUT = 3600
+
 # "On demand": null, or the bare word None as the AWS dag-converter writes it (a string to YAML).
 UNSCHEDULED = frozenset({"None", "none", "null", ""})
 
@@ -143,8 +149,18 @@ def _task(source: str, task_id: str, spec: dict[str, Any], defaults: dict[str, A
     if not isinstance(dependencies, list) or not all(isinstance(item, str) for item in dependencies):
         raise DefinitionError(f"{source}: task {task_id!r}: dependencies must be a list of task names")
     retries = spec.get("retries", defaults.get("retries", 0))
-    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
-        raise DefinitionError(f"{source}: task {task_id!r}: retries must be a whole number from 0 to 10")
+    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
+        raise DefinitionError(f"{source}: task {task_id!r}: retries must be a whole number from 0 to {MAX_RETRIES}")
+    retry_delay = _seconds(source, "retry_delay", spec.get("retry_delay", defaults.get("retry_delay", 300))) or 0
+    execution_timeout = _seconds(
+        source, "execution_timeout", spec.get("execution_timeout", defaults.get("execution_timeout"))
+    )
+    for field, value, limit in (
+        ("retry_delay", retry_delay, MAX_RETRY_DELAY),
+        ("execution_timeout", execution_timeout, MAX_EXECUTION_TIMEOUT),
+    ):
+        if value is not None and value > limit:
+            raise DefinitionError(f"{source}: task {task_id!r}: {field} must be at most {limit} seconds")
     trigger_rule = spec.get("trigger_rule", defaults.get("trigger_rule", "all_success"))
     if trigger_rule not in TRIGGER_RULES:
         raise DefinitionError(
@@ -156,8 +172,8 @@ def _task(source: str, task_id: str, spec: dict[str, Any], defaults: dict[str, A
         trigger_rule=trigger_rule,
         dependencies=tuple(dependencies),
         retries=retries,
-        retry_delay=_seconds(source, "retry_delay", spec.get("retry_delay", defaults.get("retry_delay", 300))) or 0,
-        execution_timeout=_seconds(source, "execution_timeout", spec.get("execution_timeout")),
+        retry_delay=retry_delay,
+        execution_timeout=execution_timeout,
     )
 
 
