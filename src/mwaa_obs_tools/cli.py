@@ -439,12 +439,13 @@ def _replay(args: argparse.Namespace) -> int:
         if not line.strip():
             continue
         try:
-            entries.append((number, _bus_entry(line)))
+            event, entry = _bus_entry(line)
         except ValueError as error:
             bad += 1
             print(f"{args.events}:{number}: not sent: {error}", file=sys.stderr)
             continue
-        refusal = _ingest_refusal(json.loads(line))
+        entries.append((number, entry))
+        refusal = _ingest_refusal(event)
         if refusal:
             refusals.setdefault(refusal[0], []).append(f"line {number}: {refusal[1]}")
     refused = 0
@@ -475,8 +476,8 @@ def _ingest_refusal(event: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
-def _bus_entry(line: str) -> dict[str, Any]:
-    """A PutEvents entry from one JSON line of an EventBridge event; ValueError says what is wrong with it."""
+def _bus_entry(line: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One JSON line of an EventBridge event and its PutEvents entry; ValueError says what is wrong with it."""
     try:
         event = json.loads(line)
     except ValueError as error:
@@ -496,7 +497,7 @@ def _bus_entry(line: str) -> dict[str, Any]:
         at = datetime.fromisoformat(event["time"]) if "time" in event else datetime.now(UTC)
     except (TypeError, ValueError):
         raise ValueError(f"time {event['time']!r} is not ISO-8601") from None
-    return {
+    return event, {
         "Source": event["source"],
         "DetailType": event["detail-type"],
         "Detail": json.dumps(detail),
