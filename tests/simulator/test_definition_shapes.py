@@ -111,3 +111,32 @@ def test_a_definition_shape_runs_to_the_state_it_implies(
     engine.advance_until_idle(START + timedelta(hours=3))
     assert run.state == run_state
     assert {instance.task.task_id: instance.status for instance in run.tasks.values()} == task_states
+
+
+@pytest.mark.parametrize(
+    ("template", "error"),
+    [
+        ("out-{{ execution_date }}", "put: 'execution_date' is undefined"),  # not in the documented set
+        ("out-{{ ds_nodash }", "put: unexpected end of template, expected 'end of print statement'"),
+        ('{\\"a\\": {\\"b\\": 1}}-{{ params.x }}', None),  # a }} outside an expression (inline JSON) is text
+    ],
+)
+def test_a_template_that_cannot_render_fails_the_run_before_any_task(template: str, error: str | None) -> None:
+    # Accepted at create time, as the service accepts it; the run fails with the error on the run
+    text = f"""
+templated:
+  schedule: None
+  tasks:
+    put: {{operator: {S3}.S3CreateObjectOperator, s3_bucket: b, s3_key: "{template}", data: x}}
+"""
+    definition = parse_definition(text, "templated.yaml")
+    engine = Engine(Quiet(), lambda location: text, start=START)
+    location = {"Bucket": "shapes", "ObjectKey": "templated.yaml"}
+    workflow = engine.create_workflow({"Name": definition.name, "DefinitionS3Location": location, "RoleArn": "arn:r"})
+    run = engine.start_run(workflow.arn)
+    engine.advance_until_idle(START + timedelta(hours=1))
+    if error is None:
+        assert run.state == "SUCCESS"
+        return
+    assert (run.state, run.error_message) == ("FAILED", error)
+    assert {instance.status for instance in run.tasks.values()} == {"NONE"}

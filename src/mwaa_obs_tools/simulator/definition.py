@@ -67,6 +67,7 @@ class TaskDefinition:
     retry_delay: float
     execution_timeout: float | None
     trigger_rule: str = "all_success"
+    templates: tuple[str, ...] = ()  # the Jinja templates among its parameters, rendered when the task runs
 
     @property
     def operator_name(self) -> str:
@@ -170,6 +171,7 @@ def _task(source: str, task_id: str, spec: dict[str, Any], defaults: dict[str, A
         task_id=task_id,
         operator=operator,
         trigger_rule=trigger_rule,
+        templates=tuple(text for text in _strings(spec) if "{{" in text),
         dependencies=tuple(dependencies),
         retries=retries,
         retry_delay=retry_delay,
@@ -201,3 +203,40 @@ def _in_dependency_order(source: str, tasks: list[TaskDefinition]) -> tuple[Task
         ordered += ready
         placed.update(t.task_id for t in ready)
     return tuple(ordered)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return []
+
+
+# The Jinja variables and macros MWAA Serverless renders (its user guide; written out in aws-samples/
+# amazon-mwaa-examples, serverless/mcp/src/constraints.py: SUPPORTED_JINJA_VARIABLES and SUPPORTED_MACROS).
+JINJA_NAMES = frozenset(
+    {"macros", "task_instance", "ti", "params", "ds", "ds_nodash", "ts", "ts_nodash"}
+    | {"datetime_diff_for_humans", "ds_add", "ds_format", "random"}
+)
+_FIRST_NAME = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def template_error(template: str) -> str | None:
+    """What rendering the template would fail with at run time (as Jinja words it), or None. A `}}` outside an
+    expression is text (inline JSON has them)."""
+    start = template.find("{{")
+    while start >= 0:
+        end = template.find("}}", start + 2)
+        if end < 0:
+            return "unexpected end of template, expected 'end of print statement'"
+        expression = template[start + 2 : end]
+        start = template.find("{{", end + 2)
+        name = _FIRST_NAME.match(expression)
+        if name is None:
+            return f"unexpected token in {{{{{expression}}}}}"
+        if name.group(1) not in JINJA_NAMES:
+            return f"'{name.group(1)}' is undefined"
+    return None

@@ -25,7 +25,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from mwaa_obs.cron import Cron
-from mwaa_obs_tools.simulator.definition import DefinitionError, TaskDefinition, WorkflowDefinition, parse_definition
+from mwaa_obs_tools.simulator.definition import (
+    DefinitionError,
+    TaskDefinition,
+    WorkflowDefinition,
+    parse_definition,
+    template_error,
+)
 
 EVENT_SOURCE = "aws.airflow-serverless"
 RUN_DETAIL_TYPE = {
@@ -333,6 +339,13 @@ class Engine:
             return
         run.started_at = self.now
         self._run_state(run, "RUNNING")
+        # A template that cannot render fails the run before any task starts, with the error on the run (as
+        # GetWorkflowRun shows it in AWS's launch post): the definition was accepted at create time.
+        for task in run.workflow.definition.tasks:
+            error = next(filter(None, map(template_error, task.templates)), None)
+            if error is not None:
+                self._end_run(run, "FAILED", f"{task.task_id}: {error}", attempt_state="FAILED")
+                return
         if run.workflow.definition.run_timeout:
             timeout = run.workflow.definition.run_timeout
             self._at(timeout, lambda: self._end_run(run, "TIMEOUT", f"Run exceeded {timeout:.0f} s", "TIMEOUT"))
