@@ -9,6 +9,7 @@ timestamps, for the runs recent enough for CloudWatch to accept them (two weeks)
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -48,12 +49,6 @@ class BackfillReport:
     metrics_too_old: int = 0
 
 
-@dataclass
-class TimedPoint:
-    point: MetricPoint
-    at: datetime
-
-
 class Progress:
     """One line per workflow on a terminal, redrawn as its runs are imported; plain lines otherwise."""
 
@@ -81,7 +76,7 @@ def backfill(
     *,
     workflow: str | None = None,
     since: datetime | None = None,
-    publish: Callable[[list[TimedPoint]], int] | None = None,
+    publish: Callable[[list[MetricPoint]], int] | None = None,
     progress: Progress | None = None,
     now: datetime | None = None,
     report: BackfillReport | None = None,
@@ -109,7 +104,7 @@ def backfill(
 
 def _import_run(
     api: MwaaApi, store: Transitions, arn: str, run_id: str, *, now: datetime, report: BackfillReport
-) -> list[TimedPoint]:
+) -> list[MetricPoint]:
     answer = api.run(arn, run_id)
     if answer is None:
         return []
@@ -124,7 +119,7 @@ def _import_run(
             events.extend(task_history(arn, found, now))
     if answer.state != RunState.STARTING:
         events.append(run_event(arn, answer, now))
-    owed: list[TimedPoint] = []
+    owed: list[MetricPoint] = []
     notices = NoNotices()
     for event in filter(None, events):
         sink = MetricSink()
@@ -132,30 +127,31 @@ def _import_run(
         report.events += 1
         report.new += outcome is not None and outcome is not WriteOutcome.DUPLICATE
         at = parse_time(event["time"]) or now
-        owed.extend(TimedPoint(point, at) for point in sink.points)
+        owed.extend(point if point.at else dataclasses.replace(point, at=at) for point in sink.points)
     return owed
 
 
 def metric_publisher(
     cloudwatch: Any, namespace: str, now: datetime, report: BackfillReport
-) -> Callable[[list[TimedPoint]], int]:
+) -> Callable[[list[MetricPoint]], int]:
     """PutMetricData with each point's original timestamp; points older than CloudWatch takes are counted, not sent."""
 
-    def publish(points: list[TimedPoint]) -> int:
+    def publish(points: list[MetricPoint]) -> int:
         data = []
-        for timed in points:
-            if timed.at < now - CLOUDWATCH_PAST_LIMIT:
+        for point in points:
+            at = point.at or now  # every point _import_run returns has its event's time
+            if at < now - CLOUDWATCH_PAST_LIMIT:
                 report.metrics_too_old += 1
                 continue
-            for dimensions in dimension_sets(timed.point.spec):
+            for dimensions in dimension_sets(point.spec):
                 datum: dict[str, Any] = {
-                    "MetricName": timed.point.spec.name,
-                    "Timestamp": timed.at,
-                    "Value": timed.point.value,
-                    "Unit": timed.point.spec.unit,
+                    "MetricName": point.spec.name,
+                    "Timestamp": at,
+                    "Value": point.value,
+                    "Unit": point.spec.unit,
                 }
-                if dimensions and timed.point.workflow is not None:
-                    datum["Dimensions"] = [{"Name": WORKFLOW_DIMENSION, "Value": timed.point.workflow}]
+                if dimensions and point.workflow is not None:
+                    datum["Dimensions"] = [{"Name": WORKFLOW_DIMENSION, "Value": point.workflow}]
                 elif dimensions:
                     continue
                 data.append(datum)

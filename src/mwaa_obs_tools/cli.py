@@ -619,18 +619,20 @@ def _doctor(args: argparse.Namespace) -> int:
         dynamodb=dynamodb_client(args.endpoint_url),
         api=MwaaApi(api_client(max_attempts=2)),
     )
-    # The local stack lives on the simulator's clock, which runs ahead of the wall clock.
-    now = _simulator_clock(api_url) if args.endpoint_url and api_url else datetime.now(UTC)
+    now = _stack_now(args, api_url)
     checks = doctor.Doctor(outputs, clients, now).checks()
     print(doctor.report(checks, args.json))
     return doctor.exit_code(checks)
 
 
-def _simulator_clock(simulator_url: str) -> datetime:
-    try:
-        return datetime.fromisoformat(_admin(simulator_url, "/_simulator/clock", {})["now"]).astimezone(UTC)
-    except CliError:
-        return datetime.now(UTC)
+def _stack_now(args: argparse.Namespace, api_url: str | None) -> datetime:
+    """Now for the stack read: the local stack lives on the simulator's clock, which runs ahead of the wall clock."""
+    if args.endpoint_url and api_url:
+        try:
+            return datetime.fromisoformat(_admin(api_url, "/_simulator/clock", {})["now"]).astimezone(UTC)
+        except CliError:
+            pass  # no simulator answering: the wall clock
+    return datetime.now(UTC)
 
 
 def _event_samples(args: argparse.Namespace) -> int:
@@ -680,8 +682,7 @@ def _dashboard_render(args: argparse.Namespace) -> int:
     if "WorkflowDashboardName" not in outputs:
         raise CliError(f"stack {args.stack_name} has no workflow dashboard (deployed before dashboards existed?)")
     api_url = _use_api(args)
-    # The local stack's metrics live on the simulator's clock, which runs ahead of the wall clock.
-    now = _simulator_clock(api_url) if args.endpoint_url and api_url else datetime.now(UTC)
+    now = _stack_now(args, api_url)
     end = (args.end or now).astimezone(UTC)
     start = end - timedelta(hours=args.hours)
     cloudwatch = _client("cloudwatch", args.endpoint_url)
