@@ -157,6 +157,40 @@ def test_backfill_into_an_empty_table_rebuilds_the_same_history_and_is_idempoten
         dynamodb.delete_table(TableName=table)
 
 
+def test_backfill_publishes_each_runs_metrics_at_its_own_time(
+    stack: localstack.LocalStack, lost: dict[str, Any], service: Any, dynamodb: Any
+) -> None:
+    table, namespace = "mwaa-obs-backfill-metrics", "MWAAServerless/BackfillTest"
+    emulator.create_state_table(dynamodb, table, stack.template)
+    os.environ["AWS_ENDPOINT_URL_MWAA_SERVERLESS"] = stack.simulator.url
+    cloudwatch = localstack.client(stack.endpoint, "cloudwatch")
+    try:
+        store = Transitions(dynamodb_client(stack.endpoint), table, timedelta(days=90))
+        report = backfill.BackfillReport()
+        publish = backfill.metric_publisher(cloudwatch, namespace, stack.engine.now, report)
+        backfill.backfill(MwaaApi(api_client()), store, publish=publish, now=stack.engine.now, report=report)
+    finally:
+        dynamodb.delete_table(TableName=table)
+    # Then each run's start is counted once, at the time the run was created (the first event backfill rebuilds)
+    for name, arn in lost["arns"].items():
+        created = sorted(
+            service.get_workflow_run(WorkflowArn=arn, RunId=summary["RunId"])["RunDetail"]["CreatedAt"]
+            for summary in service.list_workflow_runs(WorkflowArn=arn)["WorkflowRuns"]
+        )
+        points = cloudwatch.get_metric_statistics(
+            Namespace=namespace,
+            MetricName="RunStarted",
+            Dimensions=[{"Name": "WorkflowName", "Value": name}],
+            StartTime=created[0] - timedelta(hours=1),
+            EndTime=stack.engine.now + timedelta(hours=1),
+            Period=60,
+            Statistics=["Sum"],
+        )["Datapoints"]
+        assert sorted(point["Timestamp"] for point in points for _ in range(int(point["Sum"]))) == created, name
+    assert report.metrics_published > 0
+    assert report.metrics_too_old == 0
+
+
 def test_what_task_events_lack_is_read_once_from_the_api_and_reaches_the_alert(
     stack: localstack.LocalStack, lost: dict[str, Any], service: Any
 ) -> None:
