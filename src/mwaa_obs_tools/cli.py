@@ -372,6 +372,8 @@ def _simulate(args: argparse.Namespace) -> int:
         raise CliError(f"cannot read {args.definition}: {error.strerror}") from None
     except DefinitionError as error:
         raise CliError(str(error)) from None
+    if definition.ignored:  # accepted, as the service accepts them, but a user expecting their effect should know
+        print(f"mwaa-obs: note: MWAA Serverless ignores {', '.join(definition.ignored)}", file=sys.stderr)
     tasks = {task.task_id for task in definition.tasks}
     faults = {
         "workflow": definition.name,

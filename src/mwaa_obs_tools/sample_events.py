@@ -18,11 +18,14 @@ from mwaa_obs_tools.simulator.engine import Engine, Faults
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 EXAMPLES = REPO_ROOT / "examples" / "workflows"
-# A chance per attempt, so that over a day some tasks retry and succeed and some runs fail.
+# A chance per attempt, so that over a day some tasks retry and succeed and some runs fail; and a crawl whose mean
+# (1700 s, ±30 %) is close to its execution_timeout (1800 s), so that some attempts time out and are retried.
 FAULTS = {
     "simple_s3_test": Faults(failure_rate={"list_objects": 0.6}),
     "create_s3_objects": Faults(failure_rate={"create_object_2": 0.5}),
-    "nightly_sales_etl": Faults(failure_rate={"transform_refunds": 0.6, "load_warehouse": 0.2}),
+    "nightly_sales_etl": Faults(
+        failure_rate={"transform_refunds": 0.6, "load_warehouse": 0.2}, durations={"crawl_raw": 1700}
+    ),
 }
 ON_DEMAND_EVERY_HOURS = {"create_s3_objects": 3, "simple_s3_test": 8}
 

@@ -17,6 +17,7 @@ import pytest
 
 from mwaa_obs_tools import cli, dashboards, demo, emulator, localstack
 from mwaa_obs_tools.simulator.engine import Faults
+from tests.simulator import test_definition_shapes as shapes
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "workflows"
 
@@ -58,9 +59,8 @@ def simulated(stack: localstack.LocalStack, service: Any) -> dict[str, str]:
     arns = create_example_workflows(stack, settings)
     stack.engine.set_faults("create_s3_objects", Faults(fail={"create_object_2"}))
     stack.engine.set_faults("simple_s3_test", Faults(fail_first={"list_objects": 1}))
-    stack.engine.set_faults(
-        "nightly_sales_etl", Faults(durations={"crawl_raw": 9000})
-    )  # beyond dagrun_timeout, jitter (±30 %) included
+    # every attempt outlives crawl_raw's execution_timeout (1800 s), jitter (±30 %) included: the run times out
+    stack.engine.set_faults("nightly_sales_etl", Faults(durations={"crawl_raw": 9000}))
     for name in ("create_s3_objects", "simple_s3_test", "nightly_sales_etl"):
         service.start_workflow_run(WorkflowArn=arns[name])
     stopped = service.start_workflow_run(WorkflowArn=arns["simple_s3_test"])["RunId"]
@@ -557,3 +557,68 @@ def test_the_drawn_dashboard_reads_right(stack: localstack.LocalStack, simulated
             assert any(text.get_text() == "no data in this window" for text in titles[title].texts)
     finally:
         plt.close(figure)
+
+
+@pytest.mark.parametrize(
+    ("text", "options", "run_state"),
+    [
+        (shapes.CONVERTED, [], "SUCCESS"),
+        (shapes.NULL_SCHEDULE, ["--fail-first", "only=1"], "SUCCESS"),  # retried once
+        (shapes.NO_SCHEDULE_TASK_LIST, ["--fail", "first"], "FAILED"),
+        (shapes.WEEKDAYS, [], "SUCCESS"),
+        (shapes.INTERVAL_ALIAS, [], "SUCCESS"),
+        (shapes.CLEANUP, ["--fail", "work"], "SUCCESS"),
+        (shapes.IGNORED_PARAMETERS, [], "SUCCESS"),
+        (shapes.TIMES_OUT, ["--duration", "slow=600"], "TIMEOUT"),
+    ],
+    ids=["converted", "null", "task-list", "cron", "alias", "cleanup", "ignored", "times-out"],
+)
+def test_each_definition_shape_runs_through_simulate_to_the_state_it_implies(
+    stack: localstack.LocalStack,
+    service: Any,
+    text: str,
+    options: list[str],
+    run_state: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    definition = tmp_path / "shape.yaml"
+    definition.write_text(text)
+    urls = ["--simulator-url", stack.simulator.url, "--endpoint-url", stack.endpoint]
+    assert cli.main(["simulate", str(definition), *options, *urls]) == 0
+    printed = capsys.readouterr()
+    ((name, run_id, state, *_error),) = [line.split(maxsplit=3) for line in printed.out.splitlines()[:-1]]
+    assert state == run_state
+    assert len(run_id) == 15
+    assert run_id.isalnum()
+    assert ("ignores" in printed.err) is (text is shapes.IGNORED_PARAMETERS)
+    stack.pump()
+    rows = cli_json(capsys, "runs", "list", "--workflow", name, "--endpoint-url", stack.endpoint)
+    assert {row["run_id"]: row["status"] for row in rows}[run_id] == run_state
+
+
+OPERATOR = "airflow.providers.amazon.aws.operators.s3.S3ListOperator"
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [  # each refusal is a documented rule of the service (see docs/LOCAL_STACK.md)
+        ("tasks:\n    t: {operator: airflow.operators.bash.BashOperator}", "unknown operator"),
+        (f"tasks:\n    t: {{operator: {OPERATOR}, retries: 4}}", "retries must be a whole number from 0 to 3"),
+        (f"tasks:\n    t: {{operator: {OPERATOR}, retry_delay: 600}}", "retry_delay must be at most 300 seconds"),
+        (f"tasks:\n    t: {{operator: {OPERATOR}, execution_timeout: 7200}}", "at most 3600 seconds"),
+        (f"schedule: '@once'\n  tasks:\n    t: {{operator: {OPERATOR}}}", "has no cron form"),
+        (f"start_date: 2020-01-01\n  tasks:\n    t: {{operator: {OPERATOR}}}", "must be in the future"),
+    ],
+    ids=["operator", "retries", "retry-delay", "execution-timeout", "once", "past-start"],
+)
+def test_simulate_refuses_what_the_service_refuses_in_one_line(
+    stack: localstack.LocalStack, body: str, reason: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    definition = tmp_path / "refused.yaml"
+    definition.write_text(f"refused:\n  {body}\n")
+    urls = ["--simulator-url", stack.simulator.url, "--endpoint-url", stack.endpoint]
+    assert cli.main(["simulate", str(definition), *urls]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("mwaa-obs: ")
+    assert reason in line

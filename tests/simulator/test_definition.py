@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from mwaa_obs_tools.simulator.definition import DefinitionError, parse_definition
+from mwaa_obs_tools.simulator.definition import (
+    DEFAULT_EXECUTION_TIMEOUT,
+    DEFAULT_RETRIES,
+    DEFAULT_RETRY_DELAY,
+    DefinitionError,
+    parse_definition,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "workflows"
 OPERATOR = "airflow.providers.amazon.aws.operators.s3.S3CreateObjectOperator"
@@ -70,11 +77,71 @@ def test_tasks_may_also_be_a_list() -> None:
             f"wf:\n  default_args: {{execution_timeout: 3601}}\n  tasks:\n    t: {{operator: {OPERATOR}}}\n",
             "execution_timeout must be at most 3600 seconds",
         ),
+        (f"wf:\n  schedule: '@once'\n  tasks:\n    t: {{operator: {OPERATOR}}}\n", "has no cron form"),
+        (f"wf:\n  start_date: 2026-12-01\n  tasks:\n    t: {{operator: {OPERATOR}}}\n", "must be in the future"),
+        (
+            f"wf:\n  start_date: 2027-02-01\n  end_date: 2027-01-01\n  tasks:\n    t: {{operator: {OPERATOR}}}\n",
+            "end_date must be after or equal to start_date",
+        ),
+        (f"wf:\n  start_date: next tuesday\n  tasks:\n    t: {{operator: {OPERATOR}}}\n", "is not a date"),
     ],
 )
 def test_invalid_definitions_are_refused_naming_the_file(text: str, reason: str) -> None:
     with pytest.raises(DefinitionError, match=rf"^broken\.yaml: .*{reason}"):
-        parse_definition(text, "broken.yaml")
+        parse_definition(text, "broken.yaml", now=NOW)
+
+
+NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+
+
+def test_the_service_defaults_apply_to_what_a_task_leaves_out() -> None:
+    text = (
+        f"wf:\n  tasks:\n    t: {{operator: {OPERATOR}}}\n    u: {{operator: {OPERATOR}, retries: 0, retry_delay: 0}}\n"
+    )
+    t, u = parse_definition(text, "defaults.yaml").tasks
+    assert (t.retries, t.retry_delay, t.execution_timeout) == (1, 300, 3600)
+    assert (DEFAULT_RETRIES, DEFAULT_RETRY_DELAY, DEFAULT_EXECUTION_TIMEOUT) == (1, 300, 3600)
+    assert (u.retries, u.retry_delay) == (0, 0)  # a zero is a value, not a missing one
+
+
+def test_parameters_the_service_ignores_are_accepted_and_named() -> None:
+    text = (
+        "wf:\n  dagrun_timeout: 60\n  catchup: true\n  tags: [a]\n  max_consecutive_failed_dag_runs: 2\n"
+        "  default_args: {owner: me, email_on_failure: true, start_date: '2024-01-01'}\n"
+        f"  tasks:\n    t: {{operator: {OPERATOR}, pool: p, priority_weight: 5, sla: 10}}\n"
+    )
+    definition = parse_definition(text, "ignored.yaml", now=NOW)
+    assert definition.ignored == (
+        "catchup",
+        "dagrun_timeout",
+        "max_consecutive_failed_dag_runs",
+        "tags",
+        "email_on_failure",
+        "owner",
+        "pool",
+        "priority_weight",
+        "sla",
+        "start_date",  # a task's start_date (in default_args) is ignored; only the DAG's is checked
+    )
+
+
+def test_a_future_start_date_and_empty_operators_are_accepted() -> None:
+    text = (
+        "wf:\n  schedule: '0 6 * * *'\n  start_date: 2027-01-01\n  end_date: '2027-06-30'\n  tasks:\n"
+        "    begin: {operator: airflow.providers.standard.operators.empty.EmptyOperator}\n"
+        f"    work: {{operator: {OPERATOR}, dependencies: [begin]}}\n"
+        "    end: {operator: airflow.operators.empty.EmptyOperator, dependencies: [work]}\n"
+    )
+    definition = parse_definition(text, "future.yaml", now=NOW)
+    assert (definition.start_date, definition.end_date) == (
+        datetime(2027, 1, 1, tzinfo=UTC),
+        datetime(2027, 6, 30, tzinfo=UTC),
+    )
+    assert [task.operator_name for task in definition.tasks] == [
+        "EmptyOperator",
+        "S3CreateObjectOperator",
+        "EmptyOperator",
+    ]
 
 
 def test_a_yaml_error_names_the_file_line_and_column_once() -> None:

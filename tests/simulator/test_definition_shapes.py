@@ -74,6 +74,26 @@ with_cleanup:
               trigger_rule: all_done}}
 """
 
+# Parameters the service ignores, among them a run limit far shorter than the run: nothing cuts it short
+IGNORED_PARAMETERS = f"""
+ignored_parameters:
+  schedule: None
+  dagrun_timeout: 30
+  catchup: false
+  max_active_runs: 1
+  default_args: {{owner: data, depends_on_past: false, start_date: '2024-01-01'}}
+  tasks:
+    begin: {{operator: airflow.providers.standard.operators.empty.EmptyOperator}}
+    long: {{operator: {S3}.S3ListOperator, bucket: b, pool: default_pool, dependencies: [begin]}}
+"""
+# A task that outlives its execution_timeout on every attempt (retries 1 by default) times out, and so does the run
+TIMES_OUT = f"""
+times_out:
+  schedule: None
+  tasks:
+    slow: {{operator: {S3}.S3ListOperator, bucket: b, execution_timeout: 60, retry_delay: 10}}
+"""
+
 
 class Quiet:
     def publish(self, entries: list[dict[str, Any]]) -> None:
@@ -95,13 +115,15 @@ class Quiet:
         (INTERVAL_ALIAS, "@daily", Faults(), "SUCCESS", {"only": "SUCCESS"}),
         # Airflow decides the run by its leaves: the cleanup ran, so the run succeeded despite the failure
         (CLEANUP, None, Faults(fail={"work"}), "SUCCESS", {"work": "FAILED", "cleanup": "SUCCESS"}),
+        (IGNORED_PARAMETERS, None, Faults(), "SUCCESS", {"begin": "SUCCESS", "long": "SUCCESS"}),
+        (TIMES_OUT, None, Faults(durations={"slow": 600}), "TIMEOUT", {"slow": "TIMEOUT"}),
     ],
-    ids=["converted", "null", "task-list", "cron", "alias", "cleanup"],
+    ids=["converted", "null", "task-list", "cron", "alias", "cleanup", "ignored", "times-out"],
 )  # fmt: skip
 def test_a_definition_shape_runs_to_the_state_it_implies(
     text: str, schedule: str | None, faults: Faults, run_state: str, task_states: dict[str, str]
 ) -> None:
-    definition = parse_definition(text, "shape.yaml")
+    definition = parse_definition(text, "shape.yaml", now=START)
     assert definition.schedule == schedule
     engine = Engine(Quiet(), lambda location: text, start=START)
     location = {"Bucket": "shapes", "ObjectKey": "shape.yaml"}
@@ -140,3 +162,54 @@ templated:
         return
     assert (run.state, run.error_message) == ("FAILED", error)
     assert {instance.status for instance in run.tasks.values()} == {"NONE"}
+
+
+@pytest.mark.parametrize(
+    ("template", "error"),
+    [
+        ("{{ ti.xcom_pull(task_ids='ghost') }}", "put: xcom_pull from task 'ghost', which is not in the workflow"),
+        (
+            '{{ ti.xcom_pull(task_ids=["first", "ghost"]) }}',
+            "put: xcom_pull from task 'ghost', which is not in the workflow",
+        ),
+        ("{{ task_instance.xcom_pull('first')['Key'] }}", None),
+    ],
+)
+def test_an_xcom_pulled_from_a_task_the_workflow_lacks_fails_the_run(template: str, error: str | None) -> None:
+    text = f"""
+pulling:
+  schedule: None
+  tasks:
+    first: {{operator: {S3}.S3ListOperator, bucket: b}}
+    put: {{operator: {S3}.S3CreateObjectOperator, s3_bucket: b, s3_key: k, data: "{template.replace('"', '\\"')}",
+          dependencies: [first]}}
+"""
+    definition = parse_definition(text, "pulling.yaml")
+    engine = Engine(Quiet(), lambda location: text, start=START)
+    location = {"Bucket": "shapes", "ObjectKey": "pulling.yaml"}
+    workflow = engine.create_workflow({"Name": definition.name, "DefinitionS3Location": location, "RoleArn": "arn:r"})
+    run = engine.start_run(workflow.arn)
+    engine.advance_until_idle(START + timedelta(hours=1))
+    if error is None:
+        assert run.state == "SUCCESS"
+        return
+    assert (run.state, run.error_message) == ("FAILED", error)
+    assert {instance.status for instance in run.tasks.values()} == {"NONE"}
+
+
+def test_a_schedule_fires_from_its_start_date_until_its_end_date() -> None:
+    text = f"""
+windowed:
+  schedule: "0 6 * * *"
+  start_date: 2026-11-26
+  end_date: 2026-11-28
+  tasks:
+    only: {{operator: {S3}.S3ListOperator, bucket: b}}
+"""
+    definition = parse_definition(text, "windowed.yaml", now=START)
+    engine = Engine(Quiet(), lambda location: text, start=START)
+    location = {"Bucket": "shapes", "ObjectKey": "windowed.yaml"}
+    workflow = engine.create_workflow({"Name": definition.name, "DefinitionS3Location": location, "RoleArn": "arn:r"})
+    engine.advance(START + timedelta(days=7))
+    fired = sorted(run.created_at for (arn, _), run in engine.runs.items() if arn == workflow.arn)
+    assert fired == [datetime(2026, 11, day, 6, 0, tzinfo=UTC) for day in (26, 27)]

@@ -129,17 +129,37 @@ def test_a_failure_marks_downstream_tasks_upstream_failed_and_fails_the_run(serv
         "create_object_3": "UPSTREAM_FAILED",
     }
     run = service.get_workflow_run(WorkflowArn=arn, RunId=run_id)["RunDetail"]
-    assert (run["RunState"], run["ErrorMessage"]) == ("FAILED", "Task create_object_2 failed")
+    # as GetWorkflowRun answers in AWS's launch post: this message, and the task instances that began
+    assert (run["RunState"], run["ErrorMessage"]) == ("FAILED", "Workflow execution failed")
+    assert sorted(run["TaskInstances"]) == sorted(tasks[t]["TaskInstanceId"] for t in tasks)
 
 
-def test_a_task_time_out_and_a_run_time_out(service: Any, engine: Engine) -> None:
-    arn = create(service, "nightly_sales_etl")  # dagrun_timeout 5400 s
+def test_an_attempt_longer_than_its_execution_timeout_times_out_and_so_does_the_run(
+    service: Any, engine: Engine
+) -> None:
+    arn = create(service, "nightly_sales_etl")  # crawl_raw: execution_timeout 1800 s, retries 2 every 120 s
     engine.set_faults("nightly_sales_etl", Faults(durations={"crawl_raw": 9000}))
     run_id = service.start_workflow_run(WorkflowArn=arn)["RunId"]
     engine.advance_until_idle(engine.now + timedelta(hours=3))
+    crawl = tasks_of(service, arn, run_id)["crawl_raw"]
+    assert (crawl["Status"], crawl["AttemptNumber"]) == ("TIMEOUT", 3)
+    assert crawl["DurationInSeconds"] == 1800  # the last attempt, cut at its limit
+    assert "execution_timeout of 1800 s" in crawl["ErrorMessage"]
     run = service.get_workflow_run(WorkflowArn=arn, RunId=run_id)["RunDetail"]
-    assert run["RunState"] == "TIMEOUT"
-    assert tasks_of(service, arn, run_id)["crawl_raw"]["Status"] == "TIMEOUT"
+    assert (run["RunState"], run["ErrorMessage"]) == ("TIMEOUT", "Workflow execution timed out")
+    # three attempts of 1800 s and two retry delays of 120 s, after the sensor: no run-level limit cut it short
+    assert run["Duration"] > 3 * 1800 + 2 * 120
+
+
+def test_a_plain_failure_beside_a_timeout_fails_the_run(service: Any, engine: Engine) -> None:
+    arn = create(service, "nightly_sales_etl")
+    engine.set_faults("nightly_sales_etl", Faults(time_out={"transform_orders"}, fail={"transform_refunds"}))
+    run_id = service.start_workflow_run(WorkflowArn=arn)["RunId"]
+    engine.advance_until_idle(engine.now + timedelta(hours=5))
+    tasks = tasks_of(service, arn, run_id)
+    assert (tasks["transform_orders"]["Status"], tasks["transform_refunds"]["Status"]) == ("TIMEOUT", "FAILED")
+    run = service.get_workflow_run(WorkflowArn=arn, RunId=run_id)["RunDetail"]
+    assert run["RunState"] == "FAILED"
 
 
 def test_stopping_a_run(service: Any, engine: Engine) -> None:

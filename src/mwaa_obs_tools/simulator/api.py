@@ -58,7 +58,8 @@ def _run_shape(run: Run) -> dict[str, Any]:
             "ModifiedAt": _epoch(run.modified_at),
             "Duration": duration,
             "ErrorMessage": run.error_message,
-            "TaskInstances": [instance.task_instance_id for instance in run.tasks.values()],
+            # the task instances that have begun (none for a run failed by its definition, as in AWS's launch post)
+            "TaskInstances": [i.task_instance_id for i in run.tasks.values() if i.status != "NONE"],
             "RunState": run.state,
         }
     )

@@ -2,8 +2,8 @@
 
     simple_s3_test:
       schedule: "0 0 * * *"            # or schedule_interval; absent, null or None: on demand only
-      dagrun_timeout: 3600              # seconds (optional)
-      default_args: {retries: 1, retry_delay: 60}
+      start_date: 2027-01-01           # optional; must be in the future
+      default_args: {retries: 1, retry_delay: 60, execution_timeout: 900}
       tasks:
         list_objects:
           operator: airflow.providers.amazon.aws.operators.s3.S3ListOperator
@@ -12,13 +12,15 @@
           operator: airflow.providers.amazon.aws.operators.s3.S3CreateObjectOperator
           dependencies: [list_objects]
 
-`tasks` may also be a list of mappings with a `task_id`. Only Amazon-provider operators are accepted.
+`tasks` may also be a list of mappings with a `task_id`. Only Amazon-provider operators and EmptyOperator are
+accepted. Parameters the service ignores (dagrun_timeout, catchup, ...) are accepted and listed in `ignored`.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 import yaml
@@ -28,6 +30,11 @@ from mwaa_obs.cron import Cron, CronError
 _AMAZON_OPERATOR = re.compile(
     r"^airflow\.providers\.amazon\.aws\.(operators|sensors|transfers)\.[a-z0-9_]+\.[A-Z][A-Za-z0-9]*(Operator|Sensor)$"
 )
+# The one operator outside the Amazon provider on the service's allow-list (aws-samples/amazon-mwaa-examples,
+# serverless/mcp/src/schema.py, SUPPORTED_OPERATORS), at its Airflow 2 and Airflow 3 paths.
+EMPTY_OPERATORS = frozenset(
+    {"airflow.operators.empty.EmptyOperator", "airflow.providers.standard.operators.empty.EmptyOperator"}
+)
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _RESERVED_TOP_LEVEL = {"default"}
 
@@ -36,14 +43,37 @@ class DefinitionError(ValueError):
     """A definition the service would refuse with ValidationException; the message names the file."""
 
 
-# Task limits MWAA Serverless validates (its user guide; written out in aws-samples/amazon-mwaa-examples,
-# serverless/mcp/src/constraints.py, VALIDATED_TASK_PARAMS).
-MAX_RETRIES = 3
-MAX_RETRY_DELAY = 300
-MAX_EXECUTION_TIMEOUT = 3600
+# Task limits and defaults MWAA Serverless applies (its user guide, "Supported Airflow parameters"; written out in
+# aws-samples/amazon-mwaa-examples, serverless/mcp/src/constraints.py, VALIDATED_TASK_PARAMS).
+MAX_RETRIES, DEFAULT_RETRIES = 3, 1
+MAX_RETRY_DELAY, DEFAULT_RETRY_DELAY = 300, 300
+MAX_EXECUTION_TIMEOUT, DEFAULT_EXECUTION_TIMEOUT = 3600, 3600
 
-# "On demand": null, or the bare word None as the AWS dag-converter writes it (a string to YAML).
+# Parameters the service accepts and ignores (same sources: IGNORED_DAG_PARAMS, IGNORED_TASK_PARAMS). The simulator
+# ignores them too and says which in WorkflowDefinition.ignored.
+IGNORED_DAG_PARAMS = frozenset(
+    {"template_searchpath", "template_undefined", "user_defined_macros", "user_defined_filters", "catchup"}
+    | {"access_control", "jinja_environment_kwargs", "render_template_as_native_obj", "tags", "owner_links"}
+    | {"auto_register", "fail_fast", "dag_display_name", "depends_on_past", "email_on_failure", "email_on_retry"}
+    | {"description", "max_consecutive_failed_dag_runs", "dagrun_timeout", "sla_miss_callback"}
+    | {"on_failure_callback", "on_success_callback", "is_paused_upon_creation"}
+)
+IGNORED_TASK_PARAMS = frozenset(
+    {"email_on_retry", "email_on_failure", "retry_exponential_backoff", "depends_on_past"}
+    | {"ignore_first_depends_on_past", "wait_for_downstream", "priority_weight", "sla", "max_active_tis_per_dag"}
+    | {"max_active_tis_per_dagrun", "task_concurrency", "resources", "run_as_user", "executor_config", "doc"}
+    | {"doc_md", "doc_rst", "doc_json", "doc_yaml", "task_display_name", "logger_name", "allow_nested_operators"}
+    | {"inlets", "outlets", "map_index_template", "email", "owner", "max_retry_delay", "on_execute_callback"}
+    | {"on_failure_callback", "on_success_callback", "on_retry_callback", "on_skipped_callback"}
+    | {"wait_for_past_depends_before_skipping", "do_xcom_push", "multiple_outputs", "start_date", "end_date"}
+    | {"weight_rule", "queue", "pool", "pool_slots", "pre_execute", "post_execute", "executor", "task_group"}
+)
+
+# "On demand": absent, null, or the bare word None as the AWS dag-converter writes it (a string to YAML). The
+# service schedules by cron (ScheduleConfiguration.CronExpression, "standard cron syntax"); Airflow's "@once" has
+# no cron form, so it is refused rather than guessed at.
 UNSCHEDULED = frozenset({"None", "none", "null", ""})
+NO_CRON_FORM = frozenset({"@once", "@continuous"})
 
 # Airflow's trigger rules (airflow.utils.trigger_rule.TriggerRule) that the simulator runs; the engine decides them.
 TRIGGER_RULES = (
@@ -65,7 +95,7 @@ class TaskDefinition:
     dependencies: tuple[str, ...]
     retries: int
     retry_delay: float
-    execution_timeout: float | None
+    execution_timeout: float
     trigger_rule: str = "all_success"
     templates: tuple[str, ...] = ()  # the Jinja templates among its parameters, rendered when the task runs
 
@@ -78,16 +108,19 @@ class TaskDefinition:
 class WorkflowDefinition:
     name: str
     schedule: str | None
-    run_timeout: float | None
     tasks: tuple[TaskDefinition, ...]  # in an order where every task follows its dependencies
     text: str
+    start_date: datetime | None = None  # no scheduled run before it
+    end_date: datetime | None = None  # nor after it
+    ignored: tuple[str, ...] = ()  # the parameters given that the service ignores, e.g. "dagrun_timeout"
 
     def task(self, task_id: str) -> TaskDefinition:
         return next(task for task in self.tasks if task.task_id == task_id)
 
 
-def parse_definition(text: str, source: str) -> WorkflowDefinition:
-    """Parse and validate one workflow; `source` (a file name or S3 key) prefixes every error."""
+def parse_definition(text: str, source: str, now: datetime | None = None) -> WorkflowDefinition:
+    """Parse and validate one workflow; `source` (a file name or S3 key) prefixes every error. With `now`, a
+    start_date must lie after it, as the service requires of a definition it is given."""
     try:
         document = yaml.safe_load(text)
     except yaml.MarkedYAMLError as error:
@@ -111,19 +144,53 @@ def parse_definition(text: str, source: str) -> WorkflowDefinition:
     schedule = body.get("schedule", body.get("schedule_interval"))
     if str(schedule).strip() in UNSCHEDULED:
         schedule = None
+    if str(schedule).strip() in NO_CRON_FORM:
+        raise DefinitionError(
+            f"{source}: schedule {schedule!r} has no cron form; MWAA Serverless takes a cron expression, "
+            "or no schedule (null) for a workflow run on demand"
+        )
     if schedule is not None:
         try:
             Cron.parse(str(schedule))
         except CronError as error:
             raise DefinitionError(f"{source}: schedule: {error}") from None
-    tasks = [_task(source, task_id, spec, defaults) for task_id, spec in _task_specs(source, body.get("tasks"))]
+    start_date, end_date = _date(source, "start_date", body), _date(source, "end_date", body)
+    if start_date is not None and now is not None and start_date <= now:
+        raise DefinitionError(f"{source}: start_date {start_date:%Y-%m-%d %H:%M} must be in the future")
+    if start_date is not None and end_date is not None and end_date < start_date:
+        raise DefinitionError(f"{source}: end_date must be after or equal to start_date")
+    specs = _task_specs(source, body.get("tasks"))
+    tasks = [_task(source, task_id, spec, defaults) for task_id, spec in specs]
+    ignored = sorted(IGNORED_DAG_PARAMS & body.keys()) + sorted(
+        {key for _, spec in specs for key in IGNORED_TASK_PARAMS & spec.keys()}
+        | (IGNORED_TASK_PARAMS & defaults.keys())
+    )
     return WorkflowDefinition(
         name=name,
         schedule=None if schedule is None else str(schedule),
-        run_timeout=_seconds(source, "dagrun_timeout", body.get("dagrun_timeout")),
         tasks=_in_dependency_order(source, tasks),
         text=text,
+        start_date=start_date,
+        end_date=end_date,
+        ignored=tuple(ignored),
     )
+
+
+def _date(source: str, field: str, body: dict[str, Any]) -> datetime | None:
+    """A DAG-level date as YAML gives it (a date, a timestamp or an ISO string), in UTC."""
+    value = body.get(field)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise DefinitionError(f"{source}: {field} {value!r} is not a date (YYYY-MM-DD)") from None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    raise DefinitionError(f"{source}: {field} {value!r} is not a date (YYYY-MM-DD)")
 
 
 def _task_specs(source: str, tasks: Any) -> list[tuple[str, dict[str, Any]]]:
@@ -141,18 +208,18 @@ def _task_specs(source: str, tasks: Any) -> list[tuple[str, dict[str, Any]]]:
 
 def _task(source: str, task_id: str, spec: dict[str, Any], defaults: dict[str, Any]) -> TaskDefinition:
     operator = spec.get("operator")
-    if not isinstance(operator, str) or not _AMAZON_OPERATOR.match(operator):
+    if not isinstance(operator, str) or not (_AMAZON_OPERATOR.match(operator) or operator in EMPTY_OPERATORS):
         raise DefinitionError(
             f"{source}: task {task_id!r}: unknown operator {operator!r}; MWAA Serverless runs Amazon provider "
-            "operators (airflow.providers.amazon.aws.operators.<module>.<Name>Operator)"
+            "operators (airflow.providers.amazon.aws.operators.<module>.<Name>Operator) and EmptyOperator"
         )
     dependencies = spec.get("dependencies", [])
     if not isinstance(dependencies, list) or not all(isinstance(item, str) for item in dependencies):
         raise DefinitionError(f"{source}: task {task_id!r}: dependencies must be a list of task names")
-    retries = spec.get("retries", defaults.get("retries", 0))
+    retries = spec.get("retries", defaults.get("retries", DEFAULT_RETRIES))
     if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
         raise DefinitionError(f"{source}: task {task_id!r}: retries must be a whole number from 0 to {MAX_RETRIES}")
-    retry_delay = _seconds(source, "retry_delay", spec.get("retry_delay", defaults.get("retry_delay", 300))) or 0
+    retry_delay = _seconds(source, "retry_delay", spec.get("retry_delay", defaults.get("retry_delay")))
     execution_timeout = _seconds(
         source, "execution_timeout", spec.get("execution_timeout", defaults.get("execution_timeout"))
     )
@@ -174,8 +241,8 @@ def _task(source: str, task_id: str, spec: dict[str, Any], defaults: dict[str, A
         templates=tuple(text for text in _strings(spec) if "{{" in text),
         dependencies=tuple(dependencies),
         retries=retries,
-        retry_delay=retry_delay,
-        execution_timeout=execution_timeout,
+        retry_delay=DEFAULT_RETRY_DELAY if retry_delay is None else retry_delay,
+        execution_timeout=DEFAULT_EXECUTION_TIMEOUT if execution_timeout is None else execution_timeout,
     )
 
 
@@ -239,4 +306,25 @@ def template_error(template: str) -> str | None:
             return f"unexpected token in {{{{{expression}}}}}"
         if name.group(1) not in JINJA_NAMES:
             return f"'{name.group(1)}' is undefined"
+    return None
+
+
+_XCOM_PULL = re.compile(r"xcom_pull\(\s*(?:task_ids\s*=\s*)?(\[[^\]]*\]|'[^']*'|\"[^\"]*\")")
+_QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
+
+
+def run_time_error(definition: WorkflowDefinition) -> str | None:
+    """The first error that only running the workflow reveals: a template that cannot render, or an XCom pulled
+    from a task the workflow does not have. The service accepts both at create time."""
+    task_ids = {task.task_id for task in definition.tasks}
+    for task in definition.tasks:
+        for template in task.templates:
+            error = template_error(template)
+            if error is not None:
+                return f"{task.task_id}: {error}"
+            for argument in _XCOM_PULL.findall(template):
+                for quoted in _QUOTED.findall(argument):
+                    pulled = quoted[0] or quoted[1]
+                    if pulled not in task_ids:
+                        return f"{task.task_id}: xcom_pull from task {pulled!r}, which is not in the workflow"
     return None

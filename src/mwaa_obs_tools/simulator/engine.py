@@ -1,11 +1,12 @@
 """The simulated service: workflows, runs and task instances on a virtual clock, publishing what it does.
 
-A discrete-event simulation: every future step (a task finishing, a retry, a cron fire, a run timeout) is an
+A discrete-event simulation: every future step (a task finishing or timing out, a retry, a cron fire) is an
 action on a heap ordered by virtual time. `advance(until)` carries them out in order, publishing the matching
 EventBridge events and task log lines through the sink; nothing waits on the wall clock, so a simulated day
 takes seconds. Times are whole seconds, as EventBridge's `time` field is.
 
-Run: STARTING -> QUEUED -> RUNNING -> SUCCESS | FAILED | TIMEOUT | STOPPED (via STOPPING).
+Run: STARTING -> QUEUED -> RUNNING -> SUCCESS | FAILED | TIMEOUT (its failures were all execution timeouts) |
+STOPPED (via STOPPING).
 Task attempt: SCHEDULED -> QUEUED -> RUNNING -> SUCCESS | UP_FOR_RETRY (then a new attempt) | FAILED | TIMEOUT;
 tasks downstream of a failure become UPSTREAM_FAILED. Task instances exist from the run's start with status NONE.
 """
@@ -30,7 +31,7 @@ from mwaa_obs_tools.simulator.definition import (
     TaskDefinition,
     WorkflowDefinition,
     parse_definition,
-    template_error,
+    run_time_error,
 )
 
 EVENT_SOURCE = "aws.airflow-serverless"
@@ -53,6 +54,9 @@ TASK_DETAIL_TYPE = {
     "UPSTREAM_FAILED": "Upstream Failed",
     "TIMEOUT": "Timeout",
 }
+# The run's error when a task failed, as AWS's launch post shows GetWorkflowRun; the timeout wording is ours.
+RUN_FAILED = "Workflow execution failed"
+RUN_TIMED_OUT = "Workflow execution timed out"
 TERMINAL_RUN = frozenset({"SUCCESS", "FAILED", "TIMEOUT", "STOPPED"})
 # SKIPPED is Airflow's: the API model's TaskInstanceStatus has no such value and no event announces it, so a
 # skipped task shows in the simulator's API only, and sends nothing.
@@ -266,7 +270,7 @@ class Engine:
     def _definition(self, location: dict[str, Any]) -> WorkflowDefinition:
         source = f"s3://{location['Bucket']}/{location['ObjectKey']}"
         try:
-            return parse_definition(self._read_definition(location), source)
+            return parse_definition(self._read_definition(location), source, now=self.now)
         except DefinitionError as error:
             raise ServiceError("ValidationException", str(error)) from None
         except KeyError:
@@ -276,7 +280,10 @@ class Engine:
         schedule = workflow.definition.schedule
         if not schedule or workflow.trigger_mode != "SCHEDULED":
             return
-        fire = Cron.parse(schedule).next_after(self.now)
+        start, end = workflow.definition.start_date, workflow.definition.end_date
+        fire = Cron.parse(schedule).next_after(max(self.now, start - timedelta(seconds=1)) if start else self.now)
+        if end is not None and fire > end:
+            return
 
         def fire_run() -> None:
             if self.workflows.get(workflow.arn) is workflow:
@@ -339,16 +346,13 @@ class Engine:
             return
         run.started_at = self.now
         self._run_state(run, "RUNNING")
-        # A template that cannot render fails the run before any task starts, with the error on the run (as
-        # GetWorkflowRun shows it in AWS's launch post): the definition was accepted at create time.
-        for task in run.workflow.definition.tasks:
-            error = next(filter(None, map(template_error, task.templates)), None)
-            if error is not None:
-                self._end_run(run, "FAILED", f"{task.task_id}: {error}", attempt_state="FAILED")
-                return
-        if run.workflow.definition.run_timeout:
-            timeout = run.workflow.definition.run_timeout
-            self._at(timeout, lambda: self._end_run(run, "TIMEOUT", f"Run exceeded {timeout:.0f} s", "TIMEOUT"))
+        # A template that cannot render or an unknown XCom source fails the run before any task starts, with the
+        # error on the run (as GetWorkflowRun shows it in AWS's launch post): the definition was accepted at create
+        # time. There is no run-level timeout: the service ignores dagrun_timeout.
+        error = run_time_error(run.workflow.definition)
+        if error is not None:
+            self._end_run(run, "FAILED", error, attempt_state="FAILED")
+            return
         self._schedule_ready(run)
 
     def _schedule_ready(self, run: Run) -> None:
@@ -390,28 +394,29 @@ class Engine:
                 instance.started_at = self.now
                 self._task_state(run, instance, "RUNNING")
                 self._log(run, instance, f"Executing {instance.task.operator_name} (attempt {attempt})")
-                self._at(self._duration(run, instance), finish)
+                duration, limit = self._duration(run, instance), instance.task.execution_timeout
+                self._at(min(duration, limit), lambda: finish(timed_out=duration >= limit))
 
-        def finish() -> None:
+        def finish(timed_out: bool) -> None:
             if still_current():
-                self._finish_attempt(run, instance)
+                self._finish_attempt(run, instance, timed_out)
 
         self._at(self._rng.uniform(1, 3), queued)
         self._at(self._rng.uniform(4, 10), running)
 
     def _duration(self, run: Run, instance: TaskInstance) -> float:
+        """How long the attempt's work would take; at the task's execution_timeout or beyond it times out."""
         faults = run.workflow.faults
         task = instance.task
         if task.task_id in faults.time_out:
-            return task.execution_timeout or 2 * faults.durations.get(task.task_id, DEFAULT_TASK_SECONDS)
+            return task.execution_timeout
         mean = faults.durations.get(task.task_id, DEFAULT_TASK_SECONDS)
         return max(1.0, mean * self._rng.uniform(0.7, 1.3))
 
-    def _finish_attempt(self, run: Run, instance: TaskInstance) -> None:
+    def _finish_attempt(self, run: Run, instance: TaskInstance, timed_out: bool) -> None:
         faults = run.workflow.faults
         task_id = instance.task.task_id
         instance.ended_at = self.now
-        timed_out = task_id in faults.time_out
         failed = (
             task_id in faults.fail
             or instance.attempt <= faults.fail_first.get(task_id, 0)
@@ -424,7 +429,10 @@ class Engine:
             self._maybe_end(run)
             return
         if timed_out:
-            instance.error_message = f"Task exceeded its execution timeout on attempt {instance.attempt}"
+            instance.error_message = (
+                f"Task exceeded its execution_timeout of {instance.task.execution_timeout:.0f} s "
+                f"on attempt {instance.attempt}"
+            )
         else:
             instance.error_message = (
                 f"An error occurred (AccessDenied) when calling {instance.task.operator_name}: "
@@ -451,11 +459,12 @@ class Engine:
         # failure followed by a cleanup task that ran (trigger_rule all_done) ends the run in SUCCESS.
         upstream_of_others = {dependency for i in run.tasks.values() for dependency in i.task.dependencies}
         leaves = [i for i in run.tasks.values() if i.task.task_id not in upstream_of_others]
-        failed = [i.task.task_id for i in run.tasks.values() if i.status in {"FAILED", "TIMEOUT"}]
-        if any(leaf.status in FAILED_TASK for leaf in leaves):
-            self._end_run(run, "FAILED", f"Task {', '.join(failed)} failed", attempt_state="FAILED")
-        else:
+        if not any(leaf.status in FAILED_TASK for leaf in leaves):
             self._end_run(run, "SUCCESS", None, attempt_state="FAILED")
+        elif all(i.status != "FAILED" for i in run.tasks.values()):  # only execution timeouts failed it (assumed)
+            self._end_run(run, "TIMEOUT", RUN_TIMED_OUT, attempt_state="FAILED")
+        else:  # the launch post's GetWorkflowRun: the failed task instance ids, and this message on the run
+            self._end_run(run, "FAILED", RUN_FAILED, attempt_state="FAILED")
 
     def _end_run(self, run: Run, state: str, error: str | None, attempt_state: str) -> None:
         if run.state in TERMINAL_RUN:
