@@ -148,7 +148,12 @@ def _parser() -> argparse.ArgumentParser:
 
     doctor, samples = _watcher_parsers(commands)
 
-    for reader in (listing, show, draw, redrive, backfill, doctor, samples):
+    ui = commands.add_parser("ui", help="the runs grid, Gantt charts and failures on a local web page, until Ctrl-C")
+    ui.add_argument("--port", type=int, default=8050, help="loopback port of the page (default 8050)")
+    _api_endpoint_option(ui)
+    ui.set_defaults(command=_ui)
+
+    for reader in (listing, show, draw, redrive, backfill, doctor, samples, ui):
         reader.add_argument(
             "--endpoint-url",
             default=os.environ.get(ENDPOINT_URL_VARIABLE),
@@ -694,6 +699,26 @@ def _dashboard_render(args: argparse.Namespace) -> int:
         print(f"mwaa-obs: no data from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC in: "
               f"{'; '.join(drawn.empty)}", file=sys.stderr)  # fmt: skip
     print(drawn.path)
+    return 0
+
+
+# --- ui ------------------------------------------------------------------------------------------------------------
+
+
+def _ui(args: argparse.Namespace) -> int:
+    from mwaa_obs_tools.ui import Site, UiServer  # noqa: PLC0415
+
+    _refuse_taken_port(args.port, "--port")
+    reader = _reader(args)
+    api_url = _use_api(args)
+    region = boto3.session.Session().region_name or "us-east-1"
+    site = Site(reader.runs, reader.workflows, region, args.stack_name, now=lambda: _stack_now(args, api_url))
+    server = UiServer(site, args.port).start()
+    print(f"runs grid, Gantt charts and failures: {server.url}  (Ctrl-C stops)", flush=True)
+    try:
+        threading.Event().wait()
+    finally:
+        server.stop()
     return 0
 
 

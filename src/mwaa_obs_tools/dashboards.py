@@ -20,8 +20,7 @@ from mwaa_obs_tools.emulator import REPO_ROOT, TEMPLATE_PATH
 DASHBOARDS_DIR: Final = REPO_ROOT / "dashboards"
 # Dashboard resource in template.yaml -> its body in dashboards/.
 BODIES: Final = {"FleetDashboard": "fleet.json", "WorkflowDashboard": "workflow.json"}
-WORKFLOW_PATTERN: Final = "__workflow__"  # the workflow dashboard's variable replaces this text
-_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9:]+)\}")
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9:.]+)\}")
 
 
 def body_template(logical_id: str) -> str:

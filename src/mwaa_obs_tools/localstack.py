@@ -406,6 +406,15 @@ class LocalStack:
                     events.remove_targets(Rule=rule["Name"], Ids=[target["Id"] for target in targets])
                 events.delete_rule(Name=rule["Name"])
 
+    def widget(self, event: dict[str, Any]) -> Any:
+        """Call the runs widget function as a dashboard would (its answer: HTML, or the markdown of `describe`)."""
+        handler, log_group = self._load(client(self.endpoint, "lambda"), "WidgetFunction")
+        arn = self.outputs["WidgetFunctionArn"]
+        with _captured_stdout() as output:
+            answer = handler(event, FakeLambdaContext(function_name=arn.rsplit(":", 1)[1], invoked_function_arn=arn))
+        self._forward(log_group, output.getvalue())
+        return answer
+
     def run_schedules(self) -> int:
         """Invoke each scheduled function whose time has come on the simulator's clock; returns the invocations."""
         invoked = 0

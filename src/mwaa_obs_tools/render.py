@@ -25,8 +25,8 @@ import matplotlib.pyplot as plt
 from matplotlib import dates, ticker
 from matplotlib.figure import Figure
 
+from mwaa_obs import WORKFLOW_PATTERN
 from mwaa_obs.stats import percentile
-from mwaa_obs_tools.dashboards import WORKFLOW_PATTERN
 
 BUCKET = timedelta(seconds=1)
 _OPERATORS: dict[type[ast.operator], Callable[[float, float], float]] = {

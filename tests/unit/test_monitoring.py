@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from mwaa_obs import WORKFLOW_PATTERN
 from mwaa_obs.metrics import CATALOG, WORKFLOW_DIMENSION, dimension_sets
 from mwaa_obs.provisioning import KINDS
 from mwaa_obs_tools import dashboards
@@ -33,6 +34,7 @@ FILL: dict[str, Any] = {
     "FreshnessFunction": "mwaa-obs-freshness",
     "ProvisionFunction": "mwaa-obs-provision",
     "ReconcileFunction": "mwaa-obs-reconcile",
+    "WidgetFunction.Arn": "arn:aws:lambda:us-east-1:123456789012:function:mwaa-obs-widget",
     "DurationAlarmSeconds": 3600,
 }
 
@@ -182,14 +184,28 @@ def test_the_workflow_dashboard_picks_the_workflow_from_the_metrics_and_applies_
     text = dashboards.body_template("WorkflowDashboard")
     body = dashboards.fill(text, FILL)
     (variable,) = body["variables"]
-    assert variable["pattern"] == dashboards.WORKFLOW_PATTERN
+    assert variable["pattern"] == WORKFLOW_PATTERN
     assert variable["populateFrom"] == WORKFLOW_DIMENSION
     assert variable["search"] == '{MWAAServerless/Observability,WorkflowName} MetricName="RunStarted"'
     for widget in body["widgets"]:
         for row in widget["properties"].get("metrics", []):
             if not isinstance(row[0], dict):
-                assert row[2:4] == [WORKFLOW_DIMENSION, dashboards.WORKFLOW_PATTERN], row
-    assert json.dumps(body).count(dashboards.WORKFLOW_PATTERN) >= 20
+                assert row[2:4] == [WORKFLOW_DIMENSION, WORKFLOW_PATTERN], row
+    assert json.dumps(body).count(WORKFLOW_PATTERN) >= 20
+    # The runs widget is told the picked workflow too: its grid and its Gantt chart
+    custom = [widget["properties"] for widget in body["widgets"] if widget["type"] == "custom"]
+    assert [(p["params"]["view"], p["params"]["workflow"]) for p in custom] == [
+        ("grid", WORKFLOW_PATTERN),
+        ("gantt", WORKFLOW_PATTERN),
+    ]
+    assert {p["endpoint"] for p in custom} == {FILL["WidgetFunction.Arn"]}
+
+
+def test_the_fleet_dashboard_lists_the_latest_failures_with_the_runs_widget() -> None:
+    body = dashboards.fill(dashboards.body_template("FleetDashboard"), FILL)
+    (custom,) = [widget["properties"] for widget in body["widgets"] if widget["type"] == "custom"]
+    assert (custom["endpoint"], custom["params"]) == (FILL["WidgetFunction.Arn"], {"view": "failures"})
+    assert custom["updateOn"]["timeRange"] is True  # the table follows the dashboard's time range
 
 
 @pytest.mark.parametrize("logical_id", ["FleetDashboard", "WorkflowDashboard"])

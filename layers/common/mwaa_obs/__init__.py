@@ -8,3 +8,5 @@ PRODUCT: Final = "mwaa-obs"
 SERVICE: Final = PRODUCT
 # The stack name samconfig.toml deploys and the ResourcePrefix template.yaml defaults to.
 DEFAULT_STACK_NAME: Final = PRODUCT
+# The text the workflow dashboard's variable replaces (dashboards/workflow.json), in its graphs and widget parameters.
+WORKFLOW_PATTERN: Final = "__workflow__"

@@ -152,3 +152,13 @@ class ReconcileConfig:
             settle=timedelta(minutes=_whole_number(env, "RECONCILE_AFTER_MINUTES", "60")),
             events_stopped_after=timedelta(hours=_whole_number(env, "EVENTS_STOPPED_HOURS", "3")),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class WidgetConfig:
+    table_name: str
+    stack_name: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> WidgetConfig:
+        return cls(table_name=_table_name(env), stack_name=env.get("STACK_NAME", DEFAULT_STACK_NAME))

@@ -115,8 +115,7 @@ class Alert:
 
     @property
     def console_url(self) -> str:
-        # The console's run pages have no published address; this is the documented workflows page.
-        return f"https://{self.region}.console.aws.amazon.com/mwaa/home?region={self.region}#serverlessWorkflows"
+        return workflows_console_url(self.region)
 
     @property
     def log_group_url(self) -> str:
@@ -124,8 +123,7 @@ class Alert:
 
     @property
     def cli_command(self) -> str:
-        stack = "" if self.stack_name == DEFAULT_STACK_NAME else f" --stack-name {shlex.quote(self.stack_name)}"
-        return f"mwaa-obs runs show {shlex.quote(self.run_id)} --workflow {shlex.quote(self.workflow_name)}{stack}"
+        return runs_show_command(self.run_id, self.workflow_name, self.stack_name)
 
     @property
     def message_severity(self) -> str:
@@ -133,6 +131,16 @@ class Alert:
 
 
 # --- Links ------------------------------------------------------------------------------------------------------
+
+
+def workflows_console_url(region: str) -> str:
+    # The console's run pages have no published address; this is the documented workflows page.
+    return f"https://{region}.console.aws.amazon.com/mwaa/home?region={region}#serverlessWorkflows"
+
+
+def runs_show_command(run_id: str, workflow_name: str, stack_name: str) -> str:
+    stack = "" if stack_name == DEFAULT_STACK_NAME else f" --stack-name {shlex.quote(stack_name)}"
+    return f"mwaa-obs runs show {shlex.quote(run_id)} --workflow {shlex.quote(workflow_name)}{stack}"
 
 
 def task_log_group(workflow_id: str) -> str:

@@ -26,7 +26,7 @@ from typing import Any, Final
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mwaa_obs import PRODUCT, SERVICE
+from mwaa_obs import PRODUCT, SERVICE, WORKFLOW_PATTERN
 from mwaa_obs.metrics import (
     RUN_DURATION,
     RUN_FAILED,
@@ -47,7 +47,6 @@ from mwaa_obs.times import invocation_time
 logger = Logger(service=SERVICE, child=True)
 
 MANAGED_BY: Final = PRODUCT
-WORKFLOW_PATTERN: Final = "__workflow__"
 # Names the stack's own alarms use after the prefix: a workflow with such a name keeps the shared alarms only.
 RESERVED_NAMES: Final = frozenset({"workflows", "pipeline", "workflow", "fleet"})
 MIN_RUNS_TO_LEARN: Final = 5

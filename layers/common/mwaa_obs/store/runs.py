@@ -26,13 +26,16 @@ class Runs:
         self._client = client
         self._table_name = table_name
 
-    def load(self, workflow_id: str, run_id: str) -> tuple[RunItem | None, list[TaskAttemptItem]]:
-        """A run and all its task attempts, in one (consistent) Query of the run's partition."""
+    def load(
+        self, workflow_id: str, run_id: str, consistent: bool = True
+    ) -> tuple[RunItem | None, list[TaskAttemptItem]]:
+        """A run and all its task attempts, in one Query of the run's partition (consistent unless a reader that
+        only shows them, for half the read units, says otherwise)."""
         request = {
             "TableName": self._table_name,
             "KeyConditionExpression": "pk = :pk",
             "ExpressionAttributeValues": {":pk": {"S": run_key(workflow_id, run_id)}},
-            "ConsistentRead": True,
+            "ConsistentRead": consistent,
         }
         run: RunItem | None = None
         attempts: list[TaskAttemptItem] = []
@@ -61,6 +64,22 @@ class Runs:
             "IndexName": Entity.workflow_runs.Meta.index_name,
             "KeyConditionExpression": "gsi1pk = :workflow",
             "ExpressionAttributeValues": {":workflow": {"S": workflow_key(workflow_id)}},
+            "ScanIndexForward": False,
+        }
+        found = (item_from_raw(raw) for raw in query(self._client, request, limit))
+        return [item for item in found if isinstance(item, RunItem)]
+
+    def between(self, workflow_id: str, start: datetime, end: datetime, limit: int) -> list[RunItem]:
+        """A workflow's runs first seen in [start, end], newest first, at most `limit` of them."""
+        request = {
+            "TableName": self._table_name,
+            "IndexName": Entity.workflow_runs.Meta.index_name,
+            "KeyConditionExpression": "gsi1pk = :workflow AND gsi1sk BETWEEN :start AND :end",
+            "ExpressionAttributeValues": {
+                ":workflow": {"S": workflow_key(workflow_id)},
+                ":start": {"S": sort_key_time(start)},
+                ":end": {"S": sort_key_time(end) + "~"},  # "~" sorts after the "#<run id>" that follows the time
+            },
             "ScanIndexForward": False,
         }
         found = (item_from_raw(raw) for raw in query(self._client, request, limit))

@@ -33,6 +33,18 @@ class Workflows:
         found = (item_from_raw(raw) for raw in query(self._client, request))
         return [item for item in found if isinstance(item, WorkflowItem)]
 
+    def named(self, name: str) -> list[WorkflowItem]:
+        """The workflows of that name (a name deleted and created again has several ids): one Query of the
+        workflow list, on the id's prefix (`<name>-` and the service's 10-character suffix)."""
+        request = {
+            "TableName": self._table_name,
+            "IndexName": Entity.workflow_runs.Meta.index_name,
+            "KeyConditionExpression": "gsi1pk = :workflows AND begins_with(gsi1sk, :name)",
+            "ExpressionAttributeValues": {":workflows": {"S": WORKFLOWS_PARTITION}, ":name": {"S": f"{name}-"}},
+        }
+        found = (item_from_raw(raw) for raw in query(self._client, request))
+        return [item for item in found if isinstance(item, WorkflowItem) and item.workflow_name == name]
+
     def log_group(self, workflow_id: str) -> str | None:
         """The log group the workflow names for its task logs (from GetWorkflow); None: unknown."""
         raw = self._client.get_item(

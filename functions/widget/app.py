@@ -1,0 +1,35 @@
+"""Runs widget function (a CloudWatch custom widget): a workflow's runs grid, a run's Gantt chart, the failures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from mwaa_obs import SERVICE
+from mwaa_obs.aws import dynamodb_client
+from mwaa_obs.config import WidgetConfig
+from mwaa_obs.store.runs import Runs
+from mwaa_obs.store.workflows import Workflows
+from mwaa_obs.view_html import Place
+from mwaa_obs.widget import ViewReader, handle
+
+config = WidgetConfig.from_env()
+logger = Logger(service=SERVICE)
+dynamodb = dynamodb_client()
+runs = Runs(dynamodb, config.table_name)
+workflows = Workflows(dynamodb, config.table_name)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: Any) -> Any:
+    arn = context.invoked_function_arn
+    reader = ViewReader(runs, workflows)
+
+    def place(theme: str) -> Place:
+        return Place(region=arn.split(":")[3], stack_name=config.stack_name, theme=theme)
+
+    answer = handle(event, reader, place, arn, datetime.now(UTC))
+    logger.info("rendered", extra={"reads": reader.reads, "view": event.get("view", "grid")})
+    return answer

@@ -1,0 +1,264 @@
+"""The grid, the Gantt chart and the failures table as HTML: for the CloudWatch custom widget and `mwaa-obs ui`.
+
+No JavaScript (CloudWatch custom widgets run none): CSS only, every state shown by a symbol and a word as well as
+a colour, light and dark. Every text that comes from a workflow (task ids, run ids, errors) is escaped here, in
+`_text`, and nowhere is HTML built from it otherwise. Navigation between views is the caller's (`Navigation`):
+a `<cwdb-action>` in CloudWatch, a plain link offline.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from mwaa_obs.messages import (
+    first_line,
+    human_duration,
+    log_stream_url,
+    runs_show_command,
+    workflows_console_url,
+)
+from mwaa_obs.states import RunState, TaskState
+from mwaa_obs.store.schema import RunItem
+from mwaa_obs.times import readable_time
+from mwaa_obs.views import Bar, Cell, Gantt, Grid, RunView
+
+ERROR_CHARACTERS = 200  # the first line of an error, in a tooltip or a table cell
+
+
+@dataclass(frozen=True, slots=True)
+class Look:
+    symbol: str
+    word: str
+    colour: str  # fill; the symbol on it is white, at a contrast of at least 4.5:1
+
+
+# Airflow's grid colours where they are readable under white text, darkened where they are not.
+LOOKS: Mapping[str, Look] = {
+    TaskState.SUCCESS: Look("✓", "success", "#1b7a1b"),
+    TaskState.FAILED: Look("✗", "failed", "#c62828"),
+    TaskState.UPSTREAM_FAILED: Look("↑", "upstream failed", "#a84300"),
+    TaskState.UP_FOR_RETRY: Look("↻", "up for retry", "#8a6d00"),
+    TaskState.TIMEOUT: Look("◔", "timed out", "#6a1b9a"),
+    TaskState.RUNNING: Look("▶", "running", "#00695c"),
+    TaskState.QUEUED: Look("…", "queued", "#5d5d5d"),
+    TaskState.SCHEDULED: Look("…", "scheduled", "#5d5d5d"),
+    RunState.STARTING: Look("…", "starting", "#5d5d5d"),
+    RunState.STOPPED: Look("■", "stopped", "#4e4e7a"),
+}
+UNKNOWN_LOOK = Look("?", "unknown", "#5d5d5d")
+
+
+def look(state: str) -> Look:
+    return LOOKS.get(state, UNKNOWN_LOOK)
+
+
+class Navigation(Protocol):
+    """How a view links to another view (the Gantt of a run) where it is shown."""
+
+    def link(self, label_html: str, params: Mapping[str, str], title: str) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where the page is read: for the console links and the CLI command it shows."""
+
+    region: str
+    stack_name: str
+    theme: str = "light"  # or "dark", as the dashboard says
+
+
+def _text(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _when(at: datetime | None) -> str:
+    return readable_time(at) if at else "—"
+
+
+_STYLE = """
+.mo{font:12px/1.4 'Amazon Ember',Helvetica,Arial,sans-serif;color:var(--fg);background:var(--bg);padding:4px}
+.mo.light{--fg:#16191f;--bg:#fff;--line:#d5dbdb;--muted:#545b64;--track:#f2f3f3}
+.mo.dark{--fg:#d1d5db;--bg:#1b232d;--line:#414d5c;--muted:#a3aab3;--track:#232f3e}
+.mo table{border-collapse:collapse}
+.mo th,.mo td{border:1px solid var(--line);padding:2px 4px;text-align:left;white-space:nowrap}
+.mo a{color:inherit}
+.mo .cell{color:#fff;text-align:center;min-width:22px;font-weight:bold}
+.mo .cell a{text-decoration:none;color:#fff}
+.mo .cell.none{background:transparent;color:var(--muted)}
+.mo .n{font-size:9px;vertical-align:super}
+.mo .muted{color:var(--muted)}
+.mo .legend span{display:inline-block;margin-right:8px}
+.mo .legend b{display:inline-block;color:#fff;padding:0 4px;border-radius:2px}
+.mo .track{position:relative;height:16px;min-width:320px;background:var(--track)}
+.mo .bar{position:absolute;top:2px;height:12px;color:#fff;font-size:9px;line-height:12px;overflow:hidden;
+ border-radius:2px;min-width:2px}
+.mo .bar.critical{top:0;height:16px;line-height:16px;outline:2px solid var(--fg)}
+.mo .gap{position:absolute;top:7px;height:2px;background:repeating-linear-gradient(90deg,var(--muted) 0 3px,
+ transparent 3px 6px)}
+.mo h4{margin:2px 0 6px}
+"""
+
+
+def page(body: str, place: Place) -> str:
+    theme = "dark" if place.theme == "dark" else "light"
+    return f'<div class="cwdb-no-default-styles"></div><style>{_STYLE}</style><div class="mo {theme}">{body}</div>'
+
+
+def _legend(states: Sequence[str]) -> str:
+    items = "".join(
+        f'<span><b style="background:{look(s).colour}">{look(s).symbol}</b> {look(s).word}</span>' for s in states
+    )
+    return f'<p class="legend muted">{items}<span>n: attempts</span></p>'
+
+
+def _run_heading(run: RunView, nav: Navigation, place: Place) -> str:
+    mark = look(run.state)
+    label = f'<span style="color:{mark.colour}">{mark.symbol}</span> {_text(_when(run.created_at)[5:16])}'
+    title = (
+        f"run {run.run_id} ({run.run_type or 'run'}), {mark.word}; started {_when(run.started_at)}, "
+        f"ended {_when(run.ended_at)}. Gantt: click. CLI: "
+        f"{runs_show_command(run.run_id, run.workflow_name, place.stack_name)}"
+    )
+    params = {"view": "gantt", "workflow": run.workflow_name, "runId": run.run_id}
+    return (
+        f'<th class="run" data-run="{_text(run.run_id)}" data-state="{_text(run.state)}">'
+        f"{nav.link(label, params, title)}</th>"
+    )
+
+
+def _cell(task_id: str, run: RunView, cell: Cell | None, place: Place) -> str:
+    data = f'data-task="{_text(task_id)}" data-run="{_text(run.run_id)}"'
+    if cell is None:
+        return f'<td class="cell none" {data} data-state="" title="no attempt">–</td>'
+    mark = look(cell.state)
+    seconds = cell.seconds
+    lines = [
+        f"{task_id}: {mark.word}, {cell.attempts} attempt{'s' if cell.attempts != 1 else ''}",
+        f"started {_when(cell.started_at)}, ended {_when(cell.ended_at)}"
+        + (f" ({human_duration(seconds)})" if seconds is not None else ""),
+    ]
+    if cell.error:
+        lines.append(first_line(cell.error, ERROR_CHARACTERS))
+    count = f'<span class="n">{cell.attempts}</span>' if cell.attempts > 1 else ""
+    content = f"{mark.symbol}{count}"
+    if cell.log_stream:
+        url = log_stream_url(place.region, run.log_group, cell.log_stream)
+        content = f'<a href="{_text(url)}" target="_blank" rel="noopener">{content}</a>'
+    return (
+        f'<td class="cell" style="background:{mark.colour}" {data} data-state="{_text(cell.state)}" '
+        f'data-attempts="{cell.attempts}" title="{_text(chr(10).join(lines))}" '
+        f'aria-label="{_text(mark.word)}">{content}</td>'
+    )
+
+
+def render_grid(workflow_name: str, grid: Grid, nav: Navigation, place: Place) -> str:
+    if not grid.runs:
+        return page(f"<p>No runs of {_text(workflow_name)} in this time range.</p>", place)
+    heading = "".join(_run_heading(run, nav, place) for run in grid.runs)
+    rows = "".join(
+        f'<tr data-task="{_text(task)}"><th>{_text(task)}</th>'
+        + "".join(_cell(task, run, grid.cells.get((task, run.run_id)), place) for run in grid.runs)
+        + "</tr>"
+        for task in grid.tasks
+    )
+    console = f'<a href="{_text(workflows_console_url(place.region))}" target="_blank" rel="noopener">console</a>'
+    table = (
+        f'<table class="grid" data-workflow="{_text(workflow_name)}"><thead><tr><th>{_text(workflow_name)} '
+        f"({console})</th>{heading}</tr></thead><tbody>{rows}</tbody></table>"
+    )
+    states = [TaskState.SUCCESS, TaskState.FAILED, TaskState.UPSTREAM_FAILED, TaskState.TIMEOUT, TaskState.RUNNING]
+    return page(table + _legend(states), place)
+
+
+def _position(at: datetime, begin: datetime, span: float) -> float:
+    return round(100 * (at - begin).total_seconds() / span, 2)
+
+
+def _bar(bar: Bar, begin: datetime, span: float, place: Place, log_group: str) -> str:
+    mark = look(bar.state)
+    left = _position(bar.started_at, begin, span)
+    width = max(0.3, round(_position(bar.ended_at, begin, span) - left, 2))
+    lines = [
+        f"{bar.task_id} attempt {bar.attempt}: {mark.word}" + (" (on the critical path)" if bar.critical else ""),
+        f"{_when(bar.started_at)} → {_when(bar.ended_at)} "
+        f"({human_duration((bar.ended_at - bar.started_at).total_seconds())})",
+    ]
+    if bar.error:
+        lines.append(first_line(bar.error, ERROR_CHARACTERS))
+    symbol = mark.symbol
+    if bar.log_stream:
+        url = log_stream_url(place.region, log_group, bar.log_stream)
+        symbol = f'<a href="{_text(url)}" target="_blank" rel="noopener">{symbol}</a>'
+    return (
+        f'<div class="bar{" critical" if bar.critical else ""}" style="left:{left}%;width:{width}%;'
+        f'background:{mark.colour}" data-task="{_text(bar.task_id)}" data-attempt="{bar.attempt}" '
+        f'data-state="{_text(bar.state)}" data-critical="{str(bar.critical).lower()}" '
+        f'title="{_text(chr(10).join(lines))}" aria-label="{_text(mark.word)}">{symbol}</div>'
+    )
+
+
+def _gaps(bars: Sequence[Bar], begin: datetime, span: float) -> str:
+    """The waits between one attempt's end and the next one's start: the retry delays."""
+    gaps = []
+    for before, after in itertools.pairwise(bars):
+        if after.attempt == before.attempt + 1 and after.started_at > before.ended_at:
+            left = _position(before.ended_at, begin, span)
+            width = round(_position(after.started_at, begin, span) - left, 2)
+            wait = human_duration((after.started_at - before.ended_at).total_seconds())
+            gaps.append(
+                f'<div class="gap" style="left:{left}%;width:{width}%" data-retry-after="{before.attempt}" '
+                f'title="waiting {wait} to retry"></div>'
+            )
+    return "".join(gaps)
+
+
+def render_gantt(chart: Gantt, place: Place) -> str:
+    run = chart.run
+    mark = look(run.state)
+    command = runs_show_command(run.run_id, run.workflow_name, place.stack_name)
+    head = (
+        f'<h4 data-run="{_text(run.run_id)}" data-state="{_text(run.state)}">{_text(run.workflow_name)} run '
+        f'{_text(run.run_id)}: <span style="color:{mark.colour}">{mark.symbol}</span> {_text(mark.word)}</h4>'
+        f'<p class="muted">{_text(_when(chart.begin))} → {_text(_when(chart.end))}'
+        + (f" · {_text(first_line(run.error, ERROR_CHARACTERS))}" if run.error else "")
+        + f" · <code>{_text(command)}</code> · ★ critical path</p>"
+    )
+    if chart.begin is None or chart.end is None or not chart.bars:
+        return page(head + "<p>No task ran in this run.</p>", place)
+    span = max(1.0, (chart.end - chart.begin).total_seconds())
+    rows = []
+    for task in chart.tasks:
+        bars = [bar for bar in chart.bars if bar.task_id == task]
+        star = "★ " if any(bar.critical for bar in bars) else ""
+        track = "".join(_bar(bar, chart.begin, span, place, run.log_group) for bar in bars) + _gaps(
+            bars, chart.begin, span
+        )
+        rows.append(
+            f'<tr data-task="{_text(task)}"><th>{star}{_text(task)}</th><td><div class="track">{track}</div></td></tr>'
+        )
+    states = [TaskState.SUCCESS, TaskState.FAILED, TaskState.UP_FOR_RETRY, TaskState.TIMEOUT, TaskState.RUNNING]
+    return page(head + f'<table class="gantt">{"".join(rows)}</table>' + _legend(states), place)
+
+
+def render_failures(failures: Sequence[RunItem], nav: Navigation, place: Place) -> str:
+    if not failures:
+        return page("<p>No failed or timed-out run in this time range.</p>", place)
+    rows = []
+    for run in failures:
+        mark = look(run.status or "")
+        params = {"view": "gantt", "workflow": run.workflow_name, "runId": run.run_id}
+        title = runs_show_command(run.run_id, run.workflow_name, place.stack_name)
+        rows.append(
+            f'<tr class="failure" data-workflow="{_text(run.workflow_name)}" data-run="{_text(run.run_id)}">'
+            f"<td>{_text(run.workflow_name)}</td><td>{nav.link(_text(run.run_id), params, title)}</td>"
+            f'<td><span style="color:{mark.colour}">{mark.symbol}</span> {_text(mark.word)}</td>'
+            f"<td>{_text(_when(run.ended_at))}</td>"
+            f"<td>{_text(first_line(run.error_message or '', ERROR_CHARACTERS))}</td></tr>"
+        )
+    head = "<tr><th>workflow</th><th>run (Gantt)</th><th>outcome</th><th>ended</th><th>error</th></tr>"
+    return page(f'<table class="failures">{head}{"".join(rows)}</table>', place)

@@ -1,0 +1,207 @@
+"""What the runs widget shows for one request: the grid, a Gantt chart or the failures table, read from the table.
+
+The reads are bounded and counted (`ViewReader.reads`): a grid is one Query for the workflow's ids, one for its
+runs in the time range and one per run for its task attempts (run in parallel); a Gantt is two or three; the
+failures table one per UTC day of the range (at most FAILURE_DAYS).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from mwaa_obs import WORKFLOW_PATTERN
+from mwaa_obs.states import FAILED_RUN_STATES
+from mwaa_obs.store.runs import Runs
+from mwaa_obs.store.schema import RunItem
+from mwaa_obs.store.workflows import Workflows
+from mwaa_obs.view_html import Navigation, Place, page, render_failures, render_gantt, render_grid
+from mwaa_obs.views import RunView, gantt, grid, run_view
+
+VIEWS = ("grid", "gantt", "failures")
+DEFAULT_RUNS = 25
+MAX_RUNS = 100
+FAILURE_DAYS = 7
+FAILURE_ROWS = 25
+PARALLEL_READS = 8
+DEFAULT_RANGE = timedelta(days=7)
+
+
+class RequestError(ValueError):
+    """A widget parameter that cannot be shown; said in the widget, never an error of the function."""
+
+
+@dataclass(frozen=True, slots=True)
+class ViewRequest:
+    view: str
+    workflow: str | None
+    runs: int
+    run_id: str | None
+    start: datetime
+    end: datetime
+    theme: str
+
+    @classmethod
+    def of(cls, params: Mapping[str, Any], start: datetime, end: datetime, theme: str) -> ViewRequest:
+        view = str(params.get("view") or "grid")
+        if view not in VIEWS:
+            raise RequestError(f"view {view!r} is not one of {', '.join(VIEWS)}")
+        try:
+            runs = int(params.get("runs") or DEFAULT_RUNS)
+        except (TypeError, ValueError):
+            raise RequestError(f"runs {params.get('runs')!r} is not a whole number") from None
+        if not 1 <= runs <= MAX_RUNS:
+            raise RequestError(f"runs must be from 1 to {MAX_RUNS}, not {runs}")
+        workflow = str(params["workflow"]) if params.get("workflow") else None
+        # An unfilled dashboard variable arrives as its pattern: no workflow picked yet
+        if workflow == WORKFLOW_PATTERN:
+            workflow = None
+        if view != "failures" and workflow is None:
+            raise RequestError("pick a workflow (the dashboard's Workflow variable, or the workflow parameter)")
+        run_id = str(params["runId"]) if params.get("runId") else None
+        return cls(view, workflow, runs, run_id, start, end, "dark" if theme == "dark" else "light")
+
+    @classmethod
+    def from_widget_event(cls, event: Mapping[str, Any], now: datetime) -> ViewRequest:
+        """A CloudWatch custom widget call: its parameters (top level, or the widget's own), time range and theme
+        from `widgetContext` (docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/
+        add_custom_widget_dashboard_about.html)."""
+        context = event.get("widgetContext") or {}
+        params = {**(context.get("params") or {}), **{k: v for k, v in event.items() if k != "widgetContext"}}
+        time_range = context.get("timeRange") or {}
+        window = time_range.get("zoom") or time_range
+        start = _epoch_ms(window.get("start")) or now - DEFAULT_RANGE
+        end = _epoch_ms(window.get("end")) or now
+        return cls.of(params, start, end, str(context.get("theme") or "light"))
+
+
+def _epoch_ms(value: Any) -> datetime | None:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    return datetime.fromtimestamp(value / 1000, UTC)
+
+
+class ViewReader:
+    """The table reads the views make, counted."""
+
+    def __init__(self, runs: Runs, workflows: Workflows) -> None:
+        self._runs = runs
+        self._workflows = workflows
+        self._lock = threading.Lock()
+        self._log_groups: dict[str, str | None] = {}
+        self.reads = 0
+
+    def _counted(self, count: int = 1) -> None:
+        with self._lock:
+            self.reads += count
+
+    def workflow_ids(self, name: str) -> list[str]:
+        self._counted()
+        found = self._workflows.named(name)
+        self._log_groups.update((item.workflow_id, item.log_group) for item in found)
+        return [item.workflow_id for item in found]
+
+    def runs_between(self, workflow_ids: list[str], start: datetime, end: datetime, limit: int) -> list[RunItem]:
+        found: list[RunItem] = []
+        for workflow_id in workflow_ids:
+            self._counted()
+            found += self._runs.between(workflow_id, start, end, limit)
+        found.sort(key=lambda run: run.gsi1sk or "", reverse=True)
+        return found[:limit]
+
+    def load(self, runs: list[RunItem]) -> list[RunView]:
+        def one(run: RunItem) -> RunView:
+            self._counted()
+            _, attempts = self._runs.load(run.workflow_id, run.run_id, consistent=False)
+            return run_view(run, attempts, self._log_groups.get(run.workflow_id))
+
+        if len(runs) <= 1:
+            return [one(run) for run in runs]
+        with ThreadPoolExecutor(max_workers=PARALLEL_READS) as pool:
+            return list(pool.map(one, runs))
+
+    def run(self, workflow_ids: list[str], run_id: str) -> RunView | None:
+        for workflow_id in workflow_ids:
+            self._counted()
+            run, attempts = self._runs.load(workflow_id, run_id, consistent=False)
+            if run is not None:
+                return run_view(run, attempts, self._log_groups.get(workflow_id))
+        return None
+
+    def failures(self, start: datetime, end: datetime) -> list[RunItem]:
+        days = min(FAILURE_DAYS, (end.date() - start.date()).days + 1)
+        self._counted(days)
+        found = self._runs.recent_failures(days=days, now=end)
+        return [run for run in found if run.ended_at is None or start <= run.ended_at <= end][:FAILURE_ROWS]
+
+
+def render(request: ViewRequest, reader: ViewReader, nav: Navigation, place: Place, now: datetime) -> str:
+    if request.view == "failures":
+        return render_failures(reader.failures(request.start, request.end), nav, place)
+    assert request.workflow is not None  # ViewRequest.of refuses a grid or Gantt without one
+    ids = reader.workflow_ids(request.workflow)
+    if not ids:
+        return page(f"<p>No workflow named {_quoted(request.workflow)} has been seen.</p>", place)
+    if request.view == "grid":
+        runs = reader.runs_between(ids, request.start, request.end, request.runs)
+        return render_grid(request.workflow, grid(reader.load(runs)), nav, place)
+    if request.run_id is not None:
+        chosen = reader.run(ids, request.run_id)
+    else:  # the latest failed run in the range, else the latest run
+        runs = reader.runs_between(ids, request.start, request.end, request.runs)
+        latest = next((run for run in runs if run.status in FAILED_RUN_STATES), runs[0] if runs else None)
+        chosen = reader.load([latest])[0] if latest is not None else None
+    if chosen is None:
+        return page(f"<p>No such run of {_quoted(request.workflow)} in this time range.</p>", place)
+    return render_gantt(gantt(chosen, now), place)
+
+
+def _quoted(text: str) -> str:
+    return html.escape(repr(text))
+
+
+@dataclass(frozen=True, slots=True)
+class WidgetNavigation:
+    """In CloudWatch: a click calls this function again and shows the answer in a pop-up (`<cwdb-action>`,
+    docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/add_custom_widget_dashboard_interactivity.html)."""
+
+    function_arn: str
+
+    def link(self, label_html: str, params: Mapping[str, str], title: str) -> str:
+        body = html.escape(json.dumps(dict(params)), quote=False)
+        return (
+            f'<a class="btn btn-link" title="{html.escape(title)}">{label_html}</a>'
+            f'<cwdb-action action="call" display="popup" endpoint="{html.escape(self.function_arn)}">'
+            f"{body}</cwdb-action>"
+        )
+
+
+DESCRIPTION = """## mwaa-obs runs widget
+Airflow's views for MWAA Serverless, from the mwaa-obs table.
+
+Parameters (JSON):
+- `view`: `grid` (default), `gantt` or `failures`
+- `workflow`: a workflow name; the dashboards pass their **Workflow** variable (`__workflow__`)
+- `runs`: how many runs the grid shows, 1-100 (default 25)
+- `runId`: the run a Gantt chart shows (default: the latest failed run in the time range, else the latest)
+
+Viewers need `lambda:InvokeFunction` on this function (docs/ALARMS.md, "The runs widget").
+"""
+
+
+def handle(event: Mapping[str, Any], reader: ViewReader, place: Callable[[str], Place], arn: str, now: datetime) -> Any:
+    """One widget call: its documentation when CloudWatch asks (`describe`), else the HTML of the view asked."""
+    if event.get("describe"):
+        return {"markdown": DESCRIPTION}
+    theme = str((event.get("widgetContext") or {}).get("theme") or "light")
+    try:
+        request = ViewRequest.from_widget_event(event, now)
+    except RequestError as error:
+        return page(f"<p>{html.escape(str(error))}</p>", place(theme))
+    return render(request, reader, WidgetNavigation(arn), place(request.theme), now)

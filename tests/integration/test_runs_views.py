@@ -1,0 +1,198 @@
+"""The runs grid, the Gantt chart and the failures table, on the local stack: the widget function as a dashboard calls
+it, and `mwaa-obs ui` in a real headless Chromium, checked cell by cell and bar by bar against the simulator."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from mwaa_obs.view_html import Place
+from mwaa_obs.widget import ViewReader, ViewRequest, render
+from mwaa_obs_tools import browser, localstack
+from mwaa_obs_tools.simulator.engine import Faults
+from mwaa_obs_tools.ui import LocalNavigation, Site, UiServer
+from tests.integration.test_end_to_end import create_example_workflows, deployed
+
+RUNS_EACH = 3
+
+
+@pytest.fixture(scope="module")
+def stack(endpoint: str) -> Iterator[localstack.LocalStack]:
+    yield from deployed(endpoint)
+
+
+@pytest.fixture(scope="module")
+def service(stack: localstack.LocalStack) -> Any:
+    return boto3.client("mwaa-serverless", endpoint_url=stack.simulator.url, region_name="us-east-1")
+
+
+@pytest.fixture(scope="module")
+def ran(stack: localstack.LocalStack, service: Any) -> dict[str, str]:
+    """Three runs each of two workflows, ingested: one task retried then succeeding, one failing every time."""
+    arns = create_example_workflows(stack, {"defaults": {"group_window_minutes": 0}})
+    stack.engine.set_faults("simple_s3_test", Faults(fail_first={"list_objects": 1}))
+    stack.engine.set_faults("create_s3_objects", Faults(fail={"create_object_2"}))
+    for _ in range(RUNS_EACH):
+        for name in ("simple_s3_test", "create_s3_objects"):
+            service.start_workflow_run(WorkflowArn=arns[name])
+        stack.engine.advance(stack.engine.now + timedelta(minutes=20))
+        stack.pump()
+    stack.engine.advance_until_idle(stack.engine.now + timedelta(hours=2))
+    stack.pump()
+    return arns
+
+
+def truth(service: Any, arn: str) -> dict[str, dict[str, tuple[str, int]]]:
+    """run id -> task id -> (status, attempts), as the simulator's API says."""
+    found = {}
+    for run in service.list_workflow_runs(WorkflowArn=arn)["WorkflowRuns"]:
+        summaries = service.list_task_instances(WorkflowArn=arn, RunId=run["RunId"])["TaskInstances"]
+        tasks = [
+            service.get_task_instance(WorkflowArn=arn, RunId=run["RunId"], TaskInstanceId=t["TaskInstanceId"])
+            for t in summaries
+        ]
+        # every task that reached a state (SKIPPED has no event, so no item)
+        found[run["RunId"]] = {
+            t["TaskId"]: (t["Status"], t.get("AttemptNumber", 0)) for t in tasks if t.get("Status", "NONE") != "NONE"
+        }
+    return found
+
+
+@pytest.fixture(scope="module")
+def site(stack: localstack.LocalStack) -> Iterator[str]:
+    server = UiServer(Site(stack.runs, stack.workflows, "us-east-1", localstack.STACK_NAME, lambda: stack.engine.now))
+    yield server.start().url
+    server.stop()
+
+
+def widget_event(stack: localstack.LocalStack, **params: Any) -> dict[str, Any]:
+    end = stack.engine.now
+    return {
+        "widgetContext": {
+            "dashboardName": "mwaa-obs-us-east-1-workflow",
+            "theme": "light",
+            "params": params,
+            "timeRange": {"mode": "relative", "start": int((end - timedelta(days=1)).timestamp() * 1000),
+                          "end": int(end.timestamp() * 1000)},
+        },
+        **params,
+    }  # fmt: skip
+
+
+def test_the_widget_function_renders_the_grid_of_the_workflow_the_dashboard_picked(
+    stack: localstack.LocalStack, ran: dict[str, str]
+) -> None:
+    page = stack.widget(widget_event(stack, view="grid", workflow="simple_s3_test", runs=25))
+    assert 'data-workflow="simple_s3_test"' in page
+    assert page.count('class="run"') == RUNS_EACH  # one column per run
+    assert f'endpoint="{stack.outputs["WidgetFunctionArn"]}"' in page  # a column opens its Gantt in a pop-up
+    assert stack.widget({"describe": True})["markdown"].startswith("## mwaa-obs runs widget")
+
+
+def test_a_grid_reads_the_workflow_its_runs_and_one_query_per_run(
+    stack: localstack.LocalStack, ran: dict[str, str]
+) -> None:
+    reader = ViewReader(stack.runs, stack.workflows)
+    end = stack.engine.now
+    request = ViewRequest.of({"workflow": "create_s3_objects"}, end - timedelta(days=1), end, "light")
+    render(request, reader, LocalNavigation({}), Place("us-east-1", localstack.STACK_NAME), end)
+    assert reader.reads == 1 + 1 + RUNS_EACH
+
+
+def cells(page: Any) -> dict[str, dict[str, tuple[str, int]]]:
+    found: dict[str, dict[str, tuple[str, int]]] = {}
+    for cell in page.query_selector_all("td.cell[data-attempts]"):
+        run, task = cell.get_attribute("data-run"), cell.get_attribute("data-task")
+        found.setdefault(run, {})[task] = (cell.get_attribute("data-state"), int(cell.get_attribute("data-attempts")))
+    return found
+
+
+@pytest.mark.parametrize("workflow", ["simple_s3_test", "create_s3_objects"])
+def test_the_grid_in_a_browser_shows_each_tasks_state_and_attempts_as_the_simulator_ran_them(
+    site: str, service: Any, ran: dict[str, str], workflow: str, tmp_path: Path
+) -> None:
+    expected = truth(service, ran[workflow])
+    with browser.chromium() as chromium:
+        page = chromium.new_page()
+        page.goto(f"{site}/view?view=grid&workflow={workflow}")
+        assert cells(page) == expected
+        columns = [h.get_attribute("data-run") for h in page.query_selector_all("th.run")]
+        assert len(columns) == RUNS_EACH
+        # Each state is told in words to a screen reader and in the tooltip, not by colour alone
+        for cell in page.query_selector_all("td.cell[data-attempts]"):
+            assert cell.get_attribute("aria-label")
+            assert cell.get_attribute("title").startswith(cell.get_attribute("data-task"))
+        shot = tmp_path / f"{workflow}-grid.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_column_click_opens_that_runs_gantt_with_a_bar_per_attempt_in_order(
+    site: str, service: Any, ran: dict[str, str], tmp_path: Path
+) -> None:
+    expected = truth(service, ran["simple_s3_test"])
+    with browser.chromium() as chromium:
+        page = chromium.new_page()
+        page.goto(f"{site}/view?view=grid&workflow=simple_s3_test&theme=dark")
+        header = page.query_selector_all("th.run")[-1]
+        run_id = header.get_attribute("data-run")
+        header.query_selector("a").click()
+        page.wait_for_selector("table.gantt")
+        assert page.query_selector("h4").get_attribute("data-run") == run_id
+        bars = page.query_selector_all("div.bar")
+        by_task: dict[str, list[tuple[int, str, float]]] = {}
+        for bar in bars:
+            left = float(bar.get_attribute("style").split("left:")[1].split("%")[0])
+            by_task.setdefault(bar.get_attribute("data-task"), []).append(
+                (int(bar.get_attribute("data-attempt")), bar.get_attribute("data-state"), left)
+            )
+        assert {task: (found[-1][1], len(found)) for task, found in by_task.items()} == expected[run_id]
+        retried = by_task["list_objects"]
+        assert [state for _, state, _ in retried] == ["UP_FOR_RETRY", "SUCCESS"]
+        assert retried[0][2] < retried[1][2]  # the retry starts after the first attempt, the wait between them drawn
+        assert page.query_selector('div.gap[data-retry-after="1"]') is not None
+        # the chain that set the run's length: both tasks, one after the other
+        assert {bar.get_attribute("data-task") for bar in bars if bar.get_attribute("data-critical") == "true"} == {
+            "list_objects",
+            "create_object_list",
+        }
+        assert "dark" in page.query_selector("div.mo").get_attribute("class")
+        shot = tmp_path / "gantt.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_failures_table_lists_every_failed_run_across_workflows(
+    site: str, service: Any, ran: dict[str, str]
+) -> None:
+    failed = {
+        (name, run["RunId"])
+        for name, arn in ran.items()
+        for run in service.list_workflow_runs(WorkflowArn=arn)["WorkflowRuns"]
+        if run["RunDetailSummary"]["Status"] in ("FAILED", "TIMEOUT")
+    }
+    assert len(failed) == RUNS_EACH
+    with browser.chromium() as chromium:
+        page = chromium.new_page()
+        page.goto(f"{site}/")
+        rows = page.query_selector_all("tr.failure")
+        assert {(r.get_attribute("data-workflow"), r.get_attribute("data-run")) for r in rows} == failed
+        assert {o.get_attribute("value") for o in page.query_selector_all("#picker option")} == set(ran)
+
+
+def test_a_hostile_workflow_parameter_is_shown_as_text(site: str, ran: dict[str, str]) -> None:
+    with browser.chromium() as chromium:
+        page = chromium.new_page()
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.goto(f"{site}/view?view=grid&workflow=" + json.dumps("<img src=x onerror=alert(1)>")[1:-1])
+        assert page.query_selector("img") is None
+        assert "No workflow named" in page.inner_text("div.mo")
+        assert dialogs == []
+    assert datetime.now(UTC)  # the page came back: no server error

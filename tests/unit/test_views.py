@@ -1,0 +1,204 @@
+"""The grid and Gantt models, their HTML (escaping, accessibility) and the widget's request parsing: no AWS."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+
+from mwaa_obs.states import RunState, TaskState
+from mwaa_obs.store.schema import RunItem, TaskAttemptItem
+from mwaa_obs.view_html import LOOKS, Place, render_failures, render_gantt, render_grid
+from mwaa_obs.views import RunView, critical_path, gantt, grid, run_view
+from mwaa_obs.widget import DESCRIPTION, RequestError, ViewRequest, WidgetNavigation, handle
+
+T0 = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
+WORKFLOW_ID = "etl-AbCdEfGhIj"
+PLACE = Place(region="eu-west-1", stack_name="mwaa-obs")
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def attempt(run_id: str, task: str, number: int, state: str, ready: float, start: float | None, end: float | None,
+            error: str | None = None) -> TaskAttemptItem:  # fmt: skip
+    item = TaskAttemptItem(
+        pk=f"RUN#{WORKFLOW_ID}#{run_id}",
+        sk=f"TASK#ex_1_{task}_1#{number:04d}",
+        task_id=task,
+        status=state,
+        started_at=None if start is None else at(start),
+        ended_at=None if end is None else at(end),
+        error_message=error,
+        log_stream=None
+        if start is None
+        else f"workflow_id={WORKFLOW_ID}/run_id={run_id}/task_id={task}/attempt={number}.log",
+    )
+    item.seen_scheduled = at(ready)
+    return item
+
+
+def run(run_id: str, state: str, created: float, attempts: list[TaskAttemptItem], error: str | None = None) -> RunView:
+    item = RunItem(pk=f"RUN#{WORKFLOW_ID}#{run_id}", sk="RUN", status=state, started_at=at(created + 1),
+                   ended_at=at(created + 60), error_message=error)  # fmt: skip
+    item.seen_starting = at(created)
+    return run_view(item, attempts)
+
+
+# A diamond: extract -> (transform_long, transform_short) -> load; transform_long failed once and was retried.
+DIAMOND = [
+    attempt("r2", "extract", 1, TaskState.SUCCESS, 0, 1, 5),
+    attempt("r2", "transform_long", 1, TaskState.UP_FOR_RETRY, 5, 6, 10, "boom"),
+    attempt("r2", "transform_long", 2, TaskState.SUCCESS, 10, 15, 30),
+    attempt("r2", "transform_short", 1, TaskState.SUCCESS, 5, 6, 8),
+    attempt("r2", "load", 1, TaskState.SUCCESS, 30, 31, 40),
+]
+
+
+def test_the_grid_has_runs_oldest_first_tasks_in_the_order_they_ran_and_each_cell_its_last_attempt() -> None:
+    older = run("r1", RunState.FAILED, -600, [
+        attempt("r1", "extract", 1, TaskState.FAILED, -600, -599, -598, "AccessDenied"),
+        attempt("r1", "transform_long", 1, TaskState.UPSTREAM_FAILED, -598, None, None),
+    ])  # fmt: skip
+    newer = run("r2", RunState.SUCCESS, 0, DIAMOND)
+    view = grid([newer, older])
+    assert [r.run_id for r in view.runs] == ["r1", "r2"]
+    assert view.tasks == ("extract", "transform_long", "transform_short", "load")
+    long = view.cells[("transform_long", "r2")]
+    assert (long.state, long.attempts, long.started_at, long.ended_at) == (TaskState.SUCCESS, 2, at(6), at(30))
+    assert long.error == "boom"  # the last error told, even when a later attempt succeeded
+    assert view.cells[("transform_long", "r1")].attempts == 0  # upstream failed: it never ran
+    assert ("load", "r1") not in view.cells
+
+
+def test_the_critical_path_follows_the_task_that_held_each_next_one_up() -> None:
+    assert critical_path(run("r2", RunState.SUCCESS, 0, DIAMOND).attempts) == {"extract", "transform_long", "load"}
+
+
+def test_the_gantt_has_a_bar_per_attempt_in_row_order_and_a_running_attempt_ends_now() -> None:
+    running = [*DIAMOND[:4], attempt("r2", "load", 1, TaskState.RUNNING, 30, 31, None)]
+    chart = gantt(run("r2", RunState.RUNNING, 0, running), now=at(35))
+    assert [(b.task_id, b.attempt, b.critical) for b in chart.bars] == [
+        ("extract", 1, True),
+        ("transform_long", 1, True),
+        ("transform_long", 2, True),
+        ("transform_short", 1, False),
+        ("load", 1, True),
+    ]
+    assert chart.bars[-1].ended_at == at(35)
+
+
+class Tags(HTMLParser):
+    """Every tag and attribute of a page, and its text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def parsed(page: str) -> Tags:
+    tags = Tags()
+    tags.feed(page)
+    return tags
+
+
+HOSTILE = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "ü 文字 🚀 ' & \""]
+
+
+class Links:
+    def link(self, label_html: str, params: dict[str, str], title: str) -> str:
+        return f'<a href="#" title="{title}">{label_html}</a>' if "<" not in title else "unsafe title"
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_text_from_a_workflow_never_becomes_markup(text: str) -> None:
+    hostile = run("r9", RunState.FAILED, 0, [
+        attempt("r9", "t1", 1, TaskState.FAILED, 0, 1, 2, error=f"{text}\nsecond line"),
+    ], error=text)  # fmt: skip
+    failure = RunItem(pk=f"RUN#{WORKFLOW_ID}#r9", sk="RUN", status=RunState.FAILED, error_message=text)
+    nav = WidgetNavigation("arn:aws:lambda:eu-west-1:123456789012:function:w")
+    pages = [
+        render_grid(text, grid([hostile]), nav, PLACE),
+        render_gantt(gantt(hostile, now=at(5)), PLACE),
+        render_failures([failure], nav, PLACE),
+    ]
+    for page in pages:
+        tags = parsed(page)
+        assert {tag for tag, _ in tags.tags} <= {"div", "style", "table", "thead", "tbody", "tr", "th", "td", "a",
+                                                 "span", "p", "b", "h4", "code", "cwdb-action"}  # fmt: skip
+        assert not any(name.startswith("on") for _, attrs in tags.tags for name in attrs)
+        assert any(text in value for _, attrs in tags.tags for value in attrs.values() if value) or any(
+            text in chunk for chunk in tags.text
+        )  # shown as text, whole
+
+
+def test_every_state_has_a_symbol_and_a_word_beside_its_colour() -> None:
+    assert all(look.symbol and look.word and look.colour.startswith("#") for look in LOOKS.values())
+    symbols = {look.symbol for state, look in LOOKS.items() if state in TaskState.__members__.values()}
+    assert len(symbols) >= 7  # SCHEDULED and QUEUED share "…": both are waiting
+
+    page = render_grid("etl", grid([run("r2", RunState.SUCCESS, 0, DIAMOND)]), Links(), PLACE)
+    cells = [attrs for tag, attrs in parsed(page).tags if tag == "td"]
+    assert all(attrs.get("aria-label") and attrs.get("title") for attrs in cells if "none" not in str(attrs["class"]))
+
+
+def test_a_column_opens_the_runs_gantt_in_a_pop_up_through_the_widget_itself() -> None:
+    arn = "arn:aws:lambda:eu-west-1:123456789012:function:w"
+    page = render_grid("etl", grid([run("r2", RunState.SUCCESS, 0, DIAMOND)]), WidgetNavigation(arn), PLACE)
+    (action,) = [attrs for tag, attrs in parsed(page).tags if tag == "cwdb-action"]
+    assert action == {"action": "call", "display": "popup", "endpoint": arn}
+    body = page.split('endpoint="' + arn + '">', 1)[1].split("</cwdb-action>", 1)[0]
+    assert json.loads(body) == {"view": "gantt", "workflow": "etl", "runId": "r2"}
+
+
+def widget_event(**params: Any) -> dict[str, Any]:
+    return {
+        **params,
+        "widgetContext": {
+            "theme": "dark",
+            "params": {"view": "grid", "workflow": "__workflow__"},
+            "timeRange": {"mode": "relative", "start": 1764000000000, "end": 1764086400000,
+                          "zoom": {"start": 1764043200000, "end": 1764046800000}},
+        },
+    }  # fmt: skip
+
+
+def test_the_widget_reads_its_parameters_and_the_zoomed_time_range() -> None:
+    request = ViewRequest.from_widget_event(widget_event(workflow="etl", runs=10), now=T0)
+    assert (request.view, request.workflow, request.runs, request.theme) == ("grid", "etl", 10, "dark")
+    assert (request.start, request.end) == (
+        datetime(2025, 11, 25, 4, 0, tzinfo=UTC),
+        datetime(2025, 11, 25, 5, 0, tzinfo=UTC),
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        ({}, "pick a workflow"),  # the dashboard variable not filled in yet
+        ({"workflow": "etl", "view": "tree"}, "view 'tree' is not one of grid, gantt, failures"),
+        ({"workflow": "etl", "runs": "0"}, "runs must be from 1 to 100, not 0"),
+        ({"workflow": "etl", "runs": "many"}, "runs 'many' is not a whole number"),
+    ],
+)
+def test_a_request_the_widget_cannot_show_says_why_in_the_widget(params: dict[str, Any], reason: str) -> None:
+    with pytest.raises(RequestError, match=reason):
+        ViewRequest.from_widget_event(widget_event(**params), now=T0)
+    page = handle(widget_event(**params), reader=None, place=lambda theme: PLACE, arn="arn", now=T0)  # type: ignore[arg-type]
+    assert reason.split("'", maxsplit=1)[0] in page
+
+
+def test_cloudwatch_asking_for_the_documentation_gets_markdown() -> None:
+    answer = handle({"describe": True}, reader=None, place=lambda theme: PLACE, arn="arn", now=T0)  # type: ignore[arg-type]
+    assert answer == {"markdown": DESCRIPTION}
