@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -190,9 +190,13 @@ def test_a_hostile_workflow_parameter_is_shown_as_text(site: str, ran: dict[str,
     with browser.chromium() as chromium:
         page = chromium.new_page()
         dialogs: list[str] = []
-        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+        def on_dialog(dialog: Any) -> None:
+            dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", on_dialog)
         page.goto(f"{site}/view?view=grid&workflow=" + json.dumps("<img src=x onerror=alert(1)>")[1:-1])
         assert page.query_selector("img") is None
         assert "No workflow named" in page.inner_text("div.mo")
         assert dialogs == []
-    assert datetime.now(UTC)  # the page came back: no server error

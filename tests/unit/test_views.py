@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
@@ -117,7 +118,7 @@ HOSTILE = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "Ã¼ æ–
 
 
 class Links:
-    def link(self, label_html: str, params: dict[str, str], title: str) -> str:
+    def link(self, label_html: str, params: Mapping[str, str], title: str) -> str:
         return f'<a href="#" title="{title}">{label_html}</a>' if "<" not in title else "unsafe title"
 
 
