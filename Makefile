@@ -14,7 +14,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # No telemetry calls from sam: this pipeline runs offline.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: venv checkov checkov-lock demo test lint validate unit integration tests hooks bench build deploy dashboards clean
+.PHONY: venv checkov chromium checkov-lock demo test lint validate unit integration tests hooks bench build deploy dashboards clean
 
 $(STAMP): pyproject.toml requirements-dev.lock
 	@interpreter=$$(scripts/find-python.sh 3.13) && "$$interpreter" -m venv $(VENV)
@@ -30,6 +30,10 @@ $(CHECKOV_STAMP): requirements-checkov.lock | $(STAMP)
 
 checkov: $(CHECKOV_STAMP)
 
+# Debian's chromium for the browser test (and the demo's screenshots, if it can be had): scripts/ensure-chromium.sh.
+chromium:
+	@scripts/ensure-chromium.sh
+
 # Re-pin checkov (and everything it pulls in) at its newest release.
 checkov-lock:
 	rm -rf $(CHECKOV_VENV) && "$$(scripts/find-python.sh 3.13)" -m venv $(CHECKOV_VENV)
@@ -38,6 +42,7 @@ checkov-lock:
 	mv requirements-checkov.lock.new requirements-checkov.lock
 
 demo: venv
+	@scripts/ensure-chromium.sh --optional
 	$(PY) -m mwaa_obs_tools.demo
 
 # What CI runs (.ci/run): everything, in one pytest session.
@@ -56,10 +61,10 @@ unit: venv checkov
 	pytest tests/unit tests/simulator
 
 # Against moto server and the local stack (a few minutes).
-integration: venv
+integration: venv chromium
 	pytest tests/integration
 
-tests: venv checkov
+tests: venv checkov chromium
 	pytest
 
 # Run ruff, mypy and the template checks before each commit (pre-commit is fetched into the venv on demand).

@@ -442,14 +442,15 @@ def bench_cpu(repeat: int) -> dict[str, Any]:
 # --- metrics -------------------------------------------------------------------------------------------------------
 
 
-def _run_with_tasks(workflow: str, tasks: int) -> list[dict[str, Any]]:
+def _run_with_tasks(
+    workflow: str, tasks: int, run_id: str = "r1", start: datetime = datetime(2026, 11, 24, tzinfo=UTC)
+) -> list[dict[str, Any]]:
     """One failed run of a workflow with `tasks` tasks: one retried then failed, one timed out, one skipped."""
     arn = f"arn:aws:airflow-serverless:us-east-1:123456789012:workflow/{workflow}-BENCHBENCH"
-    start = datetime(2026, 11, 24, tzinfo=UTC)
     events = []
 
     def event(kind: str, minute: int, **detail: Any) -> None:
-        body = {"workflowArn": arn, "runId": "r1", **detail}
+        body = {"workflowArn": arn, "runId": run_id, **detail}
         events.append(sample_events.envelope(kind, body, start + timedelta(minutes=minute), arn))
 
     for minute, state in enumerate(("Started", "Queued", "Running")):
@@ -606,6 +607,85 @@ def bench_discovery() -> dict[str, Any]:
             added = sum(passes["discovery pass"]["calls"].values()) - sum(passes["pass"]["calls"].values())
             fleets[str(size)] = passes | {"discovery_calls_per_pass": added, "discovery_calls_per_day": added * 24}
     return {"fleets": fleets, "cadence": "hourly (DiscoveryIntervalMinutes 60)"}
+
+
+def _raw_partitions(dynamodb: Any, found: list[Any]) -> list[list[dict[str, Any]]]:
+    """Each run's partition as the widget's Query returns it: raw items, run and task attempts."""
+    return [
+        dynamodb.query(
+            TableName=FUNCTIONS.table_name,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": run.pk}},
+        )["Items"]
+        for run in found
+    ]
+
+
+def _run_view_of(items: list[dict[str, Any]]) -> Any:
+    from mwaa_obs.store.schema import RunItem, item_from_raw  # noqa: PLC0415
+    from mwaa_obs.views import run_view  # noqa: PLC0415
+
+    parsed = [item_from_raw(item) for item in items]
+    (run,) = [item for item in parsed if isinstance(item, RunItem)]
+    return run_view(run, [item for item in parsed if not isinstance(item, RunItem)])  # type: ignore[misc]
+
+
+WIDGET_RUNS, WIDGET_TASKS, WIDGET_RENDERS = 25, 50, 20
+LAMBDA_FULL_VCPU_MB = 1769  # Lambda: "at 1,769 MB, a function has the equivalent of one vCPU" (configuration-memory)
+WIDGET_MEMORY_MB = int(emulator.load_template()["Resources"]["WidgetFunction"]["Properties"]["MemorySize"])
+TARGET_WIDGET_MS = 1000
+
+
+def bench_widget() -> dict[str, Any]:
+    """The runs widget's grid and Gantt over 25 runs of 50 tasks (one retried, one timed out, one upstream-failed
+    each), stored through the ingest handler: reads per render, the CPU of building and rendering the page (scaled
+    to the function's share of a vCPU), the page's size, and the wall time against the emulator (emulator-bound)."""
+    from mwaa_obs.store.workflows import Workflows  # noqa: PLC0415
+    from mwaa_obs.view_html import Place, render_gantt, render_grid  # noqa: PLC0415
+    from mwaa_obs.views import gantt, grid  # noqa: PLC0415
+    from mwaa_obs.widget import ViewReader, ViewRequest, render  # noqa: PLC0415
+    from mwaa_obs_tools.ui import LocalNavigation  # noqa: PLC0415
+
+    start = datetime(2026, 11, 24, tzinfo=UTC)
+    events = [
+        e
+        for r in range(WIDGET_RUNS)
+        for e in _run_with_tasks("wide", WIDGET_TASKS, f"r{r:02d}", start + timedelta(hours=r))
+    ]
+    place, nav = Place("us-east-1", "mwaa-obs"), LocalNavigation({})
+    end = start + timedelta(hours=WIDGET_RUNS + 1)
+    with emulator.moto_server(PORT) as endpoint:
+        _point_ingest_at_empty_emulator(endpoint)
+        failures, _ = _ingest_capturing_emf(events)
+        dynamodb = dynamodb_client(endpoint)
+        runs, workflows = Runs(dynamodb, FUNCTIONS.table_name), Workflows(dynamodb, FUNCTIONS.table_name)
+        figures: dict[str, Any] = {"events_stored": len(events), "failed_records": failures}
+        for view in ("grid", "gantt"):
+            request = ViewRequest.of({"view": view, "workflow": "wide", "runs": WIDGET_RUNS}, start, end, "light")
+            reader = ViewReader(runs, workflows)
+            started = time.perf_counter()
+            page = render(request, reader, nav, place, end)
+            wall = time.perf_counter() - started
+            raw = _raw_partitions(dynamodb, runs.between("wide-BENCHBENCH", start, end, WIDGET_RUNS))
+
+            def build(view: str = view, raw: list[list[dict[str, Any]]] = raw) -> None:
+                """What the function does with the items read: parse them, build the view, write the page."""
+                views = [_run_view_of(items) for items in (raw if view == "grid" else raw[:1])]
+                if view == "grid":
+                    render_grid("wide", grid(views), nav, place)
+                else:
+                    render_gantt(gantt(views[0], end), place)
+
+            cpu = _cpu_seconds(build, WIDGET_RENDERS)  # the median render
+            scaled = cpu * LAMBDA_FULL_VCPU_MB / WIDGET_MEMORY_MB
+            figures[view] = {
+                "reads": reader.reads,
+                "page_kb": round(len(page.encode()) / 1024, 1),
+                "cpu_ms_here": round(cpu * 1000, 1),
+                f"cpu_ms_at_{WIDGET_MEMORY_MB}_mb": round(scaled * 1000, 1),
+                "wall_ms_against_emulator": round(wall * 1000, 1),
+            }
+    return figures | {"runs": WIDGET_RUNS, "tasks": WIDGET_TASKS, "target_ms": TARGET_WIDGET_MS}
 
 
 def bench_simulator() -> dict[str, Any]:
@@ -795,8 +875,8 @@ def bench_cold(samples: int) -> dict[str, Any]:
 
 
 SECTIONS = [
-    "calls", "pipeline", "load", "cpu", "metrics", "memory", "latency", "simulator", "discovery", "emulator", "cold",
-    "walltimes",
+    "calls", "pipeline", "load", "cpu", "metrics", "memory", "latency", "simulator", "discovery", "widget", "emulator",
+    "cold", "walltimes",
 ]  # fmt: skip
 
 
@@ -832,6 +912,8 @@ def main() -> int:
         results["simulator"] = bench_simulator()
     if "discovery" in wanted:
         results["discovery"] = bench_discovery()
+    if "widget" in wanted:
+        results["widget"] = bench_widget()
     if "emulator" in wanted:
         results["emulator"] = bench_emulator()
     if "cold" in wanted:
@@ -939,6 +1021,17 @@ def _print_table(results: dict[str, Any], out: Any) -> None:
                 "2 per workflow",
             )
             for size, fleet in discovery["fleets"].items()
+        ]
+    if widget := results.get("widget"):
+        rows += [
+            (
+                f"runs widget {view}, {widget['runs']} runs x {widget['tasks']} tasks: reads; CPU ms at "
+                f"{WIDGET_MEMORY_MB} MB",
+                f"{widget[view]['reads']} reads; {widget[view][f'cpu_ms_at_{WIDGET_MEMORY_MB}_mb']} ms "
+                f"({widget[view]['page_kb']} KB page; {widget[view]['wall_ms_against_emulator']} ms vs emulator)",
+                f"CPU + reads < {widget['target_ms']} ms",
+            )
+            for view in ("grid", "gantt")
         ]
     if simulator := results.get("simulator"):
         figures = simulator["ms"]

@@ -58,6 +58,7 @@ def main() -> int:
         _print_alerts(stack)
         _print_alarm_transitions(stack, day_started)
         _render_dashboards(stack, sorted(arns), day_started)
+        _render_views(stack, day_started)
         if failed:
             workflow, run_id = failed
             command = ["runs", "show", run_id, "--workflow", workflow, "--endpoint-url", stack.endpoint]
@@ -166,7 +167,50 @@ def _render_dashboards(stack: localstack.LocalStack, workflows: list[str], day_s
     for workflow in workflows:
         out = DEMO_OUTPUT / f"dashboard-{workflow}.png"
         render.render(cloudwatch, name, workflow, out, start=day_started, end=stack.engine.now)
-        print(f"           {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out}")
+        print(f"           {_shown(out)}")
+
+
+def _render_views(stack: localstack.LocalStack, day_started: datetime) -> None:
+    """The runs widget's grid and the Gantt of the latest failed run, as `mwaa-obs ui` serves them: screenshots when
+    a Chromium is here, else the pages as HTML files."""
+    from mwaa_obs_tools import browser  # noqa: PLC0415
+    from mwaa_obs_tools.ui import Site, UiServer  # noqa: PLC0415
+
+    hours = f"{(stack.engine.now - day_started).total_seconds() / 3600:.1f}"
+    pages = {
+        "grid-nightly_sales_etl": f"/view?view=grid&workflow=nightly_sales_etl&hours={hours}",
+        "gantt-nightly_sales_etl": f"/view?view=gantt&workflow=nightly_sales_etl&hours={hours}",
+        "failures": f"/?hours={hours}",
+    }
+    site = Site(stack.runs, stack.workflows, "us-east-1", localstack.STACK_NAME, lambda: stack.engine.now)
+    server = UiServer(site).start()
+    print("\nviews      the runs widget's grid, a Gantt chart (latest failed run) and the failures, as in CloudWatch:")
+    try:
+        try:
+            with browser.chromium() as chromium:
+                for name, path in pages.items():
+                    shot = browser.screenshot(chromium, server.url + path, DEMO_OUTPUT / f"{name}.png")
+                    print(f"           {_shown(shot)}")
+        except browser.NoBrowser as missing:
+            print(f"           ({missing}; the pages are saved as HTML instead)")
+            for name, path in pages.items():
+                _, body = site.page(*_split(path))
+                out = DEMO_OUTPUT / f"{name}.html"
+                out.write_text(body, encoding="utf-8")
+                print(f"           {_shown(out)}")
+    finally:
+        server.stop()
+
+
+def _split(path: str) -> tuple[str, dict[str, str]]:
+    from urllib.parse import parse_qsl, urlsplit  # noqa: PLC0415
+
+    parts = urlsplit(path)
+    return parts.path, dict(parse_qsl(parts.query))
+
+
+def _shown(path: Path) -> Path:
+    return path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
 
 
 def _slack_as_text(payload: dict[str, Any]) -> str:

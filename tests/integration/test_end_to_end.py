@@ -305,7 +305,7 @@ def test_a_new_workflow_is_watched_from_its_first_event(
         "FreshnessFunction": stack.outputs["FreshnessFunctionName"],
         "ProvisionFunction": stack.outputs["ProvisionFunctionName"],
         "ReconcileFunction": stack.outputs["ReconcileFunctionName"],
-        "DurationAlarmSeconds": 3600,
+        "WidgetFunction.Arn": stack.outputs["WidgetFunctionArn"], "DurationAlarmSeconds": 3600,
     }  # fmt: skip
     for logical_id in dashboards.BODIES:
         name = stack.outputs[f"{logical_id}Name"]

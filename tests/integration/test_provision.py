@@ -37,6 +37,7 @@ EMITTED = {(spec.name, dims) for spec in CATALOG for dims in dimension_sets(spec
 FILL: dict[str, Any] = {
     "MetricNamespace": "MWAAServerless/Test", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
     "AWS::Partition": "aws", "AWS::StackName": "mwaa-obs", "ResourcePrefix": "mwaa-obs", "DurationAlarmSeconds": 3600,
+    "WidgetFunction.Arn": "arn:aws:lambda:us-east-1:123456789012:function:mwaa-obs-widget",
 }  # fmt: skip
 
 
@@ -119,6 +120,12 @@ def test_a_dedicated_workflow_gets_its_alarms_health_alarm_and_dashboard(
     assert "variables" not in body
     assert "__workflow__" not in json.dumps(body)
     assert '"sales_etl"' in json.dumps(body)
+    # Its runs grid and Gantt chart show this workflow
+    custom = [widget["properties"]["params"] for widget in body["widgets"] if widget["type"] == "custom"]
+    assert [(params["view"], params["workflow"]) for params in custom] == [
+        ("grid", "sales_etl"),
+        ("gantt", "sales_etl"),
+    ]
 
 
 def test_provisioning_again_changes_nothing(

@@ -203,3 +203,22 @@ def test_a_request_the_widget_cannot_show_says_why_in_the_widget(params: dict[st
 def test_cloudwatch_asking_for_the_documentation_gets_markdown() -> None:
     answer = handle({"describe": True}, reader=None, place=lambda theme: PLACE, arn="arn", now=T0)  # type: ignore[arg-type]
     assert answer == {"markdown": DESCRIPTION}
+
+
+def contrast(colour: str) -> float:
+    """WCAG 2 contrast ratio of white text on the colour (www.w3.org/TR/WCAG21/#dfn-contrast-ratio)."""
+
+    def channel(hex_pair: str) -> float:
+        value = int(hex_pair, 16) / 255
+        return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
+
+    red, green, blue = (channel(colour[i : i + 2]) for i in (1, 3, 5))
+    luminance = 0.2126 * red + 0.7152 * green + 0.0722 * blue
+    return 1.05 / (luminance + 0.05)
+
+
+def test_white_symbols_are_readable_on_every_state_colour() -> None:
+    # WCAG AA for normal text: 4.5:1 (www.w3.org/TR/WCAG21/#contrast-minimum)
+    assert {
+        state: round(contrast(look.colour), 1) for state, look in LOOKS.items() if contrast(look.colour) < 4.5
+    } == {}

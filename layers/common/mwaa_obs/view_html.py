@@ -104,9 +104,21 @@ _STYLE = """
 """
 
 
+def _fill(state: str) -> str:
+    """The class that paints a state's colour (one rule per state in the page's style, not one per cell)."""
+    return f"f-{state.lower()}" if state in LOOKS else "f-unknown"
+
+
+_FILLS = "".join(f".mo .f-{state.lower()}{{background:{look.colour}}}" for state, look in LOOKS.items()) + (
+    f".mo .f-unknown{{background:{UNKNOWN_LOOK.colour}}}"
+)
+
+
 def page(body: str, place: Place) -> str:
     theme = "dark" if place.theme == "dark" else "light"
-    return f'<div class="cwdb-no-default-styles"></div><style>{_STYLE}</style><div class="mo {theme}">{body}</div>'
+    return (
+        f'<div class="cwdb-no-default-styles"></div><style>{_STYLE}{_FILLS}</style><div class="mo {theme}">{body}</div>'
+    )
 
 
 def _legend(states: Sequence[str]) -> str:
@@ -150,7 +162,7 @@ def _cell(task_id: str, run: RunView, cell: Cell | None, place: Place) -> str:
         url = log_stream_url(place.region, run.log_group, cell.log_stream)
         content = f'<a href="{_text(url)}" target="_blank" rel="noopener">{content}</a>'
     return (
-        f'<td class="cell" style="background:{mark.colour}" {data} data-state="{_text(cell.state)}" '
+        f'<td class="cell {_fill(cell.state)}" {data} data-state="{_text(cell.state)}" '
         f'data-attempts="{cell.attempts}" title="{_text(chr(10).join(lines))}" '
         f'aria-label="{_text(mark.word)}">{content}</td>'
     )
@@ -195,8 +207,8 @@ def _bar(bar: Bar, begin: datetime, span: float, place: Place, log_group: str) -
         url = log_stream_url(place.region, log_group, bar.log_stream)
         symbol = f'<a href="{_text(url)}" target="_blank" rel="noopener">{symbol}</a>'
     return (
-        f'<div class="bar{" critical" if bar.critical else ""}" style="left:{left}%;width:{width}%;'
-        f'background:{mark.colour}" data-task="{_text(bar.task_id)}" data-attempt="{bar.attempt}" '
+        f'<div class="bar {_fill(bar.state)}{" critical" if bar.critical else ""}" '
+        f'style="left:{left}%;width:{width}%" data-task="{_text(bar.task_id)}" data-attempt="{bar.attempt}" '
         f'data-state="{_text(bar.state)}" data-critical="{str(bar.critical).lower()}" '
         f'title="{_text(chr(10).join(lines))}" aria-label="{_text(mark.word)}">{symbol}</div>'
     )
@@ -238,6 +250,9 @@ def render_gantt(chart: Gantt, place: Place) -> str:
         track = "".join(_bar(bar, chart.begin, span, place, run.log_group) for bar in bars) + _gaps(
             bars, chart.begin, span
         )
+        if not bars:  # it never ran (upstream failed, or not yet scheduled): say so in the row
+            state = next((a.state for a in reversed(run.attempts) if a.task_id == task), "")
+            track = f'<span class="muted" data-state="{_text(state)}">{look(state).symbol} {look(state).word}</span>'
         rows.append(
             f'<tr data-task="{_text(task)}"><th>{star}{_text(task)}</th><td><div class="track">{track}</div></td></tr>'
         )

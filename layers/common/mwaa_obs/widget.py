@@ -191,7 +191,7 @@ Parameters (JSON):
 - `runs`: how many runs the grid shows, 1-100 (default 25)
 - `runId`: the run a Gantt chart shows (default: the latest failed run in the time range, else the latest)
 
-Viewers need `lambda:InvokeFunction` on this function (docs/ALARMS.md, "The runs widget").
+Viewers need `lambda:InvokeFunction` on this function (docs/VIEWS.md, "Who can see it").
 """
 
 
