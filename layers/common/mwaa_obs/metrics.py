@@ -63,7 +63,8 @@ SCHEDULE_OVERDUE: Final = MetricSpec(
     "ScheduleOverdue",
     "Count",
     True,
-    "1 if a scheduled workflow had no successful run by its scheduled time plus grace, else 0 (every 15 min).",
+    "1, every 15 min, while a scheduled workflow has had no successful run by its scheduled time plus grace; "
+    "nothing while it is on time (no cost when all is well).",
 )
 INVALID_SETTINGS: Final = MetricSpec(
     "InvalidSettings", "Count", False, "The settings document was rejected; the previous one stays (fleet only)."

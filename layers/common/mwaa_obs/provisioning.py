@@ -82,7 +82,7 @@ KINDS: Final = (
     AlarmKind("timed-out", RUN_TIMED_OUT, "Sum", 300, "a run ended in TIMEOUT", notify_speaks=True),
     AlarmKind("too-slow", RUN_DURATION, "Maximum", 3600, "a run longer than the threshold ended"),
     AlarmKind("retry-storm", TASK_UP_FOR_RETRY, "Sum", 3600, "task retries above the threshold in an hour"),
-    # ScheduleOverdue is written every 15 minutes: a 900 s period holds 0, 1 or 2 of its points, so 1 of 2 periods
+    # ScheduleOverdue is written every 15 min while overdue: a 900 s period holds 0, 1 or 2 points, so 1 of 2 periods
     # keeps an overdue workflow in ALARM across an empty one (AlarmEvaluation: "M out of N" datapoints,
     # https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html).
     AlarmKind("overdue", SCHEDULE_OVERDUE, "Maximum", 900, "no successful run by its scheduled time plus grace", 2, 1),
