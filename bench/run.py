@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib
 import io
 import json
 import logging
@@ -875,8 +876,8 @@ def bench_cold(samples: int) -> dict[str, Any]:
 
 
 SECTIONS = [
-    "calls", "pipeline", "load", "cpu", "metrics", "memory", "latency", "simulator", "discovery", "widget", "emulator",
-    "cold", "walltimes",
+    "calls", "pipeline", "load", "cpu", "metrics", "memory", "latency", "simulator", "discovery", "widget", "month",
+    "emulator", "cold", "walltimes",
 ]  # fmt: skip
 
 
@@ -914,6 +915,12 @@ def main() -> int:
         results["discovery"] = bench_discovery()
     if "widget" in wanted:
         results["widget"] = bench_widget()
+    if "month" in wanted:
+        month: Any = importlib.import_module("month")  # bench/month.py, beside this script
+        from mwaa_obs_tools import cost_doc  # noqa: PLC0415
+
+        results["month"] = month.run(ingest)
+        cost_doc.main([])  # docs/COST.md from bench/month.json
     if "emulator" in wanted:
         results["emulator"] = bench_emulator()
     if "cold" in wanted:
@@ -1021,6 +1028,27 @@ def _print_table(results: dict[str, Any], out: Any) -> None:
                 "2 per workflow",
             )
             for size, fleet in discovery["fleets"].items()
+        ]
+    if month := results.get("month"):
+        from mwaa_obs_tools import cost_doc  # noqa: PLC0415
+
+        fixed = sum(cost_doc.fixed_lines(month, emulator.load_template()).values())
+        target = sum(month["priced"][cost_doc.TARGET_KIND].values())
+        rows += [
+            (
+                f"month: {name} workflow, $ a month ({month['workflows'][name]['metric_hours']} metric-hours)",
+                f"{sum(priced.values()):.4f}",
+                "$0 when idle" if name == "idle" else "reported",
+            )
+            for name, priced in sorted(month["priced"].items())
+        ]
+        rows += [
+            ("month: fixed per stack, $ a month", f"{fixed:.2f}", "reported"),
+            (
+                f"month: {cost_doc.TARGET_KIND} at 1,000 workflows, $ per workflow-month (alarms in)",
+                f"{target + fixed / 1000:.3f}",
+                f"<= {cost_doc.TARGET_DOLLARS}",
+            ),
         ]
     if widget := results.get("widget"):
         rows += [

@@ -1,0 +1,207 @@
+"""What AWS bills, counted from the requests the functions send: DynamoDB write units from item sizes, metric-hours
+from EMF documents, SQS requests. For `make bench`'s simulated month (bench/run.py, section "month").
+
+`MemoryTable` answers the UpdateItem requests of mwaa_obs/store/update.py in-process, as DynamoDB would (old image,
+conditions, ConditionalCheckFailed), keeping each item whole: the write units of each request come from the sizes
+of the item before and after it, by DynamoDB's size rules, and the index writes from the indexes it is in.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from botocore.awsrequest import AWSResponse, HTTPHeaders
+
+# --- DynamoDB size rules (docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html) -
+
+
+def value_size(value: dict[str, Any]) -> int:
+    """The size of one attribute value: strings and binaries their bytes, numbers about one byte per two significant
+    digits plus one, booleans and nulls one byte, lists and maps 3 bytes plus one per element plus the elements."""
+    ((kind, content),) = value.items()
+    if kind == "S":
+        return len(content.encode())
+    if kind == "B":
+        return len(content)
+    if kind == "N":
+        digits = Decimal(content).normalize().as_tuple().digits
+        return math.ceil(len(digits) / 2) + 1
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "M":
+        return 3 + sum(1 + len(name.encode()) + value_size(item) for name, item in content.items())
+    if kind == "L":
+        return 3 + sum(1 + value_size(item) for item in content)
+    if kind in ("SS", "NS", "BS"):
+        return sum(value_size({kind[0]: item}) for item in content)
+    raise ValueError(kind)
+
+
+def item_size(item: dict[str, dict[str, Any]]) -> int:
+    return sum(len(name.encode()) + value_size(value) for name, value in item.items())
+
+
+def units(size: int, per: int) -> int:
+    return max(1, math.ceil(size / per))
+
+
+# --- The table -----------------------------------------------------------------------------------------------------
+
+_ASSIGNMENT = re.compile(r"(#\w+) = (?:if_not_exists\(#\w+, (:\w+)\)|(:\w+))")
+INDEXES = {"gsi1pk": "ALL", "gsi2pk": "ALL", "gsi3pk": "KEYS_ONLY"}  # template.yaml's three indexes
+
+
+@dataclass
+class WriteBill:
+    requests: Counter[str] = field(default_factory=Counter)  # applied / refused
+    write_units: int = 0  # the table's
+    index_write_units: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.requests.values())
+
+
+class MemoryTable:
+    """UpdateItem for the expressions store/update.py builds (SET a = :v, SET a = if_not_exists(a, :v), REMOVE a;
+    conditions attribute_not_exists, absent-or-below, absent-or-differs, version)."""
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        self.bill = WriteBill()
+        # index -> partition -> the keys of its items, kept as items change (a Query reads one partition)
+        self._partitions: dict[str, dict[str, set[tuple[str, str]]]] = {index: defaultdict(set) for index in INDEXES}
+
+    def update(self, request: dict[str, Any]) -> tuple[bool, dict[str, Any] | None]:
+        key = (request["Key"]["pk"]["S"], request["Key"]["sk"]["S"])
+        names, values = request.get("ExpressionAttributeNames", {}), request.get("ExpressionAttributeValues", {})
+        old = self.items.get(key)
+        current = dict(old) if old else {"pk": request["Key"]["pk"], "sk": request["Key"]["sk"]}
+        before = item_size(old) if old else 0
+        if not _holds(request.get("ConditionExpression"), current, names, values):
+            self.bill.requests["refused"] += 1
+            self.bill.write_units += units(before, 1024)  # a failed condition still consumes the write
+            return False, old
+        expression = request["UpdateExpression"]
+        set_part = expression.split("REMOVE")[0].removeprefix("SET ")
+        for name, absent_value, value in _ASSIGNMENT.findall(set_part):
+            attribute = names[name]
+            if absent_value:
+                current.setdefault(attribute, values[absent_value])
+            else:
+                current[attribute] = values[value]
+        if "REMOVE" in expression:
+            for name in expression.split("REMOVE", 1)[1].split(","):
+                current.pop(names[name.strip()], None)
+        self.items[key] = current
+        for index, partitions in self._partitions.items():
+            was, now = (old or {}).get(index), current.get(index)
+            if was is not None and was != now:
+                partitions[was["S"]].discard(key)
+            if now is not None:
+                partitions[now["S"]].add(key)
+        self.bill.requests["applied"] += 1
+        after = item_size(current)
+        self.bill.write_units += units(max(before, after), 1024)
+        for index, projection in INDEXES.items():
+            was, now = (old or {}).get(index), current.get(index)
+            if was is None and now is None:
+                continue
+            changed = old is None or any(old.get(a) != current.get(a) for a in set(old) | set(current))
+            if projection == "KEYS_ONLY" and was == now:
+                continue  # its projection (keys only) did not change
+            if not changed:
+                continue
+            size = after if projection == "ALL" else 100
+            # a changed index key is a delete and a put (the developer guide, "Provisioned throughput for GSIs")
+            moved = was is not None and now is not None and was != now
+            self.bill.index_write_units += units(size, 1024) * (2 if moved else 1)
+        return True, old
+
+    def stub(self, client: Any) -> None:
+        """Answer the client's UpdateItem from this table, after botocore validated the request."""
+
+        def answer(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+            applied, old = self.update(json.loads(params["body"]))
+            if not applied:
+                error = {"Error": {"Code": "ConditionalCheckFailedException", "Message": "condition"}}
+                return AWSResponse("", 400, HTTPHeaders(), None), {**error, "Item": old or {}}
+            return AWSResponse("", 200, HTTPHeaders(), None), {"Attributes": old} if old else {}
+
+        client.meta.events.register("before-call.dynamodb.UpdateItem", answer)
+
+    def raw(self, index: str, partition: str) -> list[dict[str, Any]]:
+        """The items of one index partition, as a Query would return them (unsorted)."""
+        return [self.items[key] for key in self._partitions[index].get(partition, ())]
+
+
+def _holds(condition: str | None, item: dict[str, Any], names: dict[str, str], values: dict[str, Any]) -> bool:
+    for clause in (part.strip() for part in condition.split(" AND ")) if condition else ():
+        if absent := re.fullmatch(r"attribute_not_exists\((#\w+)\)", clause):
+            if names[absent.group(1)] in item:
+                return False
+        elif either := re.fullmatch(r"\(attribute_not_exists\((#\w+)\) OR #\w+ (<|<>) (:\w+)\)", clause):
+            present, operand = item.get(names[either.group(1)]), values[either.group(3)]
+            if present is None:
+                continue
+            if either.group(2) == "<>" and present == operand:
+                return False
+            if either.group(2) == "<" and not Decimal(present["N"]) < Decimal(operand["N"]):
+                return False
+        elif equal := re.fullmatch(r"(#\w+) = (:\w+)", clause):
+            if item.get(names[equal.group(1)]) != values[equal.group(2)]:
+                return False
+        else:
+            raise ValueError(f"condition not understood: {clause}")
+    return True
+
+
+# --- Metrics -------------------------------------------------------------------------------------------------------
+
+HOUR = 3600
+
+
+@dataclass
+class MetricHours:
+    """Per distinct metric (namespace, name, dimensions and their values), the UTC hours in which a datapoint was
+    sent: CloudWatch bills a custom metric only in the hours it receives data, prorated from $0.30 a month
+    (aws.amazon.com/cloudwatch/pricing: "prorated by the hour and metered only when you send metrics")."""
+
+    hours: dict[tuple[str, ...], set[int]] = field(default_factory=lambda: defaultdict(set))
+    datapoints: int = 0
+
+    def add_emf(self, documents: Iterable[dict[str, Any]]) -> None:
+        for document in documents:
+            meta = document["_aws"]
+            hour = meta["Timestamp"] // 1000 // HOUR
+            for directive in meta["CloudWatchMetrics"]:
+                for dimensions in directive["Dimensions"]:
+                    dims = tuple(f"{d}={document[d]}" for d in dimensions)
+                    for metric in directive["Metrics"]:
+                        self.hours[(directive["Namespace"], metric["Name"], *dims)].add(hour)
+                        self.datapoints += 1
+
+    def of(self, predicate: Any) -> int:
+        return sum(len(hours) for key, hours in self.hours.items() if predicate(key))
+
+    def analysed_hours(self, name: str, window_hours: int = 3) -> dict[tuple[str, ...], int]:
+        """For a Metrics Insights alarm over `name` grouped by workflow: per series, the hours in which the query's
+        window (the last 3 hours) held a datapoint of it, i.e. the hours it was an analysed metric."""
+        found = {}
+        for key, hours in self.hours.items():
+            if key[1] == name and any(part.startswith("WorkflowName=") for part in key[2:]):
+                covered = {hour + lag for hour in hours for lag in range(window_hours)}
+                found[key] = len(covered)
+        return found
+
+
+def hour_of(at: datetime) -> int:
+    return int(at.astimezone(UTC).timestamp()) // HOUR

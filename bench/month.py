@@ -1,0 +1,319 @@
+"""`make bench`, section "month": 30 simulated days of a fleet through the real ingest handler and freshness check,
+with every billed unit counted (bench/billing.py) and priced (PRICES). Writes bench/month.json, from which
+docs/COST.md is rendered (bench/cost_doc.py; tests/unit/test_cost_doc.py checks they agree).
+
+The fleet: the three example workflows with the demo's faults, and generated workflows of each kind a cost question
+is asked about: daily, hourly and on demand, of 5 and 50 tasks, with a chance of failure per attempt of one task
+(default retries 1: some tasks retry and succeed, some runs fail), and one workflow that never runs (idle). AWS is
+answered in-process: UpdateItem by an in-memory table that sizes every item (billing.MemoryTable), SendMessage
+counted. Events arrive in order and once (duplicates cost one refused write each: README "Performance and cost").
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import time
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final, cast
+
+from billing import MemoryTable, MetricHours, item_size, units
+from botocore.awsrequest import AWSResponse, HTTPHeaders
+
+from mwaa_obs import telemetry
+from mwaa_obs.freshness import check_all
+from mwaa_obs.settings import parse_settings
+from mwaa_obs.store.schema import WORKFLOWS_PARTITION, RunItem, WorkflowItem, item_from_raw, workflow_key
+from mwaa_obs_tools import sample_events
+from mwaa_obs_tools.factories import sqs_event
+from mwaa_obs_tools.lambda_emulation import FakeLambdaContext
+from mwaa_obs_tools.simulator.engine import Engine, Faults
+
+ROOT = Path(__file__).resolve().parents[1]
+MONTH_JSON: Final = ROOT / "bench" / "month.json"
+DAYS: Final = 30
+START: Final = datetime(2026, 11, 1, tzinfo=UTC)
+STEP: Final = timedelta(minutes=15)  # the freshness check's schedule
+HOURS_PER_MONTH: Final = 730  # the pricing pages' month
+
+# kind -> (schedule, tasks, on-demand runs a day, failure chance per attempt of task t1)
+KINDS: Final[dict[str, tuple[str | None, int, int, float]]] = {
+    "daily_5": ("30 2 * * *", 5, 0, 0.10),
+    "daily_50": ("0 3 * * *", 50, 0, 0.10),
+    "hourly_5": ("15 * * * *", 5, 0, 0.02),
+    "hourly_50": ("45 * * * *", 50, 0, 0.02),
+    "on_demand_5": (None, 5, 4, 0.05),
+    "on_demand_50": (None, 50, 4, 0.05),
+    "idle": (None, 5, 0, 0.0),
+}
+
+# us-east-1 list prices as known on 2026-11-25 (this machine cannot reach the pricing pages: check them).
+PRICES: Final = {
+    "metric_month": 0.30,  # custom metric, first 10,000; prorated by the hour in which data is sent
+    "alarm_metric_month": 0.10,  # standard alarm, and each metric a Metrics Insights alarm analyses (our reading)
+    "dashboard_month": 3.00,  # beyond the 3 free ones per account
+    "dynamodb_write_million": 0.625,  # on-demand write request units
+    "dynamodb_read_million": 0.125,  # on-demand read request units
+    "sqs_million": 0.40,  # standard queue requests (each 64 KB chunk)
+    "lambda_request_million": 0.20,
+    "lambda_gb_second": 0.0000133334,  # arm64
+    "logs_gb": 0.50,  # CloudWatch Logs ingestion (standard)
+    "kms_key_month": 1.00,
+    "secret_month": 0.40,
+}
+LAMBDA_FULL_VCPU_MB: Final = 1769  # "at 1,769 MB, a function has the equivalent of one vCPU"
+REQUEST_SECONDS: Final = 0.006  # assumed DynamoDB/SQS request latency inside a region (not measurable here)
+PLATFORM_LOG_BYTES: Final = 350  # START, END and REPORT lines per invocation (assumed)
+SHARED_ALARMS: Final = {  # the 5 Metrics Insights alarms of template.yaml and the metric each queries
+    "workflows-failed": "RunFailed",
+    "workflows-timed-out": "RunTimedOut",
+    "workflows-too-slow": "RunDuration",
+    "workflows-retry-storm": "TaskUpForRetry",
+    "workflows-overdue": "ScheduleOverdue",
+}
+
+
+def definition(name: str, schedule: str | None, tasks: int) -> str:
+    lines = [f"{name}:", f"  schedule: {json.dumps(schedule) if schedule else 'None'}", "  tasks:"]
+    for number in range(tasks):
+        upstream = f", dependencies: [t{number - 1}]" if number else ""
+        operator = "airflow.providers.amazon.aws.operators.s3.S3ListOperator"
+        lines.append(f"    t{number}: {{operator: {operator}, bucket: b{upstream}}}")
+    return "\n".join(lines) + "\n"
+
+
+class _Capture(io.TextIOBase):
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.emf: list[dict[str, Any]] = []
+
+    def write(self, text: str) -> int:
+        self.bytes += len(text.encode())
+        for line in text.splitlines():
+            if line.startswith('{"_aws"'):
+                self.emf.append(json.loads(line))
+        return len(text)
+
+
+class _Reads:
+    """Workflows.all() and Runs.recent() answered from the memory table, with the read units each Query costs
+    (eventually consistent: half a unit per 4 KB read)."""
+
+    def __init__(self, table: MemoryTable) -> None:
+        self._table = table
+        self.queries = 0
+        self.read_units = 0.0
+        self.by_workflow: dict[str, float] = defaultdict(float)  # read units of each workflow's own Queries
+
+    def _charge(self, items: list[dict[str, Any]], workflow: str | None = None) -> None:
+        self.queries += 1
+        cost = units(sum(item_size(item) for item in items), 4096) / 2
+        self.read_units += cost
+        if workflow is not None:
+            self.by_workflow[workflow] += cost
+
+    def all(self) -> list[WorkflowItem]:
+        raw = self._table.raw("gsi1pk", WORKFLOWS_PARTITION)
+        self._charge(raw)
+        return [item for item in map(item_from_raw, raw) if isinstance(item, WorkflowItem)]
+
+    def recent(self, workflow_id: str, limit: int = 20) -> list[RunItem]:
+        raw = sorted(self._table.raw("gsi1pk", workflow_key(workflow_id)), key=lambda i: i["gsi1sk"]["S"])[-limit:]
+        self._charge(raw, workflow_id.rsplit("-", 1)[0])
+        return [item for item in map(item_from_raw, reversed(raw)) if isinstance(item, RunItem)]
+
+
+def simulate(ingest: Any) -> dict[str, Any]:
+    """The month, counted per workflow."""
+    table = MemoryTable()
+    table.stub(ingest.dynamodb)
+    notices = Counter[str]()
+
+    def send(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        notices["sent"] += 1
+        return AWSResponse("", 200, HTTPHeaders(), None), {"MessageId": "bench", "MD5OfMessageBody": ""}
+
+    ingest.sqs.meta.events.register("before-call.sqs.SendMessage", send)
+    published: list[dict[str, Any]] = []
+
+    class Collect:
+        def publish(self, entries: list[dict[str, Any]]) -> None:
+            published.extend(entries)
+
+        def log(self, group: str, stream: str, at: datetime, message: str) -> None:
+            """Task logs are the workflow's, not ours."""
+
+    texts = {f"{kind}.yaml": definition(kind, *KINDS[kind][:2]) for kind in KINDS}
+    texts |= {path.name: path.read_text("utf-8") for path in sample_events.EXAMPLES.glob("*.yaml")}
+    engine = Engine(Collect(), lambda location: texts[location["ObjectKey"]], start=START, seed=11)
+    arns: dict[str, str] = {}
+    for key in sorted(texts):
+        name = key.removesuffix(".yaml")
+        request = {"Name": name, "DefinitionS3Location": {"Bucket": "b", "ObjectKey": key}}
+        arns[name] = engine.create_workflow({**request, "RoleArn": "arn:aws:iam::123456789012:role/r"}).arn
+    for kind, (_, _, _, chance) in KINDS.items():
+        engine.set_faults(kind, Faults(failure_rate={"t1": chance} if chance else {}))
+    for name, faults in sample_events.FAULTS.items():
+        engine.set_faults(name, faults)
+    on_demand = {kind: per_day for kind, (_, _, per_day, _) in KINDS.items() if per_day}
+    on_demand |= {name: 24 // every for name, every in sample_events.ON_DEMAND_EVERY_HOURS.items()}
+
+    reads = _Reads(table)
+    settings = parse_settings("{}")
+    metrics = MetricHours()
+    by_workflow: dict[str, dict[str, float]] = {name: defaultdict(float) for name in arns}
+    totals = Counter[str]()
+    telemetry.clock = lambda: engine.now
+    real_stdout = sys.stdout
+    try:
+        steps = int(timedelta(days=DAYS) / STEP)
+        for step in range(steps):
+            for name, per_day in on_demand.items():
+                every = int(timedelta(days=1) / STEP) // per_day
+                if step % every == 4:  # an hour into each slot
+                    engine.start_run(arns[name])
+            engine.advance(engine.now + STEP)
+            events = [
+                sample_events.envelope(e["DetailType"], json.loads(e["Detail"]), e["Time"], e["Resources"][0])
+                for e in published
+            ]
+            published.clear()
+            for start in range(0, len(events), 10):
+                batch = events[start : start + 10]
+                before = (table.bill.write_units, table.bill.index_write_units, notices["sent"], table.bill.total)
+                capture = _Capture()
+                sys.stdout = capture
+                cpu = time.process_time()
+                response = ingest.lambda_handler(sqs_event(batch), FakeLambdaContext())
+                cpu = time.process_time() - cpu
+                sys.stdout = real_stdout
+                assert response == {"batchItemFailures": []}, response
+                metrics.add_emf(capture.emf)
+                # a batch holds one workflow's events in this simulation's order often enough to attribute by event
+                share = 1 / len(batch)
+                for event in batch:
+                    workflow = event["resources"][0].rsplit("/", 1)[1].rsplit("-", 1)[0]
+                    counted = by_workflow[workflow]
+                    counted["events"] += 1
+                    counted["ingest_invocations_share"] += share
+                    counted["write_units"] += share * (table.bill.write_units - before[0])
+                    counted["index_write_units"] += share * (table.bill.index_write_units - before[1])
+                    counted["notices"] += share * (notices["sent"] - before[2])
+                    counted["write_requests"] += share * (table.bill.total - before[3])
+                    counted["ingest_log_bytes"] += share * capture.bytes
+                    counted["ingest_cpu_seconds"] += share * cpu
+                totals["ingest_invocations"] += 1
+            # the freshness check, as scheduled
+            capture = _Capture()
+            sys.stdout = capture
+            queries_before = reads.queries
+            sink = telemetry.MetricSink()
+            check_all(engine.now, settings, cast(Any, reads), cast(Any, reads), sink)
+            from aws_lambda_powertools import Metrics  # noqa: PLC0415
+
+            telemetry.publish(sink.points, Metrics(), engine.now)
+            sys.stdout = real_stdout
+            metrics.add_emf(capture.emf)
+            totals["freshness_invocations"] += 1
+            totals["freshness_queries"] += reads.queries - queries_before
+            totals["freshness_log_bytes"] += capture.bytes
+    finally:
+        sys.stdout = real_stdout
+        telemetry.clock = telemetry.wall_clock
+    return _report(by_workflow, totals, metrics, reads, table)
+
+
+def _report(
+    by_workflow: dict[str, dict[str, float]],
+    totals: Counter[str],
+    metrics: MetricHours,
+    reads: _Reads,
+    table: MemoryTable,
+) -> dict[str, Any]:
+    workflows = {}
+    for name, counted in by_workflow.items():
+        mine = f"WorkflowName={name}"
+        metric_hours = metrics.of(lambda key, mine=mine: mine in key)
+        analysed = {
+            alarm: sum(hours for key, hours in metrics.analysed_hours(metric).items() if mine in key)
+            for alarm, metric in SHARED_ALARMS.items()
+        }
+        workflows[name] = {
+            "events": round(counted["events"]),
+            "write_units": round(counted["write_units"]),
+            "index_write_units": round(counted["index_write_units"]),
+            "notices": round(counted["notices"], 1),
+            "write_requests": round(counted["write_requests"]),
+            "freshness_read_units": round(reads.by_workflow[name], 1),
+            "ingest_invocations": round(counted["ingest_invocations_share"], 1),
+            "ingest_cpu_seconds": round(counted["ingest_cpu_seconds"], 2),
+            "ingest_log_bytes": round(counted["ingest_log_bytes"]),
+            "metric_hours": metric_hours,
+            "distinct_metrics": sum(1 for key in metrics.hours if mine in key),
+            "alarm_analysed_metric_hours": analysed,
+        }
+    fleet_hours = metrics.of(lambda key: not any(part.startswith("WorkflowName=") for part in key[2:]))
+    return {
+        "days": DAYS,
+        "start": START.isoformat(),
+        "kinds": {
+            kind: {"schedule": s, "tasks": t, "on_demand_per_day": d, "failure_chance": c}
+            for kind, (s, t, d, c) in KINDS.items()
+        },
+        "workflows": workflows,
+        "fleet_metric_hours": fleet_hours,
+        "fleet_distinct_metrics": sum(
+            1 for key in metrics.hours if not any(p.startswith("WorkflowName=") for p in key[2:])
+        ),
+        "freshness": {
+            "invocations": totals["freshness_invocations"],
+            "queries": totals["freshness_queries"],
+            "read_units": round(reads.read_units, 1),
+            "log_bytes": totals["freshness_log_bytes"],
+        },
+        "ingest_invocations": totals["ingest_invocations"],
+        "write_requests": dict(table.bill.requests),
+        "prices": PRICES,
+        "assumptions": {
+            "request_seconds": REQUEST_SECONDS,
+            "platform_log_bytes": PLATFORM_LOG_BYTES,
+            "hours_per_month": HOURS_PER_MONTH,
+            "lambda_full_vcpu_mb": LAMBDA_FULL_VCPU_MB,
+        },
+    }
+
+
+def priced(month: dict[str, Any], name: str, memory_mb: int = 256) -> dict[str, float]:
+    """One workflow's month in dollars, by line (its own usage; the stack's fixed costs apart)."""
+    w, p, assumed = month["workflows"][name], month["prices"], month["assumptions"]
+    hours = month["assumptions"]["hours_per_month"]
+    # billed duration: our CPU at the function's share of a vCPU, plus each request's wait (assumed)
+    seconds = (
+        w["ingest_cpu_seconds"] * month["assumptions"]["lambda_full_vcpu_mb"] / memory_mb
+        + (w["write_requests"] + w["notices"]) * month["assumptions"]["request_seconds"]
+    )
+    lines = {
+        "custom metrics": w["metric_hours"] / hours * p["metric_month"],
+        "shared alarms": sum(w["alarm_analysed_metric_hours"].values()) / hours * p["alarm_metric_month"],
+        "DynamoDB writes": (w["write_units"] + w["index_write_units"]) / 1e6 * p["dynamodb_write_million"],
+        "DynamoDB reads (freshness)": w["freshness_read_units"] / 1e6 * p["dynamodb_read_million"],
+        "SQS": (w["events"] * 1 + w["ingest_invocations"] * 2 + w["notices"] * 3) / 1e6 * p["sqs_million"],
+        "Lambda": w["ingest_invocations"] / 1e6 * p["lambda_request_million"]
+        + seconds * memory_mb / 1024 * p["lambda_gb_second"],
+        "CloudWatch Logs": (w["ingest_log_bytes"] + w["ingest_invocations"] * assumed["platform_log_bytes"])
+        / 1e9
+        * p["logs_gb"],
+    }
+    return {line: round(dollars, 4) for line, dollars in lines.items()}
+
+
+def run(ingest: Any, out: Path = MONTH_JSON) -> dict[str, Any]:
+    started = time.perf_counter()
+    month = simulate(ingest)
+    month["seconds"] = round(time.perf_counter() - started, 1)
+    month["priced"] = {name: priced(month, name) for name in month["workflows"]}
+    out.write_text(json.dumps(month, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return month
