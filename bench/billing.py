@@ -126,6 +126,14 @@ class MemoryTable:
             self.bill.index_write_units += units(size, 1024) * (2 if moved else 1)
         return True, old
 
+    def put(self, item: dict[str, dict[str, Any]]) -> None:
+        """Store a whole item (a fleet set up for a measurement), its indexes kept; not billed."""
+        key = (item["pk"]["S"], item["sk"]["S"])
+        self.items[key] = item
+        for index, partitions in self._partitions.items():
+            if index in item:
+                partitions[item[index]["S"]].add(key)
+
     def stub(self, client: Any) -> None:
         """Answer the client's UpdateItem from this table, after botocore validated the request."""
 

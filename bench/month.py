@@ -25,8 +25,11 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 from mwaa_obs import telemetry
 from mwaa_obs.freshness import check_all
+from mwaa_obs.mwaa_api import WorkflowAnswer
 from mwaa_obs.settings import parse_settings
+from mwaa_obs.states import RunState
 from mwaa_obs.store.schema import WORKFLOWS_PARTITION, RunItem, WorkflowItem, item_from_raw, workflow_key
+from mwaa_obs.store.workflows import Workflows
 from mwaa_obs_tools import sample_events
 from mwaa_obs_tools.factories import sqs_event
 from mwaa_obs_tools.lambda_emulation import FakeLambdaContext
@@ -161,6 +164,13 @@ def simulate(ingest: Any) -> dict[str, Any]:
     on_demand = {kind: per_day for kind, (_, _, per_day, _) in KINDS.items() if per_day}
     on_demand |= {name: 24 // every for name, every in sample_events.ON_DEMAND_EVERY_HOURS.items()}
 
+    # As in a deployed stack: the reconciler describes each workflow at its first pass (GetWorkflow: its schedule),
+    # and the notifier records each success on the workflow item (both outside this month's bill: see COST.md).
+    workflows = Workflows(ingest.dynamodb, ingest.config.table_name)
+    for arn in arns.values():
+        schedule = engine.workflow(arn).definition.schedule
+        answer = {"WorkflowArn": arn, **({"ScheduleConfiguration": {"CronExpression": schedule}} if schedule else {})}
+        workflows.save_description(WorkflowAnswer.from_api(answer), START)
     reads = _Reads(table)
     settings = parse_settings("{}")
     metrics = MetricHours()
@@ -206,6 +216,7 @@ def simulate(ingest: Any) -> dict[str, Any]:
                     counted["ingest_log_bytes"] += share * capture.bytes
                     counted["ingest_cpu_seconds"] += share * cpu
                 totals["ingest_invocations"] += 1
+            _record_successes(table)
             # the freshness check, as scheduled
             capture = _Capture()
             sys.stdout = capture
@@ -224,6 +235,20 @@ def simulate(ingest: Any) -> dict[str, Any]:
         sys.stdout = real_stdout
         telemetry.clock = telemetry.wall_clock
     return _report(by_workflow, totals, metrics, reads, table)
+
+
+def _record_successes(table: MemoryTable) -> None:
+    """What the notifier leaves on each workflow item after a successful run: the end of its latest success."""
+    for (pk, sk), item in list(table.items.items()):
+        if sk != "WORKFLOW":
+            continue
+        ends = [
+            run["ended_at"]["S"]
+            for run in table.raw("gsi1pk", pk)
+            if run.get("status", {}).get("S") == RunState.SUCCESS and "ended_at" in run
+        ]
+        if ends:
+            item["health"] = {"M": {"last_success_at": {"S": max(ends)}}}
 
 
 def _report(
@@ -317,3 +342,71 @@ def run(ingest: Any, out: Path = MONTH_JSON) -> dict[str, Any]:
     month["priced"] = {name: priced(month, name) for name in month["workflows"]}
     out.write_text(json.dumps(month, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return month
+
+
+# --- Scale: the scheduled per-workflow pass at 100, 1,000 and 10,000 workflows -------------------------------------
+
+SCALE_FLEETS: Final = (100, 1_000, 10_000)
+RUNS_EACH: Final = 12  # the freshness check reads a workflow's last 12 runs
+
+
+def _fleet(table: MemoryTable, size: int, now: datetime) -> None:
+    """`size` daily workflows, described with their cron schedule, each with its last 12 daily runs, succeeded, and
+    the last success recorded on the workflow item as the notifier does."""
+    from mwaa_obs.store.schema import WORKFLOWS_PARTITION as WORKFLOWS  # noqa: PLC0415
+    from mwaa_obs.store.schema import HealthAttribute  # noqa: PLC0415
+
+    last_success = now.replace(hour=2, minute=42)  # today's run: all on time
+
+    for number in range(size):
+        workflow_id = f"wf_{number:05d}-ABCDEFGHIJ"
+        table.put(
+            WorkflowItem(
+                pk=workflow_key(workflow_id), sk="WORKFLOW", gsi1pk=WORKFLOWS, gsi1sk=workflow_id,
+                workflow_arn=f"arn:aws:airflow-serverless:us-east-1:123456789012:workflow/{workflow_id}",
+                first_seen_at=now - timedelta(days=30), described_at=now - timedelta(hours=1), schedule="30 2 * * *",
+                health=HealthAttribute(last_success_at=last_success),  # type: ignore[no-untyped-call]
+            ).serialize()
+        )  # fmt: skip
+        for day in range(RUNS_EACH):
+            started = (now - timedelta(days=day)).replace(hour=2, minute=30, second=5)
+            run_id = f"R{number:05d}{day:02d}abcdefgh"
+            run = RunItem(
+                pk=f"RUN#{workflow_id}#{run_id}", sk="RUN", status="SUCCESS", status_rank=5, run_type="SCHEDULED",
+                started_at=started, ended_at=started + timedelta(minutes=12), gsi1pk=workflow_key(workflow_id),
+                gsi1sk=f"{started:%Y-%m-%dT%H:%M:%S}.000000Z#{run_id}", seen_starting=started, seen_success=started,
+            )  # fmt: skip
+            table.put(run.serialize())
+
+
+def scale(freshness_memory_mb: int, freshness_timeout: int) -> dict[str, Any]:
+    """One freshness pass over fleets of daily workflows, all on time: Queries, read units, CPU, peak memory, and the
+    pass's modeled time in Lambda (CPU at the function's share of a vCPU + REQUEST_SECONDS per Query, one after
+    another), against half the function's timeout."""
+    import tracemalloc  # noqa: PLC0415
+
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    settings = parse_settings("{}")
+    fleets = {}
+    for size in SCALE_FLEETS:
+        table = MemoryTable()
+        _fleet(table, size, now)
+        reads = _Reads(table)
+        tracemalloc.start()
+        cpu = time.process_time()
+        verdicts = check_all(now, settings, cast(Any, reads), cast(Any, reads), telemetry.MetricSink())
+        cpu = time.process_time() - cpu
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        modeled = cpu * LAMBDA_FULL_VCPU_MB / freshness_memory_mb + reads.queries * REQUEST_SECONDS
+        fleets[str(size)] = {
+            "workflows_judged": len(verdicts),
+            "overdue": sum(1 for verdict in verdicts if verdict.overdue),
+            "queries": reads.queries,
+            "read_units": reads.read_units,
+            "cpu_seconds_here": round(cpu, 2),
+            "peak_mb": round(peak / 2**20, 1),
+            "modeled_lambda_seconds": round(modeled, 1),
+            "half_timeout_seconds": freshness_timeout / 2,
+        }
+    return {"freshness": fleets, "memory_mb": freshness_memory_mb}

@@ -877,7 +877,7 @@ def bench_cold(samples: int) -> dict[str, Any]:
 
 SECTIONS = [
     "calls", "pipeline", "load", "cpu", "metrics", "memory", "latency", "simulator", "discovery", "widget", "month",
-    "emulator", "cold", "walltimes",
+    "scale", "emulator", "cold", "walltimes",
 ]  # fmt: skip
 
 
@@ -921,6 +921,11 @@ def main() -> int:
 
         results["month"] = month.run(ingest)
         cost_doc.main([])  # docs/COST.md from bench/month.json
+    if "scale" in wanted:
+        scaling: Any = importlib.import_module("month")
+        properties = emulator.load_template()["Resources"]["FreshnessFunction"]["Properties"]
+        memory = int(properties.get("MemorySize", emulator.load_template()["Globals"]["Function"]["MemorySize"]))
+        results["scale"] = scaling.scale(memory, int(properties["Timeout"]))
     if "emulator" in wanted:
         results["emulator"] = bench_emulator()
     if "cold" in wanted:
@@ -1049,6 +1054,17 @@ def _print_table(results: dict[str, Any], out: Any) -> None:
                 f"{target + fixed / 1000:.3f}",
                 f"<= {cost_doc.TARGET_DOLLARS}",
             ),
+        ]
+    if scale := results.get("scale"):
+        rows += [
+            (
+                f"freshness pass, {int(size):,} daily workflows: Queries; CPU here; modeled s in Lambda "
+                f"({scale['memory_mb']} MB); peak MB",
+                f"{fleet['queries']:,}; {fleet['cpu_seconds_here']} s; {fleet['modeled_lambda_seconds']} s; "
+                f"{fleet['peak_mb']}",
+                f"<= {fleet['half_timeout_seconds']:g} s (half the timeout)",
+            )
+            for size, fleet in scale["freshness"].items()
         ]
     if widget := results.get("widget"):
         rows += [

@@ -6,7 +6,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from mwaa_obs.cron import Cron
-from mwaa_obs.freshness import judge, observed_cadence
+from mwaa_obs.freshness import check_all, judge, observed_cadence
+from mwaa_obs.settings import parse_settings
+from mwaa_obs.store.schema import HealthAttribute, RunItem, WorkflowItem
+from mwaa_obs.telemetry import MetricSink
 from mwaa_obs_tools.factories import T0, minutes
 
 HOURLY = [T0 + timedelta(hours=n, minutes=jitter) for n, jitter in enumerate([0, 2, -1, 3, 0, 1])]
@@ -71,3 +74,41 @@ def test_a_schedule_counts_from_when_the_workflow_was_first_seen_until_it_succee
     assert verdict.overdue
     assert verdict.due_by == T0.replace(minute=0) + timedelta(hours=1) + minutes(20)
     assert verdict.cadence == timedelta(hours=1)
+
+
+class Fleet:
+    """Workflows.all() and Runs.recent() over given items, counting the run Queries."""
+
+    def __init__(self, workflows: list[WorkflowItem], runs: dict[str, list[RunItem]]) -> None:
+        self.workflows, self.runs = workflows, runs
+        self.queried: list[str] = []
+
+    def all(self) -> list[WorkflowItem]:
+        return self.workflows
+
+    def recent(self, workflow_id: str, limit: int = 20) -> list[RunItem]:
+        self.queried.append(workflow_id)
+        return self.runs.get(workflow_id, [])[:limit]
+
+
+def described(workflow_id: str, last_success: datetime | None) -> WorkflowItem:
+    return WorkflowItem(
+        pk=f"WF#{workflow_id}", sk="WORKFLOW", described_at=T0, schedule="0 6 * * *",
+        first_seen_at=T0 - timedelta(days=9), health=HealthAttribute(last_success_at=last_success),  # type: ignore[no-untyped-call]
+    )  # fmt: skip
+
+
+def test_a_workflow_on_time_by_its_recorded_success_costs_no_query_and_a_late_one_is_confirmed_by_its_runs() -> None:
+    now = T0.replace(hour=12, minute=0)
+    on_time = described("daily-AAAAAAAAAA", now.replace(hour=6, minute=20))
+    unknown = described("fresh-BBBBBBBBBB", None)
+    # The notifier has yet to decide the 06:00 run of `late`, but the run is stored, succeeded: not overdue
+    late = described("late-CCCCCCCCCC", now.replace(hour=6, minute=20) - timedelta(days=1))
+    stored = RunItem(pk="RUN#late-CCCCCCCCCC#r1", sk="RUN", status="SUCCESS", run_type="SCHEDULED",
+                     started_at=now.replace(hour=6), ended_at=now.replace(hour=6, minute=25))  # fmt: skip
+    fleet = Fleet([on_time, unknown, late], {"late-CCCCCCCCCC": [stored]})
+    sink = MetricSink()
+    verdicts = check_all(now, parse_settings("{}"), fleet, fleet, sink)  # type: ignore[arg-type]
+    assert fleet.queried == ["fresh-BBBBBBBBBB", "late-CCCCCCCCCC"]
+    assert [verdict.overdue for verdict in verdicts] == [False, True, False]  # unknown: due since first seen
+    assert [point.workflow for point in sink.points] == ["fresh"]

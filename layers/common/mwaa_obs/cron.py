@@ -6,6 +6,7 @@ and day-of-week are restricted (neither is `*`), a day matching either one fires
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
@@ -36,15 +37,7 @@ class Cron:
 
     @classmethod
     def parse(cls, expression: str) -> Cron:
-        text = _ALIASES.get(expression.strip(), expression.strip())
-        parts = text.split()
-        if len(parts) != 5:
-            raise CronError(f"cron expression {expression!r} must have 5 fields")
-        minute, hour, day, month, weekday = (
-            _field(part, low, high) for part, (low, high) in zip(parts, _RANGES, strict=True)
-        )
-        weekday = frozenset(value % 7 for value in weekday)  # 7 is Sunday too
-        return cls(expression, (minute, hour, day, month, weekday), parts[2] == "*", parts[4] == "*")
+        return _parse(expression)
 
     def _day_matches(self, at: datetime) -> bool:
         _, _, day, _, weekday = self.fields
@@ -69,11 +62,29 @@ class Cron:
                 candidate = candidate.replace(hour=0, minute=0) + timedelta(days=1)
             elif candidate.hour not in hours:
                 candidate = candidate.replace(minute=0) + timedelta(hours=1)
-            elif candidate.minute not in minutes:
-                candidate += timedelta(minutes=1)
+            elif candidate.minute not in minutes:  # straight to the next matching minute of this hour, if any
+                later = min((minute for minute in minutes if minute > candidate.minute), default=None)
+                candidate = (
+                    candidate.replace(minute=later)
+                    if later is not None
+                    else candidate.replace(minute=0) + timedelta(hours=1)
+                )
             else:
                 return candidate
         raise CronError(f"cron expression {self.expression!r} never fires")
+
+
+@functools.lru_cache(maxsize=1024)  # a fleet shares few schedules; a Cron is immutable
+def _parse(expression: str) -> Cron:
+    text = _ALIASES.get(expression.strip(), expression.strip())
+    parts = text.split()
+    if len(parts) != 5:
+        raise CronError(f"cron expression {expression!r} must have 5 fields")
+    minute, hour, day, month, weekday = (
+        _field(part, low, high) for part, (low, high) in zip(parts, _RANGES, strict=True)
+    )
+    weekday = frozenset(value % 7 for value in weekday)  # 7 is Sunday too
+    return Cron(expression, (minute, hour, day, month, weekday), parts[2] == "*", parts[4] == "*")
 
 
 def _field(text: str, low: int, high: int) -> frozenset[int]:

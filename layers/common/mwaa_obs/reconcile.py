@@ -45,6 +45,7 @@ from mwaa_obs.telemetry import MetricSink
 
 logger = Logger(service=SERVICE, child=True)
 
+KNUTH_MULTIPLIER: Final = 2654435761  # spreads consecutive pass minutes over the fleet's positions
 DISCOVERY_LOOKBACK: Final = timedelta(hours=24)
 DISCOVERY_PAGES: Final = 2  # 200 runs of one workflow within the lookback (a run every 7 minutes)
 # A run's first event can be stamped a little before the API's CreatedOn (clocks): the stored runs are read from
@@ -179,6 +180,10 @@ class Reconciler:
         """Import the runs the API shows and no event brought; say when no event brought any (events stopped)."""
         watch = EventsWatch(since=now - self._events_stopped_after, settled_before=now - self._settle)
         workflows = [item for item in self._workflows.all() if item.deleted_at is None and item.workflow_arn]
+        # Each pass starts at a different workflow (chosen by the pass's time), so that a fleet too large for one
+        # pass, cut short by the deadline, is still listed in full over a few passes rather than only its head.
+        start = (int(now.timestamp()) // 60 * KNUTH_MULTIPLIER) % len(workflows) if workflows else 0
+        workflows = workflows[start:] + workflows[:start]
         for index, workflow in enumerate(workflows):
             if out_of_time():
                 report.workflows_left = len(workflows) - index
