@@ -64,6 +64,8 @@ class WriteBill:
     requests: Counter[str] = field(default_factory=Counter)  # applied / refused
     write_units: int = 0  # the table's
     index_write_units: int = 0
+    queries: int = 0
+    read_units: float = 0.0  # eventually consistent: half a unit per 4 KB read
 
     @property
     def total(self) -> int:
@@ -134,8 +136,42 @@ class MemoryTable:
             if index in item:
                 partitions[item[index]["S"]].add(key)
 
+    def query(self, request: dict[str, Any]) -> list[dict[str, Any]]:
+        """The items of a Query on an index partition, with the sort-key conditions the repositories use
+        (>=, <, BETWEEN, begins_with), in sort order (ScanIndexForward), at most Limit; one page."""
+        condition, values = request["KeyConditionExpression"], request["ExpressionAttributeValues"]
+        index = condition.split(" = ", 1)[0]
+        sort = index.replace("pk", "sk")
+        items = self.raw(index, values[condition.split(" = ", 1)[1].split()[0]]["S"])
+
+        def keep(item: dict[str, Any]) -> bool:
+            key = str(item.get(sort, {}).get("S", ""))
+            if " >= " in condition:
+                return bool(key >= values[condition.rsplit(" ", 1)[1]]["S"])
+            if " < " in condition:
+                return bool(key < values[condition.rsplit(" ", 1)[1]]["S"])
+            if " BETWEEN " in condition:
+                low, high = re.findall(r":\w+", condition.split(" BETWEEN ", 1)[1])
+                return bool(values[low]["S"] <= key <= values[high]["S"])
+            if "begins_with" in condition:
+                return key.startswith(str(values[re.findall(r":\w+", condition)[-1]]["S"]))
+            return True
+
+        found = sorted(filter(keep, items), key=lambda item: item.get(sort, {}).get("S", ""))
+        if request.get("ScanIndexForward") is False:
+            found.reverse()
+        self.bill.read_units += units(sum(item_size(item) for item in found), 4096) / 2
+        self.bill.queries += 1
+        return found[: request["Limit"]] if "Limit" in request else found
+
     def stub(self, client: Any) -> None:
-        """Answer the client's UpdateItem from this table, after botocore validated the request."""
+        """Answer the client's UpdateItem and Query from this table, after botocore validated the request."""
+
+        def answer_query(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+            found = self.query(json.loads(params["body"]))
+            return AWSResponse("", 200, HTTPHeaders(), None), {"Items": found, "Count": len(found)}
+
+        client.meta.events.register("before-call.dynamodb.Query", answer_query)
 
         def answer(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
             applied, old = self.update(json.loads(params["body"]))

@@ -410,3 +410,77 @@ def scale(freshness_memory_mb: int, freshness_timeout: int) -> dict[str, Any]:
             "half_timeout_seconds": freshness_timeout / 2,
         }
     return {"freshness": fleets, "memory_mb": freshness_memory_mb}
+
+
+API_SECONDS: Final = 0.05  # assumed MWAA Serverless API latency (not measurable offline)
+
+
+class _IdleApi:
+    """The MWAA Serverless API of an idle fleet: every workflow listed, described once, no recent run. Counted."""
+
+    def __init__(self, arns: list[str], schedule: str) -> None:
+        from mwaa_obs.mwaa_api import RecentRuns, WorkflowSummary  # noqa: PLC0415
+
+        self._summaries = [WorkflowSummary(arn, arn.rsplit("/", 1)[1].rsplit("-", 1)[0], START) for arn in arns]
+        self._schedule = schedule
+        self._empty = RecentRuns([], complete=True, newest_first=True)
+        self.calls: Counter[str] = Counter()
+
+    def workflows(self) -> list[Any]:
+        self.calls["ListWorkflows"] += max(1, len(self._summaries) // 100)  # pages of 100 (assumed)
+        return self._summaries
+
+    def workflow(self, arn: str) -> WorkflowAnswer:
+        self.calls["GetWorkflow"] += 1
+        return WorkflowAnswer.from_api(
+            {"WorkflowArn": arn, "ModifiedAt": START, "ScheduleConfiguration": {"CronExpression": self._schedule}}
+        )
+
+    def recent_runs(self, arn: str, since: datetime, max_pages: int) -> Any:
+        self.calls["ListWorkflowRuns"] += 1
+        return self._empty
+
+
+def reconcile_scale(timeout: int, memory_mb: int) -> dict[str, Any]:
+    """The reconciler's hourly discovery pass over idle fleets of 100, 1,000 and 10,000 workflows (described
+    already): calls by operation, CPU, and the pass modeled in Lambda (CPU at the memory's vCPU share, API_SECONDS a
+    MWAA Serverless call and REQUEST_SECONDS a DynamoDB request, one after another) against half the timeout."""
+    import boto3  # noqa: PLC0415
+
+    from mwaa_obs.reconcile import Reconciler  # noqa: PLC0415
+    from mwaa_obs.store.runs import Runs  # noqa: PLC0415
+    from mwaa_obs.store.transitions import Transitions  # noqa: PLC0415
+
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    fleets = {}
+    for size in SCALE_FLEETS:
+        table = MemoryTable()
+        client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url="http://localhost:1")
+        table.stub(client)
+        arns = [
+            f"arn:aws:airflow-serverless:us-east-1:123456789012:workflow/wf_{n:05d}-ABCDEFGHIJ" for n in range(size)
+        ]
+        api = _IdleApi(arns, "30 2 * * *")
+        reconciler = Reconciler(
+            cast(Any, api), Transitions(client, "t", timedelta(days=90)), Runs(client, "t"), Workflows(client, "t"),
+            cast(Any, None), settle=timedelta(hours=1),
+        )  # fmt: skip
+        reconciler.run_pass(now - timedelta(hours=1), telemetry.MetricSink(), discover=True)  # first sight: described
+        api.calls.clear()
+        before = (table.bill.queries, table.bill.total)
+        cpu = time.process_time()
+        report = reconciler.run_pass(now, telemetry.MetricSink(), discover=True)
+        cpu = time.process_time() - cpu
+        queries, writes = table.bill.queries - before[0], table.bill.total - before[1]
+        api_calls = sum(api.calls.values())
+        modeled = cpu * LAMBDA_FULL_VCPU_MB / memory_mb + api_calls * API_SECONDS + (queries + writes) * REQUEST_SECONDS
+        fleets[str(size)] = {
+            "workflows_listed": report.workflows_listed,
+            "api_calls": dict(api.calls),
+            "queries": queries,
+            "writes": writes,
+            "cpu_seconds_here": round(cpu, 2),
+            "modeled_lambda_seconds": round(modeled, 1),
+            "half_timeout_seconds": timeout / 2,
+        }
+    return {"reconcile": fleets, "memory_mb": memory_mb, "api_seconds": API_SECONDS}

@@ -926,6 +926,11 @@ def main() -> int:
         properties = emulator.load_template()["Resources"]["FreshnessFunction"]["Properties"]
         memory = int(properties.get("MemorySize", emulator.load_template()["Globals"]["Function"]["MemorySize"]))
         results["scale"] = scaling.scale(memory, int(properties["Timeout"]))
+        reconcile = emulator.load_template()["Resources"]["ReconcileFunction"]["Properties"]
+        reconcile_memory = int(
+            reconcile.get("MemorySize", emulator.load_template()["Globals"]["Function"]["MemorySize"])
+        )
+        results["scale"] |= scaling.reconcile_scale(int(reconcile["Timeout"]), reconcile_memory)
     if "emulator" in wanted:
         results["emulator"] = bench_emulator()
     if "cold" in wanted:
@@ -1065,6 +1070,15 @@ def _print_table(results: dict[str, Any], out: Any) -> None:
                 f"<= {fleet['half_timeout_seconds']:g} s (half the timeout)",
             )
             for size, fleet in scale["freshness"].items()
+        ]
+        rows += [
+            (
+                f"discovery pass, {int(size):,} idle workflows: API calls; Queries; modeled s in Lambda",
+                f"{sum(fleet['api_calls'].values()):,}; {fleet['queries']:,}; {fleet['modeled_lambda_seconds']} s "
+                f"({fleet['workflows_listed']:,} listed)",
+                f"<= {fleet['half_timeout_seconds']:g} s, else the pass ends at its deadline",
+            )
+            for size, fleet in scale.get("reconcile", {}).items()
         ]
     if widget := results.get("widget"):
         rows += [
