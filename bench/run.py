@@ -1052,6 +1052,12 @@ def _print_table(results: dict[str, Any], out: Any) -> None:
             )
             for name, priced in sorted(month["priced"].items())
         ]
+        bill: Counter[str] = Counter()
+        for priced in month["priced"].values():
+            bill.update(priced)
+        rows += [
+            (f"month: the fleet's bill, {line}, $", f"{dollars:.4f}", "reported") for line, dollars in bill.items()
+        ]
         rows += [
             ("month: fixed per stack, $ a month", f"{fixed:.2f}", "reported"),
             (
