@@ -135,6 +135,22 @@ def test_a_definition_shape_runs_to_the_state_it_implies(
     assert {instance.task.task_id: instance.status for instance in run.tasks.values()} == task_states
 
 
+def assert_fails_at_start(text: str, error: str | None) -> None:
+    """The definition is accepted, as the service accepts it; its run fails as it starts with the error on the run
+    and no task begun (or, with no error expected, succeeds)."""
+    definition = parse_definition(text, "shape.yaml")
+    engine = Engine(Quiet(), lambda location: text, start=START)
+    location = {"Bucket": "shapes", "ObjectKey": "shape.yaml"}
+    workflow = engine.create_workflow({"Name": definition.name, "DefinitionS3Location": location, "RoleArn": "arn:r"})
+    run = engine.start_run(workflow.arn)
+    engine.advance_until_idle(START + timedelta(hours=1))
+    if error is None:
+        assert run.state == "SUCCESS"
+        return
+    assert (run.state, run.error_message) == ("FAILED", error)
+    assert {instance.status for instance in run.tasks.values()} == {"NONE"}
+
+
 @pytest.mark.parametrize(
     ("template", "error"),
     [
@@ -151,17 +167,7 @@ templated:
   tasks:
     put: {{operator: {S3}.S3CreateObjectOperator, s3_bucket: b, s3_key: "{template}", data: x}}
 """
-    definition = parse_definition(text, "templated.yaml")
-    engine = Engine(Quiet(), lambda location: text, start=START)
-    location = {"Bucket": "shapes", "ObjectKey": "templated.yaml"}
-    workflow = engine.create_workflow({"Name": definition.name, "DefinitionS3Location": location, "RoleArn": "arn:r"})
-    run = engine.start_run(workflow.arn)
-    engine.advance_until_idle(START + timedelta(hours=1))
-    if error is None:
-        assert run.state == "SUCCESS"
-        return
-    assert (run.state, run.error_message) == ("FAILED", error)
-    assert {instance.status for instance in run.tasks.values()} == {"NONE"}
+    assert_fails_at_start(text, error)
 
 
 @pytest.mark.parametrize(
@@ -184,17 +190,7 @@ pulling:
     put: {{operator: {S3}.S3CreateObjectOperator, s3_bucket: b, s3_key: k, data: "{template.replace('"', '\\"')}",
           dependencies: [first]}}
 """
-    definition = parse_definition(text, "pulling.yaml")
-    engine = Engine(Quiet(), lambda location: text, start=START)
-    location = {"Bucket": "shapes", "ObjectKey": "pulling.yaml"}
-    workflow = engine.create_workflow({"Name": definition.name, "DefinitionS3Location": location, "RoleArn": "arn:r"})
-    run = engine.start_run(workflow.arn)
-    engine.advance_until_idle(START + timedelta(hours=1))
-    if error is None:
-        assert run.state == "SUCCESS"
-        return
-    assert (run.state, run.error_message) == ("FAILED", error)
-    assert {instance.status for instance in run.tasks.values()} == {"NONE"}
+    assert_fails_at_start(text, error)
 
 
 def test_a_schedule_fires_from_its_start_date_until_its_end_date() -> None:
