@@ -174,26 +174,29 @@ class Gantt:
 def gantt(run: RunView, now: datetime) -> Gantt:
     """Every attempt that ran as a bar (a running one ends now); the chain of tasks that set the run's length is
     marked critical."""
-    ran = [a for a in run.attempts if a.started_at is not None]
     critical = critical_path(run.attempts, now)
-    bars = tuple(
-        Bar(
-            task_id=a.task_id,
-            attempt=a.attempt,
-            state=a.state,
-            ready_at=a.ready_at,
-            started_at=a.started_at,
-            ended_at=a.ended_at or now,
-            error=a.error,
-            log_stream=a.log_stream,
-            critical=a.task_id in critical,
-        )
-        for a in ran
-        if a.started_at is not None
-    )
     order = task_order([run])
-    bars = tuple(sorted(bars, key=lambda bar: (order.index(bar.task_id), bar.attempt)))
-    begin = _first(run.started_at, min((a.ready_at or a.started_at for a in ran if a.started_at), default=None))
+    bars = tuple(
+        sorted(
+            (
+                Bar(
+                    task_id=a.task_id,
+                    attempt=a.attempt,
+                    state=a.state,
+                    ready_at=a.ready_at,
+                    started_at=a.started_at,
+                    ended_at=a.ended_at or now,
+                    error=a.error,
+                    log_stream=a.log_stream,
+                    critical=a.task_id in critical,
+                )
+                for a in run.attempts
+                if a.started_at is not None
+            ),
+            key=lambda bar: (order.index(bar.task_id), bar.attempt),
+        )
+    )
+    begin = _first(run.started_at, min((bar.ready_at or bar.started_at for bar in bars), default=None))
     end = max((bar.ended_at for bar in bars), default=run.ended_at)
     return Gantt(run=run, tasks=order, bars=bars, begin=begin, end=run.ended_at or end)
 
