@@ -852,7 +852,7 @@ def _lambda_site() -> Path:
 def bench_cold(samples: int) -> dict[str, Any]:
     site = _lambda_site()
     results: dict[str, Any] = {}
-    for function in ("ingest", "notify", "freshness", "reconcile", "provision"):
+    for function in ("ingest", "notify", "freshness", "reconcile", "provision", "widget"):
         env = {**os.environ, "PYTHONPATH": f"{site}:{ROOT / 'layers/common'}:{ROOT / 'functions' / function}"}
         env.pop("AWS_ENDPOINT_URL", None)
         handler: list[float] = []
