@@ -21,7 +21,8 @@ class NoBrowser(RuntimeError):
 
 
 def chromium_path() -> str:
-    found = os.environ.get(CHROMIUM_VARIABLE) or next(filter(None, map(shutil.which, CANDIDATES)), None)
+    named = os.environ.get(CHROMIUM_VARIABLE)
+    found = shutil.which(named) if named else next(filter(None, map(shutil.which, CANDIDATES)), None)
     if not found:
         raise NoBrowser(
             f"no Chromium found ({', '.join(CANDIDATES)} on PATH, or ${CHROMIUM_VARIABLE}): "
