@@ -5,7 +5,6 @@ a retry storm, a workflow overdue for two hours, one started by hand (never over
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,16 +16,10 @@ from mwaa_obs_tools.alarm_evaluator import ALARM, OK, EmulatorAlarms, Transition
 from mwaa_obs_tools.factories import run_event, task_event
 from mwaa_obs_tools.sample_events import EXAMPLES
 from mwaa_obs_tools.simulator.engine import Faults
-from tests.integration.test_end_to_end import deployed
 
 SETTINGS = {"defaults": {"group_window_minutes": 0}, "workflows": [{"match": "dedicated_etl", "alarms": "dedicated"}]}
 ONE_FAILURE, DEDICATED, STORM, HOURLY = "one_failure", "dedicated_etl", "retry_storm", "hourly_job"
 BY_HAND = "by_hand"  # on demand, started by someone every hour
-
-
-@pytest.fixture(scope="module")
-def stack(endpoint: str) -> Iterator[localstack.LocalStack]:
-    yield from deployed(endpoint)
 
 
 def send(stack: localstack.LocalStack, events: list[dict[str, Any]]) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,14 +14,9 @@ import pytest
 
 from mwaa_obs_tools import cli, localstack
 from mwaa_obs_tools.simulator.engine import Faults
-from tests.integration.test_end_to_end import create_example_workflows, deployed
+from tests.integration.test_end_to_end import create_example_workflows
 
 Verdicts = dict[str, dict[str, str]]
-
-
-@pytest.fixture(scope="module")
-def stack(endpoint: str) -> Iterator[localstack.LocalStack]:
-    yield from deployed(endpoint)
 
 
 @pytest.fixture(scope="module")

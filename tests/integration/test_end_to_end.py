@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from mwaa_obs_tools import cli, dashboards, demo, emulator, localstack
@@ -20,12 +19,6 @@ from mwaa_obs_tools.simulator.engine import Faults
 from tests.simulator import test_definition_shapes as shapes
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "workflows"
-
-
-@pytest.fixture(scope="module")
-def stack(endpoint: str) -> Iterator[localstack.LocalStack]:
-    """template.yaml deployed into the session's emulator, with the simulator serving on loopback."""
-    yield from deployed(endpoint)
 
 
 def deployed(endpoint: str) -> Iterator[localstack.LocalStack]:
@@ -41,11 +34,6 @@ def deployed(endpoint: str) -> Iterator[localstack.LocalStack]:
     emulator.reset(endpoint)
     os.environ.clear()
     os.environ.update(saved)
-
-
-@pytest.fixture(scope="module")
-def service(stack: localstack.LocalStack) -> Any:
-    return boto3.client("mwaa-serverless", endpoint_url=stack.simulator.url, region_name="us-east-1")
 
 
 @pytest.fixture(scope="module")

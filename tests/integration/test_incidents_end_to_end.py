@@ -7,7 +7,6 @@ import json
 import random
 import re
 from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,7 +14,6 @@ import pytest
 
 from mwaa_obs_tools import localstack
 from mwaa_obs_tools.factories import run_event, task_event, workflow_arn
-from tests.integration.test_end_to_end import deployed
 
 # The replay: FAILED 02:02, SUCCESS 04:03, TIMEOUT 06:01, SUCCESS 08:02 (end times).
 HISTORY = (("f1", "Failed", "02:02:10"), ("s1", "Succeeded", "04:03:00"), ("t1", "Timeout", "06:01:00"),
@@ -25,11 +23,6 @@ FAILED = {"f1", "t1"}
 INCIDENTS = {"s1": ["f1"], "s2": ["t1"]}
 NAMED_LINE = re.compile(r"^[•*] \[?([\w-]+?)\]? [A-Z]", re.MULTILINE)
 LEAD_RUN = re.compile(r"\(run ([\w-]+)\)$")
-
-
-@pytest.fixture(scope="module")
-def stack(endpoint: str) -> Iterator[localstack.LocalStack]:
-    yield from deployed(endpoint)
 
 
 def history(name: str) -> list[dict[str, Any]]:

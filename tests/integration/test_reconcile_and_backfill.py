@@ -7,11 +7,9 @@ import json
 import os
 import random
 import urllib.request
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import boto3
 import pytest
 
 from mwaa_obs.aws import dynamodb_client
@@ -21,19 +19,9 @@ from mwaa_obs.store.schema import WORKFLOW_SORT_KEY, WorkflowItem, workflow_key
 from mwaa_obs.store.transitions import Transitions
 from mwaa_obs_tools import backfill, emulator, localstack
 from mwaa_obs_tools.simulator.engine import Faults
-from tests.integration.test_end_to_end import create_example_workflows, deployed, truth_runs
+from tests.integration.test_end_to_end import create_example_workflows, truth_runs
 
 LOSS_RATE = 0.10
-
-
-@pytest.fixture(scope="module")
-def stack(endpoint: str) -> Iterator[localstack.LocalStack]:
-    yield from deployed(endpoint)
-
-
-@pytest.fixture(scope="module")
-def service(stack: localstack.LocalStack) -> Any:
-    return boto3.client("mwaa-serverless", endpoint_url=stack.simulator.url, region_name="us-east-1")
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from mwaa_obs.view_html import Place
@@ -17,19 +16,9 @@ from mwaa_obs.widget import ViewReader, ViewRequest, render
 from mwaa_obs_tools import browser, localstack
 from mwaa_obs_tools.simulator.engine import Faults
 from mwaa_obs_tools.ui import LocalNavigation, Site, UiServer
-from tests.integration.test_end_to_end import create_example_workflows, deployed
+from tests.integration.test_end_to_end import create_example_workflows
 
 RUNS_EACH = 3
-
-
-@pytest.fixture(scope="module")
-def stack(endpoint: str) -> Iterator[localstack.LocalStack]:
-    yield from deployed(endpoint)
-
-
-@pytest.fixture(scope="module")
-def service(stack: localstack.LocalStack) -> Any:
-    return boto3.client("mwaa-serverless", endpoint_url=stack.simulator.url, region_name="us-east-1")
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ clear once events flow again. None of these alarms moves while the pipeline is h
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +16,7 @@ import pytest
 from mwaa_obs.store.samples import EventSamples, SampleKind
 from mwaa_obs_tools import localstack
 from mwaa_obs_tools.alarm_evaluator import ALARM, OK, EmulatorAlarms, Transition
-from tests.integration.test_end_to_end import create_example_workflows, deployed
+from tests.integration.test_end_to_end import create_example_workflows
 
 INVALID, UNKNOWN = "mwaa-obs-pipeline-invalid-events", "mwaa-obs-pipeline-unknown-event-types"
 MISSING, STOPPED = "mwaa-obs-pipeline-events-missing", "mwaa-obs-pipeline-events-stopped"
@@ -36,11 +35,6 @@ class Day:
     samples: dict[tuple[str, str], int]  # (kind, detail-type) -> samples kept
     runs_in_outage: list[str]
     discovered: set[str]
-
-
-@pytest.fixture(scope="module")
-def stack(endpoint: str) -> Iterator[localstack.LocalStack]:
-    yield from deployed(endpoint)
 
 
 def step(stack: localstack.LocalStack, service: Any, arn: str, until: datetime, started: list[str]) -> None:
