@@ -66,6 +66,7 @@ class WriteBill:
     index_write_units: int = 0
     queries: int = 0
     read_units: float = 0.0  # eventually consistent: half a unit per 4 KB read
+    read_units_by_partition: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
     @property
     def total(self) -> int:
@@ -160,9 +161,12 @@ class MemoryTable:
         found = sorted(filter(keep, items), key=lambda item: item.get(sort, {}).get("S", ""))
         if request.get("ScanIndexForward") is False:
             found.reverse()
-        self.bill.read_units += units(sum(item_size(item) for item in found), 4096) / 2
+        found = found[: request["Limit"]] if "Limit" in request else found
+        cost = units(sum(item_size(item) for item in found), 4096) / 2
+        self.bill.read_units += cost
+        self.bill.read_units_by_partition[values[condition.split(" = ", 1)[1].split()[0]]["S"]] += cost
         self.bill.queries += 1
-        return found[: request["Limit"]] if "Limit" in request else found
+        return found
 
     def stub(self, client: Any) -> None:
         """Answer the client's UpdateItem and Query from this table, after botocore validated the request."""

@@ -20,7 +20,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, cast
 
-from billing import MemoryTable, MetricHours, item_size, units
+import boto3
+from billing import MemoryTable, MetricHours
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 from mwaa_obs import telemetry
@@ -28,7 +29,8 @@ from mwaa_obs.freshness import check_all
 from mwaa_obs.mwaa_api import WorkflowAnswer
 from mwaa_obs.settings import parse_settings
 from mwaa_obs.states import RunState
-from mwaa_obs.store.schema import WORKFLOWS_PARTITION, RunItem, WorkflowItem, item_from_raw, workflow_key
+from mwaa_obs.store.runs import Runs
+from mwaa_obs.store.schema import RunItem, WorkflowItem, workflow_key
 from mwaa_obs.store.workflows import Workflows
 from mwaa_obs_tools import sample_events
 from mwaa_obs_tools.factories import sqs_event
@@ -101,34 +103,6 @@ class _Capture(io.TextIOBase):
         return len(text)
 
 
-class _Reads:
-    """Workflows.all() and Runs.recent() answered from the memory table, with the read units each Query costs
-    (eventually consistent: half a unit per 4 KB read)."""
-
-    def __init__(self, table: MemoryTable) -> None:
-        self._table = table
-        self.queries = 0
-        self.read_units = 0.0
-        self.by_workflow: dict[str, float] = defaultdict(float)  # read units of each workflow's own Queries
-
-    def _charge(self, items: list[dict[str, Any]], workflow: str | None = None) -> None:
-        self.queries += 1
-        cost = units(sum(item_size(item) for item in items), 4096) / 2
-        self.read_units += cost
-        if workflow is not None:
-            self.by_workflow[workflow] += cost
-
-    def all(self) -> list[WorkflowItem]:
-        raw = self._table.raw("gsi1pk", WORKFLOWS_PARTITION)
-        self._charge(raw)
-        return [item for item in map(item_from_raw, raw) if isinstance(item, WorkflowItem)]
-
-    def recent(self, workflow_id: str, limit: int = 20) -> list[RunItem]:
-        raw = sorted(self._table.raw("gsi1pk", workflow_key(workflow_id)), key=lambda i: i["gsi1sk"]["S"])[-limit:]
-        self._charge(raw, workflow_id.rsplit("-", 1)[0])
-        return [item for item in map(item_from_raw, reversed(raw)) if isinstance(item, RunItem)]
-
-
 def simulate(ingest: Any) -> dict[str, Any]:
     """The month, counted per workflow."""
     table = MemoryTable()
@@ -171,7 +145,7 @@ def simulate(ingest: Any) -> dict[str, Any]:
         schedule = engine.workflow(arn).definition.schedule
         answer = {"WorkflowArn": arn, **({"ScheduleConfiguration": {"CronExpression": schedule}} if schedule else {})}
         workflows.save_description(WorkflowAnswer.from_api(answer), START)
-    reads = _Reads(table)
+    runs = Runs(ingest.dynamodb, ingest.config.table_name)
     settings = parse_settings("{}")
     metrics = MetricHours()
     by_workflow: dict[str, dict[str, float]] = {name: defaultdict(float) for name in arns}
@@ -220,21 +194,23 @@ def simulate(ingest: Any) -> dict[str, Any]:
             # the freshness check, as scheduled
             capture = _Capture()
             sys.stdout = capture
-            queries_before = reads.queries
+            queries_before = table.bill.queries
             sink = telemetry.MetricSink()
-            check_all(engine.now, settings, cast(Any, reads), cast(Any, reads), sink)
+            check_all(engine.now, settings, workflows, runs, sink)
             from aws_lambda_powertools import Metrics  # noqa: PLC0415
 
             telemetry.publish(sink.points, Metrics(), engine.now)
             sys.stdout = real_stdout
             metrics.add_emf(capture.emf)
             totals["freshness_invocations"] += 1
-            totals["freshness_queries"] += reads.queries - queries_before
+            totals["freshness_queries"] += table.bill.queries - queries_before
             totals["freshness_log_bytes"] += capture.bytes
     finally:
         sys.stdout = real_stdout
         telemetry.clock = telemetry.wall_clock
-    return _report(by_workflow, totals, metrics, reads, table)
+    return _report(
+        by_workflow, totals, metrics, table, {name: workflow_key(arn.rsplit("/", 1)[1]) for name, arn in arns.items()}
+    )
 
 
 def _record_successes(table: MemoryTable) -> None:
@@ -255,8 +231,8 @@ def _report(
     by_workflow: dict[str, dict[str, float]],
     totals: Counter[str],
     metrics: MetricHours,
-    reads: _Reads,
     table: MemoryTable,
+    partitions: dict[str, str],  # workflow name -> its partition of the workflow-runs index
 ) -> dict[str, Any]:
     workflows = {}
     for name, counted in by_workflow.items():
@@ -272,7 +248,7 @@ def _report(
             "index_write_units": round(counted["index_write_units"]),
             "notices": round(counted["notices"], 1),
             "write_requests": round(counted["write_requests"]),
-            "freshness_read_units": round(reads.by_workflow[name], 1),
+            "freshness_read_units": round(table.bill.read_units_by_partition[partitions[name]], 1),
             "ingest_invocations": round(counted["ingest_invocations_share"], 1),
             "ingest_cpu_seconds": round(counted["ingest_cpu_seconds"], 2),
             "ingest_log_bytes": round(counted["ingest_log_bytes"]),
@@ -296,7 +272,7 @@ def _report(
         "freshness": {
             "invocations": totals["freshness_invocations"],
             "queries": totals["freshness_queries"],
-            "read_units": round(reads.read_units, 1),
+            "read_units": round(table.bill.read_units, 1),
             "log_bytes": totals["freshness_log_bytes"],
         },
         "ingest_invocations": totals["ingest_invocations"],
@@ -391,25 +367,26 @@ def scale(freshness_memory_mb: int, freshness_timeout: int) -> dict[str, Any]:
     for size in SCALE_FLEETS:
         table = MemoryTable()
         _fleet(table, size, now)
-        reads = _Reads(table)
+        client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url="http://localhost:1")
+        table.stub(client)
         tracemalloc.start()
         cpu = time.process_time()
-        verdicts = check_all(now, settings, cast(Any, reads), cast(Any, reads), telemetry.MetricSink())
+        verdicts = check_all(now, settings, Workflows(client, "t"), Runs(client, "t"), telemetry.MetricSink())
         cpu = time.process_time() - cpu
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-        modeled = cpu * LAMBDA_FULL_VCPU_MB / freshness_memory_mb + reads.queries * REQUEST_SECONDS
+        modeled = cpu * LAMBDA_FULL_VCPU_MB / freshness_memory_mb + table.bill.queries * REQUEST_SECONDS
         fleets[str(size)] = {
             "workflows_judged": len(verdicts),
             "overdue": sum(1 for verdict in verdicts if verdict.overdue),
-            "queries": reads.queries,
-            "read_units": reads.read_units,
+            "queries": table.bill.queries,
+            "read_units": table.bill.read_units,
             "cpu_seconds_here": round(cpu, 2),
             "peak_mb": round(peak / 2**20, 1),
             "modeled_lambda_seconds": round(modeled, 1),
             "half_timeout_seconds": freshness_timeout / 2,
         }
-    return {"freshness": fleets, "memory_mb": freshness_memory_mb}
+    return {"freshness": fleets, "freshness_memory_mb": freshness_memory_mb}
 
 
 API_SECONDS: Final = 0.05  # assumed MWAA Serverless API latency (not measurable offline)
@@ -445,10 +422,7 @@ def reconcile_scale(timeout: int, memory_mb: int) -> dict[str, Any]:
     """The reconciler's hourly discovery pass over idle fleets of 100, 1,000 and 10,000 workflows (described
     already): calls by operation, CPU, and the pass modeled in Lambda (CPU at the memory's vCPU share, API_SECONDS a
     MWAA Serverless call and REQUEST_SECONDS a DynamoDB request, one after another) against half the timeout."""
-    import boto3  # noqa: PLC0415
-
     from mwaa_obs.reconcile import Reconciler  # noqa: PLC0415
-    from mwaa_obs.store.runs import Runs  # noqa: PLC0415
     from mwaa_obs.store.transitions import Transitions  # noqa: PLC0415
 
     now = datetime(2026, 12, 1, 12, tzinfo=UTC)
@@ -483,4 +457,4 @@ def reconcile_scale(timeout: int, memory_mb: int) -> dict[str, Any]:
             "modeled_lambda_seconds": round(modeled, 1),
             "half_timeout_seconds": timeout / 2,
         }
-    return {"reconcile": fleets, "memory_mb": memory_mb, "api_seconds": API_SECONDS}
+    return {"reconcile": fleets, "reconcile_memory_mb": memory_mb, "api_seconds": API_SECONDS}

@@ -1070,7 +1070,7 @@ def _print_table(results: dict[str, Any], out: Any) -> None:
         rows += [
             (
                 f"freshness pass, {int(size):,} daily workflows: Queries; CPU here; modeled s in Lambda "
-                f"({scale['memory_mb']} MB); peak MB",
+                f"({scale['freshness_memory_mb']} MB); peak MB",
                 f"{fleet['queries']:,}; {fleet['cpu_seconds_here']} s; {fleet['modeled_lambda_seconds']} s; "
                 f"{fleet['peak_mb']}",
                 f"<= {fleet['half_timeout_seconds']:g} s (half the timeout)",
