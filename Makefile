@@ -43,7 +43,7 @@ checkov-lock:
 
 demo: venv
 	@scripts/ensure-chromium.sh --optional
-	$(PY) -m mwaa_obs_tools.demo
+	$(PY) -m mwaa_obs_tools.demo $(if $(ACCOUNTS),--accounts $(ACCOUNTS))
 
 # What CI runs (.ci/run): everything, in one pytest session.
 test: lint validate tests

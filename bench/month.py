@@ -436,8 +436,8 @@ def reconcile_scale(timeout: int, memory_mb: int) -> dict[str, Any]:
         ]
         api = _IdleApi(arns, "30 2 * * *")
         reconciler = Reconciler(
-            cast(Any, api), Transitions(client, "t", timedelta(days=90)), Runs(client, "t"), Workflows(client, "t"),
-            cast(Any, None), settle=timedelta(hours=1),
+            cast(Any, api), Transitions(client, "t", timedelta(days=90), home=sample_events.HOME),
+            Runs(client, "t"), Workflows(client, "t"), cast(Any, None), settle=timedelta(hours=1),
         )  # fmt: skip
         reconciler.run_pass(now - timedelta(hours=1), telemetry.MetricSink(), discover=True)  # first sight: described
         api.calls.clear()

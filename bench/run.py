@@ -45,6 +45,7 @@ sys.path[:0] = [str(ROOT / "layers/common"), str(ROOT / "src")]
 
 from mwaa_obs_tools import emulator, sample_events  # noqa: E402
 from mwaa_obs_tools.factories import FunctionEnvironment  # noqa: E402
+from mwaa_obs_tools.sample_events import HOME  # noqa: E402
 
 FUNCTIONS = FunctionEnvironment(emulator.free_port(), "mwaa-obs-bench")
 PORT = FUNCTIONS.port
@@ -352,7 +353,7 @@ def _backfill_calls(stack: Any, counter: _CallCounter) -> dict[str, Any]:
 
     table = "mwaa-obs-bench-backfill"
     emulator.create_state_table(localstack.client(stack.endpoint, "dynamodb"), table, stack.template)
-    store = Transitions(dynamodb_client(stack.endpoint), table, timedelta(days=90))
+    store = Transitions(dynamodb_client(stack.endpoint), table, timedelta(days=90), home=HOME)
     counter.caller = "backfill"
     try:
         report = backfill(MwaaApi(api_client()), store)
@@ -589,7 +590,7 @@ def bench_discovery() -> dict[str, Any]:
             try:
                 reconciler = Reconciler(
                     MwaaApi(api_client()),
-                    Transitions(dynamodb, FUNCTIONS.table_name, timedelta(days=90)),
+                    Transitions(dynamodb, FUNCTIONS.table_name, timedelta(days=90), home=HOME),
                     Runs(dynamodb, FUNCTIONS.table_name),
                     Workflows(dynamodb, FUNCTIONS.table_name),
                     notices,
@@ -642,7 +643,7 @@ def bench_widget() -> dict[str, Any]:
     each), stored through the ingest handler: reads per render, the CPU of building and rendering the page (scaled
     to the function's share of a vCPU), the page's size, and the wall time against the emulator (emulator-bound)."""
     from mwaa_obs.store.workflows import Workflows  # noqa: PLC0415
-    from mwaa_obs.view_html import Place, render_gantt, render_grid  # noqa: PLC0415
+    from mwaa_obs.view_html import Viewer, render_gantt, render_grid  # noqa: PLC0415
     from mwaa_obs.views import gantt, grid  # noqa: PLC0415
     from mwaa_obs.widget import ViewReader, ViewRequest, render  # noqa: PLC0415
     from mwaa_obs_tools.ui import LocalNavigation  # noqa: PLC0415
@@ -653,7 +654,7 @@ def bench_widget() -> dict[str, Any]:
         for r in range(WIDGET_RUNS)
         for e in _run_with_tasks("wide", WIDGET_TASKS, f"r{r:02d}", start + timedelta(hours=r))
     ]
-    place, nav = Place("us-east-1", "mwaa-obs"), LocalNavigation({})
+    viewer, nav = Viewer("us-east-1", "mwaa-obs"), LocalNavigation({})
     end = start + timedelta(hours=WIDGET_RUNS + 1)
     with emulator.moto_server(PORT) as endpoint:
         _point_ingest_at_empty_emulator(endpoint)
@@ -665,7 +666,7 @@ def bench_widget() -> dict[str, Any]:
             request = ViewRequest.of({"view": view, "workflow": "wide", "runs": WIDGET_RUNS}, start, end, "light")
             reader = ViewReader(runs, workflows)
             started = time.perf_counter()
-            page = render(request, reader, nav, place, end)
+            page = render(request, reader, nav, viewer, end)
             wall = time.perf_counter() - started
             raw = _raw_partitions(dynamodb, runs.between("wide-BENCHBENCH", start, end, WIDGET_RUNS))
 
@@ -673,9 +674,9 @@ def bench_widget() -> dict[str, Any]:
                 """What the function does with the items read: parse them, build the view, write the page."""
                 views = [_run_view_of(items) for items in (raw if view == "grid" else raw[:1])]
                 if view == "grid":
-                    render_grid("wide", grid(views), nav, place)
+                    render_grid("wide", grid(views), nav, viewer)
                 else:
-                    render_gantt(gantt(views[0], end), place)
+                    render_gantt(gantt(views[0], end), viewer)
 
             cpu = _cpu_seconds(build, WIDGET_RENDERS)  # the median render
             scaled = cpu * LAMBDA_FULL_VCPU_MB / WIDGET_MEMORY_MB

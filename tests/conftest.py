@@ -26,6 +26,7 @@ from mwaa_obs.store.workflows import Workflows
 from mwaa_obs_tools import emulator
 from mwaa_obs_tools.factories import FunctionEnvironment
 from mwaa_obs_tools.lambda_emulation import follow_stdout, load_handler
+from mwaa_obs_tools.sample_events import HOME
 
 FUNCTIONS = FunctionEnvironment(emulator.free_port(), "mwaa-obs-test")
 TABLE_NAME = FUNCTIONS.table_name
@@ -80,7 +81,7 @@ def state_table(endpoint: str, dynamodb: Any, template: dict[str, Any], notices_
 
 @pytest.fixture
 def store(state_table: str, dynamodb: Any) -> Transitions:
-    return Transitions(dynamodb, state_table, timedelta(days=90))
+    return Transitions(dynamodb, state_table, timedelta(days=90), home=HOME)
 
 
 @pytest.fixture
@@ -90,7 +91,7 @@ def runs(state_table: str, dynamodb: Any) -> Runs:
 
 @pytest.fixture
 def workflows(state_table: str, dynamodb: Any) -> Workflows:
-    return Workflows(dynamodb, state_table)
+    return Workflows(dynamodb, state_table, home=HOME)
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ config = IngestConfig.from_env()
 logger = Logger(service=SERVICE)
 dynamodb = dynamodb_client()
 sqs = client("sqs")
-transitions = Transitions(dynamodb, config.table_name, config.history_ttl)
+transitions = Transitions(dynamodb, config.table_name, config.history_ttl, home=config.home)
 notices = NoticeQueue(sqs, config.notices_queue_url)
 samples = EventSamples(dynamodb, config.table_name)
 

@@ -11,7 +11,7 @@ from mwaa_obs.aws import LazyClient, client, dynamodb_client
 from mwaa_obs.channels import AlertTopic, SlackWebhooks
 from mwaa_obs.config import NotifyConfig
 from mwaa_obs.enrich import Enricher
-from mwaa_obs.mwaa_api import MwaaApi, api_client
+from mwaa_obs.mwaa_api import everywhere_api
 from mwaa_obs.notices import NoticeQueue
 from mwaa_obs.notify import Notifier, notify_batch
 from mwaa_obs.settings import SettingsSource
@@ -35,7 +35,10 @@ notifier = Notifier(
     notices=NoticeQueue(LazyClient("sqs"), config.notices_queue_url),  # only storms send flush notices
     stack_name=config.stack_name,
     enricher=(
-        Enricher(MwaaApi(api_client()), Transitions(dynamodb, config.table_name, config.history_ttl))
+        Enricher(
+            everywhere_api(config.home, config.reader_role),
+            Transitions(dynamodb, config.table_name, config.history_ttl, home=config.home),
+        )
         if config.enrich
         else None
     ),

@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger
 from mwaa_obs import SERVICE
 from mwaa_obs.aws import client, dynamodb_client
 from mwaa_obs.config import ReconcileConfig
-from mwaa_obs.mwaa_api import MwaaApi, api_client
+from mwaa_obs.mwaa_api import everywhere_api
 from mwaa_obs.notices import NoticeQueue
 from mwaa_obs.reconcile import Reconciler
 from mwaa_obs.store.runs import Runs
@@ -22,10 +22,10 @@ config = ReconcileConfig.from_env()
 logger = Logger(service=SERVICE)
 dynamodb = dynamodb_client()
 reconciler = Reconciler(
-    MwaaApi(api_client()),
-    Transitions(dynamodb, config.table_name, config.history_ttl),
+    everywhere_api(config.home, config.reader_role),
+    Transitions(dynamodb, config.table_name, config.history_ttl, home=config.home),
     Runs(dynamodb, config.table_name),
-    Workflows(dynamodb, config.table_name),
+    Workflows(dynamodb, config.table_name, home=config.home),
     NoticeQueue(client("sqs"), config.notices_queue_url),
     settle=config.settle,
     events_stopped_after=config.events_stopped_after,

@@ -12,7 +12,7 @@ from mwaa_obs.aws import dynamodb_client
 from mwaa_obs.config import WidgetConfig
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.workflows import Workflows
-from mwaa_obs.view_html import Place
+from mwaa_obs.view_html import Viewer
 from mwaa_obs.widget import ViewReader, handle
 
 config = WidgetConfig.from_env()
@@ -27,9 +27,9 @@ def lambda_handler(event: dict[str, Any], context: Any) -> Any:
     arn = context.invoked_function_arn
     reader = ViewReader(runs, workflows)
 
-    def place(theme: str) -> Place:
-        return Place(region=arn.split(":")[3], stack_name=config.stack_name, theme=theme)
+    def viewer(theme: str) -> Viewer:
+        return Viewer(region=arn.split(":")[3], stack_name=config.stack_name, theme=theme)
 
-    answer = handle(event, reader, place, arn, datetime.now(UTC))
+    answer = handle(event, reader, viewer, arn, datetime.now(UTC))
     logger.info("rendered", extra={"reads": reader.reads, "view": event.get("view", "grid")})
     return answer

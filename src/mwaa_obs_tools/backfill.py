@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TextIO
 
 from mwaa_obs.api_events import run_event, task_history
+from mwaa_obs.events import Place
 from mwaa_obs.ingest import ingest_event
 from mwaa_obs.metrics import WORKFLOW_DIMENSION, MetricPoint, dimension_sets
 from mwaa_obs.mwaa_api import MwaaApi
@@ -80,10 +81,13 @@ def backfill(
     progress: Progress | None = None,
     now: datetime | None = None,
     report: BackfillReport | None = None,
+    places: Sequence[Place | None] = (None,),
 ) -> BackfillReport:
+    """Import the runs of each place's workflows (default: home; another account and region through its reader
+    role, see MwaaApi)."""
     now = now or datetime.now(UTC)
     report = report or BackfillReport()
-    for summary in api.workflows():
+    for summary in (summary for place in places for summary in api.workflows(place)):
         name = summary.name
         if workflow is not None and name != workflow:
             continue

@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -207,11 +208,27 @@ def _watcher_parsers(commands: Any) -> tuple[argparse.ArgumentParser, argparse.A
     return doctor, samples
 
 
+def _place(text: str) -> str:
+    account, _, region = text.partition("/")
+    if not (account.isdigit() and len(account) == 12 and region):
+        raise argparse.ArgumentTypeError(f"{text!r} is not ACCOUNT/REGION (a 12-digit account id, then a region)")
+    return text
+
+
 def _backfill_parser(commands: Any) -> argparse.ArgumentParser:
     backfill: argparse.ArgumentParser = commands.add_parser(
         "backfill", help="import historic runs and tasks from the MWAA Serverless API (idempotent)"
     )
     backfill.add_argument("--workflow", help="only this workflow (name)")
+    backfill.add_argument(
+        "--place",
+        action="append",
+        default=[],
+        type=_place,
+        metavar="ACCOUNT/REGION",
+        help="central stack: the account and region to import from, through its reader role (repeatable; "
+        "default: the stack's own)",
+    )
     backfill.add_argument("--since", type=_date, help="only runs created from this date or time on (ISO-8601, UTC)")
     backfill.add_argument(
         "--metrics", action="store_true", help="also publish the runs' metrics at their original times (2 weeks back)"
@@ -562,14 +579,19 @@ def _date(text: str) -> datetime:
 
 def _backfill(args: argparse.Namespace) -> int:
     from mwaa_obs.aws import dynamodb_client  # noqa: PLC0415
-    from mwaa_obs.mwaa_api import MwaaApi, api_client  # noqa: PLC0415
+    from mwaa_obs.events import Place  # noqa: PLC0415
+    from mwaa_obs.mwaa_api import MwaaApi, ReaderClients, ReaderRole, api_client  # noqa: PLC0415
     from mwaa_obs.store.transitions import Transitions  # noqa: PLC0415
     from mwaa_obs_tools import backfill  # noqa: PLC0415
 
     outputs = _stack_outputs(args)
     _use_api(args)
     retention = timedelta(days=int(outputs.get("HistoryRetentionDays", "90")))
-    store = Transitions(dynamodb_client(args.endpoint_url), outputs["StateTableName"], retention)
+    sts = _client("sts", args.endpoint_url)
+    home = Place(sts.get_caller_identity()["Account"], sts.meta.region_name)
+    places = [Place(*place.split("/", 1)) for place in args.place] or [home]
+    reader = ReaderRole(outputs.get("ReaderRoleName", ""), outputs.get("ReaderExternalId", ""))
+    store = Transitions(dynamodb_client(args.endpoint_url), outputs["StateTableName"], retention, home=home)
     now = datetime.now(UTC)
     report = backfill.BackfillReport()
     publish = (
@@ -578,7 +600,7 @@ def _backfill(args: argparse.Namespace) -> int:
         else None
     )
     backfill.backfill(
-        MwaaApi(api_client()),
+        MwaaApi(api_client(), ReaderClients(home, reader, sts, time.time)),
         store,
         workflow=args.workflow,
         since=args.since,
@@ -586,6 +608,7 @@ def _backfill(args: argparse.Namespace) -> int:
         progress=backfill.Progress(),
         now=now,
         report=report,
+        places=places,
     )
     if args.workflow and not report.workflows:
         raise CliError(f"no workflow named {args.workflow} in the MWAA Serverless API")

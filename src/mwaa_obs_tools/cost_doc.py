@@ -25,7 +25,8 @@ def fixed_lines(month: dict[str, Any], template: dict[str, Any]) -> dict[str, fl
     """What the stack costs a month with no workflow at all."""
     p = month["prices"]
     resources = template["Resources"].values()
-    alarms = sum(1 for r in resources if r["Type"] == "AWS::CloudWatch::Alarm")
+    # A single-account stack's: central mode's own alarm is counted in its cost per extra account (README).
+    alarms = sum(1 for r in resources if r["Type"] == "AWS::CloudWatch::Alarm" and "Condition" not in r)
     shared = sum(1 for r in resources if r["Type"] == "AWS::CloudWatch::Alarm" and "Metrics" in r["Properties"])
     dashboards = sum(1 for r in resources if r["Type"] == "AWS::CloudWatch::Dashboard")
     parameters = template["Parameters"]

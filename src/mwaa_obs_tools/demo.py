@@ -10,6 +10,7 @@ to the alert topic (read back through an SQS subscription, as an email subscribe
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 import time
@@ -24,7 +25,8 @@ from mwaa_obs.states import FAILED_RUN_STATES, TASK_ERROR_STATES, RunState
 from mwaa_obs.text import counted
 from mwaa_obs_tools import cli, localstack
 from mwaa_obs_tools.alarm_evaluator import INSUFFICIENT, EmulatorAlarms
-from mwaa_obs_tools.sample_events import EXAMPLES, run_example_day
+from mwaa_obs_tools.sample_events import EXAMPLES, FAULTS, run_example_day
+from mwaa_obs_tools.simulator.engine import Faults
 
 DEMO_OUTPUT = Path("demo-output")
 
@@ -34,9 +36,18 @@ DEMO_OUTPUT = Path("demo-output")
 DEMO_DAY = datetime(2026, 12, 1, tzinfo=UTC)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="demo", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--accounts",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="2: central mode, the same workflows also in a second account and region, sent through its forwarder",
+    )
+    args = parser.parse_args(argv)
     started = time.monotonic()
-    with localstack.running(start=DEMO_DAY) as stack:
+    with localstack.running(start=DEMO_DAY, accounts=args.accounts) as stack:
         print(
             f"emulator   moto server on {stack.endpoint}; stack '{localstack.STACK_NAME}' deployed from template.yaml"
         )
@@ -44,14 +55,20 @@ def main() -> int:
         arns = create_workflows(stack)
         print(f"workflows  {', '.join(sorted(arns))} (from examples/workflows/)")
         service = _service(stack)
+        elsewhere = _create_elsewhere(stack)
         day_started = stack.engine.now
         ingested: list[int] = []
-        run_example_day(
-            stack.engine,
-            arns,
-            start_run=lambda arn: service.start_workflow_run(WorkflowArn=arn),
-            after_each_step=lambda: ingested.append(stack.pump()),
-        )
+
+        def start_run(arn: str) -> None:
+            service.start_workflow_run(WorkflowArn=arn)
+            for client, their_arns in elsewhere:
+                client.start_workflow_run(WorkflowArn=their_arns[arn.rsplit("/", 1)[1].rsplit("-", 1)[0]])
+
+        run_example_day(stack.engine, arns, start_run=start_run, after_each_step=lambda: ingested.append(stack.pump()))
+        for engine in stack.other_engines:
+            engine.advance_until_idle(stack.engine.now + timedelta(hours=2))
+            stack.engine.advance(engine.now)
+            ingested.append(stack.pump())
         events = sum(ingested)
         print(f"simulated  one day: {events} events ingested through EventBridge -> SQS -> Lambda handler")
         failed = _summarise(stack)
@@ -72,6 +89,23 @@ def main() -> int:
     print("        `.venv/bin/mwaa-obs simulate examples/workflows/create_s3_objects.yaml --fail create_object_2`")
     print("        `.venv/bin/mwaa-obs runs list --endpoint-url http://localhost:4566`")
     return 0
+
+
+def _create_elsewhere(stack: localstack.LocalStack) -> list[tuple[Any, dict[str, str]]]:
+    """Central mode: the example workflows created in the other account too (its faults the same); its client and
+    their ARNs by name."""
+    created = []
+    for engine in stack.other_engines:
+        client = localstack.other_account_service(stack)
+        arns = {}
+        for path in sorted(EXAMPLES.glob("*.yaml")):
+            location = localstack.definition_location(path)
+            request = {"Name": path.stem, "DefinitionS3Location": location, "RoleArn": localstack.WORKFLOW_ROLE_ARN}
+            arns[path.stem] = client.create_workflow(**request)["WorkflowArn"]
+            engine.set_faults(path.stem, FAULTS.get(path.stem, Faults()))
+        print(f"central    the same workflows in account {engine.account} ({engine.region}), through its forwarder")
+        created.append((client, arns))
+    return created
 
 
 def _service(stack: localstack.LocalStack) -> Any:

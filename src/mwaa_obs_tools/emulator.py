@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import yaml
 from botocore.awsrequest import AWSResponse, HTTPHeaders
@@ -50,7 +50,7 @@ class _CloudFormationLoader(yaml.SafeLoader):
 
 
 def _intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
+    name = tag_suffix if tag_suffix in {"Ref", "Condition"} else f"Fn::{tag_suffix}"
     value: Any
     if isinstance(node, yaml.ScalarNode):
         scalar = loader.construct_scalar(node)
@@ -175,16 +175,33 @@ def sam_transform(
     return transformed
 
 
-def resolve(value: Any, refs: Mapping[str, Any], attributes: Mapping[str, Any]) -> Any:
-    """Resolve Ref, Fn::GetAtt and Fn::Sub in a template value, as CloudFormation would for the skipped resources.
+def resolve(
+    value: Any, refs: Mapping[str, Any], attributes: Mapping[str, Any], conditions: Mapping[str, bool] | None = None
+) -> Any:
+    """Resolve Ref, Fn::GetAtt, Fn::Sub and Fn::If in a template value, as CloudFormation would for the skipped
+    resources.
 
     refs: parameter, pseudo-parameter and resource names to their values; attributes: "Resource.Attribute" to
-    values. A missing name raises KeyError (a test would rather fail than deploy half a resource).
+    values; conditions: the template's conditions as deployed. A missing name raises KeyError (a test would rather
+    fail than deploy half a resource).
     """
     if isinstance(value, list):
-        return [resolve(item, refs, attributes) for item in value]
+        items = [resolve(item, refs, attributes, conditions) for item in value]
+        return [item for item in items if item is not _NO_VALUE]
     if not isinstance(value, dict):
         return value
+    if set(value) == {"Fn::If"}:
+        name, when_true, when_false = value["Fn::If"]
+        value = when_true if (conditions or {})[name] else when_false
+        return resolve(value, refs, attributes, conditions)
+    return _resolve_mapping(value, refs, attributes, conditions)
+
+
+def _resolve_mapping(
+    value: dict[str, Any], refs: Mapping[str, Any], attributes: Mapping[str, Any], conditions: Mapping[str, bool] | None
+) -> Any:
+    if value == {"Ref": "AWS::NoValue"}:
+        return _NO_VALUE
     if set(value) == {"Ref"}:
         return refs[value["Ref"]]
     if set(value) == {"Fn::GetAtt"}:
@@ -193,7 +210,11 @@ def resolve(value: Any, refs: Mapping[str, Any], attributes: Mapping[str, Any]) 
     if set(value) == {"Fn::Sub"}:
         text = value["Fn::Sub"]
         return re.sub(r"\$\{([A-Za-z0-9:.]+)\}", lambda match: str(_named(match.group(1), refs, attributes)), text)
-    return {key: resolve(item, refs, attributes) for key, item in value.items()}
+    resolved = {key: resolve(item, refs, attributes, conditions) for key, item in value.items()}
+    return {key: item for key, item in resolved.items() if item is not _NO_VALUE}
+
+
+_NO_VALUE: Final = object()  # AWS::NoValue: the property or list item is left out
 
 
 def _named(name: str, refs: Mapping[str, Any], attributes: Mapping[str, Any]) -> Any:

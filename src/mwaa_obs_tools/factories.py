@@ -158,6 +158,10 @@ class FunctionEnvironment:
     def variables(self) -> dict[str, str]:
         return {
             "TABLE_NAME": self.table_name,
+            "ACCOUNT_ID": ACCOUNT,
+            "AWS_REGION": REGION,
+            "READER_ROLE_NAME": f"{self.prefix}-reader",
+            "READER_EXTERNAL_ID": f"{self.prefix}-external-id",
             "HISTORY_TTL_DAYS": "90",
             "NOTICES_QUEUE_URL": f"http://localhost:{self.port}/{ACCOUNT}/{self.notices_queue}",
             "ALERT_TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:{self.alert_topic}",

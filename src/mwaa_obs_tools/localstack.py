@@ -53,6 +53,7 @@ import botocore.session
 
 from mwaa_obs import DEFAULT_STACK_NAME, SERVICE, telemetry
 from mwaa_obs.aws import dynamodb_client
+from mwaa_obs.events import Place
 from mwaa_obs.notices import Notice
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.workflows import Workflows
@@ -66,11 +67,14 @@ from mwaa_obs_tools.lambda_emulation import (
     matches_filter,
     poll_sqs_once,
 )
+from mwaa_obs_tools.sample_events import OTHER
 from mwaa_obs_tools.simulator.api import ApiServer
 from mwaa_obs_tools.simulator.engine import Engine
 from mwaa_obs_tools.slack_catcher import SlackCatcher
 
 STACK_NAME = DEFAULT_STACK_NAME
+FORWARDER_STACK_NAME = f"{DEFAULT_STACK_NAME}-forwarder"
+FORWARDER_TEMPLATE = emulator.REPO_ROOT / "forwarder" / "template.yaml"
 ARTIFACT_BUCKET = "mwaa-obs-local-artifacts"
 DEFINITIONS_BUCKET = "mwaa-obs-local-definitions"
 WORKFLOW_ROLE_ARN = "arn:aws:iam::123456789012:role/mwaa-obs-local-workflow"
@@ -81,8 +85,17 @@ ALERT_INBOX = "mwaa-obs-local-alert-inbox"
 LOCAL_PARAMETERS = {"AlertDelaySeconds": "0"}
 
 
-def client(endpoint: str, service: str) -> Any:
-    return botocore.session.get_session().create_client(service, endpoint_url=endpoint, region_name="us-east-1")
+def client(endpoint: str, service: str, place: Place | None = None) -> Any:
+    """A client of the emulator; with `place`, acting in that account (moto's x-moto-account-id) and region."""
+    region = place.region if place else "us-east-1"
+    made = botocore.session.get_session().create_client(service, endpoint_url=endpoint, region_name=region)
+    if place is not None:
+
+        def act_in_account(request: Any, **_: Any) -> None:
+            request.headers["x-moto-account-id"] = place.account
+
+        made.meta.events.register("before-sign", act_in_account)
+    return made
 
 
 @dataclass
@@ -146,9 +159,9 @@ class SimulatedDelays:
 class EmulatorSink:
     """The simulator's side effects, sent to the emulator: events to the default bus, task logs to CloudWatch."""
 
-    def __init__(self, endpoint: str) -> None:
-        self._events = client(endpoint, "events")
-        self._logs = client(endpoint, "logs")
+    def __init__(self, endpoint: str, place: Place | None = None) -> None:
+        self._events = client(endpoint, "events", place)
+        self._logs = client(endpoint, "logs", place)
         self._streams: set[tuple[str, str]] = set()
         # What happens to each event on its way to the bus: tests lose or trim some (None: lost).
         self.on_the_way: Callable[[dict[str, Any]], dict[str, Any] | None] = lambda entry: entry
@@ -192,9 +205,13 @@ class LocalStack:
         parameters: Mapping[str, str] | None = None,
         *,
         start: datetime | None = None,
+        accounts: int = 1,
     ) -> None:
+        """`accounts=2`: central mode, with a second account in another region (sample_events.OTHER) whose
+        simulated workflows send their events through the forwarder stack deployed there."""
         self.endpoint = endpoint
-        self._given_parameters = dict(parameters or {})
+        central = {"SourceAccountIds": OTHER.account} if accounts > 1 else {}
+        self._given_parameters = central | dict(parameters or {})
         self.template = emulator.load_template()
         self.outputs: dict[str, str] = {}
         self.functions: list[FunctionTarget] = []  # in pump order: ingest, then notify
@@ -209,8 +226,15 @@ class LocalStack:
         self.parameters: dict[str, str] = {}
         self.sink = EmulatorSink(endpoint)
         self.engine = Engine(self.sink, self._read_definition, start=start or datetime.now(UTC))
+        self.other_sinks = [EmulatorSink(endpoint, OTHER)] if accounts > 1 else []  # one other account for now
+        self.other_engines = [
+            Engine(
+                sink, self._read_definition, start=self.engine.now, region=OTHER.region, account=OTHER.account, seed=2
+            )
+            for sink in self.other_sinks
+        ]
         telemetry.clock = lambda: self.engine.now  # workaround 7
-        self.simulator = ApiServer(self.engine, port=simulator_port, speed=speed)
+        self.simulator = ApiServer(self.engine, port=simulator_port, speed=speed, more=self.other_engines)
         self._s3 = client(endpoint, "s3")
         self._sqs = client(endpoint, "sqs")
         self._logs = client(endpoint, "logs")
@@ -263,11 +287,34 @@ class LocalStack:
         refs, attributes = self._references(cloudformation)
         self._create_alarms(refs, attributes)
         self._set_queue_policies(refs, attributes)
+        if self.central:
+            self.forwarder_outputs = self._deploy_forwarder(OTHER)
         # For in-process readers (the demo, tests): this stack's table.
         dynamodb = dynamodb_client(self.endpoint)
         self.runs = Runs(dynamodb, self.outputs["StateTableName"])
         self.workflows = Workflows(dynamodb, self.outputs["StateTableName"])
         return self.outputs
+
+    def _deploy_forwarder(self, place: Place) -> dict[str, str]:
+        """forwarder/template.yaml in another account and region, as a StackSet instance would deploy it (moto runs
+        CloudFormation in any account; it checks neither the bus policy nor the roles' trust: tests/unit do)."""
+        cloudformation = client(self.endpoint, "cloudformation", place)
+        parameters = {
+            "CentralEventBusArn": self.outputs["CentralEventBusArn"],
+            "CentralPrincipalArns": self.outputs["ReaderPrincipalArns"],
+            "ExternalId": self.outputs["ReaderExternalId"],
+            "ReaderRoleName": self.outputs["ReaderRoleName"],
+        }
+        cloudformation.create_stack(
+            StackName=FORWARDER_STACK_NAME,
+            TemplateBody=json.dumps(emulator.load_template(FORWARDER_TEMPLATE)),
+            Capabilities=["CAPABILITY_NAMED_IAM"],
+            Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()],
+        )
+        stack = cloudformation.describe_stacks(StackName=FORWARDER_STACK_NAME)["Stacks"][0]
+        if stack["StackStatus"] != "CREATE_COMPLETE":
+            raise RuntimeError(f"forwarder in {place} is {stack['StackStatus']}: {stack.get('StackStatusReason')}")
+        return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
 
     def _parameters(self) -> dict[str, str]:
         if self.slack is not None:
@@ -280,7 +327,9 @@ class LocalStack:
     def _create_alarms(self, refs: dict[str, Any], attributes: dict[str, str]) -> None:
         """Workaround 2 for alarms: each AWS::CloudWatch::Alarm of the template, through PutMetricAlarm."""
         for resource in self.template["Resources"].values():
-            if resource["Type"] == "AWS::CloudWatch::Alarm":
+            if resource["Type"] != "AWS::CloudWatch::Alarm":
+                continue
+            if "Condition" not in resource or self._conditions[resource["Condition"]]:
                 self._cloudwatch.put_metric_alarm(**emulator.resolve(resource["Properties"], refs, attributes))
 
     def _set_queue_policies(self, refs: dict[str, Any], attributes: dict[str, str]) -> None:
@@ -288,7 +337,7 @@ class LocalStack:
         (moto does not enforce it; the local stack's readers see it as deployed)."""
         for resource in self.template["Resources"].values():
             if resource["Type"] == "AWS::SQS::QueuePolicy":
-                properties = emulator.resolve(resource["Properties"], refs, attributes)
+                properties = emulator.resolve(resource["Properties"], refs, attributes, self._conditions)
                 for queue_url in properties["Queues"]:
                     self._sqs.set_queue_attributes(
                         QueueUrl=queue_url, Attributes={"Policy": json.dumps(properties["PolicyDocument"])}
@@ -312,7 +361,24 @@ class LocalStack:
                 arn = self._sqs.get_queue_attributes(QueueUrl=physical, AttributeNames=["QueueArn"])["Attributes"]
                 attributes[f"{logical}.Arn"] = arn["QueueArn"]
         attributes["EventRule.Arn"] = self.outputs["EventRuleArn"]
+        if self.central:
+            events = client(self.endpoint, "events")
+            bus = self.outputs["CentralEventBusArn"]
+            (rule,) = events.list_rules(EventBusName=bus)["Rules"]
+            attributes["CentralEventRule.Arn"] = rule["Arn"]
         return refs, attributes
+
+    @property
+    def central(self) -> bool:
+        """Central mode (template.yaml's IsCentral): some account may send events to the central bus."""
+        return bool(self.parameters.get("SourceAccountIds") or self.parameters.get("SourceOrganizationId"))
+
+    @property
+    def _conditions(self) -> dict[str, bool]:
+        """The template's conditions that the resources the local stack makes itself depend on."""
+        organisation = bool(self.parameters.get("SourceOrganizationId"))
+        accounts = bool(self.parameters.get("SourceAccountIds"))
+        return {"IsCentral": self.central, "HasSourceOrganization": organisation, "HasSourceAccounts": accounts}
 
     def _event_sources(self, logical_id: str, kind: str) -> list[dict[str, Any]]:
         """The function's events of that type (SQS, Schedule, DynamoDB) in template.yaml."""
@@ -463,8 +529,11 @@ class LocalStack:
 
     def pump(self, should_stop: Callable[[], bool] = lambda: False) -> int:
         """Deliver each function's queue to its handler (events first, then the notices they caused) until all are
-        empty; returns the events ingested."""
+        empty; returns the events ingested. The other accounts' simulators first catch up with the home one's clock
+        (one clock for every account and region)."""
         assert self.functions, "deploy() first"
+        for engine in self.other_engines:
+            engine.advance(self.engine.now)
         ingested = 0
         while not should_stop():
             handled = [self.drain(target, should_stop) for target in self.functions]
@@ -570,14 +639,21 @@ def running(
     speed: float = 0.0,
     slack_webhook_url: str | None = None,
     start: datetime | None = None,
+    *,
+    accounts: int = 1,
 ) -> Iterator[LocalStack]:
     """moto server, the stack deployed, the simulator serving (and a Slack catcher, without a webhook URL); all
-    stopped on exit."""
+    stopped on exit. `accounts=2`: central mode with a second account and region (LocalStack)."""
     port = port or emulator.free_port()
     with emulator.moto_server(port) as endpoint:
         emulator.use_offline(port)
         stack = LocalStack(
-            endpoint, simulator_port=simulator_port, speed=speed, slack_webhook_url=slack_webhook_url, start=start
+            endpoint,
+            simulator_port=simulator_port,
+            speed=speed,
+            slack_webhook_url=slack_webhook_url,
+            start=start,
+            accounts=accounts,
         )
         stack.deploy()
         stack.start_simulator()
@@ -585,6 +661,22 @@ def running(
             yield stack
         finally:
             stack.stop()
+
+
+def other_account_service(stack: LocalStack) -> Any:
+    """The MWAA Serverless client of the other account (sample_events.OTHER), as its own operators would have it:
+    signed with credentials moto gives that account."""
+    sts = client(stack.endpoint, "sts")
+    role = f"arn:aws:iam::{OTHER.account}:role/operator"
+    credentials = sts.assume_role(RoleArn=role, RoleSessionName="operator")["Credentials"]
+    return botocore.session.get_session().create_client(
+        "mwaa-serverless",
+        endpoint_url=stack.simulator.url,
+        region_name=OTHER.region,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
 
 
 def definition_location(path: Path) -> dict[str, str]:

@@ -14,6 +14,8 @@
 4. SQS invokes a queue's enabled Lambda event source mappings on every SendMessage (in Docker, which is not here,
    and which pushes the message towards its DLQ). The local stack polls the queues itself, so a queue's mappings
    are kept (their state is true: a disabled mapping stops the local stack's polling) but never invoked by SQS.
+5. A rule whose target is an event bus of another account or region (a forwarder's) sends moto a new event with
+   neither the original's time nor its resources; EventBridge forwards the event whole. Here both are kept.
 
 docs/LOCAL_STACK.md lists them; `apply()` is idempotent, and every emulator start calls it.
 """
@@ -21,9 +23,10 @@ docs/LOCAL_STACK.md lists them; `apply()` is idempotent, and every emulator star
 from __future__ import annotations
 
 import copy
+import json
 from functools import wraps
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import moto.dynamodb.models as dynamodb_models
 from moto.core.common_models import BaseModel
@@ -32,7 +35,9 @@ from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import ConditionalCheckFailed, TransactionCanceledException
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import StreamShard, Table
+from moto.events.models import Rule, events_backends
 from moto.sqs.models import Queue
+from moto.utilities.arns import parse_arn
 
 _APPLIED = "_mwaa_obs_patched"
 STREAM_RECORDS = 10_000  # far more than one pump of the local stack reads
@@ -47,6 +52,7 @@ def apply() -> None:
     DynamoDBBackend.transact_write_items = _conditions_first(DynamoDBBackend.transact_write_items)  # type: ignore[method-assign]
     StreamShard.add = _trimmed(StreamShard.add)  # type: ignore[method-assign]
     Queue.__init__ = _polled_elsewhere(Queue.__init__)  # type: ignore[method-assign]
+    Rule.send_to_targets = _forwarding_whole_events(Rule.send_to_targets)  # type: ignore[method-assign]
     setattr(DynamoDBBackend, _APPLIED, True)
 
 
@@ -121,3 +127,27 @@ def _check(backend: DynamoDBBackend, transact_item: dict[str, Any]) -> tuple[str
     returned = op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current is not None
     old = current.to_json()["Attributes"] if returned and current is not None else None
     return "ConditionalCheckFailed", ConditionalCheckFailed().message, old
+
+
+def _forwarding_whole_events(send_to_targets: Any) -> Any:
+    """A rule whose targets are all event buses forwards the event whole (any other rule as moto does)."""
+
+    @wraps(send_to_targets)
+    def send(rule: Rule, original_event: dict[str, Any], transform_input: bool = True) -> None:
+        arns = [parse_arn(target["Arn"]) for target in rule.targets]
+        if not arns or not all(arn.service == "events" and arn.resource_type == "event-bus" for arn in arns):
+            send_to_targets(rule, original_event, transform_input)
+            return
+        if rule.event_pattern.matches_event(cast(Any, original_event)):
+            for arn in arns:
+                entry = {
+                    "Source": original_event["source"],
+                    "DetailType": original_event["detail-type"],
+                    "Detail": json.dumps(original_event["detail"]),
+                    "EventBusName": arn.resource_id,
+                    "Time": original_event["time"],
+                    "Resources": original_event["resources"],
+                }
+                events_backends[arn.account][arn.region].put_events([entry])
+
+    return send

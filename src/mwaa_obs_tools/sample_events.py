@@ -12,11 +12,14 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from mwaa_obs.events import Place
 from mwaa_obs_tools.emulator import REPO_ROOT
 from mwaa_obs_tools.simulator.engine import Engine, Faults
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
+HOME = Place(ACCOUNT, REGION)  # the offline stack's own account and region
+OTHER = Place("210987654321", "eu-west-1")  # central mode offline: a source account in another region
 EXAMPLES = REPO_ROOT / "examples" / "workflows"
 # A chance per attempt, so that over a day some tasks retry and succeed and some runs fail; and a crawl whose mean
 # (1700 s, ±30 %) is close to its execution_timeout (1800 s), so that some attempts time out and are retried.

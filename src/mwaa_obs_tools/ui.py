@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.workflows import Workflows
-from mwaa_obs.view_html import Place
+from mwaa_obs.view_html import Viewer
 from mwaa_obs.widget import DEFAULT_RANGE, RequestError, ViewReader, ViewRequest, render
 
 KEPT_PARAMETERS = ("theme", "hours")  # carried from page to page
@@ -57,8 +57,8 @@ class Site:
             return 400, self._frame(f"<p>{html.escape(str(error))}</p>", theme, query)
         reader = ViewReader(self.runs, self.workflows)
         carried = {key: query[key] for key in KEPT_PARAMETERS if key in query}
-        place = Place(self.region, self.stack_name, theme)
-        body = render(request, reader, LocalNavigation(carried), place, now)
+        viewer = Viewer(self.region, self.stack_name, theme)
+        body = render(request, reader, LocalNavigation(carried), viewer, now)
         return 200, self._frame(body, theme, query)
 
     def _frame(self, body: str, theme: str, query: Mapping[str, str]) -> str:

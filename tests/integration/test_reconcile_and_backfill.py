@@ -18,6 +18,7 @@ from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.schema import WORKFLOW_SORT_KEY, WorkflowItem, workflow_key
 from mwaa_obs.store.transitions import Transitions
 from mwaa_obs_tools import backfill, emulator, localstack
+from mwaa_obs_tools.sample_events import HOME
 from mwaa_obs_tools.simulator.engine import Faults
 from tests.integration.test_end_to_end import create_example_workflows, truth_runs
 
@@ -128,7 +129,7 @@ def test_backfill_into_an_empty_table_rebuilds_the_same_history_and_is_idempoten
     api = MwaaApi(api_client())
     try:
         client = dynamodb_client(stack.endpoint)
-        store = Transitions(client, table, timedelta(days=90))
+        store = Transitions(client, table, timedelta(days=90), home=HOME)
         first = backfill.backfill(api, store)
         again = backfill.backfill(api, store)
         truth = {key: run["status"] for key, run in truth_runs(service, lost["arns"]).items()}
@@ -153,7 +154,7 @@ def test_backfill_publishes_each_runs_metrics_at_its_own_time(
     os.environ["AWS_ENDPOINT_URL_MWAA_SERVERLESS"] = stack.simulator.url
     cloudwatch = localstack.client(stack.endpoint, "cloudwatch")
     try:
-        store = Transitions(dynamodb_client(stack.endpoint), table, timedelta(days=90))
+        store = Transitions(dynamodb_client(stack.endpoint), table, timedelta(days=90), home=HOME)
         report = backfill.BackfillReport()
         publish = backfill.metric_publisher(cloudwatch, namespace, stack.engine.now, report)
         backfill.backfill(MwaaApi(api_client()), store, publish=publish, now=stack.engine.now, report=report)

@@ -15,6 +15,7 @@ from mwaa_obs.events import RunEvent, parse_event
 from mwaa_obs.store.transitions import Transitions
 from mwaa_obs_tools import emulator, localstack
 from mwaa_obs_tools.factories import T0, run_event, workflow_arn
+from mwaa_obs_tools.sample_events import HOME
 
 TABLE = "mwaa-obs-state"  # <ResourcePrefix>-state with the default prefix
 ARN = workflow_arn("nightly_sales", "Ret41nedXX")
@@ -30,7 +31,7 @@ def retained_table(endpoint: str) -> Iterator[str]:
     emulator.create_state_table(dynamodb, TABLE)
     old = parse_event(run_event("Succeeded", "before-the-delete", T0, arn=ARN))
     assert isinstance(old, RunEvent)
-    Transitions(dynamodb, TABLE, history_ttl=timedelta(days=90)).record_run(old)
+    Transitions(dynamodb, TABLE, history_ttl=timedelta(days=90), home=HOME).record_run(old)
     yield dynamodb.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
     emulator.reset(endpoint)
     os.environ.clear()

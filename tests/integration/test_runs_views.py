@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mwaa_obs.view_html import Place
+from mwaa_obs.view_html import Viewer
 from mwaa_obs.widget import ViewReader, ViewRequest, render
 from mwaa_obs_tools import browser, localstack
 from mwaa_obs_tools.simulator.engine import Faults
@@ -90,7 +90,7 @@ def test_a_grid_reads_the_workflow_its_runs_and_one_query_per_run(
     reader = ViewReader(stack.runs, stack.workflows)
     end = stack.engine.now
     request = ViewRequest.of({"workflow": "create_s3_objects"}, end - timedelta(days=1), end, "light")
-    render(request, reader, LocalNavigation({}), Place("us-east-1", localstack.STACK_NAME), end)
+    render(request, reader, LocalNavigation({}), Viewer("us-east-1", localstack.STACK_NAME), end)
     assert reader.reads == 1 + 1 + RUNS_EACH
 
 

@@ -8,12 +8,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from mwaa_obs.events import MAX_TEXT_LENGTH, InvalidEvent, RunEvent, TaskEvent, parse_event
+from mwaa_obs.events import (
+    MAX_TEXT_LENGTH,
+    InvalidEvent,
+    Place,
+    RunEvent,
+    TaskEvent,
+    parse_event,
+    service_workflow_id,
+    workflow_name_of,
+    workflow_ref,
+)
 from mwaa_obs.states import ALL_DETAIL_TYPES, RUN_STATE_BY_DETAIL, TASK_STATE_BY_DETAIL
 from mwaa_obs.text import TRUNCATION_MARK
 from mwaa_obs_tools.factories import T0, run_event, task_event, workflow_arn
-from mwaa_obs_tools.sample_events import envelope
+from mwaa_obs_tools.sample_events import HOME, envelope
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 
@@ -70,7 +82,50 @@ def test_workflow_arn_falls_back_to_resources() -> None:
     event = envelope("MWAA Serverless Workflow Run Running", {"runId": "r"}, T0, arn)
     parsed = parse_event(event)
     assert parsed.workflow.arn == arn
-    assert (parsed.workflow.region, parsed.workflow.account) == ("us-east-1", "123456789012")
+    assert parsed.workflow.place == Place("123456789012", "us-east-1")
+
+
+OTHER_ACCOUNT_ARN = "arn:aws:airflow-serverless:eu-west-1:210987654321:workflow/orders_etl-Zz9Yy8Xx7W"
+HOME_ARN = "arn:aws:airflow-serverless:us-east-1:123456789012:workflow/orders_etl-Ab3dE6gH9j"
+
+
+def test_a_workflow_of_the_home_account_and_region_keeps_the_service_id() -> None:
+    parsed = parse_event(run_event("Queued", "r", T0, arn=HOME_ARN), HOME)
+    assert (parsed.workflow.workflow_id, parsed.workflow.name) == ("orders_etl-Ab3dE6gH9j", "orders_etl")
+
+
+@pytest.mark.parametrize(
+    ("arn", "workflow_id", "name"),
+    [
+        (OTHER_ACCOUNT_ARN, "210987654321/eu-west-1/orders_etl-Zz9Yy8Xx7W", "210987654321/eu-west-1/orders_etl"),
+        (  # the home account in another region is another place too
+            HOME_ARN.replace("us-east-1", "eu-west-1"),
+            "123456789012/eu-west-1/orders_etl-Ab3dE6gH9j",
+            "123456789012/eu-west-1/orders_etl",
+        ),
+    ],
+)
+def test_a_workflow_of_any_other_place_is_qualified_by_account_and_region(
+    arn: str, workflow_id: str, name: str
+) -> None:
+    parsed = parse_event(run_event("Queued", "r", T0, arn=arn), HOME)
+    assert (parsed.workflow.workflow_id, parsed.workflow.name) == (workflow_id, name)
+    assert service_workflow_id(parsed.workflow.workflow_id) == workflow_id.rsplit("/", 1)[1]
+
+
+@given(
+    st.from_regex(r"[a-zA-Z0-9][a-zA-Z0-9._-]{0,40}", fullmatch=True),
+    st.sampled_from(["123456789012", "210987654321"]),
+    st.sampled_from(["us-east-1", "eu-west-1"]),
+)
+def test_same_named_workflows_of_two_places_never_share_an_id_or_a_name(name: str, account: str, region: str) -> None:
+    here = workflow_ref(f"arn:aws:airflow-serverless:{region}:{account}:workflow/{name}-AAAAAAAAAA", HOME)
+    there = workflow_ref(f"arn:aws:airflow-serverless:eu-central-1:999999999999:workflow/{name}-AAAAAAAAAA", HOME)
+    assert here is not None
+    assert there is not None
+    assert here.workflow_id != there.workflow_id
+    assert here.name != there.name
+    assert workflow_name_of(there.workflow_id) == there.name
 
 
 def test_workflow_name_keeps_dashes_of_its_own() -> None:

@@ -23,6 +23,11 @@ LONGEST_REGION: Final = "ap-southeast-7"
 # (resource type, name property) -> (longest, allowed characters, the API reference under https://docs.aws.amazon.com/)
 NAME_RULES: Final[dict[tuple[str, str], tuple[int, str, str]]] = {
     ("AWS::Events::Rule", "Name"): (64, r"[.\-_A-Za-z0-9]+", "eventbridge/latest/APIReference/API_PutRule.html"),
+    ("AWS::Events::EventBus", "Name"): (
+        256,
+        r"[/\.\-_A-Za-z0-9]+",
+        "eventbridge/latest/APIReference/API_CreateEventBus.html",
+    ),
     ("AWS::SQS::Queue", "QueueName"): (
         80,
         r"[A-Za-z0-9_-]+",

@@ -123,7 +123,9 @@ def test_the_function_environment_satisfies_its_config(template: dict[str, Any],
     assert "POWERTOOLS_METRICS_NAMESPACE" in environment
     defaults = {name: spec.get("Default") for name, spec in template["Parameters"].items()}
     rendered = {name: str(_resolve(template, value, defaults)) for name, value in environment.items()}
-    config = IngestConfig.from_env(rendered)
+    # Lambda sets AWS_REGION itself (docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html, "Defined
+    # runtime environment variables").
+    config = IngestConfig.from_env(rendered | {"AWS_REGION": "us-east-1"})
     assert config.table_name == "mwaa-obs-state"
     assert config.history_ttl.days == template["Parameters"]["HistoryRetentionDays"]["Default"]
     assert not any("SECRET" in name or "PASSWORD" in name or "TOKEN" in name for name in environment)
@@ -131,7 +133,7 @@ def test_the_function_environment_satisfies_its_config(template: dict[str, Any],
 
 def _resolve(template: dict[str, Any], value: Any, defaults: dict[str, Any]) -> Any:
     """A value as deployed with default parameters; a resource Ref as a <LogicalId> placeholder."""
-    refs = defaults | {name: f"<{name}>" for name in template["Resources"]}
+    refs = defaults | {name: f"<{name}>" for name in template["Resources"]} | {"AWS::AccountId": "123456789012"}
     return emulator.resolve(value, refs, {})
 
 

@@ -12,13 +12,13 @@ import pytest
 
 from mwaa_obs.states import RunState, TaskState
 from mwaa_obs.store.schema import RunItem, TaskAttemptItem
-from mwaa_obs.view_html import LOOKS, Place, render_failures, render_gantt, render_grid
+from mwaa_obs.view_html import LOOKS, Viewer, render_failures, render_gantt, render_grid
 from mwaa_obs.views import RunView, critical_path, gantt, grid, run_view
 from mwaa_obs.widget import DESCRIPTION, RequestError, ViewRequest, WidgetNavigation, handle
 
 T0 = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
 WORKFLOW_ID = "etl-AbCdEfGhIj"
-PLACE = Place(region="eu-west-1", stack_name="mwaa-obs")
+PLACE = Viewer(region="eu-west-1", stack_name="mwaa-obs")
 
 
 def at(minutes: float) -> datetime:
@@ -196,12 +196,12 @@ def test_the_widget_reads_its_parameters_and_the_zoomed_time_range() -> None:
 def test_a_request_the_widget_cannot_show_says_why_in_the_widget(params: dict[str, Any], reason: str) -> None:
     with pytest.raises(RequestError, match=reason):
         ViewRequest.from_widget_event(widget_event(**params), now=T0)
-    page = handle(widget_event(**params), reader=None, place=lambda theme: PLACE, arn="arn", now=T0)  # type: ignore[arg-type]
+    page = handle(widget_event(**params), reader=None, viewer=lambda theme: PLACE, arn="arn", now=T0)  # type: ignore[arg-type]
     assert reason.split("'", maxsplit=1)[0] in page
 
 
 def test_cloudwatch_asking_for_the_documentation_gets_markdown() -> None:
-    answer = handle({"describe": True}, reader=None, place=lambda theme: PLACE, arn="arn", now=T0)  # type: ignore[arg-type]
+    answer = handle({"describe": True}, reader=None, viewer=lambda theme: PLACE, arn="arn", now=T0)  # type: ignore[arg-type]
     assert answer == {"markdown": DESCRIPTION}
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from mwaa_obs import DEFAULT_STACK_NAME
+from mwaa_obs.events import Place
+from mwaa_obs.mwaa_api import ReaderRole
 
 
 class ConfigError(RuntimeError):
@@ -44,6 +46,16 @@ def _history_ttl(env: Mapping[str, str]) -> timedelta:
     return timedelta(days=_whole_number(env, "HISTORY_TTL_DAYS", "90"))
 
 
+def _home(env: Mapping[str, str]) -> Place:
+    """The stack's own account (template.yaml sets ACCOUNT_ID) and region (Lambda sets AWS_REGION): workflows of any
+    other place get qualified ids (mwaa_obs.events.WorkflowRef) and are read through the reader role there."""
+    return Place(_required(env, "ACCOUNT_ID"), _required(env, "AWS_REGION"))
+
+
+def _reader_role(env: Mapping[str, str]) -> ReaderRole:
+    return ReaderRole(_required(env, "READER_ROLE_NAME"), _required(env, "READER_EXTERNAL_ID"))
+
+
 def _notices_queue_url(env: Mapping[str, str]) -> str:
     return _required(env, "NOTICES_QUEUE_URL")
 
@@ -55,6 +67,7 @@ def _settings_parameter(env: Mapping[str, str]) -> str:
 @dataclass(frozen=True, slots=True)
 class IngestConfig:
     table_name: str
+    home: Place
     history_ttl: timedelta
     notices_queue_url: str
     max_receive_count: int  # the events queue's redrive setting: the receive after which a record is dead-lettered
@@ -63,6 +76,7 @@ class IngestConfig:
     def from_env(cls, env: Mapping[str, str] = os.environ) -> IngestConfig:
         return cls(
             table_name=_table_name(env),
+            home=_home(env),
             history_ttl=_history_ttl(env),
             notices_queue_url=_notices_queue_url(env),
             max_receive_count=_whole_number(env, "EVENTS_MAX_RECEIVE_COUNT", "5"),
@@ -80,6 +94,8 @@ class NotifyConfig:
     stack_name: str
     history_ttl: timedelta
     enrich: bool  # ask the MWAA Serverless API for what stored items lack
+    home: Place
+    reader_role: ReaderRole
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> NotifyConfig:
@@ -93,6 +109,8 @@ class NotifyConfig:
             stack_name=env.get("STACK_NAME", DEFAULT_STACK_NAME),
             history_ttl=_history_ttl(env),
             enrich=_switch(env, "ENRICH_FROM_API", "true"),
+            home=_home(env),
+            reader_role=_reader_role(env),
         )
 
 
@@ -138,6 +156,8 @@ class ProvisionConfig:
 @dataclass(frozen=True, slots=True)
 class ReconcileConfig:
     table_name: str
+    home: Place
+    reader_role: ReaderRole
     history_ttl: timedelta
     notices_queue_url: str
     settle: timedelta  # a run is checked once it has been listed this long
@@ -147,6 +167,8 @@ class ReconcileConfig:
     def from_env(cls, env: Mapping[str, str] = os.environ) -> ReconcileConfig:
         return cls(
             table_name=_table_name(env),
+            home=_home(env),
+            reader_role=_reader_role(env),
             history_ttl=_history_ttl(env),
             notices_queue_url=_notices_queue_url(env),
             settle=timedelta(minutes=_whole_number(env, "RECONCILE_AFTER_MINUTES", "60")),

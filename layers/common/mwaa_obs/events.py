@@ -48,12 +48,53 @@ class UnknownEventType(InvalidEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class Place:
+    """An account and a region: where a workflow lives, and where its API is asked."""
+
+    account: str
+    region: str
+
+    def __str__(self) -> str:
+        return f"{self.account}{PLACE_SEPARATOR}{self.region}"
+
+
+# Workflow names are `[a-zA-Z0-9][a-zA-Z0-9._-]*` (the service model's NameString): never a "/", so a qualified id
+# `<account>/<region>/<workflow id>` reads back unambiguously.
+PLACE_SEPARATOR: Final = "/"
+
+
+@dataclass(frozen=True, slots=True)
 class WorkflowRef:
+    """A workflow as the stack knows it. `workflow_id` is the service's id for a workflow of the stack's own account
+    and region (its home) and `<account>/<region>/<id>` for any other, so that same-named workflows of two accounts
+    never share keys, metrics, alarms or messages, while a single-account stack keeps the service's ids."""
+
     arn: str
     workflow_id: str
     name: str
-    region: str
-    account: str
+    place: Place
+
+
+def workflow_ref(arn: str, home: Place | None) -> WorkflowRef | None:
+    """The workflow an ARN names, identified relative to `home` (None: one account, ids unqualified); None when
+    `arn` is not a workflow ARN."""
+    match = _WORKFLOW_ARN.match(arn)
+    if match is None:
+        return None
+    place = Place(match["account"], match["region"])
+    workflow_id = match["id"] if home is None or place == home else f"{place}{PLACE_SEPARATOR}{match['id']}"
+    return WorkflowRef(arn, workflow_id, workflow_name_of(workflow_id), place)
+
+
+def service_workflow_id(workflow_id: str) -> str:
+    """The service's own id of a workflow (what its log group and log streams are named after)."""
+    return workflow_id.rsplit(PLACE_SEPARATOR, 1)[-1]
+
+
+def place_of(arn: str) -> Place | None:
+    """The account and region of a workflow ARN (None: not a workflow ARN)."""
+    ref = workflow_ref(arn, None)
+    return ref.place if ref else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,8 +132,9 @@ class TaskEvent(StateEvent):
     log_stream: str | None = None
 
 
-def parse_event(event: Any) -> RunEvent | TaskEvent:
-    """Turn one EventBridge event into a typed record, or raise InvalidEvent with the reason."""
+def parse_event(event: Any, home: Place | None = None) -> RunEvent | TaskEvent:
+    """Turn one EventBridge event into a typed record, or raise InvalidEvent with the reason. Workflows outside
+    `home` get qualified ids (WorkflowRef); None: every workflow is taken as the stack's own."""
     if not isinstance(event, Mapping):
         raise InvalidEvent(f"event is a JSON {type(event).__name__}, not an object")
     if event.get("source") != EVENT_SOURCE:
@@ -101,13 +143,13 @@ def parse_event(event: Any) -> RunEvent | TaskEvent:
     if not isinstance(detail_type, str):
         raise InvalidEvent("detail-type is missing")
     try:
-        return _parse_typed(event, detail_type)
+        return _parse_typed(event, detail_type, home)
     except InvalidEvent as error:
         error.detail_type = detail_type
         raise
 
 
-def _parse_typed(event: Mapping[str, Any], detail_type: str) -> RunEvent | TaskEvent:
+def _parse_typed(event: Mapping[str, Any], detail_type: str, home: Place | None) -> RunEvent | TaskEvent:
     detail = event.get("detail", {})
     if not isinstance(detail, Mapping):
         raise InvalidEvent("detail is not an object")
@@ -119,21 +161,25 @@ def _parse_typed(event: Mapping[str, Any], detail_type: str) -> RunEvent | TaskE
     if detail_type.startswith(RUN_DETAIL_TYPE_PREFIX):
         run_state = RUN_STATE_BY_DETAIL.get(detail_type.removeprefix(RUN_DETAIL_TYPE_PREFIX))
         if run_state is not None:
-            return _run_event(event, reader, run_state, occurred_at)
+            return _run_event(event, reader, run_state, occurred_at, home)
     elif detail_type.startswith(TASK_DETAIL_TYPE_PREFIX):
         task_state = TASK_STATE_BY_DETAIL.get(detail_type.removeprefix(TASK_DETAIL_TYPE_PREFIX))
         if task_state is not None:
-            return _task_event(event, reader, task_state, occurred_at)
+            return _task_event(event, reader, task_state, occurred_at, home)
     raise UnknownEventType(f"unknown detail-type {_quote(detail_type)}")
 
 
-def _run_event(event: Mapping[str, Any], reader: _DetailReader, status: RunState, occurred_at: datetime) -> RunEvent:
-    common = _common_fields(event, reader, status, occurred_at, ended=RUN_RANK[status] >= ENDED_RANK)
+def _run_event(
+    event: Mapping[str, Any], reader: _DetailReader, status: RunState, occurred_at: datetime, home: Place | None
+) -> RunEvent:
+    common = _common_fields(event, reader, status, occurred_at, home, ended=RUN_RANK[status] >= ENDED_RANK)
     return RunEvent(**common, run_type=reader.text("runType"), ignored_fields=tuple(reader.ignored))
 
 
-def _task_event(event: Mapping[str, Any], reader: _DetailReader, status: TaskState, occurred_at: datetime) -> TaskEvent:
-    common = _common_fields(event, reader, status, occurred_at, ended=TASK_RANK[status] >= ENDED_RANK)
+def _task_event(
+    event: Mapping[str, Any], reader: _DetailReader, status: TaskState, occurred_at: datetime, home: Place | None
+) -> TaskEvent:
+    common = _common_fields(event, reader, status, occurred_at, home, ended=TASK_RANK[status] >= ENDED_RANK)
     task_id = reader.identity("taskId")
     task_instance_id = reader.identity("taskInstanceId")
     task_key = task_instance_id or task_id
@@ -152,9 +198,15 @@ def _task_event(event: Mapping[str, Any], reader: _DetailReader, status: TaskSta
 
 
 def _common_fields(
-    event: Mapping[str, Any], reader: _DetailReader, status: RunState | TaskState, occurred_at: datetime, *, ended: bool
+    event: Mapping[str, Any],
+    reader: _DetailReader,
+    status: RunState | TaskState,
+    occurred_at: datetime,
+    home: Place | None,
+    *,
+    ended: bool,
 ) -> dict[str, Any]:
-    workflow = _workflow(reader, event.get("resources"))
+    workflow = _workflow(reader, event.get("resources"), home)
     run_id = reader.identity("runId")
     if run_id is None:
         raise InvalidEvent("detail has no runId")
@@ -181,15 +233,14 @@ def _common_fields(
     }
 
 
-def _workflow(reader: _DetailReader, resources: Any) -> WorkflowRef:
+def _workflow(reader: _DetailReader, resources: Any, home: Place | None) -> WorkflowRef:
     candidates = [reader.identity("workflowArn")]
     if isinstance(resources, list):
         candidates.extend(item for item in resources if isinstance(item, str))
     for arn in candidates:
-        match = _WORKFLOW_ARN.match(arn) if arn else None
-        if arn and match:
-            workflow_id = match["id"]
-            return WorkflowRef(arn, workflow_id, workflow_name_of(workflow_id), match["region"], match["account"])
+        ref = workflow_ref(arn, home) if arn else None
+        if ref is not None:
+            return ref
     raise InvalidEvent("no workflow ARN (arn:aws:airflow-serverless:REGION:ACCOUNT:workflow/ID) in detail or resources")
 
 

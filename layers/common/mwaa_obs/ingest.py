@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 
 from mwaa_obs import SERVICE
-from mwaa_obs.events import InvalidEvent, RunEvent, TaskEvent, UnknownEventType, parse_event
+from mwaa_obs.events import InvalidEvent, Place, RunEvent, TaskEvent, UnknownEventType, parse_event
 from mwaa_obs.metrics import (
     INVALID_EVENTS,
     RUN_DURATION,
@@ -37,6 +37,8 @@ logger = Logger(service=SERVICE, child=True)
 
 
 class TransitionStore(Protocol):
+    home: Place | None  # the place whose workflows keep the service's ids (mwaa_obs.events.WorkflowRef)
+
     def record_run(self, event: RunEvent) -> Recorded: ...
 
     def record_task(self, event: TaskEvent) -> Recorded: ...
@@ -82,7 +84,7 @@ def ingest_event(
     """ingest() for an event already decoded: EventBridge's, or one rebuilt from the API (mwaa_obs.api_events).
     Returns what the write did (None: the event was rejected)."""
     try:
-        event = parse_event(raw)
+        event = parse_event(raw, store.home)
     except InvalidEvent as error:
         _reject(error, body, sink, samples)
         return None

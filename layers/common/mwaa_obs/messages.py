@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from mwaa_obs import DEFAULT_STACK_NAME
 from mwaa_obs.alerting import AlertKind
+from mwaa_obs.events import service_workflow_id
 from mwaa_obs.states import RUN_OUTCOME_WORDS, RunState
 from mwaa_obs.text import TRUNCATION_MARK, counted, truncate
 from mwaa_obs.times import readable_time
@@ -145,11 +146,11 @@ def runs_show_command(run_id: str, workflow_name: str, stack_name: str) -> str:
 
 def task_log_group(workflow_id: str) -> str:
     """The service's default log group of a workflow's tasks (a workflow may name its own: LoggingConfiguration)."""
-    return f"/aws/mwaa-serverless/{workflow_id}/"
+    return f"/aws/mwaa-serverless/{service_workflow_id(workflow_id)}/"
 
 
 def task_log_stream(workflow_id: str, run_id: str, task_id: str, attempt: int) -> str:
-    return f"workflow_id={workflow_id}/run_id={run_id}/task_id={task_id}/attempt={attempt}.log"
+    return f"workflow_id={service_workflow_id(workflow_id)}/run_id={run_id}/task_id={task_id}/attempt={attempt}.log"
 
 
 def _console_path_part(text: str) -> str:

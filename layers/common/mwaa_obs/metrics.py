@@ -87,6 +87,12 @@ EVENTS_STOPPED: Final = MetricSpec(
     False,
     "1 when, over EventsStoppedHours, the API showed runs and no event brought any of them; sent only then.",
 )
+PLACES_UNREACHABLE: Final = MetricSpec(
+    "PlacesUnreachable",
+    "Count",
+    False,
+    "Central mode: a pass could not read the API of another account and region (role or endpoint); once per place.",
+)
 
 CATALOG: Final = (
     RUN_STARTED,
@@ -116,6 +122,7 @@ CATALOG: Final = (
     RUNS_REPAIRED,
     RUNS_DISCOVERED,
     EVENTS_STOPPED,
+    PLACES_UNREACHABLE,
 )
 
 RUN_OUTCOME_METRICS: Final[dict[str, MetricSpec]] = {

@@ -9,7 +9,8 @@ that has it uses its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,21 +19,80 @@ from typing import Any, Final
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from mwaa_obs.aws import aws_config, aws_session
+from mwaa_obs import PRODUCT
+from mwaa_obs.aws import LazyClient, aws_config, aws_session
+from mwaa_obs.events import Place, place_of
 from mwaa_obs.times import parse_time
 
 SERVICE_NAME: Final = "mwaa-serverless"
 BUNDLED_MODELS: Final = Path(__file__).with_name("botocore_data")
 PAGE_SIZE: Final = 100  # the service's maximum MaxResults
+# Assumed credentials are renewed this long before they expire (AssumeRole's default lifetime is an hour).
+CREDENTIALS_MARGIN_SECONDS: Final = 600
 
 
-def api_client(max_attempts: int = 8) -> Any:
+def api_client(
+    max_attempts: int = 8, *, region: str | None = None, credentials: Mapping[str, Any] | None = None
+) -> Any:
+    """A client of the API in `region` (default: the function's own), signed with `credentials` (AssumeRole's
+    Credentials; default: the function's own)."""
     session = aws_session()
     loader = session.get_component("data_loader")
     if str(BUNDLED_MODELS) not in loader.search_paths:
         loader.search_paths.append(str(BUNDLED_MODELS))
     config = aws_config().merge(Config(retries={"mode": "adaptive", "max_attempts": max_attempts}))
-    return session.create_client(SERVICE_NAME, config=config)
+    keys = (
+        {
+            "aws_access_key_id": credentials["AccessKeyId"],
+            "aws_secret_access_key": credentials["SecretAccessKey"],
+            "aws_session_token": credentials["SessionToken"],
+        }
+        if credentials
+        else {}
+    )
+    return session.create_client(SERVICE_NAME, region_name=region, config=config, **keys)
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderRole:
+    """The read-only role a forwarder stack creates in another account (forwarder/template.yaml), one per region:
+    `<name>-<region>`, assumed with the external id."""
+
+    name: str
+    external_id: str
+
+    def arn(self, place: Place) -> str:
+        partition = aws_session().get_partition_for_region(place.region)
+        return f"arn:{partition}:iam::{place.account}:role/{self.name}-{place.region}"
+
+
+def everywhere_api(home: Place, role: ReaderRole) -> MwaaApi:
+    """The API of every place, as the functions ask it: home with their own role, elsewhere through the reader role
+    (STS's client made at the first call away from home: a single-account stack never pays for it)."""
+    return MwaaApi(api_client(), ReaderClients(home, role, LazyClient("sts"), time.time))
+
+
+class ReaderClients:
+    """The API's clients for the places other than home: each signed with the reader role assumed there (renewed
+    before it expires), in that place's region."""
+
+    def __init__(self, home: Place, role: ReaderRole, sts: Any, clock: Callable[[], float]) -> None:
+        self.home = home
+        self._role = role
+        self._sts = sts
+        self._clock = clock
+        self._clients: dict[Place, tuple[float, Any]] = {}
+
+    def client_for(self, place: Place) -> Any:
+        cached = self._clients.get(place)
+        if cached is not None and cached[0] - CREDENTIALS_MARGIN_SECONDS > self._clock():
+            return cached[1]
+        credentials = self._sts.assume_role(
+            RoleArn=self._role.arn(place), RoleSessionName=PRODUCT, ExternalId=self._role.external_id
+        )["Credentials"]
+        client = api_client(region=place.region, credentials=credentials)
+        self._clients[place] = (credentials["Expiration"].timestamp(), client)
+        return client
 
 
 def _text(value: Any) -> str | None:
@@ -202,21 +262,40 @@ class TaskAnswer:
 
 
 class MwaaApi:
-    """The few reads the pipeline needs; a resource that no longer exists reads as None."""
+    """The few reads the pipeline needs; a resource that no longer exists reads as None.
 
-    def __init__(self, client: Any) -> None:
+    Each call about a workflow goes to the workflow's own account and region (its ARN's): through `client` at
+    home, through `elsewhere` anywhere else. Without `elsewhere`, every call goes through `client`.
+    """
+
+    def __init__(self, client: Any, elsewhere: ReaderClients | None = None) -> None:
         self._client = client
+        self._elsewhere = elsewhere
 
-    def workflows(self) -> Iterator[WorkflowSummary]:
-        for page in self._client.get_paginator("list_workflows").paginate(PaginationConfig={"PageSize": PAGE_SIZE}):
+    @property
+    def home(self) -> Place | None:
+        return self._elsewhere.home if self._elsewhere else None
+
+    def _for(self, place: Place | None) -> Any:
+        if self._elsewhere is None or place is None or place == self._elsewhere.home:
+            return self._client
+        return self._elsewhere.client_for(place)
+
+    def _at(self, workflow_arn: str) -> Any:
+        return self._for(place_of(workflow_arn))
+
+    def workflows(self, place: Place | None = None) -> Iterator[WorkflowSummary]:
+        """The workflows of `place` (default: home)."""
+        paginator = self._for(place).get_paginator("list_workflows")
+        for page in paginator.paginate(PaginationConfig={"PageSize": PAGE_SIZE}):
             yield from map(WorkflowSummary.from_api, page.get("Workflows", []))
 
     def workflow(self, workflow_arn: str) -> WorkflowAnswer | None:
-        found = self._get("get_workflow", WorkflowArn=workflow_arn)
+        found = self._get("get_workflow", workflow_arn, WorkflowArn=workflow_arn)
         return WorkflowAnswer.from_api(found) if found is not None else None
 
     def runs(self, workflow_arn: str) -> Iterator[RunSummary]:
-        paginator = self._client.get_paginator("list_workflow_runs")
+        paginator = self._at(workflow_arn).get_paginator("list_workflow_runs")
         for page in paginator.paginate(WorkflowArn=workflow_arn, PaginationConfig={"PageSize": PAGE_SIZE}):
             yield from map(RunSummary.from_api, page.get("WorkflowRuns", []))
 
@@ -226,8 +305,10 @@ class MwaaApi:
         found: list[RunSummary] = []
         newest_first = True
         previous: datetime | None = None
-        pages = self._client.get_paginator("list_workflow_runs").paginate(
-            WorkflowArn=workflow_arn, PaginationConfig={"PageSize": PAGE_SIZE}
+        pages = (
+            self._at(workflow_arn)
+            .get_paginator("list_workflow_runs")
+            .paginate(WorkflowArn=workflow_arn, PaginationConfig={"PageSize": PAGE_SIZE})
         )
         for number, page in enumerate(pages, start=1):
             older_seen = False
@@ -247,11 +328,11 @@ class MwaaApi:
         return RecentRuns(found, True, newest_first)
 
     def run(self, workflow_arn: str, run_id: str) -> RunAnswer | None:
-        found = self._get("get_workflow_run", WorkflowArn=workflow_arn, RunId=run_id)
+        found = self._get("get_workflow_run", workflow_arn, WorkflowArn=workflow_arn, RunId=run_id)
         return RunAnswer.from_api(found) if found is not None else None
 
     def tasks(self, workflow_arn: str, run_id: str) -> list[TaskSummary]:
-        paginator = self._client.get_paginator("list_task_instances")
+        paginator = self._at(workflow_arn).get_paginator("list_task_instances")
         pages = paginator.paginate(WorkflowArn=workflow_arn, RunId=run_id, PaginationConfig={"PageSize": PAGE_SIZE})
         try:
             return [TaskSummary.from_api(task) for page in pages for task in page.get("TaskInstances", [])]
@@ -261,12 +342,14 @@ class MwaaApi:
             raise
 
     def task(self, workflow_arn: str, run_id: str, task_instance_id: str) -> TaskAnswer | None:
-        found = self._get("get_task_instance", WorkflowArn=workflow_arn, RunId=run_id, TaskInstanceId=task_instance_id)
+        found = self._get(
+            "get_task_instance", workflow_arn, WorkflowArn=workflow_arn, RunId=run_id, TaskInstanceId=task_instance_id
+        )
         return TaskAnswer.from_api(found) if found is not None else None
 
-    def _get(self, operation: str, **request: str) -> dict[str, Any] | None:
+    def _get(self, operation: str, workflow_arn: str, **request: str) -> dict[str, Any] | None:
         try:
-            answer: dict[str, Any] = getattr(self._client, operation)(**request)
+            answer: dict[str, Any] = getattr(self._at(workflow_arn), operation)(**request)
         except ClientError as error:
             if _not_found(error):
                 return None

@@ -26,20 +26,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Final
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
 
 from mwaa_obs import SERVICE
 from mwaa_obs.api_events import run_event, task_history
+from mwaa_obs.events import Place, place_of
 from mwaa_obs.ingest import NoticeSink, ingest_event
-from mwaa_obs.metrics import EVENTS_STOPPED, RUNS_DISCOVERED, RUNS_REPAIRED
+from mwaa_obs.metrics import EVENTS_STOPPED, PLACES_UNREACHABLE, RUNS_DISCOVERED, RUNS_REPAIRED
 from mwaa_obs.mwaa_api import MwaaApi, RunSummary, TaskAnswer, TaskSummary
 from mwaa_obs.states import ENDED_RANK, TASK_RANK, TERMINAL_RANK, TERMINAL_RUN_STATES, RunState
 from mwaa_obs.store.runs import Runs
-from mwaa_obs.store.schema import TaskAttemptItem, WorkflowItem
+from mwaa_obs.store.schema import RunItem, TaskAttemptItem, WorkflowItem
 from mwaa_obs.store.transitions import Transitions
 from mwaa_obs.store.workflows import Workflows
 from mwaa_obs.telemetry import MetricSink
@@ -71,6 +74,37 @@ class PassReport:
     workflows_left: int = 0  # discovery: not reached before the deadline
     runs_discovered: int = 0
     events_stopped: bool = False
+    places_unreachable: list[str] = field(default_factory=list)  # other accounts/regions whose API failed
+
+
+class Places:
+    """Failure isolation per account and region in one pass: the first failure of another place's API (its reader
+    role, its endpoint) is logged and counted, and that place is left alone until the next pass; the other places
+    go on. A failure at home propagates, as in a single-account stack."""
+
+    def __init__(self, home: Place | None, sink: MetricSink, report: PassReport) -> None:
+        self._home = home
+        self._sink = sink
+        self._report = report
+        self._failed: set[Place] = set()
+
+    def call[T](self, arn_or_place: str | Place | None, work: Callable[[], T]) -> T | None:
+        place = place_of(arn_or_place) if isinstance(arn_or_place, str) else arn_or_place
+        if self._home is None or place is None or place == self._home:
+            return work()
+        if place in self._failed:
+            return None
+        try:
+            return work()
+        except (ClientError, BotoCoreError) as error:
+            self._failed.add(place)
+            self._report.places_unreachable.append(str(place))
+            self._sink.count(PLACES_UNREACHABLE)
+            logger.error(
+                "account unreachable: its runs wait for the next pass",
+                extra={"account": place.account, "region": place.region, "error": str(error)[:300]},
+            )
+            return None
 
 
 @dataclass
@@ -153,20 +187,32 @@ class Reconciler:
         discover: bool = False,
     ) -> PassReport:
         report = PassReport()
-        self.refresh_workflows(now, report)
+        places = Places(self._api.home, sink, report)
+        self.refresh_workflows(now, report, places)
         if discover:
-            self.discover(now, sink, report, out_of_time)
+            self.discover(now, sink, report, out_of_time, places)
         pending = self._transitions.unverified_runs(listed_before=now - self._settle)
         for index, (workflow_id, run_id) in enumerate(pending):
             if out_of_time():
                 report.runs_left = len(pending) - index
                 break
-            self.reconcile_run(workflow_id, run_id, now, sink, report)
+            self.reconcile_run(workflow_id, run_id, now, sink, report, places=places)
         return report
 
-    def refresh_workflows(self, now: datetime, report: PassReport) -> None:
-        live = {summary.arn: summary for summary in self._api.workflows()}
-        known = {item.workflow_arn: item for item in self._workflows.all() if item.workflow_arn}
+    def refresh_workflows(self, now: datetime, report: PassReport, places: Places | None = None) -> None:
+        """Each place's workflows (home, and every other place a workflow has been seen in) against the stored ones."""
+        places = places or Places(None, MetricSink(), report)
+        known_by_place: dict[Place | None, dict[str, WorkflowItem]] = {self._api.home: {}}
+        for item in self._workflows.all():
+            if item.workflow_arn:
+                known_by_place.setdefault(place_of(item.workflow_arn), {})[item.workflow_arn] = item
+        for place, known in known_by_place.items():
+            places.call(place, partial(self._refresh_place, place, known, now, report))
+
+    def _refresh_place(
+        self, place: Place | None, known: dict[str, WorkflowItem], now: datetime, report: PassReport
+    ) -> None:
+        live = {summary.arn: summary for summary in self._api.workflows(place)}
         for arn, summary in live.items():
             item = known.get(arn)
             if item and item.described_at and item.deleted_at is None and item.modified_at == summary.modified_at:
@@ -181,8 +227,16 @@ class Reconciler:
                 report.workflows_deleted += 1
                 logger.info("workflow deleted", extra={"workflow": item.workflow_name, "workflow_arn": arn})
 
-    def discover(self, now: datetime, sink: MetricSink, report: PassReport, out_of_time: Callable[[], bool]) -> None:
+    def discover(
+        self,
+        now: datetime,
+        sink: MetricSink,
+        report: PassReport,
+        out_of_time: Callable[[], bool],
+        places: Places | None = None,
+    ) -> None:
         """Import the runs the API shows and no event brought; say when no event brought any (events stopped)."""
+        places = places or Places(None, sink, report)
         watch = EventsWatch(since=now - self._events_stopped_after, settled_before=now - self._settle)
         workflows = [item for item in self._workflows.all() if item.deleted_at is None and item.workflow_arn]
         workflows = discovery_turn(workflows, now)
@@ -191,7 +245,10 @@ class Reconciler:
                 report.workflows_left = len(workflows) - index
                 break
             since = max(workflow.first_seen_at or now, now - DISCOVERY_LOOKBACK)
-            recent = self._api.recent_runs(str(workflow.workflow_arn), since, DISCOVERY_PAGES)
+            arn = str(workflow.workflow_arn)
+            recent = places.call(arn, partial(self._api.recent_runs, arn, since, DISCOVERY_PAGES))
+            if recent is None:
+                continue
             report.workflows_listed += 1
             if not recent.newest_first or not recent.complete:
                 logger.warning(
@@ -206,7 +263,7 @@ class Reconciler:
             stored = self._runs.seen_since(workflow.workflow_id, since - STORED_MARGIN)
             watch.add(recent.runs, stored)
             for summary in missing_runs(recent.runs, stored, watch.settled_before):
-                self._import_run(workflow, summary, now, sink, report)
+                self._import_run(workflow, summary, now, sink=sink, report=report, places=places)
         if watch.stopped:
             report.events_stopped = True
             sink.count(EVENTS_STOPPED)
@@ -216,7 +273,14 @@ class Reconciler:
             )
 
     def _import_run(
-        self, workflow: WorkflowItem, summary: RunSummary, now: datetime, sink: MetricSink, report: PassReport
+        self,
+        workflow: WorkflowItem,
+        summary: RunSummary,
+        now: datetime,
+        *,
+        sink: MetricSink,
+        report: PassReport,
+        places: Places,
     ) -> None:
         arn = str(workflow.workflow_arn)
         started = run_event(arn, summary.as_answer(), now, state=RunState.STARTING)
@@ -229,7 +293,7 @@ class Reconciler:
             "run discovered: no event brought it",
             extra={"workflow": workflow.workflow_name, "run_id": summary.run_id, "api": summary.status},
         )
-        self.reconcile_run(workflow.workflow_id, summary.run_id, now, sink, report, discovered=True)
+        self.reconcile_run(workflow.workflow_id, summary.run_id, now, sink, report, discovered=True, places=places)
 
     def reconcile_run(
         self,
@@ -240,14 +304,33 @@ class Reconciler:
         report: PassReport,
         *,
         discovered: bool = False,
+        places: Places | None = None,
     ) -> None:
-        """Check one run against the API and repair it (a discovered run is counted as discovered, not repaired)."""
+        """Check one run against the API and repair it (a discovered run is counted as discovered, not repaired).
+        A run of a place whose API cannot be read stays unverified for the next pass."""
         run, attempts = self._runs.load(workflow_id, run_id)
         report.runs_checked += 1
         if run is None or not run.workflow_arn:
             self._transitions.mark_verified(workflow_id, run_id)
             return
-        arn = run.workflow_arn
+        places = places or Places(None, sink, report)
+        places.call(
+            run.workflow_arn,
+            partial(self._check_run, run, attempts, now, sink=sink, report=report, discovered=discovered),
+        )
+
+    def _check_run(
+        self,
+        run: RunItem,
+        attempts: list[TaskAttemptItem],
+        now: datetime,
+        *,
+        sink: MetricSink,
+        report: PassReport,
+        discovered: bool,
+    ) -> None:
+        workflow_id, run_id = run.workflow_id, run.run_id
+        arn = str(run.workflow_arn)
         final = (run.status_rank or 0) >= TERMINAL_RANK
         answer = None
         if not final or run.seen_starting is None:

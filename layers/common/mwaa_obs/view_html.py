@@ -64,7 +64,7 @@ class Navigation(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class Place:
+class Viewer:
     """Where the page is read: for the console links and the CLI command it shows."""
 
     region: str
@@ -114,8 +114,8 @@ _FILLS = "".join(f".mo .f-{state.lower()}{{background:{look.colour}}}" for state
 )
 
 
-def page(body: str, place: Place) -> str:
-    theme = "dark" if place.theme == "dark" else "light"
+def page(body: str, viewer: Viewer) -> str:
+    theme = "dark" if viewer.theme == "dark" else "light"
     return (
         f'<div class="cwdb-no-default-styles"></div><style>{_STYLE}{_FILLS}</style><div class="mo {theme}">{body}</div>'
     )
@@ -128,13 +128,13 @@ def _legend(states: Sequence[str]) -> str:
     return f'<p class="legend muted">{items}<span>n: attempts</span></p>'
 
 
-def _run_heading(run: RunView, nav: Navigation, place: Place) -> str:
+def _run_heading(run: RunView, nav: Navigation, viewer: Viewer) -> str:
     mark = look(run.state)
     label = f'<span style="color:{mark.colour}">{mark.symbol}</span> {_text(_when(run.created_at)[5:16])}'
     title = (
         f"run {run.run_id} ({run.run_type or 'run'}), {mark.word}; started {_when(run.started_at)}, "
         f"ended {_when(run.ended_at)}. Gantt: click. CLI: "
-        f"{runs_show_command(run.run_id, run.workflow_name, place.stack_name)}"
+        f"{runs_show_command(run.run_id, run.workflow_name, viewer.stack_name)}"
     )
     params = {"view": "gantt", "workflow": run.workflow_name, "runId": run.run_id}
     return (
@@ -143,7 +143,7 @@ def _run_heading(run: RunView, nav: Navigation, place: Place) -> str:
     )
 
 
-def _cell(task_id: str, run: RunView, cell: Cell | None, place: Place) -> str:
+def _cell(task_id: str, run: RunView, cell: Cell | None, viewer: Viewer) -> str:
     data = f'data-task="{_text(task_id)}" data-run="{_text(run.run_id)}"'
     if cell is None:
         return f'<td class="cell none" {data} data-state="" title="no attempt">–</td>'
@@ -159,7 +159,7 @@ def _cell(task_id: str, run: RunView, cell: Cell | None, place: Place) -> str:
     count = f'<span class="n">{cell.attempts}</span>' if cell.attempts > 1 else ""
     content = f"{mark.symbol}{count}"
     if cell.log_stream:
-        url = log_stream_url(place.region, run.log_group, cell.log_stream)
+        url = log_stream_url(run.region or viewer.region, run.log_group, cell.log_stream)
         content = f'<a href="{_text(url)}" target="_blank" rel="noopener">{content}</a>'
     return (
         f'<td class="cell {_fill(cell.state)}" {data} data-state="{_text(cell.state)}" '
@@ -168,30 +168,30 @@ def _cell(task_id: str, run: RunView, cell: Cell | None, place: Place) -> str:
     )
 
 
-def render_grid(workflow_name: str, grid: Grid, nav: Navigation, place: Place) -> str:
+def render_grid(workflow_name: str, grid: Grid, nav: Navigation, viewer: Viewer) -> str:
     if not grid.runs:
-        return page(f"<p>No runs of {_text(workflow_name)} in this time range.</p>", place)
-    heading = "".join(_run_heading(run, nav, place) for run in grid.runs)
+        return page(f"<p>No runs of {_text(workflow_name)} in this time range.</p>", viewer)
+    heading = "".join(_run_heading(run, nav, viewer) for run in grid.runs)
     rows = "".join(
         f'<tr data-task="{_text(task)}"><th>{_text(task)}</th>'
-        + "".join(_cell(task, run, grid.cells.get((task, run.run_id)), place) for run in grid.runs)
+        + "".join(_cell(task, run, grid.cells.get((task, run.run_id)), viewer) for run in grid.runs)
         + "</tr>"
         for task in grid.tasks
     )
-    console = f'<a href="{_text(workflows_console_url(place.region))}" target="_blank" rel="noopener">console</a>'
+    console = f'<a href="{_text(workflows_console_url(viewer.region))}" target="_blank" rel="noopener">console</a>'
     table = (
         f'<table class="grid" data-workflow="{_text(workflow_name)}"><thead><tr><th>{_text(workflow_name)} '
         f"({console})</th>{heading}</tr></thead><tbody>{rows}</tbody></table>"
     )
     states = [TaskState.SUCCESS, TaskState.FAILED, TaskState.UPSTREAM_FAILED, TaskState.TIMEOUT, TaskState.RUNNING]
-    return page(table + _legend(states), place)
+    return page(table + _legend(states), viewer)
 
 
 def _position(at: datetime, begin: datetime, span: float) -> float:
     return round(100 * (at - begin).total_seconds() / span, 2)
 
 
-def _bar(bar: Bar, begin: datetime, span: float, place: Place, log_group: str) -> str:
+def _bar(bar: Bar, begin: datetime, span: float, region: str, log_group: str) -> str:
     mark = look(bar.state)
     left = _position(bar.started_at, begin, span)
     width = max(0.3, round(_position(bar.ended_at, begin, span) - left, 2))
@@ -204,7 +204,7 @@ def _bar(bar: Bar, begin: datetime, span: float, place: Place, log_group: str) -
         lines.append(first_line(bar.error, ERROR_CHARACTERS))
     symbol = mark.symbol
     if bar.log_stream:
-        url = log_stream_url(place.region, log_group, bar.log_stream)
+        url = log_stream_url(region, log_group, bar.log_stream)
         symbol = f'<a href="{_text(url)}" target="_blank" rel="noopener">{symbol}</a>'
     return (
         f'<div class="bar {_fill(bar.state)}{" critical" if bar.critical else ""}" '
@@ -229,10 +229,10 @@ def _gaps(bars: Sequence[Bar], begin: datetime, span: float) -> str:
     return "".join(gaps)
 
 
-def render_gantt(chart: Gantt, place: Place) -> str:
+def render_gantt(chart: Gantt, viewer: Viewer) -> str:
     run = chart.run
     mark = look(run.state)
-    command = runs_show_command(run.run_id, run.workflow_name, place.stack_name)
+    command = runs_show_command(run.run_id, run.workflow_name, viewer.stack_name)
     head = (
         f'<h4 data-run="{_text(run.run_id)}" data-state="{_text(run.state)}">{_text(run.workflow_name)} run '
         f'{_text(run.run_id)}: <span style="color:{mark.colour}">{mark.symbol}</span> {_text(mark.word)}</h4>'
@@ -241,13 +241,14 @@ def render_gantt(chart: Gantt, place: Place) -> str:
         + f" · <code>{_text(command)}</code> · ★ critical path</p>"
     )
     if chart.begin is None or chart.end is None or not chart.bars:
-        return page(head + "<p>No task ran in this run.</p>", place)
+        return page(head + "<p>No task ran in this run.</p>", viewer)
     span = max(1.0, (chart.end - chart.begin).total_seconds())
     rows = []
     for task in chart.tasks:
         bars = [bar for bar in chart.bars if bar.task_id == task]
         star = "★ " if any(bar.critical for bar in bars) else ""
-        track = "".join(_bar(bar, chart.begin, span, place, run.log_group) for bar in bars) + _gaps(
+        region = run.region or viewer.region
+        track = "".join(_bar(bar, chart.begin, span, region, run.log_group) for bar in bars) + _gaps(
             bars, chart.begin, span
         )
         if not bars:  # it never ran (upstream failed, or not yet scheduled): say so in the row
@@ -257,17 +258,17 @@ def render_gantt(chart: Gantt, place: Place) -> str:
             f'<tr data-task="{_text(task)}"><th>{star}{_text(task)}</th><td><div class="track">{track}</div></td></tr>'
         )
     states = [TaskState.SUCCESS, TaskState.FAILED, TaskState.UP_FOR_RETRY, TaskState.TIMEOUT, TaskState.RUNNING]
-    return page(head + f'<table class="gantt">{"".join(rows)}</table>' + _legend(states), place)
+    return page(head + f'<table class="gantt">{"".join(rows)}</table>' + _legend(states), viewer)
 
 
-def render_failures(failures: Sequence[RunItem], nav: Navigation, place: Place) -> str:
+def render_failures(failures: Sequence[RunItem], nav: Navigation, viewer: Viewer) -> str:
     if not failures:
-        return page("<p>No failed or timed-out run in this time range.</p>", place)
+        return page("<p>No failed or timed-out run in this time range.</p>", viewer)
     rows = []
     for run in failures:
         mark = look(run.status or "")
         params = {"view": "gantt", "workflow": run.workflow_name, "runId": run.run_id}
-        title = runs_show_command(run.run_id, run.workflow_name, place.stack_name)
+        title = runs_show_command(run.run_id, run.workflow_name, viewer.stack_name)
         rows.append(
             f'<tr class="failure" data-workflow="{_text(run.workflow_name)}" data-run="{_text(run.run_id)}">'
             f"<td>{_text(run.workflow_name)}</td><td>{nav.link(_text(run.run_id), params, title)}</td>"
@@ -276,4 +277,4 @@ def render_failures(failures: Sequence[RunItem], nav: Navigation, place: Place) 
             f"<td>{_text(first_line(run.error_message or '', ERROR_CHARACTERS))}</td></tr>"
         )
     head = "<tr><th>workflow</th><th>run (Gantt)</th><th>outcome</th><th>ended</th><th>error</th></tr>"
-    return page(f'<table class="failures">{head}{"".join(rows)}</table>', place)
+    return page(f'<table class="failures">{head}{"".join(rows)}</table>', viewer)

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from mwaa_obs.events import workflow_name_of
+from mwaa_obs.events import place_of, workflow_name_of
 from mwaa_obs.messages import task_log_group
 from mwaa_obs.states import TASK_NEVER_RAN_STATES, TaskState
 from mwaa_obs.store.schema import RunItem, TaskAttemptItem
@@ -40,6 +40,7 @@ class RunView:
     error: str | None
     attempts: tuple[AttemptView, ...]  # by task, then attempt
     log_group: str  # of its task logs
+    region: str | None = None  # where its task logs are (its workflow's region)
 
     @property
     def workflow_name(self) -> str:
@@ -75,6 +76,7 @@ def run_view(run: RunItem, attempts: Iterable[TaskAttemptItem], log_group: str |
         error=run.error_message,
         attempts=tuple(views),
         log_group=log_group or task_log_group(run.workflow_id),
+        region=place.region if (place := place_of(run.workflow_arn or "")) else None,
     )
 
 

@@ -21,7 +21,7 @@ from mwaa_obs.states import FAILED_RUN_STATES
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.schema import RunItem
 from mwaa_obs.store.workflows import Workflows
-from mwaa_obs.view_html import Navigation, Place, page, render_failures, render_gantt, render_grid
+from mwaa_obs.view_html import Navigation, Viewer, page, render_failures, render_gantt, render_grid
 from mwaa_obs.views import RunView, gantt, grid, run_view
 
 VIEWS = ("grid", "gantt", "failures")
@@ -141,16 +141,16 @@ class ViewReader:
         return [run for run in found if run.ended_at is None or start <= run.ended_at <= end][:FAILURE_ROWS]
 
 
-def render(request: ViewRequest, reader: ViewReader, nav: Navigation, place: Place, now: datetime) -> str:
+def render(request: ViewRequest, reader: ViewReader, nav: Navigation, viewer: Viewer, now: datetime) -> str:
     if request.view == "failures":
-        return render_failures(reader.failures(request.start, request.end), nav, place)
+        return render_failures(reader.failures(request.start, request.end), nav, viewer)
     assert request.workflow is not None  # ViewRequest.of refuses a grid or Gantt without one
     ids = reader.workflow_ids(request.workflow)
     if not ids:
-        return page(f"<p>No workflow named {_quoted(request.workflow)} has been seen.</p>", place)
+        return page(f"<p>No workflow named {_quoted(request.workflow)} has been seen.</p>", viewer)
     if request.view == "grid":
         runs = reader.runs_between(ids, request.start, request.end, request.runs)
-        return render_grid(request.workflow, grid(reader.load(runs)), nav, place)
+        return render_grid(request.workflow, grid(reader.load(runs)), nav, viewer)
     if request.run_id is not None:
         chosen = reader.run(ids, request.run_id)
     else:  # the latest failed run in the range, else the latest run
@@ -158,8 +158,8 @@ def render(request: ViewRequest, reader: ViewReader, nav: Navigation, place: Pla
         latest = next((run for run in runs if run.status in FAILED_RUN_STATES), runs[0] if runs else None)
         chosen = reader.load([latest])[0] if latest is not None else None
     if chosen is None:
-        return page(f"<p>No such run of {_quoted(request.workflow)} in this time range.</p>", place)
-    return render_gantt(gantt(chosen, now), place)
+        return page(f"<p>No such run of {_quoted(request.workflow)} in this time range.</p>", viewer)
+    return render_gantt(gantt(chosen, now), viewer)
 
 
 def _quoted(text: str) -> str:
@@ -195,7 +195,9 @@ Viewers need `lambda:InvokeFunction` on this function (docs/VIEWS.md, "Who can s
 """
 
 
-def handle(event: Mapping[str, Any], reader: ViewReader, place: Callable[[str], Place], arn: str, now: datetime) -> Any:
+def handle(
+    event: Mapping[str, Any], reader: ViewReader, viewer: Callable[[str], Viewer], arn: str, now: datetime
+) -> Any:
     """One widget call: its documentation when CloudWatch asks (`describe`), else the HTML of the view asked."""
     if event.get("describe"):
         return {"markdown": DESCRIPTION}
@@ -203,5 +205,5 @@ def handle(event: Mapping[str, Any], reader: ViewReader, place: Callable[[str], 
     try:
         request = ViewRequest.from_widget_event(event, now)
     except RequestError as error:
-        return page(f"<p>{html.escape(str(error))}</p>", place(theme))
-    return render(request, reader, WidgetNavigation(arn), place(request.theme), now)
+        return page(f"<p>{html.escape(str(error))}</p>", viewer(theme))
+    return render(request, reader, WidgetNavigation(arn), viewer(request.theme), now)

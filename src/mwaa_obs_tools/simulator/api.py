@@ -1,6 +1,8 @@
 """The MWAA Serverless API over HTTP, as botocore speaks it: JSON 1.0, `X-Amz-Target: AmazonMWAAServerless.<Op>`.
 
-`boto3.client("mwaa-serverless", endpoint_url=server.url)` works unchanged against it. Besides the 15
+`boto3.client("mwaa-serverless", endpoint_url=server.url)` works unchanged against it. One server can answer for
+several accounts and regions, one engine each: a request goes to the engine of its signature's region and of the
+account its access key belongs to (moto's, for the assumed-role keys of the local stack). Besides the 15
 operations, a few simulator-only paths under /_simulator/ set failure injection (of workflows' tasks, and
 throttling of the API itself) and move the virtual clock. `ApiServer.traffic` counts the requests by operation.
 """
@@ -8,10 +10,11 @@ throttling of the API itself) and move the virtual clock. `ApiServer.traffic` co
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -311,7 +314,40 @@ class Traffic:
             return True
 
 
-def _admin(engine: Engine, traffic: Traffic, path: str, body: dict[str, Any]) -> dict[str, Any]:
+_CREDENTIAL = re.compile(r"Credential=(?P<key>[^/,\s]+)/\d{8}/(?P<region>[a-z0-9-]+)/")
+
+
+def _account_of(access_key: str, default: str) -> str:
+    """The account an access key belongs to, as moto knows it when it serves in this process (else `default`)."""
+    try:
+        from moto.iam.models import get_account_id_from  # noqa: PLC0415 - the simulator runs without moto too
+    except ImportError:
+        return default
+    return get_account_id_from(access_key)
+
+
+class Engines:
+    """The engines a server answers for, by (account, region); with one engine, every request is its."""
+
+    def __init__(self, engines: Sequence[Engine]) -> None:
+        self.all = list(engines)
+        self._by_place = {(engine.account, engine.region): engine for engine in engines}
+
+    def for_request(self, authorization: str) -> Engine:
+        if len(self.all) == 1:
+            return self.all[0]
+        match = _CREDENTIAL.search(authorization)
+        if match is None:
+            raise ServiceError("AccessDeniedException", "the request is not signed")
+        account = _account_of(match["key"], self.all[0].account)
+        engine = self._by_place.get((account, match["region"]))
+        if engine is None:
+            raise ServiceError("AccessDeniedException", f"no simulated account {account} in {match['region']}")
+        return engine
+
+
+def _admin(engines: Engines, traffic: Traffic, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    engine = engines.all[0]
     if path == "/_simulator/throttle":
         with traffic.lock:
             traffic.throttle_next = int(body.get("requests", 0))
@@ -323,13 +359,20 @@ def _admin(engine: Engine, traffic: Traffic, path: str, body: dict[str, Any]) ->
             failure_rate={k: float(v) for k, v in body.get("failure_rate", {}).items()},
             durations={k: float(v) for k, v in body.get("durations", {}).items()},
         )
-        engine.set_faults(body["workflow"], faults)
+        named = [e for e in engines.all if any(w.definition.name == body["workflow"] for w in e.workflows.values())]
+        for each in named or [engine]:
+            if body.get("account") in {None, each.account}:
+                each.set_faults(body["workflow"], faults)
     elif path == "/_simulator/advance":
         limit = engine.now + timedelta(seconds=float(body.get("seconds", 0)))
-        if body.get("until_idle"):
-            engine.advance_until_idle(limit)
-        else:
-            engine.advance(limit)
+        for each in engines.all:
+            if body.get("until_idle"):
+                each.advance_until_idle(limit)
+            else:
+                each.advance(limit)
+        latest = max(each.now for each in engines.all)
+        for each in engines.all:  # one clock: every account and region ends at the same time
+            each.advance(latest)
     elif path != "/_simulator/clock":
         raise ServiceError("ResourceNotFoundException", f"no simulator path {path}")
     return {"now": engine.now.isoformat()}
@@ -338,12 +381,13 @@ def _admin(engine: Engine, traffic: Traffic, path: str, body: dict[str, Any]) ->
 class ApiServer:
     """Serves an engine on loopback; optionally moves its clock at `speed` virtual seconds per real second."""
 
-    def __init__(self, engine: Engine, port: int = 0, speed: float = 0.0) -> None:
+    def __init__(self, engine: Engine, port: int = 0, speed: float = 0.0, *, more: Sequence[Engine] = ()) -> None:
         self.engine = engine
+        self.engines = Engines([engine, *more])
         self._speed = speed
         self._stopped = threading.Event()
         self.traffic = Traffic()
-        handler = _handler_for(engine, self.traffic)
+        handler = _handler_for(self.engines, self.traffic)
         self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self._threads = [threading.Thread(target=self._server.serve_forever, daemon=True)]
         if speed > 0:
@@ -370,10 +414,12 @@ class ApiServer:
 
     def _tick(self, interval: float = 0.1) -> None:
         while not self._stopped.wait(interval):
-            self.engine.advance(self.engine.now + timedelta(seconds=interval * self._speed))
+            until = self.engine.now + timedelta(seconds=interval * self._speed)
+            for engine in self.engines.all:
+                engine.advance(until)
 
 
-def _handler_for(engine: Engine, traffic: Traffic) -> type[BaseHTTPRequestHandler]:
+def _handler_for(engines: Engines, traffic: Traffic) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         # Headers and body leave in separate small writes: with Nagle's algorithm on, the body waits for the
@@ -385,7 +431,7 @@ def _handler_for(engine: Engine, traffic: Traffic) -> type[BaseHTTPRequestHandle
             try:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 if self.path.startswith("/_simulator/"):
-                    self._send(200, _admin(engine, traffic, self.path, body))
+                    self._send(200, _admin(engines, traffic, self.path, body))
                     return
                 target = self.headers.get("X-Amz-Target", "")
                 name = target.removeprefix(TARGET_PREFIX)
@@ -394,7 +440,7 @@ def _handler_for(engine: Engine, traffic: Traffic) -> type[BaseHTTPRequestHandle
                     raise ServiceError("UnknownOperationException", f"unknown operation {target!r}")
                 if not traffic.admit(name):
                     raise ServiceError("ThrottlingException", "Rate exceeded")
-                self._send(200, operation(engine, body))
+                self._send(200, operation(engines.for_request(self.headers.get("Authorization", "")), body))
             except ServiceError as error:
                 status = 404 if error.code == "ResourceNotFoundException" else 400
                 self._send(status, {"__type": error.code, "message": str(error)})

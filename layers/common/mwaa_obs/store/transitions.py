@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from mwaa_obs.events import RunEvent, StateEvent, TaskEvent
+from mwaa_obs.events import Place, RunEvent, StateEvent, TaskEvent
 from mwaa_obs.states import FAILED_RUN_STATES, RUN_RANK, TASK_RANK, seen_attribute
 from mwaa_obs.store.schema import (
     RUN_SORT_KEY,
@@ -67,7 +67,8 @@ class Recorded:
 
 
 class Transitions:
-    """Writes transitions through one botocore DynamoDB client (stubbed in benchmarks, moto in tests)."""
+    """Writes transitions through one botocore DynamoDB client (stubbed in benchmarks, moto in tests). `home`: the
+    stack's account and region, which the events' workflow ids are relative to (mwaa_obs.events.WorkflowRef)."""
 
     def __init__(
         self,
@@ -75,7 +76,10 @@ class Transitions:
         table_name: str,
         history_ttl: timedelta,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        home: Place | None,
     ) -> None:
+        self.home = home
         self._client = client
         self._table_name = table_name
         self._history_ttl = history_ttl

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from mwaa_obs.events import Place, workflow_ref
 from mwaa_obs.mwaa_api import WorkflowAnswer
 from mwaa_obs.store.schema import (
     WORKFLOW_SORT_KEY,
@@ -18,7 +19,11 @@ from mwaa_obs.store.update import Update, query
 
 
 class Workflows:
-    def __init__(self, client: Any, table_name: str) -> None:
+    """`home`: the stack's account and region, which workflow ids are relative to (None: ids unqualified; enough
+    for every read, which takes the ids from the keys)."""
+
+    def __init__(self, client: Any, table_name: str, *, home: Place | None = None) -> None:
+        self._home = home
         self._client = client
         self._table_name = table_name
 
@@ -58,7 +63,10 @@ class Workflows:
 
     def save_description(self, found: WorkflowAnswer, now: datetime) -> None:
         """Store what GetWorkflow says of a workflow (creating its item if no event has named it yet)."""
-        workflow_id = found.arn.rsplit("/", 1)[1]
+        ref = workflow_ref(found.arn, self._home)
+        if ref is None:
+            raise ValueError(f"not a workflow ARN: {found.arn!r}")
+        workflow_id = ref.workflow_id
         update = Update(workflow_key(workflow_id), WORKFLOW_SORT_KEY)
         update.set(WorkflowItem.kind, WorkflowItem)
         update.set(WorkflowItem.workflow_arn, found.arn)

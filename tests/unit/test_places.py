@@ -1,0 +1,87 @@
+"""Central mode: one account's unreachable API costs that account its pass, never the others'; the API of each
+workflow is asked where the workflow lives."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from mwaa_obs.events import Place
+from mwaa_obs.metrics import PLACES_UNREACHABLE
+from mwaa_obs.mwaa_api import MwaaApi, ReaderClients, ReaderRole
+from mwaa_obs.reconcile import PassReport, Places
+from mwaa_obs.telemetry import MetricSink
+from mwaa_obs_tools.sample_events import HOME, OTHER
+
+THIRD = Place("333333333333", "ap-southeast-2")
+
+
+def denied(*_: Any, **__: Any) -> Any:
+    raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not trusted"}}, "AssumeRole")
+
+
+def test_a_failing_place_is_counted_once_and_left_alone_while_the_others_go_on() -> None:
+    sink, report = MetricSink(), PassReport()
+    places = Places(HOME, sink, report)
+    calls: list[Place] = []
+
+    def work(place: Place) -> str:
+        calls.append(place)
+        if place == OTHER:
+            denied()
+        return str(place)
+
+    answers = [places.call(place, partial(work, place)) for place in (OTHER, THIRD, OTHER, HOME)]
+    assert answers == [None, str(THIRD), None, str(HOME)]
+    assert calls == [OTHER, THIRD, HOME]  # the failed place is not asked again in this pass
+    assert [point.spec for point in sink.points] == [PLACES_UNREACHABLE]
+    assert report.places_unreachable == [str(OTHER)]
+
+
+def test_a_failure_at_home_is_not_hidden() -> None:
+    places = Places(HOME, MetricSink(), PassReport())
+    with pytest.raises(ClientError):
+        places.call(HOME, denied)
+
+
+def test_a_workflow_arn_picks_its_place() -> None:
+    places = Places(HOME, MetricSink(), PassReport())
+    arn = f"arn:aws:airflow-serverless:{OTHER.region}:{OTHER.account}:workflow/orders_etl-Zz9Yy8Xx7W"
+    assert places.call(arn, denied) is None
+
+
+class FakeSts:
+    def __init__(self) -> None:
+        self.asked: list[dict[str, Any]] = []
+
+    def assume_role(self, **request: Any) -> dict[str, Any]:
+        self.asked.append(request)
+        expiry = datetime(2026, 12, 4, 13, 0, tzinfo=UTC)
+        keys = {"AccessKeyId": "ASIA" + "X" * 16, "SecretAccessKey": "s", "SessionToken": "t"}
+        return {"Credentials": {**keys, "Expiration": expiry}}
+
+
+def test_calls_go_to_the_workflows_own_place_through_its_reader_role_renewed_before_expiry() -> None:
+    sts = FakeSts()
+    now = [datetime(2026, 12, 4, 12, 0, tzinfo=UTC).timestamp()]
+    home_client = object()
+    clients = ReaderClients(HOME, ReaderRole("mwaa-obs-reader", "id-1"), sts, lambda: now[0])
+    api = MwaaApi(home_client, clients)
+    assert api._for(HOME) is home_client
+    there = api._for(OTHER)
+    assert there.meta.region_name == OTHER.region
+    assert sts.asked == [
+        {
+            "RoleArn": f"arn:aws:iam::{OTHER.account}:role/mwaa-obs-reader-{OTHER.region}",
+            "RoleSessionName": "mwaa-obs",
+            "ExternalId": "id-1",
+        }
+    ]
+    assert api._for(OTHER) is there
+    now[0] += timedelta(minutes=55).total_seconds()  # within 10 minutes of the expiry: assumed again
+    assert api._for(OTHER) is not there
+    assert len(sts.asked) == 2
