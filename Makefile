@@ -55,6 +55,7 @@ lint: venv
 
 validate: venv
 	AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline sam validate --lint --template template.yaml
+	$(VENV)/bin/cfn-lint forwarder/template.yaml
 
 # The fast loop (about 30 s): pure logic, template and docs rules, the security scan, the simulator.
 unit: venv checkov

@@ -130,14 +130,16 @@ def _summarise(stack: localstack.LocalStack) -> tuple[str, str] | None:
     """Per workflow: runs, success rate, p50/p95 duration, failed runs with their failed tasks; returns one of them."""
     first_failed = None
     print()
-    for workflow in sorted(stack.workflows.all(), key=lambda w: w.workflow_name):
+    workflows = sorted(stack.workflows.all(), key=lambda w: w.workflow_name)
+    width = max((len(w.workflow_name) for w in workflows), default=0) + 2
+    for workflow in workflows:
         runs = stack.runs.recent(workflow.workflow_id, limit=500)
         outcomes = Counter(run.status for run in runs)
         durations = sorted(
             (run.ended_at - run.started_at).total_seconds() for run in runs if run.ended_at and run.started_at
         )
         rate = outcomes[RunState.SUCCESS] / len(runs) if runs else 0
-        line = f"{workflow.workflow_name:<20} {counted(len(runs), 'run'):>8}  {rate:>4.0%} succeeded"
+        line = f"{workflow.workflow_name:<{width}} {counted(len(runs), 'run'):>8}  {rate:>4.0%} succeeded"
         if durations:
             p95 = statistics.quantiles(durations, n=20)[-1] if len(durations) > 1 else durations[0]
             line += f"  duration p50 {statistics.median(durations):.0f} s, p95 {p95:.0f} s"

@@ -15,6 +15,7 @@ from typing import Any, Final, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from mwaa_obs.events import PLACE_SEPARATOR
 from mwaa_obs.metrics import INVALID_EVENTS, UNKNOWN_EVENT_TYPES
 from mwaa_obs.mwaa_api import MwaaApi
 from mwaa_obs.settings import InvalidSettings, parse_settings
@@ -213,11 +214,15 @@ class Doctor:
 
     def workflows(self) -> Check:
         listed = {summary.arn: summary.name for summary in self.clients.api.workflows()}
-        known = {
-            item.workflow_arn
+        stored = [
+            item
             for item in Workflows(self.clients.dynamodb, self.outputs["StateTableName"]).all()
             if item.workflow_arn and item.deleted_at is None
-        }
+        ]
+        # Central mode: a workflow of another account or region (a qualified id) is read through its reader role
+        # by the reconciler, not by this API client.
+        known = {item.workflow_arn for item in stored if PLACE_SEPARATOR not in item.workflow_id}
+        elsewhere = len(stored) - len(known)
         unknown = sorted(name for arn, name in listed.items() if arn not in known)
         gone = len(known - listed.keys())
         if unknown:
@@ -228,6 +233,8 @@ class Doctor:
                 "the reconciler describes them on its next pass; if this lasts, read its log",
             )
         extra = f"; {gone} stored ones no longer listed (marked deleted on the next pass)" if gone else ""
+        if elsewhere:
+            extra += f"; {elsewhere} of other accounts and regions (read by the reconciler through their reader roles)"
         return Check("workflows", "ok", f"the {len(listed)} the API lists are all in the table{extra}")
 
     # --- helpers ---------------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import boto3
 import pytest
 from moto.sts.models import sts_backends
 
-from mwaa_obs_tools import emulator, localstack
+from mwaa_obs_tools import cli, emulator, localstack
 from mwaa_obs_tools.alarm_evaluator import EmulatorAlarms
 from mwaa_obs_tools.sample_events import EXAMPLES, OTHER
 from mwaa_obs_tools.simulator.engine import Faults
@@ -182,3 +182,15 @@ def test_runs_list_and_the_runs_widget_keep_them_apart(
     page = stack.widget(widget_event(stack, view="grid", workflow=OTHER_LABEL, runs=25))
     assert all(run_id in page for run_id in ran["runs"][OTHER_LABEL])
     assert not any(run_id in page for run_id in ran["runs"][HOME_LABEL])
+
+
+def test_the_doctor_checks_the_home_workflows_and_counts_the_others_apart(
+    stack: localstack.LocalStack, ran: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    command = ["doctor", "--endpoint-url", stack.endpoint, "--api-endpoint-url", stack.simulator.url, "--json"]
+    capsys.readouterr()
+    cli.main(command)
+    (check,) = [c for c in json.loads(capsys.readouterr().out) if c["name"] == "workflows"]
+    assert check["status"] == "ok"
+    assert "no longer listed" not in check["detail"]  # the other account's workflow is not taken for deleted
+    assert "1 of other accounts and regions" in check["detail"]

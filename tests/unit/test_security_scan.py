@@ -82,3 +82,10 @@ def test_checkov_reports_an_unencrypted_topic(tmp_path: Path, deployed_template:
     weakened = tmp_path / "weakened.json"
     weakened.write_text(json.dumps(deployed))
     assert "AWS::SNS::Topic.AlertTopic" in checkov_failures(weakened)["CKV_AWS_26"]
+
+
+def test_checkov_finds_nothing_in_the_forwarder_but_the_accepted_queue_encryption() -> None:
+    """forwarder/template.yaml (plain CloudFormation): only the SSE-SQS false positive of its dead-letter queue."""
+    assert checkov_failures(REPO / "forwarder" / "template.yaml") == {
+        "CKV_AWS_27": {"AWS::SQS::Queue.ForwardDeadLetterQueue"}
+    }
