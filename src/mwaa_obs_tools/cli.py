@@ -579,8 +579,9 @@ def _date(text: str) -> datetime:
 
 def _backfill(args: argparse.Namespace) -> int:
     from mwaa_obs.aws import dynamodb_client  # noqa: PLC0415
+    from mwaa_obs.config import ReaderRole  # noqa: PLC0415
     from mwaa_obs.events import Place  # noqa: PLC0415
-    from mwaa_obs.mwaa_api import MwaaApi, ReaderClients, ReaderRole, api_client  # noqa: PLC0415
+    from mwaa_obs.mwaa_api import MwaaApi, ReaderClients, api_client  # noqa: PLC0415
     from mwaa_obs.store.transitions import Transitions  # noqa: PLC0415
     from mwaa_obs_tools import backfill  # noqa: PLC0415
 

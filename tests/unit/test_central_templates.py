@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from mwaa_obs.config import ReaderRole
 from mwaa_obs.events import Place
-from mwaa_obs.mwaa_api import ReaderRole
+from mwaa_obs.mwaa_api import reader_role_arn
 from mwaa_obs_tools import emulator
 
 FORWARDER = emulator.REPO_ROOT / "forwarder" / "template.yaml"
@@ -101,7 +102,7 @@ def test_the_reader_role_is_named_as_the_central_functions_assume_it(
     assert name == "${ReaderRoleName}-${AWS::Region}"
     default = forwarder["Parameters"]["ReaderRoleName"]["Default"]
     assert default == template["Parameters"]["ReaderRoleName"]["Default"]
-    assumed = ReaderRole(default, "x").arn(Place("210987654321", "eu-west-1"))
+    assumed = reader_role_arn(ReaderRole(default, "x"), Place("210987654321", "eu-west-1"))
     assert assumed == f"arn:aws:iam::210987654321:role/{default}-eu-west-1"
     # What the functions may assume covers exactly the roles named so.
     (grant,) = [s for name, s in _statements(central) if s.get("Action") == "sts:AssumeRole" and "Sid" in s][:1]

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from mwaa_obs.config import ReaderRole
 from mwaa_obs.events import Place
 from mwaa_obs.metrics import PLACES_UNREACHABLE
-from mwaa_obs.mwaa_api import MwaaApi, ReaderClients, ReaderRole
+from mwaa_obs.mwaa_api import MwaaApi, ReaderClients
 from mwaa_obs.reconcile import PassReport, Places
 from mwaa_obs.telemetry import MetricSink
 from mwaa_obs_tools.sample_events import HOME, OTHER

@@ -9,7 +9,6 @@ from datetime import timedelta
 
 from mwaa_obs import DEFAULT_STACK_NAME
 from mwaa_obs.events import Place
-from mwaa_obs.mwaa_api import ReaderRole
 
 
 class ConfigError(RuntimeError):
@@ -62,6 +61,15 @@ def _notices_queue_url(env: Mapping[str, str]) -> str:
 
 def _settings_parameter(env: Mapping[str, str]) -> str:
     return _required(env, "SETTINGS_PARAMETER")
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderRole:
+    """The read-only role a forwarder stack creates in another account (forwarder/template.yaml), one per region,
+    named `<name>-<region>`, assumed with the external id."""
+
+    name: str
+    external_id: str
 
 
 @dataclass(frozen=True, slots=True)

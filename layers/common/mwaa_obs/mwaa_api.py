@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 
 from mwaa_obs import PRODUCT
 from mwaa_obs.aws import LazyClient, aws_config, aws_session
+from mwaa_obs.config import ReaderRole
 from mwaa_obs.events import Place, place_of
 from mwaa_obs.times import parse_time
 
@@ -53,17 +54,10 @@ def api_client(
     return session.create_client(SERVICE_NAME, region_name=region, config=config, **keys)
 
 
-@dataclass(frozen=True, slots=True)
-class ReaderRole:
-    """The read-only role a forwarder stack creates in another account (forwarder/template.yaml), one per region:
-    `<name>-<region>`, assumed with the external id."""
-
-    name: str
-    external_id: str
-
-    def arn(self, place: Place) -> str:
-        partition = aws_session().get_partition_for_region(place.region)
-        return f"arn:{partition}:iam::{place.account}:role/{self.name}-{place.region}"
+def reader_role_arn(role: ReaderRole, place: Place) -> str:
+    """The reader role the forwarder stack of `place` created (forwarder/template.yaml: `<name>-<region>`)."""
+    partition = aws_session().get_partition_for_region(place.region)
+    return f"arn:{partition}:iam::{place.account}:role/{role.name}-{place.region}"
 
 
 def everywhere_api(home: Place, role: ReaderRole) -> MwaaApi:
@@ -88,7 +82,7 @@ class ReaderClients:
         if cached is not None and cached[0] - CREDENTIALS_MARGIN_SECONDS > self._clock():
             return cached[1]
         credentials = self._sts.assume_role(
-            RoleArn=self._role.arn(place), RoleSessionName=PRODUCT, ExternalId=self._role.external_id
+            RoleArn=reader_role_arn(self._role, place), RoleSessionName=PRODUCT, ExternalId=self._role.external_id
         )["Credentials"]
         client = api_client(region=place.region, credentials=credentials)
         self._clients[place] = (credentials["Expiration"].timestamp(), client)
