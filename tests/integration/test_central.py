@@ -194,3 +194,26 @@ def test_the_doctor_checks_the_home_workflows_and_counts_the_others_apart(
     assert check["status"] == "ok"
     assert "no longer listed" not in check["detail"]  # the other account's workflow is not taken for deleted
     assert "1 of other accounts and regions" in check["detail"]
+
+
+def test_backfill_of_the_other_place_reads_it_through_its_reader_role(
+    stack: localstack.LocalStack, ran: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    place = f"{OTHER.account}/{OTHER.region}"
+    command = ["backfill", "--place", place, "--endpoint-url", stack.endpoint]
+    reader = stack.forwarder_outputs["ReaderRoleArn"]
+
+    def times_assumed() -> int:
+        return sum(role.role_arn == reader for role in sts_backends[OTHER.account]["aws"].assumed_roles)
+
+    assumed_before = times_assumed()
+    capsys.readouterr()
+    assert cli.main([*command, "--api-endpoint-url", stack.simulator.url]) == 0
+    printed = capsys.readouterr().out
+    assert times_assumed() == assumed_before + 1  # the CLI read the other place as the reader role
+    # its two runs, of its one workflow, already stored by events and the reconciler: nothing new
+    assert "imported 2 runs" in printed
+    assert "of 1 workflow" in printed
+    assert ", 0 new)" in printed
+    with pytest.raises(SystemExit):
+        cli.main(["backfill", "--place", "eu-west-1", "--endpoint-url", stack.endpoint])
