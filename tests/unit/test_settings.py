@@ -94,3 +94,20 @@ def test_the_source_caches_and_keeps_the_last_good_settings_when_the_document_br
     assert source.get(sink).route_for("sales_x").team == "sales"
     assert store.reads == 2
     assert [point.spec for point in sink.points] == [INVALID_SETTINGS]
+
+
+def test_a_rule_can_route_a_whole_account_or_one_name_in_every_place() -> None:
+    settings = parse_settings(
+        json.dumps(
+            {
+                "workflows": [
+                    {"match": "210987654321/*", "team": "prod"},
+                    {"match": "*orders_etl", "team": "orders"},
+                ]
+            }
+        )
+    )
+    assert settings.route_for("210987654321/eu-west-1/orders_etl").team == "prod"  # central mode's qualified name
+    assert settings.route_for("123456789012/eu-west-1/orders_etl").team == "orders"
+    assert settings.route_for("orders_etl").team == "orders"  # the stack's own account and region
+    assert settings.route_for("billing").team == Route().team
