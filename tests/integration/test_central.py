@@ -7,7 +7,6 @@ reader role the forwarder created there, assumed with the central stack's extern
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -16,11 +15,11 @@ import boto3
 import pytest
 from moto.sts.models import sts_backends
 
-from mwaa_obs_tools import cli, emulator, localstack
+from mwaa_obs_tools import cli, localstack
 from mwaa_obs_tools.alarm_evaluator import EmulatorAlarms
 from mwaa_obs_tools.sample_events import EXAMPLES, OTHER
 from mwaa_obs_tools.simulator.engine import Faults
-from tests.integration.test_end_to_end import cli_json
+from tests.integration.test_end_to_end import cli_json, deployed
 from tests.integration.test_runs_views import widget_event
 
 NAME = "orders_etl"
@@ -31,16 +30,7 @@ OTHER_LABEL = f"{OTHER.account}/{OTHER.region}/{NAME}"
 @pytest.fixture(scope="module")
 def stack(endpoint: str) -> Iterator[localstack.LocalStack]:
     """The central stack (SourceAccountIds: the second account) and the forwarder deployed in that account."""
-    saved = dict(os.environ)
-    emulator.reset(endpoint)
-    local = localstack.LocalStack(endpoint, accounts=2)
-    local.deploy()
-    local.start_simulator()
-    yield local
-    local.stop()
-    emulator.reset(endpoint)
-    os.environ.clear()
-    os.environ.update(saved)
+    yield from deployed(endpoint, accounts=2)
 
 
 @pytest.fixture(scope="module")

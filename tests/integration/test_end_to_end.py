@@ -21,12 +21,13 @@ from tests.simulator import test_definition_shapes as shapes
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "workflows"
 
 
-def deployed(endpoint: str) -> Iterator[localstack.LocalStack]:
+def deployed(endpoint: str, accounts: int = 1) -> Iterator[localstack.LocalStack]:
     """The local stack in the session's emulator, reset before and after: one moto server serves the whole session,
-    and a module's stack must not meet another module's. The environment it sets is restored afterwards."""
+    and a module's stack must not meet another module's. The environment it sets is restored afterwards.
+    `accounts=2`: central mode, with a second account and region (LocalStack)."""
     saved = dict(os.environ)
     emulator.reset(endpoint)
-    local = localstack.LocalStack(endpoint)
+    local = localstack.LocalStack(endpoint, accounts=accounts)
     local.deploy()
     local.start_simulator()
     yield local
