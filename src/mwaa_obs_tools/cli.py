@@ -99,6 +99,13 @@ def _parser() -> argparse.ArgumentParser:
         "--slack-webhook-url",
         help="send Slack messages here (e.g. your own catcher on loopback); default: an embedded catcher that prints",
     )
+    up.add_argument(
+        "--accounts",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="2: central mode, with a second simulated account and region behind its forwarder stack",
+    )
     up.set_defaults(command=_local_up)
 
     simulate = commands.add_parser("simulate", help="create or update a workflow in the simulator and run it")
@@ -307,7 +314,9 @@ def _local_up(args: argparse.Namespace) -> int:
 
     for stopping in (signal.SIGINT, signal.SIGTERM):  # SIGINT explicitly: a background job inherits it ignored
         signal.signal(stopping, on_signal)
-    with localstack.running(args.port, args.simulator_port, args.speed, args.slack_webhook_url) as stack:
+    with localstack.running(
+        args.port, args.simulator_port, args.speed, args.slack_webhook_url, accounts=args.accounts
+    ) as stack:
         print(f"AWS emulator        {stack.endpoint}")
         print(f"MWAA Serverless     {stack.simulator.url}  (simulated time x{args.speed:g})")
         # A real webhook URL is a secret: only the embedded catcher's (loopback, throwaway) is shown.
@@ -315,6 +324,9 @@ def _local_up(args: argparse.Namespace) -> int:
         print(f"Slack webhook       {slack}")
         print(f"stack {localstack.STACK_NAME}: table {stack.outputs['StateTableName']}, "
               f"queue {stack.outputs['EventsQueueUrl'].rsplit('/', 1)[1]}")  # fmt: skip
+        for engine in stack.other_engines:
+            print(f"central mode        account {engine.account} in {engine.region}: same simulator, sign for its "
+                  "account (an assumed role there) and region")  # fmt: skip
         print("ready (Ctrl-C stops)", flush=True)
         emailed = slacked = 0
         while not stop.wait(1.0):
