@@ -207,3 +207,35 @@ def test_backfill_of_the_other_place_reads_it_through_its_reader_role(
     assert ", 0 new)" in printed
     with pytest.raises(SystemExit):
         cli.main(["backfill", "--place", "eu-west-1", "--endpoint-url", stack.endpoint])
+
+
+def test_events_stopping_in_one_account_is_said_though_the_others_still_send(
+    stack: localstack.LocalStack, ran: dict[str, Any]
+) -> None:
+    """Last in this module: it breaks the forwarder. Home keeps sending; the other account's runs reach only its API."""
+    events = localstack.client(stack.endpoint, "events", OTHER)
+    (rule,) = [r for r in events.list_rules()["Rules"] if r["Arn"] == stack.forwarder_outputs["ForwardRuleArn"]]
+    events.remove_targets(Rule=rule["Name"], Ids=["central-bus"])
+    home = boto3.client("mwaa-serverless", endpoint_url=stack.simulator.url, region_name="us-east-1")
+    other = localstack.other_account_service(stack)
+    (engine,) = stack.other_engines
+    engine.set_faults(NAME, Faults())
+    cloudwatch = localstack.client(stack.endpoint, "cloudwatch")
+    broken_at = stack.engine.now
+    for _ in range(10):  # five hours, a run in each account every half hour: past EventsStoppedHours (3)
+        home.start_workflow_run(WorkflowArn=ran["arns"][HOME_LABEL])
+        other.start_workflow_run(WorkflowArn=ran["arns"][OTHER_LABEL])
+        for _ in range(3):
+            stack.engine.advance(stack.engine.now + timedelta(minutes=10))
+            stack.pump()
+    stopped = cloudwatch.get_metric_statistics(
+        Namespace=stack.outputs["MetricNamespace"],
+        MetricName="EventsStopped",
+        StartTime=broken_at,
+        EndTime=stack.engine.now + timedelta(minutes=1),
+        Period=60,
+        Statistics=["Maximum"],
+    )["Datapoints"]
+    assert stopped, "the other account's silence was hidden by home's events"
+    home_runs = stack.runs.recent(_workflow_id(ran, HOME_LABEL), limit=20)
+    assert sum(run.discovered_at is None for run in home_runs) >= 10  # home's events kept coming all along

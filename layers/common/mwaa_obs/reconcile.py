@@ -235,9 +235,10 @@ class Reconciler:
         out_of_time: Callable[[], bool],
         places: Places | None = None,
     ) -> None:
-        """Import the runs the API shows and no event brought; say when no event brought any (events stopped)."""
+        """Import the runs the API shows and no event brought; say when no event brought any (events stopped), for
+        each account and region apart: one place's forwarder failing is not hidden by the others' events."""
         places = places or Places(None, sink, report)
-        watch = EventsWatch(since=now - self._events_stopped_after, settled_before=now - self._settle)
+        watches: dict[Place | None, EventsWatch] = {}
         workflows = [item for item in self._workflows.all() if item.deleted_at is None and item.workflow_arn]
         workflows = discovery_turn(workflows, now)
         for index, workflow in enumerate(workflows):
@@ -261,15 +262,25 @@ class Reconciler:
                     },
                 )
             stored = self._runs.seen_since(workflow.workflow_id, since - STORED_MARGIN)
+            watch = watches.setdefault(
+                place_of(arn), EventsWatch(since=now - self._events_stopped_after, settled_before=now - self._settle)
+            )
             watch.add(recent.runs, stored)
             for summary in missing_runs(recent.runs, stored, watch.settled_before):
                 self._import_run(workflow, summary, now, sink=sink, report=report, places=places)
-        if watch.stopped:
+        stopped = {place: watch for place, watch in watches.items() if watch.stopped}
+        if stopped:
             report.events_stopped = True
             sink.count(EVENTS_STOPPED)
+        for place, watch in stopped.items():
             logger.error(
                 "events stopped: the API shows runs that no event brought",
-                extra={"runs_listed": watch.listed, "hours": self._events_stopped_after.total_seconds() / 3600},
+                extra={
+                    "account": place.account if place else None,
+                    "region": place.region if place else None,
+                    "runs_listed": watch.listed,
+                    "hours": self._events_stopped_after.total_seconds() / 3600,
+                },
             )
 
     def _import_run(
