@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +24,14 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "workflows"
 def deployed(endpoint: str, accounts: int = 1) -> Iterator[localstack.LocalStack]:
     """The local stack in the session's emulator, reset before and after: one moto server serves the whole session,
     and a module's stack must not meet another module's. The environment it sets is restored afterwards.
-    `accounts=2`: central mode, with a second account and region (LocalStack)."""
+    `accounts=2`: central mode, with a second account and region (LocalStack).
+
+    The simulated day starts at 06:00 UTC of today, whatever the hour the tests run at: the example workflows' cron
+    schedules (midnight, every 4 hours) then fire at the same simulated moments in every run of the suite."""
     saved = dict(os.environ)
     emulator.reset(endpoint)
-    local = localstack.LocalStack(endpoint, accounts=accounts)
+    start = datetime.now(UTC).replace(hour=6, minute=0, second=0, microsecond=0)
+    local = localstack.LocalStack(endpoint, accounts=accounts, start=start)
     local.deploy()
     local.start_simulator()
     yield local
@@ -159,15 +163,15 @@ def test_runs_show_in_text_lists_the_earlier_attempts(
 def test_the_metrics_reached_cloudwatch(stack: localstack.LocalStack, service: Any, simulated: dict[str, str]) -> None:
     failed = sum(1 for run in truth_runs(service, simulated).values() if run["status"] == "FAILED")
     cloudwatch = localstack.client(stack.endpoint, "cloudwatch")
-    now = datetime.now().astimezone()
+    now = stack.engine.now  # metrics carry the simulator's clock
     total = 0.0
     for name in simulated:
         points = cloudwatch.get_metric_statistics(
             Namespace=stack.outputs["MetricNamespace"],
             MetricName="RunFailed",
             Dimensions=[{"Name": "WorkflowName", "Value": name}],
-            StartTime=now - timedelta(hours=1),  # metrics carry the simulator's clock: now, then 2 simulated hours
-            EndTime=now + timedelta(hours=5),
+            StartTime=now - timedelta(hours=6),  # the module's simulated hours so far
+            EndTime=now + timedelta(minutes=1),
             Period=21600,
             Statistics=["Sum"],
         )["Datapoints"]
