@@ -403,7 +403,9 @@ class _IdleApi:
         self._empty = RecentRuns([], complete=True, newest_first=True)
         self.calls: Counter[str] = Counter()
 
-    def workflows(self) -> list[Any]:
+    home = None  # one account: every workflow is home's
+
+    def workflows(self, place: Any = None) -> list[Any]:
         self.calls["ListWorkflows"] += max(1, len(self._summaries) // 100)  # pages of 100 (assumed)
         return self._summaries
 

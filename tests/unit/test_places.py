@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from botocore.exceptions import ClientError
@@ -13,8 +13,9 @@ from botocore.exceptions import ClientError
 from mwaa_obs.config import ReaderRole
 from mwaa_obs.events import Place
 from mwaa_obs.metrics import PLACES_UNREACHABLE
-from mwaa_obs.mwaa_api import MwaaApi, ReaderClients
-from mwaa_obs.reconcile import PassReport, Places
+from mwaa_obs.mwaa_api import MwaaApi, ReaderClients, WorkflowSummary
+from mwaa_obs.reconcile import PassReport, Places, Reconciler
+from mwaa_obs.store.schema import WorkflowItem
 from mwaa_obs.telemetry import MetricSink
 from mwaa_obs_tools.sample_events import HOME, OTHER
 
@@ -86,3 +87,55 @@ def test_calls_go_to_the_workflows_own_place_through_its_reader_role_renewed_bef
     now[0] += timedelta(minutes=55).total_seconds()  # within 10 minutes of the expiry: assumed again
     assert api._for(OTHER) is not there
     assert len(sts.asked) == 2
+
+
+class FleetApi:
+    """Each place's workflows, as ListWorkflows gives them; counts the calls by place."""
+
+    def __init__(self, home: Place | None, listed: dict[Place, list[str]]) -> None:
+        self.home = home
+        self._listed = listed
+        self.listings: list[Place | None] = []
+        self.described: list[str] = []
+
+    def workflows(self, place: Place | None = None) -> list[WorkflowSummary]:
+        self.listings.append(place)
+        return [WorkflowSummary(arn, arn, MODIFIED) for arn in self._listed[place or HOME]]
+
+    def workflow(self, arn: str) -> None:
+        self.described.append(arn)
+
+
+class StoredWorkflows:
+    def __init__(self, arns: list[str]) -> None:
+        self.items = [
+            WorkflowItem(f"WF#{arn.rsplit('/', 1)[1]}", "WORKFLOW", workflow_arn=arn, described_at=MODIFIED,
+                         modified_at=MODIFIED)
+            for arn in arns
+        ]  # fmt: skip
+        self.deleted: list[str] = []
+
+    def all(self) -> list[WorkflowItem]:
+        return self.items
+
+    def mark_deleted(self, item: WorkflowItem, at: datetime) -> None:
+        self.deleted.append(str(item.workflow_arn))
+
+
+MODIFIED = datetime(2026, 12, 1, tzinfo=UTC)
+HOME_WORKFLOW = f"arn:aws:airflow-serverless:{HOME.region}:{HOME.account}:workflow/orders_etl-Ab3dE6gH9j"
+OTHER_WORKFLOW = f"arn:aws:airflow-serverless:{OTHER.region}:{OTHER.account}:workflow/orders_etl-Zz9Yy8Xx7W"
+
+
+@pytest.mark.parametrize("home", [None, HOME])
+def test_each_place_is_listed_once_and_a_described_workflow_is_not_described_again(home: Place | None) -> None:
+    listed = {HOME: [HOME_WORKFLOW], OTHER: [OTHER_WORKFLOW]}
+    api = FleetApi(home, listed)
+    stored = StoredWorkflows([HOME_WORKFLOW] + ([OTHER_WORKFLOW] if home else []))
+    reconciler = Reconciler(cast(Any, api), cast(Any, None), cast(Any, None), cast(Any, stored), cast(Any, None),
+                            settle=timedelta(hours=1))  # fmt: skip
+    report = PassReport()
+    reconciler.refresh_workflows(MODIFIED, report, Places(home, MetricSink(), report))
+    assert api.listings == ([None, OTHER] if home else [None])
+    assert api.described == []
+    assert stored.deleted == []  # the other place's workflow is judged by its own listing, not home's

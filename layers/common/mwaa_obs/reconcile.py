@@ -202,12 +202,17 @@ class Reconciler:
     def refresh_workflows(self, now: datetime, report: PassReport, places: Places | None = None) -> None:
         """Each place's workflows (home, and every other place a workflow has been seen in) against the stored ones."""
         places = places or Places(None, MetricSink(), report)
-        known_by_place: dict[Place | None, dict[str, WorkflowItem]] = {self._api.home: {}}
+        known_by_place: dict[Place | None, dict[str, WorkflowItem]] = {None: {}}  # None: home
         for item in self._workflows.all():
             if item.workflow_arn:
-                known_by_place.setdefault(place_of(item.workflow_arn), {})[item.workflow_arn] = item
+                known_by_place.setdefault(self._away(item.workflow_arn), {})[item.workflow_arn] = item
         for place, known in known_by_place.items():
             places.call(place, partial(self._refresh_place, place, known, now, report))
+
+    def _away(self, arn: str) -> Place | None:
+        """The place of a workflow other than home; None at home (or when the API knows a single place)."""
+        place = place_of(arn)
+        return None if self._api.home is None or place == self._api.home else place
 
     def _refresh_place(
         self, place: Place | None, known: dict[str, WorkflowItem], now: datetime, report: PassReport
