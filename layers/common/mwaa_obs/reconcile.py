@@ -199,9 +199,8 @@ class Reconciler:
             self.reconcile_run(workflow_id, run_id, now, sink, report, places=places)
         return report
 
-    def refresh_workflows(self, now: datetime, report: PassReport, places: Places | None = None) -> None:
+    def refresh_workflows(self, now: datetime, report: PassReport, places: Places) -> None:
         """Each place's workflows (home, and every other place a workflow has been seen in) against the stored ones."""
-        places = places or Places(None, MetricSink(), report)
         known_by_place: dict[Place | None, dict[str, WorkflowItem]] = {None: {}}  # None: home
         for item in self._workflows.all():
             if item.workflow_arn:
@@ -238,11 +237,10 @@ class Reconciler:
         sink: MetricSink,
         report: PassReport,
         out_of_time: Callable[[], bool],
-        places: Places | None = None,
+        places: Places,
     ) -> None:
         """Import the runs the API shows and no event brought; say when no event brought any (events stopped), for
         each account and region apart: one place's forwarder failing is not hidden by the others' events."""
-        places = places or Places(None, sink, report)
         watches: dict[Place | None, EventsWatch] = {}
         workflows = [item for item in self._workflows.all() if item.deleted_at is None and item.workflow_arn]
         workflows = discovery_turn(workflows, now)
@@ -320,7 +318,7 @@ class Reconciler:
         report: PassReport,
         *,
         discovered: bool = False,
-        places: Places | None = None,
+        places: Places,
     ) -> None:
         """Check one run against the API and repair it (a discovered run is counted as discovered, not repaired).
         A run of a place whose API cannot be read stays unverified for the next pass."""
@@ -329,7 +327,6 @@ class Reconciler:
         if run is None or not run.workflow_arn:
             self._transitions.mark_verified(workflow_id, run_id)
             return
-        places = places or Places(None, sink, report)
         places.call(
             run.workflow_arn,
             partial(self._check_run, run, attempts, now, sink=sink, report=report, discovered=discovered),
