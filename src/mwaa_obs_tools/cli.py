@@ -99,13 +99,7 @@ def _parser() -> argparse.ArgumentParser:
         "--slack-webhook-url",
         help="send Slack messages here (e.g. your own catcher on loopback); default: an embedded catcher that prints",
     )
-    up.add_argument(
-        "--accounts",
-        type=int,
-        choices=(1, 2),
-        default=1,
-        help="2: central mode, with a second simulated account and region behind its forwarder stack",
-    )
+    accounts_option(up)
     up.set_defaults(command=_local_up)
 
     simulate = commands.add_parser("simulate", help="create or update a workflow in the simulator and run it")
@@ -243,6 +237,17 @@ def _backfill_parser(commands: Any) -> argparse.ArgumentParser:
     _api_endpoint_option(backfill)
     backfill.set_defaults(command=_backfill)
     return backfill
+
+
+def accounts_option(parser: argparse.ArgumentParser) -> None:
+    """The local stack's --accounts (`local up`, the demo)."""
+    parser.add_argument(
+        "--accounts",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="2: central mode, with a second simulated account and region behind its forwarder stack",
+    )
 
 
 def _api_endpoint_option(parser: argparse.ArgumentParser) -> None:

@@ -38,13 +38,7 @@ DEMO_DAY = datetime(2026, 12, 1, tzinfo=UTC)
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="demo", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--accounts",
-        type=int,
-        choices=(1, 2),
-        default=1,
-        help="2: central mode, the same workflows also in a second account and region, sent through its forwarder",
-    )
+    cli.accounts_option(parser)
     args = parser.parse_args(argv)
     started = time.monotonic()
     with localstack.running(start=DEMO_DAY, accounts=args.accounts) as stack:
