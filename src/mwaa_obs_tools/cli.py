@@ -24,6 +24,7 @@ import boto3
 import botocore.exceptions
 
 from mwaa_obs import DEFAULT_STACK_NAME
+from mwaa_obs.events import Place
 from mwaa_obs.states import RunState
 from mwaa_obs.text import counted
 
@@ -209,11 +210,11 @@ def _watcher_parsers(commands: Any) -> tuple[argparse.ArgumentParser, argparse.A
     return doctor, samples
 
 
-def _place(text: str) -> str:
+def _place(text: str) -> Place:
     account, _, region = text.partition("/")
     if not (account.isdigit() and len(account) == 12 and region):
         raise argparse.ArgumentTypeError(f"{text!r} is not ACCOUNT/REGION (a 12-digit account id, then a region)")
-    return text
+    return Place(account, region)
 
 
 def _backfill_parser(commands: Any) -> argparse.ArgumentParser:
@@ -597,7 +598,6 @@ def _date(text: str) -> datetime:
 def _backfill(args: argparse.Namespace) -> int:
     from mwaa_obs.aws import dynamodb_client  # noqa: PLC0415
     from mwaa_obs.config import ReaderRole  # noqa: PLC0415
-    from mwaa_obs.events import Place  # noqa: PLC0415
     from mwaa_obs.mwaa_api import MwaaApi, ReaderClients, api_client  # noqa: PLC0415
     from mwaa_obs.store.transitions import Transitions  # noqa: PLC0415
     from mwaa_obs_tools import backfill  # noqa: PLC0415
@@ -607,7 +607,7 @@ def _backfill(args: argparse.Namespace) -> int:
     retention = timedelta(days=int(outputs.get("HistoryRetentionDays", "90")))
     sts = _client("sts", args.endpoint_url)
     home = Place(sts.get_caller_identity()["Account"], sts.meta.region_name)
-    places = [Place(*place.split("/", 1)) for place in args.place] or [home]
+    places = args.place or [home]
     reader = ReaderRole(outputs.get("ReaderRoleName", ""), outputs.get("ReaderExternalId", ""))
     store = Transitions(dynamodb_client(args.endpoint_url), outputs["StateTableName"], retention, home=home)
     now = datetime.now(UTC)

@@ -53,10 +53,12 @@ def main(argv: list[str] | None = None) -> int:
         day_started = stack.engine.now
         ingested: list[int] = []
 
+        names = {arn: name for name, arn in arns.items()}
+
         def start_run(arn: str) -> None:
             service.start_workflow_run(WorkflowArn=arn)
             for client, their_arns in elsewhere:
-                client.start_workflow_run(WorkflowArn=their_arns[arn.rsplit("/", 1)[1].rsplit("-", 1)[0]])
+                client.start_workflow_run(WorkflowArn=their_arns[names[arn]])
 
         run_example_day(stack.engine, arns, start_run=start_run, after_each_step=lambda: ingested.append(stack.pump()))
         for engine in stack.other_engines:

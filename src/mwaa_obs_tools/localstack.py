@@ -371,14 +371,18 @@ class LocalStack:
     @property
     def central(self) -> bool:
         """Central mode (template.yaml's IsCentral): some account may send events to the central bus."""
-        return bool(self.parameters.get("SourceAccountIds") or self.parameters.get("SourceOrganizationId"))
+        return self._conditions["IsCentral"]
 
     @property
     def _conditions(self) -> dict[str, bool]:
         """The template's conditions that the resources the local stack makes itself depend on."""
         organisation = bool(self.parameters.get("SourceOrganizationId"))
         accounts = bool(self.parameters.get("SourceAccountIds"))
-        return {"IsCentral": self.central, "HasSourceOrganization": organisation, "HasSourceAccounts": accounts}
+        return {
+            "IsCentral": organisation or accounts,
+            "HasSourceOrganization": organisation,
+            "HasSourceAccounts": accounts,
+        }
 
     def _event_sources(self, logical_id: str, kind: str) -> list[dict[str, Any]]:
         """The function's events of that type (SQS, Schedule, DynamoDB) in template.yaml."""
