@@ -278,3 +278,17 @@ def test_every_reference_to_the_table_names_the_table_the_template_creates_or_ad
     for arn in re.findall(r"arn:[^\"]*:dynamodb:[^\"]*", text):
         assert arn.startswith(TABLE_ARN), arn
     assert template["Globals"]["Function"]["Environment"]["Variables"]["TABLE_NAME"] == {"Fn::Sub": name}
+
+
+def test_notify_may_query_the_index_its_decisions_read(transformed: dict[str, Any]) -> None:
+    # Runs.recent (the workflow's history, read at every decision) queries the workflow-runs index, and a table ARN
+    # does not cover its indexes: without this grant every decision is AccessDenied and no alert is ever sent.
+    index_arn = f"{TABLE_ARN}/index/{Entity.workflow_runs.Meta.index_name}"
+    granted = [
+        statement
+        for name, statement in _statements(transformed)
+        if name == "NotifyFunctionRole"
+        and "dynamodb:Query" in _as_list(statement["Action"])
+        and index_arn in [r.get("Fn::Sub") for r in _as_list(statement["Resource"]) if isinstance(r, dict)]
+    ]
+    assert granted
