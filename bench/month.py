@@ -35,7 +35,8 @@ from mwaa_obs.store.workflows import Workflows
 from mwaa_obs_tools import sample_events
 from mwaa_obs_tools.factories import sqs_event
 from mwaa_obs_tools.lambda_emulation import FakeLambdaContext
-from mwaa_obs_tools.simulator.engine import Engine, Faults
+from mwaa_obs_tools.simulator.engine import Engine
+from mwaa_obs_tools.simulator.faults import Faults
 
 ROOT = Path(__file__).resolve().parents[1]
 MONTH_JSON: Final = ROOT / "bench" / "month.json"

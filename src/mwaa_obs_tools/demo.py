@@ -26,7 +26,7 @@ from mwaa_obs.text import counted
 from mwaa_obs_tools import cli, localstack
 from mwaa_obs_tools.alarm_evaluator import INSUFFICIENT, EmulatorAlarms
 from mwaa_obs_tools.sample_events import EXAMPLES, FAULTS, run_example_day
-from mwaa_obs_tools.simulator.engine import Faults
+from mwaa_obs_tools.simulator.faults import Faults
 
 DEMO_OUTPUT = Path("demo-output")
 

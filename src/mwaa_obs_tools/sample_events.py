@@ -14,7 +14,8 @@ from typing import Any
 
 from mwaa_obs.events import Place
 from mwaa_obs_tools.emulator import REPO_ROOT
-from mwaa_obs_tools.simulator.engine import Engine, Faults
+from mwaa_obs_tools.simulator.engine import Engine
+from mwaa_obs_tools.simulator.faults import Faults
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

@@ -15,7 +15,7 @@ from mwaa_obs_tools import localstack
 from mwaa_obs_tools.alarm_evaluator import ALARM, OK, EmulatorAlarms, Transition
 from mwaa_obs_tools.factories import run_event, task_event
 from mwaa_obs_tools.sample_events import EXAMPLES
-from mwaa_obs_tools.simulator.engine import Faults
+from mwaa_obs_tools.simulator.faults import Faults
 
 SETTINGS = {"defaults": {"group_window_minutes": 0}, "workflows": [{"match": "dedicated_etl", "alarms": "dedicated"}]}
 ONE_FAILURE, DEDICATED, STORM, HOURLY = "one_failure", "dedicated_etl", "retry_storm", "hourly_job"

@@ -18,7 +18,7 @@ from moto.sts.models import sts_backends
 from mwaa_obs_tools import cli, localstack
 from mwaa_obs_tools.alarm_evaluator import EmulatorAlarms
 from mwaa_obs_tools.sample_events import EXAMPLES, OTHER
-from mwaa_obs_tools.simulator.engine import Faults
+from mwaa_obs_tools.simulator.faults import Faults
 from tests.integration.test_end_to_end import cli_json, deployed
 from tests.integration.test_runs_views import widget_event
 

@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 from mwaa_obs_tools import cli, localstack
-from mwaa_obs_tools.simulator.engine import Faults
+from mwaa_obs_tools.simulator.faults import Faults
 from tests.integration.test_end_to_end import create_example_workflows
 
 Verdicts = dict[str, dict[str, str]]

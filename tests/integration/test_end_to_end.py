@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from mwaa_obs_tools import cli, dashboards, demo, emulator, localstack
-from mwaa_obs_tools.simulator.engine import Faults
+from mwaa_obs_tools.simulator.faults import Faults
 from tests.simulator import test_definition_shapes as shapes
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "workflows"

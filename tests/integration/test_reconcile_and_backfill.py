@@ -19,7 +19,7 @@ from mwaa_obs.store.schema import WORKFLOW_SORT_KEY, WorkflowItem, workflow_key
 from mwaa_obs.store.transitions import Transitions
 from mwaa_obs_tools import backfill, emulator, localstack
 from mwaa_obs_tools.sample_events import HOME
-from mwaa_obs_tools.simulator.engine import Faults
+from mwaa_obs_tools.simulator.faults import Faults
 from tests.integration.test_end_to_end import create_example_workflows, truth_runs
 
 LOSS_RATE = 0.10

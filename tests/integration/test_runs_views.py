@@ -14,7 +14,7 @@ import pytest
 from mwaa_obs.view_html import Viewer
 from mwaa_obs.widget import ViewReader, ViewRequest, render
 from mwaa_obs_tools import browser, localstack
-from mwaa_obs_tools.simulator.engine import Faults
+from mwaa_obs_tools.simulator.faults import Faults
 from mwaa_obs_tools.ui import LocalNavigation, Site, UiServer
 from tests.integration.test_end_to_end import create_example_workflows
 

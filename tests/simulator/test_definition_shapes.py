@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from mwaa_obs_tools.simulator.definition import parse_definition
-from mwaa_obs_tools.simulator.engine import Engine, Faults
+from mwaa_obs_tools.simulator.engine import Engine
+from mwaa_obs_tools.simulator.faults import Faults
 
 START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 S3 = "airflow.providers.amazon.aws.operators.s3"

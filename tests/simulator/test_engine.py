@@ -16,7 +16,8 @@ import pytest
 
 from mwaa_obs.states import ALL_DETAIL_TYPES
 from mwaa_obs_tools.simulator.api import ApiServer
-from mwaa_obs_tools.simulator.engine import Engine, Faults
+from mwaa_obs_tools.simulator.engine import Engine
+from mwaa_obs_tools.simulator.faults import Faults
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "workflows"
 START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

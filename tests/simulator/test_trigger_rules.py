@@ -10,7 +10,10 @@ from typing import Any
 
 import pytest
 
-from mwaa_obs_tools.simulator.engine import Engine, Faults, Run, trigger_decision
+from mwaa_obs_tools.simulator.engine import Engine
+from mwaa_obs_tools.simulator.faults import Faults
+from mwaa_obs_tools.simulator.model import Run
+from mwaa_obs_tools.simulator.tasks import trigger_decision
 
 START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 OPERATOR = "airflow.providers.amazon.aws.operators.s3.S3CreateObjectOperator"
