@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from mwaa_obs.alerting import AlertKind
+from mwaa_obs.links import log_stream_url
 from mwaa_obs.messages import (
     INLINE_BACKTICK,
     Alert,
@@ -17,7 +18,6 @@ from mwaa_obs.messages import (
     email_text,
     escape_mrkdwn,
     fit_mrkdwn,
-    log_stream_url,
     slack_message,
     sns_attributes,
     sns_message,

@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
-from urllib.parse import quote
 
 from mwaa_obs import DEFAULT_STACK_NAME
 from mwaa_obs.alerting import AlertKind
-from mwaa_obs.events import service_workflow_id
+from mwaa_obs.links import log_group_url, runs_show_command, task_log_group, workflows_console_url
 from mwaa_obs.states import RUN_OUTCOME_WORDS, RunState
-from mwaa_obs.text import TRUNCATION_MARK, counted, truncate
-from mwaa_obs.times import readable_time
+from mwaa_obs.text import TRUNCATION_MARK, counted, first_line, truncate
+from mwaa_obs.times import human_duration, readable_time
 
 HEADER_LIMIT: Final = 150
 TEXT_LIMIT: Final = 3000
@@ -131,60 +129,7 @@ class Alert:
         return {AlertKind.RECOVERY: "info", AlertKind.RETRY: "warning"}.get(self.kind, self.severity)
 
 
-# --- Links ------------------------------------------------------------------------------------------------------
-
-
-def workflows_console_url(region: str) -> str:
-    # The console's run pages have no published address; this is the documented workflows page.
-    return f"https://{region}.console.aws.amazon.com/mwaa/home?region={region}#serverlessWorkflows"
-
-
-def runs_show_command(run_id: str, workflow_name: str, stack_name: str) -> str:
-    stack = "" if stack_name == DEFAULT_STACK_NAME else f" --stack-name {shlex.quote(stack_name)}"
-    return f"mwaa-obs runs show {shlex.quote(run_id)} --workflow {shlex.quote(workflow_name)}{stack}"
-
-
-def task_log_group(workflow_id: str) -> str:
-    """The service's default log group of a workflow's tasks (a workflow may name its own: LoggingConfiguration)."""
-    return f"/aws/mwaa-serverless/{service_workflow_id(workflow_id)}/"
-
-
-def task_log_stream(workflow_id: str, run_id: str, task_id: str, attempt: int) -> str:
-    return f"workflow_id={service_workflow_id(workflow_id)}/run_id={run_id}/task_id={task_id}/attempt={attempt}.log"
-
-
-def _console_path_part(text: str) -> str:
-    """The CloudWatch console's fragment encoding: URL-encode everything, then write each % as $25."""
-    return quote(text, safe="").replace("%", "$25")
-
-
-def log_group_url(region: str, group: str) -> str:
-    return (
-        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
-        f"#logsV2:log-groups/log-group/{_console_path_part(group)}"
-    )
-
-
-def log_stream_url(region: str, group: str, stream: str) -> str:
-    return f"{log_group_url(region, group)}/log-events/{_console_path_part(stream)}"
-
-
 # --- Text helpers ------------------------------------------------------------------------------------------------
-
-
-def human_duration(seconds: float) -> str:
-    seconds = round(max(0.0, seconds))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{days}d"] if days else []
-    if hours:
-        parts.append(f"{hours}h")
-    if minutes and not days:
-        parts.append(f"{minutes}m")
-    if not (days or hours) and (secs or not minutes):
-        parts.append(f"{secs}s")
-    return " ".join(parts)
 
 
 def plain(text: str) -> str:
@@ -388,10 +333,6 @@ def _named_sections(alert: Alert) -> list[dict[str, Any]]:
         title = _named_title(alert) + "\n" if first == 0 else ""
         sections.append({"type": "section", "text": _mrkdwn(truncate(title + "\n".join(lines), TEXT_LIMIT))})
     return sections
-
-
-def first_line(text: str, limit: int) -> str:
-    return truncate(text.strip().splitlines()[0] if text.strip() else "", limit)
 
 
 # --- Email and SNS -----------------------------------------------------------------------------------------------

@@ -36,15 +36,8 @@ from mwaa_obs.alerting import (
 from mwaa_obs.channels import AlertTopic, DeliveryError, SlackWebhook, SlackWebhooks
 from mwaa_obs.enrich import Enricher
 from mwaa_obs.ingest import NoticeSink
-from mwaa_obs.messages import (
-    Alert,
-    FailedTask,
-    NamedRun,
-    log_stream_url,
-    slack_message,
-    task_log_group,
-    task_log_stream,
-)
+from mwaa_obs.links import log_stream_url, task_log_group, task_log_stream
+from mwaa_obs.messages import Alert, FailedTask, NamedRun, slack_message
 from mwaa_obs.metrics import (
     ALERTS_GROUPED,
     INVALID_NOTICES,

@@ -15,3 +15,8 @@ def truncate(text: str, limit: int) -> str:
 def counted(count: int, noun: str) -> str:
     """`1 run`, `2 runs`: the count and its noun, plural unless it is one."""
     return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def first_line(text: str, limit: int) -> str:
+    """The first line of a (multi-line) text such as an error, cut to `limit` characters."""
+    return truncate(text.strip().splitlines()[0] if text.strip() else "", limit)

@@ -50,3 +50,19 @@ def invocation_time(event: Mapping[str, Any]) -> datetime:
     """When a scheduled invocation was due: the schedule event's own time (the local stack fires it on the
     simulator's clock), else now."""
     return parse_time(event.get("time")) or datetime.now(UTC)
+
+
+def human_duration(seconds: float) -> str:
+    """A span for people, in its two largest units at most: `45s`, `3m 5s`, `1h 2m`, `2d 3h`; never negative."""
+    seconds = round(max(0.0, seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{days}d"] if days else []
+    if hours:
+        parts.append(f"{hours}h")
+    if minutes and not days:
+        parts.append(f"{minutes}m")
+    if not (days or hours) and (secs or not minutes):
+        parts.append(f"{secs}s")
+    return " ".join(parts)

@@ -15,16 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from mwaa_obs.messages import (
-    first_line,
-    human_duration,
-    log_stream_url,
-    runs_show_command,
-    workflows_console_url,
-)
+from mwaa_obs.links import log_stream_url, runs_show_command, workflows_console_url
 from mwaa_obs.states import RunState, TaskState
 from mwaa_obs.store.schema import RunItem
-from mwaa_obs.times import readable_time
+from mwaa_obs.text import first_line
+from mwaa_obs.times import human_duration, readable_time
 from mwaa_obs.views import Bar, Cell, Gantt, Grid, RunView
 
 ERROR_CHARACTERS = 200  # the first line of an error, in a tooltip or a table cell

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from mwaa_obs.events import place_of, workflow_name_of
-from mwaa_obs.messages import task_log_group
+from mwaa_obs.links import task_log_group
 from mwaa_obs.states import TASK_NEVER_RAN_STATES, TaskState
 from mwaa_obs.store.schema import RunItem, TaskAttemptItem
 
