@@ -21,7 +21,7 @@ from mwaa_obs.alerting import AlertKind
 from mwaa_obs.aws import client
 from mwaa_obs.channels import AlertTopic
 from mwaa_obs.ingest import ingest
-from mwaa_obs.messages import Alert
+from mwaa_obs.messages.model import Alert
 from mwaa_obs.notices import Notice
 from mwaa_obs.notify import Notifier
 from mwaa_obs.settings import SettingsSource

@@ -10,19 +10,11 @@ import pytest
 
 from mwaa_obs.alerting import AlertKind
 from mwaa_obs.links import log_stream_url
-from mwaa_obs.messages import (
-    INLINE_BACKTICK,
-    Alert,
-    FailedTask,
-    NamedRun,
-    email_text,
-    escape_mrkdwn,
-    fit_mrkdwn,
-    slack_message,
-    sns_attributes,
-    sns_message,
-    subject,
-)
+from mwaa_obs.messages.email import email_text, subject
+from mwaa_obs.messages.model import Alert, FailedTask, NamedRun
+from mwaa_obs.messages.slack import slack_message
+from mwaa_obs.messages.sns import sns_attributes, sns_message
+from mwaa_obs.messages.untrusted import INLINE_BACKTICK, escape_mrkdwn, fit_mrkdwn
 from mwaa_obs.text import TRUNCATION_MARK
 from mwaa_obs_tools.factories import T0, minutes
 

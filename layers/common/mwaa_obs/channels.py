@@ -16,7 +16,9 @@ from collections.abc import Callable
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from mwaa_obs.messages import Alert, sns_attributes, sns_message, subject
+from mwaa_obs.messages.email import subject
+from mwaa_obs.messages.model import Alert
+from mwaa_obs.messages.sns import sns_attributes, sns_message
 
 LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 

@@ -37,7 +37,8 @@ from mwaa_obs.channels import AlertTopic, DeliveryError, SlackWebhook, SlackWebh
 from mwaa_obs.enrich import Enricher
 from mwaa_obs.ingest import NoticeSink
 from mwaa_obs.links import log_stream_url, task_log_group, task_log_stream
-from mwaa_obs.messages import Alert, FailedTask, NamedRun, slack_message
+from mwaa_obs.messages.model import Alert, FailedTask, NamedRun
+from mwaa_obs.messages.slack import slack_message
 from mwaa_obs.metrics import (
     ALERTS_GROUPED,
     INVALID_NOTICES,

@@ -1,0 +1,57 @@
+"""Untrusted text made inert for each markup a message uses.
+
+Every piece of text that comes from a workflow (names, run ids, error messages) is untrusted. In plain text it
+loses its control characters. In Slack mrkdwn (Slack, and Amazon Q Developer's client-markdown) it is escaped
+(`&`, `<`, `>`), `@here`-style words are broken and text objects are `verbatim`, so a message can neither ping a
+channel nor carry a link of its author's making; code blocks and inline code spans cannot be closed from inside.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Final
+
+from mwaa_obs.text import TRUNCATION_MARK
+
+INLINE_BACKTICK: Final = "\u02cb"  # stands for a backtick inside an inline code span
+
+_BROADCAST = re.compile(r"@(here|channel|everyone)\b", re.IGNORECASE)
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def plain(text: str) -> str:
+    """Untrusted text made safe for plain-text channels: no control characters except newlines and tabs."""
+    return _UNPRINTABLE.sub("?", text)
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Untrusted text made inert in Slack mrkdwn: entities for & < >, broadcast words broken with a zero-width space."""
+    escaped = plain(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _BROADCAST.sub(lambda match: "@\u200b" + match.group(1), escaped)
+
+
+def fit_mrkdwn(text: str, limit: int, code: bool = False) -> str:
+    """Escape, and cut so that the escaped text (with its code fence) fits the limit; never splits an entity."""
+    if code:
+        # Three backticks inside a code block would close it: each gets a zero-width joiner.
+        return f"```\n{_fit(text, limit - 8, lambda raw: escape_mrkdwn(raw).replace('`', '`\u200d'))}\n```"
+    return _fit(text, limit, escape_mrkdwn)
+
+
+def inline_code(text: str, limit: int) -> str:
+    """Untrusted text as an inline code span: any backtick in it would end the span, so it is shown as U+02CB (a
+    grave accent that does not)."""
+    return f"`{_fit(text, limit - 2, lambda raw: escape_mrkdwn(raw).replace('`', INLINE_BACKTICK))}`"
+
+
+def _fit(text: str, budget: int, render: Callable[[str], str]) -> str:
+    escaped = render(text)
+    if len(escaped) > budget:
+        room = budget - len(TRUNCATION_MARK)
+        raw = text
+        # Each raw character escapes to at least one character: dropping the overflow converges in a few steps.
+        while raw and len(render(raw)) > room:
+            raw = raw[: len(raw) - max(1, len(render(raw)) - room)]
+        escaped = render(raw) + TRUNCATION_MARK
+    return escaped
