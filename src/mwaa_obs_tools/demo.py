@@ -25,6 +25,7 @@ from mwaa_obs.states import FAILED_RUN_STATES, TASK_ERROR_STATES, RunState
 from mwaa_obs.text import counted
 from mwaa_obs_tools import cli, localstack
 from mwaa_obs_tools.alarm_evaluator import INSUFFICIENT, EmulatorAlarms
+from mwaa_obs_tools.cli.local import accounts_option
 from mwaa_obs_tools.sample_events import EXAMPLES, FAULTS, run_example_day
 from mwaa_obs_tools.simulator.faults import Faults
 
@@ -38,7 +39,7 @@ DEMO_DAY = datetime(2026, 12, 1, tzinfo=UTC)
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="demo", description=__doc__.splitlines()[0])
-    cli.accounts_option(parser)
+    accounts_option(parser)
     args = parser.parse_args(argv)
     started = time.monotonic()
     with localstack.running(start=DEMO_DAY, accounts=args.accounts) as stack:

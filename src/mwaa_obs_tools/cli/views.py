@@ -1,0 +1,103 @@
+"""`mwaa-obs ui` and `dashboard render`: the stack's runs and metrics seen offline, on a loopback page or in a PNG."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import threading
+from datetime import UTC, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import boto3
+
+from mwaa_obs_tools.cli.common import (
+    CliError,
+    api_endpoint_option,
+    client,
+    date,
+    positive,
+    positive_number,
+    refuse_taken_port,
+    stack_now,
+    stack_options,
+    stack_outputs,
+    table_reader,
+    use_api,
+)
+
+if TYPE_CHECKING:
+    from mwaa_obs_tools.cli.common import Commands
+
+MAX_POINTS_PER_GRAPH = 1440  # a day of minutes: a render asks CloudWatch for each point of each graph
+
+
+def register(commands: Commands) -> None:
+    dashboard = commands.add_parser("dashboard", help="CloudWatch dashboards").add_subparsers(
+        required=True, metavar="ACTION"
+    )
+    draw = dashboard.add_parser("render", help="draw a workflow dashboard's graphs into a PNG from metric data")
+    draw.add_argument("workflow", metavar="WORKFLOW")
+    draw.add_argument("--out", type=Path, required=True, metavar="FILE.png")
+    draw.add_argument("--hours", type=positive_number, default=24.0, help="how far back the graphs go (default 24)")
+    draw.add_argument(
+        "--end",
+        type=date,
+        help="when the graphs end, ISO-8601 (default now: the simulator's clock on the local stack)",
+    )
+    draw.add_argument("--period", type=positive, help="seconds per point (default: each widget's own)")
+    api_endpoint_option(draw)
+    stack_options(draw)
+    draw.set_defaults(command=_dashboard_render)
+
+    ui = commands.add_parser("ui", help="the runs grid, Gantt charts and failures on a local web page, until Ctrl-C")
+    ui.add_argument("--port", type=int, default=8050, help="loopback port of the page (default 8050)")
+    api_endpoint_option(ui)
+    stack_options(ui)
+    ui.set_defaults(command=_ui)
+
+
+def _dashboard_render(args: argparse.Namespace) -> int:
+    try:
+        from mwaa_obs_tools import render  # noqa: PLC0415 - matplotlib loads only for this command
+    except ImportError:
+        raise CliError("dashboard render needs matplotlib: pip install 'mwaa-obs[render]'") from None
+    if not args.out.parent.is_dir():
+        raise CliError(f"--out: folder {args.out.parent} does not exist")
+    if args.period and args.hours * 3600 / args.period > MAX_POINTS_PER_GRAPH:
+        shortest = math.ceil(args.hours * 3600 / MAX_POINTS_PER_GRAPH)
+        raise CliError(f"--period {args.period} over {args.hours:g} hours is more than {MAX_POINTS_PER_GRAPH} points "
+                       f"per graph: use --period {shortest} or more, or fewer --hours")  # fmt: skip
+    outputs = stack_outputs(args)
+    if "WorkflowDashboardName" not in outputs:
+        raise CliError(f"stack {args.stack_name} has no workflow dashboard (deployed before dashboards existed?)")
+    api_url = use_api(args)
+    now = stack_now(args, api_url)
+    end = (args.end or now).astimezone(UTC)
+    start = end - timedelta(hours=args.hours)
+    cloudwatch = client("cloudwatch", args.endpoint_url)
+    name = outputs["WorkflowDashboardName"]
+    drawn = render.render(cloudwatch, name, args.workflow, args.out, start=start, end=end, period=args.period)
+    if drawn.empty:
+        print(f"mwaa-obs: no data from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC in: "
+              f"{'; '.join(drawn.empty)}", file=sys.stderr)  # fmt: skip
+    print(drawn.path)
+    return 0
+
+
+def _ui(args: argparse.Namespace) -> int:
+    from mwaa_obs_tools.ui import Site, UiServer  # noqa: PLC0415
+
+    refuse_taken_port(args.port, "--port")
+    reader = table_reader(args)
+    api_url = use_api(args)
+    region = boto3.session.Session().region_name or "us-east-1"
+    site = Site(reader.runs, reader.workflows, region, args.stack_name, now=lambda: stack_now(args, api_url))
+    server = UiServer(site, args.port).start()
+    print(f"runs grid, Gantt charts and failures: {server.url}  (Ctrl-C stops)", flush=True)
+    try:
+        threading.Event().wait()
+    finally:
+        server.stop()
+    return 0
