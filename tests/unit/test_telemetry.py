@@ -97,3 +97,24 @@ def test_each_invocation_publishes_its_own_points_even_when_it_fails(printed: Ca
     assert len(sinks) == 2
     assert sinks[0] is not sinks[1]
     assert [document["RunFailed"] for document in printed().emf] == [[1.0], [1.0]]
+
+
+@pytest.mark.parametrize("burst", [99, 100, 150, 250])
+def test_a_burst_of_a_hundred_values_keeps_its_workflow_and_leaks_it_nowhere(
+    printed: Callable[[], Printed], burst: int
+) -> None:
+    # Given durations of one workflow in one minute (Powertools publishes on its own at a metric's 100th value, with
+    # the dimensions set at that moment, and keeps them for the next document), then a fleet-only point
+    points = [MetricPoint(RUN_DURATION, float(n), "etl") for n in range(burst)] + [MetricPoint(INVALID_EVENTS, 1)]
+    # When they are published
+    publish(points, Metrics(namespace="MWAAServerless/Test"), NOW)
+    documents = printed().emf
+    # Then every duration is in a document of the workflow, none beyond EMF's 100 values per metric
+    etl = [document for document in documents if "RunDuration" in document]
+    assert all(document.get("WorkflowName") == "etl" for document in etl)
+    assert sorted(value for document in etl for value in document["RunDuration"]) == [float(n) for n in range(burst)]
+    assert all(len(document["RunDuration"]) < 100 for document in etl)
+    # And the fleet-only point carries no workflow dimension
+    (fleet,) = [document for document in documents if "InvalidEvents" in document]
+    assert "WorkflowName" not in fleet
+    assert fleet["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [[]]

@@ -67,24 +67,32 @@ def stamp(point: MetricPoint, now: datetime) -> datetime:
     return at.replace(second=0, microsecond=0)  # CloudWatch keeps EMF metrics at one-minute resolution
 
 
-def publish(points: Iterable[MetricPoint], metrics: Metrics, now: datetime) -> None:
-    """One EMF document per workflow and minute, each holding the fleet rollup (no dimensions) and the per-workflow
-    set, stamped with the minute its points happened in.
+# Powertools prints a document by itself when a metric reaches its 100th value (EMF: "Numeric array metric targets
+# MUST NOT have more than 100 members") or the set its 100th metric, with the dimensions set at that moment, and
+# keeps those dimensions for the next document (aws_lambda_powertools 3.x, cloudwatch_emf/cloudwatch.py add_metric,
+# MAX_METRICS = 100). Documents of at most 99 points never reach either limit: every flush is this module's own.
+POINTS_PER_DOCUMENT: Final = 99
 
-    A batch is at most 100 messages (template.yaml caps IngestBatchSize) and a message owes at most one value of
-    each metric, which keeps every metric within EMF's 100 values per document.
-    """
+
+def publish(points: Iterable[MetricPoint], metrics: Metrics, now: datetime) -> None:
+    """One EMF document per workflow and minute (more for a burst of over 99 points), each holding the fleet rollup
+    (no dimensions) and the per-workflow set, stamped with the minute its points happened in."""
     groups: dict[tuple[str | None, datetime], list[MetricPoint]] = defaultdict(list)
     for point in points:
         groups[(point.workflow, stamp(point, now))].append(point)
     for (workflow, at), group in groups.items():
-        with warnings.catch_warnings():
-            # stamp() kept `at` in CloudWatch's window around `now`; Powertools checks it against the wall clock
-            # again, which differs from `now` only on the local stack's simulated clock.
-            warnings.simplefilter("ignore", UserWarning)
-            metrics.set_timestamp(at)
-        for point in group:
-            metrics.add_metric(name=point.spec.name, unit=point.spec.unit, value=point.value)
-        if workflow is not None:
-            metrics.add_dimensions(**{WORKFLOW_DIMENSION: workflow})
-        metrics.flush_metrics()
+        for start in range(0, len(group), POINTS_PER_DOCUMENT):
+            _flush(metrics, workflow, at, group[start : start + POINTS_PER_DOCUMENT])
+
+
+def _flush(metrics: Metrics, workflow: str | None, at: datetime, points: list[MetricPoint]) -> None:
+    with warnings.catch_warnings():
+        # stamp() kept `at` in CloudWatch's window around `now`; Powertools checks it against the wall clock
+        # again, which differs from `now` only on the local stack's simulated clock.
+        warnings.simplefilter("ignore", UserWarning)
+        metrics.set_timestamp(at)
+    if workflow is not None:
+        metrics.add_dimensions(**{WORKFLOW_DIMENSION: workflow})  # before the values: see POINTS_PER_DOCUMENT
+    for point in points:
+        metrics.add_metric(name=point.spec.name, unit=point.spec.unit, value=point.value)
+    metrics.flush_metrics()
