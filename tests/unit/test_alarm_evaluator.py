@@ -176,3 +176,36 @@ def test_a_contributor_alternates_alarm_and_ok_and_ends_ok_once_its_data_stops(m
     moves = contributor_moves(run([insights(periods=2)], series, hours=6), "w")
     assert moves == [(None, ALARM), (ALARM, OK)] * (len(moves) // 2)
     assert bool(moves) == bool(minutes)
+
+
+DEAD_LETTER_ALARMS = ("EventsDeadLetterAlarm", "NoticesDeadLetterAlarm")
+
+
+def dead_letter_alarm(template: dict[str, Any], logical_id: str) -> MetricAlarm:
+    properties = template["Resources"][logical_id]["Properties"]
+    described = {key: value for key, value in properties.items() if key not in ("AlarmName", "Dimensions")}
+    return MetricAlarm.from_description(described | {"AlarmName": "dlq", "AlarmActions": list(TOPIC)})
+
+
+@pytest.mark.parametrize("logical_id", DEAD_LETTER_ALARMS)
+def test_a_dead_letter_alarm_stays_in_alarm_while_its_queue_goes_quiet_and_clears_on_an_empty_queue(
+    template: dict[str, Any], logical_id: str
+) -> None:
+    # Given messages in the DLQ for an hour (SQS reports 3 each minute), then no datapoint for five hours (SQS
+    # publishes only for an "active" queue: "Monitoring Amazon SQS queues using CloudWatch"), then a redrive that
+    # empties it (the API access makes it active: SQS reports 0)
+    waiting = points(*[(60 + m, 3.0) for m in range(60)])
+    emptied = points(*[(420 + m, 0.0) for m in range(30)])
+    transitions = run([dead_letter_alarm(template, logical_id)], {"dlq": {(): waiting + emptied}}, hours=8)
+    # Then it pages once, holds ALARM through the silence, and is OK only once the queue is seen empty
+    assert [(t.new, t.paged) for t in transitions] == [(ALARM, True), (OK, False)]
+    (alarmed, cleared) = transitions
+    assert alarmed.at < T0 + timedelta(minutes=70)
+    assert cleared.at >= T0 + timedelta(minutes=420)
+
+
+@pytest.mark.parametrize("logical_id", DEAD_LETTER_ALARMS)
+def test_an_empty_dead_letter_queue_that_goes_quiet_never_pages(template: dict[str, Any], logical_id: str) -> None:
+    # Given an empty DLQ reported for its first hour, then idle (no datapoints) for a day
+    transitions = run([dead_letter_alarm(template, logical_id)], {"dlq": {(): every(1, 60, value=0.0)}}, hours=24)
+    assert [t.new for t in transitions] == [OK]
