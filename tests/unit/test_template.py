@@ -109,8 +109,44 @@ def test_the_ingest_function_reports_partial_batch_failures(
     function = resources["IngestFunction"]["Properties"]
     queue_source = function["Events"]["Queue"]["Properties"]
     assert queue_source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    visibility = resources["EventsQueue"]["Properties"]["VisibilityTimeout"]
-    assert visibility >= 6 * template["Globals"]["Function"]["Timeout"]
+
+
+def _largest(template: dict[str, Any], value: Any) -> int:
+    """A literal, or the largest value a parameter allows."""
+    return int(template["Parameters"][value["Ref"]]["MaxValue"] if isinstance(value, dict) else value)
+
+
+@pytest.mark.parametrize(("function", "queue"), [("IngestFunction", "EventsQueue"), ("NotifyFunction", "NoticesQueue")])
+def test_a_queue_hides_a_batch_for_six_function_timeouts_after_its_batching_window(
+    template: dict[str, Any], resources: dict[str, Any], function: str, queue: str
+) -> None:
+    """Lambda: the queue's visibility timeout at least six times the function's timeout ("Configuring an Amazon SQS
+    event source", docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html). A message the poller holds
+    while the batching window fills is already invisible, so the window comes on top (AWS's page does not say so;
+    Serverless Lift's queue construct adds it: getlift/lift src/constructs/aws/Queue.ts)."""
+    properties = resources[function]["Properties"]
+    timeout = properties.get("Timeout", template["Globals"]["Function"]["Timeout"])
+    (source,) = [event["Properties"] for event in properties["Events"].values() if event["Type"] == "SQS"]
+    window = _largest(template, source.get("MaximumBatchingWindowInSeconds", 0))
+    assert resources[queue]["Properties"]["VisibilityTimeout"] >= 6 * timeout + window
+
+
+def test_every_queue_event_source_bounds_its_concurrency(transformed: dict[str, Any], template: dict[str, Any]) -> None:
+    """A redrive of a full queue must not take the account's whole Lambda concurrency: SQS event sources scale
+    to at most MaximumConcurrency (2 to 1000, API_ScalingConfig: Lambda's API reference)."""
+    mappings = [
+        r["Properties"] for r in transformed["Resources"].values() if r["Type"] == "AWS::Lambda::EventSourceMapping"
+    ]
+    from_queues = [mapping for mapping in mappings if "Queue" in json.dumps(mapping["EventSourceArn"])]
+    assert len(from_queues) == 2
+    for mapping in from_queues:
+        concurrency = mapping["ScalingConfig"]["MaximumConcurrency"]
+        assert _smallest(template, concurrency) >= 2
+        assert _largest(template, concurrency) <= 1000
+
+
+def _smallest(template: dict[str, Any], value: Any) -> int:
+    return int(template["Parameters"][value["Ref"]]["MinValue"] if isinstance(value, dict) else value)
 
 
 def test_the_function_environment_satisfies_its_config(template: dict[str, Any], resources: dict[str, Any]) -> None:
