@@ -76,7 +76,7 @@ def state_table(endpoint: str, dynamodb: Any, template: dict[str, Any], notices_
     """An empty state table built from template.yaml (and the notices queue ingest writes to), removed afterwards."""
     emulator.create_state_table(dynamodb, TABLE_NAME, template)
     yield TABLE_NAME
-    dynamodb.delete_table(TableName=TABLE_NAME)
+    emulator.delete_state_table(dynamodb, TABLE_NAME)
 
 
 @pytest.fixture

@@ -83,6 +83,8 @@ def table_definition(template: Mapping[str, Any], logical_id: str = "StateTable"
         request["StreamSpecification"] = {"StreamEnabled": True, **properties["StreamSpecification"]}
     if "SSESpecification" in properties:
         request["SSESpecification"] = {"Enabled": properties["SSESpecification"]["SSEEnabled"]}
+    if "DeletionProtectionEnabled" in properties:
+        request["DeletionProtectionEnabled"] = properties["DeletionProtectionEnabled"]
     return request
 
 
@@ -95,6 +97,12 @@ def create_state_table(dynamodb: Any, table_name: str, template: Mapping[str, An
         TableName=table_name,
         TimeToLiveSpecification={"Enabled": ttl["Enabled"], "AttributeName": ttl["AttributeName"]},
     )
+
+
+def delete_state_table(dynamodb: Any, table_name: str) -> None:
+    """Delete a table made by create_state_table as its owner must: its deletion protection turned off first."""
+    dynamodb.update_table(TableName=table_name, DeletionProtectionEnabled=False)
+    dynamodb.delete_table(TableName=table_name)
 
 
 def free_port() -> int:

@@ -16,6 +16,9 @@
    are kept (their state is true: a disabled mapping stops the local stack's polling) but never invoked by SQS.
 5. A rule whose target is an event bus of another account or region (a forwarder's) sends moto a new event with
    neither the original's time nor its resources; EventBridge forwards the event whole. Here both are kept.
+6. DeleteTable of a table with deletion protection answers ValidationException; DynamoDB answers
+   ResourceInUseException, "Resource cannot be deleted as it is currently protected against deletion. Disable
+   deletion protection first." (observed: aws-bench/aws-bench#41). Here as DynamoDB does.
 
 docs/LOCAL_STACK.md lists them; `apply()` is idempotent, and every emulator start calls it.
 """
@@ -26,13 +29,13 @@ import copy
 import json
 from functools import wraps
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any, Final, cast
 
 import moto.dynamodb.models as dynamodb_models
 from moto.core.common_models import BaseModel
 from moto.core.model_instances import reset_model_data
 from moto.dynamodb.comparisons import get_filter_expression
-from moto.dynamodb.exceptions import ConditionalCheckFailed, TransactionCanceledException
+from moto.dynamodb.exceptions import ConditionalCheckFailed, ResourceInUseException, TransactionCanceledException
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import StreamShard, Table
 from moto.events.models import Rule, events_backends
@@ -53,6 +56,7 @@ def apply() -> None:
     StreamShard.add = _trimmed(StreamShard.add)  # type: ignore[method-assign]
     Queue.__init__ = _polled_elsewhere(Queue.__init__)  # type: ignore[method-assign]
     Rule.send_to_targets = _forwarding_whole_events(Rule.send_to_targets)  # type: ignore[method-assign]
+    DynamoDBBackend.delete_table = _protected_as_dynamodb_says(DynamoDBBackend.delete_table)  # type: ignore[method-assign]
     setattr(DynamoDBBackend, _APPLIED, True)
 
 
@@ -151,3 +155,19 @@ def _forwarding_whole_events(send_to_targets: Any) -> Any:
                 events_backends[arn.account][arn.region].put_events([entry])
 
     return send
+
+
+DELETION_PROTECTED: Final = (
+    "Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first."
+)
+
+
+def _protected_as_dynamodb_says(delete_table: Any) -> Any:
+    @wraps(delete_table)
+    def delete(backend: DynamoDBBackend, name: str) -> Table:
+        if getattr(backend.get_table(name), "deletion_protection_enabled", False):
+            raise ResourceInUseException(DELETION_PROTECTED)
+        deleted: Table = delete_table(backend, name)
+        return deleted
+
+    return delete

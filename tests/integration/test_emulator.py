@@ -9,7 +9,7 @@ import pytest
 from moto.dynamodb.models.dynamo_type import Item
 
 from mwaa_obs.aws import client
-from mwaa_obs_tools import moto_patches
+from mwaa_obs_tools import emulator, moto_patches
 
 TABLE = "emulator-test"
 
@@ -86,3 +86,16 @@ def test_a_stream_keeps_its_newest_records_and_goes_on_numbering_them(
         assert numbers == list(range(numbers[0], numbers[0] + 5))
     finally:
         dynamodb.delete_table(TableName="streamed")
+
+
+def test_the_state_table_as_deployed_refuses_to_be_deleted_until_its_protection_is_off(
+    dynamodb: Any, template: dict[str, Any]
+) -> None:
+    # Given the state table as template.yaml defines it
+    emulator.create_state_table(dynamodb, "protected-state", template)
+    # When someone deletes it, Then DynamoDB refuses as it does for a protected table
+    with pytest.raises(dynamodb.exceptions.ResourceInUseException, match="protected against deletion"):
+        dynamodb.delete_table(TableName="protected-state")
+    # And its owner can, once the protection is off
+    emulator.delete_state_table(dynamodb, "protected-state")
+    assert "protected-state" not in dynamodb.list_tables()["TableNames"]

@@ -143,7 +143,7 @@ def test_backfill_into_an_empty_table_rebuilds_the_same_history_and_is_idempoten
         assert first.new > 0
         assert again.new == 0
     finally:
-        dynamodb.delete_table(TableName=table)
+        emulator.delete_state_table(dynamodb, table)
 
 
 def test_backfill_publishes_each_runs_metrics_at_its_own_time(
@@ -159,7 +159,7 @@ def test_backfill_publishes_each_runs_metrics_at_its_own_time(
         publish = backfill.metric_publisher(cloudwatch, namespace, stack.engine.now, report)
         backfill.backfill(MwaaApi(api_client()), store, publish=publish, now=stack.engine.now, report=report)
     finally:
-        dynamodb.delete_table(TableName=table)
+        emulator.delete_state_table(dynamodb, table)
     # Then each run's start is counted once, at the time the run was created (the first event backfill rebuilds)
     checked = set()
     for name, arn in lost["arns"].items():
