@@ -53,9 +53,11 @@ class BackfillReport:
 class Progress:
     """One line per workflow on a terminal, redrawn as its runs are imported; plain lines otherwise."""
 
-    def __init__(self, out: TextIO = sys.stderr) -> None:
-        self._out = out
-        self._live = out.isatty()
+    def __init__(self, out: TextIO | None = None) -> None:
+        # Resolved now, not at import: a default bound at import keeps whatever sys.stderr was then (in the tests, a
+        # capture that is closed by the time a later test runs backfill).
+        self._out = out or sys.stderr
+        self._live = self._out.isatty()
 
     def update(self, workflow: str, done: int, total: int) -> None:
         if self._live:
