@@ -14,7 +14,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # No telemetry calls from sam: this pipeline runs offline.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: venv checkov chromium checkov-lock demo test lint validate unit integration tests hooks bench build deploy dashboards clean
+.PHONY: venv checkov chromium checkov-lock demo screenshots test lint validate unit integration tests hooks bench build deploy dashboards clean
 
 $(STAMP): pyproject.toml requirements-dev.lock
 	@interpreter=$$(scripts/find-python.sh 3.13) && "$$interpreter" -m venv $(VENV)
@@ -44,6 +44,10 @@ checkov-lock:
 demo: venv
 	@scripts/ensure-chromium.sh --optional
 	$(PY) -m mwaa_obs_tools.demo $(if $(ACCOUNTS),--accounts $(ACCOUNTS))
+
+# The README's pictures (docs/images/): the demo's runs grid and its first Slack alert, drawn again.
+screenshots: venv chromium
+	$(PY) -m mwaa_obs_tools.demo --screenshots docs/images
 
 # What CI runs (.ci/run): everything, in one pytest session.
 test: lint validate tests

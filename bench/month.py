@@ -6,7 +6,7 @@ The fleet: the three example workflows with the demo's faults, and generated wor
 is asked about: daily, hourly and on demand, of 5 and 50 tasks, with a chance of failure per attempt of one task
 (default retries 1: some tasks retry and succeed, some runs fail), and one workflow that never runs (idle). AWS is
 answered in-process: UpdateItem by an in-memory table that sizes every item (billing.MemoryTable), SendMessage
-counted. Events arrive in order and once (duplicates cost one refused write each: README "Performance and cost").
+counted. Events arrive in order and once (duplicates cost one refused write each: docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations

@@ -45,11 +45,22 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
-def screenshot(browser: Any, url: str, path: Path, width: int = 1280) -> Path:
-    """The whole page at `url` as a PNG."""
-    page = browser.new_page(viewport={"width": width, "height": 400})
+def screenshot(browser: Any, url: str, path: Path, width: int = 1280, height: int = 400) -> Path:
+    """The whole page at `url` as a PNG (at least `height` high)."""
+    page = browser.new_page(viewport={"width": width, "height": height})
     try:
         page.goto(url)
+        page.screenshot(path=str(path), full_page=True)
+    finally:
+        page.close()
+    return path
+
+
+def screenshot_html(browser: Any, body: str, path: Path, width: int = 760) -> Path:
+    """A page given as HTML (no server) as a PNG, cut to what it draws."""
+    page = browser.new_page(viewport={"width": width, "height": 100})
+    try:
+        page.set_content(body)
         page.screenshot(path=str(path), full_page=True)
     finally:
         page.close()

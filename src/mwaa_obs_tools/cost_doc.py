@@ -25,7 +25,7 @@ def fixed_lines(month: dict[str, Any], template: dict[str, Any]) -> dict[str, fl
     """What the stack costs a month with no workflow at all."""
     p = month["prices"]
     resources = template["Resources"].values()
-    # A single-account stack's: central mode's own alarm is counted in its cost per extra account (README).
+    # A single-account stack's: central mode's own alarm is counted in its cost per extra account (docs/CENTRAL.md).
     alarms = sum(1 for r in resources if r["Type"] == "AWS::CloudWatch::Alarm" and "Condition" not in r)
     shared = sum(1 for r in resources if r["Type"] == "AWS::CloudWatch::Alarm" and "Metrics" in r["Properties"])
     dashboards = sum(1 for r in resources if r["Type"] == "AWS::CloudWatch::Dashboard")
@@ -163,9 +163,9 @@ def render(month: dict[str, Any], template: dict[str, Any]) -> str:
         f" {round(events):,} events): {_dollars(per_event / events * 1e6)}.",
         "",
         "Not in these figures: dedicated alarms and dashboards (docs/ALARMS.md: $4.00 a month per dedicated",
-        "workflow), notify's calls per failure notice (`make bench`, README: about 4 AWS calls each), the reconciler's",
-        "and discovery's reads (one Query per workflow a pass, under $0.01 per workflow a month), storage",
-        "($0.25 per GB-month), and the runs widget (no cost while no dashboard with it is open).",
+        "workflow), notify's calls per failure notice (`make bench`, docs/PERFORMANCE.md: about 4 AWS calls",
+        "each), the reconciler's and discovery's reads (one Query per workflow a pass, under $0.01 per workflow a",
+        "month), storage ($0.25 per GB-month), and the runs widget (no cost while no dashboard with it is open).",
         "",
     ]
     return "\n".join(lines)

@@ -33,13 +33,19 @@ DEMO_OUTPUT = Path("demo-output")
 
 
 # A fixed simulated day (and the simulator's fixed seed): the demo prints the same figures, run ids and pictures
-# whenever it runs, so that the README's excerpt stays true.
+# whenever it runs, so that the README's pictures (`make screenshots`) stay true.
 DEMO_DAY = datetime(2026, 12, 1, tzinfo=UTC)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="demo", description=__doc__.splitlines()[0])
     accounts_option(parser)
+    parser.add_argument(
+        "--screenshots",
+        type=Path,
+        metavar="DIR",
+        help="also write the README's pictures there: the runs grid and the first Slack alert (`make screenshots`)",
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
     with localstack.running(start=DEMO_DAY, accounts=args.accounts) as stack:
@@ -72,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         _print_alerts(stack)
         _print_alarm_transitions(stack, day_started)
         _render_dashboards(stack, sorted(arns), day_started)
-        _render_views(stack, day_started)
+        _render_views(stack, day_started, args.screenshots)
         if failed:
             workflow, run_id = failed
             command = ["runs", "show", run_id, "--workflow", workflow, "--endpoint-url", stack.endpoint]
@@ -203,9 +209,10 @@ def _render_dashboards(stack: localstack.LocalStack, workflows: list[str], day_s
         print(f"           {_shown(out)}")
 
 
-def _render_views(stack: localstack.LocalStack, day_started: datetime) -> None:
+def _render_views(stack: localstack.LocalStack, day_started: datetime, pictures: Path | None) -> None:
     """The runs widget's grid and the Gantt of the latest failed run, as `mwaa-obs ui` serves them: screenshots when
-    a Chromium is here, else the pages as HTML files."""
+    a Chromium is here, else the pages as HTML files. With `pictures`, the README's two there too (a browser is
+    then required)."""
     from mwaa_obs_tools import browser  # noqa: PLC0415
     from mwaa_obs_tools.ui import Site, UiServer  # noqa: PLC0415
 
@@ -224,7 +231,11 @@ def _render_views(stack: localstack.LocalStack, day_started: datetime) -> None:
                 for name, path in pages.items():
                     shot = browser.screenshot(chromium, server.url + path, DEMO_OUTPUT / f"{name}.png")
                     print(f"           {_shown(shot)}")
+                if pictures:
+                    _readme_pictures(stack, chromium, server.url + pages["grid-nightly_sales_etl"], pictures)
         except browser.NoBrowser as missing:
+            if pictures:
+                raise
             print(f"           ({missing}; the pages are saved as HTML instead)")
             for name, path in pages.items():
                 _, body = site.page(*_split(path))
@@ -233,6 +244,22 @@ def _render_views(stack: localstack.LocalStack, day_started: datetime) -> None:
                 print(f"           {_shown(out)}")
     finally:
         server.stop()
+
+
+def _readme_pictures(stack: localstack.LocalStack, chromium: Any, grid_url: str, pictures: Path) -> None:
+    """The README's pictures: the runs grid (as narrow as it draws), and the first Slack failure alert drawn from
+    its payload."""
+    from mwaa_obs_tools import browser, slack_preview  # noqa: PLC0415
+
+    pictures.mkdir(parents=True, exist_ok=True)
+    browser.screenshot(chromium, grid_url, pictures / "runs-grid.png", width=720, height=100)
+    assert stack.slack is not None  # the demo's stack always has its catcher
+    header = slack_preview.EMOJI_FAILURE
+    first = next(
+        payload for payload in stack.slack.delivered() if payload["blocks"][0]["text"]["text"].startswith(header)
+    )
+    shot = browser.screenshot_html(chromium, slack_preview.page(first), pictures / "slack-alert.png")
+    print(f"           {_shown(pictures / 'runs-grid.png')}, {_shown(shot)}: the README's pictures")
 
 
 def _split(path: str) -> tuple[str, dict[str, str]]:
