@@ -81,7 +81,7 @@ def test_the_widget_function_renders_the_grid_of_the_workflow_the_dashboard_pick
     assert 'data-workflow="simple_s3_test"' in page
     assert page.count('class="run"') == RUNS_EACH  # one column per run
     assert f'endpoint="{stack.outputs["WidgetFunctionArn"]}"' in page  # a column opens its Gantt in a pop-up
-    assert stack.widget({"describe": True})["markdown"].startswith("## mwaa-obs runs widget")
+    assert stack.widget({"describe": True}).startswith("## mwaa-obs runs widget")
 
 
 def test_a_grid_reads_the_workflow_its_runs_and_one_query_per_run(

@@ -202,7 +202,7 @@ def test_a_request_the_widget_cannot_show_says_why_in_the_widget(params: dict[st
 
 def test_cloudwatch_asking_for_the_documentation_gets_markdown() -> None:
     answer = handle({"describe": True}, reader=None, viewer=lambda theme: PLACE, arn="arn", now=T0)  # type: ignore[arg-type]
-    assert answer == {"markdown": DESCRIPTION}
+    assert answer == DESCRIPTION  # the markdown itself, as AWS's samples answer `describe`
 
 
 def contrast(colour: str) -> float:

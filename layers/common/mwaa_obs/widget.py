@@ -198,9 +198,13 @@ Viewers need `lambda:InvokeFunction` on this function (docs/VIEWS.md, "Who can s
 def handle(
     event: Mapping[str, Any], reader: ViewReader, viewer: Callable[[str], Viewer], arn: str, now: datetime
 ) -> Any:
-    """One widget call: its documentation when CloudWatch asks (`describe`), else the HTML of the view asked."""
+    """One widget call: its documentation when CloudWatch asks (`describe`), else the HTML of the view asked.
+
+    The documentation is the markdown string itself, as AWS's custom widget samples answer `describe`
+    (aws-samples/cloudwatch-custom-widgets-samples, samples/helloWorld/helloWorld.py: `return DOCS`); the
+    `{"markdown": ...}` form is for a widget's content."""
     if event.get("describe"):
-        return {"markdown": DESCRIPTION}
+        return DESCRIPTION
     theme = str((event.get("widgetContext") or {}).get("theme") or "light")
     try:
         request = ViewRequest.from_widget_event(event, now)
