@@ -326,3 +326,28 @@ def test_notify_may_query_the_index_its_decisions_read(transformed: dict[str, An
         and index_arn in [r.get("Fn::Sub") for r in _as_list(statement["Resource"]) if isinstance(r, dict)]
     ]
     assert granted
+
+
+def test_a_function_with_two_triggers_never_runs_twice_at_once(template: dict[str, Any]) -> None:
+    """Reconcile's Pass and Discovery schedules, and provision's stream and hourly schedule, could start a second
+    invocation while one runs: reserved concurrency 1 makes the second wait (Lambda retries a throttled
+    asynchronous invocation for up to 6 hours; a stream's batch is retried until it succeeds)."""
+    functions = {
+        name: resource["Properties"]
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+    serial = {name for name, properties in functions.items() if len(properties.get("Events", {})) > 1}
+    assert serial == {"ReconcileFunction", "ProvisionFunction"}
+    for name in serial:
+        assert functions[name]["ReservedConcurrentExecutions"] == 1, name
+
+
+def test_the_settings_grow_past_4_kb_without_a_deploy(resources: dict[str, Any]) -> None:
+    """A Standard parameter holds 4 KB (PutParameter, Value); Intelligent-Tiering moves it to Advanced only when a
+    value needs it. The documented put-parameter asks for the same tier (a call without one would use Standard)."""
+    assert resources["SettingsParameter"]["Properties"]["Tier"] == "Intelligent-Tiering"
+    documented = (emulator.REPO_ROOT / "docs" / "NOTIFICATIONS.md").read_text(encoding="utf-8")
+    puts = re.findall(r"aws ssm put-parameter[^\n]*(?:\\\n[^\n]*)*", documented)
+    assert puts
+    assert all("--tier Intelligent-Tiering" in put for put in puts)
