@@ -7,11 +7,13 @@ exponential backoff; what still fails raises DeliveryError, so that SQS retries 
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import random
+import socket
+import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -32,21 +34,30 @@ class DeliveryError(RuntimeError):
         self.reason = reason
 
 
-# All the retries of one message end within this, plus one request's timeout: 30 + 5 s, well inside the notify
-# function's 60 s timeout (template.yaml; a test holds them together). What is left is retried by SQS.
+# All the attempts of one message, reading Slack's answer included, end within this (and within what is left of the
+# invocation: Notifier passes `within`). What is left is retried by SQS.
 SLACK_BUDGET_SECONDS: Final = 30.0
-SLACK_TIMEOUT_SECONDS: Final = 5.0
+# Connecting is the one step that can be retried without risk: nothing has been sent yet.
+SLACK_CONNECT_SECONDS: Final = 5.0
 
 
 class SlackWebhook:
-    """POSTs one payload to one incoming webhook, with retries, all within a time budget."""
+    """POSTs one payload to one incoming webhook, with retries, all within one total deadline.
+
+    The deadline covers connecting, sending, and reading the status and the body: a watchdog closes the socket when
+    it passes, so a Slack that trickles its answer cannot hold the notifier past it (a socket timeout applies per
+    read and never fires on a byte every few seconds). A post is repeated only when Slack refused it (429, 5xx) or
+    it was never sent (no connection). A post sent and never answered may have been shown: it is not repeated in
+    process, and goes back to SQS (docs/NOTIFICATIONS.md, "the remaining window"). Incoming webhooks take no
+    idempotency key.
+    """
 
     def __init__(
         self,
         url: str,
         *,
         sleep: Callable[[float], None] = time.sleep,
-        timeout: float = SLACK_TIMEOUT_SECONDS,
+        timeout: float = SLACK_CONNECT_SECONDS,
         attempts: int = 4,
         backoff: float = 1.0,
         max_retry_after: float = 20.0,
@@ -55,18 +66,19 @@ class SlackWebhook:
     ) -> None:
         self._url = url
         self._sleep = sleep
-        self._timeout = timeout
+        self._connect_timeout = timeout
         self._attempts = attempts
         self._backoff = backoff
         self._max_retry_after = max_retry_after
         self._budget = budget
         self._clock = clock
 
-    def post(self, payload: dict[str, Any]) -> None:
+    def post(self, payload: dict[str, Any], *, within: float | None = None) -> None:
+        """Deliver, or raise DeliveryError; `within`: seconds the caller can wait at most (else the budget)."""
         data = json.dumps(payload).encode()
-        started = self._clock()
+        deadline = self._clock() + min(self._budget, self._budget if within is None else within)
         for attempt in range(1, self._attempts + 1):
-            refused = self._try(data)
+            refused = self._try(data, deadline)
             if refused is None:
                 return
             reason, retry_after = refused
@@ -74,32 +86,70 @@ class SlackWebhook:
                 raise DeliveryError("slack", f"{reason}; gave up after {attempt} attempts")
             backoff = self._backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not crypto
             wait = retry_after if retry_after is not None else backoff
-            if self._clock() - started + wait > self._budget:
+            if self._clock() + wait >= deadline:
                 raise DeliveryError("slack", f"{reason}; no time left for another attempt: retried later")
             self._sleep(wait)
 
-    def _try(self, data: bytes) -> tuple[str, float | None] | None:
-        """None when delivered; else why, and the Retry-After Slack asked for (None: back off)."""
-        request = urllib.request.Request(  # noqa: S310 - the scheme is checked when the URL is read (https or loopback)
-            self._url, data=data, headers={"Content-Type": "application/json"}, method="POST"
-        )
+    def _try(self, data: bytes, deadline: float) -> tuple[str, float | None] | None:
+        """None when delivered; else why it may be tried again, and the Retry-After Slack asked for (None: back
+        off). Raises DeliveryError when it must not be tried again in process."""
+        left = deadline - self._clock()
+        if left <= 0:
+            raise DeliveryError("slack", "no time left before the deadline: retried later")
+        parts = urlsplit(self._url)
+        connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        connection = connection_class(parts.hostname or "", parts.port, timeout=min(left, self._connect_timeout))
+        watchdog = threading.Timer(left, _abandon, (connection,))
+        watchdog.daemon = True
+        status: int | None = None
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:  # noqa: S310 - see above
-                response.read()
-                return None
-        except urllib.error.HTTPError as error:
-            if error.code == 429:
-                wait = _seconds(error.headers.get("Retry-After"), default=self._backoff)
-                if wait > self._max_retry_after:
-                    raise DeliveryError("slack", f"HTTP 429 with Retry-After {wait:.0f}s: retried later") from None
-                return "HTTP 429", wait
-            if error.code >= 500:
-                return f"HTTP {error.code}", None
-            body = error.read(200).decode(errors="replace")
-            raise DeliveryError("slack", f"HTTP {error.code} {body!r}: the request itself was refused") from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
-            reason = getattr(error, "reason", error)
-            return f"network error ({type(reason).__name__})", None
+            try:
+                connection.connect()
+            except OSError as error:
+                return f"network error ({type(error).__name__})", None
+            watchdog.start()
+            if connection.sock is not None:
+                connection.sock.settimeout(left)  # the watchdog ends the wait at the deadline
+            target = parts.path + (f"?{parts.query}" if parts.query else "")
+            try:
+                connection.request("POST", target, body=data, headers={"Content-Type": "application/json"})
+                response = connection.getresponse()
+                status = response.status
+                body = response.read()
+            except (OSError, http.client.HTTPException) as error:
+                if status is not None and 200 <= status < 300:
+                    return None  # Slack answered 200: the message is in; only the rest of its body was missing
+                raise DeliveryError(
+                    "slack", f"sent, but no answer before the deadline ({type(error).__name__}): retried later"
+                ) from None
+        finally:
+            watchdog.cancel()
+            connection.close()
+        return _judge(status, response.getheader("Retry-After"), body, self._backoff, self._max_retry_after)
+
+
+def _abandon(connection: http.client.HTTPConnection) -> None:
+    """The deadline passed: end whatever read or write is waiting on the socket."""
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def _judge(
+    status: int, retry_after: str | None, body: bytes, backoff: float, max_retry_after: float
+) -> tuple[str, float | None] | None:
+    if 200 <= status < 300:
+        return None
+    if status == 429:
+        wait = _seconds(retry_after, default=backoff)
+        if wait > max_retry_after:
+            raise DeliveryError("slack", f"HTTP 429 with Retry-After {wait:.0f}s: retried later")
+        return "HTTP 429", wait
+    if status >= 500:
+        return f"HTTP {status}", None
+    text = body[:200].decode(errors="replace")
+    raise DeliveryError("slack", f"HTTP {status} {text!r}: the request itself was refused")
 
 
 def _seconds(header: str | None, default: float) -> float:
