@@ -48,4 +48,10 @@ notifier = Notifier(
 @logger.inject_lambda_context(clear_state=True)
 @emits_metrics
 def lambda_handler(event: dict[str, Any], context: Any, sink: MetricSink) -> PartialBatchResponse:
-    return notify_batch(event, notifier, sink, max_receive_count=config.max_receive_count)
+    return notify_batch(
+        event,
+        notifier,
+        sink,
+        max_receive_count=config.max_receive_count,
+        remaining=lambda: context.get_remaining_time_in_millis() / 1000,
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,7 +20,6 @@ import pytest
 from mwaa_obs.aws import client, dynamodb_client
 from mwaa_obs.channels import (
     SLACK_BUDGET_SECONDS,
-    SLACK_TIMEOUT_SECONDS,
     AlertTopic,
     DeliveryError,
     SlackWebhook,
@@ -27,7 +27,7 @@ from mwaa_obs.channels import (
 )
 from mwaa_obs.mwaa_api import WorkflowAnswer
 from mwaa_obs.notices import Notice, NoticeQueue
-from mwaa_obs.notify import Notifier, notify_batch
+from mwaa_obs.notify import DEFAULT_REMAINING_SECONDS, MARK_RESERVE_SECONDS, Notifier, notify_batch
 from mwaa_obs.settings import SettingsSource
 from mwaa_obs.store.alerts import Alerts
 from mwaa_obs.store.runs import Runs
@@ -154,7 +154,13 @@ def pipeline(
     )
 
     def notify(event: dict[str, Any], context: Any, sink: MetricSink) -> Any:
-        return notify_batch(event, notifier, sink, max_receive_count=NOTICES_MAX_RECEIVE_COUNT)
+        return notify_batch(
+            event,
+            notifier,
+            sink,
+            max_receive_count=NOTICES_MAX_RECEIVE_COUNT,
+            remaining=lambda: context.get_remaining_time_in_millis() / 1000,
+        )
 
     with slack_catcher.running() as slack:
         secrets.create_secret(Name=SLACK_SECRET, SecretString=slack.url(f"/services/{WEBHOOK_TOKEN}"))
@@ -310,19 +316,6 @@ def test_slack_429_and_5xx_are_retried_honouring_retry_after(pipeline: Pipeline)
     assert len(pipeline.slack.delivered()) == 1
     assert pipeline.sleeps[0] == 7
     assert 1.0 <= pipeline.sleeps[1] <= 2.0  # after the second attempt: 1 s x 2, jittered to 50-100 %
-
-
-def test_a_slack_that_does_not_answer_in_time_is_retried() -> None:
-    # Given a Slack that answers the first request only after the client's timeout
-    with slack_catcher.running() as slack:
-        slack.answer_next(Answer(200, "ok", delay=1.0))
-        sleeps: list[float] = []
-        webhook = SlackWebhook(slack.url(), sleep=sleeps.append, timeout=0.2)
-        # When a message is posted
-        webhook.post({"text": "hello"})
-        # Then the timed-out attempt was followed by a second one after a backoff
-        assert len(slack.received) == 2
-        assert len(sleeps) == 1
 
 
 def test_a_failing_channel_does_not_block_the_other_and_nothing_is_sent_twice(
@@ -578,12 +571,15 @@ def test_slack_retries_stop_within_the_budget_and_leave_the_rest_to_sqs() -> Non
         with pytest.raises(DeliveryError, match="no time left"):
             webhook.post({"text": "hello"})
         assert now[0] <= 30
-        assert len(slack.received) == 3  # without the budget: 4 requests and 45 s of waiting
+        # A third request would start at 30 s, with no time left to read its answer; without the budget: 4
+        # requests and 45 s of waiting
+        assert len(slack.received) == 2
 
 
 def test_the_slack_budget_fits_the_notify_functions_timeout(template: dict[str, Any]) -> None:
     notify = template["Resources"]["NotifyFunction"]["Properties"]
-    assert notify["Timeout"] > SLACK_BUDGET_SECONDS + SLACK_TIMEOUT_SECONDS
+    assert notify["Timeout"] > SLACK_BUDGET_SECONDS + MARK_RESERVE_SECONDS
+    assert notify["Timeout"] == DEFAULT_REMAINING_SECONDS
     # And a mass failure fans out to a bounded number of notifiers (SQS allows 2 to 1000)
     scaling = notify["Events"]["Notices"]["Properties"]["ScalingConfig"]
     assert 2 <= scaling["MaximumConcurrency"] <= 1000
@@ -612,3 +608,59 @@ def test_failures_an_earlier_version_decided_are_not_named_again(
     assert len(failures) == 1
     assert "after-upgrade" in failures[0]
     assert "before-upgrade" not in failures[0]
+
+
+def test_a_duplicated_notice_handled_by_two_notifiers_at_once_sends_one_message_per_channel(
+    pipeline: Pipeline,
+) -> None:
+    # Given a failed run whose notice was delivered twice (at-least-once), and a Slack that holds its first answer
+    pipeline.ingest(failed_run("run-twice", T0))
+    (notice,) = pipeline.sqs.receive_message(QueueUrl=pipeline.notices_url, MaxNumberOfMessages=10)["Messages"]
+    pipeline.sqs.send_message(QueueUrl=pipeline.notices_url, MessageBody=notice["Body"])
+    pipeline.sqs.change_message_visibility(
+        QueueUrl=pipeline.notices_url, ReceiptHandle=notice["ReceiptHandle"], VisibilityTimeout=0
+    )
+    release = threading.Event()
+    pipeline.slack.answer_next(Answer(200, "ok", hold=release))
+    # When one notifier reaches Slack with it and, while Slack still holds that post, another handles the duplicate
+    first: list[PollResult] = []
+    winner = threading.Thread(
+        target=lambda: first.append(
+            poll_sqs_once(pipeline.sqs, pipeline.notices_url, pipeline.notices_arn, pipeline.handler, 1)
+        )
+    )
+    winner.start()
+    try:
+        pipeline.slack.wait_for(1)
+        second = poll_sqs_once(pipeline.sqs, pipeline.notices_url, pipeline.notices_arn, pipeline.handler, 1)
+    finally:
+        release.set()
+        winner.join()
+    # Then both notices were handled, and each channel got the message once
+    assert [first[0].failed, second.failed] == [0, 0]
+    assert len(pipeline.slack.received) == 1
+    assert len(pipeline.inbox.messages()) == 1
+
+
+def test_a_slack_that_answers_200_and_then_stalls_is_left_at_the_deadline_and_counted_as_delivered() -> None:
+    # Given a Slack that accepts the post and then sends its body a byte at a time, far slower than the deadline
+    with slack_catcher.running() as slack:
+        slack.answer_next(Answer(200, "ok-and-then-some-more", trickle=0.5))
+        webhook = SlackWebhook(slack.url())
+        # When a message is posted with one second to spare
+        webhook.post({"text": "hello"}, within=1.0)
+        # Then the post returned while Slack was still writing its answer, after one request: Slack had taken it
+        assert not slack.finished[0].is_set()
+        assert len(slack.received) == 1
+
+
+def test_a_slack_that_accepts_but_answers_late_is_posted_to_once() -> None:
+    # Given a Slack that takes the post and answers only after longer than it takes to connect
+    with slack_catcher.running() as slack:
+        slack.answer_next(Answer(200, "ok", delay=1.0))
+        webhook = SlackWebhook(slack.url(), sleep=lambda _: None, timeout=0.2)
+        # When a message is posted with time to spare
+        webhook.post({"text": "hello"}, within=30.0)
+        # Then it was posted once and counted as delivered: waiting for the answer is bounded by the deadline,
+        # not by a per-request timeout after which the post is sent again
+        assert len(slack.received) == 1

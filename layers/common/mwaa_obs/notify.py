@@ -5,13 +5,18 @@ For a run's notice, the run (with all its task attempts) is read, and the workfl
 and the workflow's new health, in one transaction that fails if another notifier got there first (then it decides
 again). Failures held by storm control come back as a delayed flush notice, which names them in one summary. Each
 channel that received a message is marked on the run that leads it, so a retried notice sends only what is
-missing. A crash between a channel's acceptance and its mark is the one case that sends a message twice; nothing
-is ever dropped: a notice that cannot be delivered is retried and ends in the notices DLQ.
+missing. One notifier at a time delivers a message: it holds the lead's delivery lease, taken with the decision or
+claimed before sending (a duplicate notice that finds it held leaves the message to its holder, whose own notice
+SQS retries if it dies). A channel that took the message without its taking being known (a crash before the mark,
+an answer lost) is the one case that sends a message twice (docs/NOTIFICATIONS.md); nothing is ever dropped: a
+notice that cannot be delivered is retried and ends in the notices DLQ.
 """
 
 from __future__ import annotations
 
 import math
+import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -50,7 +55,7 @@ from mwaa_obs.notices import InvalidNotice, Notice
 from mwaa_obs.settings import Route, SettingsSource
 from mwaa_obs.sqs import PartialBatchResponse, process_partial_batch
 from mwaa_obs.states import FAILED_RUN_STATES, FAILED_TASK_STATES, TERMINAL_RANK, RunState, TaskState, seen_attribute
-from mwaa_obs.store.alerts import Alerts, AlreadyDecided, DecisionConflict, decision_of, notified_at
+from mwaa_obs.store.alerts import Alerts, AlreadyDecided, DecisionConflict, Lease, decision_of, notified_at
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.schema import RunItem, StateItem, TaskAttemptItem
 from mwaa_obs.store.workflows import Workflows
@@ -60,6 +65,12 @@ logger = Logger(service=SERVICE, child=True)
 
 DECISION_ATTEMPTS = 5
 HISTORY_RUNS = 100  # a decision weighs the workflow's last runs: an incident longer than that is counted from there
+# A lease lasts what is left of the invocation plus this (clocks of two Lambda hosts differ by far less), so that
+# it outlives its holder only when the holder died, and never by more than this.
+LEASE_MARGIN_SECONDS = 10.0
+# What a delivery leaves itself after the last channel, to write the marks and give the lease back.
+MARK_RESERVE_SECONDS = 5.0
+DEFAULT_REMAINING_SECONDS = 60.0  # the notify function's timeout (template.yaml), when no Lambda context says
 
 
 class DeliveryIncomplete(RuntimeError):
@@ -79,9 +90,13 @@ class Notifier:
     slack: Callable[[str], SlackWebhook] = SlackWebhook
     enricher: Enricher | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    wall: Callable[[], float] = time.time  # leases are about processes ending: real time, even on the local stack
 
-    def handle(self, body: str, sink: MetricSink) -> None:
-        """Decide and deliver the message one notice owes; the metrics it owes go to the sink."""
+    def handle(self, body: str, sink: MetricSink, remaining: Callable[[], float] | None = None) -> None:
+        """Decide and deliver the message one notice owes; the metrics it owes go to the sink. `remaining`: the
+        seconds left to the invocation (Lambda's context), which bound its lease and its Slack deadline."""
+        left = remaining or (lambda: DEFAULT_REMAINING_SECONDS)
+        delivery = _Delivery(Lease(uuid.uuid4().hex, self.wall() + left() + LEASE_MARGIN_SECONDS), left)
         try:
             notice = Notice.from_body(body)
         except InvalidNotice as error:
@@ -96,36 +111,40 @@ class Notifier:
             sink.count(INVALID_NOTICES)
             return
         if notice.kind == "flush":
-            self._flush(run, sink)
+            self._flush(run, sink, delivery)
             return
         if self.enricher is not None:
             self.enricher.complete(run, [run, *attempts] if item is run else [item], sink)
         route = self.settings.get(sink).route_for(run.workflow_name)
         decided = decision_of(item)
-        decision, history = (decided, None) if decided is not None else self._decide(item, run, route, sink)
+        decision, history = (
+            (decided, None) if decided is not None else self._decide(item, run, route, sink, delivery.lease)
+        )
         if decision is None:
             return
         fields = {"workflow": run.workflow_name, "run_id": run.run_id, "alert": decision.kind.value}
         if not decision.kind.sends or not route.alerts:
             logger.info("no message owed", extra=fields)
             return
-        self._send(item, run, attempts, decision, route=route, sink=sink, history=history)
-        logger.info("message delivered", extra=fields)
+        if self._send(item, run, attempts, decision, route=route, sink=sink, delivery=delivery, history=history):
+            logger.info("message delivered", extra=fields)
 
     def _decide(
-        self, item: StateItem, run: RunItem, route: Route, sink: MetricSink
+        self, item: StateItem, run: RunItem, route: Route, sink: MetricSink, lease: Lease
     ) -> tuple[Decision | None, dict[str, RunItem] | None]:
-        """The decision, with the history it was made from (the names it wrote applied), when it read one."""
+        """The decision, with the history it was made from (the names it wrote applied), when it read one. A
+        decision that sends takes the delivery lease with it (when the workflow's messages are on)."""
+        lease_if_sent = lease if route.alerts else None
         if isinstance(item, TaskAttemptItem):
             # NONE is recorded too: it tells ingest that duplicates of this event owe no further notice.
             kind = AlertKind.RETRY if route.retry_alerts else AlertKind.NONE
-            return self._save(item, Decision(kind, self.clock())), None
+            return self._save(item, Decision(kind, self.clock()), lease_if_sent), None
         if run.status_rank is None or run.status_rank < TERMINAL_RANK:
             logger.warning("run notice before a final state; ignored", extra={"run_id": run.run_id})
             return None, None
         failing = _counts_as_failure(run, route)
         if not failing and run.status != RunState.SUCCESS:
-            return self._save(run, decide_quiet(self.clock())), None
+            return self._save(run, decide_quiet(self.clock()), None), None
         for _ in range(DECISION_ATTEMPTS):
             now = self.clock()
             health, version = self.alerts.health(run.workflow_id)
@@ -133,7 +152,7 @@ class Notifier:
             decide = decide_failure if failing else decide_success
             plan = decide(_outcomes(history, route), run.run_id, health, now, route.group_window)
             try:
-                self.alerts.save_plan(run.workflow_id, plan, version, item=run, lead=run.run_id)
+                self.alerts.save_plan(run.workflow_id, plan, version, item=run, lead=run.run_id, lease=lease_if_sent)
             except DecisionConflict:
                 logger.info("workflow health changed meanwhile; deciding again", extra={"run_id": run.run_id})
                 run = self.runs.reread(run)
@@ -146,7 +165,7 @@ class Notifier:
             return plan.decision, _named(history, plan, run.run_id)
         raise DecisionConflict(f"health of {run.workflow_id} kept changing; the notice will be retried")
 
-    def _flush(self, anchor: RunItem, sink: MetricSink) -> None:
+    def _flush(self, anchor: RunItem, sink: MetricSink, delivery: _Delivery) -> None:
         """A flush notice: the summary message the anchor leads, decided now if the grouping window is over."""
         route = self.settings.get(sink).route_for(anchor.workflow_name)
         history: dict[str, RunItem] | None = None
@@ -175,8 +194,11 @@ class Notifier:
         if route.alerts:
             _, attempts = self.runs.load(anchor.workflow_id, anchor.run_id)
             summary = Decision(AlertKind.SUMMARY, self.clock())
-            self._send(anchor, anchor, attempts, summary, route=route, sink=sink, history=history)
-            logger.info("summary delivered", extra={"workflow": anchor.workflow_name, "run_id": anchor.run_id})
+            sent = self._send(
+                anchor, anchor, attempts, summary, route=route, sink=sink, delivery=delivery, history=history
+            )
+            if sent:
+                logger.info("summary delivered", extra={"workflow": anchor.workflow_name, "run_id": anchor.run_id})
 
     def _history(self, run: RunItem) -> dict[str, RunItem]:
         """The workflow's recent runs by run id, with `run` as read consistently."""
@@ -189,9 +211,9 @@ class Notifier:
             delay = math.ceil((due - now).total_seconds()) + 1  # a flush that comes early sends itself again
             self.notices.send(Notice("flush", workflow_id, anchor), delay_seconds=delay)
 
-    def _save(self, item: StateItem, decision: Decision) -> Decision | None:
+    def _save(self, item: StateItem, decision: Decision, lease: Lease | None) -> Decision | None:
         try:
-            self.alerts.save_decision(item, decision)
+            self.alerts.save_decision(item, decision, lease)
         except AlreadyDecided:
             return self._decided_by_other(item)
         return decision
@@ -212,14 +234,55 @@ class Notifier:
         *,
         route: Route,
         sink: MetricSink,
+        delivery: _Delivery,
         history: dict[str, RunItem] | None = None,
-    ) -> None:
-        """Build the message `lead` leads (a run's, or a retried attempt's) and deliver it to each channel.
+    ) -> bool:
+        """Build the message `lead` leads (a run's, or a retried attempt's) and deliver it to each channel that
+        lacks it; False when another notifier holds its delivery lease (the message is left to it).
 
         `history`: the one the decision was just made from, with its names applied; a retried delivery reads it
         again (the index it comes from is eventually consistent: reading it right after the write could miss the
         names just written).
         """
+        if all(notified_at(lead, channel) is not None for channel in self._senders(route)):
+            return True  # a duplicate notice after the delivery
+        if lead.sending_by != delivery.lease.owner and not self.alerts.claim(lead, delivery.lease, self.wall()):
+            logger.info("another notifier is delivering this message; left to it", extra={"item": lead.sk})
+            return False
+        try:
+            if any(notified_at(lead, channel) is None for channel in self._senders(route)):
+                self._build_and_deliver(
+                    lead, run, attempts, decision, route=route, sink=sink, delivery=delivery, history=history
+                )
+        finally:
+            self.alerts.release(lead, delivery.lease)
+        return True
+
+    def _senders(self, route: Route) -> dict[str, Callable[[Alert, _Delivery], None]]:
+        """How to send a message of this route, by channel."""
+        senders: dict[str, Callable[[Alert, _Delivery], None]] = {}
+        if route.email and self.topic is not None:
+            topic = self.topic
+            senders["email"] = lambda alert, _: topic.publish(alert)
+        if route.slack_webhook and self.webhooks is not None:
+            webhooks, name = self.webhooks, route.slack_webhook
+            senders["slack"] = lambda alert, delivery: self.slack(webhooks.url(name)).post(
+                slack_message(alert), within=delivery.remaining() - MARK_RESERVE_SECONDS
+            )
+        return senders
+
+    def _build_and_deliver(
+        self,
+        lead: StateItem,
+        run: RunItem,
+        attempts: list[TaskAttemptItem],
+        decision: Decision,
+        *,
+        route: Route,
+        sink: MetricSink,
+        delivery: _Delivery,
+        history: dict[str, RunItem] | None,
+    ) -> None:
         log_group = self.workflows.log_group(run.workflow_id)
         named: tuple[NamedRun, ...] = ()
         incident: tuple[str, ...] = ()
@@ -243,7 +306,7 @@ class Notifier:
             named=named,
             incident_runs=incident,
         )
-        self._deliver(lead, alert, route, sink)
+        self._deliver(lead, alert, route, sink, delivery)
 
     def _named_runs(self, lead: RunItem, history: dict[str, RunItem]) -> tuple[NamedRun, ...]:
         """The other failures the lead's message names, oldest first, each with its failed tasks."""
@@ -267,20 +330,13 @@ class Notifier:
             )
         return tuple(named)
 
-    def _deliver(self, item: StateItem, alert: Alert, route: Route, sink: MetricSink) -> None:
-        senders: dict[str, Callable[[], None]] = {}
-        if route.email and self.topic is not None:
-            topic = self.topic
-            senders["email"] = lambda: topic.publish(alert)
-        if route.slack_webhook and self.webhooks is not None:
-            webhooks, name = self.webhooks, route.slack_webhook
-            senders["slack"] = lambda: self.slack(webhooks.url(name)).post(slack_message(alert))
+    def _deliver(self, item: StateItem, alert: Alert, route: Route, sink: MetricSink, delivery: _Delivery) -> None:
         failed = []
-        for channel, send in senders.items():
+        for channel, send in self._senders(route).items():
             if notified_at(item, channel) is not None:
                 continue
             try:
-                send()
+                send(alert, delivery)
             except (DeliveryError, BotoCoreError, ClientError) as error:
                 reason = error.reason if isinstance(error, DeliveryError) else type(error).__name__
                 logger.error("channel did not take the message", extra={"channel": channel, "reason": reason})
@@ -291,6 +347,14 @@ class Notifier:
             sink.count(NOTIFICATIONS_SENT, alert.workflow_name)
         if failed:
             raise DeliveryIncomplete(f"not delivered to {', '.join(failed)}; retried with the notice")
+
+
+@dataclass(frozen=True, slots=True)
+class _Delivery:
+    """What one invocation delivers with: its lease, and the seconds it has left."""
+
+    lease: Lease
+    remaining: Callable[[], float]
 
 
 def _counts_as_failure(run: RunItem, route: Route) -> bool:
@@ -339,13 +403,18 @@ def _latest_attempts(attempts: list[TaskAttemptItem]) -> list[TaskAttemptItem]:
 
 
 def notify_batch(
-    event: Mapping[str, Any], notifier: Notifier, sink: MetricSink, *, max_receive_count: int
+    event: Mapping[str, Any],
+    notifier: Notifier,
+    sink: MetricSink,
+    *,
+    max_receive_count: int,
+    remaining: Callable[[], float] | None = None,
 ) -> PartialBatchResponse:
     """The notices of one SQS batch, each on its own: a notice that fails is retried alone (and dead-lettered, and
-    counted, on its last receive)."""
+    counted, on its last receive). `remaining`: seconds left to the invocation."""
     return process_partial_batch(
         event,
-        lambda body: notifier.handle(body, sink),
+        lambda body: notifier.handle(body, sink, remaining),
         max_receive_count=max_receive_count,
         on_last_failure=lambda: sink.count(NOTIFICATIONS_DEAD_LETTERED),
     )

@@ -3,8 +3,9 @@ transaction), and the channels a message reached."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from mwaa_obs.alerting import AlertKind, Decision, Health, Named, Plan
 from mwaa_obs.store.schema import (
@@ -30,6 +31,16 @@ class AlreadyDecided(RuntimeError):
     """The run's alert was decided by an earlier delivery of the same notice."""
 
 
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """The right to send one item's message: taken before sending, by one notifier at a time. `until` (epoch
+    seconds) is past the end of the holder's invocation, so a lease outlives its holder only if the holder died,
+    and then only until its invocation would have been stopped anyway."""
+
+    owner: str
+    until: float
+
+
 class Alerts:
     def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
@@ -53,13 +64,26 @@ class Alerts:
         )
         return health, int(item.health_version) if item.health_version is not None else None
 
-    def save_decision(self, item: StateItem, decision: Decision) -> None:
+    def save_decision(self, item: StateItem, decision: Decision, lease: Lease | None = None) -> None:
         """Record a decision that names nothing and leaves the workflow's health as it is (a retry, a quiet run)."""
-        self._transact(item, decision, workflow_id=item.workflow_id, lead=None, names=(), health=None, version=None)
+        self._transact(
+            item, decision, workflow_id=item.workflow_id, lead=None, names=(), health=None, version=None, lease=lease
+        )
 
-    def save_plan(self, workflow_id: str, plan: Plan, version: int | None, *, item: RunItem | None, lead: str) -> None:
+    def save_plan(
+        self,
+        workflow_id: str,
+        plan: Plan,
+        version: int | None,
+        *,
+        item: RunItem | None,
+        lead: str,
+        lease: Lease | None = None,
+    ) -> None:
         """Record, in one transaction, the decision on the run whose notice it answers (`item`; None for a flush),
-        each failure the message led by `lead` names, and the workflow's health after it.
+        each failure the message led by `lead` names, and the workflow's health after it. With `lease`, a decision
+        that sends a message takes its delivery lease in the same transaction: a duplicate notice that finds the
+        decision made finds it taken, and leaves the message to this notifier.
 
         Raises AlreadyDecided if the item holds a decision already, DecisionConflict if the health changed since it
         was read at `version` or another message named one of the failures first.
@@ -72,6 +96,7 @@ class Alerts:
             names=plan.names,
             health=plan.health,
             version=version,
+            lease=lease,
         )
 
     def _transact(
@@ -84,6 +109,7 @@ class Alerts:
         names: tuple[Named, ...],
         health: Health | None,
         version: int | None,
+        lease: Lease | None,
     ) -> None:
         record = AlertRecord(
             kind=decision.kind.value,
@@ -100,6 +126,9 @@ class Alerts:
             writes[item.sk + item.pk] = update = Update(item.pk, item.sk)
             update.set(type(item).alert, record)
             conditions[item.sk + item.pk] = (type(item).alert,)
+            if lease is not None and decision.kind.sends:
+                update.set(StateItem.sending_by, lease.owner)
+                update.set(StateItem.sending_until, lease.until)
         for named in names:
             key = RUN_SORT_KEY + run_key(workflow_id, named.run_id)
             update = writes.setdefault(key, Update(run_key(workflow_id, named.run_id), RUN_SORT_KEY))
@@ -126,6 +155,53 @@ class Alerts:
             raise
         if item is not None:
             item.alert = record
+            if lease is not None and decision.kind.sends:
+                item.sending_by, item.sending_until = lease.owner, lease.until
+
+    def claim(self, item: StateItem, lease: Lease, now: float) -> bool:
+        """Take the item's delivery lease unless another notifier holds it (not yet expired at `now`). On success
+        the item's channel marks are refreshed from the table as they were when it was taken."""
+        names = {"#by": StateItem.sending_by.attr_name, "#until": StateItem.sending_until.attr_name}
+        try:
+            answer = self._client.update_item(
+                TableName=self._table_name,
+                Key={"pk": {"S": item.pk}, "sk": {"S": item.sk}},
+                UpdateExpression="SET #by = :by, #until = :until",
+                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(#until) OR #until < :now)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={
+                    ":by": {"S": lease.owner},
+                    ":until": {"N": StateItem.sending_until.serialize(lease.until)},
+                    ":now": {"N": StateItem.sending_until.serialize(now)},
+                },
+                ReturnValues="ALL_OLD",
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        fresh = item_from_raw(answer["Attributes"])
+        for channel in CHANNELS:
+            attribute = f"notified_{channel}"
+            setattr(item, attribute, getattr(fresh, attribute))
+        item.sending_by, item.sending_until = lease.owner, lease.until
+        return True
+
+    def release(self, item: StateItem, lease: Lease) -> None:
+        """Give the lease back (if still held: past `until`, another notifier may hold it now)."""
+        try:
+            self._client.update_item(
+                TableName=self._table_name,
+                Key={"pk": {"S": item.pk}, "sk": {"S": item.sk}},
+                UpdateExpression="REMOVE #by, #until",
+                ConditionExpression="#by = :by",
+                ExpressionAttributeNames={
+                    "#by": StateItem.sending_by.attr_name,
+                    "#until": StateItem.sending_until.attr_name,
+                },
+                ExpressionAttributeValues={":by": {"S": lease.owner}},
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return
+        item.sending_by = item.sending_until = None
 
     def mark_notified(self, item: StateItem, channel: str, at: datetime) -> None:
         """Note that the item's message reached a channel, so that a retried notice skips it."""
@@ -134,6 +210,9 @@ class Alerts:
         update.set(attribute, at)
         self._client.update_item(**update.request(self._table_name))
         setattr(item, attribute.attr_name, at)
+
+
+CHANNELS: Final = ("email", "slack")
 
 
 def notified_at(item: StateItem, channel: str) -> datetime | None:

@@ -170,6 +170,9 @@ class StateItem(Entity):
     alert = AlertRecord(null=True)
     notified_email = UTCDateTimeAttribute(null=True)
     notified_slack = UTCDateTimeAttribute(null=True)
+    # The delivery lease: one notifier at a time sends the message this item leads (mwaa_obs.store.alerts.Lease).
+    sending_by = UnicodeAttribute(null=True)
+    sending_until = NumberAttribute(null=True)  # epoch seconds: past it, the holder is known to have ended
     enriched = UnicodeAttribute(null=True)  # the status at which missing fields were last asked of the API
 
     @property
