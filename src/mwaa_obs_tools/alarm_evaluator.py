@@ -138,7 +138,7 @@ class MetricAlarm:
 
     def state(self, series: Sequence[Second], at: datetime, current: State | None) -> State | None:
         """The state at `at` from one series; None: keep the current state (ignore, with nothing to evaluate)."""
-        end = _floor(at, self.period)
+        end = floor_to_period(at, self.period)
         values = []
         for back in range(self.evaluation_periods, 0, -1):
             start = end - timedelta(seconds=back * self.period)
@@ -153,7 +153,7 @@ class MetricAlarm:
         return ALARM if breaching >= self.datapoints_to_alarm else OK
 
     def window_start(self, at: datetime) -> datetime:
-        return _floor(at, self.period) - timedelta(seconds=self.evaluation_periods * self.period)
+        return floor_to_period(at, self.period) - timedelta(seconds=self.evaluation_periods * self.period)
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +291,7 @@ def _contributors(
     states: dict[str, State] = {}
     for dimensions, seconds in series.items():
         contributor = dict(dimensions)[alarm.group_by or ""]
-        in_range = between(seconds, window, _floor(at, alarm.period))  # the complete periods evaluated
+        in_range = between(seconds, window, floor_to_period(at, alarm.period))  # the complete periods evaluated
         if not in_range and known.get(contributor) != ALARM:
             continue
         new = alarm.state(in_range, at, known.get(contributor)) or known.get(contributor) or OK
@@ -319,7 +319,7 @@ def _move(
         states[name] = new
 
 
-def _floor(at: datetime, period: int) -> datetime:
+def floor_to_period(at: datetime, period: int) -> datetime:
     seconds = int(at.timestamp()) // period * period
     return datetime.fromtimestamp(seconds, UTC)
 

@@ -11,8 +11,8 @@ to the alert topic (read back through an SQS subscription, as an email subscribe
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
+import textwrap
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -21,10 +21,12 @@ from typing import Any
 
 import boto3
 
+from mwaa_obs.metrics import ALERTS_GROUPED
 from mwaa_obs.states import FAILED_RUN_STATES, TASK_ERROR_STATES, RunState
+from mwaa_obs.stats import percentile
 from mwaa_obs.text import counted
 from mwaa_obs_tools import cli, localstack
-from mwaa_obs_tools.alarm_evaluator import INSUFFICIENT, EmulatorAlarms
+from mwaa_obs_tools.alarm_evaluator import INSUFFICIENT, EmulatorAlarms, Transition
 from mwaa_obs_tools.cli.local import accounts_option
 from mwaa_obs_tools.sample_events import EXAMPLES, FAULTS, run_example_day
 from mwaa_obs_tools.simulator.faults import Faults
@@ -76,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"simulated  one day: {events} events ingested through EventBridge -> SQS -> Lambda handler")
         failed = _summarise(stack)
         _print_alerts(stack)
-        _print_alarm_transitions(stack, day_started)
-        _render_dashboards(stack, sorted(arns), day_started)
+        transitions = _print_alarm_transitions(stack, day_started)
+        _render_dashboards(stack, sorted(arns), day_started, transitions)
         _render_views(stack, day_started, args.screenshots)
         if failed:
             workflow, run_id = failed
@@ -143,10 +145,7 @@ def _summarise(stack: localstack.LocalStack) -> tuple[str, str] | None:
         )
         rate = outcomes[RunState.SUCCESS] / len(runs) if runs else 0
         line = f"{workflow.workflow_name:<{width}} {counted(len(runs), 'run'):>8}  {rate:>4.0%} succeeded"
-        if durations:
-            p95 = statistics.quantiles(durations, n=20)[-1] if len(durations) > 1 else durations[0]
-            line += f"  duration p50 {statistics.median(durations):.0f} s, p95 {p95:.0f} s"
-        print(line)
+        print(line + duration_figures(durations))
         for run in runs:
             if run.status in FAILED_RUN_STATES:
                 first_failed = first_failed or (workflow.workflow_name, run.run_id)
@@ -160,14 +159,53 @@ def _summarise(stack: localstack.LocalStack) -> tuple[str, str] | None:
     return first_failed
 
 
+def duration_figures(durations: list[float]) -> str:
+    """p50 and p95 by the project's one percentile (nearest rank): never above the longest run."""
+    if not durations:
+        return ""
+    return f"  duration p50 {percentile(durations, 50):.0f} s, p95 {percentile(durations, 95):.0f} s"
+
+
+def alerts_summary(*, emails: int, slack: int, failure_alerts: int, failed_runs: int, grouped: int) -> list[str]:
+    """What the alerts did, in the demo's words, from the counts: grouping is claimed only where it happened."""
+    resolved = emails - failure_alerts
+    lines = [
+        f"{emails} emails (SNS) and {slack} Slack messages for {counted(failed_runs, 'failed run')}: "
+        f"{counted(failure_alerts, 'failure alert')} and {resolved} 'resolved'."
+    ]
+    if grouped:
+        lines.append(
+            f"{counted(grouped, 'failed run')} had no message of {'its' if grouped == 1 else 'their'} own: each came "
+            "within the grouping window (an hour) of its incident's last message, and was named in the incident's "
+            "next message."
+        )
+    else:
+        lines.append(
+            "Each failed run had a message of its own: none came within the grouping window (an hour) of an earlier "
+            "message of its incident, so none was grouped (a success in between ends an incident)."
+        )
+    return lines
+
+
 def _print_alerts(stack: localstack.LocalStack) -> None:
     emails = stack.alerts()
     slack = stack.slack.delivered() if stack.slack else []
     failures = sum("RESOLVED" not in message["Subject"] for message in emails)
-    print(f"\nalerts     {len(emails)} emails (SNS) and {len(slack)} Slack messages: {failures} failure alerts and")
-    print(f"           {len(emails) - failures} 'resolved'. A failure alert is sent at once when a workflow starts")
-    print("           failing; more failures within an hour of it are grouped into the next message (the simulated")
-    print("           day passes in seconds here, so its later failures of one incident are grouped)")
+    failed_runs = sum(
+        run.status in FAILED_RUN_STATES
+        for workflow in stack.workflows.all()
+        for run in stack.runs.recent(workflow.workflow_id, limit=500)
+    )
+    summary = alerts_summary(
+        emails=len(emails),
+        slack=len(slack),
+        failure_alerts=failures,
+        failed_runs=failed_runs,
+        grouped=round(_metric_total(stack, ALERTS_GROUPED.name)),
+    )
+    print()
+    for number, line in enumerate(summary):
+        print(f"{'alerts' if number == 0 else '':<10} " + "\n           ".join(textwrap.wrap(line, 106)))
     for message in emails:
         print(f"  email  {message['Subject']}")
     for payload in slack:
@@ -180,7 +218,7 @@ def _print_alerts(stack: localstack.LocalStack) -> None:
         print(_slack_as_text(slack[0]))
 
 
-def _print_alarm_transitions(stack: localstack.LocalStack, day_started: datetime) -> None:
+def _print_alarm_transitions(stack: localstack.LocalStack, day_started: datetime) -> list[Transition]:
     """What the alarms did over the day, evaluated offline with CloudWatch's semantics (moto evaluates none)."""
     cloudwatch = localstack.client(stack.endpoint, "cloudwatch")
     alarms = EmulatorAlarms(cloudwatch, stack.composites.alarms.values())
@@ -194,10 +232,14 @@ def _print_alarm_transitions(stack: localstack.LocalStack, day_started: datetime
     print("           the messages above, not through alarms)")
     for transition in moved:
         print(f"  {transition.line()}")
+    return transitions
 
 
-def _render_dashboards(stack: localstack.LocalStack, workflows: list[str], day_started: datetime) -> None:
-    """The workflow dashboard drawn for each workflow over the simulated day, as `mwaa-obs dashboard render` does."""
+def _render_dashboards(
+    stack: localstack.LocalStack, workflows: list[str], day_started: datetime, transitions: list[Transition]
+) -> None:
+    """The workflow dashboard drawn for each workflow over the simulated day, as `mwaa-obs dashboard render` does,
+    with the alarms as the evaluator saw them."""
     from mwaa_obs_tools import render  # noqa: PLC0415 - matplotlib loads only when drawing
 
     cloudwatch = localstack.client(stack.endpoint, "cloudwatch")
@@ -205,7 +247,17 @@ def _render_dashboards(stack: localstack.LocalStack, workflows: list[str], day_s
     print(f"\ndashboards the '{name}' dashboard, drawn from the emulator's metrics for each workflow:")
     for workflow in workflows:
         out = DEMO_OUTPUT / f"dashboard-{workflow}.png"
-        render.render(cloudwatch, name, workflow, out, start=day_started, end=stack.engine.now)
+        scheduled = render.scheduled(stack.workflows.named(workflow))
+        render.render(
+            cloudwatch,
+            name,
+            workflow,
+            out,
+            start=day_started,
+            end=stack.engine.now,
+            transitions=transitions,
+            scheduled=scheduled,
+        )
         print(f"           {_shown(out)}")
 
 
@@ -288,25 +340,27 @@ def _slack_as_text(payload: dict[str, Any]) -> str:
 
 
 def _metric_totals(stack: localstack.LocalStack) -> str:
-    """Sums over the per-workflow series (moto ignores an empty dimension filter, so the rollup is not asked)."""
+    names = ("RunStarted", "RunSucceeded", "RunFailed", "TaskUpForRetry", "TaskFailed")
+    return ", ".join(f"{name}={_metric_total(stack, name):g}" for name in names)
+
+
+def _metric_total(stack: localstack.LocalStack, name: str) -> float:
+    """A sum over the per-workflow series (moto ignores an empty dimension filter, so the rollup is not asked)."""
     cloudwatch = localstack.client(stack.endpoint, "cloudwatch")
     namespace = stack.outputs["MetricNamespace"]
-    totals = []
-    for name in ("RunStarted", "RunSucceeded", "RunFailed", "TaskUpForRetry", "TaskFailed"):
-        total = 0.0
-        for workflow in stack.workflows.all():
-            data = cloudwatch.get_metric_statistics(
-                Namespace=namespace,
-                MetricName=name,
-                Dimensions=[{"Name": "WorkflowName", "Value": workflow.workflow_name}],
-                StartTime=stack.engine.now - timedelta(days=2),  # metrics carry the simulator's clock
-                EndTime=stack.engine.now + timedelta(hours=1),
-                Period=86400 * 3,
-                Statistics=["Sum"],
-            )["Datapoints"]
-            total += sum(point["Sum"] for point in data)
-        totals.append(f"{name}={total:g}")
-    return ", ".join(totals)
+    total = 0.0
+    for workflow in stack.workflows.all():
+        data = cloudwatch.get_metric_statistics(
+            Namespace=namespace,
+            MetricName=name,
+            Dimensions=[{"Name": "WorkflowName", "Value": workflow.workflow_name}],
+            StartTime=stack.engine.now - timedelta(days=2),  # metrics carry the simulator's clock
+            EndTime=stack.engine.now + timedelta(hours=1),
+            Period=86400 * 3,
+            Statistics=["Sum"],
+        )["Datapoints"]
+        total += sum(point["Sum"] for point in data)
+    return total
 
 
 if __name__ == "__main__":

@@ -1,9 +1,14 @@
 """`mwaa-obs dashboard render`: a workflow dashboard's graphs drawn offline (matplotlib) from the emulator's data.
 
 The deployed dashboard body is read back (GetDashboard), its workflow pattern replaced by the chosen workflow, and
-each metric widget drawn from GetMetricStatistics. The emulator does neither metric math nor percentiles, so both
-are computed here: expressions over the widget's series (+ - * / only), and percentiles from one-second buckets
-(exact count, sum, minimum and maximum per bucket; the values between are taken as the bucket's mean).
+each metric widget drawn from GetMetricStatistics. The emulator does neither metric math nor percentiles, and
+buckets its periods from the first datapoint rather than on the period's boundaries; so each metric is read once in
+one-second buckets (exact count, sum, minimum and maximum per second; the values between are taken as the second's
+mean), and every statistic, percentile and expression (+ - * / only) is computed here over periods aligned as
+CloudWatch aligns them (an hourly point is the clock hour: a run that ended at 17:02:55 is in the 17:00 point).
+A period with no datapoint is a gap; a period whose values are 0 is a 0 (a 0 % success rate is drawn, not "no
+data"). The alarms are drawn as the alarm evaluator's timeline when the caller has one (the emulator evaluates no
+alarm), else as CloudWatch holds them now.
 """
 
 from __future__ import annotations
@@ -12,11 +17,11 @@ import ast
 import json
 import math
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
 import matplotlib
 
@@ -26,7 +31,12 @@ from matplotlib import dates, ticker
 from matplotlib.figure import Figure
 
 from mwaa_obs import WORKFLOW_PATTERN
+from mwaa_obs.metrics import SCHEDULE_OVERDUE
 from mwaa_obs.stats import percentile
+from mwaa_obs_tools.alarm_evaluator import ALARM, Second, Transition, aggregate, between, floor_to_period
+
+if TYPE_CHECKING:
+    from mwaa_obs.store.schema import WorkflowItem
 
 BUCKET = timedelta(seconds=1)
 _OPERATORS: dict[type[ast.operator], Callable[[float, float], float]] = {
@@ -35,13 +45,6 @@ _OPERATORS: dict[type[ast.operator], Callable[[float, float], float]] = {
     ast.Mult: operator.mul,
     ast.Div: operator.truediv,
 }
-
-
-def _mean_of_two(first: float, second: float) -> float:
-    return (first + second) / 2
-
-
-_COMBINE: dict[str, Callable[[float, float], float]] = {"Sum": operator.add, "Maximum": max, "Minimum": min}
 
 
 @dataclass(frozen=True)
@@ -58,8 +61,9 @@ class MetricRef:
 class Series:
     label: str
     times: list[datetime]
-    values: list[float]
+    values: list[float]  # NaN: a gap
     color: str | None = None
+    has_data: bool = True  # some period had a datapoint (a count's gaps are drawn as 0, so its values cannot say)
 
 
 def workflow_body(cloudwatch: Any, dashboard_name: str, workflow: str) -> dict[str, Any]:
@@ -68,71 +72,78 @@ def workflow_body(cloudwatch: Any, dashboard_name: str, workflow: str) -> dict[s
     return body
 
 
+def scheduled(items: Sequence[WorkflowItem]) -> bool | None:
+    """Whether the workflow (its items in the table) runs on a schedule; None until the API described it."""
+    described = [item for item in items if item.described_at is not None]
+    return any(item.schedule for item in described) if described else None
+
+
+def periods(start: datetime, end: datetime, period: int) -> list[datetime]:
+    """The starts of the periods that cover [start, end), on the period's boundaries (whole hours for 3600)."""
+    first = floor_to_period(start, period)
+    return [first + timedelta(seconds=period * n) for n in range(math.ceil((end - first).total_seconds() / period))]
+
+
 def widget_series(
     cloudwatch: Any, widget: Mapping[str, Any], start: datetime, end: datetime, period: int
 ) -> list[Series]:
-    """The visible series of one metric widget over [start, end), in buckets of `period` seconds."""
+    """The visible series of one metric widget over [start, end), one point per aligned period of `period` s."""
     properties = widget["properties"]
-    buckets = [start + timedelta(seconds=period * n) for n in range(math.ceil((end - start).total_seconds() / period))]
+    buckets = periods(start, end, period)
     by_id: dict[str, list[float]] = {}
     drawn: list[Series] = []
-    expressions: list[tuple[dict[str, Any], str]] = []
+    expressions: list[dict[str, Any]] = []
     for index, row in enumerate(properties.get("metrics", [])):
         options = row[-1] if isinstance(row[-1], dict) else {}
         if "expression" in options:
-            expressions.append((options, options["expression"]))
+            expressions.append(options)
             continue
         namespace, name, *dimension_pairs = [item for item in row if not isinstance(item, dict)]
         dimensions = [
             {"Name": dimension_pairs[i], "Value": dimension_pairs[i + 1]} for i in range(0, len(dimension_pairs), 2)
         ]
         stat = options.get("stat", properties.get("stat", "Average"))
-        values = _statistic(cloudwatch, MetricRef(namespace, name, dimensions), stat, buckets, period)
+        seconds = _seconds(cloudwatch, MetricRef(namespace, name, dimensions), buckets[0], end)
+        raw = [_statistic(between(seconds, at, at + timedelta(seconds=period)), stat) for at in buckets]
+        # A count's empty period is drawn as 0, as the dashboards' stacked bars show it
+        values = [0.0 if stat == "Sum" and math.isnan(value) else value for value in raw]
         by_id[options.get("id", f"m{index}")] = values
         if options.get("visible", True):
-            drawn.append(Series(options.get("label", f"{name} {stat}"), buckets, values, options.get("color")))
-    for options, expression in expressions:
+            has_data = any(not math.isnan(value) for value in raw)
+            label = options.get("label", f"{name} {stat}")
+            drawn.append(Series(label, buckets, values, options.get("color"), has_data))
+    for options in expressions:
+        expression = options["expression"]
         values = [_evaluate(expression, {key: series[i] for key, series in by_id.items()}) for i in range(len(buckets))]
-        drawn.insert(0, Series(options.get("label", expression), buckets, values, options.get("color")))
+        has_data = any(not math.isnan(value) for value in values)
+        drawn.insert(0, Series(options.get("label", expression), buckets, values, options.get("color"), has_data))
     return drawn
 
 
-def _statistic(cloudwatch: Any, metric: MetricRef, stat: str, buckets: list[datetime], period: int) -> list[float]:
-    if stat.startswith("p"):
-        return [_percentile(cloudwatch, metric, float(stat[1:]), at, period) for at in buckets]
-    statistic = {"Sum": "Sum", "Average": "Average", "Maximum": "Maximum", "Minimum": "Minimum"}[stat]
+def _seconds(cloudwatch: Any, metric: MetricRef, start: datetime, end: datetime) -> list[Second]:
+    """The metric's seconds with data in [start, end), in time order: one request per metric and window."""
     points = cloudwatch.get_metric_statistics(
         **metric.query(),
-        StartTime=buckets[0],
-        EndTime=buckets[-1] + timedelta(seconds=period),
-        Period=period,
-        Statistics=[statistic],
-    )["Datapoints"]
-    # The emulator does not align its buckets to the period: each datapoint goes to the bucket it falls in.
-    combine = _COMBINE.get(statistic, _mean_of_two)
-    values = [math.nan] * len(buckets)
-    for point in points:
-        index = int((point["Timestamp"] - buckets[0]).total_seconds() // period)
-        if 0 <= index < len(buckets):
-            known = values[index]
-            values[index] = point[statistic] if math.isnan(known) else combine(known, point[statistic])
-    return [0.0 if statistic == "Sum" and math.isnan(value) else value for value in values]
-
-
-def _percentile(cloudwatch: Any, metric: MetricRef, q: float, at: datetime, period: int) -> float:
-    points = cloudwatch.get_metric_statistics(
-        **metric.query(),
-        StartTime=at,
-        EndTime=at + timedelta(seconds=period),
+        StartTime=start,
+        EndTime=end,
         Period=int(BUCKET.total_seconds()),
         Statistics=["SampleCount", "Sum", "Minimum", "Maximum"],
     )["Datapoints"]
-    samples: list[float] = []
-    for point in points:
-        count = round(point["SampleCount"])
-        inner = (point["Sum"] - point["Minimum"] - point["Maximum"]) / (count - 2) if count > 2 else 0.0
-        samples += [point["Minimum"], point["Maximum"]][:count] + [inner] * max(0, count - 2)
-    return percentile(samples, q)
+    found = (Second(p["Timestamp"], p["Sum"], p["SampleCount"], p["Maximum"], p["Minimum"]) for p in points)
+    return sorted(found, key=lambda second: second.at)
+
+
+def _statistic(seconds: Sequence[Second], stat: str) -> float:
+    """A statistic of one period's seconds; NaN when it has none."""
+    if stat.startswith("p"):
+        samples: list[float] = []
+        for second in seconds:
+            count = round(second.count)
+            inner = (second.total - second.minimum - second.maximum) / (count - 2) if count > 2 else 0.0
+            samples += [second.minimum, second.maximum][:count] + [inner] * max(0, count - 2)
+        return percentile(samples, float(stat[1:]))
+    value = aggregate(seconds, {"Sum": "Sum", "Average": "Average", "Maximum": "Maximum", "Minimum": "Minimum"}[stat])
+    return math.nan if value is None else value
 
 
 def _evaluate(expression: str, values: Mapping[str, float]) -> float:
@@ -167,81 +178,181 @@ def render(
     start: datetime,
     end: datetime,
     period: int | None = None,
+    transitions: Sequence[Transition] | None = None,
+    scheduled: bool | None = None,
 ) -> Rendered:
     """Draw the workflow's metric widgets into one PNG; an empty graph says so on it, and is named in the result."""
-    figure, empty = draw(cloudwatch, dashboard_name, workflow, start=start, end=end, period=period)
+    figure, empty = draw(
+        cloudwatch,
+        dashboard_name,
+        workflow,
+        start=start,
+        end=end,
+        period=period,
+        transitions=transitions,
+        scheduled=scheduled,
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out, dpi=90)
     plt.close(figure)
     return Rendered(out, empty)
 
 
+NO_DATA = "no data in this window"
+NOT_SCHEDULED = "not scheduled (runs on demand only): never overdue"
+# p50 as a dot, p90 as a ring around it: where both are the same value (one run in the period), both show
+MARKERS: Final = ({"marker": "o", "markersize": 4}, {"marker": "o", "markersize": 9, "markerfacecolor": "none"})
+
+
 def draw(
-    cloudwatch: Any, dashboard_name: str, workflow: str, *, start: datetime, end: datetime, period: int | None = None
+    cloudwatch: Any,
+    dashboard_name: str,
+    workflow: str,
+    *,
+    start: datetime,
+    end: datetime,
+    period: int | None = None,
+    transitions: Sequence[Transition] | None = None,
+    scheduled: bool | None = None,
 ) -> tuple[Figure, list[str]]:
     """The figure of the workflow's widgets, and the titles of those with no data. Every graph spans [start, end);
     a count graph has whole-number ticks; legends sit beside their graph, not over its first bars; a threshold far
-    above the data is named in the title rather than flattening the data under it."""
+    above the data is named in the title rather than flattening the data under it. `transitions`: the alarms'
+    states over the window, evaluated offline; `scheduled`: False for a workflow that runs on demand only (its
+    overdue graph says so rather than "no data")."""
     body = workflow_body(cloudwatch, dashboard_name, workflow)
     widgets = [widget for widget in body["widgets"] if widget["type"] == "metric"]
     alarms = [widget for widget in body["widgets"] if widget["type"] == "alarm"]
-    rows = math.ceil(len(widgets) / 2) + (1 if alarms else 0)
+    panels = len(widgets) + (1 if alarms else 0)  # the alarms take the first free place, not a row of their own
+    rows = math.ceil(panels / 2)
     figure, axes = plt.subplots(rows, 2, figsize=(16, 3.2 * rows), squeeze=False)
     figure.suptitle(f"Workflow {workflow}  ({start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC)", fontsize=13)
     empty: list[str] = []
     for axis, widget in zip(axes.flat, widgets, strict=False):
-        properties = widget["properties"]
-        title = properties.get("title", "")
-        seconds = period or int(properties.get("period", 300))
-        series = widget_series(cloudwatch, widget, start, end, seconds)
-        counts = properties.get("stat") == "Sum"
-        known = [value for line in series for value in line.values if not math.isnan(value)]
-        if not (any(known) if counts else known):  # counts have their gaps filled with 0
-            empty.append(title)
-            axis.text(0.5, 0.5, "no data in this window", ha="center", va="center", transform=axis.transAxes)
-            axis.set_ylim(0, 1)
-        stacked = properties.get("stacked", False)
-        base = [0.0] * len(series[0].times) if series else []
-        for order, line in enumerate(series):
-            values = [0.0 if math.isnan(v) else v for v in line.values] if stacked else line.values
-            if stacked:
-                width = timedelta(seconds=seconds * 0.9)
-                axis.bar(line.times, values, width=width, bottom=base, label=line.label, color=line.color, align="edge")
-                base = [b + v for b, v in zip(base, values, strict=True)]
-            else:
-                # The first series on top: p50 stays visible where p90 runs over it.
-                axis.plot(line.times, values, marker=".", label=line.label, color=line.color, zorder=10 - order)
-        highest = max((v for line in series for v in line.values if not math.isnan(v)), default=0.0)
-        title += _annotations(axis, properties.get("annotations", {}).get("horizontal", []), highest)
-        if counts or (properties.get("yAxis", {}).get("left", {}).get("max") == 1):
-            axis.yaxis.set_major_locator(ticker.MaxNLocator(integer=True))
-            axis.set_ylim(bottom=0)
-        axis.set_xlim(start, end)
-        axis.xaxis.set_major_formatter(dates.DateFormatter("%d %H:%M"))  # type: ignore[no-untyped-call]
-        axis.set_title(title, fontsize=10)
-        if series:
-            axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.3)
-        axis.tick_params(labelsize=7)
-        axis.grid(alpha=0.3)
-    used = 2 * math.ceil(len(widgets) / 2)
+        if _draw_widget(axis, cloudwatch, widget, start=start, end=end, period=period, scheduled=scheduled):
+            empty.append(widget["properties"].get("title", ""))
     if alarms:
-        _alarm_states(axes.flat[used], cloudwatch, alarms)
-        used += 1
-    for index, axis in enumerate(axes.flat):
-        if len(widgets) <= index and not (alarms and index == used - 1):
-            axis.axis("off")
+        where = axes.flat[len(widgets)]
+        _draw_alarms(where, cloudwatch, alarms, workflow, start=start, end=end, transitions=transitions)
+    for axis in list(axes.flat)[panels:]:
+        axis.axis("off")
     figure.tight_layout()
     return figure, empty
 
 
-def _alarm_states(axis: Any, cloudwatch: Any, alarms: list[dict[str, Any]]) -> None:
-    names = [arn.rsplit(":", 1)[1] for widget in alarms for arn in widget["properties"]["alarms"]]
-    found = cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"] if names else []
-    states = {alarm["AlarmName"]: alarm["StateValue"] for alarm in found}
-    lines = [f"{name}: {states.get(name, 'not found')}" for name in names]
-    axis.axis("off")
-    axis.set_title("Alarms (the emulator never evaluates them: state as stored)", fontsize=10)
-    axis.text(0.0, 0.9, "\n".join(lines), va="top", family="monospace", fontsize=8)
+def _draw_widget(
+    axis: Any,
+    cloudwatch: Any,
+    widget: Mapping[str, Any],
+    *,
+    start: datetime,
+    end: datetime,
+    period: int | None,
+    scheduled: bool | None,
+) -> bool:
+    """One metric widget on its axis; whether it had no data."""
+    properties = widget["properties"]
+    title = properties.get("title", "")
+    seconds = period or int(properties.get("period", 300))
+    series = widget_series(cloudwatch, widget, start, end, seconds)
+    counts = properties.get("stat") == "Sum"
+    empty = not any(line.has_data for line in series)
+    if empty:
+        overdue = any(SCHEDULE_OVERDUE.name in row for row in properties.get("metrics", []))
+        note = NOT_SCHEDULED if overdue and scheduled is False else NO_DATA
+        axis.text(0.5, 0.5, note, ha="center", va="center", transform=axis.transAxes)
+        axis.set_ylim(0, 1)
+        empty = note == NO_DATA
+    stacked = properties.get("stacked", False)
+    base = [0.0] * len(series[0].times) if series else []
+    for order, line in enumerate(series):
+        values = [0.0 if math.isnan(v) else v for v in line.values] if stacked else line.values
+        if stacked:
+            width = timedelta(seconds=seconds * 0.9)
+            axis.bar(line.times, values, width=width, bottom=base, label=line.label, color=line.color, align="edge")
+            base = [b + v for b, v in zip(base, values, strict=True)]
+        else:
+            # The first series on top: p50 stays visible where p90 runs over it, and is a dot inside p90's ring
+            style = MARKERS[min(order, len(MARKERS) - 1)]
+            axis.plot(line.times, values, label=line.label, color=line.color, zorder=10 - order, **style)
+    highest = max((v for line in series for v in line.values if not math.isnan(v)), default=0.0)
+    title += _annotations(axis, properties.get("annotations", {}).get("horizontal", []), highest)
+    if counts or (properties.get("yAxis", {}).get("left", {}).get("max") == 1):
+        axis.yaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+        axis.set_ylim(bottom=0)
+    _time_axis(axis, start, end)
+    axis.set_title(title, fontsize=10)
+    if series:
+        axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.3)
+    return empty
+
+
+def _time_axis(axis: Any, start: datetime, end: datetime) -> None:
+    axis.set_xlim(start, end)
+    axis.xaxis.set_major_formatter(dates.DateFormatter("%d %H:%M"))  # type: ignore[no-untyped-call]
+    axis.tick_params(labelsize=7)
+    axis.grid(alpha=0.3)
+
+
+def _alarm_names(alarms: list[dict[str, Any]]) -> list[str]:
+    return [arn.rsplit(":", 1)[1] for widget in alarms for arn in widget["properties"]["alarms"]]
+
+
+def _draw_alarms(
+    axis: Any,
+    cloudwatch: Any,
+    alarms: list[dict[str, Any]],
+    workflow: str,
+    *,
+    start: datetime,
+    end: datetime,
+    transitions: Sequence[Transition] | None,
+) -> None:
+    """Each alarm a row: its time in ALARM for this workflow (a contributor) over the window, from the offline
+    evaluation; without one (AWS), the states CloudWatch holds now."""
+    names = _alarm_names(alarms)
+    if transitions is None:
+        found = cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"] if names else []
+        states = {alarm["AlarmName"]: alarm["StateValue"] for alarm in found}
+        axis.axis("off")
+        axis.set_title("Alarms now, as CloudWatch holds them (all workflows)", fontsize=10)
+        lines = [f"{name}: {states.get(name, 'not found')}" for name in names]
+        axis.text(0.0, 0.9, "\n".join(lines), va="top", family="monospace", fontsize=8)
+        return
+    for row, name in enumerate(names):
+        spans = alarm_spans(transitions, name, workflow, start, end)
+        axis.broken_barh(
+            [(dates.date2num(a), dates.date2num(b) - dates.date2num(a)) for a, b in spans],  # type: ignore[no-untyped-call]
+            (row - 0.35, 0.7),
+            color="#d62728",
+        )
+    axis.set_yticks(range(len(names)), [name.split("-workflows-")[-1] for name in names], fontsize=8)
+    axis.set_ylim(len(names) - 0.5, -0.5)
+    _time_axis(axis, start, end)
+    axis.set_title(
+        f"Alarms for {workflow} (red: in ALARM; evaluated offline, the emulator evaluates none)", fontsize=10
+    )
+
+
+def alarm_spans(
+    transitions: Sequence[Transition], alarm: str, workflow: str, start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]]:
+    """When the alarm was in ALARM for the workflow: as its contributor, or the alarm itself when it has none."""
+    own = [transition for transition in transitions if transition.alarm == alarm]
+    grouped = any(transition.contributor for transition in own)
+    spans: list[tuple[datetime, datetime]] = []
+    since: datetime | None = None
+    for transition in sorted(own, key=lambda t: t.at):
+        if transition.contributor != (workflow if grouped else None):
+            continue
+        if transition.new == ALARM and since is None:
+            since = max(transition.at, start)
+        elif transition.new != ALARM and since is not None:
+            spans.append((since, min(transition.at, end)))
+            since = None
+    if since is not None:
+        spans.append((since, end))
+    return [(a, b) for a, b in spans if a < b]
 
 
 def _annotations(axis: Any, annotations: list[dict[str, Any]], highest: float) -> str:
@@ -259,4 +370,4 @@ def _annotations(axis: Any, annotations: list[dict[str, Any]], highest: float) -
 @dataclass(frozen=True)
 class Rendered:
     path: Path
-    empty: list[str]  # titles of the graphs with nothing but gaps or zeros in the window
+    empty: list[str]  # titles of the graphs with no data in the window

@@ -337,11 +337,21 @@ def test_dashboard_render_ends_at_the_local_stacks_clock_and_names_the_empty_gra
     # With the default --end (the simulator's clock, ahead of the wall clock), the simulated runs are drawn
     assert cli.main(["dashboard", "render", "create_s3_objects", "--out", out, "--hours", "48", *urls]) == 0
     assert "Run outcomes (per hour)" not in capsys.readouterr().err
-    # And a workflow without data is drawn with each graph saying so, and named on stderr
-    assert cli.main(["dashboard", "render", "never_ran", "--out", out, "--hours", "48", *urls]) == 0
+    # And a window without data is drawn with each graph saying so, and named on stderr
+    before = (stack.engine.now - timedelta(days=30)).isoformat()
+    assert cli.main(["dashboard", "render", "create_s3_objects", "--out", out, "--end", before, *urls]) == 0
     (warning,) = capsys.readouterr().err.splitlines()
     assert warning.startswith("mwaa-obs: no data from ")
     assert "Run outcomes (per hour)" in warning
+    # And a workflow the stack has never seen is refused: one line, exit 2, no picture
+    unknown = tmp_path / "unknown.png"
+    assert cli.main(["dashboard", "render", "never_ran", "--out", str(unknown), *urls]) == 2
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .startswith("mwaa-obs: no workflow 'never_ran' in the stack's table (its workflows: create_s3_objects")
+    )
+    assert not unknown.exists()
     # And a render that would ask for too many points is refused before it starts
     assert cli.main(["dashboard", "render", "never_ran", "--out", out, "--period", "1", "--hours", "1", *urls]) == 2
     assert capsys.readouterr().err.strip() == (

@@ -6,9 +6,9 @@ import argparse
 import math
 import sys
 import threading
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
@@ -28,9 +28,10 @@ from mwaa_obs_tools.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from mwaa_obs_tools.alarm_evaluator import Transition
     from mwaa_obs_tools.cli.common import Commands
 
-MAX_POINTS_PER_GRAPH = 1440  # a day of minutes: a render asks CloudWatch for each point of each graph
+MAX_POINTS_PER_GRAPH = 1440  # a day of minutes: more points than a graph's width can show
 
 
 def register(commands: Commands) -> None:
@@ -72,18 +73,41 @@ def _dashboard_render(args: argparse.Namespace) -> int:
     outputs = stack_outputs(args)
     if "WorkflowDashboardName" not in outputs:
         raise CliError(f"stack {args.stack_name} has no workflow dashboard (deployed before dashboards existed?)")
+    workflows = table_reader(args).workflows
+    items = workflows.named(args.workflow)
+    if not items:
+        known = sorted({item.workflow_name for item in workflows.all()})
+        shown = ", ".join(known[:10]) + (", …" if len(known) > 10 else "") if known else "none yet"
+        raise CliError(f"no workflow {args.workflow!r} in the stack's table (its workflows: {shown})")
     api_url = use_api(args)
     now = stack_now(args, api_url)
     end = (args.end or now).astimezone(UTC)
     start = end - timedelta(hours=args.hours)
     cloudwatch = client("cloudwatch", args.endpoint_url)
     name = outputs["WorkflowDashboardName"]
-    drawn = render.render(cloudwatch, name, args.workflow, args.out, start=start, end=end, period=args.period)
+    drawn = render.render(
+        cloudwatch,
+        name,
+        args.workflow,
+        args.out,
+        start=start,
+        end=end,
+        period=args.period,
+        transitions=_evaluated_alarms(cloudwatch, start, end) if args.endpoint_url else None,
+        scheduled=render.scheduled(items),
+    )
     if drawn.empty:
         print(f"mwaa-obs: no data from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC in: "
               f"{'; '.join(drawn.empty)}", file=sys.stderr)  # fmt: skip
     print(drawn.path)
     return 0
+
+
+def _evaluated_alarms(cloudwatch: Any, start: datetime, end: datetime) -> list[Transition]:
+    """The local stack's alarms over the window, as CloudWatch would have evaluated them (the emulator does not)."""
+    from mwaa_obs_tools.alarm_evaluator import EmulatorAlarms  # noqa: PLC0415
+
+    return EmulatorAlarms(cloudwatch).transitions(start, end)
 
 
 def _ui(args: argparse.Namespace) -> int:
@@ -98,6 +122,9 @@ def _ui(args: argparse.Namespace) -> int:
     print(f"runs grid, Gantt charts and failures: {server.url}  (Ctrl-C stops)", flush=True)
     try:
         threading.Event().wait()
+    except KeyboardInterrupt:  # how it is meant to end: as `local up` does, not as a command interrupted
+        pass
     finally:
         server.stop()
+    print("stopped")
     return 0
