@@ -6,6 +6,7 @@ workflows (settings, thresholds or the dashboard template changed; a missed stre
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -13,6 +14,7 @@ from aws_lambda_powertools import Logger
 from mwaa_obs import SERVICE
 from mwaa_obs.aws import client, dynamodb_client
 from mwaa_obs.config import ProvisionConfig
+from mwaa_obs.pacing import Pacer
 from mwaa_obs.provisioning import Provisioner, StackContext, provision_invocation
 from mwaa_obs.settings import SettingsSource
 from mwaa_obs.store.runs import Runs
@@ -24,7 +26,8 @@ dynamodb = dynamodb_client()
 workflows = Workflows(dynamodb, config.table_name)
 runs = Runs(dynamodb, config.table_name)
 settings = SettingsSource(client("ssm"), config.settings_parameter)
-cloudwatch = client("cloudwatch")
+# Paced to CloudWatch's default rates: a pass over hundreds of dedicated workflows is not refused and retried.
+cloudwatch = Pacer().attach(client("cloudwatch"))
 provisioner = Provisioner(
     cloudwatch,
     StackContext(
@@ -41,4 +44,12 @@ provisioner = Provisioner(
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
-    return provision_invocation(event, provisioner, settings.get(), workflows, runs, retention=config.deleted_retention)
+    return provision_invocation(
+        event,
+        provisioner,
+        settings.get(),
+        workflows,
+        runs,
+        retention=config.deleted_retention,
+        time_left=lambda: timedelta(milliseconds=context.get_remaining_time_in_millis()),
+    )

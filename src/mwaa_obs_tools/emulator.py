@@ -20,10 +20,13 @@ from typing import Any, Final
 
 import yaml
 from botocore.awsrequest import AWSResponse, HTTPHeaders
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.server import ThreadedMotoServer
 from samtranslator.translator.transform import transform
+from werkzeug.serving import make_server
 
 from mwaa_obs_tools import moto_patches
+from mwaa_obs_tools.throttle import THROTTLE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
@@ -112,12 +115,23 @@ def free_port() -> int:
         return port
 
 
+class _StrictMotoServer(ThreadedMotoServer):
+    """moto server behind the middlewares that make it as strict as AWS: AWS's request rates
+    (mwaa_obs_tools.throttle)."""
+
+    def _server_entry(self) -> None:
+        app = THROTTLE.wsgi(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
 @contextmanager
 def moto_server(port: int) -> Iterator[str]:
     """Run moto server on loopback for the duration of the block; yields its endpoint URL."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request drowns everything else
     moto_patches.apply()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = _StrictMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
         # `localhost`, not 127.0.0.1: moto's CloudFormation reads S3 URLs path-style only for that host name.
@@ -129,6 +143,7 @@ def moto_server(port: int) -> Iterator[str]:
 def reset(endpoint: str) -> None:
     """Clear all of the emulator's state (its state outlives a server stopped in the same process)."""
     urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()  # noqa: S310
+    THROTTLE.reset()
 
 
 def parameter_default(template: Mapping[str, Any], name: str) -> Any:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from mwaa_obs.metrics import CATALOG, dimension_sets
+from mwaa_obs.pacing import Pacer
 from mwaa_obs.provisioning import (
     Provisioner,
     ProvisioningIncomplete,
@@ -43,8 +44,9 @@ FILL: dict[str, Any] = {
 
 @pytest.fixture
 def cloudwatch(endpoint: str) -> Iterator[Any]:
-    """A client on the emulator, with composite alarms, and the stack's shared workflow dashboard deployed."""
-    client = localstack.client(endpoint, "cloudwatch")
+    """A client on the emulator paced as the provision function's is, with composite alarms, and the stack's shared
+    workflow dashboard deployed."""
+    client = Pacer().attach(localstack.client(endpoint, "cloudwatch"))
     emulator.CompositeAlarms().attach(client)
     body = dashboards.fill(dashboards.body_template("WorkflowDashboard"), FILL)
     client.put_dashboard(DashboardName=SHARED_DASHBOARD, DashboardBody=json.dumps(body))
@@ -85,7 +87,7 @@ def test_a_dedicated_workflow_gets_its_alarms_health_alarm_and_dashboard(
         lambda params, **_: sent_dashboards.__setitem__(params["DashboardName"], dict(params)),
     )
     totals = provision_all(provisioner, parse_settings(json.dumps(DEDICATED)), workflows, runs)
-    assert totals == {"workflows": 1, "written": 7, "unchanged": 0, "deleted": 0, "failed": 0}
+    assert totals == {"workflows": 1, "written": 7, "unchanged": 0, "deleted": 0, "failed": 0, "left": 0}
     alarms = {
         a["AlarmName"]: a for a in cloudwatch.describe_alarms(AlarmNamePrefix="mwaa-obs-sales_etl-")["MetricAlarms"]
     }
@@ -139,6 +141,7 @@ def test_provisioning_again_changes_nothing(
         "unchanged": 7,
         "deleted": 0,
         "failed": 0,
+        "left": 0,
     }
 
 
@@ -265,3 +268,79 @@ def test_a_workflow_cloudwatch_refuses_does_not_stop_the_others(
     # Then the other workflow got its alarms all the same
     found = cloudwatch.describe_alarms(AlarmNamePrefix="mwaa-obs-sales_other-")["MetricAlarms"]
     assert len(found) == 5
+
+
+def _first_runs(ingest_handler: ModuleType, names: list[str]) -> None:
+    """One started run of each workflow (its first event creates its workflow item)."""
+    for number, name in enumerate(names):
+        arn = workflow_arn(name, f"Wf{number:08d}")
+        ingest_handler.lambda_handler(sqs_event([run_event("Started", "r", T0, arn=arn)]), FakeLambdaContext())
+
+
+def _counting(client: Any, service: str) -> list[tuple[str, dict[str, Any]]]:
+    calls: list[tuple[str, dict[str, Any]]] = []
+    client.meta.events.register(
+        f"provide-client-params.{service}", lambda params, model, **_: calls.append((model.name, dict(params)))
+    )
+    return calls
+
+
+def test_a_pass_reads_the_shared_dashboard_once(
+    provisioner: Provisioner, cloudwatch: Any, ingest_handler: ModuleType, workflows: Workflows, runs: Runs
+) -> None:
+    _first_runs(ingest_handler, ["sales_a", "sales_b", "sales_c"])
+    calls = _counting(cloudwatch, "cloudwatch")
+    assert provision_all(provisioner, parse_settings(json.dumps(DEDICATED)), workflows, runs)["workflows"] == 3
+    shared_reads = [params for name, params in calls if params.get("DashboardName") == SHARED_DASHBOARD]
+    assert len(shared_reads) == 1
+    # And the next pass reads it again (a deploy may have changed it between passes)
+    provision_all(provisioner, parse_settings(json.dumps(DEDICATED)), workflows, runs)
+    assert len([params for name, params in calls if params.get("DashboardName") == SHARED_DASHBOARD]) == 2
+
+
+def test_first_sight_reads_the_new_workflow_from_the_stream_not_the_workflow_list(
+    endpoint: str,
+    state_table: str,
+    cloudwatch: Any,
+    template: dict[str, Any],
+    function_module: Callable[[str], ModuleType],
+    ingest_handler: ModuleType,
+) -> None:
+    # Given 30 workflows known, and the provision function as Lambda would load it
+    ssm = localstack.client(endpoint, "ssm")
+    ssm.put_parameter(Name=SETTINGS_PARAMETER, Value=json.dumps(DEDICATED), Type="String", Overwrite=True)
+    _first_runs(ingest_handler, [f"other_{number}" for number in range(30)])
+    provision = function_module("ProvisionFunction")
+    emulator.CompositeAlarms().attach(provision.cloudwatch)
+    reads = _counting(provision.workflows._client, "dynamodb")
+    # When a new workflow's first event is ingested and its stream record handed over
+    ingest_handler.lambda_handler(sqs_event([run_event("Started", "first", T0, arn=SALES)]), FakeLambdaContext())
+    (pattern,) = _first_sight_filters(template)
+    records = [record for record in _stream_records(endpoint, state_table) if matches_filter(pattern, record)]
+    new = [record for record in records if "sales_etl" in record["dynamodb"]["Keys"]["pk"]["S"]]
+    summary = provision.lambda_handler({"Records": new}, FakeLambdaContext(function_name="provision"))
+    # Then it is provisioned without reading the list of the 31 workflows (onboarding N workflows is N reads, not N²)
+    assert summary["workflows"] == 1
+    assert [name for name, params in reads if ":workflows" in params.get("ExpressionAttributeValues", {})] == []
+    ssm.delete_parameter(Name=SETTINGS_PARAMETER)
+
+
+def test_a_pass_out_of_time_stops_and_the_next_takes_what_it_left_first(
+    provisioner: Provisioner, cloudwatch: Any, ingest_handler: ModuleType, workflows: Workflows, runs: Runs
+) -> None:
+    # Given four dedicated workflows, and a pass whose deadline comes after two of them
+    _first_runs(ingest_handler, ["sales_a", "sales_b", "sales_c", "sales_d"])
+    settings = parse_settings(json.dumps(DEDICATED))
+    checks = iter([timedelta(minutes=4), timedelta(minutes=2), timedelta(seconds=20)])
+    calls = _counting(cloudwatch, "cloudwatch")
+    first = provision_all(provisioner, settings, workflows, runs, time_left=lambda: next(checks))
+    # Then it stops before its deadline with two left, each one it began provisioned whole (7 resources)
+    assert (first["workflows"], first["written"], first["left"]) == (2, 14, 2)
+    done_first = {params["AlarmName"].split("-")[2] for name, params in calls if name == "PutMetricAlarm"}
+    # And the next pass provisions the two it left, first, then checks the two done
+    calls.clear()
+    second = provision_all(provisioner, settings, workflows, runs)
+    assert (second["workflows"], second["written"], second["unchanged"], second["left"]) == (4, 14, 14, 0)
+    order = [params["AlarmNames"][0].split("-")[2] for name, params in calls if name == "DescribeAlarms"]
+    assert set(order[:2]).isdisjoint(done_first)
+    assert set(order[2:]) == done_first

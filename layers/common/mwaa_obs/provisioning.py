@@ -18,7 +18,7 @@ import dataclasses
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -40,7 +40,7 @@ from mwaa_obs.settings import Route, Settings
 from mwaa_obs.states import RunState
 from mwaa_obs.stats import percentile
 from mwaa_obs.store.runs import Runs
-from mwaa_obs.store.schema import WorkflowItem
+from mwaa_obs.store.schema import WorkflowItem, item_from_raw
 from mwaa_obs.store.workflows import Workflows
 from mwaa_obs.times import invocation_time
 
@@ -214,6 +214,11 @@ class Provisioner:
         self._cloudwatch = cloudwatch
         self._context = context
         self._shared_dashboard = shared_dashboard
+        self._shared_body_of_pass: str | None = None
+
+    def start_pass(self) -> None:
+        """A new pass reads the shared workflow dashboard again (once: a deploy may have changed it since the last)."""
+        self._shared_body_of_pass = None
 
     def provision(self, workflow: str, route: Route, durations: Sequence[float]) -> Changes:
         changes = Changes()
@@ -275,8 +280,10 @@ class Provisioner:
         return body
 
     def _shared_body(self) -> str:
-        body: str = self._cloudwatch.get_dashboard(DashboardName=self._shared_dashboard)["DashboardBody"]
-        return body
+        if self._shared_body_of_pass is None:
+            answer = self._cloudwatch.get_dashboard(DashboardName=self._shared_dashboard)
+            self._shared_body_of_pass = str(answer["DashboardBody"])
+        return self._shared_body_of_pass
 
 
 def _same(found: Any, wanted: Any) -> bool:
@@ -290,20 +297,49 @@ def _same(found: Any, wanted: Any) -> bool:
 RECENT_RUNS: Final = 20
 
 
-def workflows_first_seen(event: Mapping[str, Any]) -> set[str]:
-    """Workflow ids of the workflow items a stream batch created (the mapping's filter passes only those)."""
-    found = set()
+def workflows_first_seen(event: Mapping[str, Any]) -> list[WorkflowItem]:
+    """The workflow items a stream batch created, read from the records themselves (NEW_AND_OLD_IMAGES; the mapping's
+    filter passes only their inserts): no read of the workflow list per new workflow."""
+    found: dict[str, WorkflowItem] = {}
     for record in event.get("Records", []):
         image = record.get("dynamodb", {}).get("NewImage", {})
-        key = image.get("pk", {}).get("S", "")
-        if record.get("eventName") == "INSERT" and key.startswith("WF#"):
-            found.add(key.removeprefix("WF#"))
-    return found
+        if record.get("eventName") == "INSERT" and image.get("pk", {}).get("S", "").startswith("WF#"):
+            item = item_from_raw(image)
+            if isinstance(item, WorkflowItem):
+                found[item.workflow_id] = item
+    return list(found.values())
 
 
 def is_retired(workflow: WorkflowItem, now: datetime, retention: timedelta) -> bool:
     """Deleted from the service longer ago than the retention: its dedicated resources can go."""
     return workflow.deleted_at is not None and workflow.deleted_at <= now - retention
+
+
+# A pass stops starting workflows this long before its deadline: a workflow's writes at CloudWatch's rates (6 alarm
+# writes at 3 a second, tags, retries with backoff) fit in it, so the invocation ends on its own, not timed out.
+STOP_BEFORE_DEADLINE: Final = timedelta(seconds=30)
+
+
+def _work(
+    candidates: Iterable[WorkflowItem], settings: Settings, retired: Callable[[WorkflowItem], bool], turn: str
+) -> list[tuple[WorkflowItem, Route]]:
+    """The workflows a pass must look at, most needed first, so that a pass cut short by its deadline leaves the
+    least undone and the next one goes on from there: dedicated workflows without their resources yet, then those
+    whose resources must go, then those to check again (in an order that changes each `turn`, so that a fleet too
+    large for one pass is checked in turns)."""
+    create: list[tuple[WorkflowItem, Route]] = []
+    remove: list[tuple[WorkflowItem, Route]] = []
+    check: list[tuple[WorkflowItem, Route]] = []
+    for workflow in candidates:
+        route = settings.route_for(workflow.workflow_name)
+        if retired(workflow):
+            route = dataclasses.replace(route, alarms="shared")
+        if route.alarms == "dedicated":
+            (check if workflow.dedicated_resources is True else create).append((workflow, route))
+        elif workflow.dedicated_resources is not False:  # known to have none: nothing to create or delete, no call
+            remove.append((workflow, route))
+    check.sort(key=lambda pair: hashlib.sha256(f"{turn}/{pair[0].workflow_id}".encode()).digest())
+    return create + remove + check
 
 
 def provision_all(
@@ -312,27 +348,29 @@ def provision_all(
     workflows: Workflows,
     runs: Runs,
     *,
-    only: set[str] | None = None,
+    only: Sequence[WorkflowItem] | None = None,
     retired: Callable[[WorkflowItem], bool] = lambda _: False,
+    time_left: Callable[[], timedelta] = lambda: timedelta.max,
+    turn: str = "",
 ) -> dict[str, int]:
-    """Provision every workflow seen (or only those ids); returns how many workflows were checked and how many
-    resources were written, left, deleted.
+    """Provision every workflow seen (or only those items); returns how many workflows were checked, how many
+    resources were written, left, deleted, and how many workflows were left for the next pass (`left`).
 
     A retired workflow (deleted from the service longer ago than the retention) loses its dedicated resources.
     A workflow known to have none, and not asked to, is not checked: most workflows cost no CloudWatch call.
     A workflow CloudWatch refuses is logged and skipped; the others go on, and ProvisioningIncomplete is raised at
-    the end (the invocation counts as an error, which the provision-errors alarm watches).
+    the end (the invocation counts as an error, which the provision-errors alarm watches). With less than
+    STOP_BEFORE_DEADLINE left, the pass stops; the next takes the workflows it left, most needed first (`_work`).
     """
-    totals = {"workflows": 0, "written": 0, "unchanged": 0, "deleted": 0, "failed": 0}
-    for workflow in workflows.all():
-        if only is not None and workflow.workflow_id not in only:
-            continue
-        route = settings.route_for(workflow.workflow_name)
-        if retired(workflow):
-            route = dataclasses.replace(route, alarms="shared")
+    totals = {"workflows": 0, "written": 0, "unchanged": 0, "deleted": 0, "failed": 0, "left": 0}
+    provisioner.start_pass()
+    work = _work(workflows.all() if only is None else only, settings, retired, turn)
+    for done, (workflow, route) in enumerate(work):
+        if time_left() < STOP_BEFORE_DEADLINE:
+            totals["left"] = len(work) - done
+            logger.warning("pass stopped before its deadline; the next pass goes on", extra={"left": totals["left"]})
+            break
         dedicated = route.alarms == "dedicated"
-        if not dedicated and workflow.dedicated_resources is False:
-            continue  # nothing to create and nothing left to delete: no CloudWatch call
         durations: list[float] = []
         if dedicated and route.duration_threshold_seconds is None:
             durations = [
@@ -365,12 +403,20 @@ def provision_invocation(
     runs: Runs,
     *,
     retention: timedelta,
+    time_left: Callable[[], timedelta] = lambda: timedelta.max,
 ) -> dict[str, int]:
     """One invocation: the workflows a stream batch first saw, or (on the schedule) every workflow."""
     only = workflows_first_seen(event) if "Records" in event else None
     now = invocation_time(event)
     summary = provision_all(
-        provisioner, settings, workflows, runs, only=only, retired=lambda workflow: is_retired(workflow, now, retention)
+        provisioner,
+        settings,
+        workflows,
+        runs,
+        only=only,
+        retired=lambda workflow: is_retired(workflow, now, retention),
+        time_left=time_left,
+        turn=f"{now:%Y-%m-%dT%H}",
     )
     logger.info("provisioned", extra=summary)
     if summary["failed"]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from mwaa_obs import DEFAULT_STACK_NAME
 from mwaa_obs.events import Place
-from mwaa_obs_tools import emulator
+from mwaa_obs_tools import emulator, throttle
 from mwaa_obs_tools.localstack.clients import client
 from mwaa_obs_tools.sample_events import OTHER
 
@@ -47,7 +47,7 @@ class Deployment:
         self.forwarder_outputs: dict[str, str] = {}
         self._s3 = client(endpoint, "s3")
         self._sqs = client(endpoint, "sqs")
-        self._cloudwatch = client(endpoint, "cloudwatch")
+        self._cloudwatch = throttle.exempt(client(endpoint, "cloudwatch"))  # CloudFormation's calls: its own pace
 
     def create_stack(self, slack_webhook_url: str) -> dict[str, str]:
         """Workaround 1: the template transformed here and created with CloudFormation, its code a placeholder in S3;
