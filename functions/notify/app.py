@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from mwaa_obs import SERVICE
-from mwaa_obs.aws import LazyClient, client, dynamodb_client
+from mwaa_obs.aws import LazyClient, client, dynamodb_client, once_client
 from mwaa_obs.channels import AlertTopic, SlackWebhooks
 from mwaa_obs.config import NotifyConfig
 from mwaa_obs.enrich import Enricher
@@ -30,7 +30,7 @@ notifier = Notifier(
     alerts=Alerts(dynamodb, config.table_name),
     workflows=Workflows(dynamodb, config.table_name),
     settings=SettingsSource(client("ssm"), config.settings_parameter),
-    topic=AlertTopic(client("sns"), config.alert_topic_arn),
+    topic=AlertTopic(once_client("sns"), config.alert_topic_arn),
     webhooks=SlackWebhooks(client("secretsmanager"), config.slack_secret_arn) if config.slack_secret_arn else None,
     notices=NoticeQueue(LazyClient("sqs"), config.notices_queue_url),  # only storms send flush notices
     stack_name=config.stack_name,

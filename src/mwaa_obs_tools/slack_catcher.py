@@ -90,10 +90,11 @@ class SlackCatcher:
                 if answer.hold is not None:
                     answer.hold.wait()
                 with contextlib.suppress(OSError):  # the client gave up and closed the connection
-                    self._answer(answer)
-                finished.set()
+                    if self._answer(answer):
+                        finished.set()
 
-            def _answer(self, answer: Answer) -> None:
+            def _answer(self, answer: Answer) -> bool:
+                """Whether the whole answer was written."""
                 self.send_response(answer.status)
                 for name, value in answer.headers.items():
                     self.send_header(name, value)
@@ -102,13 +103,14 @@ class SlackCatcher:
                 self.end_headers()
                 if not answer.trickle:
                     self.wfile.write(answer.body.encode())
-                    return
+                    return True
                 self.wfile.flush()
                 for byte in answer.body.encode():
                     if catcher._stopping.wait(answer.trickle):
-                        return
+                        return False
                     self.wfile.write(bytes([byte]))
                     self.wfile.flush()
+                return True
 
             def log_message(self, format: str, *args: Any) -> None:
                 return

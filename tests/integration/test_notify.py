@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from mwaa_obs.aws import client, dynamodb_client
+from mwaa_obs.aws import client, dynamodb_client, once_client
 from mwaa_obs.channels import (
     SLACK_BUDGET_SECONDS,
     AlertTopic,
@@ -27,7 +27,13 @@ from mwaa_obs.channels import (
 )
 from mwaa_obs.mwaa_api import WorkflowAnswer
 from mwaa_obs.notices import Notice, NoticeQueue
-from mwaa_obs.notify import DEFAULT_REMAINING_SECONDS, MARK_RESERVE_SECONDS, Notifier, notify_batch
+from mwaa_obs.notify import (
+    DEFAULT_REMAINING_SECONDS,
+    LEASE_MARGIN_SECONDS,
+    MARK_RESERVE_SECONDS,
+    Notifier,
+    notify_batch,
+)
 from mwaa_obs.settings import SettingsSource
 from mwaa_obs.store.alerts import Alerts
 from mwaa_obs.store.runs import Runs
@@ -35,6 +41,7 @@ from mwaa_obs.store.schema import RunItem
 from mwaa_obs.store.workflows import Workflows
 from mwaa_obs.telemetry import MetricSink, emits_metrics
 from mwaa_obs_tools import localstack, slack_catcher
+from mwaa_obs_tools.aws_faults import Fault, faults
 from mwaa_obs_tools.factories import T0, metric_totals, minutes, run_event, sqs_event, task_event, workflow_arn
 from mwaa_obs_tools.lambda_emulation import FakeLambdaContext, PollResult, poll_sqs_once
 from mwaa_obs_tools.slack_catcher import Answer, SlackCatcher
@@ -139,7 +146,7 @@ def pipeline(
     ssm.put_parameter(Name=SETTINGS_PARAMETER, Value="{}", Type="String", Overwrite=True)
     notices_arn = sqs.get_queue_attributes(QueueUrl=notices_queue, AttributeNames=["QueueArn"])["Attributes"]
     sleeps: list[float] = []
-    sns_client = client("sns", endpoint)
+    sns_client = once_client("sns", endpoint)
     dynamodb = dynamodb_client(endpoint)
     runs, workflows = Runs(dynamodb, state_table), Workflows(dynamodb, state_table)
     notifier = Notifier(
@@ -580,6 +587,9 @@ def test_the_slack_budget_fits_the_notify_functions_timeout(template: dict[str, 
     notify = template["Resources"]["NotifyFunction"]["Properties"]
     assert notify["Timeout"] > SLACK_BUDGET_SECONDS + MARK_RESERVE_SECONDS
     assert notify["Timeout"] == DEFAULT_REMAINING_SECONDS
+    # And a notice that failed comes back only after its delivery lease has expired (its holder is gone)
+    notices = template["Resources"]["NoticesQueue"]["Properties"]
+    assert notices["VisibilityTimeout"] > notify["Timeout"] + LEASE_MARGIN_SECONDS
     # And a mass failure fans out to a bounded number of notifiers (SQS allows 2 to 1000)
     scaling = notify["Events"]["Notices"]["Properties"]["ScalingConfig"]
     assert 2 <= scaling["MaximumConcurrency"] <= 1000
@@ -664,3 +674,18 @@ def test_a_slack_that_accepts_but_answers_late_is_posted_to_once() -> None:
         # Then it was posted once and counted as delivered: waiting for the answer is bounded by the deadline,
         # not by a per-request timeout after which the post is sent again
         assert len(slack.received) == 1
+
+
+def test_a_publish_whose_answer_is_lost_is_not_sent_again_in_the_same_invocation(
+    pipeline: Pipeline, printed: Callable[[], Printed]
+) -> None:
+    # Given SNS taking the Publish and its answer lost on the way back
+    pipeline.ingest(failed_run("run-lost-answer", T0))
+    with faults(pipeline.sns, "Publish", lambda _: Fault.ANSWER_LOST) as injected:
+        first = poll_sqs_once(pipeline.sqs, pipeline.notices_url, pipeline.notices_arn, pipeline.handler, 1)
+    # Then the email went out once (botocore did not send it again), Slack once, and the notice is left to SQS
+    assert injected == [Fault.ANSWER_LOST]
+    assert len(pipeline.inbox.messages()) == 1
+    assert len(pipeline.slack.delivered()) == 1
+    assert first.failed == 1
+    assert metric_totals(printed().emf).get("NotificationFailures", 0) == 1

@@ -25,6 +25,13 @@ def client(service: str, endpoint_url: str | None = None) -> Any:
     return aws_session().create_client(service, endpoint_url=endpoint_url, config=aws_config())
 
 
+def once_client(service: str, endpoint_url: str | None = None) -> Any:
+    """A client that sends each request once: for a call whose repetition after a lost answer would be seen twice
+    (an alert published); its caller repeats only what was refused."""
+    config = aws_config().merge(Config(retries={"mode": "standard", "max_attempts": 0}))
+    return aws_session().create_client(service, endpoint_url=endpoint_url, config=config)
+
+
 class LazyClient:
     """A client made at its first call: for a service most invocations never call (a client costs tens of ms of
     cold start)."""

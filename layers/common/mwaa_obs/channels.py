@@ -18,6 +18,8 @@ from collections.abc import Callable
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from botocore.exceptions import BotoCoreError, ConnectTimeoutError, EndpointConnectionError
+
 from mwaa_obs.messages.email import subject
 from mwaa_obs.messages.model import Alert
 from mwaa_obs.messages.sns import sns_attributes, sns_message
@@ -215,20 +217,47 @@ def _parse_webhooks(value: str) -> dict[str, str]:
 
 
 class AlertTopic:
-    """Publishes alerts to the SNS topic: plain text to email subscribers, the custom-notification JSON to others."""
+    """Publishes alerts to the SNS topic: plain text to email subscribers, the custom-notification JSON to others.
 
-    def __init__(self, sns: Any, topic_arn: str) -> None:
+    The client must send each request once (mwaa_obs.aws.once_client): a Publish whose answer was lost may have
+    been delivered, and botocore would send it again. Here it is repeated only when SNS refused it (throttling,
+    5xx) or it was never sent (no connection); one sent and not answered goes back to SQS, as Slack's does.
+    """
+
+    def __init__(
+        self, sns: Any, topic_arn: str, *, attempts: int = 3, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         self._sns = sns
         self._topic_arn = topic_arn
+        self._attempts = attempts
+        self._sleep = sleep
 
     def publish(self, alert: Alert) -> None:
-        try:
-            self._sns.publish(
-                TopicArn=self._topic_arn,
-                Subject=subject(alert),
-                Message=sns_message(alert),
-                MessageStructure="json",
-                MessageAttributes=sns_attributes(alert),
-            )
-        except self._sns.exceptions.ClientError as error:
-            raise DeliveryError("email", f"SNS Publish failed: {error.response['Error']['Code']}") from None
+        request = {
+            "TopicArn": self._topic_arn,
+            "Subject": subject(alert),
+            "Message": sns_message(alert),
+            "MessageStructure": "json",
+            "MessageAttributes": sns_attributes(alert),
+        }
+        for attempt in range(1, self._attempts + 1):
+            try:
+                self._sns.publish(**request)
+                return
+            except self._sns.exceptions.ClientError as error:
+                code = error.response["Error"]["Code"]
+                status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+                if (status < 500 and code not in _THROTTLED) or attempt == self._attempts:
+                    raise DeliveryError("email", f"SNS Publish failed: {code}") from None
+            except (ConnectTimeoutError, EndpointConnectionError) as error:
+                if attempt == self._attempts:
+                    raise DeliveryError("email", f"SNS unreachable ({type(error).__name__})") from None
+            except BotoCoreError as error:
+                raise DeliveryError(
+                    "email", f"sent, but no answer from SNS ({type(error).__name__}): retried later"
+                ) from None
+            self._sleep(0.5 * 2 ** (attempt - 1) * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not crypto
+
+
+# What SNS answers when it is throttling (the request was refused, not applied).
+_THROTTLED: Final = frozenset({"Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded"})

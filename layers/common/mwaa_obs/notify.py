@@ -255,8 +255,16 @@ class Notifier:
                     lead, run, attempts, decision, route=route, sink=sink, delivery=delivery, history=history
                 )
         finally:
-            self.alerts.release(lead, delivery.lease)
+            self._release(lead, delivery.lease)
         return True
+
+    def _release(self, lead: StateItem, lease: Lease) -> None:
+        """Give the lease back; if that fails it expires by itself, long before SQS gives a failed notice again
+        (the queue's visibility timeout is longer than the function's timeout plus LEASE_MARGIN_SECONDS)."""
+        try:
+            self.alerts.release(lead, lease)
+        except (BotoCoreError, ClientError) as error:
+            logger.warning("delivery lease not given back; it expires", extra={"reason": type(error).__name__})
 
     def _senders(self, route: Route) -> dict[str, Callable[[Alert, _Delivery], None]]:
         """How to send a message of this route, by channel."""

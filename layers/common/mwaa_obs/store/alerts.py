@@ -160,14 +160,16 @@ class Alerts:
 
     def claim(self, item: StateItem, lease: Lease, now: float) -> bool:
         """Take the item's delivery lease unless another notifier holds it (not yet expired at `now`). On success
-        the item's channel marks are refreshed from the table as they were when it was taken."""
+        the item's channel marks are refreshed from the table as they were when it was taken. Taking it again is
+        allowed (a retried request whose first answer was lost must not read as someone else's lease)."""
         names = {"#by": StateItem.sending_by.attr_name, "#until": StateItem.sending_until.attr_name}
         try:
             answer = self._client.update_item(
                 TableName=self._table_name,
                 Key={"pk": {"S": item.pk}, "sk": {"S": item.sk}},
                 UpdateExpression="SET #by = :by, #until = :until",
-                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(#until) OR #until < :now)",
+                ConditionExpression="attribute_exists(pk) AND "
+                "(attribute_not_exists(#until) OR #until < :now OR #by = :by)",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues={
                     ":by": {"S": lease.owner},
@@ -186,7 +188,8 @@ class Alerts:
         return True
 
     def release(self, item: StateItem, lease: Lease) -> None:
-        """Give the lease back (if still held: past `until`, another notifier may hold it now)."""
+        """Give the lease back (if still held: past `until`, another notifier may hold it now). Raises on AWS
+        errors; the caller may let the lease expire instead."""
         try:
             self._client.update_item(
                 TableName=self._table_name,
