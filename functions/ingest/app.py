@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from mwaa_obs import SERVICE
+from mwaa_obs import SERVICE, telemetry
 from mwaa_obs.aws import client, dynamodb_client
 from mwaa_obs.config import IngestConfig
 from mwaa_obs.ingest import ingest
@@ -23,7 +23,9 @@ dynamodb = dynamodb_client()
 sqs = client("sqs")
 transitions = Transitions(dynamodb, config.table_name, config.history_ttl, home=config.home)
 notices = NoticeQueue(sqs, config.notices_queue_url)
-samples = EventSamples(dynamodb, config.table_name)
+# Days of the telemetry clock, read at each call: the wall clock in AWS, the simulated one on the local stack (set
+# after this import), as its metrics have
+samples = EventSamples(dynamodb, config.table_name, clock=lambda: telemetry.clock())  # noqa: PLW0108 - set later
 
 
 @logger.inject_lambda_context(clear_state=True)

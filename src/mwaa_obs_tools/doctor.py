@@ -155,7 +155,8 @@ class Doctor:
         invalid, unknown = int(counts[INVALID_EVENTS.name]), int(counts[UNKNOWN_EVENT_TYPES.name])
         if not invalid and not unknown:
             return Check("bad events", "ok", "no invalid or unknown events in the last 24 h")
-        samples = EventSamples(self.clients.dynamodb, self.outputs["StateTableName"]).recent(days=2)
+        table = self.outputs["StateTableName"]
+        samples = EventSamples(self.clients.dynamodb, table, clock=lambda: self.now).recent(days=2)
         kinds = {kind: sorted({i.detail_type for i in samples if i.sample_kind == kind}) for kind in SampleKind}
         reasons = [r.reason for i in samples if i.sample_kind == SampleKind.INVALID for r in i.samples or []]
         said = []

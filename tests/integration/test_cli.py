@@ -7,14 +7,18 @@ import signal
 import socket
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
+import boto3
+import botocore.exceptions
 import pytest
 
 from mwaa_obs_tools import cli, emulator
 from mwaa_obs_tools.sample_events import EXAMPLES
 
 SIMPLE = str(EXAMPLES / "simple_s3_test.yaml")  # tasks create_object_list, list_objects
+MWAA_OBS_ENDPOINT = "MWAA_OBS_ENDPOINT_URL"
 NOWHERE = "http://localhost:1"  # nothing listens: a command that gets this far has not refused its input
 
 
@@ -142,6 +146,71 @@ def test_options_out_of_range_are_refused_with_their_reason(
     argv: list[str], reason: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert reason in refused_by_argparse(capsys, *argv)
+
+
+@pytest.mark.parametrize(
+    ("argv", "usage", "hint"),
+    [
+        (["runs", "list", "--workfow", "etl"], "usage: mwaa-obs runs list ", "(did you mean --workflow?)"),
+        (["simulate", SIMPLE, "--fial", "list_objects"], "usage: mwaa-obs simulate ", "(did you mean --fail?)"),
+        (["rnus", "list"], "usage: mwaa-obs ", "(did you mean runs?)"),
+        (["runs", "lst"], "usage: mwaa-obs runs ", "(did you mean list?)"),
+        (["dashboard", "rendr", "etl"], "usage: mwaa-obs dashboard ", "(did you mean render?)"),
+    ],
+)
+def test_a_typo_is_refused_with_the_commands_own_usage_and_the_nearest_name(
+    argv: list[str], usage: str, hint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(usage)
+    assert err.strip().splitlines()[-1].endswith(hint)
+    assert "Traceback" not in err
+
+
+def test_something_unlike_any_option_gets_no_suggestion(capsys: pytest.CaptureFixture[str]) -> None:
+    assert refused_by_argparse(capsys, "runs", "list", "--zzzz").endswith("unrecognized arguments: --zzzz")
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"mwaa-obs {version('mwaa-obs')}"
+
+
+def test_aws_region_is_honoured_as_by_the_aws_sdks(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for variable in ("AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_ACCESS_KEY_ID",
+                     "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", MWAA_OBS_ENDPOINT):  # fmt: skip
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance to ask
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # not one with the credentials an earlier test found
+    # The region is found: what is missing now is the credentials (before: "no AWS region configured")
+    assert cli.main(["runs", "list"]) == 2
+    assert one_error_line(capsys) == (
+        "mwaa-obs: no AWS credentials found (configure them, or use --endpoint-url for the local stack)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "hint"),
+    [
+        ("http://localhost:4566/", "is `mwaa-obs local up` running?"),
+        ("https://cloudformation.eu-west-1.amazonaws.com/", "check the network, a proxy, the region"),
+    ],
+)
+def test_an_unreachable_endpoint_suggests_the_local_stack_only_when_it_is_local(url: str, hint: str) -> None:
+    from mwaa_obs_tools.cli.common import _one_line
+
+    error = botocore.exceptions.EndpointConnectionError(endpoint_url=url)
+    assert _one_line(error) == f"cannot reach {url} ({hint})"
 
 
 def test_a_status_is_taken_in_any_case() -> None:

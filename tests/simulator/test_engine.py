@@ -238,3 +238,40 @@ def test_a_server_never_started_stops_at_once(engine: Engine) -> None:
     stopper.start()
     stopper.join(timeout=30)
     assert not stopper.is_alive()
+
+
+def test_a_run_keeps_the_faults_it_started_with_and_later_runs_do_not_inherit_cleared_ones(
+    service: Any, engine: Engine
+) -> None:
+    # issue 36: `simulate --fail` made the workflow's next scheduled run fail too
+    arn = create(service, "nightly_sales_etl")  # every 4 hours: the next fire is at 16:00
+    engine.set_faults("nightly_sales_etl", Faults(fail={"load_warehouse"}))
+    failing = service.start_workflow_run(WorkflowArn=arn)["RunId"]
+    engine.set_faults("nightly_sales_etl", Faults())  # as simulate does once its runs started
+    engine.advance(START + timedelta(hours=6))
+    runs = {run["RunId"]: run for run in service.list_workflow_runs(WorkflowArn=arn)["WorkflowRuns"]}
+    assert runs.pop(failing)["RunDetailSummary"]["Status"] == "FAILED"  # its faults held to its end
+    (scheduled,) = runs.values()
+    assert scheduled["RunType"] == "SCHEDULED"
+    assert scheduled["RunDetailSummary"]["Status"] == "SUCCESS"
+
+
+def test_a_client_gone_before_its_answer_is_no_error_of_the_server(
+    engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # issue 36: a Ctrl-C'd `mwaa-obs simulate` left a BrokenPipeError traceback in `local up`
+    server = ApiServer(engine)
+    try:
+        for gone in (BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "Connection reset by peer")):
+            try:
+                raise gone
+            except ConnectionError:
+                server._server.handle_error(None, ("127.0.0.1", 50000))
+        assert capsys.readouterr().err == ""
+        try:
+            raise ValueError("a fault of the server's own")
+        except ValueError:
+            server._server.handle_error(None, ("127.0.0.1", 50000))
+        assert "ValueError: a fault of the server's own" in capsys.readouterr().err  # still told
+    finally:
+        server.stop()

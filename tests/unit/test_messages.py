@@ -246,3 +246,19 @@ def test_a_resolved_message_lists_the_runs_of_its_incident_and_a_summary_counts_
     assert summary.headline == "2 failed runs held back: sales"
     assert subject(summary) == "[mwaa-obs] FAILED sales 2 runs"
     assert "Also held back (1):" in "\n".join(texts(slack_message(summary)))
+
+
+def test_local_up_reads_from_each_email_the_runs_it_names() -> None:
+    from mwaa_obs_tools.cli.local import runs_named
+
+    lead = an_alert()
+    assert runs_named(email_text(lead)) == [lead.run_id]
+    others = (
+        NamedRun("run-2", "FAILED", T0 + minutes(60), recovered=False, failed_tasks=("load_sales",)),
+        NamedRun("run-3", "TIMEOUT", T0 + minutes(90), recovered=True, error="slow"),
+    )
+    assert runs_named(email_text(an_alert(named=others))) == [lead.run_id, "run-2", "run-3"]
+    summary = an_alert(kind=AlertKind.SUMMARY, named=others)
+    assert runs_named(email_text(summary)) == [lead.run_id, "run-2", "run-3"]
+    resolved = an_alert(kind=AlertKind.RECOVERY, run_id="ok-1", status="SUCCESS", incident_runs=("f-1", "f-2"))
+    assert runs_named(email_text(resolved)) == ["ok-1", "f-1", "f-2"]

@@ -12,7 +12,7 @@ import pytest
 
 from mwaa_obs.states import RunState, TaskState
 from mwaa_obs.store.schema import RunItem, TaskAttemptItem
-from mwaa_obs.view_html import LOOKS, Viewer, render_failures, render_gantt, render_grid
+from mwaa_obs.view_html import LOOKS, Viewer, heading_times, render_failures, render_gantt, render_grid
 from mwaa_obs.views import RunView, critical_path, gantt, grid, run_view
 from mwaa_obs.widget import DESCRIPTION, RequestError, ViewRequest, WidgetNavigation, handle
 
@@ -222,3 +222,16 @@ def test_white_symbols_are_readable_on_every_state_colour() -> None:
     assert {
         state: round(contrast(look.colour), 1) for state, look in LOOKS.items() if contrast(look.colour) < 4.5
     } == {}
+
+
+def test_runs_started_in_the_same_minute_have_headings_that_tell_them_apart() -> None:
+    # issue 36: three runs in one minute all read "12-05 20:04"
+    same_minute = [run(f"r{n}", RunState.SUCCESS, n * 0.25, DIAMOND) for n in range(3)]
+    headings = heading_times(same_minute)
+    assert len(set(headings)) == 3
+    assert all(heading.startswith(at(0).strftime("%m-%d %H:%M:")) for heading in headings)
+    page = render_grid("etl", grid(same_minute), WidgetNavigation("arn:aws:lambda:eu-west-1:1:function:w"), PLACE)
+    assert all(heading in page for heading in headings)
+    # Runs minutes apart keep the short form
+    apart = [run(f"r{n}", RunState.SUCCESS, n * 5.0, DIAMOND) for n in range(3)]
+    assert heading_times(apart) == [at(n * 5.0).strftime("%m-%d %H:%M") for n in range(3)]

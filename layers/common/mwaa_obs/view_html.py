@@ -123,9 +123,17 @@ def _legend(states: Sequence[str]) -> str:
     return f'<p class="legend muted">{items}<span>n: attempts</span></p>'
 
 
-def _run_heading(run: RunView, nav: Navigation, viewer: Viewer) -> str:
+def heading_times(runs: Sequence[RunView]) -> list[str]:
+    """Each run's column heading: `MM-DD HH:MM` of its start, with the seconds when two runs share a minute."""
+    minutes = [_when(run.created_at)[5:16] for run in runs]
+    if len(set(minutes)) == len(minutes):
+        return minutes
+    return [_when(run.created_at)[5:19] for run in runs]
+
+
+def _run_heading(run: RunView, when: str, nav: Navigation, viewer: Viewer) -> str:
     mark = look(run.state)
-    label = f'<span style="color:{mark.colour}">{mark.symbol}</span> {_text(_when(run.created_at)[5:16])}'
+    label = f'<span style="color:{mark.colour}">{mark.symbol}</span> {_text(when)}'
     title = (
         f"run {run.run_id} ({run.run_type or 'run'}), {mark.word}; started {_when(run.started_at)}, "
         f"ended {_when(run.ended_at)}. Gantt: click. CLI: "
@@ -166,7 +174,8 @@ def _cell(task_id: str, run: RunView, cell: Cell | None, viewer: Viewer) -> str:
 def render_grid(workflow_name: str, grid: Grid, nav: Navigation, viewer: Viewer) -> str:
     if not grid.runs:
         return page(f"<p>No runs of {_text(workflow_name)} in this time range.</p>", viewer)
-    heading = "".join(_run_heading(run, nav, viewer) for run in grid.runs)
+    times = heading_times(grid.runs)
+    heading = "".join(_run_heading(run, when, nav, viewer) for run, when in zip(grid.runs, times, strict=True))
     rows = "".join(
         f'<tr data-task="{_text(task)}"><th>{_text(task)}</th>'
         + "".join(_cell(task, run, grid.cells.get((task, run.run_id)), viewer) for run in grid.runs)

@@ -14,11 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import boto3
 import botocore.exceptions
@@ -68,20 +70,85 @@ def run(command: Command, args: argparse.Namespace) -> int:
         return 2
 
 
+@contextmanager
+def signal_ignored(number: int) -> Iterator[None]:
+    """The signal ignored for the block (cleaning up after a Ctrl-C must not be cut short by another)."""
+    previous = signal.signal(number, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(number, previous)
+
+
 def _one_line(error: BaseException) -> str:
     """What went wrong, in the user's terms, without a traceback."""
     match error:
         case botocore.exceptions.EndpointConnectionError():
-            return f"cannot reach {error.kwargs.get('endpoint_url')} (is `mwaa-obs local up` running?)"
+            url = str(error.kwargs.get("endpoint_url"))
+            hint = "is `mwaa-obs local up` running?" if _is_loopback(url) else "check the network, a proxy, the region"
+            return f"cannot reach {url} ({hint})"
         case botocore.exceptions.NoCredentialsError():
             return "no AWS credentials found (configure them, or use --endpoint-url for the local stack)"
         case botocore.exceptions.NoRegionError():
-            return "no AWS region configured (set AWS_REGION, or use --endpoint-url for the local stack)"
+            return (
+                "no AWS region configured (set AWS_REGION, or region in your AWS profile; or use --endpoint-url for "
+                "the local stack)"
+            )
         case BrokenPipeError():
             return "output closed before the end"
         case KeyboardInterrupt():
             return "interrupted"
     return " ".join(str(error).split())
+
+
+def _is_loopback(url: str) -> bool:
+    from urllib.parse import urlsplit  # noqa: PLC0415
+
+    return urlsplit(url).hostname in {"localhost", "127.0.0.1", "::1"}
+
+
+def region_from_environment() -> None:
+    """AWS_REGION, which the AWS SDKs and CLI v2 read before AWS_DEFAULT_REGION ("Region", AWS SDKs and Tools
+    Reference Guide: docs.aws.amazon.com/sdkref/latest/guide/feature-region.html), is honoured: botocore reads only
+    AWS_DEFAULT_REGION and the profile, so a user who set AWS_REGION was told no region was configured."""
+    if os.environ.get("AWS_REGION"):
+        os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"]
+
+
+# --- the parser: argparse, with suggestions for a mistyped command or option ---------------------------------------
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, whose usage errors suggest the nearest command or option (difflib)."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(message + suggestion(message, self))
+
+
+def suggestion(message: str, parser: argparse.ArgumentParser) -> str:
+    """ " (did you mean ...?)" for argparse's `invalid choice: 'X'` and `unrecognized arguments: --X`; else ""."""
+    import difflib  # noqa: PLC0415
+    import re  # noqa: PLC0415
+
+    choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if choice:
+        choices = [name.strip(" '") for name in choice[2].split(",")]
+        close = difflib.get_close_matches(choice[1], choices, n=1, cutoff=0.5)
+    else:
+        unknown = re.search(r"unrecognized arguments: (\S+)", message)
+        options = [option for action in parser._actions for option in action.option_strings]
+        close = difflib.get_close_matches(unknown[1], options, n=1, cutoff=0.6) if unknown else []
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """The arguments; an option the command does not take is refused by the command's own parser, with its usage
+    and a suggestion (argparse leaves it to the top-level parser, whose usage names no option)."""
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        leaf: argparse.ArgumentParser = getattr(args, "parser", parser)
+        leaf.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
 
 
 # --- endpoint options and argument types ---------------------------------------------------------------------------

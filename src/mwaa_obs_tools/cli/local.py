@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import threading
 from typing import TYPE_CHECKING
 
-from mwaa_obs_tools.cli.common import refuse_taken_port
+from mwaa_obs_tools.cli.common import ENDPOINT_URL_VARIABLE, SIMULATOR_URL_VARIABLE, refuse_taken_port
 
 if TYPE_CHECKING:
     from mwaa_obs_tools.cli.common import Commands
@@ -29,6 +30,20 @@ def register(commands: Commands) -> None:
     )
     accounts_option(up)
     up.set_defaults(command=_local_up)
+
+
+# The email body's lines that name runs (mwaa_obs.messages.email): the lead, the others listed, a resolved one's
+_LEAD = re.compile(r"^Run:\s+(\S+)$", re.MULTILINE)
+_NAMED = re.compile(r"^\* (\S+) [A-Z_]+ at ", re.MULTILINE)
+_INCIDENT = re.compile(r"with \d+ failed run\(s\): (.+?)(?: and \d+ more)?\.$", re.MULTILINE)
+
+
+def runs_named(body: str) -> list[str]:
+    """The runs an alert email names: its own run, the other failures it lists, or the runs a resolved closes."""
+    named = _LEAD.findall(body)[:1] + _NAMED.findall(body)
+    for incident in _INCIDENT.findall(body):
+        named += [run_id for run_id in incident.split(", ") if run_id not in named]
+    return named
 
 
 def accounts_option(parser: argparse.ArgumentParser) -> None:
@@ -73,6 +88,9 @@ def _local_up(args: argparse.Namespace) -> int:
         for engine in stack.other_engines:
             print(f"central mode        account {engine.account} in {engine.region}: same simulator, sign for its "
                   "account (an assumed role there) and region")  # fmt: skip
+        # The reading commands go to AWS unless told otherwise: these make every later command use this stack
+        print("in another terminal, for every mwaa-obs command to use this local stack:")
+        print(f"  export {ENDPOINT_URL_VARIABLE}={stack.endpoint} {SIMULATOR_URL_VARIABLE}={stack.simulator.url}")
         print("ready (Ctrl-C stops)", flush=True)
         emailed = slacked = 0
         while not stop.wait(1.0):
@@ -81,7 +99,8 @@ def _local_up(args: argparse.Namespace) -> int:
                 print(f"ingested {handled} events", flush=True)
             alerts = stack.alerts()
             for message in alerts[emailed:]:
-                print(f"email   {message['Subject']}", flush=True)
+                named = runs_named(message.get("Message", ""))
+                print(f"email   {message['Subject']}" + (f"  (runs: {', '.join(named)})" if named else ""), flush=True)
             emailed = len(alerts)
             delivered = stack.slack.delivered() if stack.slack else []
             for payload in delivered[slacked:]:

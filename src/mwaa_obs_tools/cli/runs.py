@@ -85,14 +85,16 @@ def _runs_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
         return 0
+    # The time the list is in order of: failures by when they ended (the failures index), the rest by start
+    when = "ended_at" if status in FAILED_RUN_STATES and args.workflow is None else "started_at"
     print_table(
-        ["WORKFLOW", "RUN ID", "STATUS", "STARTED", "DURATION", "ERROR"],
+        ["WORKFLOW", "RUN ID", "STATUS", when.removesuffix("_at").upper(), "DURATION", "ERROR"],
         [
             [
                 r["workflow_name"],
                 r["run_id"],
                 r["status"],
-                r["started_at"] or "-",
+                r[when] or "-",
                 _duration(r),
                 r["error_message"] or "",
             ]

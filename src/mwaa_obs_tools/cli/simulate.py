@@ -8,11 +8,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from mwaa_obs.text import counted
 from mwaa_obs_tools.cli.common import (
@@ -22,6 +23,7 @@ from mwaa_obs_tools.cli.common import (
     client,
     local_endpoint_option,
     positive,
+    signal_ignored,
     simulator_admin,
     use_local,
 )
@@ -30,10 +32,18 @@ if TYPE_CHECKING:
     from mwaa_obs_tools.cli.common import Commands
 
 
+MAX_RUNS: Final = 100  # each run is simulated, with all its events through the local stack: about 0.3 s each to start
+ADVANCE_STEP: Final = {"seconds": 3600, "until_idle": True}  # simulated time per step: progress between steps
+MAX_STEPS: Final = 24  # a simulated day at most, as before
+TERMINAL: Final = frozenset({"SUCCESS", "FAILED", "TIMEOUT", "STOPPED"})
+
+
 def register(commands: Commands) -> None:
     simulate = commands.add_parser("simulate", help="create or update a workflow in the simulator and run it")
     simulate.add_argument("definition", type=Path, metavar="WORKFLOW.yaml")
-    simulate.add_argument("--runs", type=positive, default=1, help="on-demand runs to start (default 1)")
+    simulate.add_argument(
+        "--runs", type=run_count, default=1, help=f"on-demand runs to start (default 1, at most {MAX_RUNS})"
+    )
     simulate.add_argument("--fail", action="append", default=[], metavar="TASK", help="every attempt fails")
     simulate.add_argument("--fail-first", action="append", default=[], metavar="TASK=N", help="first N attempts fail")
     simulate.add_argument("--timeout", action="append", default=[], metavar="TASK", help="every attempt times out")
@@ -50,6 +60,95 @@ def register(commands: Commands) -> None:
     replay.add_argument("events", type=Path, metavar="EVENTS.jsonl")
     local_endpoint_option(replay)
     replay.set_defaults(command=_replay)
+
+
+def run_count(text: str) -> int:
+    count = positive(text)
+    if count > MAX_RUNS:
+        raise argparse.ArgumentTypeError(
+            f"at most {MAX_RUNS} runs at once, not {count} (each is simulated with all its events through the local "
+            "stack; run simulate again for more)"
+        )
+    return count
+
+
+class Progress:
+    """On stderr: one line redrawn on a terminal, else a line each tenth of the way."""
+
+    def __init__(self, total: int, out: TextIO | None = None) -> None:
+        self._total = total
+        self._out = out or sys.stderr  # resolved now: a test's capture may be gone by a later call
+        self._live = self._out.isatty()
+        self._told: set[tuple[str, int]] = set()
+
+    def update(self, doing: str, done: int) -> None:
+        if self._total == 1:  # one run: its outcome follows at once
+            return
+        if self._live:
+            self._out.write(f"\r{doing} {done} of {self._total} runs")
+            if done == self._total:
+                self._out.write("\n")
+        else:
+            tenth = done * 10 // self._total
+            if (doing, tenth) in self._told or not (done == self._total or tenth > 0):
+                return
+            self._told.add((doing, tenth))
+            self._out.write(f"{doing} {done} of {self._total} runs\n")
+        self._out.flush()
+
+
+class Runs:
+    """The runs one `simulate` starts, watched to their end, or stopped."""
+
+    def __init__(self, service: Any, arn: str, count: int, progress: Progress) -> None:
+        self._service, self._arn, self._count, self._progress = service, arn, count, progress
+        self.ids: list[str] = []
+        self.since: datetime | None = None  # the simulator's clock before the first start
+
+    def start_all(self) -> None:
+        for number in range(1, self._count + 1):
+            self.ids.append(self._service.start_workflow_run(WorkflowArn=self._arn)["RunId"])
+            self._progress.update("started", number)
+
+    def finish(self, advance: Callable[[], Any]) -> dict[str, dict[str, Any]]:
+        """Move the simulated clock an hour at a time until every run ended (a day at most); their summaries."""
+        states = self._states()
+        for _ in range(MAX_STEPS):
+            if all(states[run_id]["Status"] in TERMINAL for run_id in self.ids):
+                break
+            advance()
+            states = self._states()
+            self._progress.update("ended", sum(states[run_id]["Status"] in TERMINAL for run_id in self.ids))
+        return {run_id: self._detail(run_id, states[run_id]) for run_id in self.ids}
+
+    def stop_unfinished(self) -> int:
+        """Stop every run this command started that has not ended, those whose start was cut short by the
+        interruption too (on demand, created since it began); how many."""
+        mine = set(self.ids)
+        stopped = 0
+        for run_id, summary in self._states().items():
+            created = summary.get("CreatedOn")
+            started_here = run_id in mine or (
+                summary.get("RunType") == "ON_DEMAND" and self.since is not None and created and created >= self.since
+            )
+            if started_here and summary["Status"] not in TERMINAL:
+                self._service.stop_workflow_run(WorkflowArn=self._arn, RunId=run_id)
+                stopped += 1
+        return stopped
+
+    def _states(self) -> dict[str, dict[str, Any]]:
+        """Every run of the workflow: its status, type and creation time (ListWorkflowRuns, all pages)."""
+        found: dict[str, dict[str, Any]] = {}
+        for page in self._service.get_paginator("list_workflow_runs").paginate(WorkflowArn=self._arn):
+            for run in page["WorkflowRuns"]:
+                found[run["RunId"]] = {**run["RunDetailSummary"], "RunType": run.get("RunType")}
+        return found
+
+    def _detail(self, run_id: str, summary: dict[str, Any]) -> dict[str, Any]:
+        if summary["Status"] in {"FAILED", "TIMEOUT"}:  # its error is in the run's detail only
+            detail: dict[str, Any] = self._service.get_workflow_run(WorkflowArn=self._arn, RunId=run_id)["RunDetail"]
+            return {"Status": detail["RunState"], "ErrorMessage": detail.get("ErrorMessage", "")}
+        return summary
 
 
 def _task_numbers[Number: (int, float)](
@@ -109,14 +208,32 @@ def _simulate(args: argparse.Namespace) -> int:
         arn = service.create_workflow(Name=definition.name, DefinitionS3Location=location, RoleArn=WORKFLOW_ROLE_ARN)[
             "WorkflowArn"
         ]
-    simulator_admin(args.simulator_url, "/_simulator/faults", faults)
-    run_ids = [service.start_workflow_run(WorkflowArn=arn)["RunId"] for _ in range(args.runs)]
-    simulator_admin(args.simulator_url, "/_simulator/advance", {"seconds": 86400, "until_idle": True})
-    for run_id in run_ids:
-        detail = service.get_workflow_run(WorkflowArn=arn, RunId=run_id)["RunDetail"]
-        print(f"{definition.name}  {run_id}  {detail['RunState']}  {detail.get('ErrorMessage', '')}".rstrip())
+    runs = Runs(service, arn, args.runs, Progress(args.runs))
+    try:
+        _start(runs, args.simulator_url, faults)
+        states = runs.finish(lambda: simulator_admin(args.simulator_url, "/_simulator/advance", ADVANCE_STEP))
+    except KeyboardInterrupt:
+        with signal_ignored(signal.SIGINT):  # a second Ctrl-C must not leave runs going, nor the faults set
+            stopped = runs.stop_unfinished()
+            simulator_admin(args.simulator_url, "/_simulator/faults", {"workflow": definition.name})
+        raise CliError(
+            f"interrupted: stopped {counted(stopped, 'run')} still going of the {len(runs.ids)} it started"
+        ) from None
+    for run_id in runs.ids:
+        detail = states[run_id]
+        print(f"{definition.name}  {run_id}  {detail['Status']}  {detail.get('ErrorMessage', '')}".rstrip())
     print(f"next: mwaa-obs runs list --workflow {definition.name} --endpoint-url {args.endpoint_url}")
     return 0
+
+
+def _start(runs: Runs, simulator_url: str, faults: dict[str, Any]) -> None:
+    """The runs started with the faults asked for; the faults cleared once they have started, so that they do not
+    reach the workflow's later runs (its next scheduled one)."""
+    runs.since = datetime.fromisoformat(simulator_admin(simulator_url, "/_simulator/faults", faults)["now"])
+    try:
+        runs.start_all()
+    finally:
+        simulator_admin(simulator_url, "/_simulator/faults", {"workflow": faults["workflow"]})
 
 
 def _replay(args: argparse.Namespace) -> int:

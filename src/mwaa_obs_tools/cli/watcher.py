@@ -36,6 +36,7 @@ def register(commands: Commands) -> None:
     samples = events.add_parser("samples", help="the events ingest refused (invalid or of an unknown detail-type)")
     samples.add_argument("--days", type=positive, default=1, help="UTC days back, today included (default 1)")
     samples.add_argument("--json", action="store_true", help="machine-readable output")
+    api_endpoint_option(samples)  # on the local stack, days are the simulator's, as ingest stamped the samples
     stack_options(samples)
     samples.set_defaults(command=_event_samples)
 
@@ -69,7 +70,8 @@ def _event_samples(args: argparse.Namespace) -> int:
     from mwaa_obs.times import event_time  # noqa: PLC0415
 
     table_name = stack_outputs(args)["StateTableName"]
-    found = EventSamples(dynamodb_client(args.endpoint_url), table_name).recent(days=args.days)
+    now = stack_now(args, use_api(args))
+    found = EventSamples(dynamodb_client(args.endpoint_url), table_name, clock=lambda: now).recent(days=args.days)
     rows = [
         {
             "kind": item.sample_kind,

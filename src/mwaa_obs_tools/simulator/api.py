@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -59,6 +60,15 @@ class Engines:
         return engine
 
 
+class _Server(ThreadingHTTPServer):
+    """A client that went away before its answer (a Ctrl-C'd `mwaa-obs simulate`) is no error of the server's:
+    socketserver would print its traceback into `mwaa-obs local up`'s output."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exception(), ConnectionError):  # BrokenPipeError, ConnectionResetError, ...
+            super().handle_error(request, client_address)
+
+
 class ApiServer:
     """Serves an engine on loopback; optionally moves its clock at `speed` virtual seconds per real second."""
 
@@ -69,7 +79,7 @@ class ApiServer:
         self._stopped = threading.Event()
         self.traffic = admin.Traffic()
         handler = _handler_for(self.engines, self.traffic)
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self._server = _Server(("127.0.0.1", port), handler)
         self._threads = [threading.Thread(target=self._server.serve_forever, daemon=True)]
         if speed > 0:
             self._threads.append(threading.Thread(target=self._tick, daemon=True))

@@ -1,5 +1,7 @@
 """Failure injection (simulator only; the real API has no such thing): what `mwaa-obs simulate` and the tests set
-through /_simulator/faults, and the demo and the bench in-process. Task execution (tasks.py) applies them."""
+through /_simulator/faults, and the demo and the bench in-process. A run takes its workflow's faults when it starts
+and keeps them (`mwaa-obs simulate` sets them for its runs only, then clears them); task execution (tasks.py)
+applies them."""
 
 from __future__ import annotations
 

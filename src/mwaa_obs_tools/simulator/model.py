@@ -75,3 +75,5 @@ class Run:
     ended_at: datetime | None = None
     modified_at: datetime | None = None
     error_message: str | None = None
+    # The workflow's injected faults when the run started: a fault set for some runs does not reach later ones
+    faults: Faults = field(default_factory=Faults)

@@ -35,6 +35,7 @@ class RunLifecycle:
             task.task_id: TaskInstance(task, f"ex_{execution}_{task.task_id}_1") for task in workflow.definition.tasks
         }
         run = Run(workflow, run_id, run_type, workflow.version, self._clock.now, tasks, override_parameters or {})
+        run.faults = workflow.faults
         self._publisher.run_state(run, "STARTING")
         self._clock.after(self._rng.uniform(1, 4), lambda: self._publisher.run_state(run, "QUEUED"))
         self._clock.after(self._rng.uniform(6, 30), lambda: self._begin(run))

@@ -92,7 +92,7 @@ class TaskExecution:
 
     def _duration(self, run: Run, instance: TaskInstance) -> float:
         """How long the attempt's work would take; at the task's execution_timeout or beyond it times out."""
-        faults = run.workflow.faults
+        faults = run.faults
         task = instance.task
         if task.task_id in faults.time_out:
             return task.execution_timeout
@@ -101,7 +101,7 @@ class TaskExecution:
 
     def _fails(self, run: Run, instance: TaskInstance) -> bool:
         """Whether the injected faults fail this attempt (the chance is drawn only when nothing else decides)."""
-        faults = run.workflow.faults
+        faults = run.faults
         task_id = instance.task.task_id
         return (
             task_id in faults.fail
