@@ -43,3 +43,22 @@ def test_the_layer_build_copies_every_module_of_the_package() -> None:
     copied = set(re.findall(r"cp (mwaa_obs(?:/[a-z_]+)*)/\*\.py", (LAYER / "Makefile").read_text(encoding="utf-8")))
     folders = {str(path.parent.relative_to(LAYER)) for path in (LAYER / "mwaa_obs").rglob("*.py")}
     assert copied == folders
+
+
+def test_sam_build_has_nothing_to_warn_about() -> None:
+    """`make build` printed two harmless but alarming warnings (issue 36): a function folder without
+    requirements.txt ("requirements.txt file not found"), a makefile layer without its BuildArchitecture ("has
+    BuildArchitecture x86_64, which is not listed in CompatibleArchitectures")."""
+    from mwaa_obs_tools.emulator import load_template
+
+    resources = load_template()["Resources"]
+    for name, spec in resources.items():
+        if spec["Type"] == "AWS::Serverless::Function":
+            assert (ROOT / spec["Properties"]["CodeUri"] / "requirements.txt").is_file(), name
+        if (
+            spec["Type"] == "AWS::Serverless::LayerVersion"
+            and spec.get("Metadata", {}).get("BuildMethod") == "makefile"
+        ):
+            built = spec["Metadata"].get("BuildArchitecture", "x86_64")  # sam build's default
+            assert built in spec["Properties"]["CompatibleArchitectures"], name
+            assert f"manylinux2014_{'aarch64' if built == 'arm64' else built}" in (LAYER / "Makefile").read_text()
