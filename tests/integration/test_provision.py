@@ -237,19 +237,24 @@ def _first_sight_filters(template: dict[str, Any]) -> list[dict[str, Any]]:
     return [json.loads(entry["Pattern"]) for entry in source["FilterCriteria"]["Filters"]]
 
 
-def test_a_workflow_cloudwatch_refuses_does_not_stop_the_others(
-    provisioner: Provisioner, cloudwatch: Any, ingest_handler: ModuleType, workflows: Workflows, runs: Runs
+@pytest.mark.parametrize("fault", ["refused by CloudWatch", "a value the code does not expect"])
+def test_a_workflow_that_fails_does_not_stop_the_others(
+    provisioner: Provisioner, cloudwatch: Any, ingest_handler: ModuleType, workflows: Workflows, runs: Runs, fault: str
 ) -> None:
-    # Given two dedicated workflows, and CloudWatch refusing every alarm of the first (moto validates no names)
+    # Given two dedicated workflows, and every alarm of the first failing: CloudWatch refusing it (moto validates
+    # no names), or an error of the code's own (issue 33: one bad item never stops a pass)
     other = workflow_arn("sales_other", "Sa1e5Oth3r")
     for arn in (SALES, other):
         ingest_handler.lambda_handler(sqs_event([run_event("Started", "r", T0, arn=arn)]), FakeLambdaContext())
 
     def refuse(params: dict[str, Any], **_: Any) -> None:
-        if params["AlarmName"].startswith("mwaa-obs-sales_etl-"):
+        if not params["AlarmName"].startswith("mwaa-obs-sales_etl-"):
+            return
+        if fault == "refused by CloudWatch":
             raise cloudwatch.exceptions.InvalidParameterValueException(
                 {"Error": {"Code": "InvalidParameterValue", "Message": "refused"}}, "PutMetricAlarm"
             )
+        raise ValueError(f"unexpected alarm name {params['AlarmName']!r}")
 
     cloudwatch.meta.events.register("provide-client-params.cloudwatch.PutMetricAlarm", refuse)
     try:

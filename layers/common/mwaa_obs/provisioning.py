@@ -24,7 +24,6 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import BotoCoreError, ClientError
 
 from mwaa_obs import PRODUCT, SERVICE, WORKFLOW_PATTERN
 from mwaa_obs.metrics import (
@@ -358,8 +357,9 @@ def provision_all(
 
     A retired workflow (deleted from the service longer ago than the retention) loses its dedicated resources.
     A workflow known to have none, and not asked to, is not checked: most workflows cost no CloudWatch call.
-    A workflow CloudWatch refuses is logged and skipped; the others go on, and ProvisioningIncomplete is raised at
-    the end (the invocation counts as an error, which the provision-errors alarm watches). With less than
+    A workflow that fails (CloudWatch refuses it, or anything about it is not as expected) is logged and skipped;
+    the others go on, and ProvisioningIncomplete is raised at the end (the invocation counts as an error, which the
+    provision-errors alarm watches). With less than
     STOP_BEFORE_DEADLINE left, the pass stops; the next takes the workflows it left, most needed first (`_work`).
     """
     totals = {"workflows": 0, "written": 0, "unchanged": 0, "deleted": 0, "failed": 0, "left": 0}
@@ -370,29 +370,37 @@ def provision_all(
             totals["left"] = len(work) - done
             logger.warning("pass stopped before its deadline; the next pass goes on", extra={"left": totals["left"]})
             break
-        dedicated = route.alarms == "dedicated"
-        durations: list[float] = []
-        if dedicated and route.duration_threshold_seconds is None:
-            durations = [
-                (run.ended_at - run.started_at).total_seconds()
-                for run in runs.recent(workflow.workflow_id, limit=RECENT_RUNS)
-                if run.status == RunState.SUCCESS and run.started_at and run.ended_at
-            ]
         try:
-            changes = provisioner.provision(workflow.workflow_name, route, durations)
-        except (BotoCoreError, ClientError) as error:
-            logger.error(
+            changes = _provision_one(provisioner, workflows, runs, workflow, route)
+        except Exception as error:  # one workflow's fault (CloudWatch's refusal, a value not expected) is its own
+            logger.exception(
                 "workflow not provisioned; the others go on",
-                extra={"workflow": workflow.workflow_name, "error": str(error)[:300]},
+                extra={"workflow": workflow.workflow_name, "error": f"{type(error).__name__}: {str(error)[:300]}"},
             )
             totals["failed"] += 1
             continue
-        workflows.note_dedicated_resources(workflow, dedicated)
         totals["workflows"] += 1
         totals["written"] += len(changes.written)
         totals["unchanged"] += len(changes.unchanged)
         totals["deleted"] += len(changes.deleted)
     return totals
+
+
+def _provision_one(
+    provisioner: Provisioner, workflows: Workflows, runs: Runs, workflow: WorkflowItem, route: Route
+) -> Changes:
+    """One workflow's dedicated resources brought in line with its route."""
+    dedicated = route.alarms == "dedicated"
+    durations: list[float] = []
+    if dedicated and route.duration_threshold_seconds is None:
+        durations = [
+            (run.ended_at - run.started_at).total_seconds()
+            for run in runs.recent(workflow.workflow_id, limit=RECENT_RUNS)
+            if run.status == RunState.SUCCESS and run.started_at and run.ended_at
+        ]
+    changes = provisioner.provision(workflow.workflow_name, route, durations)
+    workflows.note_dedicated_resources(workflow, dedicated)
+    return changes
 
 
 def provision_invocation(
