@@ -13,6 +13,7 @@ from mwaa_obs.mwaa_api import everywhere_api
 from mwaa_obs.notices import NoticeQueue
 from mwaa_obs.reconcile import Reconciler
 from mwaa_obs.store.runs import Runs
+from mwaa_obs.store.samples import EventSamples
 from mwaa_obs.store.transitions import Transitions
 from mwaa_obs.store.workflows import Workflows
 from mwaa_obs.telemetry import MetricSink, emits_metrics
@@ -29,6 +30,7 @@ reconciler = Reconciler(
     NoticeQueue(client("sqs"), config.notices_queue_url),
     settle=config.settle,
     events_stopped_after=config.events_stopped_after,
+    samples=EventSamples(dynamodb, config.table_name),
 )
 SAFETY_MILLISECONDS = 30_000  # stop taking runs this long before the timeout; the next pass goes on from there
 

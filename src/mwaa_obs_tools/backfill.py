@@ -1,10 +1,14 @@
 """`mwaa-obs backfill`: the history from before the pipeline existed, imported from the MWAA Serverless API.
 
 Every run of every workflow (or of one, or since a date) becomes the events the service would have sent
-(mwaa_obs.api_events), stored through the ingest path. Writes are the pipeline's own idempotent transitions, so a
-backfill over runs that events already stored changes nothing, and running it twice is harmless. Historic runs
-send no notices. With --metrics, the metrics the imported transitions owe are published with their original
-timestamps, for the runs recent enough for CloudWatch to accept them (two weeks).
+(mwaa_obs.api_events), stored through the ingest path: the run's start and its state, each task instance's latest
+attempt in its state (the API describes no earlier one, so none is made up). Every imported run is listed for the
+reconciler like a run events brought, so an attempt the API still gives no end after its run ended is closed by the
+stack's next pass. A state this version does not know is counted and sampled, not stored. Writes are the
+pipeline's own idempotent transitions, so a backfill over runs that events already stored changes nothing, and
+running it twice is harmless. Historic runs send no notices. With --metrics, the metrics the imported transitions
+owe are published with their original timestamps, for the runs recent enough for CloudWatch to accept them (two
+weeks).
 """
 
 from __future__ import annotations
@@ -18,11 +22,12 @@ from typing import Any, Final, TextIO
 
 from mwaa_obs.api_events import run_event, task_history
 from mwaa_obs.events import Place
-from mwaa_obs.ingest import ingest_event
+from mwaa_obs.ingest import SampleSink, ingest_event
 from mwaa_obs.metrics import WORKFLOW_DIMENSION, MetricPoint, dimension_sets
 from mwaa_obs.mwaa_api import MwaaApi
 from mwaa_obs.notices import Notice
-from mwaa_obs.states import RunState
+from mwaa_obs.repairs import UnknownStates
+from mwaa_obs.states import RunState, TaskState
 from mwaa_obs.store.transitions import Transitions, WriteOutcome
 from mwaa_obs.telemetry import MetricSink
 from mwaa_obs.text import counted
@@ -48,6 +53,7 @@ class BackfillReport:
     new: int = 0  # transitions not stored before (0 when everything was already there)
     metrics_published: int = 0
     metrics_too_old: int = 0
+    unknown_states: int = 0  # API answers with a state this version does not know (sampled, not stored)
 
 
 class Progress:
@@ -84,11 +90,13 @@ def backfill(
     now: datetime | None = None,
     report: BackfillReport | None = None,
     places: Sequence[Place | None] = (None,),
+    samples: SampleSink | None = None,
 ) -> BackfillReport:
     """Import the runs of each place's workflows (default: home; another account and region through its reader
-    role, see MwaaApi)."""
+    role, see MwaaApi); `samples` keeps the answers with a state this version does not know."""
     now = now or datetime.now(UTC)
     report = report or BackfillReport()
+    unknown = Unknowns(UnknownStates(samples), report)
     for summary in (summary for place in places for summary in api.workflows(place)):
         name = summary.name
         if workflow is not None and name != workflow:
@@ -98,7 +106,7 @@ def backfill(
         # A run the API gives no time for counts as recent: it is imported.
         runs = [run for run in api.runs(arn) if since is None or run.created_at is None or run.created_at >= since]
         for done, run in enumerate(runs, start=1):
-            owed = _import_run(api, store, arn, run.run_id, now=now, report=report)
+            owed = _import_run(api, store, arn, run.run_id, now=now, report=report, unknown=unknown)
             if publish is not None:
                 report.metrics_published += publish(owed)
             if progress is not None:
@@ -108,8 +116,27 @@ def backfill(
     return report
 
 
+class Unknowns:
+    """The states this version does not know, noted (logged once, sampled) and counted in the report."""
+
+    def __init__(self, states: UnknownStates, report: BackfillReport) -> None:
+        self._states = states
+        self._report = report
+        self._sink = MetricSink()
+
+    def run_known(self, state: str | None, operation: str, answer: object) -> bool:
+        return self._counted(self._states.run_known(state, self._sink, operation, answer))
+
+    def task_known(self, state: str | None, operation: str, answer: object) -> bool:
+        return self._counted(self._states.task_known(state, self._sink, operation, answer))
+
+    def _counted(self, known: bool) -> bool:
+        self._report.unknown_states += not known
+        return known
+
+
 def _import_run(
-    api: MwaaApi, store: Transitions, arn: str, run_id: str, *, now: datetime, report: BackfillReport
+    api: MwaaApi, store: Transitions, arn: str, run_id: str, *, now: datetime, report: BackfillReport, unknown: Unknowns
 ) -> list[MetricPoint]:
     answer = api.run(arn, run_id)
     if answer is None:
@@ -117,13 +144,15 @@ def _import_run(
     report.runs += 1
     events = [run_event(arn, answer, now, state=RunState.STARTING)]
     for summary in api.tasks(arn, run_id):
-        if summary.task_instance_id is None or summary.status in (None, "NONE"):
+        if summary.task_instance_id is None or summary.status in (None, TaskState.NONE):
             continue  # never scheduled
+        if not unknown.task_known(summary.status, "ListTaskInstances", summary):
+            continue
         found = api.task(arn, run_id, summary.task_instance_id)
-        if found is not None:
+        if found is not None and unknown.task_known(found.status, "GetTaskInstance", found):
             report.tasks += 1
             events.extend(task_history(arn, found, now))
-    if answer.state != RunState.STARTING:
+    if answer.state != RunState.STARTING and unknown.run_known(answer.state, "GetWorkflowRun", answer):
         events.append(run_event(arn, answer, now))
     owed: list[MetricPoint] = []
     notices = NoNotices()

@@ -1,4 +1,7 @@
-"""Property: realistic run histories, delivered shuffled and with duplicates, end in the true state and metrics."""
+"""Property: realistic run histories, delivered shuffled and with duplicates, end in the true state and metrics.
+
+The histories hold every state the API has: a run STOPPING before it is STOPPED, attempts deferred or rescheduled
+and resumed (the same attempt: never a retry), restarted (a new attempt follows), CANCELLED and REMOVED."""
 
 from __future__ import annotations
 
@@ -20,7 +23,15 @@ from mwaa_obs.telemetry import MetricSink
 from mwaa_obs_tools.factories import T0, iso, minutes, run_event, task_event, workflow_arn
 
 RUN_OUTCOMES = {"Succeeded": "SUCCESS", "Failed": "FAILED", "Timeout": "TIMEOUT", "Stopped": "STOPPED"}
-TASK_OUTCOMES = {"Succeeded": "SUCCESS", "Failed": "FAILED", "Timeout": "TIMEOUT"}
+TASK_OUTCOMES = {
+    "Succeeded": "SUCCESS",
+    "Failed": "FAILED",
+    "Timeout": "TIMEOUT",
+    "Cancelled": "CANCELLED",
+    "Removed": "REMOVED",
+}
+# A pause the attempt resumes from, as the same attempt (Airflow keeps its try number and its start).
+PAUSES = ("Deferred", "Up For Reschedule")
 RUN_METRIC = {"SUCCESS": "RunSucceeded", "FAILED": "RunFailed", "TIMEOUT": "RunTimedOut", "STOPPED": "RunStopped"}
 TASK_METRIC = {
     "SUCCESS": "TaskSucceeded",
@@ -28,6 +39,8 @@ TASK_METRIC = {
     "TIMEOUT": "TaskTimedOut",
     "UP_FOR_RETRY": "TaskUpForRetry",
     "UPSTREAM_FAILED": "TaskUpstreamFailed",
+    "CANCELLED": "TaskCancelled",
+    "REMOVED": "TaskRemoved",
 }
 
 
@@ -60,9 +73,9 @@ def run_histories(draw: st.DrawFn, workflow: str) -> Truth:
         truth.events.append(run_event(state, truth.run_id, at, arn=arn))
         return at
 
-    def task(state: str, task_id: str, attempt: int) -> datetime:
+    def task(state: str, task_id: str, attempt: int, **detail: Any) -> datetime:
         at = next(clock)
-        truth.events.append(task_event(state, truth.run_id, task_id, at, attempt=attempt, arn=arn))
+        truth.events.append(task_event(state, truth.run_id, task_id, at, attempt=attempt, arn=arn, **detail))
         return at
 
     run("Started")
@@ -81,7 +94,15 @@ def run_histories(draw: st.DrawFn, workflow: str) -> Truth:
             task("Scheduled", task_id, attempt)
             task("Queued", task_id, attempt)
             begin = task("Running", task_id, attempt)
+            for pause in draw(st.lists(st.sampled_from(PAUSES), max_size=1)):
+                # Airflow stamps an end on each pause and keeps the start when the attempt resumes
+                task(pause, task_id, attempt, endedAt=iso(next(clock)))
+                task("Scheduled", task_id, attempt)
+                task("Queued", task_id, attempt)
+                task("Running", task_id, attempt, startedAt=iso(begin))
             last = attempt == tries
+            if not last and draw(st.booleans()):
+                task("Restarting", task_id, attempt)  # cleared while running: the next try follows
             state = draw(st.sampled_from(sorted(TASK_OUTCOMES))) if last else "Up For Retry"
             end = task(state, task_id, attempt)
             status = TASK_OUTCOMES.get(state, "UP_FOR_RETRY")
@@ -103,6 +124,8 @@ def run_histories(draw: st.DrawFn, workflow: str) -> Truth:
         if stopped_while_retrying:
             break
     outcome = "Stopped" if stopped_while_retrying else draw(st.sampled_from(sorted(RUN_OUTCOMES)))
+    if outcome == "Stopped" and draw(st.booleans()):
+        run("Stopping")  # not an end: the run ends when it is STOPPED
     ended = run(outcome)
     truth.run_status = RUN_OUTCOMES[outcome]
     truth.counts.update({"RunStarted": 1, RUN_METRIC[truth.run_status]: 1})

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from mwaa_obs.api_events import run_event, task_history
+from mwaa_obs.api_events import closing_event, run_event, task_history
 from mwaa_obs.enrich import missing
 from mwaa_obs.events import RunEvent, TaskEvent, parse_event
 from mwaa_obs.mwaa_api import RunAnswer, TaskAnswer, TaskSummary
-from mwaa_obs.reconcile import tasks_to_read
+from mwaa_obs.repairs import left_open, repairs_for, tasks_to_read
 from mwaa_obs.store.schema import RunItem, TaskAttemptItem
 
 ARN = "arn:aws:airflow-serverless:us-east-1:123456789012:workflow/sales-Ab3dE6gH9j"
@@ -50,20 +50,80 @@ def test_a_missed_started_event_carries_no_end_and_no_error() -> None:
     assert (event.status, event.ended_at, event.error_message) == ("STARTING", None, None)
 
 
-def test_a_task_answer_yields_an_up_for_retry_for_each_earlier_attempt_then_the_current_one() -> None:
+def test_a_task_answer_yields_its_latest_attempt_only_no_earlier_one_is_made_up() -> None:
     events = [parse_event(raw) for raw in task_history(ARN, TASK_ANSWER, NOW)]
-    assert all(isinstance(event, TaskEvent) for event in events)
-    assert [(e.attempt, e.status) for e in events if isinstance(e, TaskEvent)] == [
-        (1, "UP_FOR_RETRY"),
-        (2, "UP_FOR_RETRY"),
-        (3, "FAILED"),
+    assert [(e.attempt, e.status, e.error_message) for e in events if isinstance(e, TaskEvent)] == [
+        (3, "FAILED", "denied")
     ]
-    assert events[0].error_message is None  # the API says nothing of earlier attempts
-    assert events[-1].error_message == "denied"
+
+
+def test_an_earlier_attempt_left_unfinished_in_the_table_is_closed_as_followed_by_a_later_one() -> None:
+    pk = "RUN#sales-Ab3dE6gH9j#r1"
+    attempts = [
+        TaskAttemptItem(pk, "TASK#ti-1#0001", task_instance_id="ti-1", status="RUNNING"),  # its end was lost
+        TaskAttemptItem(pk, "TASK#ti-1#0002", task_instance_id="ti-1", status="UP_FOR_RETRY"),
+        TaskAttemptItem(pk, "TASK#ti-9#0001", task_instance_id="ti-9", status="RUNNING"),  # another task's
+    ]
+    repairs = repairs_for(ARN, TASK_ANSWER, attempts, NOW)
+    assert [(r.attempt, r.state) for r in repairs] == [(1, "UP_FOR_RETRY"), (3, "FAILED")]
+    first = parse_event(repairs[0].event)
+    assert isinstance(first, TaskEvent)
+    # It ended at the latest when the later one began; the API says nothing of its error
+    assert (first.task_key, first.attempt, first.ended_at, first.error_message) == ("ti-1", 1, STARTED, None)
+
+
+def test_the_run_stopping_and_every_task_state_but_none_is_rebuilt_as_its_event() -> None:
+    stopping = RunAnswer.from_api({"RunId": "r1", "RunDetail": {"RunState": "STOPPING", "CompletedOn": ENDED}})
+    event = parse_event(run_event(ARN, stopping, NOW))
+    assert (event.status, event.ended_at) == ("STOPPING", None)  # a run that is stopping has not ended
+    names = {"CANCELLED": "Cancelled", "REMOVED": "Removed", "DEFERRED": "Deferred",
+             "UP_FOR_RESCHEDULE": "Up For Reschedule", "RESTARTING": "Restarting"}  # fmt: skip
+    for status, name in names.items():
+        (raw,) = task_history(ARN, TaskAnswer.from_api({**TASK_FIELDS, "Status": status}), NOW)
+        assert (raw["detail-type"], parse_event(raw).status) == (f"MWAA Serverless Task {name}", status)
+
+
+def test_a_waiting_attempt_keeps_no_end_and_an_ended_one_without_an_end_ends_at_its_last_change() -> None:
+    modified = datetime(2026, 11, 25, 10, 40, tzinfo=UTC)
+    deferred = TaskAnswer.from_api({**TASK_FIELDS, "Status": "DEFERRED", "ModifiedAt": modified})
+    (event,) = [parse_event(raw) for raw in task_history(ARN, deferred, NOW)]
+    assert (event.status, event.started_at, event.ended_at) == ("DEFERRED", STARTED, None)
+    fields = {key: value for key, value in TASK_FIELDS.items() if key != "EndedAt"}
+    cancelled = TaskAnswer.from_api({**fields, "Status": "CANCELLED", "ModifiedAt": modified})
+    (event,) = [parse_event(raw) for raw in task_history(ARN, cancelled, NOW)]
+    assert (event.status, event.ended_at) == ("CANCELLED", modified)
+
+
+def test_an_attempt_is_closed_under_the_key_it_is_stored_under() -> None:
+    pk = "RUN#sales-Ab3dE6gH9j#r1"
+    by_instance = TaskAttemptItem(pk, "TASK#ti-1#0002", task_instance_id="ti-1", task_id="load", status="RUNNING")
+    by_task = TaskAttemptItem(pk, "TASK#load#0001", task_id="load", status="DEFERRED")
+    for item in (by_instance, by_task):
+        event = parse_event(closing_event(ARN, item, ENDED))
+        assert isinstance(event, TaskEvent)
+        assert (event.task_key, event.attempt, event.status, event.ended_at) == (
+            item.task_key,
+            item.attempt,
+            "CANCELLED",
+            ENDED,
+        )
+
+
+def test_an_attempt_is_left_open_until_a_stored_or_repaired_state_ends_it() -> None:
+    pk = "RUN#sales-Ab3dE6gH9j#r1"
+    running = TaskAttemptItem(pk, "TASK#ti-1#0001", task_instance_id="ti-1", status="RUNNING")
+    done = TaskAttemptItem(pk, "TASK#ti-2#0001", task_instance_id="ti-2", status="SUCCESS")
+    assert left_open([running, done], [])
+    cancelled = repairs_for(ARN, TaskAnswer.from_api({**TASK_FIELDS, "TaskInstanceId": "ti-1", "Status": "CANCELLED",
+                                                      "AttemptNumber": 1}), [running], NOW)  # fmt: skip
+    assert not left_open([running, done], [("ti-1", repair) for repair in cancelled])
+    deferred = repairs_for(ARN, TaskAnswer.from_api({**TASK_FIELDS, "TaskInstanceId": "ti-3", "Status": "DEFERRED",
+                                                     "AttemptNumber": 1}), [], NOW)  # fmt: skip
+    assert left_open([done], [("ti-3", repair) for repair in deferred])
 
 
 def test_states_no_event_names_are_not_rebuilt() -> None:
-    assert run_event(ARN, RunAnswer.from_api({"RunId": "r1", "RunDetail": {"RunState": "STOPPING"}}), NOW) is None
+    assert run_event(ARN, RunAnswer.from_api({"RunId": "r1", "RunDetail": {"RunState": "PAUSED"}}), NOW) is None
     never_scheduled = TaskAnswer.from_api({**TASK_FIELDS, "Status": "NONE", "AttemptNumber": 1})
     assert task_history(ARN, never_scheduled, NOW) == []
 
@@ -77,7 +137,7 @@ def test_an_item_lacks_only_what_matters_for_its_status() -> None:
     assert missing(retry) == ["started_at", "log_stream", "ended_at", "error_message"]
 
 
-def test_only_task_instances_whose_status_differs_or_that_were_left_unfinished_are_read() -> None:
+def test_only_task_instances_whose_status_differs_or_that_were_left_unfinished_are_read_and_unknown_ones_told() -> None:
     pk = "RUN#sales-Ab3dE6gH9j#r1"
     attempts = [
         TaskAttemptItem(pk, "TASK#ti-1#0001", task_instance_id="ti-1", status="SUCCESS"),
@@ -93,6 +153,10 @@ def test_only_task_instances_whose_status_differs_or_that_were_left_unfinished_a
             {"TaskInstanceId": "ti-3", "Status": "SUCCESS"},
             {"TaskInstanceId": "ti-4", "Status": "UPSTREAM_FAILED"},
             {"TaskInstanceId": "ti-5", "Status": "NONE"},
+            {"TaskInstanceId": "ti-6", "Status": "CANCELLED"},
+            {"TaskInstanceId": "ti-7", "Status": "SKIPPED"},  # Airflow's; not in the service's model
         )
     ]
-    assert tasks_to_read(attempts, summaries) == ["ti-2", "ti-3", "ti-4"]
+    reads = tasks_to_read(attempts, summaries)
+    assert reads.instances == ["ti-2", "ti-3", "ti-4", "ti-6"]
+    assert [summary.task_instance_id for summary in reads.unknown] == ["ti-7"]

@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from mwaa_obs.metrics import CATALOG
-from mwaa_obs.states import RUN_DETAIL_TYPE_PREFIX, RUN_STATE_BY_DETAIL, TASK_DETAIL_TYPE_PREFIX, TASK_STATE_BY_DETAIL
+from mwaa_obs.states import (
+    DOCUMENTED_DETAIL_TYPES,
+    RUN_DETAIL_TYPE_PREFIX,
+    RUN_STATE_BY_DETAIL,
+    TASK_DETAIL_TYPE_PREFIX,
+    TASK_STATE_BY_DETAIL,
+)
 from mwaa_obs_tools import emulator
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -32,11 +38,13 @@ def test_the_metric_catalog_page_lists_exactly_the_emitted_metrics() -> None:
         assert meaning == spec.meaning
 
 
-def test_the_events_page_maps_every_detail_type_to_its_state() -> None:
-    rows = {row[0]: row[1] for row in _table_rows((DOCS / "EVENTS.md").read_text(encoding="utf-8"))}
+def test_the_events_page_maps_every_detail_type_to_its_state_and_says_which_aws_documents() -> None:
+    rows = {row[0]: row[1:] for row in _table_rows((DOCS / "EVENTS.md").read_text(encoding="utf-8"))}
     expected: dict[str, str] = {RUN_DETAIL_TYPE_PREFIX + suffix: state for suffix, state in RUN_STATE_BY_DETAIL.items()}
     expected |= {TASK_DETAIL_TYPE_PREFIX + suffix: state for suffix, state in TASK_STATE_BY_DETAIL.items()}
-    assert {name: rows.get(name) for name in expected} == expected
+    assert {name: rows.get(name) for name in expected} == {
+        name: [state, "yes" if name in DOCUMENTED_DETAIL_TYPES else "no"] for name, state in expected.items()
+    }
 
 
 README = DOCS.parent / "README.md"

@@ -22,7 +22,7 @@ from mwaa_obs.events import (
     workflow_name_of,
     workflow_ref,
 )
-from mwaa_obs.states import ALL_DETAIL_TYPES, RUN_STATE_BY_DETAIL, TASK_STATE_BY_DETAIL
+from mwaa_obs.states import ALL_DETAIL_TYPES, DOCUMENTED_DETAIL_TYPES, RUN_STATE_BY_DETAIL, TASK_STATE_BY_DETAIL
 from mwaa_obs.text import TRUNCATION_MARK
 from mwaa_obs_tools.factories import T0, run_event, task_event, workflow_arn
 from mwaa_obs_tools.sample_events import HOME, envelope
@@ -48,8 +48,17 @@ def test_task_state_comes_from_the_detail_type(suffix: str, state: str) -> None:
     assert (parsed.status, parsed.task_id, parsed.attempt) == (state, "extract", 2)
 
 
-def test_there_are_exactly_the_fifteen_documented_detail_types() -> None:
-    assert len(ALL_DETAIL_TYPES) == len(set(ALL_DETAIL_TYPES)) == 15
+def test_the_fifteen_documented_detail_types_and_one_for_each_state_they_leave_out_are_read() -> None:
+    assert len(DOCUMENTED_DETAIL_TYPES) == len(set(DOCUMENTED_DETAIL_TYPES)) == 15
+    assert set(ALL_DETAIL_TYPES) - set(DOCUMENTED_DETAIL_TYPES) == {
+        "MWAA Serverless Workflow Run Stopping",
+        "MWAA Serverless Task Up For Reschedule",
+        "MWAA Serverless Task Deferred",
+        "MWAA Serverless Task Restarting",
+        "MWAA Serverless Task Cancelled",
+        "MWAA Serverless Task Removed",
+    }
+    assert len(ALL_DETAIL_TYPES) == len(set(ALL_DETAIL_TYPES))
 
 
 def test_pascal_case_detail_is_read_like_camel_case() -> None:

@@ -14,7 +14,7 @@ from mwaa_obs.config import ReaderRole
 from mwaa_obs.events import Place
 from mwaa_obs.metrics import PLACES_UNREACHABLE
 from mwaa_obs.mwaa_api import MwaaApi, ReaderClients, WorkflowSummary
-from mwaa_obs.reconcile import PassReport, Places, Reconciler
+from mwaa_obs.reconcile import Pass, PassReport, Places, Reconciler
 from mwaa_obs.store.schema import WorkflowItem
 from mwaa_obs.telemetry import MetricSink
 from mwaa_obs_tools.sample_events import HOME, OTHER
@@ -134,8 +134,8 @@ def test_each_place_is_listed_once_and_a_described_workflow_is_not_described_aga
     stored = StoredWorkflows([HOME_WORKFLOW] + ([OTHER_WORKFLOW] if home else []))
     reconciler = Reconciler(cast(Any, api), cast(Any, None), cast(Any, None), cast(Any, stored), cast(Any, None),
                             settle=timedelta(hours=1))  # fmt: skip
-    report = PassReport()
-    reconciler.refresh_workflows(MODIFIED, report, Places(home, MetricSink(), report))
+    step = Pass.begin(MODIFIED, MetricSink(), home)
+    reconciler.refresh_workflows(step)
     assert api.listings == ([None, OTHER] if home else [None])
     assert api.described == []
     assert stored.deleted == []  # the other place's workflow is judged by its own listing, not home's

@@ -235,3 +235,41 @@ def test_runs_started_in_the_same_minute_have_headings_that_tell_them_apart() ->
     # Runs minutes apart keep the short form
     apart = [run(f"r{n}", RunState.SUCCESS, n * 5.0, DIAMOND) for n in range(3)]
     assert heading_times(apart) == [at(n * 5.0).strftime("%m-%d %H:%M") for n in range(3)]
+
+
+def test_every_state_of_the_api_has_its_own_look() -> None:
+    assert set(LOOKS) == set(RunState) | set(TaskState)
+    # Only the waiting states share a symbol, and a run stopping or stopped: the word and colour tell them apart
+    shared = {state for state, look in LOOKS.items() if [o.symbol for o in LOOKS.values()].count(look.symbol) > 1}
+    assert shared == {"SCHEDULED", "QUEUED", "STARTING", "STOPPING", "STOPPED"}
+    assert len({look.word for look in LOOKS.values()}) == len(LOOKS)
+
+
+def test_a_stopped_run_shows_its_cancelled_and_removed_tasks_and_a_deferred_one_in_grid_gantt_and_legend() -> None:
+    # Given a run stopped while a sensor was deferred (closed as cancelled), a task queued (cancelled before it
+    # ran) and a task an update removed
+    tasks = [
+        attempt("r3", "extract", 1, TaskState.SUCCESS, 0, 1, 5),
+        attempt("r3", "wait_for_file", 1, TaskState.CANCELLED, 5, 6, 20),
+        attempt("r3", "load", 1, TaskState.CANCELLED, 5, None, None),
+        attempt("r3", "old_step", 1, TaskState.REMOVED, 5, None, None),
+    ]
+    stopped = run("r3", RunState.STOPPED, 0, tasks)
+    waiting = run("r4", RunState.RUNNING, 30, [attempt("r4", "wait_for_file", 1, TaskState.DEFERRED, 31, 32, None)])
+    page = render_grid("etl", grid([stopped, waiting]), Links(), PLACE)
+    cells = {(attrs["data-task"], attrs["data-run"]): attrs for tag, attrs in parsed(page).tags if tag == "td"
+             and "data-run" in attrs}  # fmt: skip
+    assert cells[("wait_for_file", "r3")]["aria-label"] == "cancelled"
+    assert cells[("old_step", "r3")]["aria-label"] == "removed"
+    assert cells[("wait_for_file", "r4")]["aria-label"] == "deferred"
+    legend = page.split('class="legend', 1)[1]
+    assert all(word in legend for word in ("cancelled", "removed", "deferred"))
+    # And the Gantt draws the cancelled sensor's bar to its end, and says that the others never ran
+    chart = render_gantt(gantt(stopped, now=at(90)), PLACE)
+    bars = [attrs for tag, attrs in parsed(chart).tags if tag == "div" and attrs.get("data-task")]
+    assert [(bar["data-task"], bar["data-state"]) for bar in bars] == [
+        ("extract", "SUCCESS"),
+        ("wait_for_file", "CANCELLED"),
+    ]
+    assert "⊘ cancelled" in chart
+    assert "− removed" in chart

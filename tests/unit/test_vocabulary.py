@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import cast
 
-from mwaa_obs.states import RunState, TaskState, seen_attribute
+import botocore.session
+from botocore.model import StringShape
+
+from mwaa_obs.states import RUN_RANK, TASK_RANK, RunState, TaskState, seen_attribute
 from mwaa_obs.store.schema import RunItem, TaskAttemptItem
 
 LAYER = Path(__file__).resolve().parents[2] / "layers" / "common" / "mwaa_obs"
@@ -47,7 +51,19 @@ def test_the_check_finds_a_bare_state_name() -> None:
     assert _bare_state_strings('"""FAILED"""\n') == []
 
 
-def test_each_state_has_its_seen_attribute_and_no_other_exists() -> None:
-    for model, states in ((RunItem, RunState), (TaskAttemptItem, TaskState)):
+def test_each_ranked_state_has_its_seen_attribute_and_no_other_exists() -> None:
+    for model, ranks in ((RunItem, RUN_RANK), (TaskAttemptItem, TASK_RANK)):
         declared = {name for name in model.get_attributes() if name.startswith("seen_")}
-        assert declared == {seen_attribute(state) for state in states}
+        assert declared == {seen_attribute(state) for state in ranks}
+
+
+def test_every_state_but_a_task_not_yet_scheduled_has_a_rank() -> None:
+    assert set(RUN_RANK) == set(RunState)
+    assert set(TASK_RANK) == set(TaskState) - {TaskState.NONE}
+
+
+def test_the_vocabulary_holds_every_state_of_the_services_model() -> None:
+    """botocore's model of the API (the version the venv pins): a state it adds fails here until it is handled."""
+    model = botocore.session.get_session().get_service_model("mwaa-serverless")
+    assert set(cast(StringShape, model.shape_for("WorkflowRunStatus")).enum) == set(RunState)
+    assert set(cast(StringShape, model.shape_for("TaskInstanceStatus")).enum) == set(TaskState)

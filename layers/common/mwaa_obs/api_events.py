@@ -2,7 +2,9 @@
 
 The reconciler and backfill repair the stored state by feeding these through the ingest path: the same parsing,
 the same idempotent writes, and so the same metrics and notices as if EventBridge had delivered them. What the API
-cannot say (when a state was entered, except the start and end) is taken from the nearest time it does say.
+cannot say (when a state was entered, except the start and end) is taken from the nearest time it does say. The API
+describes a task instance's latest attempt only: nothing is made up for the earlier ones (the reconciler closes
+those the table holds as unfinished, `followed_attempt_event`).
 """
 
 from __future__ import annotations
@@ -13,14 +15,20 @@ from typing import Any
 
 from mwaa_obs.mwaa_api import RunAnswer, TaskAnswer
 from mwaa_obs.states import (
+    CLOSED_WITH_RUN_STATE,
+    ENDED_RANK,
     EVENT_SOURCE,
+    FOLLOWED_ATTEMPT_STATE,
     RUN_DETAIL_BY_STATE,
     RUN_DETAIL_TYPE_PREFIX,
+    RUN_RANK,
     TASK_DETAIL_BY_STATE,
     TASK_DETAIL_TYPE_PREFIX,
+    TASK_RANK,
     RunState,
     TaskState,
 )
+from mwaa_obs.store.schema import TaskAttemptItem
 from mwaa_obs.times import event_time
 
 
@@ -33,7 +41,8 @@ def run_event(
         return None
     current = state == answer.state
     started = answer.started_at
-    ended = answer.ended_at if current else None
+    # An end only for a state that ends the run (a STOPPING run is still going).
+    ended = answer.ended_at if current and RUN_RANK[state] >= ENDED_RANK else None
     at = ended or started or answer.modified_at or answer.created_at or now
     if state == RunState.STARTING:
         at, started = answer.created_at or started or now, None
@@ -64,9 +73,13 @@ def task_event(
     if state not in TASK_DETAIL_BY_STATE:
         return None
     own = attempt is None or attempt == answer.attempt
-    started, ended = (answer.started_at, answer.ended_at) if own else (None, None)
-    # An earlier attempt ended before the current one began.
-    at = (ended or started or answer.modified_at or now) if own else (answer.started_at or now)
+    # An end only for a state that ends the attempt: Airflow stamps one on each deferral or reschedule too.
+    ends = TASK_RANK[state] >= ENDED_RANK
+    started, ended = (answer.started_at, answer.ended_at if ends else None) if own else (None, None)
+    if own:  # an end the API does not give is the attempt's last change
+        at = ended or (answer.modified_at if ends else None) or started or answer.modified_at or now
+    else:  # an earlier attempt ended before the current one began
+        at = answer.started_at or now
     fields = {
         "workflowArn": workflow_arn,
         "workflowVersion": answer.workflow_version,
@@ -103,11 +116,32 @@ def _event(detail_type: str, workflow_arn: str, fields: dict[str, Any], at: date
 
 
 def task_history(workflow_arn: str, answer: TaskAnswer, now: datetime) -> list[dict[str, Any]]:
-    """A task instance's events as far as the API tells them: an Up For Retry for each attempt before the current
-    one (a later attempt exists only because they failed), then the current attempt's state."""
-    earlier = range(1, answer.attempt) if answer.attempt is not None else range(0)
-    events = [
-        task_event(workflow_arn, answer, now, state=TaskState.UP_FOR_RETRY, attempt=attempt) for attempt in earlier
-    ]
-    events.append(task_event(workflow_arn, answer, now))
-    return [event for event in events if event is not None]
+    """A task instance's events as far as the API tells them: its latest attempt's state (none before it is
+    scheduled). Earlier attempts are not made up: a later attempt number does not say how they ended (a failure, a
+    restart) nor that a reschedule did not count one."""
+    event = task_event(workflow_arn, answer, now)
+    return [event] if event is not None else []
+
+
+def followed_attempt_event(workflow_arn: str, answer: TaskAnswer, attempt: int, now: datetime) -> dict[str, Any]:
+    """An earlier attempt that the table holds as unfinished while the API describes a later one: it ended, as
+    Airflow records a try that another follows (FOLLOWED_ATTEMPT_STATE), before the later one began."""
+    event = task_event(workflow_arn, answer, now, state=FOLLOWED_ATTEMPT_STATE, attempt=attempt)
+    assert event is not None  # every ranked state has a detail-type
+    return event
+
+
+def closing_event(workflow_arn: str, item: TaskAttemptItem, at: datetime) -> dict[str, Any]:
+    """An attempt its ended run left unfinished, closed at the run's end (CLOSED_WITH_RUN_STATE)."""
+    fields = {
+        "workflowArn": workflow_arn,
+        "runId": item.run_id,
+        "taskId": item.task_id,
+        # The same key as the item's: its instance id, else its task id (mwaa_obs.events).
+        "taskInstanceId": item.task_instance_id or (item.task_key if item.task_id is None else None),
+        "attemptNumber": item.attempt,
+        "status": CLOSED_WITH_RUN_STATE,
+        "endedAt": at,
+    }
+    detail_type = TASK_DETAIL_TYPE_PREFIX + TASK_DETAIL_BY_STATE[CLOSED_WITH_RUN_STATE]
+    return _event(detail_type, workflow_arn, fields, at)

@@ -216,7 +216,9 @@ def _common_fields(
     started_at = reader.time("startedAt", "startedOn", "startDate") or (
         occurred_at if status == RunState.RUNNING else None
     )
-    ended_at = reader.time("endedAt", "completedOn", "endDate") or (occurred_at if ended else None)
+    # An end only on a state that ends the run or attempt: Airflow stamps one on each deferral or reschedule too,
+    # and the first end stored is kept.
+    ended_at = (reader.time("endedAt", "completedOn", "endDate") or occurred_at) if ended else None
     event_id = event.get("id")
     return {
         "workflow": workflow,

@@ -36,6 +36,10 @@ TASK_FAILED: Final = MetricSpec("TaskFailed", "Count", True, "A task attempt end
 TASK_UP_FOR_RETRY: Final = MetricSpec("TaskUpForRetry", "Count", True, "A task attempt failed and will be retried.")
 TASK_UPSTREAM_FAILED: Final = MetricSpec("TaskUpstreamFailed", "Count", True, "A task was skipped: an upstream failed.")
 TASK_TIMED_OUT: Final = MetricSpec("TaskTimedOut", "Count", True, "A task attempt ended in TIMEOUT.")
+TASK_CANCELLED: Final = MetricSpec(
+    "TaskCancelled", "Count", True, "A task attempt ended in CANCELLED (its run was stopped, or ended before it)."
+)
+TASK_REMOVED: Final = MetricSpec("TaskRemoved", "Count", True, "A task ended in REMOVED: an update took it out.")
 TASK_DURATION: Final = MetricSpec("TaskDuration", "Seconds", True, "Task attempt start to end, once both are known.")
 INVALID_EVENTS: Final = MetricSpec("InvalidEvents", "Count", False, "An event was rejected as bad input (fleet only).")
 UNKNOWN_EVENT_TYPES: Final = MetricSpec(
@@ -87,6 +91,24 @@ EVENTS_STOPPED: Final = MetricSpec(
     False,
     "1 when, over EventsStoppedHours, the API showed runs and no event brought any of them; sent only then.",
 )
+UNKNOWN_STATES: Final = MetricSpec(
+    "UnknownStates",
+    "Count",
+    False,
+    "The API answered a run or task state this version does not know; sampled, not stored (fleet only).",
+)
+ATTEMPTS_CLOSED: Final = MetricSpec(
+    "AttemptsClosed",
+    "Count",
+    False,
+    "A task attempt was still unfinished, for the API too, a settle time after its run ended: closed as CANCELLED.",
+)
+ITEMS_SKIPPED: Final = MetricSpec(
+    "ItemsSkipped",
+    "Count",
+    False,
+    "A reconcile, discovery or provision pass skipped one workflow or run it could not handle; the others went on.",
+)
 PLACES_UNREACHABLE: Final = MetricSpec(
     "PlacesUnreachable",
     "Count",
@@ -107,6 +129,8 @@ CATALOG: Final = (
     TASK_UP_FOR_RETRY,
     TASK_UPSTREAM_FAILED,
     TASK_TIMED_OUT,
+    TASK_CANCELLED,
+    TASK_REMOVED,
     TASK_DURATION,
     INVALID_EVENTS,
     UNKNOWN_EVENT_TYPES,
@@ -122,6 +146,9 @@ CATALOG: Final = (
     RUNS_REPAIRED,
     RUNS_DISCOVERED,
     EVENTS_STOPPED,
+    UNKNOWN_STATES,
+    ATTEMPTS_CLOSED,
+    ITEMS_SKIPPED,
     PLACES_UNREACHABLE,
 )
 
@@ -136,6 +163,8 @@ TASK_OUTCOME_METRICS: Final[dict[str, MetricSpec]] = {
     TaskState.FAILED: TASK_FAILED,
     TaskState.UPSTREAM_FAILED: TASK_UPSTREAM_FAILED,
     TaskState.TIMEOUT: TASK_TIMED_OUT,
+    TaskState.CANCELLED: TASK_CANCELLED,
+    TaskState.REMOVED: TASK_REMOVED,
 }
 # Counted when the transition is first recorded, whatever arrived before it (not outcomes: none can conflict).
 RUN_OCCURRENCE_METRICS: Final[dict[str, MetricSpec]] = {RunState.STARTING: RUN_STARTED}

@@ -7,7 +7,10 @@ One pass (scheduled, every ReconcileIntervalMinutes):
 2. Runs: every run listed as unverified since at least `settle` ago. A run stored as not final is asked for
    (GetWorkflowRun); if the API says it is still going, it stays listed for the next pass. Once the run is final,
    its task instances are compared with the stored attempts (ListTaskInstances), each that differs is read
-   (GetTaskInstance) and repaired, then the run itself, and the run leaves the list.
+   (GetTaskInstance) and repaired (mwaa_obs.repairs: every state, terminal or not), then the run itself, and the
+   run leaves the list. A run whose attempts are not all ended stays listed until they are, for `settle` after the
+   run's end; then the ones still open are closed at the run's end (CANCELLED, AttemptsClosed): no attempt stays
+   open after its run.
 
 A discovery pass (every DiscoveryIntervalMinutes) first lists each workflow's recent runs (ListWorkflowRuns, at
 most DISCOVERY_PAGES pages, runs created in the last DISCOVERY_LOOKBACK and since the workflow was first seen) and
@@ -19,7 +22,9 @@ pipeline has stopped seeing events, which is not the same as a workflow being ov
 
 Repairs are the events the service would have sent (mwaa_obs.api_events) fed through ingest, so a repaired run owes
 exactly the metrics and the notice its missed events owed, and a repair that races a late event is a duplicate.
-Tasks are repaired before their run so that the run's notice finds them.
+Tasks are repaired before their run so that the run's notice finds them. A state the API answers that this version
+does not know is logged, counted and sampled (UnknownStates), never stored; one workflow or run the pass cannot
+handle is logged, counted and skipped (mwaa_obs.isolation), never the end of the pass.
 """
 
 from __future__ import annotations
@@ -29,18 +34,20 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, Final
+from typing import Final
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mwaa_obs import SERVICE
-from mwaa_obs.api_events import run_event, task_history
+from mwaa_obs.api_events import closing_event, run_event
 from mwaa_obs.events import Place, place_of
-from mwaa_obs.ingest import NoticeSink, ingest_event
-from mwaa_obs.metrics import EVENTS_STOPPED, PLACES_UNREACHABLE, RUNS_DISCOVERED, RUNS_REPAIRED
-from mwaa_obs.mwaa_api import MwaaApi, RunSummary, TaskAnswer, TaskSummary
-from mwaa_obs.states import ENDED_RANK, TASK_RANK, TERMINAL_RANK, TERMINAL_RUN_STATES, RunState
+from mwaa_obs.ingest import NoticeSink, SampleSink, ingest_event
+from mwaa_obs.isolation import Isolation, is_item_fault
+from mwaa_obs.metrics import ATTEMPTS_CLOSED, EVENTS_STOPPED, PLACES_UNREACHABLE, RUNS_DISCOVERED, RUNS_REPAIRED
+from mwaa_obs.mwaa_api import MwaaApi, RunSummary
+from mwaa_obs.repairs import Repair, UnknownStates, is_open, left_open, repairs_for, run_end, tasks_to_read
+from mwaa_obs.states import TERMINAL_RANK, TERMINAL_RUN_STATES, RunState
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.schema import RunItem, TaskAttemptItem, WorkflowItem
 from mwaa_obs.store.transitions import Transitions
@@ -73,6 +80,9 @@ class PassReport:
     workflows_listed: int = 0  # discovery: workflows whose recent runs were listed
     workflows_left: int = 0  # discovery: not reached before the deadline
     runs_discovered: int = 0
+    runs_waiting: int = 0  # final, with attempts the API has yet to end: checked again by the next pass
+    attempts_closed: int = 0
+    items_skipped: int = 0
     events_stopped: bool = False
     places_unreachable: list[str] = field(default_factory=list)  # other accounts/regions whose API failed
 
@@ -97,6 +107,8 @@ class Places:
         try:
             return work()
         except (ClientError, BotoCoreError) as error:
+            if is_item_fault(error):
+                raise  # the item's, not the place's: skipped alone (mwaa_obs.isolation)
             self._failed.add(place)
             self._report.places_unreachable.append(str(place))
             self._sink.count(PLACES_UNREACHABLE)
@@ -136,26 +148,20 @@ def missing_runs(listed: Iterable[RunSummary], stored: dict[str, bool], settled_
     ]
 
 
-def tasks_to_read(attempts: Iterable[TaskAttemptItem], summaries: Iterable[TaskSummary]) -> list[str]:
-    """The task instances whose API status differs from the stored one (ListTaskInstances summaries)."""
-    stored: dict[str, tuple[int, str | None]] = {}
-    for attempt in attempts:
-        key = attempt.task_instance_id or attempt.task_key
-        if key not in stored or attempt.attempt > stored[key][0]:
-            stored[key] = (attempt.attempt, attempt.status)
-    unfinished = {
-        attempt.task_instance_id or attempt.task_key
-        for attempt in attempts
-        if TASK_RANK.get(attempt.status or "", 0) < ENDED_RANK
-    }
-    differing = []
-    for summary in summaries:
-        instance, status = summary.task_instance_id, summary.status
-        if not instance or status not in TASK_RANK:
-            continue  # NONE and other states no event names: never scheduled, nothing to store
-        if instance not in stored or stored[instance][1] != status or instance in unfinished:
-            differing.append(instance)
-    return differing
+@dataclass
+class Pass:
+    """What one pass carries from step to step."""
+
+    now: datetime
+    sink: MetricSink
+    report: PassReport
+    places: Places
+    items: Isolation
+
+    @classmethod
+    def begin(cls, now: datetime, sink: MetricSink, home: Place | None) -> Pass:
+        report = PassReport()
+        return cls(now, sink, report, Places(home, sink, report), Isolation(sink))
 
 
 class Reconciler:
@@ -169,6 +175,7 @@ class Reconciler:
         *,
         settle: timedelta,
         events_stopped_after: timedelta = timedelta(hours=3),
+        samples: SampleSink | None = None,
     ) -> None:
         self._api = api
         self._transitions = transitions
@@ -177,6 +184,7 @@ class Reconciler:
         self._notices = notices
         self._settle = settle
         self._events_stopped_after = events_stopped_after
+        self._unknown = UnknownStates(samples)  # for the function instance's life: each state logged once
 
     def run_pass(
         self,
@@ -186,95 +194,69 @@ class Reconciler:
         *,
         discover: bool = False,
     ) -> PassReport:
-        report = PassReport()
-        places = Places(self._api.home, sink, report)
-        self.refresh_workflows(now, report, places)
+        step = Pass.begin(now, sink, self._api.home)
+        self.refresh_workflows(step)
         if discover:
-            self.discover(now, sink, report, out_of_time, places)
+            self.discover(step, out_of_time)
         pending = self._transitions.unverified_runs(listed_before=now - self._settle)
         for index, (workflow_id, run_id) in enumerate(pending):
             if out_of_time():
-                report.runs_left = len(pending) - index
+                step.report.runs_left = len(pending) - index
                 break
-            self.reconcile_run(workflow_id, run_id, now, sink, report, places=places)
-        return report
+            what = {"workflow_id": workflow_id, "run_id": run_id}
+            step.items.run(what, partial(self.reconcile_run, workflow_id, run_id, step))
+        step.report.items_skipped = step.items.skipped
+        return step.report
 
-    def refresh_workflows(self, now: datetime, report: PassReport, places: Places) -> None:
+    def refresh_workflows(self, step: Pass) -> None:
         """Each place's workflows (home, and every other place a workflow has been seen in) against the stored ones."""
         known_by_place: dict[Place | None, dict[str, WorkflowItem]] = {None: {}}  # None: home
         for item in self._workflows.all():
             if item.workflow_arn:
                 known_by_place.setdefault(self._away(item.workflow_arn), {})[item.workflow_arn] = item
         for place, known in known_by_place.items():
-            places.call(place, partial(self._refresh_place, place, known, now, report))
+            step.places.call(place, partial(self._refresh_place, place, known, step))
 
     def _away(self, arn: str) -> Place | None:
         """The place of a workflow other than home; None at home (or when the API knows a single place)."""
         place = place_of(arn)
         return None if self._api.home is None or place == self._api.home else place
 
-    def _refresh_place(
-        self, place: Place | None, known: dict[str, WorkflowItem], now: datetime, report: PassReport
-    ) -> None:
+    def _refresh_place(self, place: Place | None, known: dict[str, WorkflowItem], step: Pass) -> None:
         live = {summary.arn: summary for summary in self._api.workflows(place)}
         for arn, summary in live.items():
             item = known.get(arn)
             if item and item.described_at and item.deleted_at is None and item.modified_at == summary.modified_at:
                 continue  # described since its last change
-            found = self._api.workflow(arn)
-            if found is not None:
-                self._workflows.save_description(found, now)
-                report.workflows_read += 1
+            step.items.run({"workflow_arn": arn}, partial(self._describe, arn, step))
         for arn, item in known.items():
             if arn not in live and item.deleted_at is None:
-                self._workflows.mark_deleted(item, now)
-                report.workflows_deleted += 1
+                self._workflows.mark_deleted(item, step.now)
+                step.report.workflows_deleted += 1
                 logger.info("workflow deleted", extra={"workflow": item.workflow_name, "workflow_arn": arn})
 
-    def discover(
-        self,
-        now: datetime,
-        sink: MetricSink,
-        report: PassReport,
-        out_of_time: Callable[[], bool],
-        places: Places,
-    ) -> None:
+    def _describe(self, arn: str, step: Pass) -> None:
+        found = self._api.workflow(arn)
+        if found is not None:
+            self._workflows.save_description(found, step.now)
+            step.report.workflows_read += 1
+
+    def discover(self, step: Pass, out_of_time: Callable[[], bool]) -> None:
         """Import the runs the API shows and no event brought; say when no event brought any (events stopped), for
         each account and region apart: one place's forwarder failing is not hidden by the others' events."""
         watches: dict[Place | None, EventsWatch] = {}
         workflows = [item for item in self._workflows.all() if item.deleted_at is None and item.workflow_arn]
-        workflows = discovery_turn(workflows, now)
+        workflows = discovery_turn(workflows, step.now)
         for index, workflow in enumerate(workflows):
             if out_of_time():
-                report.workflows_left = len(workflows) - index
+                step.report.workflows_left = len(workflows) - index
                 break
-            since = max(workflow.first_seen_at or now, now - DISCOVERY_LOOKBACK)
-            arn = str(workflow.workflow_arn)
-            recent = places.call(arn, partial(self._api.recent_runs, arn, since, DISCOVERY_PAGES))
-            if recent is None:
-                continue
-            report.workflows_listed += 1
-            if not recent.newest_first or not recent.complete:
-                logger.warning(
-                    "recent runs not fully listed",
-                    extra={
-                        "workflow": workflow.workflow_name,
-                        "newest_first": recent.newest_first,
-                        "runs_listed": len(recent.runs),
-                        "pages": DISCOVERY_PAGES,
-                    },
-                )
-            stored = self._runs.seen_since(workflow.workflow_id, since - STORED_MARGIN)
-            watch = watches.setdefault(
-                place_of(arn), EventsWatch(since=now - self._events_stopped_after, settled_before=now - self._settle)
-            )
-            watch.add(recent.runs, stored)
-            for summary in missing_runs(recent.runs, stored, watch.settled_before):
-                self._import_run(workflow, summary, now, sink=sink, report=report, places=places)
+            what = {"workflow": workflow.workflow_name, "workflow_arn": workflow.workflow_arn}
+            step.items.run(what, partial(self._discover_workflow, workflow, watches, step))
         stopped = {place: watch for place, watch in watches.items() if watch.stopped}
         if stopped:
-            report.events_stopped = True
-            sink.count(EVENTS_STOPPED)
+            step.report.events_stopped = True
+            step.sink.count(EVENTS_STOPPED)
         for place, watch in stopped.items():
             logger.error(
                 "events stopped: the API shows runs that no event brought",
@@ -286,62 +268,60 @@ class Reconciler:
                 },
             )
 
-    def _import_run(
-        self,
-        workflow: WorkflowItem,
-        summary: RunSummary,
-        now: datetime,
-        *,
-        sink: MetricSink,
-        report: PassReport,
-        places: Places,
-    ) -> None:
+    def _discover_workflow(self, workflow: WorkflowItem, watches: dict[Place | None, EventsWatch], step: Pass) -> None:
+        now = step.now
+        since = max(workflow.first_seen_at or now, now - DISCOVERY_LOOKBACK)
         arn = str(workflow.workflow_arn)
-        started = run_event(arn, summary.as_answer(), now, state=RunState.STARTING)
-        if started is None or ingest_event(started, self._transitions, sink, self._notices) is None:
+        recent = step.places.call(arn, partial(self._api.recent_runs, arn, since, DISCOVERY_PAGES))
+        if recent is None:
             return
-        self._transitions.mark_discovered(workflow.workflow_id, summary.run_id, now)
-        report.runs_discovered += 1
-        sink.count(RUNS_DISCOVERED)
+        step.report.workflows_listed += 1
+        if not recent.newest_first or not recent.complete:
+            logger.warning(
+                "recent runs not fully listed",
+                extra={
+                    "workflow": workflow.workflow_name,
+                    "newest_first": recent.newest_first,
+                    "runs_listed": len(recent.runs),
+                    "pages": DISCOVERY_PAGES,
+                },
+            )
+        stored = self._runs.seen_since(workflow.workflow_id, since - STORED_MARGIN)
+        watch = watches.setdefault(
+            place_of(arn), EventsWatch(since=now - self._events_stopped_after, settled_before=now - self._settle)
+        )
+        watch.add(recent.runs, stored)
+        for summary in missing_runs(recent.runs, stored, watch.settled_before):
+            what = {"workflow": workflow.workflow_name, "run_id": summary.run_id}
+            step.items.run(what, partial(self._import_run, workflow, summary, step))
+
+    def _import_run(self, workflow: WorkflowItem, summary: RunSummary, step: Pass) -> None:
+        arn = str(workflow.workflow_arn)
+        if summary.status is not None:
+            self._unknown.run_known(summary.status, step.sink, "ListWorkflowRuns", summary)
+        started = run_event(arn, summary.as_answer(), step.now, state=RunState.STARTING)
+        if started is None or ingest_event(started, self._transitions, step.sink, self._notices) is None:
+            return
+        self._transitions.mark_discovered(workflow.workflow_id, summary.run_id, step.now)
+        step.report.runs_discovered += 1
+        step.sink.count(RUNS_DISCOVERED)
         logger.warning(
             "run discovered: no event brought it",
             extra={"workflow": workflow.workflow_name, "run_id": summary.run_id, "api": summary.status},
         )
-        self.reconcile_run(workflow.workflow_id, summary.run_id, now, sink, report, discovered=True, places=places)
+        self.reconcile_run(workflow.workflow_id, summary.run_id, step, discovered=True)
 
-    def reconcile_run(
-        self,
-        workflow_id: str,
-        run_id: str,
-        now: datetime,
-        sink: MetricSink,
-        report: PassReport,
-        *,
-        discovered: bool = False,
-        places: Places,
-    ) -> None:
+    def reconcile_run(self, workflow_id: str, run_id: str, step: Pass, *, discovered: bool = False) -> None:
         """Check one run against the API and repair it (a discovered run is counted as discovered, not repaired).
         A run of a place whose API cannot be read stays unverified for the next pass."""
         run, attempts = self._runs.load(workflow_id, run_id)
-        report.runs_checked += 1
+        step.report.runs_checked += 1
         if run is None or not run.workflow_arn:
             self._transitions.mark_verified(workflow_id, run_id)
             return
-        places.call(
-            run.workflow_arn,
-            partial(self._check_run, run, attempts, now, sink=sink, report=report, discovered=discovered),
-        )
+        step.places.call(run.workflow_arn, partial(self._check_run, run, attempts, step, discovered=discovered))
 
-    def _check_run(
-        self,
-        run: RunItem,
-        attempts: list[TaskAttemptItem],
-        now: datetime,
-        *,
-        sink: MetricSink,
-        report: PassReport,
-        discovered: bool,
-    ) -> None:
+    def _check_run(self, run: RunItem, attempts: list[TaskAttemptItem], step: Pass, *, discovered: bool) -> None:
         workflow_id, run_id = run.workflow_id, run.run_id
         arn = str(run.workflow_arn)
         final = (run.status_rank or 0) >= TERMINAL_RANK
@@ -352,42 +332,71 @@ class Reconciler:
                 logger.warning("run unknown to the API; no longer checked", extra={"run_id": run_id})
                 self._transitions.mark_verified(workflow_id, run_id)
                 return
-            if answer.state not in TERMINAL_RUN_STATES:
-                report.runs_still_open += 1
+            known = self._unknown.run_known(answer.state, step.sink, "GetWorkflowRun", answer)
+            if not known or answer.state not in TERMINAL_RUN_STATES:
+                step.report.runs_still_open += 1
                 return
-        for instance in tasks_to_read(attempts, self._api.tasks(arn, run_id)):
-            found = self._api.task(arn, run_id, instance)
-            for event in self._task_events(arn, found, attempts, now) if found else []:
-                ingest_event(event, self._transitions, sink, self._notices)
-                report.tasks_repaired += 1
+        repaired = self._repair_tasks(arn, run_id, attempts, step)
+        ended = run_end(run, answer.ended_at if answer else None) or step.now
+        waiting = left_open(attempts, repaired)
+        if waiting and step.now >= ended + self._settle:
+            self._close_open_attempts(run, ended, step)
         if answer is not None:
             # Started first (it owes RunStarted), the final state last (it owes the outcome and the notice).
-            missed = [run_event(arn, answer, now, state=RunState.STARTING)] if run.seen_starting is None else []
-            missed += [run_event(arn, answer, now)] if not final else []
+            missed = [run_event(arn, answer, step.now, state=RunState.STARTING)] if run.seen_starting is None else []
+            missed += [run_event(arn, answer, step.now)] if not final else []
             for event in filter(None, missed):
-                ingest_event(event, self._transitions, sink, self._notices)
+                ingest_event(event, self._transitions, step.sink, self._notices)
             if not discovered:
-                report.runs_repaired += 1
-                sink.count(RUNS_REPAIRED)
+                step.report.runs_repaired += 1
+                step.sink.count(RUNS_REPAIRED)
                 logger.info(
                     "run repaired from the API",
                     extra={"workflow": run.workflow_name, "run_id": run_id, "stored": run.status, "api": answer.state},
                 )
+        if waiting and step.now < ended + self._settle:
+            step.report.runs_waiting += 1  # its attempts get the settle time to end in the API too
+            return
         self._transitions.mark_verified(workflow_id, run_id)
 
-    @staticmethod
-    def _task_events(
-        arn: str, found: TaskAnswer, attempts: list[TaskAttemptItem], now: datetime
-    ) -> list[dict[str, Any]]:
-        """The current attempt's event, after an Up For Retry for each earlier attempt stored as unfinished."""
-        finished = {
-            attempt.attempt
-            for attempt in attempts
-            if (attempt.task_instance_id or attempt.task_key) == found.task_instance_id
-            and TASK_RANK.get(attempt.status or "", 0) >= ENDED_RANK
-        }
-        history = task_history(arn, found, now)
-        return [event for event in history[:-1] if event["detail"]["attemptNumber"] not in finished] + history[-1:]
+    def _repair_tasks(
+        self, arn: str, run_id: str, attempts: list[TaskAttemptItem], step: Pass
+    ) -> list[tuple[str, Repair]]:
+        """Each task instance that differs, read and stored in its API state; returns the repairs made."""
+        reads = tasks_to_read(attempts, self._api.tasks(arn, run_id))
+        for summary in reads.unknown:
+            self._unknown.task_known(summary.status, step.sink, "ListTaskInstances", summary)
+        repaired = []
+        for instance in reads.instances:
+            found = self._api.task(arn, run_id, instance)
+            if found is None or not self._unknown.task_known(found.status, step.sink, "GetTaskInstance", found):
+                continue
+            for repair in repairs_for(arn, found, attempts, step.now):
+                ingest_event(repair.event, self._transitions, step.sink, self._notices)
+                step.report.tasks_repaired += 1
+                repaired.append((instance, repair))
+        return repaired
+
+    def _close_open_attempts(self, run: RunItem, ended: datetime, step: Pass) -> None:
+        """The attempts still unfinished a settle time after their run ended, closed at the run's end."""
+        _, attempts = self._runs.load(run.workflow_id, run.run_id)
+        for attempt in attempts:
+            if not is_open(attempt.status):
+                continue
+            at = max(ended, attempt.started_at or ended)
+            ingest_event(closing_event(str(run.workflow_arn), attempt, at), self._transitions, step.sink, self._notices)
+            step.report.attempts_closed += 1
+            step.sink.count(ATTEMPTS_CLOSED)
+            logger.warning(
+                "attempt closed with its run: the API gave it no end",
+                extra={
+                    "workflow": run.workflow_name,
+                    "run_id": run.run_id,
+                    "task": attempt.task_id or attempt.task_key,
+                    "attempt": attempt.attempt,
+                    "stored": attempt.status,
+                },
+            )
 
 
 def discovery_turn(workflows: list[WorkflowItem], now: datetime) -> list[WorkflowItem]:

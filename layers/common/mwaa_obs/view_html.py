@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import html
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Final, Protocol
 
 from mwaa_obs.links import log_stream_url, runs_show_command, workflows_console_url
 from mwaa_obs.states import RunState, TaskState
@@ -42,7 +42,14 @@ LOOKS: Mapping[str, Look] = {
     TaskState.RUNNING: Look("▶", "running", "#00695c"),
     TaskState.QUEUED: Look("…", "queued", "#5d5d5d"),
     TaskState.SCHEDULED: Look("…", "scheduled", "#5d5d5d"),
+    TaskState.NONE: Look("·", "not scheduled", "#5d5d5d"),
+    TaskState.UP_FOR_RESCHEDULE: Look("↺", "up for reschedule", "#1a6f8a"),
+    TaskState.DEFERRED: Look("‖", "deferred", "#6746b8"),
+    TaskState.RESTARTING: Look("⟳", "restarting", "#8e2f8e"),
+    TaskState.CANCELLED: Look("⊘", "cancelled", "#795548"),
+    TaskState.REMOVED: Look("−", "removed", "#757575"),
     RunState.STARTING: Look("…", "starting", "#5d5d5d"),
+    RunState.STOPPING: Look("■", "stopping", "#6b6b9a"),
     RunState.STOPPED: Look("■", "stopped", "#4e4e7a"),
 }
 UNKNOWN_LOOK = Look("?", "unknown", "#5d5d5d")
@@ -116,7 +123,25 @@ def page(body: str, viewer: Viewer) -> str:
     )
 
 
-def _legend(states: Sequence[str]) -> str:
+# Always in the legend; any other state shown is added after them.
+GRID_LEGEND: Final = (
+    TaskState.SUCCESS,
+    TaskState.FAILED,
+    TaskState.UPSTREAM_FAILED,
+    TaskState.TIMEOUT,
+    TaskState.RUNNING,
+)
+GANTT_LEGEND: Final = (
+    TaskState.SUCCESS,
+    TaskState.FAILED,
+    TaskState.UP_FOR_RETRY,
+    TaskState.TIMEOUT,
+    TaskState.RUNNING,
+)
+
+
+def _legend(always: Sequence[str], shown: Iterable[str]) -> str:
+    states = list(always) + sorted({state for state in shown if state in LOOKS} - set(always))
     items = "".join(
         f'<span><b style="background:{look(s).colour}">{look(s).symbol}</b> {look(s).word}</span>' for s in states
     )
@@ -187,8 +212,7 @@ def render_grid(workflow_name: str, grid: Grid, nav: Navigation, viewer: Viewer)
         f'<table class="grid" data-workflow="{_text(workflow_name)}"><thead><tr><th>{_text(workflow_name)} '
         f"({console})</th>{heading}</tr></thead><tbody>{rows}</tbody></table>"
     )
-    states = [TaskState.SUCCESS, TaskState.FAILED, TaskState.UPSTREAM_FAILED, TaskState.TIMEOUT, TaskState.RUNNING]
-    return page(table + _legend(states), viewer)
+    return page(table + _legend(GRID_LEGEND, (cell.state for cell in grid.cells.values())), viewer)
 
 
 def _position(at: datetime, begin: datetime, span: float) -> float:
@@ -261,8 +285,8 @@ def render_gantt(chart: Gantt, viewer: Viewer) -> str:
         rows.append(
             f'<tr data-task="{_text(task)}"><th>{star}{_text(task)}</th><td><div class="track">{track}</div></td></tr>'
         )
-    states = [TaskState.SUCCESS, TaskState.FAILED, TaskState.UP_FOR_RETRY, TaskState.TIMEOUT, TaskState.RUNNING]
-    return page(head + f'<table class="gantt">{"".join(rows)}</table>' + _legend(states), viewer)
+    legend = _legend(GANTT_LEGEND, (attempt.state for attempt in run.attempts))
+    return page(head + f'<table class="gantt">{"".join(rows)}</table>' + legend, viewer)
 
 
 def render_failures(failures: Sequence[RunItem], nav: Navigation, viewer: Viewer) -> str:

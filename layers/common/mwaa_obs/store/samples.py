@@ -1,8 +1,9 @@
 """Samples of the events ingest could not store, so that an operator can see what the service really sends.
 
 The first SAMPLES_PER_DAY events of each kind (invalid, unknown detail-type) and detail-type are kept per UTC day,
-for SAMPLE_RETENTION. A full slot is remembered by the function instance, so that a flood of bad events costs one
-refused write per instance and slot a day, not one write per event.
+for SAMPLE_RETENTION; so are the API answers with a state this version does not know (filed under "<operation>
+<state>" as their detail-type). A full slot is remembered by the function instance, so that a flood of bad events
+costs one refused write per instance and slot a day, not one write per event.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ NO_DETAIL_TYPE: Final = "(none)"
 class SampleKind(StrEnum):
     INVALID = "invalid"  # a known shape broken: a field missing or of the wrong type, not JSON, ...
     UNKNOWN = "unknown"  # a detail-type this version does not know
+    UNKNOWN_STATE = "unknown-state"  # an API answer (reconcile, backfill) with a state this version does not know
 
 
 class EventSamples:

@@ -186,8 +186,8 @@ class StateItem(Entity):
         return {state: at for state, at in found.items() if at is not None}
 
 
-# The seen_<state> attributes below are the transition history, one per state of states.RunState / TaskState
-# (tests/unit/test_vocabulary.py checks that they match).
+# The seen_<state> attributes below are the transition history, one per ranked state of states.RunState /
+# TaskState (tests/unit/test_vocabulary.py checks that they match).
 class RunItem(StateItem, discriminator="run"):
     run_type = UnicodeAttribute(null=True)
     workflow_version = UnicodeAttribute(null=True)  # shown by `mwaa-obs runs show`
@@ -206,6 +206,7 @@ class RunItem(StateItem, discriminator="run"):
     seen_starting = UTCDateTimeAttribute(null=True)
     seen_queued = UTCDateTimeAttribute(null=True)
     seen_running = UTCDateTimeAttribute(null=True)
+    seen_stopping = UTCDateTimeAttribute(null=True)
     seen_success = UTCDateTimeAttribute(null=True)
     seen_failed = UTCDateTimeAttribute(null=True)
     seen_timeout = UTCDateTimeAttribute(null=True)
@@ -220,11 +221,16 @@ class TaskAttemptItem(StateItem, discriminator="task"):
     seen_scheduled = UTCDateTimeAttribute(null=True)
     seen_queued = UTCDateTimeAttribute(null=True)
     seen_running = UTCDateTimeAttribute(null=True)
+    seen_up_for_reschedule = UTCDateTimeAttribute(null=True)
+    seen_deferred = UTCDateTimeAttribute(null=True)
+    seen_restarting = UTCDateTimeAttribute(null=True)
     seen_success = UTCDateTimeAttribute(null=True)
     seen_failed = UTCDateTimeAttribute(null=True)
     seen_up_for_retry = UTCDateTimeAttribute(null=True)
     seen_upstream_failed = UTCDateTimeAttribute(null=True)
     seen_timeout = UTCDateTimeAttribute(null=True)
+    seen_cancelled = UTCDateTimeAttribute(null=True)
+    seen_removed = UTCDateTimeAttribute(null=True)
 
     @property
     def task_key(self) -> str:

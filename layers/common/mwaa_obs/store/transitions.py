@@ -175,7 +175,7 @@ class Transitions:
         return found
 
     def _record(
-        self, update: Update, model: type[StateItem], event: StateEvent, rank: int, on_advance: Update
+        self, update: Update, model: type[StateItem], event: StateEvent, rank: float, on_advance: Update
     ) -> Recorded:
         """Store one transition: forward if it is the furthest yet, in the history only if it came late."""
         seen = getattr(model, seen_attribute(event.status))

@@ -40,7 +40,7 @@ class Update:
         table_name: str,
         *,
         absent: tuple[Attribute[Any], ...] = (),
-        below: tuple[Attribute[Any], int] | None = None,
+        below: tuple[Attribute[Any], float] | None = None,
         differs: tuple[Attribute[Any], str] | None = None,
         version: tuple[Attribute[Any], int | None] | None = None,
     ) -> dict[str, Any]:
