@@ -460,11 +460,23 @@ def test_stopped_runs_are_quiet_unless_the_workflow_opts_in(pipeline: Pipeline) 
     assert pipeline.slack.delivered() == []
     pipeline.settings({"defaults": {"alert_on_stopped": True}})
     pipeline.ingest(
-        [run_event("Running", "run-s2", T0, arn=SALES), run_event("Stopped", "run-s2", T0 + minutes(2), arn=SALES)]
+        [
+            run_event("Running", "run-s2", T0, arn=SALES),
+            run_event("Stopping", "run-s2", T0 + minutes(1), arn=SALES),
+            task_event("Cancelled", "run-s2", "extract", T0 + minutes(1), arn=SALES),
+            task_event("Cancelled", "run-s2", "load", T0 + minutes(1), arn=SALES),
+            task_event("Removed", "run-s2", "report", T0 + minutes(1), arn=SALES),
+            run_event("Stopped", "run-s2", T0 + minutes(2), arn=SALES),
+        ]
     )
     pipeline.notify()
     (payload,) = pipeline.slack.delivered()
     assert "Run was stopped: sales_etl" in payload["blocks"][0]["text"]["text"]
+    # The tasks the stop cut short are counted, as upstream-failed ones are; no failed task is claimed missing
+    text = as_text(payload)
+    assert "2 tasks cancelled" in text
+    assert "1 task removed from the workflow" in text
+    assert "no failed task recorded" not in text
 
 
 def test_routes_pick_the_webhook_team_and_mention_and_subscribers_can_filter_by_team(

@@ -54,7 +54,14 @@ from mwaa_obs.metrics import (
 from mwaa_obs.notices import InvalidNotice, Notice
 from mwaa_obs.settings import Route, SettingsSource
 from mwaa_obs.sqs import PartialBatchResponse, process_partial_batch
-from mwaa_obs.states import FAILED_RUN_STATES, FAILED_TASK_STATES, TERMINAL_RANK, RunState, TaskState, seen_attribute
+from mwaa_obs.states import (
+    FAILED_RUN_STATES,
+    FAILED_TASK_STATES,
+    TASK_CUT_SHORT_WORDS,
+    TERMINAL_RANK,
+    RunState,
+    seen_attribute,
+)
 from mwaa_obs.store.alerts import Alerts, AlreadyDecided, DecisionConflict, Lease, decision_of, notified_at
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.schema import RunItem, StateItem, TaskAttemptItem
@@ -473,7 +480,11 @@ def build_alert(
         ended_at=run.ended_at,
         error_message=run.error_message,
         failed_tasks=tuple(failed),
-        upstream_failed=sum(1 for attempt in latest if attempt.status == TaskState.UPSTREAM_FAILED),
+        cut_short=tuple(
+            (state, count)
+            for state in TASK_CUT_SHORT_WORDS
+            if (count := sum(1 for attempt in latest if attempt.status == state))
+        ),
         failed_runs=decision.failed_runs,
         failing_since=decision.failing_since,
         grouped=decision.grouped,

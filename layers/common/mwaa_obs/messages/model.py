@@ -11,7 +11,7 @@ from typing import Final
 from mwaa_obs import DEFAULT_STACK_NAME
 from mwaa_obs.alerting import AlertKind
 from mwaa_obs.links import log_group_url, runs_show_command, task_log_group, workflows_console_url
-from mwaa_obs.states import RUN_OUTCOME_WORDS, RunState
+from mwaa_obs.states import RUN_OUTCOME_WORDS, TASK_CUT_SHORT_WORDS, RunState
 from mwaa_obs.text import counted, first_line
 from mwaa_obs.times import human_duration, readable_time
 
@@ -59,7 +59,7 @@ class Alert:
     ended_at: datetime | None = None
     error_message: str | None = None
     failed_tasks: tuple[FailedTask, ...] = ()
-    upstream_failed: int = 0
+    cut_short: tuple[tuple[str, int], ...] = ()  # task states that ended without failing the run, with their counts
     failed_runs: int = 0
     failing_since: datetime | None = None
     grouped: int = 0
@@ -134,8 +134,7 @@ def notes(alert: Alert) -> list[str]:
     hidden = len(alert.failed_tasks) - MAX_TASKS_SHOWN
     if hidden > 0:
         found.append(f"{counted(hidden, 'more failed task')} not shown")
-    if alert.upstream_failed:
-        found.append(f"{counted(alert.upstream_failed, 'task')} skipped (upstream failed)")
+    found += [f"{counted(count, 'task')} {TASK_CUT_SHORT_WORDS[state]}" for state, count in alert.cut_short]
     if not alert.failed_tasks and alert.status != RunState.STOPPED:
         found.append("no failed task recorded for this run")
     return found
