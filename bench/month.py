@@ -1,6 +1,6 @@
 """`make bench`, section "month": 30 simulated days of a fleet through the real ingest handler and freshness check,
 with every billed unit counted (bench/billing.py) and priced (PRICES). Writes bench/month.json, from which
-docs/COST.md is rendered (bench/cost_doc.py; tests/unit/test_cost_doc.py checks they agree).
+docs/COST.md is rendered (mwaa_obs_tools.cost_doc; tests/unit/test_cost_doc.py checks they agree).
 
 The fleet: the three example workflows with the demo's faults, and generated workflows of each kind a cost question
 is asked about: daily, hourly and on demand, of 5 and 50 tasks, with a chance of failure per attempt of one task
@@ -18,9 +18,8 @@ import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import Any, Final
 
-import boto3
 from billing import MemoryTable, MetricHours
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
@@ -30,7 +29,7 @@ from mwaa_obs.mwaa_api import WorkflowAnswer
 from mwaa_obs.settings import parse_settings
 from mwaa_obs.states import RunState
 from mwaa_obs.store.runs import Runs
-from mwaa_obs.store.schema import RunItem, WorkflowItem, workflow_key
+from mwaa_obs.store.schema import workflow_key
 from mwaa_obs.store.workflows import Workflows
 from mwaa_obs_tools import sample_events
 from mwaa_obs_tools.factories import sqs_event
@@ -319,145 +318,3 @@ def run(ingest: Any, out: Path = MONTH_JSON) -> dict[str, Any]:
     month["priced"] = {name: priced(month, name) for name in month["workflows"]}
     out.write_text(json.dumps(month, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return month
-
-
-# --- Scale: the scheduled per-workflow pass at 100, 1,000 and 10,000 workflows -------------------------------------
-
-SCALE_FLEETS: Final = (100, 1_000, 10_000)
-RUNS_EACH: Final = 12  # the freshness check reads a workflow's last 12 runs
-
-
-def _fleet(table: MemoryTable, size: int, now: datetime) -> None:
-    """`size` daily workflows, described with their cron schedule, each with its last 12 daily runs, succeeded, and
-    the last success recorded on the workflow item as the notifier does."""
-    from mwaa_obs.store.schema import WORKFLOWS_PARTITION as WORKFLOWS  # noqa: PLC0415
-    from mwaa_obs.store.schema import HealthAttribute  # noqa: PLC0415
-
-    last_success = now.replace(hour=2, minute=42)  # today's run: all on time
-
-    for number in range(size):
-        workflow_id = f"wf_{number:05d}-ABCDEFGHIJ"
-        table.put(
-            WorkflowItem(
-                pk=workflow_key(workflow_id), sk="WORKFLOW", gsi1pk=WORKFLOWS, gsi1sk=workflow_id,
-                workflow_arn=f"arn:aws:airflow-serverless:us-east-1:123456789012:workflow/{workflow_id}",
-                first_seen_at=now - timedelta(days=30), described_at=now - timedelta(hours=1), schedule="30 2 * * *",
-                health=HealthAttribute(last_success_at=last_success),  # type: ignore[no-untyped-call]
-            ).serialize()
-        )  # fmt: skip
-        for day in range(RUNS_EACH):
-            started = (now - timedelta(days=day)).replace(hour=2, minute=30, second=5)
-            run_id = f"R{number:05d}{day:02d}abcdefgh"
-            run = RunItem(
-                pk=f"RUN#{workflow_id}#{run_id}", sk="RUN", status="SUCCESS", status_rank=5, run_type="SCHEDULED",
-                started_at=started, ended_at=started + timedelta(minutes=12), gsi1pk=workflow_key(workflow_id),
-                gsi1sk=f"{started:%Y-%m-%dT%H:%M:%S}.000000Z#{run_id}", seen_starting=started, seen_success=started,
-            )  # fmt: skip
-            table.put(run.serialize())
-
-
-def scale(freshness_memory_mb: int, freshness_timeout: int) -> dict[str, Any]:
-    """One freshness pass over fleets of daily workflows, all on time: Queries, read units, CPU, peak memory, and the
-    pass's modeled time in Lambda (CPU at the function's share of a vCPU + REQUEST_SECONDS per Query, one after
-    another), against half the function's timeout."""
-    import tracemalloc  # noqa: PLC0415
-
-    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
-    settings = parse_settings("{}")
-    fleets = {}
-    for size in SCALE_FLEETS:
-        table = MemoryTable()
-        _fleet(table, size, now)
-        client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url="http://localhost:1")
-        table.stub(client)
-        tracemalloc.start()
-        cpu = time.process_time()
-        verdicts = check_all(now, settings, Workflows(client, "t"), Runs(client, "t"), telemetry.MetricSink())
-        cpu = time.process_time() - cpu
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-        modeled = cpu * LAMBDA_FULL_VCPU_MB / freshness_memory_mb + table.bill.queries * REQUEST_SECONDS
-        fleets[str(size)] = {
-            "workflows_judged": len(verdicts),
-            "overdue": sum(1 for verdict in verdicts if verdict.overdue),
-            "queries": table.bill.queries,
-            "read_units": table.bill.read_units,
-            "cpu_seconds_here": round(cpu, 2),
-            "peak_mb": round(peak / 2**20, 1),
-            "modeled_lambda_seconds": round(modeled, 1),
-            "half_timeout_seconds": freshness_timeout / 2,
-        }
-    return {"freshness": fleets, "freshness_memory_mb": freshness_memory_mb}
-
-
-API_SECONDS: Final = 0.05  # assumed MWAA Serverless API latency (not measurable offline)
-
-
-class _IdleApi:
-    """The MWAA Serverless API of an idle fleet: every workflow listed, described once, no recent run. Counted."""
-
-    def __init__(self, arns: list[str], schedule: str) -> None:
-        from mwaa_obs.mwaa_api import RecentRuns, WorkflowSummary  # noqa: PLC0415
-
-        self._summaries = [WorkflowSummary(arn, arn.rsplit("/", 1)[1].rsplit("-", 1)[0], START) for arn in arns]
-        self._schedule = schedule
-        self._empty = RecentRuns([], complete=True, newest_first=True)
-        self.calls: Counter[str] = Counter()
-
-    home = None  # one account: every workflow is home's
-
-    def workflows(self, place: Any = None) -> list[Any]:
-        self.calls["ListWorkflows"] += max(1, len(self._summaries) // 100)  # pages of 100 (assumed)
-        return self._summaries
-
-    def workflow(self, arn: str) -> WorkflowAnswer:
-        self.calls["GetWorkflow"] += 1
-        return WorkflowAnswer.from_api(
-            {"WorkflowArn": arn, "ModifiedAt": START, "ScheduleConfiguration": {"CronExpression": self._schedule}}
-        )
-
-    def recent_runs(self, arn: str, since: datetime, max_pages: int) -> Any:
-        self.calls["ListWorkflowRuns"] += 1
-        return self._empty
-
-
-def reconcile_scale(timeout: int, memory_mb: int) -> dict[str, Any]:
-    """The reconciler's hourly discovery pass over idle fleets of 100, 1,000 and 10,000 workflows (described
-    already): calls by operation, CPU, and the pass modeled in Lambda (CPU at the memory's vCPU share, API_SECONDS a
-    MWAA Serverless call and REQUEST_SECONDS a DynamoDB request, one after another) against half the timeout."""
-    from mwaa_obs.reconcile import Reconciler  # noqa: PLC0415
-    from mwaa_obs.store.transitions import Transitions  # noqa: PLC0415
-
-    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
-    fleets = {}
-    for size in SCALE_FLEETS:
-        table = MemoryTable()
-        client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url="http://localhost:1")
-        table.stub(client)
-        arns = [
-            f"arn:aws:airflow-serverless:us-east-1:123456789012:workflow/wf_{n:05d}-ABCDEFGHIJ" for n in range(size)
-        ]
-        api = _IdleApi(arns, "30 2 * * *")
-        reconciler = Reconciler(
-            cast(Any, api), Transitions(client, "t", timedelta(days=90), home=sample_events.HOME),
-            Runs(client, "t"), Workflows(client, "t"), cast(Any, None), settle=timedelta(hours=1),
-        )  # fmt: skip
-        reconciler.run_pass(now - timedelta(hours=1), telemetry.MetricSink(), discover=True)  # first sight: described
-        api.calls.clear()
-        before = (table.bill.queries, table.bill.total)
-        cpu = time.process_time()
-        report = reconciler.run_pass(now, telemetry.MetricSink(), discover=True)
-        cpu = time.process_time() - cpu
-        queries, writes = table.bill.queries - before[0], table.bill.total - before[1]
-        api_calls = sum(api.calls.values())
-        modeled = cpu * LAMBDA_FULL_VCPU_MB / memory_mb + api_calls * API_SECONDS + (queries + writes) * REQUEST_SECONDS
-        fleets[str(size)] = {
-            "workflows_listed": report.workflows_listed,
-            "api_calls": dict(api.calls),
-            "queries": queries,
-            "writes": writes,
-            "cpu_seconds_here": round(cpu, 2),
-            "modeled_lambda_seconds": round(modeled, 1),
-            "half_timeout_seconds": timeout / 2,
-        }
-    return {"reconcile": fleets, "reconcile_memory_mb": memory_mb, "api_seconds": API_SECONDS}

@@ -1,0 +1,10 @@
+"""The sections of `make bench`, one module each, in the order the runner runs them.
+
+Each module has `run(options) -> figures` (a JSON-able dict, bench/results.json's entry for the section) and
+`rows(figures)`, its lines of the printed table.
+"""
+
+SECTIONS = (
+    "calls", "pipeline", "load", "cpu", "metrics", "memory", "latency", "simulator", "discovery", "widget", "month",
+    "scale", "emulator", "cold", "walltimes",
+)  # fmt: skip

@@ -1,0 +1,38 @@
+"""`make bench`'s sections keep what they change to themselves: one section's stubs never answer for the next (the
+cpu section's stubbed DynamoDB once stayed on the ingest function every later section used: the widget section
+stored nothing and the metrics section counted 7 metrics instead of 10). The runner also gives each section a
+process of its own; this checks the sections themselves, two in sequence in this process."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from mwaa_obs.states import RunState
+from mwaa_obs.store.runs import Runs
+from mwaa_obs_tools.emulator import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "bench"))
+
+from harness import Options, ingest_capturing_emf, ingest_function, run_with_tasks
+from sections import cpu, simulator
+
+
+def test_after_the_cpu_and_simulator_sections_the_next_section_ingests_for_real(runs: Runs) -> None:
+    environment = dict(os.environ)
+    modules = dict(sys.modules)
+
+    measured = cpu.run(Options(repeat=1))  # DynamoDB and SQS stubbed on its ingest function's clients
+    timed = simulator.run(Options())  # the MWAA Serverless endpoint pointed at its simulator
+
+    assert measured["batch_10"]["ingest_us_per_event"] > 0
+    assert timed["ms"]["p50"] > 0
+    assert dict(os.environ) == environment
+    assert {name: module for name, module in sys.modules.items() if name in modules} == modules
+    with ingest_function() as ingest:  # as the next section gets it: writing to the table, here the test's
+        failures, _ = ingest_capturing_emf(ingest, run_with_tasks("after_cpu", 3))
+    stored, attempts = runs.load("after_cpu-BENCHBENCH", "r1")
+    assert failures == 0
+    assert stored is not None
+    assert stored.status == RunState.FAILED
+    assert len(attempts) == 4  # three tasks, the first retried
