@@ -15,7 +15,8 @@ from mwaa_obs import SERVICE
 from mwaa_obs.aws import client, dynamodb_client
 from mwaa_obs.config import ProvisionConfig
 from mwaa_obs.pacing import Pacer
-from mwaa_obs.provisioning import Provisioner, StackContext, provision_invocation
+from mwaa_obs.provision_pass import provision_invocation
+from mwaa_obs.provisioning import Provisioner, StackContext
 from mwaa_obs.settings import SettingsSource
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.workflows import Workflows

@@ -328,14 +328,14 @@ def floor_to_period(at: datetime, period: int) -> datetime:
 
 
 class EmulatorAlarms:
-    """The alarms of an emulator (metric alarms from DescribeAlarms, composites from the in-memory stand-in) and
-    their data, read through the CloudWatch API."""
+    """The alarms of an emulator (metric and composite, from DescribeAlarms) and their data, read through the
+    CloudWatch API."""
 
-    def __init__(self, cloudwatch: Any, composites: Iterable[Mapping[str, Any]] = ()) -> None:
+    def __init__(self, cloudwatch: Any) -> None:
         self._cloudwatch = cloudwatch
-        described = cloudwatch.describe_alarms(AlarmTypes=["MetricAlarm"])["MetricAlarms"]
-        self.metric_alarms = [MetricAlarm.from_description(alarm) for alarm in described]
-        self.composites = [CompositeAlarm.from_description(alarm) for alarm in composites]
+        described = cloudwatch.describe_alarms(AlarmTypes=["MetricAlarm", "CompositeAlarm"])
+        self.metric_alarms = [MetricAlarm.from_description(alarm) for alarm in described["MetricAlarms"]]
+        self.composites = [CompositeAlarm.from_description(alarm) for alarm in described["CompositeAlarms"]]
         self._start = datetime.now(UTC)
         self._end = self._start
 

@@ -221,7 +221,7 @@ def _print_alerts(stack: localstack.LocalStack) -> None:
 def _print_alarm_transitions(stack: localstack.LocalStack, day_started: datetime) -> list[Transition]:
     """What the alarms did over the day, evaluated offline with CloudWatch's semantics (moto evaluates none)."""
     cloudwatch = localstack.client(stack.endpoint, "cloudwatch")
-    alarms = EmulatorAlarms(cloudwatch, stack.composites.alarms.values())
+    alarms = EmulatorAlarms(cloudwatch)
     transitions = alarms.transitions(day_started, stack.engine.now)
     grouped = {alarm.name for alarm in alarms.metric_alarms if alarm.group_by}
     # Per workflow (a contributor) or per alarm without contributors; not each alarm's first evaluation

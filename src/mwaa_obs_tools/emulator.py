@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, Final
 
 import yaml
-from botocore.awsrequest import AWSResponse, HTTPHeaders
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.server import ThreadedMotoServer
 from samtranslator.translator.transform import transform
@@ -242,50 +241,3 @@ _NO_VALUE: Final = object()  # AWS::NoValue: the property or list item is left o
 
 def _named(name: str, refs: Mapping[str, Any], attributes: Mapping[str, Any]) -> Any:
     return refs[name] if name in refs else attributes[name]
-
-
-class CompositeAlarms:
-    """Composite alarms for a CloudWatch client pointed at moto, which does not implement them.
-
-    PutCompositeAlarm is answered here and remembered; DescribeAlarms answers gain the remembered composites that
-    were asked for; DeleteAlarms forgets them. Registered on one client's event hooks (reading the API-level
-    parameters), so everything else still goes to the emulator. Only what the provisioner uses is covered.
-    """
-
-    def __init__(self) -> None:
-        self.alarms: dict[str, dict[str, Any]] = {}
-
-    def attach(self, cloudwatch: Any) -> CompositeAlarms:
-        events = cloudwatch.meta.events
-        events.register("before-parameter-build.cloudwatch.PutCompositeAlarm", self._remember)
-        events.register("before-call.cloudwatch.PutCompositeAlarm", self._answer)
-        events.register("before-parameter-build.cloudwatch.DescribeAlarms", self._note_names)
-        events.register("after-call.cloudwatch.DescribeAlarms", self._describe)
-        events.register("before-parameter-build.cloudwatch.DeleteAlarms", self._delete)
-        return self
-
-    def _remember(self, params: dict[str, Any], **_: Any) -> None:
-        self.alarms[params["AlarmName"]] = {
-            "AlarmName": params["AlarmName"],
-            "AlarmDescription": params.get("AlarmDescription"),
-            "AlarmRule": params["AlarmRule"],
-            "AlarmActions": list(params.get("AlarmActions", [])),
-            "OKActions": list(params.get("OKActions", [])),
-            "StateValue": "INSUFFICIENT_DATA",
-        }
-
-    def _answer(self, **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
-        return AWSResponse("", 200, HTTPHeaders(), None), {}
-
-    def _note_names(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        context["composite_names"] = set(params.get("AlarmNames", []))
-        context["composite_wanted"] = "CompositeAlarm" in params.get("AlarmTypes", [])
-
-    def _describe(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        if context.get("composite_wanted"):
-            names = context.get("composite_names") or set(self.alarms)
-            parsed["CompositeAlarms"] = [alarm for name, alarm in self.alarms.items() if name in names]
-
-    def _delete(self, params: dict[str, Any], **_: Any) -> None:
-        for name in params.get("AlarmNames", []):
-            self.alarms.pop(name, None)

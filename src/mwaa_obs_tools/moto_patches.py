@@ -20,6 +20,8 @@
    ResourceInUseException, "Resource cannot be deleted as it is currently protected against deletion. Disable
    deletion protection first." (observed: aws-bench/aws-bench#41). Here as DynamoDB does.
 
+CloudWatch's alarms and dashboards (composite alarms, tags) are mwaa_obs_tools.moto_cloudwatch's, applied here too.
+
 docs/LOCAL_STACK.md lists them; `apply()` is idempotent, and every emulator start calls it.
 """
 
@@ -42,6 +44,8 @@ from moto.events.models import Rule, events_backends
 from moto.sqs.models import Queue
 from moto.utilities.arns import parse_arn
 
+from mwaa_obs_tools import moto_cloudwatch
+
 _APPLIED = "_mwaa_obs_patched"
 STREAM_RECORDS = 10_000  # far more than one pump of the local stack reads
 
@@ -57,6 +61,7 @@ def apply() -> None:
     Queue.__init__ = _polled_elsewhere(Queue.__init__)  # type: ignore[method-assign]
     Rule.send_to_targets = _forwarding_whole_events(Rule.send_to_targets)  # type: ignore[method-assign]
     DynamoDBBackend.delete_table = _protected_as_dynamodb_says(DynamoDBBackend.delete_table)  # type: ignore[method-assign]
+    moto_cloudwatch.apply()
     setattr(DynamoDBBackend, _APPLIED, True)
 
 

@@ -94,7 +94,7 @@ def day(stack: localstack.LocalStack) -> tuple[list[Transition], list[dict[str, 
     stack.engine.set_faults(HOURLY, Faults())  # its scheduler fires again
     advance(stack, hours=1.5)
     cloudwatch = localstack.client(stack.endpoint, "cloudwatch")
-    transitions = EmulatorAlarms(cloudwatch, stack.composites.alarms.values()).transitions(start, stack.engine.now)
+    transitions = EmulatorAlarms(cloudwatch).transitions(start, stack.engine.now)
     return transitions, stack.alerts(), now
 
 

@@ -142,9 +142,7 @@ def test_metrics_and_alarm_contributors_name_each_workflow_by_its_place(
     assert labels("RunStarted") == {HOME_LABEL, OTHER_LABEL}
     assert labels("RunSucceeded") == {HOME_LABEL}
     assert labels("RunFailed") == {OTHER_LABEL}
-    transitions = EmulatorAlarms(cloudwatch, stack.composites.alarms.values()).transitions(
-        ran["start"], stack.engine.now
-    )
+    transitions = EmulatorAlarms(cloudwatch).transitions(ran["start"], stack.engine.now)
     failed = [t for t in transitions if t.alarm.endswith("-workflows-failed") and t.new == "ALARM"]
     assert {t.contributor for t in failed if t.contributor is not None} == {OTHER_LABEL}  # the alarm's own: None
 

@@ -1,5 +1,5 @@
 """Dedicated alarms and dashboards per workflow, on the emulator: created on first sight, idempotent, updated and
-removed as the settings change. (moto has no composite alarms: emulator.CompositeAlarms stands in for them.)"""
+removed as the settings change."""
 
 from __future__ import annotations
 
@@ -13,17 +13,12 @@ import pytest
 
 from mwaa_obs.metrics import CATALOG, dimension_sets
 from mwaa_obs.pacing import Pacer
-from mwaa_obs.provisioning import (
-    Provisioner,
-    ProvisioningIncomplete,
-    StackContext,
-    provision_all,
-    provision_invocation,
-)
+from mwaa_obs.provision_pass import ProvisioningIncomplete, provision_all, provision_invocation
+from mwaa_obs.provisioning import Provisioner, StackContext
 from mwaa_obs.settings import parse_settings
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.workflows import Workflows
-from mwaa_obs_tools import dashboards, emulator, localstack
+from mwaa_obs_tools import dashboards, localstack
 from mwaa_obs_tools.factories import T0, minutes, run_event, sqs_event, workflow_arn
 from mwaa_obs_tools.lambda_emulation import FakeLambdaContext, matches_filter
 from tests.conftest import SETTINGS_PARAMETER
@@ -44,14 +39,14 @@ FILL: dict[str, Any] = {
 
 @pytest.fixture
 def cloudwatch(endpoint: str) -> Iterator[Any]:
-    """A client on the emulator paced as the provision function's is, with composite alarms, and the stack's shared
-    workflow dashboard deployed."""
+    """A client on the emulator paced as the provision function's is, and the stack's shared workflow dashboard
+    deployed."""
     client = Pacer().attach(localstack.client(endpoint, "cloudwatch"))
-    emulator.CompositeAlarms().attach(client)
     body = dashboards.fill(dashboards.body_template("WorkflowDashboard"), FILL)
     client.put_dashboard(DashboardName=SHARED_DASHBOARD, DashboardBody=json.dumps(body))
     yield client
-    alarms = client.describe_alarms(AlarmNamePrefix="mwaa-obs-")["MetricAlarms"]
+    found = client.describe_alarms(AlarmNamePrefix="mwaa-obs-", AlarmTypes=["MetricAlarm", "CompositeAlarm"])
+    alarms = found["MetricAlarms"] + found["CompositeAlarms"]
     if alarms:
         client.delete_alarms(AlarmNames=[alarm["AlarmName"] for alarm in alarms])
     names = [entry["DashboardName"] for entry in client.list_dashboards()["DashboardEntries"]]
@@ -87,7 +82,7 @@ def test_a_dedicated_workflow_gets_its_alarms_health_alarm_and_dashboard(
         lambda params, **_: sent_dashboards.__setitem__(params["DashboardName"], dict(params)),
     )
     totals = provision_all(provisioner, parse_settings(json.dumps(DEDICATED)), workflows, runs)
-    assert totals == {"workflows": 1, "written": 7, "unchanged": 0, "deleted": 0, "failed": 0, "left": 0}
+    assert totals == {"workflows": 1, "written": 7, "unchanged": 0, "deleted": 0, "retagged": 0, "failed": 0, "left": 0}
     alarms = {
         a["AlarmName"]: a for a in cloudwatch.describe_alarms(AlarmNamePrefix="mwaa-obs-sales_etl-")["MetricAlarms"]
     }
@@ -116,9 +111,12 @@ def test_a_dedicated_workflow_gets_its_alarms_health_alarm_and_dashboard(
         'ALARM("mwaa-obs-sales_etl-overdue")'
     )
     assert health["AlarmActions"] == health["OKActions"] == [TOPIC]
-    body = json.loads(cloudwatch.get_dashboard(DashboardName=SALES_DASHBOARD)["DashboardBody"])
-    # moto drops the tags of PutDashboard (docs/LOCAL_STACK.md): the request is what can be checked here
+    dashboard = cloudwatch.get_dashboard(DashboardName=SALES_DASHBOARD)
+    body = json.loads(dashboard["DashboardBody"])
     assert {"Key": "workflow", "Value": "sales_etl"} in sent_dashboards[SALES_DASHBOARD]["Tags"]
+    assert _tags_of(cloudwatch, dashboard["DashboardArn"]) == {
+        "workflow": "sales_etl", "managed-by": "mwaa-obs", "team": "sales", "mwaa-obs-prefix": "mwaa-obs"
+    }  # fmt: skip
     assert "variables" not in body
     assert "__workflow__" not in json.dumps(body)
     assert '"sales_etl"' in json.dumps(body)
@@ -140,6 +138,7 @@ def test_provisioning_again_changes_nothing(
         "written": 0,
         "unchanged": 7,
         "deleted": 0,
+        "retagged": 0,
         "failed": 0,
         "left": 0,
     }
@@ -208,7 +207,6 @@ def test_first_sight_through_the_table_stream_provisions_the_new_workflow(
     ssm = localstack.client(endpoint, "ssm")
     ssm.put_parameter(Name=SETTINGS_PARAMETER, Value=json.dumps(DEDICATED), Type="String", Overwrite=True)
     provision = function_module("ProvisionFunction")
-    emulator.CompositeAlarms().attach(provision.cloudwatch)
     # When the first event of the workflow is ingested, and the stream's new workflow item is handed over
     ingest_handler.lambda_handler(sqs_event([run_event("Started", "first", T0, arn=SALES)]), FakeLambdaContext())
     (pattern,) = _first_sight_filters(template)
@@ -316,7 +314,6 @@ def test_first_sight_reads_the_new_workflow_from_the_stream_not_the_workflow_lis
     ssm.put_parameter(Name=SETTINGS_PARAMETER, Value=json.dumps(DEDICATED), Type="String", Overwrite=True)
     _first_runs(ingest_handler, [f"other_{number}" for number in range(30)])
     provision = function_module("ProvisionFunction")
-    emulator.CompositeAlarms().attach(provision.cloudwatch)
     reads = _counting(provision.workflows._client, "dynamodb")
     # When a new workflow's first event is ingested and its stream record handed over
     ingest_handler.lambda_handler(sqs_event([run_event("Started", "first", T0, arn=SALES)]), FakeLambdaContext())
@@ -349,3 +346,55 @@ def test_a_pass_out_of_time_stops_and_the_next_takes_what_it_left_first(
     order = [params["AlarmNames"][0].split("-")[2] for name, params in calls if name == "DescribeAlarms"]
     assert set(order[:2]).isdisjoint(done_first)
     assert set(order[2:]) == done_first
+
+
+def _tags_of(cloudwatch: Any, arn: str) -> dict[str, str]:
+    return {tag["Key"]: tag["Value"] for tag in cloudwatch.list_tags_for_resource(ResourceARN=arn)["Tags"]}
+
+
+def _dedicated_arns(cloudwatch: Any) -> list[str]:
+    found = cloudwatch.describe_alarms(
+        AlarmNamePrefix="mwaa-obs-sales_etl-", AlarmTypes=["MetricAlarm", "CompositeAlarm"]
+    )
+    alarms = [alarm["AlarmArn"] for alarm in found["MetricAlarms"] + found["CompositeAlarms"]]
+    return [*alarms, cloudwatch.get_dashboard(DashboardName=SALES_DASHBOARD)["DashboardArn"]]
+
+
+def test_a_team_that_changes_reaches_the_tags_of_every_dedicated_resource(
+    provisioner: Provisioner, cloudwatch: Any, sales_history: None, workflows: Workflows, runs: Runs
+) -> None:
+    # Given sales_etl's dedicated resources, tagged for team sales
+    provision_all(provisioner, parse_settings(json.dumps(DEDICATED)), workflows, runs)
+    arns = _dedicated_arns(cloudwatch)
+    assert len(arns) == 7
+    assert {_tags_of(cloudwatch, arn)["team"] for arn in arns} == {"sales"}
+    # When the settings give it to team finance (CloudWatch ignores Tags on a put that updates a resource)
+    finance = {"workflows": [{"match": "sales_*", "alarms": "dedicated", "team": "finance"}]}
+    totals = provision_all(provisioner, parse_settings(json.dumps(finance)), workflows, runs)
+    # Then every resource says finance, and nothing else was rewritten
+    assert (totals["retagged"], totals["written"]) == (7, 0)
+    assert {_tags_of(cloudwatch, arn)["team"] for arn in arns} == {"finance"}
+    # And without a team, the team tag goes; the others and a tag someone added stay
+    cloudwatch.tag_resource(ResourceARN=arns[0], Tags=[{"Key": "cost-centre", "Value": "42"}])
+    provision_all(
+        provisioner,
+        parse_settings(json.dumps({"workflows": [{"match": "sales_*", "alarms": "dedicated"}]})),
+        workflows,
+        runs,
+    )
+    assert _tags_of(cloudwatch, arns[0]) == {
+        "workflow": "sales_etl", "managed-by": "mwaa-obs", "mwaa-obs-prefix": "mwaa-obs", "cost-centre": "42"
+    }  # fmt: skip
+    assert all("team" not in _tags_of(cloudwatch, arn) for arn in arns)
+    # And once the tags are as wanted, a pass asks CloudWatch nothing about them
+    calls = _counting(cloudwatch, "cloudwatch")
+    assert (
+        provision_all(
+            provisioner,
+            parse_settings(json.dumps({"workflows": [{"match": "sales_*", "alarms": "dedicated"}]})),
+            workflows,
+            runs,
+        )["retagged"]
+        == 0
+    )
+    assert [name for name, _ in calls if "Tag" in name] == []

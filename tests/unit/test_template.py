@@ -351,3 +351,24 @@ def test_the_settings_grow_past_4_kb_without_a_deploy(resources: dict[str, Any])
     puts = re.findall(r"aws ssm put-parameter[^\n]*(?:\\\n[^\n]*)*", documented)
     assert puts
     assert all("--tier Intelligent-Tiering" in put for put in puts)
+
+
+def test_the_provision_role_writes_no_alarm_or_dashboard_another_stack_tagged(resources: dict[str, Any]) -> None:
+    """`alarm:mwaa-obs-*` also covers `mwaa-obs-dev-…`, another stack's alarms: every statement on the name scope is
+    conditioned on the stack tag the provisioner gives what it creates (none yet: IfExists)."""
+    from mwaa_obs.provisioning import STACK_TAG
+
+    (policy,) = resources["ProvisionFunctionRole"]["Properties"]["Policies"]
+    scoped = [
+        statement
+        for statement in policy["PolicyDocument"]["Statement"]
+        if any(kind in json.dumps(statement.get("Resource")) for kind in (":alarm:", ":dashboard/"))
+    ]
+    assert {statement["Sid"] for statement in scoped} == {"ManageTheStacksAlarms", "ManageTheStacksDashboards"}
+    for statement in scoped:
+        assert statement["Condition"] == {
+            "StringEqualsIfExists": {f"aws:ResourceTag/{STACK_TAG}": {"Ref": "ResourcePrefix"}}
+        }
+        assert {"cloudwatch:TagResource", "cloudwatch:UntagResource", "cloudwatch:ListTagsForResource"} <= set(
+            statement["Action"]
+        )

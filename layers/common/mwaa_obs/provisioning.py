@@ -14,13 +14,11 @@ template, threshold or setting updates what exists; a workflow that is no longer
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Any, Final
 
 from aws_lambda_powertools import Logger
@@ -35,13 +33,8 @@ from mwaa_obs.metrics import (
     WORKFLOW_DIMENSION,
     MetricSpec,
 )
-from mwaa_obs.settings import Route, Settings
-from mwaa_obs.states import RunState
+from mwaa_obs.settings import Route
 from mwaa_obs.stats import percentile
-from mwaa_obs.store.runs import Runs
-from mwaa_obs.store.schema import WorkflowItem, item_from_raw
-from mwaa_obs.store.workflows import Workflows
-from mwaa_obs.times import invocation_time
 
 logger = Logger(service=SERVICE, child=True)
 
@@ -164,7 +157,7 @@ def desired_alarms(workflow: str, route: Route, context: StackContext, duration:
                 "TreatMissingData": "notBreaching",
                 "AlarmActions": [],
                 "OKActions": [],
-                "Tags": _tags(workflow, route),
+                "Tags": _tags(workflow, route, context.prefix),
             }
         )
     return requests
@@ -179,7 +172,7 @@ def desired_health(workflow: str, route: Route, context: StackContext) -> dict[s
         "AlarmRule": rule,
         "AlarmActions": [context.alarm_topic_arn],
         "OKActions": [context.alarm_topic_arn],
-        "Tags": _tags(workflow, route),
+        "Tags": _tags(workflow, route, context.prefix),
     }
 
 
@@ -194,9 +187,25 @@ def desired_dashboard(shared_body: str, workflow: str, duration: int) -> dict[st
     return body
 
 
-def _tags(workflow: str, route: Route) -> list[dict[str, str]]:
-    tags = [{"Key": "workflow", "Value": workflow}, {"Key": "managed-by", "Value": MANAGED_BY}]
+# Which stack's resources these are: the provision role may write an alarm or dashboard of its name scope only while
+# it carries no other stack's value here (template.yaml, ManageTheStacksAlarms): the prefix `mwaa-obs` also starts
+# `mwaa-obs-dev-…`, the names of another stack's alarms.
+STACK_TAG: Final = "mwaa-obs-prefix"
+MANAGED_TAG_KEYS: Final = frozenset({"workflow", "managed-by", "team", STACK_TAG})  # provisioning's tags; others stay
+
+
+def _tags(workflow: str, route: Route, prefix: str) -> list[dict[str, str]]:
+    tags = [
+        {"Key": "workflow", "Value": workflow},
+        {"Key": "managed-by", "Value": MANAGED_BY},
+        {"Key": STACK_TAG, "Value": prefix},
+    ]
     return tags + ([{"Key": "team", "Value": route.team}] if route.team else [])
+
+
+def tag_set(workflow: str, route: Route, prefix: str) -> str:
+    """The tags a dedicated workflow's resources carry, as one comparable string (kept on the workflow item)."""
+    return json.dumps(sorted((tag["Key"], tag["Value"]) for tag in _tags(workflow, route, prefix)))
 
 
 @dataclass
@@ -204,6 +213,8 @@ class Changes:
     written: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    retagged: list[str] = field(default_factory=list)
+    tags: str | None = None  # the tag set every dedicated resource now carries (None: no dedicated resources)
 
 
 class Provisioner:
@@ -219,7 +230,10 @@ class Provisioner:
         """A new pass reads the shared workflow dashboard again (once: a deploy may have changed it since the last)."""
         self._shared_body_of_pass = None
 
-    def provision(self, workflow: str, route: Route, durations: Sequence[float]) -> Changes:
+    def provision(self, workflow: str, route: Route, durations: Sequence[float], tagged: str | None = None) -> Changes:
+        """Bring the workflow's dedicated resources to its route. `tagged`: the tag set they were last given
+        (tag_set; None: unknown): CloudWatch ignores Tags when a put updates a resource, so tags that changed are
+        compared and set with TagResource and UntagResource on the resources that existed before."""
         changes = Changes()
         if workflow in RESERVED_NAMES:
             return changes
@@ -229,7 +243,7 @@ class Provisioner:
             alarm["AlarmName"]: alarm for alarm in found.get("MetricAlarms", []) + found.get("CompositeAlarms", [])
         }
         dashboard_name = resource_name(self._context.dashboard_prefix, workflow)
-        current_dashboard = self._dashboard(dashboard_name)
+        current_dashboard, dashboard_arn = self._dashboard(dashboard_name)
         if route.alarms != "dedicated":
             if existing:
                 self._cloudwatch.delete_alarms(AlarmNames=sorted(existing))
@@ -251,11 +265,25 @@ class Provisioner:
         if current_dashboard == body:
             changes.unchanged.append(dashboard_name)
         else:
-            self._cloudwatch.put_dashboard(
-                DashboardName=dashboard_name, DashboardBody=json.dumps(body), Tags=_tags(workflow, route)
-            )
+            tags = _tags(workflow, route, self._context.prefix)
+            self._cloudwatch.put_dashboard(DashboardName=dashboard_name, DashboardBody=json.dumps(body), Tags=tags)
             changes.written.append(dashboard_name)
+        changes.tags = tag_set(workflow, route, self._context.prefix)
+        if tagged != changes.tags:
+            arns = [alarm["AlarmArn"] for alarm in existing.values()] + ([dashboard_arn] if dashboard_arn else [])
+            changes.retagged = [arn for arn in arns if self._retag(arn, _tags(workflow, route, self._context.prefix))]
         return changes
+
+    def _retag(self, arn: str, wanted: list[dict[str, str]]) -> bool:
+        """Give an existing resource the wanted tags and drop the managed ones no longer wanted; whether it changed."""
+        found = {tag["Key"]: tag["Value"] for tag in self._cloudwatch.list_tags_for_resource(ResourceARN=arn)["Tags"]}
+        missing = [tag for tag in wanted if found.get(tag["Key"]) != tag["Value"]]
+        stale = sorted((MANAGED_TAG_KEYS & set(found)) - {tag["Key"] for tag in wanted})
+        if missing:
+            self._cloudwatch.tag_resource(ResourceARN=arn, Tags=missing)
+        if stale:
+            self._cloudwatch.untag_resource(ResourceARN=arn, TagKeys=stale)
+        return bool(missing or stale)
 
     def _put(
         self,
@@ -271,12 +299,14 @@ class Provisioner:
         put(**request)
         changes.written.append(request["AlarmName"])
 
-    def _dashboard(self, name: str) -> dict[str, Any] | None:
+    def _dashboard(self, name: str) -> tuple[dict[str, Any] | None, str | None]:
+        """The dashboard's body and ARN; (None, None) when there is none."""
         try:
-            body: dict[str, Any] = json.loads(self._cloudwatch.get_dashboard(DashboardName=name)["DashboardBody"])
+            answer = self._cloudwatch.get_dashboard(DashboardName=name)
         except (self._cloudwatch.exceptions.DashboardNotFoundError, self._cloudwatch.exceptions.ResourceNotFound):
-            return None
-        return body
+            return None, None
+        body: dict[str, Any] = json.loads(answer["DashboardBody"])
+        return body, answer.get("DashboardArn")
 
     def _shared_body(self) -> str:
         if self._shared_body_of_pass is None:
@@ -291,146 +321,3 @@ def _same(found: Any, wanted: Any) -> bool:
     if isinstance(wanted, list) and isinstance(found, list):
         return sorted(map(json.dumps, found)) == sorted(map(json.dumps, wanted))
     return bool(found == wanted)
-
-
-RECENT_RUNS: Final = 20
-
-
-def workflows_first_seen(event: Mapping[str, Any]) -> list[WorkflowItem]:
-    """The workflow items a stream batch created, read from the records themselves (NEW_AND_OLD_IMAGES; the mapping's
-    filter passes only their inserts): no read of the workflow list per new workflow."""
-    found: dict[str, WorkflowItem] = {}
-    for record in event.get("Records", []):
-        image = record.get("dynamodb", {}).get("NewImage", {})
-        if record.get("eventName") == "INSERT" and image.get("pk", {}).get("S", "").startswith("WF#"):
-            item = item_from_raw(image)
-            if isinstance(item, WorkflowItem):
-                found[item.workflow_id] = item
-    return list(found.values())
-
-
-def is_retired(workflow: WorkflowItem, now: datetime, retention: timedelta) -> bool:
-    """Deleted from the service longer ago than the retention: its dedicated resources can go."""
-    return workflow.deleted_at is not None and workflow.deleted_at <= now - retention
-
-
-# A pass stops starting workflows this long before its deadline: a workflow's writes at CloudWatch's rates (6 alarm
-# writes at 3 a second, tags, retries with backoff) fit in it, so the invocation ends on its own, not timed out.
-STOP_BEFORE_DEADLINE: Final = timedelta(seconds=30)
-
-
-def _work(
-    candidates: Iterable[WorkflowItem], settings: Settings, retired: Callable[[WorkflowItem], bool], turn: str
-) -> list[tuple[WorkflowItem, Route]]:
-    """The workflows a pass must look at, most needed first, so that a pass cut short by its deadline leaves the
-    least undone and the next one goes on from there: dedicated workflows without their resources yet, then those
-    whose resources must go, then those to check again (in an order that changes each `turn`, so that a fleet too
-    large for one pass is checked in turns)."""
-    create: list[tuple[WorkflowItem, Route]] = []
-    remove: list[tuple[WorkflowItem, Route]] = []
-    check: list[tuple[WorkflowItem, Route]] = []
-    for workflow in candidates:
-        route = settings.route_for(workflow.workflow_name)
-        if retired(workflow):
-            route = dataclasses.replace(route, alarms="shared")
-        if route.alarms == "dedicated":
-            (check if workflow.dedicated_resources is True else create).append((workflow, route))
-        elif workflow.dedicated_resources is not False:  # known to have none: nothing to create or delete, no call
-            remove.append((workflow, route))
-    check.sort(key=lambda pair: hashlib.sha256(f"{turn}/{pair[0].workflow_id}".encode()).digest())
-    return create + remove + check
-
-
-def provision_all(
-    provisioner: Provisioner,
-    settings: Settings,
-    workflows: Workflows,
-    runs: Runs,
-    *,
-    only: Sequence[WorkflowItem] | None = None,
-    retired: Callable[[WorkflowItem], bool] = lambda _: False,
-    time_left: Callable[[], timedelta] = lambda: timedelta.max,
-    turn: str = "",
-) -> dict[str, int]:
-    """Provision every workflow seen (or only those items); returns how many workflows were checked, how many
-    resources were written, left, deleted, and how many workflows were left for the next pass (`left`).
-
-    A retired workflow (deleted from the service longer ago than the retention) loses its dedicated resources.
-    A workflow known to have none, and not asked to, is not checked: most workflows cost no CloudWatch call.
-    A workflow that fails (CloudWatch refuses it, or anything about it is not as expected) is logged and skipped;
-    the others go on, and ProvisioningIncomplete is raised at the end (the invocation counts as an error, which the
-    provision-errors alarm watches). With less than
-    STOP_BEFORE_DEADLINE left, the pass stops; the next takes the workflows it left, most needed first (`_work`).
-    """
-    totals = {"workflows": 0, "written": 0, "unchanged": 0, "deleted": 0, "failed": 0, "left": 0}
-    provisioner.start_pass()
-    work = _work(workflows.all() if only is None else only, settings, retired, turn)
-    for done, (workflow, route) in enumerate(work):
-        if time_left() < STOP_BEFORE_DEADLINE:
-            totals["left"] = len(work) - done
-            logger.warning("pass stopped before its deadline; the next pass goes on", extra={"left": totals["left"]})
-            break
-        try:
-            changes = _provision_one(provisioner, workflows, runs, workflow, route)
-        except Exception as error:  # one workflow's fault (CloudWatch's refusal, a value not expected) is its own
-            logger.exception(
-                "workflow not provisioned; the others go on",
-                extra={"workflow": workflow.workflow_name, "error": f"{type(error).__name__}: {str(error)[:300]}"},
-            )
-            totals["failed"] += 1
-            continue
-        totals["workflows"] += 1
-        totals["written"] += len(changes.written)
-        totals["unchanged"] += len(changes.unchanged)
-        totals["deleted"] += len(changes.deleted)
-    return totals
-
-
-def _provision_one(
-    provisioner: Provisioner, workflows: Workflows, runs: Runs, workflow: WorkflowItem, route: Route
-) -> Changes:
-    """One workflow's dedicated resources brought in line with its route."""
-    dedicated = route.alarms == "dedicated"
-    durations: list[float] = []
-    if dedicated and route.duration_threshold_seconds is None:
-        durations = [
-            (run.ended_at - run.started_at).total_seconds()
-            for run in runs.recent(workflow.workflow_id, limit=RECENT_RUNS)
-            if run.status == RunState.SUCCESS and run.started_at and run.ended_at
-        ]
-    changes = provisioner.provision(workflow.workflow_name, route, durations)
-    workflows.note_dedicated_resources(workflow, dedicated)
-    return changes
-
-
-def provision_invocation(
-    event: Mapping[str, Any],
-    provisioner: Provisioner,
-    settings: Settings,
-    workflows: Workflows,
-    runs: Runs,
-    *,
-    retention: timedelta,
-    time_left: Callable[[], timedelta] = lambda: timedelta.max,
-) -> dict[str, int]:
-    """One invocation: the workflows a stream batch first saw, or (on the schedule) every workflow."""
-    only = workflows_first_seen(event) if "Records" in event else None
-    now = invocation_time(event)
-    summary = provision_all(
-        provisioner,
-        settings,
-        workflows,
-        runs,
-        only=only,
-        retired=lambda workflow: is_retired(workflow, now, retention),
-        time_left=time_left,
-        turn=f"{now:%Y-%m-%dT%H}",
-    )
-    logger.info("provisioned", extra=summary)
-    if summary["failed"]:
-        raise ProvisioningIncomplete(f"{summary['failed']} workflows not provisioned; see the log")
-    return summary
-
-
-class ProvisioningIncomplete(RuntimeError):
-    """Some workflows' dedicated resources could not be written (the others were); the next pass tries again."""

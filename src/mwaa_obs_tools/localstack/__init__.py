@@ -35,8 +35,8 @@ Workarounds for what moto does not do (../shared/notes/local-aws.md; docs/LOCAL_
    write (even with the mapping disabled or deleted): the stack is deployed without that mapping, and `pump` reads
    the stream and hands the records that pass the mapping's FilterCriteria to the function (deployment,
    scheduling).
-9. moto has no composite alarms: the provision function's client answers them in memory (emulator.CompositeAlarms,
-   attached in functions).
+9. moto has no composite alarms: mwaa_obs_tools.moto_cloudwatch keeps them in moto's alarm model (and tags as
+   CloudWatch does), applied with the other moto patches.
 10. moto holds a message sent with DelaySeconds back in wall time: the notifier runs on the simulator's clock and
     its delayed notices wait on that clock (scheduling.SimulatedDelays, attached in functions).
 """

@@ -44,14 +44,12 @@ class FunctionHost:
         deployment: Deployment,
         simulator_url: str,
         *,
-        composites: emulator.CompositeAlarms,
         clock: Callable[[], datetime],
         notices: NoticeSink,
     ) -> None:
         self._endpoint = endpoint
         self._deployment = deployment
         self._simulator_url = simulator_url
-        self._composites = composites
         self._clock = clock
         self._notices = notices
         self._handlers: dict[str, Handler] = {}
@@ -73,8 +71,6 @@ class FunctionHost:
             handler = load_handler(self._deployment.template, logical_id, emulator.REPO_ROOT)
             follow_stdout(SERVICE)
             module = sys.modules[handler.__module__]
-            if hasattr(module, "provisioner"):  # workaround 9: moto has no composite alarms
-                self._composites.attach(module.cloudwatch)
             if hasattr(module, "notifier"):  # workaround 10: the notifier lives on the simulator's clock
                 module.notifier.clock = self._clock
                 module.notifier.notices = self._notices

@@ -64,12 +64,10 @@ class LocalStack:
         self.delayed_notices = SimulatedDelays(
             client(endpoint, "sqs"), lambda: self.functions[1].queue_url, lambda: self.engine.now
         )
-        self.composites = emulator.CompositeAlarms()  # what the provision function put (workaround 9)
         self._lambdas = FunctionHost(
             endpoint,
             self.deployment,
             self.simulator.url,
-            composites=self.composites,
             clock=lambda: self.engine.now,
             notices=self.delayed_notices,
         )

@@ -142,6 +142,7 @@ class WorkflowItem(Entity, discriminator="workflow"):
     # Whether dedicated alarms and a dashboard exist for it (None: not known yet). Lets the hourly provisioning
     # pass skip CloudWatch for the many workflows that have none.
     dedicated_resources = BooleanAttribute(null=True)
+    dedicated_tags = UnicodeAttribute(null=True)  # the tag set they were last given (provisioning.tag_set)
 
 
 class AlertRecord(MapAttribute[str, Any]):

@@ -93,9 +93,16 @@ class Workflows:
         update.set(WorkflowItem.deleted_at, at, if_absent=True)
         self._client.update_item(**update.request(self._table_name))
 
-    def note_dedicated_resources(self, workflow: WorkflowItem, present: bool) -> None:
-        if workflow.dedicated_resources is not present:
-            update = Update(workflow.pk, workflow.sk)
-            update.set(WorkflowItem.dedicated_resources, present)
-            self._client.update_item(**update.request(self._table_name))
-            workflow.dedicated_resources = present
+    def note_dedicated_resources(self, workflow: WorkflowItem, present: bool, tags: str | None = None) -> None:
+        """Whether the workflow has dedicated resources, and the tag set they carry (written only when changed)."""
+        if workflow.dedicated_resources is present and workflow.dedicated_tags == tags:
+            return
+        update = Update(workflow.pk, workflow.sk)
+        update.set(WorkflowItem.dedicated_resources, present)
+        if tags is None:
+            update.remove(WorkflowItem.dedicated_tags)
+        else:
+            update.set(WorkflowItem.dedicated_tags, tags)
+        self._client.update_item(**update.request(self._table_name))
+        workflow.dedicated_resources = present
+        workflow.dedicated_tags = tags
