@@ -5,15 +5,18 @@ samples a state it does not know, and one workflow it cannot handle does not sto
 from __future__ import annotations
 
 import json
+import os
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from mwaa_obs.aws import dynamodb_client
+from mwaa_obs.mwaa_api import MwaaApi, api_client
+from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.samples import EventSamples, SampleKind
 from mwaa_obs.store.transitions import Transitions
-from mwaa_obs_tools import localstack
+from mwaa_obs_tools import backfill, emulator, localstack
 from mwaa_obs_tools.sample_events import HOME
 from mwaa_obs_tools.simulator.faults import Faults
 from tests.integration.test_reconcile_and_backfill import _metric_sum
@@ -174,3 +177,44 @@ def test_a_workflow_the_reconciler_cannot_handle_is_skipped_and_the_pass_goes_on
     finally:
         with stack.engine.lock:
             stack.engine.workflows.pop(odd)
+
+
+def test_a_stopping_run_no_event_brought_is_imported_as_stopping_by_discovery_and_backfill(
+    stack: localstack.LocalStack, service: Any, dynamodb: Any
+) -> None:
+    # Given a workflow the reconciler has described (discovery looks for runs since then), and a run of it none of
+    # whose events reach the bus, that is stopping (before issue 33: imported as STARTING)
+    arn = create_fan_out(stack, service, "fan_out_unseen")
+    workflow_id = arn.rsplit("/", 1)[1]
+    stack.engine.set_faults("fan_out_unseen", Faults(durations=dict.fromkeys(PARALLEL, 1800)))
+    while not any(item.workflow_id == workflow_id for item in stack.workflows.all()):
+        advance(stack, 5)
+    stack.sink.on_the_way = lambda entry: None if arn in entry["Resources"] else entry
+    try:
+        run_id = service.start_workflow_run(WorkflowArn=arn)["RunId"]
+        advance(stack, 5)
+        run = stack.engine.runs[(arn, run_id)]
+        with stack.engine.lock:
+            run.state, run.modified_at = "STOPPING", stack.engine.now
+        # When the discovery pass finds it (hourly, once its settle time has passed)
+        advance(stack, 130)
+        # Then it is stored where the API says it is, and marked as discovered
+        stored, _ = stack.runs.load(workflow_id, run_id)
+        assert stored is not None
+        assert (stored.status, stored.discovered_at is not None) == ("STOPPING", True)
+        # And a backfill into an empty table says the same
+        table = "mwaa-obs-backfill-states"
+        emulator.create_state_table(dynamodb, table, stack.template)
+        os.environ["AWS_ENDPOINT_URL_MWAA_SERVERLESS"] = stack.simulator.url
+        try:
+            store = Transitions(dynamodb_client(stack.endpoint), table, timedelta(days=90), home=HOME)
+            backfill.backfill(MwaaApi(api_client()), store, workflow="fan_out_unseen")
+            rebuilt, _ = Runs(dynamodb_client(stack.endpoint), table).load(workflow_id, run_id)
+            assert rebuilt is not None
+            assert rebuilt.status == "STOPPING"
+        finally:
+            emulator.delete_state_table(dynamodb, table)
+    finally:
+        stack.sink.on_the_way = lambda entry: entry
+        with stack.engine.lock:
+            run.state = "STOPPED"

@@ -8,7 +8,8 @@ from mwaa_obs.api_events import closing_event, run_event, task_history
 from mwaa_obs.enrich import missing
 from mwaa_obs.events import RunEvent, TaskEvent, parse_event
 from mwaa_obs.mwaa_api import RunAnswer, TaskAnswer, TaskSummary
-from mwaa_obs.repairs import left_open, repairs_for, tasks_to_read
+from mwaa_obs.notices import Notice
+from mwaa_obs.repairs import WithoutRetries, left_open, repairs_for, tasks_to_read
 from mwaa_obs.store.schema import RunItem, TaskAttemptItem
 
 ARN = "arn:aws:airflow-serverless:us-east-1:123456789012:workflow/sales-Ab3dE6gH9j"
@@ -160,3 +161,13 @@ def test_only_task_instances_whose_status_differs_or_that_were_left_unfinished_a
     reads = tasks_to_read(attempts, summaries)
     assert reads.instances == ["ti-2", "ti-3", "ti-4", "ti-6"]
     assert [summary.task_instance_id for summary in reads.unknown] == ["ti-7"]
+
+
+def test_a_finished_runs_repairs_owe_its_outcome_notice_but_never_a_stale_retry_message() -> None:
+    sent: list[Notice] = []
+    notices = WithoutRetries(
+        type("Queue", (), {"send": staticmethod(lambda notice, delay=None: sent.append(notice))})()
+    )
+    notices.send(Notice("retry", "sales-Ab3dE6gH9j", "r1", "ti-1", 1))
+    notices.send(Notice("run", "sales-Ab3dE6gH9j", "r1"))
+    assert [notice.kind for notice in sent] == ["run"]

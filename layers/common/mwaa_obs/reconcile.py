@@ -5,7 +5,8 @@ One pass (scheduled, every ReconcileIntervalMinutes):
    dedicated alarms and dashboard go after the retention, see provisioning); one that is new or changed since it
    was last read (ModifiedAt) has its metadata read again with GetWorkflow: schedule, trigger mode, log group.
 2. Runs: every run listed as unverified since at least `settle` ago. A run stored as not final is asked for
-   (GetWorkflowRun); if the API says it is still going, it stays listed for the next pass. Once the run is final,
+   (GetWorkflowRun); if the API says it is still going, it stays listed for the next pass (stored where the API
+   says it is when the table is behind: a discovered run that is STOPPING shows STOPPING). Once the run is final,
    its task instances are compared with the stored attempts (ListTaskInstances), each that differs is read
    (GetTaskInstance) and repaired (mwaa_obs.repairs: every state, terminal or not), then the run itself, and the
    run leaves the list. A run whose attempts are not all ended stays listed until they are, for `settle` after the
@@ -45,9 +46,18 @@ from mwaa_obs.events import Place, place_of
 from mwaa_obs.ingest import NoticeSink, SampleSink, ingest_event
 from mwaa_obs.isolation import Isolation, is_item_fault
 from mwaa_obs.metrics import ATTEMPTS_CLOSED, EVENTS_STOPPED, PLACES_UNREACHABLE, RUNS_DISCOVERED, RUNS_REPAIRED
-from mwaa_obs.mwaa_api import MwaaApi, RunSummary
-from mwaa_obs.repairs import Repair, UnknownStates, is_open, left_open, repairs_for, run_end, tasks_to_read
-from mwaa_obs.states import TERMINAL_RANK, TERMINAL_RUN_STATES, RunState
+from mwaa_obs.mwaa_api import MwaaApi, RunAnswer, RunSummary
+from mwaa_obs.repairs import (
+    Repair,
+    UnknownStates,
+    WithoutRetries,
+    is_open,
+    left_open,
+    repairs_for,
+    run_end,
+    tasks_to_read,
+)
+from mwaa_obs.states import RUN_RANK, TERMINAL_RANK, TERMINAL_RUN_STATES, RunState
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.schema import RunItem, TaskAttemptItem, WorkflowItem
 from mwaa_obs.store.transitions import Transitions
@@ -182,6 +192,7 @@ class Reconciler:
         self._runs = runs
         self._workflows = workflows
         self._notices = notices
+        self._task_notices = WithoutRetries(notices)  # a finished run's repairs
         self._settle = settle
         self._events_stopped_after = events_stopped_after
         self._unknown = UnknownStates(samples)  # for the function instance's life: each state logged once
@@ -334,6 +345,10 @@ class Reconciler:
                 return
             known = self._unknown.run_known(answer.state, step.sink, "GetWorkflowRun", answer)
             if not known or answer.state not in TERMINAL_RUN_STATES:
+                if known and RUN_RANK[str(answer.state)] > (run.status_rank or 0):
+                    # The table is behind (lost events, a discovered run): it shows where the run is, STOPPING
+                    # included, not where its last event left it
+                    self._ingest_run_events(arn, run, answer, step, current=True)
                 step.report.runs_still_open += 1
                 return
         repaired = self._repair_tasks(arn, run_id, attempts, step)
@@ -342,11 +357,7 @@ class Reconciler:
         if waiting and step.now >= ended + self._settle:
             self._close_open_attempts(run, ended, step)
         if answer is not None:
-            # Started first (it owes RunStarted), the final state last (it owes the outcome and the notice).
-            missed = [run_event(arn, answer, step.now, state=RunState.STARTING)] if run.seen_starting is None else []
-            missed += [run_event(arn, answer, step.now)] if not final else []
-            for event in filter(None, missed):
-                ingest_event(event, self._transitions, step.sink, self._notices)
+            self._ingest_run_events(arn, run, answer, step, current=not final)
             if not discovered:
                 step.report.runs_repaired += 1
                 step.sink.count(RUNS_REPAIRED)
@@ -358,6 +369,14 @@ class Reconciler:
             step.report.runs_waiting += 1  # its attempts get the settle time to end in the API too
             return
         self._transitions.mark_verified(workflow_id, run_id)
+
+    def _ingest_run_events(self, arn: str, run: RunItem, answer: RunAnswer, step: Pass, *, current: bool) -> None:
+        """The run's missed Started (it owes RunStarted) first, then its `current` state (a final one owes the
+        outcome and the notice)."""
+        missed = [run_event(arn, answer, step.now, state=RunState.STARTING)] if run.seen_starting is None else []
+        missed += [run_event(arn, answer, step.now)] if current else []
+        for event in filter(None, missed):
+            ingest_event(event, self._transitions, step.sink, self._notices)
 
     def _repair_tasks(
         self, arn: str, run_id: str, attempts: list[TaskAttemptItem], step: Pass
@@ -372,7 +391,7 @@ class Reconciler:
             if found is None or not self._unknown.task_known(found.status, step.sink, "GetTaskInstance", found):
                 continue
             for repair in repairs_for(arn, found, attempts, step.now):
-                ingest_event(repair.event, self._transitions, step.sink, self._notices)
+                ingest_event(repair.event, self._transitions, step.sink, self._task_notices)
                 step.report.tasks_repaired += 1
                 repaired.append((instance, repair))
         return repaired
@@ -384,7 +403,8 @@ class Reconciler:
             if not is_open(attempt.status):
                 continue
             at = max(ended, attempt.started_at or ended)
-            ingest_event(closing_event(str(run.workflow_arn), attempt, at), self._transitions, step.sink, self._notices)
+            closing = closing_event(str(run.workflow_arn), attempt, at)
+            ingest_event(closing, self._transitions, step.sink, self._task_notices)
             step.report.attempts_closed += 1
             step.sink.count(ATTEMPTS_CLOSED)
             logger.warning(

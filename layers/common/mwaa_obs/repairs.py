@@ -4,7 +4,8 @@
 - Every task instance whose API status differs from the stored one, or whose stored attempt is unfinished, is read
   (GetTaskInstance) and its latest attempt's state stored, terminal or not (CANCELLED, REMOVED, DEFERRED, ...).
 - An earlier attempt the table holds as unfinished, while the API describes a later one, ended (UP_FOR_RETRY, as
-  Airflow records a try another follows); an earlier attempt the table never held is not made up.
+  Airflow records a try another follows); an earlier attempt the table never held is not made up. No repair of a
+  finished run sends a retry message (WithoutRetries): the run is over.
 - An attempt still unfinished once its run has ended is given the settle time to end in the API too; then it is
   closed at the run's end as CANCELLED (reconcile.py), so that no attempt stays open after its run.
 """
@@ -22,9 +23,10 @@ from aws_lambda_powertools import Logger
 
 from mwaa_obs import SERVICE
 from mwaa_obs.api_events import followed_attempt_event, task_history
-from mwaa_obs.ingest import SampleSink
+from mwaa_obs.ingest import NoticeSink, SampleSink
 from mwaa_obs.metrics import UNKNOWN_STATES
 from mwaa_obs.mwaa_api import TaskAnswer, TaskSummary
+from mwaa_obs.notices import Notice
 from mwaa_obs.states import ENDED_RANK, TASK_RANK, RunState, TaskState
 from mwaa_obs.store.samples import SampleKind
 from mwaa_obs.store.schema import RunItem, TaskAttemptItem
@@ -104,6 +106,18 @@ def left_open(attempts: Iterable[TaskAttemptItem], repairs: Iterable[tuple[str, 
     for instance, repair in repairs:
         states.setdefault((instance, repair.attempt), []).append(repair.state)
     return any(all(is_open(state) for state in seen) for seen in states.values())
+
+
+class WithoutRetries:
+    """The notices of a finished run's repairs, but a retry's: "Retrying: <task>" about a run that has ended would be
+    stale (the run's own notice tells its outcome, and names its failed tasks)."""
+
+    def __init__(self, notices: NoticeSink) -> None:
+        self._notices = notices
+
+    def send(self, notice: Notice, delay_seconds: int | None = None) -> None:
+        if notice.kind != "retry":
+            self._notices.send(notice, delay_seconds)
 
 
 def run_end(run: RunItem, api_end: datetime | None) -> datetime | None:
