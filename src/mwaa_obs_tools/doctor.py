@@ -16,12 +16,13 @@ from typing import Any, Final, Literal
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mwaa_obs.events import PLACE_SEPARATOR
-from mwaa_obs.metrics import INVALID_EVENTS, UNKNOWN_EVENT_TYPES
+from mwaa_obs.metrics import INVALID_EVENTS, ITEMS_SKIPPED, UNKNOWN_EVENT_TYPES, UNKNOWN_STATES
 from mwaa_obs.mwaa_api import MwaaApi
 from mwaa_obs.settings import InvalidSettings, parse_settings
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.samples import EventSamples, SampleKind
 from mwaa_obs.store.workflows import Workflows
+from mwaa_obs.text import counted
 
 Status = Literal["ok", "warn", "fail"]
 SOURCE: Final = "aws.airflow-serverless"
@@ -68,6 +69,7 @@ class Doctor:
             ("event sources", self.event_sources),
             ("dead letters", self.dead_letters),
             ("bad events", self.bad_events),
+            ("api answers", self.api_answers),
             ("newest event", self.newest_event),
             ("settings", self.settings),
             ("slack secret", self.slack_secret),
@@ -166,6 +168,27 @@ class Doctor:
             first = f"; first reason: {reasons[0]}" if reasons else ""
             said.append(f"{invalid} invalid ({_names(kinds[SampleKind.INVALID])}{first})")
         return Check("bad events", "fail", "in the last 24 h: " + "; ".join(said) + " (mwaa-obs events samples)")
+
+    def api_answers(self) -> Check:
+        """What the reconciler could not take from the API in the last 24 h: states this version does not know, and
+        workflows or runs it skipped (mwaa_obs.isolation)."""
+        unknown, skipped = (int(self._sum(spec.name)) for spec in (UNKNOWN_STATES, ITEMS_SKIPPED))
+        if not unknown and not skipped:
+            return Check("api answers", "ok", "every API state known, no workflow or run skipped (24 h)")
+        said = []
+        if unknown:
+            table = self.outputs["StateTableName"]
+            samples = EventSamples(self.clients.dynamodb, table, clock=lambda: self.now).recent(days=2)
+            names = sorted({i.detail_type for i in samples if i.sample_kind == SampleKind.UNKNOWN_STATE})
+            said.append(
+                f"{counted(unknown, 'answer')} with a state this version does not know ({_names(names)}; not stored: "
+                "mwaa-obs events samples)"
+            )
+        if skipped:
+            said.append(
+                f"{counted(skipped, 'workflow or run')} skipped by a pass (the reconcile log says why: 'item skipped')"
+            )
+        return Check("api answers", "warn", "in the last 24 h: " + "; ".join(said))
 
     def newest_event(self) -> Check:
         """The newest stored run's latest transition (one Query of the workflow-runs index per workflow)."""

@@ -12,6 +12,8 @@ from typing import Any
 import boto3
 import pytest
 
+from mwaa_obs.metrics import ITEMS_SKIPPED, UNKNOWN_STATES
+from mwaa_obs.store.samples import EventSamples, SampleKind
 from mwaa_obs_tools import cli, localstack
 from mwaa_obs_tools.simulator.faults import Faults
 from tests.integration.test_end_to_end import create_example_workflows
@@ -60,6 +62,7 @@ def test_a_healthy_stack_passes_every_check(healthy: Verdicts) -> None:
         "event sources": "ok",
         "dead letters": "ok",
         "bad events": "ok",
+        "api answers": "ok",
         "newest event": "ok",
         "settings": "ok",
         "slack secret": "ok",
@@ -221,3 +224,27 @@ def test_event_samples_show_what_was_refused(
     }
     assert all(datetime.fromisoformat(row["received_at"].replace("Z", "+00:00")) for row in rows)
     assert any('"workflow_arn_renamed"' in row["body"] for row in rows)
+
+
+def test_api_answers_the_reconciler_could_not_take(stack: localstack.LocalStack, healthy: Verdicts) -> None:
+    """After the bad events (counts stay in the metrics for a day): only this check is read."""
+    # Given the reconcile function's counts of a state it did not know (sampled) and of an item it skipped
+    cloudwatch = localstack.client(stack.endpoint, "cloudwatch")
+    cloudwatch.put_metric_data(
+        Namespace=stack.outputs["MetricNamespace"],
+        MetricData=[
+            {"MetricName": UNKNOWN_STATES.name, "Value": 2, "Unit": "Count", "Timestamp": stack.engine.now},
+            {"MetricName": ITEMS_SKIPPED.name, "Value": 1, "Unit": "Count", "Timestamp": stack.engine.now},
+        ],
+    )
+    samples = EventSamples(localstack.client(stack.endpoint, "dynamodb"), stack.outputs["StateTableName"],
+                           clock=lambda: stack.engine.now)  # fmt: skip
+    samples.keep(SampleKind.UNKNOWN_STATE, "GetTaskInstance SUSPENDED", "not known", '{"status": "SUSPENDED"}')
+    # Then doctor warns, naming the state, and says where the skipped item is explained
+    _, verdicts = doctor(stack)
+    assert verdicts["api answers"] == {
+        "status": "warn",
+        "detail": "in the last 24 h: 2 answers with a state this version does not know (GetTaskInstance SUSPENDED; "
+        "not stored: mwaa-obs events samples); 1 workflow or run skipped by a pass (the reconcile log says why: "
+        "'item skipped')",
+    }

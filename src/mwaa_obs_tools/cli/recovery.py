@@ -99,6 +99,7 @@ def _backfill(args: argparse.Namespace) -> int:
     from mwaa_obs.aws import dynamodb_client  # noqa: PLC0415
     from mwaa_obs.config import ReaderRole  # noqa: PLC0415
     from mwaa_obs.mwaa_api import MwaaApi, ReaderClients, api_client  # noqa: PLC0415
+    from mwaa_obs.store.samples import EventSamples  # noqa: PLC0415
     from mwaa_obs.store.transitions import Transitions  # noqa: PLC0415
     from mwaa_obs_tools import backfill  # noqa: PLC0415
 
@@ -109,7 +110,8 @@ def _backfill(args: argparse.Namespace) -> int:
     home = Place(sts.get_caller_identity()["Account"], sts.meta.region_name)
     places = args.place or [home]
     reader = ReaderRole(outputs.get("ReaderRoleName", ""), outputs.get("ReaderExternalId", ""))
-    store = Transitions(dynamodb_client(args.endpoint_url), outputs["StateTableName"], retention, home=home)
+    dynamodb = dynamodb_client(args.endpoint_url)
+    store = Transitions(dynamodb, outputs["StateTableName"], retention, home=home)
     now = datetime.now(UTC)
     report = backfill.BackfillReport()
     publish = (
@@ -127,6 +129,7 @@ def _backfill(args: argparse.Namespace) -> int:
         now=now,
         report=report,
         places=places,
+        samples=EventSamples(dynamodb, outputs["StateTableName"]),
     )
     if args.workflow and not report.workflows:
         raise CliError(f"no workflow named {args.workflow} in the MWAA Serverless API")
@@ -135,5 +138,11 @@ def _backfill(args: argparse.Namespace) -> int:
         f"{counted(report.workflows, 'workflow')} ({counted(report.events, 'transition')}, {report.new} new); "
         f"{counted(report.metrics_published, 'metric value')} published, "
         f"{report.metrics_too_old} too old for CloudWatch"
+        + (
+            f"; {counted(report.unknown_states, 'state')} this version does not know, not imported "
+            "(mwaa-obs events samples)"
+            if report.unknown_states
+            else ""
+        )
     )
     return 0
