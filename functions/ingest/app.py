@@ -26,6 +26,7 @@ notices = NoticeQueue(sqs, config.notices_queue_url)
 # Days of the telemetry clock, read at each call: the wall clock in AWS, the simulated one on the local stack (set
 # after this import), as its metrics have
 samples = EventSamples(dynamodb, config.table_name, clock=lambda: telemetry.clock())  # noqa: PLW0108 - set later
+future = config.future_tolerance
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -33,7 +34,8 @@ samples = EventSamples(dynamodb, config.table_name, clock=lambda: telemetry.cloc
 def lambda_handler(event: dict[str, Any], context: Any, sink: MetricSink) -> PartialBatchResponse:
     return process_partial_batch(
         event,
-        lambda body: ingest(body, transitions, sink, notices, samples),
+        # Receipt is now (on the local stack, its simulated now): a later event time is refused.
+        lambda body: ingest(body, transitions, sink, notices, samples, not_after=telemetry.clock() + future),
         max_receive_count=config.max_receive_count,
         on_last_failure=lambda: sink.count(EVENTS_DEAD_LETTERED),
     )

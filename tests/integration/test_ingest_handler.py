@@ -18,7 +18,7 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse, HTTPHeaders
 from mwaa_obs.sqs import EntireBatchFailed
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.samples import EventSamples, SampleKind
-from mwaa_obs_tools import emulator
+from mwaa_obs_tools import cli, emulator
 from mwaa_obs_tools.factories import T0, metric_totals, minutes, run_event, sqs_event, task_event
 from mwaa_obs_tools.lambda_emulation import FakeLambdaContext, poll_sqs_once
 from tests.conftest import Printed
@@ -295,3 +295,34 @@ def test_a_record_that_keeps_failing_ends_in_the_dead_letter_queue(
     assert [json.loads(message["Body"])["detail"]["runId"] for message in dead] == ["run-poison"]
     assert throttle.refusals["run-poison"] == max_receive
     assert metric_totals(printed().emf).get("EventsDeadLettered", 0) == 1
+
+
+def test_a_lone_surrogate_in_an_error_is_stored_replaced_not_retried(
+    state_table: str, context: Any, ingest_handler: ModuleType, runs: Runs
+) -> None:
+    # Given a failed run whose error holds a lone surrogate (JSON "\ud800": valid JSON, not encodable as UTF-8)
+    body = json.dumps(run_event("Failed", "run-surrogate", T0, errorMessage="disk \ud800 full"))
+    # When it is ingested
+    response = ingest_handler.lambda_handler(sqs_event([body]), context)
+    # Then it is stored, the surrogate replaced, and nothing is retried
+    assert response == {"batchItemFailures": []}
+    run, _ = runs.load(WORKFLOW_ID, "run-surrogate")
+    assert run is not None
+    assert run.error_message == "disk \ufffd full"
+
+
+def test_replay_names_the_line_and_the_reason_of_an_event_ingest_would_refuse(
+    endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a file whose second event can never be stored (an attempt number in superscript digits)
+    poison = task_event("Running", "run-1", "load", T0)
+    poison["detail"]["attemptNumber"] = "²"
+    path = tmp_path / "events.jsonl"
+    path.write_text(json.dumps(run_event("Started", "run-1", T0)) + "\n" + json.dumps(poison) + "\n")
+    # When it is replayed through the local bus
+    code = cli.main(["replay", str(path), "--endpoint-url", endpoint])
+    # Then both were sent, and the refusal names its line and why, with no traceback
+    output = capsys.readouterr()
+    assert code == 0
+    assert "line 2: attemptNumber is not a whole number from 0 to 9999" in output.out
+    assert "Traceback" not in output.out + output.err

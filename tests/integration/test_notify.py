@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
@@ -701,3 +701,23 @@ def test_a_publish_whose_answer_is_lost_is_not_sent_again_in_the_same_invocation
     assert len(pipeline.slack.delivered()) == 1
     assert first.failed == 1
     assert metric_totals(printed().emf).get("NotificationFailures", 0) == 1
+
+
+def test_an_event_dated_in_the_future_is_refused_and_does_not_silence_later_failures(
+    pipeline: Pipeline, printed: Callable[[], Printed], endpoint: str, state_table: str
+) -> None:
+    # Given a run whose Succeeded event is dated 2099 (a broken clock upstream)
+    future = good_run("from-2099", T0)
+    future[-1] = run_event("Succeeded", "from-2099", datetime(2099, 1, 1, tzinfo=UTC), arn=SALES)
+    pipeline.ingest(future)
+    # When a real run fails afterwards
+    pipeline.ingest(failed_run("real-failure", T0 + minutes(60)))
+    pipeline.notify()
+    # Then the future event was refused as invalid, and the failure was told as a failure, not "already recovered"
+    assert metric_totals(printed().emf).get("InvalidEvents", 0) == 1
+    (failure,) = pipeline.slack_texts()
+    assert "`real-failure`" in failure
+    assert "already succeeded" not in failure
+    # And the workflow's health holds no success from the future
+    health, _ = Alerts(dynamodb_client(endpoint), state_table).health(SALES_ID)
+    assert health.last_success_at is None or health.last_success_at < datetime(2099, 1, 1, tzinfo=UTC)

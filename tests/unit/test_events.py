@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mwaa_obs.events import (
+    MAX_RUN_IDENTITY_BYTES,
+    MAX_TASK_KEY_BYTES,
     MAX_TEXT_LENGTH,
+    PARTITION_KEY_BYTES,
+    SORT_KEY_BYTES,
     InvalidEvent,
     Place,
     RunEvent,
@@ -23,6 +27,7 @@ from mwaa_obs.events import (
     workflow_ref,
 )
 from mwaa_obs.states import ALL_DETAIL_TYPES, DOCUMENTED_DETAIL_TYPES, RUN_STATE_BY_DETAIL, TASK_STATE_BY_DETAIL
+from mwaa_obs.store.transitions import Transitions
 from mwaa_obs.text import TRUNCATION_MARK
 from mwaa_obs_tools.factories import T0, run_event, task_event, workflow_arn
 from mwaa_obs_tools.sample_events import HOME, envelope
@@ -235,3 +240,105 @@ def test_every_documented_example_parses(path: Path) -> None:
     parsed = parse_event(json.loads(path.read_text(encoding="utf-8")))
     assert parsed.workflow.name
     assert parsed.run_id
+
+
+# --- poison: valid JSON that could never be stored is refused once, at parse time (issue 37) ------------------------
+
+
+def refusal(event: dict[str, Any], **options: Any) -> str:
+    with pytest.raises(InvalidEvent) as refused:
+        parse_event(event, **options)
+    return str(refused.value)
+
+
+def test_an_attempt_number_of_unicode_digits_is_refused_not_crashed_on() -> None:
+    # "²".isdigit() is True and int("²") raises ValueError: before, that error escaped and the event was retried
+    assert "attemptNumber" in refusal(task_event("Running", "run-1", "load", T0, attempt="²"))  # type: ignore[arg-type]
+    parsed = parse_event(task_event("Running", "run-1", "load", T0, attempt="12"))  # type: ignore[arg-type]
+    assert isinstance(parsed, TaskEvent)
+    assert parsed.attempt == 12
+
+
+def test_ids_are_limited_in_bytes_by_dynamodbs_key_limits_not_only_in_characters() -> None:
+    # 512 emoji are 512 characters (the old limit) and 2,048 bytes: the run's key would pass DynamoDB's limits
+    assert "DynamoDB" in refusal(run_event("Started", "💥" * 512, T0))
+    # 400 CJK characters are 1,200 bytes: the task attempt's sort key would pass 1,024
+    assert "DynamoDB" in refusal(task_event("Running", "run-1", "任" * 400, T0, taskInstanceId="任" * 400))
+    assert parse_event(run_event("Started", "💥" * 200, T0)).run_id == "💥" * 200
+
+
+def test_the_longest_accepted_ids_fit_every_key_the_store_writes() -> None:
+    # Given the longest ids an event may carry (in bytes), each of 4-byte characters
+    workflow_id = "w" * 266
+    run_id = "💥" * ((MAX_RUN_IDENTITY_BYTES - len(workflow_id)) // 4)
+    task_key = "💥" * (MAX_TASK_KEY_BYTES // 4)
+    arn = f"arn:aws:airflow-serverless:us-east-1:123456789012:workflow/{workflow_id}"
+    event = parse_event(task_event("Failed", run_id, task_key, T0, attempt=9999, arn=arn, taskInstanceId=task_key))
+    run = parse_event(run_event("Failed", run_id, T0, arn=arn))
+    # When the store writes them
+    requests = KeyRecorder()
+    store = Transitions(requests, "table", timedelta(days=1), home=HOME)
+    store.record_task(event)  # type: ignore[arg-type]
+    store.record_run(run)  # type: ignore[arg-type]
+    # Then every key and index key is within DynamoDB's limits
+    for key_name, value in requests.sent_keys():
+        limit = PARTITION_KEY_BYTES if key_name in ("pk", "gsi1pk", "gsi2pk", "gsi3pk") else SORT_KEY_BYTES
+        assert len(value.encode()) <= limit, (key_name, len(value.encode()))
+    assert {name for name, _ in requests.sent_keys()} >= {"pk", "sk", "gsi1sk", "gsi2sk", "gsi3sk"}
+
+
+class KeyRecorder:
+    """A DynamoDB client that applies every update (no item before it) and keeps the key values it was sent."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+
+    def update_item(self, **request: Any) -> dict[str, Any]:
+        self.requests.append(request)
+        return {}
+
+    def sent_keys(self) -> list[tuple[str, str]]:
+        found = []
+        for request in self.requests:
+            found += [(name, value["S"]) for name, value in request["Key"].items()]
+            names = request["ExpressionAttributeNames"]
+            for placeholder, value in request.get("ExpressionAttributeValues", {}).items():
+                name = names.get(placeholder.replace(":", "#"))
+                if name and name.startswith("gsi") and "S" in value:
+                    found.append((name, value["S"]))
+        return found
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        workflow_arn() + "\n",  # `$` matched before a trailing newline
+        "arn:aws:airflow-serverless:us-east-1:123456789012:workflow/" + "a" * 100_000,
+        "arn:aws:airflow-serverless:us-east-1:١٢٣٤٥٦٧٨٩٠١٢:workflow/etl-Ab3dE6gH9j",  # \d took Arabic-Indic digits
+    ],
+)
+def test_a_workflow_arn_is_matched_whole_and_bounded(resource: str) -> None:
+    event = envelope("MWAA Serverless Workflow Run Started", {"runId": "run-1"}, T0, resource)
+    assert "no workflow ARN" in refusal(event)
+
+
+def test_a_lone_surrogate_is_refused_in_an_id_and_replaced_in_text() -> None:
+    # JSON's "\ud800" decodes to a lone surrogate, which UTF-8 (DynamoDB, the logs) cannot encode
+    assert "runId" in refusal(run_event("Started", "run-\ud800", T0))
+    parsed = parse_event(run_event("Failed", "run-1", T0, errorMessage="bad \udfff byte"))
+    assert parsed.error_message == "bad \ufffd byte"
+    assert parsed.error_message.encode("utf-8")
+
+
+def test_an_event_dated_after_its_receipt_is_refused() -> None:
+    received = T0 + timedelta(hours=1)
+    # Given events dated a minute ahead of what ingest tolerates, in the envelope or in the detail
+    ahead = received + timedelta(minutes=1)
+    in_envelope = run_event("Succeeded", "run-1", datetime(2099, 1, 1, tzinfo=UTC))
+    in_detail = run_event("Succeeded", "run-1", T0, endedAt=ahead.isoformat())
+    # Then each is refused, naming the time
+    assert "2099-01-01" in refusal(in_envelope, not_after=received)
+    assert "ended_at" in refusal(in_detail, not_after=received)
+    # And an event at the bound, or without one, is taken
+    assert parse_event(run_event("Succeeded", "run-1", received), not_after=received).run_id == "run-1"
+    assert parse_event(in_envelope).run_id == "run-1"

@@ -79,6 +79,7 @@ class IngestConfig:
     history_ttl: timedelta
     notices_queue_url: str
     max_receive_count: int  # the events queue's redrive setting: the receive after which a record is dead-lettered
+    future_tolerance: timedelta  # how far ahead of its receipt an event may be dated (clocks differ, a little)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> IngestConfig:
@@ -88,6 +89,7 @@ class IngestConfig:
             history_ttl=_history_ttl(env),
             notices_queue_url=_notices_queue_url(env),
             max_receive_count=_whole_number(env, "EVENTS_MAX_RECEIVE_COUNT", "5"),
+            future_tolerance=timedelta(hours=_whole_number(env, "FUTURE_EVENT_HOURS", "1")),
         )
 
 

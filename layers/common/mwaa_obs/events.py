@@ -24,17 +24,34 @@ from mwaa_obs.states import (
     RunState,
     TaskState,
 )
-from mwaa_obs.text import truncate
+from mwaa_obs.text import truncate, unicode_text
 from mwaa_obs.times import parse_time
 
 MAX_TEXT_LENGTH: Final = 4000
 MAX_ID_LENGTH: Final = 512
 MAX_ATTEMPT: Final = 9999
+_ATTEMPT_TEXT = re.compile(r"[0-9]{1,4}")  # ASCII digits only: str.isdigit() also takes "²", which int() refuses
 
+# DynamoDB's key limits, in UTF-8 bytes: a partition key value at most 2,048, a sort key value at most 1,024, in the
+# table and in every index ("Quotas in Amazon DynamoDB", Attributes: https://docs.aws.amazon.com/amazondynamodb/
+# latest/developerguide/ServiceQuotas.html#limits-attributes). An event whose ids cannot fit is refused here, once:
+# its write would fail with a ValidationException on every retry. The ids are checked against what the keys add
+# around them (mwaa_obs.store.schema; tests/unit/test_events.py builds the keys at these sizes).
+PARTITION_KEY_BYTES: Final = 2048
+SORT_KEY_BYTES: Final = 1024
+KEY_FRAME_BYTES: Final = 64  # the prefixes, separators, the index sort keys' timestamp and the attempt number
+# The workflow id and the run id appear together in one index sort key (`<time>#<workflow id>#<run id>`).
+MAX_RUN_IDENTITY_BYTES: Final = SORT_KEY_BYTES - KEY_FRAME_BYTES
+MAX_TASK_KEY_BYTES: Final = SORT_KEY_BYTES - KEY_FRAME_BYTES
+
+# A workflow ARN as the service model writes it (WorkflowArn: at most 2,048 characters; the id a name of at most
+# 255 and a 10-character suffix), matched whole: `$` would also take a trailing newline.
+MAX_ARN_LENGTH: Final = 2048
 _WORKFLOW_ARN = re.compile(
-    r"^arn:aws[a-z-]*:airflow-serverless:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):workflow/(?P<id>[A-Za-z0-9._-]+)$"
+    r"arn:aws[a-z-]{0,16}:airflow-serverless:(?P<region>[a-z0-9-]{1,32}):(?P<account>[0-9]{12}):"
+    r"workflow/(?P<id>[A-Za-z0-9._-]{1,266})"
 )
-_WORKFLOW_ID_SUFFIX = re.compile(r"-[A-Za-z0-9]{10}$")
+_WORKFLOW_ID_SUFFIX = re.compile(r"-[A-Za-z0-9]{10}\Z")
 
 
 class InvalidEvent(ValueError):
@@ -78,7 +95,7 @@ class WorkflowRef:
 def workflow_ref(arn: str, home: Place | None) -> WorkflowRef | None:
     """The workflow an ARN names, identified relative to `home` (None: one account, ids unqualified); None when
     `arn` is not a workflow ARN."""
-    match = _WORKFLOW_ARN.match(arn)
+    match = _WORKFLOW_ARN.fullmatch(arn) if len(arn) <= MAX_ARN_LENGTH else None
     if match is None:
         return None
     place = Place(match["account"], match["region"])
@@ -132,9 +149,10 @@ class TaskEvent(StateEvent):
     log_stream: str | None = None
 
 
-def parse_event(event: Any, home: Place | None = None) -> RunEvent | TaskEvent:
+def parse_event(event: Any, home: Place | None = None, not_after: datetime | None = None) -> RunEvent | TaskEvent:
     """Turn one EventBridge event into a typed record, or raise InvalidEvent with the reason. Workflows outside
-    `home` get qualified ids (WorkflowRef); None: every workflow is taken as the stack's own."""
+    `home` get qualified ids (WorkflowRef); None: every workflow is taken as the stack's own. `not_after`: the
+    latest time an event may carry (its receipt plus the tolerance for clocks); None: any."""
     if not isinstance(event, Mapping):
         raise InvalidEvent(f"event is a JSON {type(event).__name__}, not an object")
     if event.get("source") != EVENT_SOURCE:
@@ -143,10 +161,40 @@ def parse_event(event: Any, home: Place | None = None) -> RunEvent | TaskEvent:
     if not isinstance(detail_type, str):
         raise InvalidEvent("detail-type is missing")
     try:
-        return _parse_typed(event, detail_type, home)
+        parsed = _parse_typed(event, detail_type, home)
+        if not_after is not None:
+            _within(parsed, not_after)
+        _within_key_limits(parsed)
+        return parsed
     except InvalidEvent as error:
         error.detail_type = detail_type
         raise
+
+
+def _within(event: RunEvent | TaskEvent, not_after: datetime) -> None:
+    """Refuse an event dated after it could have been sent: one such time would outrank every real one (a success
+    dated 2099 would make each later failure 'already recovered' and silence the missed-schedule check)."""
+    for name in ("occurred_at", "queued_at", "started_at", "ended_at"):
+        at: datetime | None = getattr(event, name)
+        if at is not None and at > not_after:
+            raise InvalidEvent(f"{name} {at.isoformat()} is in the future (later than {not_after.isoformat()})")
+
+
+def _within_key_limits(event: RunEvent | TaskEvent) -> None:
+    identity = _utf8_length(event.workflow.workflow_id) + _utf8_length(event.run_id)
+    if identity > MAX_RUN_IDENTITY_BYTES:
+        raise InvalidEvent(
+            f"workflow id and runId take {identity} bytes: more than the {MAX_RUN_IDENTITY_BYTES} a DynamoDB key holds"
+        )
+    if isinstance(event, TaskEvent) and _utf8_length(event.task_key) > MAX_TASK_KEY_BYTES:
+        raise InvalidEvent(
+            f"task id takes {_utf8_length(event.task_key)} bytes: more than the {MAX_TASK_KEY_BYTES} a DynamoDB key "
+            "holds"
+        )
+
+
+def _utf8_length(text: str) -> int:
+    return len(text.encode("utf-8", errors="surrogatepass"))
 
 
 def _parse_typed(event: Mapping[str, Any], detail_type: str, home: Place | None) -> RunEvent | TaskEvent:
@@ -273,7 +321,7 @@ class _DetailReader:
         spelling, value = found
         if not isinstance(value, str) or not value.strip():
             raise InvalidEvent(f"{spelling} is not a non-empty string")
-        if len(value) > MAX_ID_LENGTH or not value.isprintable():
+        if len(value) > MAX_ID_LENGTH or not value.isprintable():  # a lone surrogate is not printable
             raise InvalidEvent(f"{spelling} is longer than {MAX_ID_LENGTH} characters or holds control characters")
         return value
 
@@ -285,7 +333,7 @@ class _DetailReader:
         if not isinstance(value, str):
             self.ignored.append(spelling)
             return None
-        return truncate(value, MAX_TEXT_LENGTH)
+        return truncate(unicode_text(value), MAX_TEXT_LENGTH)
 
     def time(self, *names: str) -> datetime | None:
         found = self._raw(names)
@@ -301,7 +349,7 @@ class _DetailReader:
         if found is None:
             return 1
         spelling, value = found
-        if isinstance(value, str) and value.isdigit():
+        if isinstance(value, str) and _ATTEMPT_TEXT.fullmatch(value):
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ATTEMPT:
             raise InvalidEvent(f"{spelling} is not a whole number from 0 to {MAX_ATTEMPT}")

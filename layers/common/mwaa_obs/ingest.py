@@ -55,7 +55,13 @@ class SampleSink(Protocol):
 
 
 def ingest(
-    body: str, store: TransitionStore, sink: MetricSink, notices: NoticeSink, samples: SampleSink | None = None
+    body: str,
+    store: TransitionStore,
+    sink: MetricSink,
+    notices: NoticeSink,
+    samples: SampleSink | None = None,
+    *,
+    not_after: datetime | None = None,
 ) -> None:
     """Store the transition in one SQS message body, add the metrics it owes to the sink, send its notice.
 
@@ -63,13 +69,14 @@ def ingest(
     retried and, after maxReceiveCount, lands in the DLQ. Metrics are appended as soon as the transition is
     stored: a retry after a later failure finds a duplicate, which owes nothing, so nothing is counted twice.
     The notice is sent last; a retry after a failed send finds a duplicate, which owes the notice again.
+    `not_after`: the latest time an event may carry (its receipt plus the tolerance); a later one is invalid.
     """
     try:
         raw = _json(body)
     except InvalidEvent as error:
         _reject(error, body, sink, samples)
         return
-    ingest_event(raw, store, sink, notices, body=body, samples=samples)
+    ingest_event(raw, store, sink, notices, body=body, samples=samples, not_after=not_after)
 
 
 def ingest_event(
@@ -80,11 +87,12 @@ def ingest_event(
     *,
     body: str = "",
     samples: SampleSink | None = None,
+    not_after: datetime | None = None,
 ) -> WriteOutcome | None:
     """ingest() for an event already decoded: EventBridge's, or one rebuilt from the API (mwaa_obs.api_events).
     Returns what the write did (None: the event was rejected)."""
     try:
-        event = parse_event(raw, store.home)
+        event = parse_event(raw, store.home, not_after)
     except InvalidEvent as error:
         _reject(error, body, sink, samples)
         return None

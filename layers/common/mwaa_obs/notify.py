@@ -157,7 +157,7 @@ class Notifier:
             health, version = self.alerts.health(run.workflow_id)
             history = self._history(run)
             decide = decide_failure if failing else decide_success
-            plan = decide(_outcomes(history, route), run.run_id, health, now, route.group_window)
+            plan = decide(_outcomes(history, route, now), run.run_id, health, now, route.group_window)
             try:
                 self.alerts.save_plan(run.workflow_id, plan, version, item=run, lead=run.run_id, lease=lease_if_sent)
             except DecisionConflict:
@@ -184,7 +184,7 @@ class Notifier:
             now = self.clock()
             health, version = self.alerts.health(anchor.workflow_id)
             history = self._history(anchor)
-            plan = decide_flush(_outcomes(history, route), anchor.run_id, health, now, route.group_window)
+            plan = decide_flush(_outcomes(history, route, now), anchor.run_id, health, now, route.group_window)
             if plan.decision.kind is AlertKind.NONE:
                 self._schedule_flush(anchor.workflow_id, plan, now)
                 return
@@ -303,7 +303,7 @@ class Notifier:
         incident: tuple[str, ...] = ()
         if isinstance(lead, RunItem):
             history = history if history is not None else self._history(run)
-            incident_runs = incident_of(_outcomes(history, route), run.run_id)
+            incident_runs = incident_of(_outcomes(history, route, self.clock()), run.run_id)
             if decision.kind is AlertKind.SUMMARY:
                 failed_runs, since = incident_figures(incident_runs)
                 decision = replace(decision, failed_runs=failed_runs, failing_since=since)
@@ -376,14 +376,16 @@ def _counts_as_failure(run: RunItem, route: Route) -> bool:
     return run.status in FAILED_RUN_STATES or (run.status == RunState.STOPPED and route.alert_on_stopped)
 
 
-def _outcomes(history: dict[str, RunItem], route: Route) -> list[Outcome]:
-    """The finished runs that the decisions weigh: failures (as the route counts them) and successes."""
+def _outcomes(history: dict[str, RunItem], route: Route, now: datetime) -> list[Outcome]:
+    """The finished runs that the decisions weigh: failures (as the route counts them) and successes. No end is
+    later than now (ingest refuses times far ahead; one a little ahead must not become the health's last success)."""
     outcomes = []
     for run in history.values():
         failed = _counts_as_failure(run, route)
         ended = run.ended_at or getattr(run, seen_attribute(run.status or ""), None)
         if ended is None or not (failed or run.status == RunState.SUCCESS):
             continue
+        ended = min(ended, now)
         named_in, told_open = run.named_in, bool(run.named_open)
         if named_in is None and run.alert is not None and not run.alert.by_end_time:
             # Decided by an earlier version (before named_in): it was told then, by itself or by count.

@@ -51,7 +51,8 @@ def wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
-# When a point without a time of its own happened: the local stack sets its simulated clock here.
+# Now, for the points without a time of their own and for ingest's receipt of an event: the local stack sets its
+# simulated clock here.
 clock: Callable[[], datetime] = wall_clock
 
 # CloudWatch skips EMF metrics stamped more than 14 days in the past or 2 hours in the future ("Specification:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 TRUNCATION_MARK: Final = "…[truncated]"
@@ -10,6 +11,16 @@ TRUNCATION_MARK: Final = "…[truncated]"
 def truncate(text: str, limit: int) -> str:
     """The text itself if it fits `limit` characters, else its start and the mark, `limit` characters in all."""
     return text if len(text) <= limit else text[: max(0, limit - len(TRUNCATION_MARK))] + TRUNCATION_MARK
+
+
+# A Python string holds a surrogate only when it is lone (JSON's "\\ud800" decodes to one): UTF-8 cannot encode
+# it, so neither DynamoDB nor a log line can take it.
+LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def unicode_text(text: str) -> str:
+    """The text with each lone surrogate replaced by U+FFFD."""
+    return LONE_SURROGATE.sub("\ufffd", text)
 
 
 def counted(count: int, noun: str) -> str:

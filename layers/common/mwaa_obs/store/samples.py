@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from mwaa_obs.store.schema import EventSampleItem, SampleRecord, item_from_raw, samples_partition
 from mwaa_obs.store.update import query
-from mwaa_obs.text import truncate
+from mwaa_obs.text import truncate, unicode_text
 
 SAMPLES_PER_DAY: Final = 3
 SAMPLE_RETENTION: Final = timedelta(days=14)
@@ -40,10 +40,15 @@ class EventSamples:
     def keep(self, kind: SampleKind, detail_type: str | None, reason: str, body: str) -> bool:
         """Keep this event if its slot for today is not full; whether it was kept."""
         now = self._clock()
-        key = (samples_partition(now), f"{kind}#{truncate(detail_type or NO_DETAIL_TYPE, MAX_DETAIL_TYPE_CHARACTERS)}")
+        kept_type = truncate(unicode_text(detail_type or NO_DETAIL_TYPE), MAX_DETAIL_TYPE_CHARACTERS)
+        key = (samples_partition(now), f"{kind}#{kept_type}")
         if key in self._full:
             return False
-        record = SampleRecord(received_at=now, reason=truncate(reason, 500), body=truncate(body, MAX_SAMPLE_CHARACTERS))
+        record = SampleRecord(
+            received_at=now,
+            reason=truncate(unicode_text(reason), 500),
+            body=truncate(unicode_text(body), MAX_SAMPLE_CHARACTERS),
+        )
         samples = EventSampleItem.samples
         try:
             self._client.update_item(
