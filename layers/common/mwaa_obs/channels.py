@@ -101,17 +101,20 @@ class SlackWebhook:
         parts = urlsplit(self._url)
         connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         connection = connection_class(parts.hostname or "", parts.port, timeout=min(left, self._connect_timeout))
-        watchdog = threading.Timer(left, _abandon, (connection,))
-        watchdog.daemon = True
         status: int | None = None
+        watchdog: threading.Timer | None = None
         try:
             try:
                 connection.connect()
             except OSError as error:
                 return f"network error ({type(error).__name__})", None
+            # The socket itself: http.client lets go of it once the answer says the connection will close, while
+            # its body is still being read.
+            sock = connection.sock
+            sock.settimeout(left)  # the watchdog ends the wait at the deadline
+            watchdog = threading.Timer(max(0.0, deadline - self._clock()), _abandon, (sock,))
+            watchdog.daemon = True
             watchdog.start()
-            if connection.sock is not None:
-                connection.sock.settimeout(left)  # the watchdog ends the wait at the deadline
             target = parts.path + (f"?{parts.query}" if parts.query else "")
             try:
                 connection.request("POST", target, body=data, headers={"Content-Type": "application/json"})
@@ -125,17 +128,16 @@ class SlackWebhook:
                     "slack", f"sent, but no answer before the deadline ({type(error).__name__}): retried later"
                 ) from None
         finally:
-            watchdog.cancel()
+            if watchdog is not None:
+                watchdog.cancel()
             connection.close()
         return _judge(status, response.getheader("Retry-After"), body, self._backoff, self._max_retry_after)
 
 
-def _abandon(connection: http.client.HTTPConnection) -> None:
+def _abandon(sock: socket.socket) -> None:
     """The deadline passed: end whatever read or write is waiting on the socket."""
-    sock = connection.sock
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 def _judge(
