@@ -76,23 +76,20 @@ def unverified(stack: localstack.LocalStack) -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def stopped(stack: localstack.LocalStack, service: Any) -> dict[str, Any]:
-    """Given a run whose four parallel tasks were running (their events stored) when it was stopped: STOPPING for
-    most of an hour, then STOPPED, after which the API says CANCELLED, REMOVED, DEFERRED and a state this version
-    does not know for them. No event announces any of these (AWS documents none), and the run's own Stopped event
-    is lost too."""
+    """Given a run whose four parallel tasks were running (their events stored) when it was stopped, most of an hour
+    after it began, after which the API says CANCELLED, REMOVED, DEFERRED and a state this version does not know for
+    them. No event announces any of these (AWS documents none), and the run's own Stopped event is lost too. The
+    answers are set in the simulator's state: its own stop does not make each of them."""
     arn = create_fan_out(stack, service)
-    stack.engine.set_faults("fan_out", Faults(durations=dict.fromkeys(PARALLEL, 1800)))
+    stack.engine.set_faults("fan_out", Faults(time_out=set(PARALLEL)))  # each runs to its execution_timeout, 1 h
     run_id = service.start_workflow_run(WorkflowArn=arn)["RunId"]
     workflow_id = arn.rsplit("/", 1)[1]
-    advance(stack, 5)
+    advance(stack, 55)  # short of the reconciler's settle time after the run's first event
     running = {task: attempt.status for task, attempt in stored_attempts(stack, workflow_id, run_id).items()}
     assert running == {"begin": "SUCCESS"} | dict.fromkeys(PARALLEL, "RUNNING")
-    run = stack.engine.runs[(arn, run_id)]
-    with stack.engine.lock:
-        run.state, run.modified_at = "STOPPING", stack.engine.now  # its tasks go no further
-    advance(stack, 50)  # short of the reconciler's settle time after the run's first event
     with stack.engine.lock:
         now = stack.engine.now
+        run = stack.engine.runs[(arn, run_id)]
         run.state, run.ended_at, run.modified_at = "STOPPED", now, now
         for task, status in API_ANSWERS.items():
             instance = run.tasks[task]
@@ -186,7 +183,7 @@ def test_a_stopping_run_no_event_brought_is_imported_as_stopping_by_discovery_an
     # whose events reach the bus, that is stopping (before issue 33: imported as STARTING)
     arn = create_fan_out(stack, service, "fan_out_unseen")
     workflow_id = arn.rsplit("/", 1)[1]
-    stack.engine.set_faults("fan_out_unseen", Faults(durations=dict.fromkeys(PARALLEL, 1800)))
+    stack.engine.set_faults("fan_out_unseen", Faults(time_out=set(PARALLEL)))
     while not any(item.workflow_id == workflow_id for item in stack.workflows.all()):
         advance(stack, 5)
     stack.sink.on_the_way = lambda entry: None if arn in entry["Resources"] else entry
@@ -194,8 +191,12 @@ def test_a_stopping_run_no_event_brought_is_imported_as_stopping_by_discovery_an
         run_id = service.start_workflow_run(WorkflowArn=arn)["RunId"]
         advance(stack, 5)
         run = stack.engine.runs[(arn, run_id)]
-        with stack.engine.lock:
+        with stack.engine.lock:  # stopping: its tasks cancelled, its cleanup not complete
             run.state, run.modified_at = "STOPPING", stack.engine.now
+            for task in PARALLEL:
+                instance = run.tasks[task]
+                instance.status = "CANCELLED"
+                instance.modified_at = instance.ended_at = stack.engine.now
         # When the discovery pass finds it (hourly, once its settle time has passed)
         advance(stack, 130)
         # Then it is stored where the API says it is, and marked as discovered
