@@ -6,5 +6,5 @@ Each module has `run(options) -> figures` (a JSON-able dict, bench/results.json'
 
 SECTIONS = (
     "calls", "pipeline", "load", "cpu", "metrics", "memory", "latency", "simulator", "discovery", "widget", "month",
-    "scale", "emulator", "cold", "walltimes",
+    "scale", "provision", "emulator", "cold", "walltimes",
 )  # fmt: skip

@@ -28,7 +28,8 @@ workflows = Workflows(dynamodb, config.table_name)
 runs = Runs(dynamodb, config.table_name)
 settings = SettingsSource(client("ssm"), config.settings_parameter)
 # Paced to CloudWatch's default rates: a pass over hundreds of dedicated workflows is not refused and retried.
-cloudwatch = Pacer().attach(client("cloudwatch"))
+pacer = Pacer()
+cloudwatch = pacer.attach(client("cloudwatch"))
 provisioner = Provisioner(
     cloudwatch,
     StackContext(

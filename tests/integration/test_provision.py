@@ -398,3 +398,19 @@ def test_a_team_that_changes_reaches_the_tags_of_every_dedicated_resource(
         == 0
     )
     assert [name for name, _ in calls if "Tag" in name] == []
+
+
+def test_a_new_workflow_that_is_not_dedicated_costs_no_cloudwatch_call(
+    provisioner: Provisioner, cloudwatch: Any, ingest_handler: ModuleType, workflows: Workflows, runs: Runs
+) -> None:
+    # Given a new workflow, first seen (as its stream record brings it), that the settings leave on the shared alarms
+    _first_runs(ingest_handler, ["scratch_one"])
+    calls = _counting(cloudwatch, "cloudwatch")
+    # When the first-sight invocation handles it
+    totals = provision_all(provisioner, parse_settings(json.dumps(DEDICATED)), workflows, runs, only=workflows.all())
+    # Then it is noted as having no dedicated resources without asking CloudWatch, and no pass asks about it again
+    assert totals["workflows"] == 1
+    assert calls == []
+    assert [workflow.dedicated_resources for workflow in workflows.all()] == [False]
+    provision_all(provisioner, parse_settings(json.dumps(DEDICATED)), workflows, runs)
+    assert calls == []

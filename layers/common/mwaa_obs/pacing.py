@@ -72,8 +72,8 @@ class Pacer:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._rates = rates
-        self._clock = clock
-        self._sleep = sleep
+        self.clock = clock  # public: the bench runs the function on a modelled clock
+        self.sleep = sleep
         self._buckets: dict[str, TokenBucket] = {}
         self.waited = 0.0  # seconds spent waiting, over the pacer's life
 
@@ -88,10 +88,10 @@ class Pacer:
         rate = self._rates.get(operation)
         if rate is None:
             return
-        bucket = self._buckets.get(operation) or self._buckets.setdefault(operation, TokenBucket(rate, self._clock()))
-        while not bucket.take(self._clock()):
-            delay = bucket.wait(self._clock())
-            self._sleep(delay)
+        bucket = self._buckets.get(operation) or self._buckets.setdefault(operation, TokenBucket(rate, self.clock()))
+        while not bucket.take(self.clock()):
+            delay = bucket.wait(self.clock())
+            self.sleep(delay)
             self.waited += delay
 
     def _before_send(self, event_name: str, **_: Any) -> None:

@@ -93,7 +93,10 @@ def provision_all(
     """
     totals = {"workflows": 0, "written": 0, "unchanged": 0, "deleted": 0, "retagged": 0, "failed": 0, "left": 0}
     provisioner.start_pass()
-    work = _work(workflows.all() if only is None else only, settings, retired, turn)
+    candidates: Iterable[WorkflowItem] = workflows.all() if only is None else only
+    if only is not None:
+        candidates = _noted_if_shared(only, settings, workflows, totals)
+    work = _work(candidates, settings, retired, turn)
     for done, (workflow, route) in enumerate(work):
         if time_left() < STOP_BEFORE_DEADLINE:
             totals["left"] = len(work) - done
@@ -114,6 +117,22 @@ def provision_all(
         totals["unchanged"] += len(changes.unchanged)
         totals["deleted"] += len(changes.deleted)
     return totals
+
+
+def _noted_if_shared(
+    first_seen: Sequence[WorkflowItem], settings: Settings, workflows: Workflows, totals: dict[str, int]
+) -> list[WorkflowItem]:
+    """Workflows seen for the first time that are not dedicated have no dedicated resources of their own: noted so at
+    once, without a CloudWatch call (a workflow named as a deleted dedicated one was keeps that one's resources until
+    its retention ends, when the deleted workflow's item has them removed). The dedicated ones are returned."""
+    dedicated = []
+    for workflow in first_seen:
+        if workflow.dedicated_resources is None and settings.route_for(workflow.workflow_name).alarms != "dedicated":
+            workflows.note_dedicated_resources(workflow, False)
+            totals["workflows"] += 1
+        else:
+            dedicated.append(workflow)
+    return dedicated
 
 
 def _provision_one(
