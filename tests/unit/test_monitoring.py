@@ -12,7 +12,7 @@ import pytest
 from mwaa_obs import WORKFLOW_PATTERN
 from mwaa_obs.metrics import CATALOG, WORKFLOW_DIMENSION, dimension_sets
 from mwaa_obs.provisioning import KINDS
-from mwaa_obs_tools import dashboards
+from mwaa_obs_tools import dashboards, emulator
 
 NAMESPACE_REF = "${MetricNamespace}"
 NAMESPACE = "MWAAServerless/Observability"
@@ -255,3 +255,14 @@ def test_single_value_widgets_aggregate_the_whole_time_range(logical_id: str) ->
         properties = widget.get("properties", {})
         if properties.get("view") in {"bar", "pie", "singleValue"}:
             assert properties.get("setPeriodToTimeRange") is True, properties.get("title")
+
+
+def test_the_alarms_doc_states_the_metrics_insights_limits_and_what_the_stack_uses(template: dict[str, Any]) -> None:
+    insights = [properties for properties in alarms(template).values() if "Metrics" in properties]
+    limits = {int(re.search(r"LIMIT (\d+)$", p["Metrics"][0]["Expression"]["Fn::Sub"])[1]) for p in insights}  # type: ignore[index]
+    documented = (emulator.REPO_ROOT / "docs" / "ALARMS.md").read_text(encoding="utf-8")
+    section = documented[documented.index("### Limits of the Metrics Insights alarms") :]
+    assert f"**{len(insights)}** (the shared workflow alarms)" in section
+    assert limits == {500}
+    for limit in ("200, not adjustable", "the latest 3 hours", "100+ time series", "`LIMIT 500`", "10,000"):
+        assert limit in section, limit
