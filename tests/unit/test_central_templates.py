@@ -4,9 +4,11 @@ AWS's documented rules."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from moto.events.models import EventPattern
 
 from mwaa_obs.config import ReaderRole
 from mwaa_obs.events import Place
@@ -144,3 +146,66 @@ def test_every_central_resource_exists_only_in_central_mode(template: dict[str, 
     assert template["Conditions"]["IsCentral"] == {
         "Fn::Or": [{"Condition": "HasSourceOrganization"}, {"Condition": "HasSourceAccounts"}]
     }
+
+
+ALARM_STATE_CHANGE = {
+    "version": "0", "id": "e1", "detail-type": "CloudWatch Alarm State Change", "source": "aws.cloudwatch",
+    "account": "210987654321", "time": "2026-12-01T00:00:00Z", "region": "eu-west-1",
+    "resources": ["arn:aws:cloudwatch:eu-west-1:210987654321:alarm:mwaa-obs-forwarder-dead-letters"],
+    "detail": {"alarmName": "mwaa-obs-forwarder-dead-letters", "state": {"value": "ALARM"}},
+}  # fmt: skip
+
+
+def _pattern(properties: dict[str, Any]) -> Any:
+    """A rule's EventPattern as EventBridge reads it, the forwarder's alarm ARN resolved for its stack."""
+    refs = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "210987654321"}
+    refs |= {"AWS::StackName": "mwaa-obs-forwarder"}
+    return EventPattern.load(json.dumps(emulator.resolve(properties["EventPattern"], refs, {})))
+
+
+def test_the_forwarders_dead_letters_reach_the_central_alarm_topic(
+    forwarder: dict[str, Any], central: dict[str, Any]
+) -> None:
+    resources = forwarder["Resources"]
+    # The forwarder's DLQ is kept with its messages, and watched: missing data (an idle queue) keeps the alarm's state
+    assert resources["ForwardDeadLetterQueue"]["DeletionPolicy"] == "Retain"
+    alarm = resources["ForwardDeadLetterAlarm"]["Properties"]
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["ForwardDeadLetterQueue", "QueueName"]}}
+    ]
+    assert (alarm["MetricName"], alarm["TreatMissingData"]) == ("ApproximateNumberOfMessagesVisible", "ignore")
+    # Its state changes go to the central bus, and there to the alarm topic (not to ingest)
+    forwarded = resources["ForwardAlarmRule"]["Properties"]
+    assert _pattern(forwarded).matches_event(ALARM_STATE_CHANGE)
+    assert not _pattern(forwarded).matches_event(
+        {**ALARM_STATE_CHANGE, "resources": ["arn:aws:cloudwatch:eu-west-1:210987654321:alarm:other"]}
+    )
+    assert [target["Arn"] for target in forwarded["Targets"]] == [{"Ref": "CentralEventBusArn"}]
+    central_rule = central["CentralAlarmRule"]
+    assert central_rule["Condition"] == "IsCentral"
+    assert _pattern(central_rule["Properties"]).matches_event(ALARM_STATE_CHANGE)
+    assert not _pattern(central["CentralEventRule"]["Properties"]).matches_event(ALARM_STATE_CHANGE)
+    assert [target["Arn"] for target in central_rule["Properties"]["Targets"]] == [{"Ref": "AlarmTopic"}]
+    # And EventBridge may publish to the encrypted topic, for that rule only
+    (topic_grant,) = [
+        s
+        for name, s in _statements(central)
+        if name == "AlarmTopicPolicy" and s["Principal"] == {"Service": "events.amazonaws.com"}
+    ]
+    assert topic_grant["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["CentralAlarmRule", "Arn"]}}}
+    key_statements = central["AlarmTopicKey"]["Properties"]["KeyPolicy"]["Statement"]
+    key_grants = [s["Fn::If"][1] for s in key_statements if "Fn::If" in s]
+    assert [(grant["Principal"], grant["Action"]) for grant in key_grants] == [
+        ({"Service": "events.amazonaws.com"}, ["kms:GenerateDataKey", "kms:Decrypt"])
+    ]
+
+
+def test_the_reader_role_decrypts_with_the_accounts_customer_managed_key_only_when_given(
+    forwarder: dict[str, Any],
+) -> None:
+    statements = forwarder["Resources"]["ReaderRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    (decrypt,) = [statement for statement in statements if "Fn::If" in statement]
+    condition, granted, otherwise = decrypt["Fn::If"]
+    assert forwarder["Conditions"][condition] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "CustomerManagedKeyArn"}, ""]}]}
+    assert (granted["Action"], granted["Resource"]) == ("kms:Decrypt", {"Ref": "CustomerManagedKeyArn"})
+    assert otherwise == {"Ref": "AWS::NoValue"}

@@ -175,8 +175,10 @@ class Deployment:
         if self.central:
             events = client(self._endpoint, "events")
             bus = self.outputs["CentralEventBusArn"]
-            (rule,) = events.list_rules(EventBusName=bus)["Rules"]
-            attributes["CentralEventRule.Arn"] = rule["Arn"]
+            rules = {rule["Name"]: rule["Arn"] for rule in events.list_rules(EventBusName=bus)["Rules"]}
+            for logical_id in ("CentralEventRule", "CentralAlarmRule"):
+                name = emulator.resolve(self.template["Resources"][logical_id]["Properties"]["Name"], refs, {})
+                attributes[f"{logical_id}.Arn"] = rules[name]
         return refs, attributes
 
     @property
