@@ -20,7 +20,10 @@ ACCEPTED: Final[dict[str, tuple[int, str]]] = {
     # and is redone at the next tick; each has an errors alarm. A DLQ or destination would hold empty events.
     # Four schedules: freshness, provision, and the reconciler's two (its pass and its discovery pass).
     "ES1007": (4, "periodic idempotent passes with errors alarms"),
-    "ES4000": (4, "periodic idempotent passes with errors alarms"),
+    # ES4000 (a rule target without a DLQ): those four, and central mode's alarm rule to the alarm topic: its events
+    # are the forwarders' alarm state changes, which EventBridge retries for 24 hours; a queue of them would be one
+    # more thing nobody watches (the events DLQ would hand them to ingest on a redrive).
+    "ES4000": (5, "periodic idempotent passes with errors alarms; the central alarm rule"),
     # The two DLQs are where messages end; a redrive policy on a DLQ would move them on to yet another queue.
     "ES6000": (2, "they are the dead-letter queues"),
     # Email subscriptions: SNS retries email delivery itself, and notify records per channel what SNS accepted.
