@@ -13,6 +13,7 @@ import pytest
 
 from mwaa_obs.aws import dynamodb_client
 from mwaa_obs.mwaa_api import MwaaApi, api_client
+from mwaa_obs.repairs import last_seen
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.samples import EventSamples, SampleKind
 from mwaa_obs.store.transitions import Transitions
@@ -219,3 +220,31 @@ def test_a_stopping_run_no_event_brought_is_imported_as_stopping_by_discovery_an
         stack.sink.on_the_way = lambda entry: entry
         with stack.engine.lock:
             run.state = "STOPPED"
+
+
+def test_a_run_the_api_no_longer_has_was_stopped_by_a_deletion_and_leaves_no_attempt_open(
+    stack: localstack.LocalStack, service: Any
+) -> None:
+    # Given a run whose tasks were running (stored), then forgotten by the API with no further event, as a
+    # deletion of its workflow or version forgets a run in progress ("cleaning up execution history")
+    arn = create_fan_out(stack, service, "fan_out_forgotten")
+    workflow_id = arn.rsplit("/", 1)[1]
+    stack.engine.set_faults("fan_out_forgotten", Faults(time_out=set(PARALLEL)))
+    run_id = service.start_workflow_run(WorkflowArn=arn)["RunId"]
+    advance(stack, 10)
+    run, attempts = stack.runs.load(workflow_id, run_id)
+    assert run is not None
+    assert {attempt.status for attempt in attempts if attempt.task_id in PARALLEL} == {"RUNNING"}
+    last = last_seen(run, attempts)
+    with stack.engine.lock:
+        stack.engine.runs.pop((arn, run_id)).state = "STOPPED"  # nothing of it runs on
+    # When the reconciler checks it (before issue 33: "run unknown to the API", left RUNNING for ever)
+    advance(stack, 90)
+    # Then it is stopped, at the last time it was seen, with no attempt left open, and no longer checked
+    run, attempts = stack.runs.load(workflow_id, run_id)
+    assert run is not None
+    assert (run.status, run.ended_at) == ("STOPPED", last)
+    assert {attempt.task_id: attempt.status for attempt in attempts} == {"begin": "SUCCESS"} | dict.fromkeys(
+        PARALLEL, "CANCELLED"
+    )
+    assert (workflow_id, run_id) not in unverified(stack)

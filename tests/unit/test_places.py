@@ -8,11 +8,11 @@ from functools import partial
 from typing import Any, cast
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ParamValidationError
 
 from mwaa_obs.config import ReaderRole
 from mwaa_obs.events import Place
-from mwaa_obs.metrics import PLACES_UNREACHABLE
+from mwaa_obs.metrics import ITEMS_SKIPPED, PLACES_UNREACHABLE
 from mwaa_obs.mwaa_api import MwaaApi, ReaderClients, WorkflowSummary
 from mwaa_obs.reconcile import Pass, PassReport, Places, Reconciler
 from mwaa_obs.store.schema import WorkflowItem
@@ -48,6 +48,28 @@ def test_a_failure_at_home_is_not_hidden() -> None:
     places = Places(HOME, MetricSink(), PassReport())
     with pytest.raises(ClientError):
         places.call(HOME, denied)
+
+
+def test_an_items_own_fault_elsewhere_is_the_items_not_the_places() -> None:
+    """A request refused for what it holds (issue 33: one bad item never stops a pass) is skipped alone by the
+    pass's isolation; the place stays reachable for the next item."""
+    step = Pass.begin(datetime(2026, 12, 1, tzinfo=UTC), MetricSink(), HOME)
+
+    def refused() -> None:
+        raise ParamValidationError(report="Invalid length for parameter RunId")
+
+    def unexpected() -> None:
+        raise ValueError("not a workflow ARN")
+
+    for fault in (refused, unexpected):
+        assert step.items.run({"run_id": "r1"}, partial(step.places.call, OTHER, fault)) is None
+    assert step.places.call(OTHER, lambda: "answered") == "answered"
+    assert step.report.places_unreachable == []
+    assert [point.spec for point in step.sink.points] == [ITEMS_SKIPPED, ITEMS_SKIPPED]
+    assert step.items.skipped == 2
+    # A failure of the service, though, is the pass's: it propagates through the isolation
+    with pytest.raises(ClientError):
+        step.items.run({"run_id": "r2"}, partial(step.places.call, HOME, denied))
 
 
 def test_a_workflow_arn_picks_its_place() -> None:

@@ -32,37 +32,30 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Final
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import BotoCoreError, ClientError
 
 from mwaa_obs import SERVICE
-from mwaa_obs.api_events import closing_event, run_event
+from mwaa_obs.api_events import run_event
 from mwaa_obs.events import Place, place_of
 from mwaa_obs.ingest import NoticeSink, SampleSink, ingest_event
-from mwaa_obs.isolation import Isolation, is_item_fault
-from mwaa_obs.metrics import ATTEMPTS_CLOSED, EVENTS_STOPPED, PLACES_UNREACHABLE, RUNS_DISCOVERED, RUNS_REPAIRED
-from mwaa_obs.mwaa_api import MwaaApi, RunAnswer, RunSummary
-from mwaa_obs.repairs import (
-    Repair,
-    UnknownStates,
-    WithoutRetries,
-    is_open,
-    left_open,
-    repairs_for,
-    run_end,
-    tasks_to_read,
-)
-from mwaa_obs.states import RUN_RANK, TERMINAL_RANK, TERMINAL_RUN_STATES, RunState
+from mwaa_obs.metrics import EVENTS_STOPPED, RUNS_DISCOVERED
+from mwaa_obs.mwaa_api import MwaaApi, RunSummary
+from mwaa_obs.passes import Pass, PassReport, Places
+from mwaa_obs.repairs import UnknownStates
+from mwaa_obs.run_check import RunCheck
+from mwaa_obs.states import RunState
 from mwaa_obs.store.runs import Runs
-from mwaa_obs.store.schema import RunItem, TaskAttemptItem, WorkflowItem
+from mwaa_obs.store.schema import WorkflowItem
 from mwaa_obs.store.transitions import Transitions
 from mwaa_obs.store.workflows import Workflows
 from mwaa_obs.telemetry import MetricSink
+
+__all__ = ["Pass", "PassReport", "Places", "Reconciler"]  # the pass's parts, as the tests and the bench use them
 
 logger = Logger(service=SERVICE, child=True)
 
@@ -76,57 +69,6 @@ DISCOVERY_PAGES: Final = 2  # 200 runs of one workflow within the lookback (a ru
 # A run's first event can be stamped a little before the API's CreatedOn (clocks): the stored runs are read from
 # this much earlier than the listing's start.
 STORED_MARGIN: Final = timedelta(hours=1)
-
-
-@dataclass
-class PassReport:
-    workflows_read: int = 0
-    workflows_deleted: int = 0
-    runs_checked: int = 0
-    runs_still_open: int = 0
-    runs_repaired: int = 0
-    tasks_repaired: int = 0
-    runs_left: int = 0  # not reached before the deadline; the next pass takes them
-    workflows_listed: int = 0  # discovery: workflows whose recent runs were listed
-    workflows_left: int = 0  # discovery: not reached before the deadline
-    runs_discovered: int = 0
-    runs_waiting: int = 0  # final, with attempts the API has yet to end: checked again by the next pass
-    attempts_closed: int = 0
-    items_skipped: int = 0
-    events_stopped: bool = False
-    places_unreachable: list[str] = field(default_factory=list)  # other accounts/regions whose API failed
-
-
-class Places:
-    """Failure isolation per account and region in one pass: the first failure of another place's API (its reader
-    role, its endpoint) is logged and counted, and that place is left alone until the next pass; the other places
-    go on. A failure at home propagates, as in a single-account stack."""
-
-    def __init__(self, home: Place | None, sink: MetricSink, report: PassReport) -> None:
-        self._home = home
-        self._sink = sink
-        self._report = report
-        self._failed: set[Place] = set()
-
-    def call[T](self, arn_or_place: str | Place | None, work: Callable[[], T]) -> T | None:
-        place = place_of(arn_or_place) if isinstance(arn_or_place, str) else arn_or_place
-        if self._home is None or place is None or place == self._home:
-            return work()
-        if place in self._failed:
-            return None
-        try:
-            return work()
-        except (ClientError, BotoCoreError) as error:
-            if is_item_fault(error):
-                raise  # the item's, not the place's: skipped alone (mwaa_obs.isolation)
-            self._failed.add(place)
-            self._report.places_unreachable.append(str(place))
-            self._sink.count(PLACES_UNREACHABLE)
-            logger.error(
-                "account unreachable: its runs wait for the next pass",
-                extra={"account": place.account, "region": place.region, "error": str(error)[:300]},
-            )
-            return None
 
 
 @dataclass
@@ -158,22 +100,6 @@ def missing_runs(listed: Iterable[RunSummary], stored: dict[str, bool], settled_
     ]
 
 
-@dataclass
-class Pass:
-    """What one pass carries from step to step."""
-
-    now: datetime
-    sink: MetricSink
-    report: PassReport
-    places: Places
-    items: Isolation
-
-    @classmethod
-    def begin(cls, now: datetime, sink: MetricSink, home: Place | None) -> Pass:
-        report = PassReport()
-        return cls(now, sink, report, Places(home, sink, report), Isolation(sink))
-
-
 class Reconciler:
     def __init__(
         self,
@@ -192,10 +118,10 @@ class Reconciler:
         self._runs = runs
         self._workflows = workflows
         self._notices = notices
-        self._task_notices = WithoutRetries(notices)  # a finished run's repairs
         self._settle = settle
         self._events_stopped_after = events_stopped_after
         self._unknown = UnknownStates(samples)  # for the function instance's life: each state logged once
+        self._check = RunCheck(api, transitions, runs, notices, self._unknown, settle=settle)
 
     def run_pass(
         self,
@@ -330,93 +256,7 @@ class Reconciler:
         if run is None or not run.workflow_arn:
             self._transitions.mark_verified(workflow_id, run_id)
             return
-        step.places.call(run.workflow_arn, partial(self._check_run, run, attempts, step, discovered=discovered))
-
-    def _check_run(self, run: RunItem, attempts: list[TaskAttemptItem], step: Pass, *, discovered: bool) -> None:
-        workflow_id, run_id = run.workflow_id, run.run_id
-        arn = str(run.workflow_arn)
-        final = (run.status_rank or 0) >= TERMINAL_RANK
-        answer = None
-        if not final or run.seen_starting is None:
-            answer = self._api.run(arn, run_id)
-            if answer is None:
-                logger.warning("run unknown to the API; no longer checked", extra={"run_id": run_id})
-                self._transitions.mark_verified(workflow_id, run_id)
-                return
-            known = self._unknown.run_known(answer.state, step.sink, "GetWorkflowRun", answer)
-            if not known or answer.state not in TERMINAL_RUN_STATES:
-                if known and RUN_RANK[str(answer.state)] > (run.status_rank or 0):
-                    # The table is behind (lost events, a discovered run): it shows where the run is, STOPPING
-                    # included, not where its last event left it
-                    self._ingest_run_events(arn, run, answer, step, current=True)
-                step.report.runs_still_open += 1
-                return
-        repaired = self._repair_tasks(arn, run_id, attempts, step)
-        ended = run_end(run, answer.ended_at if answer else None) or step.now
-        waiting = left_open(attempts, repaired)
-        if waiting and step.now >= ended + self._settle:
-            self._close_open_attempts(run, ended, step)
-        if answer is not None:
-            self._ingest_run_events(arn, run, answer, step, current=not final)
-            if not discovered:
-                step.report.runs_repaired += 1
-                step.sink.count(RUNS_REPAIRED)
-                logger.info(
-                    "run repaired from the API",
-                    extra={"workflow": run.workflow_name, "run_id": run_id, "stored": run.status, "api": answer.state},
-                )
-        if waiting and step.now < ended + self._settle:
-            step.report.runs_waiting += 1  # its attempts get the settle time to end in the API too
-            return
-        self._transitions.mark_verified(workflow_id, run_id)
-
-    def _ingest_run_events(self, arn: str, run: RunItem, answer: RunAnswer, step: Pass, *, current: bool) -> None:
-        """The run's missed Started (it owes RunStarted) first, then its `current` state (a final one owes the
-        outcome and the notice)."""
-        missed = [run_event(arn, answer, step.now, state=RunState.STARTING)] if run.seen_starting is None else []
-        missed += [run_event(arn, answer, step.now)] if current else []
-        for event in filter(None, missed):
-            ingest_event(event, self._transitions, step.sink, self._notices)
-
-    def _repair_tasks(
-        self, arn: str, run_id: str, attempts: list[TaskAttemptItem], step: Pass
-    ) -> list[tuple[str, Repair]]:
-        """Each task instance that differs, read and stored in its API state; returns the repairs made."""
-        reads = tasks_to_read(attempts, self._api.tasks(arn, run_id))
-        for summary in reads.unknown:
-            self._unknown.task_known(summary.status, step.sink, "ListTaskInstances", summary)
-        repaired = []
-        for instance in reads.instances:
-            found = self._api.task(arn, run_id, instance)
-            if found is None or not self._unknown.task_known(found.status, step.sink, "GetTaskInstance", found):
-                continue
-            for repair in repairs_for(arn, found, attempts, step.now):
-                ingest_event(repair.event, self._transitions, step.sink, self._task_notices)
-                step.report.tasks_repaired += 1
-                repaired.append((instance, repair))
-        return repaired
-
-    def _close_open_attempts(self, run: RunItem, ended: datetime, step: Pass) -> None:
-        """The attempts still unfinished a settle time after their run ended, closed at the run's end."""
-        _, attempts = self._runs.load(run.workflow_id, run.run_id)
-        for attempt in attempts:
-            if not is_open(attempt.status):
-                continue
-            at = max(ended, attempt.started_at or ended)
-            closing = closing_event(str(run.workflow_arn), attempt, at)
-            ingest_event(closing, self._transitions, step.sink, self._task_notices)
-            step.report.attempts_closed += 1
-            step.sink.count(ATTEMPTS_CLOSED)
-            logger.warning(
-                "attempt closed with its run: the API gave it no end",
-                extra={
-                    "workflow": run.workflow_name,
-                    "run_id": run.run_id,
-                    "task": attempt.task_id or attempt.task_key,
-                    "attempt": attempt.attempt,
-                    "stored": attempt.status,
-                },
-            )
+        step.places.call(run.workflow_arn, partial(self._check.check, run, attempts, step, discovered=discovered))
 
 
 def discovery_turn(workflows: list[WorkflowItem], now: datetime) -> list[WorkflowItem]:

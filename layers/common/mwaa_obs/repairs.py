@@ -120,6 +120,17 @@ class WithoutRetries:
             self._notices.send(notice, delay_seconds)
 
 
+def last_seen(run: RunItem, attempts: Iterable[TaskAttemptItem]) -> datetime | None:
+    """The last time anything of the run was seen: a transition, a start or an end of it or of an attempt."""
+    times = [
+        at
+        for item in (run, *attempts)
+        for at in (*item.seen().values(), item.started_at, item.ended_at)
+        if at is not None
+    ]
+    return max(times, default=None)
+
+
 def run_end(run: RunItem, api_end: datetime | None) -> datetime | None:
     """When the run ended, as far as anyone said: the API, the stored end, or when its final state was first seen."""
     seen = run.seen()
