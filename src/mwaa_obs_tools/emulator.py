@@ -11,8 +11,9 @@ import logging
 import os
 import re
 import socket
+import threading
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,12 +115,32 @@ def free_port() -> int:
         return port
 
 
+def isolated_dynamodb(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+    """`app` serving DynamoDB's requests one at a time.
+
+    moto applies a TransactWriteItems without isolation: one that is cancelled puts back a copy of the whole table
+    taken when it began (moto/dynamodb/models/__init__.py, transact_write_items), undoing every write other requests
+    made meanwhile, such as a concurrent notifier's decision. DynamoDB isolates a transaction from the other writes
+    to its items ("Isolation levels for DynamoDB transactions", https://docs.aws.amazon.com/amazondynamodb/latest/
+    developerguide/transaction-apis.html#transaction-isolation).
+    """
+    lock = threading.Lock()
+
+    def isolated(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            return app(environ, start_response)
+        with lock:
+            return list(app(environ, start_response))
+
+    return isolated
+
+
 class _StrictMotoServer(ThreadedMotoServer):
     """moto server behind the middlewares that make it as strict as AWS: AWS's request rates
-    (mwaa_obs_tools.throttle)."""
+    (mwaa_obs_tools.throttle), DynamoDB's isolation of transactions (isolated_dynamodb)."""
 
     def _server_entry(self) -> None:
-        app = THROTTLE.wsgi(DomainDispatcherApplication(create_backend_app))
+        app = THROTTLE.wsgi(isolated_dynamodb(DomainDispatcherApplication(create_backend_app)))
         self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
         self._server_ready_event.set()
         self._server.serve_forever()

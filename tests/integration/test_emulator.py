@@ -1,8 +1,11 @@
 """The emulator as the tests and the local stack run it (mwaa_obs_tools.moto_patches): transactions keep
-DynamoDB's all-or-nothing semantics without moto's whole-table copy, and moto keeps no history of its objects."""
+DynamoDB's all-or-nothing semantics without moto's whole-table copy, and their isolation (emulator.isolated_dynamodb),
+and moto keeps no history of its objects."""
 
 from __future__ import annotations
 
+import sys
+import threading
 from typing import Any
 
 import pytest
@@ -99,3 +102,39 @@ def test_the_state_table_as_deployed_refuses_to_be_deleted_until_its_protection_
     # And its owner can, once the protection is off
     emulator.delete_state_table(dynamodb, "protected-state")
     assert "protected-state" not in dynamodb.list_tables()["TableNames"]
+
+
+def test_concurrent_transactions_on_one_item_are_isolated(table: Any, endpoint: str) -> None:
+    # Given threads switching as often as Python allows (moto server runs in this process), so that any window
+    # between a transaction's condition check and its write is found
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        wins = [_race_for(f"race-{trial}", endpoint) for trial in range(20)]
+    finally:
+        sys.setswitchinterval(previous)
+    # Then exactly one of eight concurrent transactions setting an item's alert if absent won each race, as
+    # DynamoDB's isolation of transactions guarantees
+    assert wins == [1] * 20
+
+
+def _race_for(pk: str, endpoint: str) -> int:
+    """How many of eight clients' concurrent transactions set `pk`'s alert if it had none."""
+    clients = [client("dynamodb", endpoint) for _ in range(8)]  # each its own, as concurrent notifiers have
+    start = threading.Barrier(len(clients))
+    wins: list[Any] = []
+
+    def race(own: Any) -> None:
+        start.wait()
+        try:
+            own.transact_write_items(TransactItems=[_set_alert(pk), _set_alert(pk + "-other")])
+            wins.append(own)
+        except own.exceptions.TransactionCanceledException:
+            return
+
+    racers = [threading.Thread(target=race, args=(own,)) for own in clients]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join()
+    return len(wins)
