@@ -112,7 +112,9 @@ def _dashboard_arns(backend: CloudWatchBackend, names: set[str]) -> list[str]:
 
 def _untagged_when_deleted(delete: Any, arns_of: Any) -> Any:
     @wraps(delete)
-    def deleted(backend: CloudWatchBackend, names: list[str]) -> Any:
+    def deleted(backend: CloudWatchBackend, names: list[str] | None = None, **named: list[str]) -> Any:
+        # moto's own callers may name the argument: its CloudFormation deletes a dashboard with dashboards=[name]
+        names = names if names is not None else next(iter(named.values()))
         arns = arns_of(backend, set(names))
         answer = delete(backend, names)
         for arn in arns:

@@ -119,8 +119,8 @@ def _ui(args: argparse.Namespace) -> int:
     region = boto3.session.Session().region_name or "us-east-1"
     site = Site(reader.runs, reader.workflows, region, args.stack_name, now=lambda: stack_now(args, api_url))
     server = UiServer(site, args.port).start()
-    print(f"runs grid, Gantt charts and failures: {server.url}  (Ctrl-C stops)", flush=True)
-    try:
+    try:  # from before the line that tells it is up: a Ctrl-C right after it is a stop too
+        print(f"runs grid, Gantt charts and failures: {server.url}  (Ctrl-C stops)", flush=True)
         threading.Event().wait()
     except KeyboardInterrupt:  # how it is meant to end: as `local up` does, not as a command interrupted
         pass
