@@ -115,7 +115,7 @@ def test_one_failure_is_one_page_and_its_recovery_one_message(day: tuple[list[Tr
     assert of(transitions, "mwaa-obs-workflows-failed", ONE_FAILURE) == [(None, ALARM), (ALARM, OK)]
     assert pages(transitions, ONE_FAILURE) == 0  # the alarm has no actions: the message is the page
     (failure, resolved) = messages(alerts, ONE_FAILURE)
-    assert "FAILED" in failure
+    assert " failed at " in failure
     assert "RESOLVED" in resolved
 
 
@@ -126,8 +126,8 @@ def test_a_dedicated_workflow_failing_pages_once_through_its_message(
     assert of(transitions, f"mwaa-obs-{DEDICATED}-failed")[-2:] == [(OK, ALARM), (ALARM, OK)]
     assert ALARM not in [new for _, new in of(transitions, f"mwaa-obs-{DEDICATED}-health")]
     assert pages(transitions, DEDICATED) == 0
-    assert [subject for subject in messages(alerts, DEDICATED) if "FAILED" in subject] == [
-        f"[mwaa-obs] FAILED {DEDICATED} run d1"
+    assert [subject for subject in messages(alerts, DEDICATED) if " failed at " in subject] == [
+        f"[mwaa-obs] {DEDICATED} failed at load: boom (run d1)"
     ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -160,6 +161,42 @@ def test_runs_show_in_text_lists_the_earlier_attempts(
     assert [row.split()[:3] for row in rows] == [["list_objects", "1", "UP_FOR_RETRY"]]
 
 
+def test_runs_list_names_each_failed_runs_failed_tasks_and_their_errors(
+    stack: localstack.LocalStack, service: Any, simulated: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the simulator's truth: each failed or timed-out run's tasks whose last attempt failed or timed out
+    expected = {}
+    for (name, run_id), run in truth_runs(service, simulated).items():
+        if run["status"] not in {"FAILED", "TIMEOUT"}:
+            continue
+        tasks = []
+        for page in service.get_paginator("list_task_instances").paginate(WorkflowArn=simulated[name], RunId=run_id):
+            for summary in page["TaskInstances"]:
+                if summary["Status"] in {"FAILED", "TIMEOUT"}:
+                    task = service.get_task_instance(
+                        WorkflowArn=simulated[name], RunId=run_id, TaskInstanceId=summary["TaskInstanceId"]
+                    )
+                    error = (task.get("ErrorMessage") or "").strip().splitlines()
+                    tasks.append((task["TaskId"], task["AttemptNumber"], error[0] if error else None))
+        expected[(name, run_id)] = sorted(tasks)
+    assert any(expected.values())
+    # Then `runs list --json` names them with the first line of each one's error, and no other run has any
+    listed = cli_json(capsys, "runs", "list", "--endpoint-url", stack.endpoint)
+    named = {
+        (row["workflow_name"], row["run_id"]): sorted(
+            (t["task_id"], t["attempt"], t["error"]) for t in row["failed_tasks"]
+        )
+        for row in listed
+        if row["failed_tasks"]
+    }
+    assert named == {key: tasks for key, tasks in expected.items() if tasks}
+    # And the text's ERROR column starts with the first failed task, not the run's generic error
+    assert cli.main(["runs", "list", "--workflow", "create_s3_objects", "--endpoint-url", stack.endpoint]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if " FAILED " in line]
+    assert rows
+    assert all("  create_object_2: " in row for row in rows), rows
+
+
 def test_the_metrics_reached_cloudwatch(stack: localstack.LocalStack, service: Any, simulated: dict[str, str]) -> None:
     failed = sum(1 for run in truth_runs(service, simulated).values() if run["status"] == "FAILED")
     cloudwatch = localstack.client(stack.endpoint, "cloudwatch")
@@ -201,8 +238,19 @@ def test_each_failed_or_timed_out_run_was_told_once_by_email_and_slack(
         if run["status"] in {"FAILED", "TIMEOUT"}
     }
     assert {status for _, _, status in failed} == {"FAILED", "TIMEOUT"}
-    subjects = sorted(message["Subject"] for message in stack.alerts())
-    assert subjects == sorted(f"[mwaa-obs] {status} {name} run {run_id}"[:100] for name, run_id, status in failed)
+    # Each failed run told by email once, its subject naming the task that broke it (or its state, if none did)
+    told = set()
+    alerts = stack.alerts()
+    for message in alerts:
+        named = re.fullmatch(r"\[mwaa-obs\] (\S+) (failed|timed out) at .+ \(run (\S+)\)", message["Subject"])
+        plain = re.fullmatch(r"\[mwaa-obs\] (FAILED|TIMEOUT) (\S+) run (\S+)", message["Subject"])
+        assert named or plain, message["Subject"]
+        if named:
+            told.add((named[1], named[3], {"failed": "FAILED", "timed out": "TIMEOUT"}[named[2]]))
+        elif plain:
+            told.add((plain[2], plain[3], plain[1]))
+    assert told == failed
+    assert len(alerts) == len(failed)
     assert stack.slack is not None
     slack_runs = sorted(
         next(block["text"]["text"] for block in payload["blocks"] if block["type"] == "section")

@@ -199,7 +199,9 @@ def test_a_failed_run_gets_one_message_per_channel_with_its_failed_tasks(pipelin
     assert [result.failed for result in results] == [0]
     (payload,) = pipeline.slack.delivered()
     text = as_text(payload)
-    assert "Run failed: sales_etl" in payload["blocks"][0]["text"]["text"]
+    assert (
+        payload["blocks"][0]["text"]["text"] == ":red_circle: sales_etl failed at load: AccessDenied on s3://raw/sales"
+    )
     assert "*load* · attempt 1 · FAILED · `S3CopyObjectOperator`" in text
     assert "AccessDenied on s3://raw/sales" in text
     assert "log-events/workflow_id$253Dsales_etl-Sa1e5Sa1e5$252Frun_id$253Drun-1$252Ftask_id$253Dload" in text
@@ -207,7 +209,7 @@ def test_a_failed_run_gets_one_message_per_channel_with_its_failed_tasks(pipelin
     assert "extract" not in text
     # And the topic received one message with a subject and filterable attributes
     (published,) = pipeline.inbox.messages()
-    assert published["Subject"] == "[mwaa-obs] FAILED sales_etl run run-1"
+    assert published["Subject"] == "[mwaa-obs] sales_etl failed at load: AccessDenied on s3://raw/sales (run run-1)"
     assert published["MessageAttributes"]["state"]["Value"] == "FAILED"
     assert published["MessageAttributes"]["workflow"]["Value"] == "sales_etl"
     assert "* load (attempt 1, FAILED, S3CopyObjectOperator)" in published["Message"]
@@ -216,6 +218,22 @@ def test_a_failed_run_gets_one_message_per_channel_with_its_failed_tasks(pipelin
     assert run is not None
     assert run.notified_email is not None
     assert run.notified_slack is not None
+
+
+def test_credentials_in_a_tasks_error_reach_no_channel(pipeline: Pipeline) -> None:
+    # Given a task that failed printing an access key, a password and a webhook URL in its error
+    secrets = ("AKIAIOSFODNN7EXAMPLE", "hunter2-pw", "T0000/B0000/leakedWebhookPath")
+    error = f"boto failed with {secrets[0]}; db password={secrets[1]}; hooks.slack.com/services/{secrets[2]}"
+    pipeline.ingest(failed_run("run-secret", T0, error=f"ValueError: {error}"))
+    # When its message is sent
+    pipeline.notify()
+    # Then neither Slack nor email carries them, and both say where they were
+    (payload,) = pipeline.slack.delivered()
+    (published,) = pipeline.inbox.messages()
+    for text in (as_text(payload), json.dumps(published)):
+        assert not [secret for secret in secrets if secret in text]
+        assert "AKIA****" in text
+        assert "password=****" in text
 
 
 def test_a_workflow_that_names_its_own_log_group_gets_links_into_it(pipeline: Pipeline) -> None:
@@ -274,15 +292,14 @@ def test_duplicated_shuffled_events_and_notices_yield_one_message_per_failed_run
     )
     pipeline.notify()
     # Then each failed run was told once on each channel
-    failures = [text for text in pipeline.slack_texts() if "Run failed" in text]
+    failures = [text for text in pipeline.slack_texts() if "ended in *FAILED*" in text]
     for run_id in ("s1", "s2", "f1"):
         assert sum(f"`{run_id}`" in text for text in failures) == 1, run_id
     assert len(failures) == 3
     subjects = [message["Subject"] for message in pipeline.inbox.messages()]
-    assert sorted(subject for subject in subjects if "FAILED" in subject) == [
-        "[mwaa-obs] FAILED finance_close run f1",
-        "[mwaa-obs] FAILED sales_etl run s1",
-        "[mwaa-obs] FAILED sales_etl run s2",
+    assert sorted(subject for subject in subjects if " failed at " in subject) == [
+        f"[mwaa-obs] {name} failed at load: AccessDenied on s3://raw/sales (run {run_id})"
+        for name, run_id in (("finance_close", "f1"), ("sales_etl", "s1"), ("sales_etl", "s2"))
     ]
     # And the sales failures, stored after their success had been (everything arrived before any notice came
     # due), were told as already recovered, with no resolved message after them; finance's is still open
@@ -512,7 +529,9 @@ def test_routes_pick_the_webhook_team_and_mention_and_subscribers_can_filter_by_
     assert "sales_etl" in by_path["/default"]
     assert "<!subteam^S42>" in by_path["/finance"]
     assert "subteam" not in by_path["/default"]
-    assert [message["Subject"] for message in finance_inbox.messages()] == ["[mwaa-obs] FAILED finance_close run f-1"]
+    assert [message["Subject"] for message in finance_inbox.messages()] == [
+        "[mwaa-obs] finance_close failed at load: AccessDenied on s3://raw/sales (run f-1)"
+    ]
     assert len(pipeline.inbox.messages()) == 2
     pipeline.sqs.delete_queue(QueueUrl=finance_inbox.url)
 
@@ -626,7 +645,7 @@ def test_failures_an_earlier_version_decided_are_not_named_again(
     pipeline.notify()
     # Then its message names it alone, and the success resolved the incident the old version had told
     texts = pipeline.slack_texts()
-    failures = [text for text in texts if "Run failed" in text]
+    failures = [text for text in texts if "ended in *FAILED*" in text]
     assert len(failures) == 1
     assert "after-upgrade" in failures[0]
     assert "before-upgrade" not in failures[0]

@@ -188,5 +188,5 @@ def test_every_failure_is_named_in_exactly_one_message_per_channel(
     emails = [message["Subject"] for message in world.inbox.messages() if name in message["Subject"]]
     for run_id in run_ids:
         assert sum(f"`{run_id}`" in text for text in posted) == 1, (run_id, posted)
-        assert emails.count(f"[mwaa-obs] FAILED {name} run {run_id}") == 1, (run_id, emails)
+        assert sum(subject.endswith(f"(run {run_id})") for subject in emails) == 1, (run_id, emails)
     assert len(posted) == len(emails) == failures

@@ -172,6 +172,12 @@ def test_the_failures_table_lists_every_failed_run_across_workflows(
         page.goto(f"{site}/")
         rows = page.query_selector_all("tr.failure")
         assert {(r.get_attribute("data-workflow"), r.get_attribute("data-run")) for r in rows} == failed
+        # each naming the task that broke it and the first line of its error, not the run's generic error
+        for row in rows:
+            cell = row.query_selector("td.failed-at")
+            assert cell.get_attribute("data-task") == "create_object_2"
+            assert cell.inner_text().startswith("create_object_2: ")
+            assert "Workflow execution failed" not in cell.inner_text()
         assert {o.get_attribute("value") for o in page.query_selector_all("#picker option")} == set(ran)
 
 

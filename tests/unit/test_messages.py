@@ -172,17 +172,55 @@ def test_each_failed_task_links_to_its_log_stream_with_the_console_encoding() ->
 
 
 def test_the_subject_is_short_ascii_and_single_line() -> None:
-    long = subject(an_alert(run_id="ü\n" * 200))
-    assert len(long) <= 100
-    assert long.isascii()
-    assert "\n" not in long
-    assert long.startswith("[mwaa-obs] FAILED sales run ")
+    task = replace(an_alert().failed_tasks[0], task_id="ü\n" * 100, error_message="é\n" * 500)
+    for alert in (an_alert(failed_tasks=(task,)), an_alert(run_id="ü\n" * 200, failed_tasks=())):
+        long = subject(alert)
+        assert len(long) <= 100
+        assert long.isascii()
+        assert "\n" not in long
+    assert subject(an_alert(run_id="r1", failed_tasks=())) == "[mwaa-obs] FAILED sales run r1"
     assert subject(an_alert(kind=AlertKind.RECOVERY)).startswith("[mwaa-obs] RESOLVED sales")
+
+
+def test_a_failure_is_headed_by_the_task_that_broke_the_run_first_and_its_error() -> None:
+    # Given a run whose load_sales task failed first and whose report task failed after it
+    first = an_alert().failed_tasks[0]
+    later = replace(first, task_id="report", error_message="ValueError: empty\nTraceback ...")
+    alert = an_alert(failed_tasks=(first, later))
+    # Then the subject, the Slack header and fallback, Amazon Q's title and the email name both, the first one first
+    headline = "sales failed at load_sales: AccessDenied: s3://bucket/key (and 1 more failed task)"
+    assert alert.headline == headline
+    assert (
+        subject(alert) == "[mwaa-obs] sales failed at load_sales: Access... (run scheduled__2026-11-24T00:00:00+00:00)"
+    )
+    assert (
+        subject(an_alert(run_id="r1"))
+        == "[mwaa-obs] sales failed at load_sales: AccessDenied: s3://bucket/key (run r1)"
+    )
+    payload = slack_message(alert)
+    assert payload["blocks"][0]["text"]["text"] == f":red_circle: {headline}"
+    assert payload["text"].startswith(headline)
+    chatbot = json.loads(json.loads(sns_message(alert))["https"])
+    assert chatbot["content"]["title"] == f":red_circle: {headline}"
+    assert email_text(alert).startswith(headline + "\n")
+    # And a timed-out task reads as such; a run with no failed task keeps the run's words
+    timed_out = replace(first, status="TIMEOUT", error_message=None)
+    assert an_alert(status="TIMEOUT", failed_tasks=(timed_out,)).headline == "sales timed out at load_sales"
+    assert an_alert(failed_tasks=()).headline == "Run failed: sales"
+
+
+def test_a_headline_of_hostile_text_pings_no_one_and_shows_no_secret() -> None:
+    task = replace(an_alert().failed_tasks[0], task_id="<!channel>", error_message="@here key AKIAIOSFODNN7EXAMPLE")
+    alert = an_alert(failed_tasks=(task,))
+    header = slack_message(alert)["blocks"][0]["text"]["text"]
+    assert "<" not in header
+    assert "@here" not in header
+    assert "AKIAIOSFODNN7EXAMPLE" not in subject(alert)
 
 
 def test_the_email_body_is_plain_text_with_everything_needed_to_act() -> None:
     body = email_text(an_alert(error_message="boom\x00\x1b[31m"))
-    assert "Run failed: sales" in body
+    assert body.startswith("sales failed at load_sales: AccessDenied")
     assert "Duration:  12m 30s" in body
     assert "* load_sales (attempt 2, FAILED, S3CopyObjectOperator)" in body
     assert "AccessDenied: s3://bucket/key" in body

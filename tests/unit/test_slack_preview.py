@@ -66,7 +66,7 @@ def test_every_block_of_a_failure_is_drawn() -> None:
     page = _shown(slack_preview.page(payload))
     shown = " ".join(page.text)
     for expected in (
-        "Run failed: sales",
+        "sales failed at load_sales: AccessDenied",
         "load_sales",
         "AccessDenied: s3://bucket/key",
         "Task log",

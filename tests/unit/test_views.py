@@ -128,11 +128,13 @@ def test_text_from_a_workflow_never_becomes_markup(text: str) -> None:
         attempt("r9", "t1", 1, TaskState.FAILED, 0, 1, 2, error=f"{text}\nsecond line"),
     ], error=text)  # fmt: skip
     failure = RunItem(pk=f"RUN#{WORKFLOW_ID}#r9", sk="RUN", status=RunState.FAILED, error_message=text)
+    hostile_task = attempt("r9", text, 1, TaskState.FAILED, 0, 1, 2, error=f"{text}\nsecond line")
     nav = WidgetNavigation("arn:aws:lambda:eu-west-1:123456789012:function:w")
     pages = [
         render_grid(text, grid([hostile]), nav, PLACE),
         render_gantt(gantt(hostile, now=at(5)), PLACE),
-        render_failures([failure], nav, PLACE),
+        render_failures([failure], {failure.pk: [hostile_task]}, nav, PLACE),
+        render_failures([failure], {}, nav, PLACE),
     ]
     for page in pages:
         tags = parsed(page)

@@ -40,8 +40,10 @@ from mwaa_obs.alerting import (
 )
 from mwaa_obs.channels import AlertTopic, DeliveryError, SlackWebhook, SlackWebhooks
 from mwaa_obs.enrich import Enricher
+from mwaa_obs.failures import failed_tasks, latest_attempts, task_name
 from mwaa_obs.ingest import NoticeSink
 from mwaa_obs.links import log_stream_url, task_log_group, task_log_stream
+from mwaa_obs.messages.masking import mask_secrets
 from mwaa_obs.messages.model import Alert, FailedTask, NamedRun
 from mwaa_obs.messages.slack import slack_message
 from mwaa_obs.metrics import (
@@ -56,7 +58,6 @@ from mwaa_obs.settings import Route, SettingsSource
 from mwaa_obs.sqs import PartialBatchResponse, process_partial_batch
 from mwaa_obs.states import (
     FAILED_RUN_STATES,
-    FAILED_TASK_STATES,
     TASK_CUT_SHORT_WORDS,
     TERMINAL_RANK,
     RunState,
@@ -332,15 +333,16 @@ class Notifier:
         named = []
         for other in others:
             _, attempts = self.runs.load(other.workflow_id, other.run_id)
-            failed = [attempt for attempt in _latest_attempts(attempts) if attempt.status in FAILED_TASK_STATES]
+            failed = failed_tasks(attempts)
+            error = (failed[0].error_message if failed else None) or other.error_message
             named.append(
                 NamedRun(
                     run_id=other.run_id,
                     status=other.status or "UNKNOWN",
                     ended_at=other.ended_at,
                     recovered=not other.named_open,
-                    failed_tasks=tuple(attempt.task_id or attempt.task_key for attempt in failed),
-                    error=(failed[0].error_message if failed else None) or other.error_message,
+                    failed_tasks=tuple(task_name(attempt) for attempt in failed),
+                    error=mask_secrets(error) if error else None,
                 )
             )
         return tuple(named)
@@ -409,16 +411,6 @@ def _named(history: dict[str, RunItem], plan: Plan, lead: str) -> dict[str, RunI
     return history
 
 
-def _latest_attempts(attempts: list[TaskAttemptItem]) -> list[TaskAttemptItem]:
-    """Each task's latest attempt, by when it ended."""
-    latest: dict[str, TaskAttemptItem] = {}
-    for attempt in attempts:
-        known = latest.get(attempt.task_key)
-        if known is None or attempt.attempt > known.attempt:
-            latest[attempt.task_key] = attempt
-    return sorted(latest.values(), key=lambda found: found.ended_at or datetime.max.replace(tzinfo=UTC))
-
-
 def notify_batch(
     event: Mapping[str, Any],
     notifier: Notifier,
@@ -464,10 +456,8 @@ def build_alert(
     log_group = log_group or task_log_group(run.workflow_id)
     arn = run.workflow_arn or ""
     region = arn.split(":")[3] if arn.count(":") >= 5 else "us-east-1"
-    latest = _latest_attempts(attempts)
-    failed = [
-        _failed_task(run, attempt, region, log_group) for attempt in latest if attempt.status in FAILED_TASK_STATES
-    ]
+    latest = latest_attempts(attempts)
+    failed = [_failed_task(run, attempt, region, log_group) for attempt in failed_tasks(attempts)]
     retry_task = _failed_task(run, item, region, log_group) if isinstance(item, TaskAttemptItem) else None
     return Alert(
         kind=decision.kind,
@@ -480,7 +470,7 @@ def build_alert(
         run_type=run.run_type,
         started_at=run.started_at,
         ended_at=run.ended_at,
-        error_message=run.error_message,
+        error_message=mask_secrets(run.error_message) if run.error_message else None,
         failed_tasks=tuple(failed),
         cut_short=tuple(
             (state, count)
@@ -503,13 +493,13 @@ def build_alert(
 
 
 def _failed_task(run: RunItem, attempt: TaskAttemptItem, region: str, log_group: str) -> FailedTask:
-    task_id = attempt.task_id or attempt.task_key
+    task_id = task_name(attempt)
     stream = attempt.log_stream or task_log_stream(run.workflow_id, run.run_id, task_id, attempt.attempt)
     return FailedTask(
         task_id=task_id,
         attempt=attempt.attempt,
         status=attempt.status or "UNKNOWN",
         operator=attempt.operator,
-        error_message=attempt.error_message,
+        error_message=mask_secrets(attempt.error_message) if attempt.error_message else None,
         log_url=log_stream_url(region, log_group, stream),
     )

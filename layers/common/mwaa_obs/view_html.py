@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Protocol
 
+from mwaa_obs.failures import error_line, failed_at, task_name
 from mwaa_obs.links import log_stream_url, runs_show_command, workflows_console_url
 from mwaa_obs.states import RunState, TaskState
-from mwaa_obs.store.schema import RunItem
-from mwaa_obs.text import first_line
+from mwaa_obs.store.schema import RunItem, TaskAttemptItem
 from mwaa_obs.times import human_duration, readable_time
 from mwaa_obs.views import Bar, Cell, Gantt, Grid, RunView
 
@@ -183,7 +183,7 @@ def _cell(task_id: str, run: RunView, cell: Cell | None, viewer: Viewer) -> str:
         + (f" ({human_duration(seconds)})" if seconds is not None else ""),
     ]
     if cell.error:
-        lines.append(first_line(cell.error, ERROR_CHARACTERS))
+        lines.append(error_line(cell.error, ERROR_CHARACTERS))
     count = f'<span class="n">{cell.attempts}</span>' if cell.attempts > 1 else ""
     content = f"{mark.symbol}{count}"
     if cell.log_stream:
@@ -229,7 +229,7 @@ def _bar(bar: Bar, begin: datetime, span: float, region: str, log_group: str) ->
         f"({human_duration((bar.ended_at - bar.started_at).total_seconds())})",
     ]
     if bar.error:
-        lines.append(first_line(bar.error, ERROR_CHARACTERS))
+        lines.append(error_line(bar.error, ERROR_CHARACTERS))
     symbol = mark.symbol
     if bar.log_stream:
         url = log_stream_url(region, log_group, bar.log_stream)
@@ -265,7 +265,7 @@ def render_gantt(chart: Gantt, viewer: Viewer) -> str:
         f'<h4 data-run="{_text(run.run_id)}" data-state="{_text(run.state)}">{_text(run.workflow_name)} run '
         f'{_text(run.run_id)}: <span style="color:{mark.colour}">{mark.symbol}</span> {_text(mark.word)}</h4>'
         f'<p class="muted">{_text(_when(chart.begin))} → {_text(_when(chart.end))}'
-        + (f" · {_text(first_line(run.error, ERROR_CHARACTERS))}" if run.error else "")
+        + (f" · {_text(error_line(run.error, ERROR_CHARACTERS))}" if run.error else "")
         + f" · <code>{_text(command)}</code> · ★ critical path</p>"
     )
     if chart.begin is None or chart.end is None or not chart.bars:
@@ -289,7 +289,11 @@ def render_gantt(chart: Gantt, viewer: Viewer) -> str:
     return page(head + f'<table class="gantt">{"".join(rows)}</table>' + legend, viewer)
 
 
-def render_failures(failures: Sequence[RunItem], nav: Navigation, viewer: Viewer) -> str:
+def render_failures(
+    failures: Sequence[RunItem], failed: Mapping[str, Sequence[TaskAttemptItem]], nav: Navigation, viewer: Viewer
+) -> str:
+    """The failed runs, each with the task that broke it first and the first line of its error (`failed`: by the
+    run's table key, the failed tasks the first to fail first), else the run's own error."""
     if not failures:
         return page("<p>No failed or timed-out run in this time range.</p>", viewer)
     rows = []
@@ -297,12 +301,23 @@ def render_failures(failures: Sequence[RunItem], nav: Navigation, viewer: Viewer
         mark = look(run.status or "")
         params = {"view": "gantt", "workflow": run.workflow_name, "runId": run.run_id}
         title = runs_show_command(run.run_id, run.workflow_name, viewer.stack_name)
+        tasks = failed.get(run.pk, ())
         rows.append(
             f'<tr class="failure" data-workflow="{_text(run.workflow_name)}" data-run="{_text(run.run_id)}">'
             f"<td>{_text(run.workflow_name)}</td><td>{nav.link(_text(run.run_id), params, title)}</td>"
             f'<td><span style="color:{mark.colour}">{mark.symbol}</span> {_text(mark.word)}</td>'
-            f"<td>{_text(_when(run.ended_at))}</td>"
-            f"<td>{_text(first_line(run.error_message or '', ERROR_CHARACTERS))}</td></tr>"
+            f"<td>{_text(_when(run.ended_at))}</td>{_failed_at(run, tasks)}</tr>"
         )
-    head = "<tr><th>workflow</th><th>run (Gantt)</th><th>outcome</th><th>ended</th><th>error</th></tr>"
+    head = "<tr><th>workflow</th><th>run (Gantt)</th><th>outcome</th><th>ended</th><th>failed at</th></tr>"
     return page(f'<table class="failures">{head}{"".join(rows)}</table>', viewer)
+
+
+def _failed_at(run: RunItem, tasks: Sequence[TaskAttemptItem]) -> str:
+    if not tasks:
+        return f'<td class="failed-at">{_text(error_line(run.error_message, ERROR_CHARACTERS))}</td>'
+    first = tasks[0]
+    beyond = f" (and {len(tasks) - 1} more)" if len(tasks) > 1 else ""
+    return (
+        f'<td class="failed-at" data-task="{_text(task_name(first))}">'
+        f"{_text(failed_at(task_name(first), first.error_message, ERROR_CHARACTERS) + beyond)}</td>"
+    )

@@ -2,7 +2,7 @@
 
 The reads are bounded and counted (`ViewReader.reads`): a grid is one Query for the workflow's ids, one for its
 runs in the time range and one per run for its task attempts (run in parallel); a Gantt is two or three; the
-failures table one per UTC day of the range (at most FAILURE_DAYS).
+failures table one per UTC day of the range (at most FAILURE_DAYS) and one per failed run shown (its failed tasks).
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mwaa_obs import WORKFLOW_PATTERN
+from mwaa_obs.failures import failed_tasks
 from mwaa_obs.states import FAILED_RUN_STATES
 from mwaa_obs.store.runs import Runs
-from mwaa_obs.store.schema import RunItem
+from mwaa_obs.store.schema import RunItem, TaskAttemptItem
 from mwaa_obs.store.workflows import Workflows
 from mwaa_obs.view_html import Navigation, Viewer, page, render_failures, render_gantt, render_grid
 from mwaa_obs.views import RunView, gantt, grid, run_view
@@ -140,10 +141,23 @@ class ViewReader:
         found = self._runs.recent_failures(days=days, now=end)
         return [run for run in found if run.ended_at is None or start <= run.ended_at <= end][:FAILURE_ROWS]
 
+    def failed_tasks(self, runs: list[RunItem]) -> dict[str, list[TaskAttemptItem]]:
+        """Each run's failed tasks, the first to fail first (mwaa_obs.failures), by the run's table key: one Query
+        of its partition each, run in parallel."""
+
+        def one(run: RunItem) -> tuple[str, list[TaskAttemptItem]]:
+            self._counted()
+            _, attempts = self._runs.load(run.workflow_id, run.run_id, consistent=False)
+            return run.pk, failed_tasks(attempts)
+
+        with ThreadPoolExecutor(max_workers=PARALLEL_READS) as pool:
+            return dict(pool.map(one, runs))
+
 
 def render(request: ViewRequest, reader: ViewReader, nav: Navigation, viewer: Viewer, now: datetime) -> str:
     if request.view == "failures":
-        return render_failures(reader.failures(request.start, request.end), nav, viewer)
+        failures = reader.failures(request.start, request.end)
+        return render_failures(failures, reader.failed_tasks(failures), nav, viewer)
     assert request.workflow is not None  # ViewRequest.of refuses a grid or Gantt without one
     ids = reader.workflow_ids(request.workflow)
     if not ids:

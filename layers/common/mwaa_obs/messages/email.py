@@ -29,12 +29,26 @@ EMAIL_ERROR_LIMIT: Final = 2000
 
 
 def subject(alert: Alert) -> str:
-    """SNS subject: ASCII, no line breaks, at most 100 characters."""
+    """SNS subject: ASCII, no line breaks, at most 100 characters. A failure that names its failed task says it
+    as the headline does, its run after it ("orders_etl failed at load: KeyError 'id' (run r1)"); any other message
+    by its tag, workflow and run."""
+    if alert.names_failed_task:
+        run = f" (run {alert.run_id})"
+        if len(run) > SUBJECT_LIMIT // 2:
+            run = ""  # a run id that long would leave no room for the failure: the body has it
+        text = _ascii(f"[mwaa-obs] {alert.headline}")
+        return _fit(text, SUBJECT_LIMIT - len(run)) + _ascii(run)
     tag = {AlertKind.RECOVERY: "RESOLVED", AlertKind.RETRY: "RETRY"}.get(alert.kind, alert.status)
     runs = f"{1 + len(alert.named)} runs" if alert.kind is AlertKind.SUMMARY else f"run {alert.run_id}"
-    text = f"[mwaa-obs] {tag} {alert.workflow_name} {runs}"
-    ascii_only = "".join(char if " " <= char <= "~" else "?" for char in text)
-    return truncate(ascii_only, SUBJECT_LIMIT).replace(TRUNCATION_MARK, "...")[:SUBJECT_LIMIT]
+    return _fit(_ascii(f"[mwaa-obs] {tag} {alert.workflow_name} {runs}"), SUBJECT_LIMIT)
+
+
+def _ascii(text: str) -> str:
+    return "".join(char if " " <= char <= "~" else "?" for char in text)
+
+
+def _fit(text: str, limit: int) -> str:
+    return truncate(text, limit).replace(TRUNCATION_MARK, "...")[:limit]
 
 
 def email_text(alert: Alert) -> str:

@@ -10,8 +10,9 @@ from typing import Final
 
 from mwaa_obs import DEFAULT_STACK_NAME
 from mwaa_obs.alerting import AlertKind
+from mwaa_obs.failures import failed_at
 from mwaa_obs.links import log_group_url, runs_show_command, task_log_group, workflows_console_url
-from mwaa_obs.states import RUN_OUTCOME_WORDS, TASK_CUT_SHORT_WORDS, RunState
+from mwaa_obs.states import FAILED_RUN_STATES, RUN_OUTCOME_WORDS, TASK_CUT_SHORT_WORDS, RunState
 from mwaa_obs.text import counted, first_line
 from mwaa_obs.times import human_duration, readable_time
 
@@ -80,6 +81,12 @@ class Alert:
         return human_duration((self.ended_at - self.started_at).total_seconds())
 
     @property
+    def names_failed_task(self) -> bool:
+        """A failure message whose headline names the task that broke the run first, and why ("orders_etl failed
+        at load: KeyError 'id'"), as the email subject and the Slack header do."""
+        return self.kind is AlertKind.FAILURE and self.status in FAILED_RUN_STATES and bool(self.failed_tasks)
+
+    @property
     def headline(self) -> str:
         if self.kind is AlertKind.RECOVERY:
             return f"Resolved: {self.workflow_name} is succeeding again"
@@ -89,6 +96,11 @@ class Alert:
         if self.kind is AlertKind.RETRY and self.retry_task is not None:
             return f"Retrying: {self.workflow_name} task {self.retry_task.task_id} (attempt {self.retry_task.attempt})"
         word = RUN_OUTCOME_WORDS.get(self.status, self.status)
+        if self.names_failed_task:
+            first = self.failed_tasks[0]
+            more = len(self.failed_tasks) - 1
+            beyond = f" (and {counted(more, 'more failed task')})" if more else ""
+            return f"{self.workflow_name} {word} at {failed_at(first.task_id, first.error_message)}{beyond}"
         return f"Run {word}: {self.workflow_name}"
 
     @property

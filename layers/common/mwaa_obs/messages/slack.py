@@ -22,7 +22,7 @@ from mwaa_obs.messages.model import (
     notes,
     recovered_note,
 )
-from mwaa_obs.messages.untrusted import escape_mrkdwn, fit_mrkdwn, inline_code, plain
+from mwaa_obs.messages.untrusted import escape_mrkdwn, fit_mrkdwn, inline_code, plain_inert
 from mwaa_obs.text import truncate
 from mwaa_obs.times import readable_time
 
@@ -54,7 +54,10 @@ def slack_message(alert: Alert) -> dict[str, Any]:
     name = escape_mrkdwn(alert.workflow_name)
     header = f"{EMOJI.get(alert.kind, '')} {alert.headline}".strip()
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": truncate(plain(header), HEADER_LIMIT), "emoji": True}}
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": truncate(plain_inert(header), HEADER_LIMIT), "emoji": True},
+        }
     ]
     lead_text = lead(alert, name)
     mention = f"{alert.mention} " if alert.mention and alert.kind is AlertKind.FAILURE else ""

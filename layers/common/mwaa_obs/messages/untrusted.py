@@ -25,6 +25,14 @@ def plain(text: str) -> str:
     return _UNPRINTABLE.sub("?", text)
 
 
+def plain_inert(text: str) -> str:
+    """Untrusted text for a Slack plain_text object (the header, a button): Slack parses no markup there, yet it is
+    shown where a mention would be read as one, so angle brackets become look-alikes (‹ ›) and broadcast words are
+    broken as in mrkdwn."""
+    inert = plain(text).replace("<", "\u2039").replace(">", "\u203a")
+    return _BROADCAST.sub(lambda match: "@\u200b" + match.group(1), inert)
+
+
 def escape_mrkdwn(text: str) -> str:
     """Untrusted text made inert in Slack mrkdwn: entities for & < >, broadcast words broken with a zero-width space."""
     escaped = plain(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
