@@ -150,8 +150,8 @@ def test_metrics_and_alarm_contributors_name_each_workflow_by_its_place(
 def test_the_failure_message_names_the_place_and_links_its_region(
     stack: localstack.LocalStack, ran: dict[str, Any]
 ) -> None:
-    messages = [m for m in stack.alerts() if "FAILED" in m["Subject"]]
-    assert {m["Subject"].split()[2] for m in messages} == {OTHER_LABEL}
+    messages = [m for m in stack.alerts() if " failed at " in m["Subject"]]
+    assert {m["Subject"].split()[1] for m in messages} == {OTHER_LABEL}
     text = messages[0]["Message"]
     assert f"region={OTHER.region}" in text
     assert f"/aws/mwaa-serverless/{ran['arns'][OTHER_LABEL].rsplit('/', 1)[1]}/".replace("/", "$252F") in text
