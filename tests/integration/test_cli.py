@@ -54,7 +54,7 @@ def test_an_invalid_definition_is_refused_before_anything_is_sent(
     tmp_path: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
     broken = tmp_path / "broken.yaml"  # type: ignore[operator]
-    broken.write_text("wf:\n  tasks:\n    t: {operator: airflow.operators.bash.BashOperator}\n")
+    broken.write_text("wf:\n  tasks:\n    t: {operator: my_operators.CopyOperator}\n")
     assert cli.main(["simulate", str(broken), "--simulator-url", "http://localhost:1"]) == 2
     assert "broken.yaml: task 't': unknown operator" in capsys.readouterr().err
 

@@ -58,7 +58,15 @@ def test_tasks_may_also_be_a_list() -> None:
             "exactly one",
         ),
         ("wf:\n  tasks: {}\n", "non-empty"),
-        ("wf:\n  tasks:\n    t: {operator: airflow.operators.bash.BashOperator}\n", "unknown operator"),
+        (
+            "wf:\n  tasks:\n    t: {operator: airflow.operators.bash.BashOperator}\n",
+            "BashOperator requires bash_command",
+        ),
+        (
+            "wf:\n  tasks:\n    t: {operator: airflow.providers.standard.operators.python.PythonOperator}\n",
+            "PythonOperator requires python_callable, as module_name.function_name",
+        ),
+        ("wf:\n  tasks:\n    t: {operator: my_operators.CopyOperator}\n", "unknown operator"),
         ("wf:\n  tasks:\n    t: {operator: airflow.providers.amazon.aws.operators.s3.rm_rf}\n", "unknown operator"),
         (f"wf:\n  tasks:\n    t: {{operator: {OPERATOR}, dependencies: [ghost]}}\n", "unknown task 'ghost'"),
         (

@@ -71,9 +71,9 @@ def service(engine: Engine) -> Iterator[Any]:
 
 def create(service: Any, name: str) -> str:
     location = {"Bucket": "definitions", "ObjectKey": f"{name}.yaml"}
-    arn: str = service.create_workflow(Name=name, DefinitionS3Location=location, RoleArn="arn:aws:iam::1:role/r")[
-        "WorkflowArn"
-    ]
+    arn: str = service.create_workflow(
+        Name=name, DefinitionS3Location=location, RoleArn="arn:aws:iam::123456789012:role/r"
+    )["WorkflowArn"]
     return arn
 
 
@@ -167,7 +167,7 @@ def test_stopping_a_run(service: Any, engine: Engine) -> None:
     arn = create(service, "create_s3_objects")
     run_id = service.start_workflow_run(WorkflowArn=arn)["RunId"]
     engine.advance(engine.now + timedelta(seconds=45))
-    assert service.stop_workflow_run(WorkflowArn=arn, RunId=run_id)["Status"] == "STOPPED"
+    assert service.stop_workflow_run(WorkflowArn=arn, RunId=run_id)["Status"] == "STOPPING"
     engine.advance_until_idle(engine.now + timedelta(hours=1))
     assert service.get_workflow_run(WorkflowArn=arn, RunId=run_id)["RunDetail"]["RunState"] == "STOPPED"
 
@@ -202,7 +202,7 @@ def test_lists_paginate(service: Any, engine: Engine) -> None:
 def test_errors_are_the_services_error_shapes(service: Any) -> None:
     with pytest.raises(service.exceptions.ResourceNotFoundException):
         service.get_workflow(WorkflowArn="arn:aws:airflow-serverless:us-east-1:123456789012:workflow/nope-AAAAAAAAAA")
-    with pytest.raises(service.exceptions.ValidationException, match=r"missing\.yaml: definition file not found"):
+    with pytest.raises(service.exceptions.ValidationException, match=r"missing\.yaml: the object cannot be read"):
         create(service, "missing")
     create(service, "simple_s3_test")
     with pytest.raises(service.exceptions.ConflictException):
@@ -219,14 +219,13 @@ def test_tags_round_trip(service: Any) -> None:
 def test_update_versions_list_and_delete(service: Any) -> None:
     arn = create(service, "simple_s3_test")
     location = {"Bucket": "definitions", "ObjectKey": "simple_s3_test.yaml"}
-    assert (
-        service.update_workflow(WorkflowArn=arn, DefinitionS3Location=location, RoleArn="arn:aws:iam::1:role/r")[
-            "WorkflowVersion"
-        ]
-        == "2"
-    )
+    first = service.get_workflow(WorkflowArn=arn)["WorkflowVersion"]
+    role = "arn:aws:iam::123456789012:role/r"
+    second = service.update_workflow(WorkflowArn=arn, DefinitionS3Location=location, RoleArn=role)["WorkflowVersion"]
+    assert re.fullmatch(r"[a-z0-9]{32}", second)
+    assert second != first
     versions = service.list_workflow_versions(WorkflowArn=arn)["WorkflowVersions"]
-    assert [(v["WorkflowVersion"], v["IsLatestVersion"]) for v in versions] == [("1", False), ("2", True)]
+    assert [(v["WorkflowVersion"], v["IsLatestVersion"]) for v in versions] == [(first, False), (second, True)]
     assert [w["Name"] for w in service.list_workflows()["Workflows"]] == ["simple_s3_test"]
     service.delete_workflow(WorkflowArn=arn)
     assert service.list_workflows()["Workflows"] == []

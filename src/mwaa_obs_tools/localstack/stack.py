@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import botocore.exceptions
 import botocore.session
 
 from mwaa_obs import telemetry
@@ -51,12 +52,10 @@ class LocalStack:
         self._alert_inbox = AlertInbox(endpoint)
         self._s3 = client(endpoint, "s3")
         self.sink = EmulatorSink(endpoint)
-        self.engine = Engine(self.sink, self._read_definition, start=start or datetime.now(UTC))
+        self.engine = Engine(self.sink, self._read_object, start=start or datetime.now(UTC))
         self.other_sinks = [EmulatorSink(endpoint, OTHER)] if accounts > 1 else []  # one other account for now
         self.other_engines = [
-            Engine(
-                sink, self._read_definition, start=self.engine.now, region=OTHER.region, account=OTHER.account, seed=2
-            )
+            Engine(sink, self._read_object, start=self.engine.now, region=OTHER.region, account=OTHER.account, seed=2)
             for sink in self.other_sinks
         ]
         telemetry.clock = lambda: self.engine.now  # workaround 7
@@ -156,13 +155,15 @@ class LocalStack:
         """Every message published to the alert topic so far (SNS envelopes: Subject, Message, MessageAttributes)."""
         return self._alert_inbox.messages()
 
-    def _read_definition(self, location: dict[str, Any]) -> str:
+    def _read_object(self, location: dict[str, Any]) -> bytes:
+        """An S3 object the simulated service reads (a definition, a code package); a KeyError when it cannot."""
+        version = {"VersionId": location["VersionId"]} if location.get("VersionId") else {}
         try:
-            body = self._s3.get_object(Bucket=location["Bucket"], Key=location["ObjectKey"])["Body"].read()
-        except self._s3.exceptions.NoSuchKey:
-            raise KeyError(location["ObjectKey"]) from None
-        text: str = body.decode("utf-8")
-        return text
+            response = self._s3.get_object(Bucket=location["Bucket"], Key=location["ObjectKey"], **version)
+        except botocore.exceptions.ClientError as error:  # no such bucket, key or version; access denied
+            raise KeyError(location["ObjectKey"]) from error
+        body: bytes = response["Body"].read()
+        return body
 
 
 @contextmanager

@@ -20,9 +20,9 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from mwaa_obs_tools.simulator import admin
+from mwaa_obs_tools.simulator import admin, requests
 from mwaa_obs_tools.simulator.engine import Engine
-from mwaa_obs_tools.simulator.errors import ServiceError
+from mwaa_obs_tools.simulator.errors import ServiceError, throttled
 from mwaa_obs_tools.simulator.operations import OPERATIONS
 
 TARGET_PREFIX = "AmazonMWAAServerless."
@@ -119,27 +119,29 @@ def _handler_for(engines: Engines, traffic: admin.Traffic) -> type[BaseHTTPReque
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length)
             try:
-                body = json.loads(self.rfile.read(length) or b"{}")
                 if self.path.startswith(admin.PREFIX):
-                    self._send(200, admin.answer(engines.all, traffic, self.path, body))
+                    self._send(200, admin.answer(engines.all, traffic, self.path, requests.parse(raw)))
                     return
-                target = self.headers.get("X-Amz-Target", "")
-                name = target.removeprefix(TARGET_PREFIX)
-                operation = OPERATIONS.get(name)
-                if operation is None:
-                    raise ServiceError("UnknownOperationException", f"unknown operation {target!r}")
+                name = self.headers.get("X-Amz-Target", "").removeprefix(TARGET_PREFIX)
+                body = requests.parse(raw)
+                requests.admit(name, body)
                 if not traffic.admit(name):
-                    raise ServiceError("ThrottlingException", "Rate exceeded")
-                self._send(200, operation(engines.for_request(self.headers.get("Authorization", "")), body))
+                    raise throttled(name)
+                self._send(200, OPERATIONS[name](engines.for_request(self.headers.get("Authorization", "")), body))
             except ServiceError as error:
-                self._send(error.status, {"__type": error.code, "message": str(error)})
-            except (KeyError, ValueError, TypeError) as error:
-                self._send(400, {"__type": "ValidationException", "message": f"invalid request: {error}"})
+                retry_after = error.members.get("RetryAfterSeconds")
+                self._send(error.status, error.body(), {"Retry-After": str(retry_after)} if retry_after else {})
+            except Exception as error:  # a fault of the simulator is the service's 500, never a dropped connection
+                failure = ServiceError("InternalServerException", f"{type(error).__name__}: {error}")
+                self._send(failure.status, failure.body())
 
-        def _send(self, status: int, payload: dict[str, Any]) -> None:
+        def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
             data = json.dumps(payload).encode()
             self.send_response(status)
+            for header, value in (headers or {}).items():
+                self.send_header(header, value)
             self.send_header("Content-Type", "application/x-amz-json-1.0")
             self.send_header("Content-Length", str(len(data)))
             self.send_header("x-amzn-RequestId", str(time.monotonic_ns()))

@@ -22,20 +22,9 @@ from typing import Any
 import botocore.session
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
-SERVICE_NAME = "mwaa-serverless"
+from mwaa_obs_tools.simulator.errors import ERROR_STATUS
 
-# The HTTP status of each error, from the service's Smithy model (its @httpError traits; botocore's JSON drops
-# them): aws/aws-sdk-js-v3, clients/client-mwaa-serverless/src/schemas/schemas_0.ts.
-ERROR_STATUS = {
-    "ValidationException": 400,
-    "AccessDeniedException": 403,
-    "ResourceNotFoundException": 404,
-    "ConflictException": 409,
-    "ServiceQuotaExceededException": 402,
-    "ThrottlingException": 429,
-    "InternalServerException": 500,
-    "OperationTimeoutException": 504,
-}
+SERVICE_NAME = "mwaa-serverless"
 
 # Where the model contradicts AWS's own published examples, the examples win (docs/LOCAL_STACK.md):
 # - GetTaskInstance's LogStream is typed IdString (no '=' or '/'), yet the launch post shows

@@ -24,10 +24,10 @@ class _Nowhere:
 
 @contextmanager
 def serve(objects: dict[str, bytes], bucket: str) -> Iterator[tuple[str, Callable[[float], None]]]:
-    def read(location: dict[str, Any]) -> str:
+    def read(location: dict[str, Any]) -> bytes:
         if location["Bucket"] != bucket:
-            raise RuntimeError("NoSuchBucket")
-        return objects[location["ObjectKey"]].decode()
+            raise KeyError(location["Bucket"])
+        return objects[location["ObjectKey"]]
 
     engine = Engine(_Nowhere(), read, start=START)
     server = ApiServer(engine).start()

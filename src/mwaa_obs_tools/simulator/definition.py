@@ -12,20 +12,29 @@
           operator: airflow.providers.amazon.aws.operators.s3.S3CreateObjectOperator
           dependencies: [list_objects]
 
-`tasks` may also be a list of mappings with a `task_id`. Only Amazon-provider operators and EmptyOperator are
-accepted. Parameters the service ignores (dagrun_timeout, catchup, ...) are accepted and listed in `ignored`.
+`tasks` may also be a list of mappings with a `task_id`. Operators: the Amazon provider's, EmptyOperator,
+PythonOperator and BashOperator (their code from the workflow's code package), and operator classes the code
+package provides (user guide, "Running custom code": https://docs.aws.amazon.com/mwaa/latest/
+mwaa-serverless-userguide/custom-code-operators.html). Parameters the service ignores (dagrun_timeout, catchup, ...)
+are accepted and listed in `ignored`. Dates and durations may be written as AWS's dag-converter writes them
+(definition_values.py). Sensors take `mode: reschedule`, and operators `deferrable: true`.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from mwaa_obs.cron import Cron, CronError
+from mwaa_obs_tools.simulator import definition_values
+from mwaa_obs_tools.simulator.definition_values import ValueProblem
+
+if TYPE_CHECKING:
+    from mwaa_obs_tools.simulator.code_package import CodePackage
 
 _AMAZON_OPERATOR = re.compile(
     r"^airflow\.providers\.amazon\.aws\.(operators|sensors|transfers)\.[a-z0-9_]+\.[A-Z][A-Za-z0-9]*(Operator|Sensor)$"
@@ -35,6 +44,22 @@ _AMAZON_OPERATOR = re.compile(
 EMPTY_OPERATORS = frozenset(
     {"airflow.operators.empty.EmptyOperator", "airflow.providers.standard.operators.empty.EmptyOperator"}
 )
+# PythonOperator and BashOperator at their Airflow 3 and Airflow 2 paths, each with the parameter it requires (user
+# guide, "Running custom code").
+PYTHON_OPERATORS = frozenset(
+    {"airflow.providers.standard.operators.python.PythonOperator", "airflow.operators.python.PythonOperator"}
+)
+BASH_OPERATORS = frozenset(
+    {"airflow.providers.standard.operators.bash.BashOperator", "airflow.operators.bash.BashOperator"}
+)
+AMAZON, EMPTY, PYTHON, BASH, CUSTOM = "amazon", "empty", "python", "bash", "custom"  # TaskDefinition.kind
+_CALLABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+_CLASS_PATH = _CALLABLE
+
+# Sensors (BaseSensorOperator): poke mode holds a worker slot, reschedule mode frees it between pokes
+# (UP_FOR_RESCHEDULE); poke_interval and timeout default as in Airflow (60 s, 7 days).
+SENSOR_MODES = ("poke", "reschedule")
+DEFAULT_POKE_INTERVAL, DEFAULT_SENSOR_TIMEOUT = 60.0, 7 * 24 * 3600.0
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _RESERVED_TOP_LEVEL = {"default"}
 
@@ -98,10 +123,20 @@ class TaskDefinition:
     execution_timeout: float
     trigger_rule: str = "all_success"
     templates: tuple[str, ...] = ()  # the Jinja templates among its parameters, rendered when the task runs
+    kind: str = AMAZON
+    reference: str | None = None  # a PythonOperator's python_callable, a BashOperator's bash_command
+    mode: str = "poke"  # a sensor's
+    deferrable: bool = False
+    poke_interval: float = DEFAULT_POKE_INTERVAL
+    sensor_timeout: float = DEFAULT_SENSOR_TIMEOUT
 
     @property
     def operator_name(self) -> str:
         return self.operator.rsplit(".", 1)[1]
+
+    @property
+    def is_sensor(self) -> bool:
+        return self.operator_name.endswith("Sensor")
 
 
 @dataclass(frozen=True)
@@ -118,9 +153,12 @@ class WorkflowDefinition:
         return next(task for task in self.tasks if task.task_id == task_id)
 
 
-def parse_definition(text: str, source: str, now: datetime | None = None) -> WorkflowDefinition:
+def parse_definition(
+    text: str, source: str, now: datetime | None = None, code: CodePackage | None = None
+) -> WorkflowDefinition:
     """Parse and validate one workflow; `source` (a file name or S3 key) prefixes every error. With `now`, a
-    start_date must lie after it, as the service requires of a definition it is given."""
+    start_date must lie after it, as the service requires of a definition it is given; `code`: the workflow's code
+    package, which may provide operator classes."""
     try:
         document = yaml.safe_load(text)
     except yaml.MarkedYAMLError as error:
@@ -160,7 +198,7 @@ def parse_definition(text: str, source: str, now: datetime | None = None) -> Wor
     if start_date is not None and end_date is not None and end_date < start_date:
         raise DefinitionError(f"{source}: end_date must be after or equal to start_date")
     specs = _task_specs(source, body.get("tasks"))
-    tasks = [_task(source, task_id, spec, defaults) for task_id, spec in specs]
+    tasks = [_task(source, task_id, spec, defaults, code) for task_id, spec in specs]
     ignored = sorted(IGNORED_DAG_PARAMS & body.keys()) + sorted(
         {key for _, spec in specs for key in IGNORED_TASK_PARAMS & spec.keys()}
         | (IGNORED_TASK_PARAMS & defaults.keys())
@@ -177,20 +215,11 @@ def parse_definition(text: str, source: str, now: datetime | None = None) -> Wor
 
 
 def _date(source: str, field: str, body: dict[str, Any]) -> datetime | None:
-    """A DAG-level date as YAML gives it (a date, a timestamp or an ISO string), in UTC."""
-    value = body.get(field)
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            raise DefinitionError(f"{source}: {field} {value!r} is not a date (YYYY-MM-DD)") from None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    raise DefinitionError(f"{source}: {field} {value!r} is not a date (YYYY-MM-DD)")
+    """A DAG-level date in UTC (definition_values.when)."""
+    try:
+        return definition_values.when(body.get(field))
+    except ValueProblem as problem:
+        raise DefinitionError(f"{source}: {field} {problem}") from None
 
 
 def _task_specs(source: str, tasks: Any) -> list[tuple[str, dict[str, Any]]]:
@@ -206,23 +235,24 @@ def _task_specs(source: str, tasks: Any) -> list[tuple[str, dict[str, Any]]]:
     return items
 
 
-def _task(source: str, task_id: str, spec: dict[str, Any], defaults: dict[str, Any]) -> TaskDefinition:
-    operator = spec.get("operator")
-    if not isinstance(operator, str) or not (_AMAZON_OPERATOR.match(operator) or operator in EMPTY_OPERATORS):
-        raise DefinitionError(
-            f"{source}: task {task_id!r}: unknown operator {operator!r}; MWAA Serverless runs Amazon provider "
-            "operators (airflow.providers.amazon.aws.operators.<module>.<Name>Operator) and EmptyOperator"
-        )
+def _task(
+    source: str, task_id: str, spec: dict[str, Any], defaults: dict[str, Any], code: CodePackage | None
+) -> TaskDefinition:
+    kind, reference = _operator(source, task_id, spec, code)
     dependencies = spec.get("dependencies", [])
     if not isinstance(dependencies, list) or not all(isinstance(item, str) for item in dependencies):
         raise DefinitionError(f"{source}: task {task_id!r}: dependencies must be a list of task names")
     retries = spec.get("retries", defaults.get("retries", DEFAULT_RETRIES))
     if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
         raise DefinitionError(f"{source}: task {task_id!r}: retries must be a whole number from 0 to {MAX_RETRIES}")
-    retry_delay = _seconds(source, "retry_delay", spec.get("retry_delay", defaults.get("retry_delay")))
-    execution_timeout = _seconds(
-        source, "execution_timeout", spec.get("execution_timeout", defaults.get("execution_timeout"))
-    )
+
+    def seconds(field: str) -> float | None:
+        try:
+            return definition_values.seconds(spec.get(field, defaults.get(field)))
+        except ValueProblem as problem:
+            raise DefinitionError(f"{source}: task {task_id!r}: {field} {problem}") from None
+
+    retry_delay, execution_timeout = seconds("retry_delay"), seconds("execution_timeout")
     for field, value, limit in (
         ("retry_delay", retry_delay, MAX_RETRY_DELAY),
         ("execution_timeout", execution_timeout, MAX_EXECUTION_TIMEOUT),
@@ -234,24 +264,56 @@ def _task(source: str, task_id: str, spec: dict[str, Any], defaults: dict[str, A
         raise DefinitionError(
             f"{source}: task {task_id!r}: trigger_rule {trigger_rule!r} is not one of {', '.join(TRIGGER_RULES)}"
         )
+    mode = spec.get("mode", defaults.get("mode", "poke"))
+    if mode not in SENSOR_MODES:
+        raise DefinitionError(f"{source}: task {task_id!r}: mode must be poke or reschedule")
     return TaskDefinition(
         task_id=task_id,
-        operator=operator,
+        operator=spec["operator"],
         trigger_rule=trigger_rule,
         templates=tuple(text for text in _strings(spec) if "{{" in text),
         dependencies=tuple(dependencies),
         retries=retries,
         retry_delay=DEFAULT_RETRY_DELAY if retry_delay is None else retry_delay,
         execution_timeout=DEFAULT_EXECUTION_TIMEOUT if execution_timeout is None else execution_timeout,
+        kind=kind,
+        reference=reference,
+        mode=mode,
+        deferrable=spec.get("deferrable", defaults.get("deferrable")) is True,
+        poke_interval=seconds("poke_interval") or DEFAULT_POKE_INTERVAL,
+        sensor_timeout=seconds("timeout") or DEFAULT_SENSOR_TIMEOUT,
     )
 
 
-def _seconds(source: str, field: str, value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise DefinitionError(f"{source}: {field} must be a number of seconds")
-    return float(value)
+def _operator(source: str, task_id: str, spec: dict[str, Any], code: CodePackage | None) -> tuple[str, str | None]:
+    """The task's kind, and what a PythonOperator or BashOperator runs."""
+    operator = spec.get("operator")
+    where = f"{source}: task {task_id!r}"
+    if isinstance(operator, str) and _AMAZON_OPERATOR.match(operator):
+        return AMAZON, None
+    if operator in EMPTY_OPERATORS:
+        return EMPTY, None
+    if operator in PYTHON_OPERATORS:
+        python_callable = spec.get("python_callable")
+        if not isinstance(python_callable, str) or not _CALLABLE.match(python_callable):
+            raise DefinitionError(
+                f"{where}: PythonOperator requires python_callable, as module_name.function_name from the "
+                "workflow's code package"
+            )
+        return PYTHON, python_callable
+    if operator in BASH_OPERATORS:
+        bash_command = spec.get("bash_command")
+        if not isinstance(bash_command, str) or not bash_command.strip():
+            raise DefinitionError(f"{where}: BashOperator requires bash_command")
+        return BASH, bash_command
+    provided = isinstance(operator, str) and _CLASS_PATH.match(operator) and code is not None
+    if provided and code is not None and code.module_path(str(operator).rpartition(".")[0]) is not None:
+        return CUSTOM, None
+    raise DefinitionError(
+        f"{where}: unknown operator {operator!r}; MWAA Serverless runs Amazon provider operators "
+        "(airflow.providers.amazon.aws.operators.<module>.<Name>Operator), EmptyOperator, PythonOperator, "
+        "BashOperator, and operators whose module the workflow's code package holds"
+    )
 
 
 def _in_dependency_order(source: str, tasks: list[TaskDefinition]) -> tuple[TaskDefinition, ...]:

@@ -1,7 +1,10 @@
-"""What the simulated service publishes: an EventBridge event for every state change of a run or a task attempt.
+"""What the simulated service publishes: an EventBridge event for every state change of a run or a task attempt
+that has a detail-type (the 15 of https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-airflow-serverless.html).
 
 A state change and its event are one step (`Publisher.run_state`, `Publisher.task_state`), so that nothing changes
-unannounced. Events wait until `flush`, then go to the sink in batches of PutEvents' size.
+unannounced. The states the API reports but no detail-type announces change silently, as on the service: a run's
+STOPPING; a task's CANCELLED, REMOVED, DEFERRED, UP_FOR_RESCHEDULE, RESTARTING (and the simulator's SKIPPED).
+Events wait until `flush`, then go to the sink in batches of PutEvents' size.
 """
 
 from __future__ import annotations
@@ -56,13 +59,15 @@ class Publisher:
             self._sink.publish(batch)
 
     def run_state(self, run: Run, state: str) -> None:
-        """Move the run to `state` (an ended run stays as it ended) and announce it."""
+        """Move the run to `state` (an ended run stays as it ended) and announce it, if a detail-type does."""
         if run.state in TERMINAL_RUN:
             return
         run.state, run.modified_at = state, self._clock.now
+        if state not in RUN_DETAIL_TYPE:
+            return
         detail: dict[str, Any] = {
             "workflowArn": run.workflow.arn,
-            "workflowVersion": run.version,
+            "workflowVersion": run.version_id,
             "runId": run.run_id,
             "runType": run.run_type,
             "status": state,
@@ -72,12 +77,17 @@ class Publisher:
             detail["errorMessage"] = run.error_message
         self._emit(f"MWAA Serverless Workflow Run {RUN_DETAIL_TYPE[state]}", detail, run.workflow.arn)
 
-    def task_state(self, run: Run, instance: TaskInstance, state: str) -> None:
-        """Move the task instance's attempt to `state` and announce it."""
+    def task_state(self, run: Run, instance: TaskInstance, state: str, *, ended: bool = False) -> None:
+        """Move the task instance's attempt to `state` (`ended`: it ends now) and announce it, if a detail-type
+        does."""
         instance.status, instance.modified_at = state, self._clock.now
+        if ended:
+            instance.ended_at = self._clock.now
+        if state not in TASK_DETAIL_TYPE:
+            return
         detail: dict[str, Any] = {
             "workflowArn": run.workflow.arn,
-            "workflowVersion": run.version,
+            "workflowVersion": run.version_id,
             "runId": run.run_id,
             "taskId": instance.task.task_id,
             "taskInstanceId": instance.task_instance_id,

@@ -18,6 +18,7 @@ class Faults:
     time_out: set[str] = field(default_factory=set)  # every attempt times out
     failure_rate: dict[str, float] = field(default_factory=dict)  # chance that an attempt fails
     durations: dict[str, float] = field(default_factory=dict)  # mean seconds per task (jitter +-30 %)
+    restart: dict[str, int] = field(default_factory=dict)  # the first N attempts lose their worker (RESTARTING)
     misses_schedule: bool = False  # its cron fires start no run (a scheduler outage)
 
     @classmethod
@@ -29,4 +30,5 @@ class Faults:
             time_out=set(body.get("time_out", [])),
             failure_rate={k: float(v) for k, v in body.get("failure_rate", {}).items()},
             durations={k: float(v) for k, v in body.get("durations", {}).items()},
+            restart={k: int(v) for k, v in body.get("restart", {}).items()},
         )

@@ -1,38 +1,21 @@
 """The service's 15 operations: each takes the engine of the request's account and region and the request's JSON
-body, and answers with the operation's output shape (shapes.py) or raises ServiceError."""
+body (already admitted against the model: requests.py), and answers with the operation's output shape (shapes.py)
+or raises ServiceError.
+
+ListWorkflowVersions, ListWorkflowRuns and ListTaskInstances list no ResourceNotFoundException in the model: for a
+workflow or run the service does not have they answer an empty list (ASSUMED).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from mwaa_obs_tools.simulator import shapes
+from mwaa_obs_tools.simulator import requests, shapes
 from mwaa_obs_tools.simulator.engine import Engine
-from mwaa_obs_tools.simulator.errors import ServiceError
-from mwaa_obs_tools.simulator.model import Run, TaskInstance, Workflow
-
-MAX_RESULTS = 100
+from mwaa_obs_tools.simulator.errors import invalid
 
 Operation = Callable[[Engine, dict[str, Any]], dict[str, Any]]
-
-
-def _page(items: list[Any], body: dict[str, Any]) -> tuple[list[Any], str | None]:
-    size = min(int(body.get("MaxResults") or MAX_RESULTS), MAX_RESULTS)
-    token = body.get("NextToken")
-    start = int(token) if token and str(token).isdigit() else 0
-    end = start + size
-    return items[start:end], (str(end) if end < len(items) else None)
-
-
-def _workflow(engine: Engine, body: dict[str, Any]) -> Workflow:
-    return engine.workflow(body["WorkflowArn"])
-
-
-def _instance(run: Run, task_instance_id: str) -> TaskInstance:
-    for instance in run.tasks.values():
-        if instance.task_instance_id == task_instance_id:
-            return instance
-    raise ServiceError("ResourceNotFoundException", f"Task instance {task_instance_id} not found")
 
 
 def create_workflow(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
@@ -40,7 +23,9 @@ def create_workflow(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def get_workflow(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
-    return shapes.workflow_detail(_workflow(engine, body))
+    with engine.lock:
+        workflow = engine.workflow(body["WorkflowArn"])
+        return shapes.workflow_detail(workflow, engine.version_of(workflow, body.get("WorkflowVersion")))
 
 
 def update_workflow(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
@@ -48,23 +33,30 @@ def update_workflow(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def delete_workflow(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
-    return shapes.workflow_deleted(engine.delete_workflow(body["WorkflowArn"]))
+    return shapes.workflow_deleted(*engine.delete_workflow(body["WorkflowArn"], body.get("WorkflowVersion")))
 
 
 def list_workflows(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
     with engine.lock:
         summaries = [shapes.workflow_summary(w) for w in engine.workflows.values()]
-    page, token = _page(summaries, body)
+    page, token = requests.page(summaries, body, "ListWorkflows")
     return shapes.clean({"Workflows": page, "NextToken": token})
 
 
 def list_workflow_versions(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
-    page, token = _page(shapes.workflow_versions(_workflow(engine, body)), body)
+    arn = body["WorkflowArn"]
+    with engine.lock:
+        workflow = engine.workflows.get(arn)
+        versions = shapes.workflow_versions(workflow) if workflow else []
+    page, token = requests.page(versions, body, f"ListWorkflowVersions {arn}")
     return shapes.clean({"WorkflowVersions": page, "NextToken": token})
 
 
 def start_workflow_run(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
-    return shapes.run_started(engine.start_run(body["WorkflowArn"], body.get("OverrideParameters")))
+    run = engine.start_run(
+        body["WorkflowArn"], body.get("OverrideParameters"), version=body.get("WorkflowVersion"), request=body
+    )
+    return shapes.run_started(run)
 
 
 def stop_workflow_run(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
@@ -77,35 +69,46 @@ def get_workflow_run(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_workflow_runs(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
+    """Newest first; WorkflowVersion filters ("If not specified, runs for all versions")."""
+    arn, version = body["WorkflowArn"], body.get("WorkflowVersion")
     with engine.lock:
-        arn = _workflow(engine, body).arn
-        runs = sorted((r for (a, _), r in engine.runs.items() if a == arn), key=lambda r: r.created_at, reverse=True)
+        runs = [r for (a, _), r in engine.runs.items() if a == arn and version in {None, r.version_id}]
+        runs.sort(key=lambda r: r.created_at, reverse=True)
         summaries = [shapes.run_summary(run) for run in runs]
-    page, token = _page(summaries, body)
+    page, token = requests.page(summaries, body, f"ListWorkflowRuns {arn} {version}")
     return shapes.clean({"WorkflowRuns": page, "NextToken": token})
 
 
 def list_task_instances(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
+    arn, run_id = body["WorkflowArn"], body["RunId"]
     with engine.lock:
-        run = engine.run(body["WorkflowArn"], body["RunId"])
-        items = [shapes.task_instance(run, instance, full=False) for instance in run.tasks.values()]
-    page, token = _page(items, body)
+        run = engine.runs.get((arn, run_id))
+        items = [shapes.task_instance(run, i, full=False) for i in run.tasks.values()] if run else []
+    page, token = requests.page(items, body, f"ListTaskInstances {arn} {run_id}")
     return shapes.clean({"TaskInstances": page, "NextToken": token})
 
 
 def get_task_instance(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
     with engine.lock:
         run = engine.run(body["WorkflowArn"], body["RunId"])
-        return shapes.task_instance(run, _instance(run, body["TaskInstanceId"]), full=True)
+        return shapes.task_instance(run, engine.task_instance(run, body["TaskInstanceId"]), full=True)
 
 
 def list_tags_for_resource(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
-    return {"Tags": dict(engine.workflow(body["ResourceArn"]).tags)}
+    with engine.lock:
+        return {"Tags": dict(engine.workflow(body["ResourceArn"]).tags)}
 
 
 def tag_resource(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
     with engine.lock:
-        engine.workflow(body["ResourceArn"]).tags.update(body["Tags"])
+        tags = engine.workflow(body["ResourceArn"]).tags
+        merged = tags | body["Tags"]
+        if len(merged) > MAX_TAGS:  # the Tags map of any resource holds at most 50 (the model's Tags shape)
+            raise invalid(
+                f"A resource has at most {MAX_TAGS} tags: this would make {len(merged)}",
+                [("Tags", f"Member must have at most {MAX_TAGS} entries")],
+            )
+        tags.update(body["Tags"])
     return {}
 
 
@@ -116,6 +119,8 @@ def untag_resource(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
             tags.pop(key, None)
     return {}
 
+
+MAX_TAGS = 50
 
 OPERATIONS: dict[str, Operation] = {
     "CreateWorkflow": create_workflow,

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from mwaa_obs.cron import Cron
-from mwaa_obs_tools.simulator.model import Workflow
+from mwaa_obs_tools.simulator.model import READY, Workflow
+from mwaa_obs_tools.simulator.requests import SCHEDULED
 
 Action = Callable[[], None]
 
@@ -50,8 +51,10 @@ class Clock:
 
 
 class CronScheduler:
-    """Fires the runs of workflows with a schedule (TriggerMode SCHEDULED) at their cron times, within the
-    definition's start_date and end_date, unless injected faults make the scheduler miss them."""
+    """Fires the runs of workflows with a schedule (TriggerMode scheduled) at their cron times, within the
+    definition's start_date and end_date, unless injected faults make the scheduler miss them. Only the latest
+    version is scheduled: an update or a delete disarms what was armed before it ("disables scheduling on all
+    previous versions to ensure only one version is actively scheduled at a time", UpdateWorkflow)."""
 
     def __init__(
         self, clock: Clock, is_current: Callable[[Workflow], bool], start_run: Callable[[Workflow], None]
@@ -63,8 +66,9 @@ class CronScheduler:
     def arm(self, workflow: Workflow) -> None:
         """Plan the workflow's next fire after now."""
         schedule = workflow.definition.schedule
-        if not schedule or workflow.trigger_mode != "SCHEDULED":
+        if not schedule or workflow.trigger_mode != SCHEDULED or workflow.status != READY:
             return
+        generation = workflow.schedule_generation
         now = self._clock.now
         start, end = workflow.definition.start_date, workflow.definition.end_date
         fire = Cron.parse(schedule).next_after(max(now, start - timedelta(seconds=1)) if start else now)
@@ -72,7 +76,7 @@ class CronScheduler:
             return
 
         def fire_run() -> None:
-            if self._is_current(workflow):
+            if self._is_current(workflow) and workflow.schedule_generation == generation:
                 if not workflow.faults.misses_schedule:
                     self._start_run(workflow)
                 self.arm(workflow)
