@@ -652,7 +652,7 @@ OPERATOR = "airflow.providers.amazon.aws.operators.s3.S3ListOperator"
 @pytest.mark.parametrize(
     ("body", "reason"),
     [  # each refusal is a documented rule of the service (see docs/LOCAL_STACK.md)
-        ("tasks:\n    t: {operator: airflow.operators.bash.BashOperator}", "unknown operator"),
+        ("tasks:\n    t: {operator: my_operators.CopyOperator}", "unknown operator"),
         (f"tasks:\n    t: {{operator: {OPERATOR}, retries: 4}}", "retries must be a whole number from 0 to 3"),
         (f"tasks:\n    t: {{operator: {OPERATOR}, retry_delay: 600}}", "retry_delay must be at most 300 seconds"),
         (f"tasks:\n    t: {{operator: {OPERATOR}, execution_timeout: 7200}}", "at most 3600 seconds"),
