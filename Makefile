@@ -7,6 +7,14 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := $(VENV)/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 export CHECKOV := $(abspath $(CHECKOV_VENV))/bin/checkov
+# Real clients of the MWAA Serverless API, each in its own venv, for tests/integration/test_real_clients.py: the AWS
+# CLI v1 (PyPI awscli), and Apache Airflow 3 with its Amazon provider on Python 3.12 (what MWAA Serverless runs).
+AWSCLI_VENV := $(VENV)/awscli
+AWSCLI_STAMP := $(AWSCLI_VENV)/.installed
+export MWAA_OBS_AWS_CLI := $(abspath $(AWSCLI_VENV))/bin/aws
+AIRFLOW_VENV := $(VENV)/airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
+export MWAA_OBS_AIRFLOW_PYTHON := $(abspath $(AIRFLOW_VENV))/bin/python
 # .venv/bin first: it holds the python3.13 that `sam build` needs for the python3.13 runtime.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 # Offline tools (sam validate, cfn-lint, moto) need a region and some credentials, never real ones.
@@ -14,7 +22,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # No telemetry calls from sam: this pipeline runs offline.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: venv checkov chromium checkov-lock demo screenshots test lint validate unit integration tests hooks bench build deploy dashboards clean
+.PHONY: venv checkov awscli airflow chromium checkov-lock awscli-lock airflow-lock demo screenshots test lint validate unit integration tests hooks bench build deploy dashboards clean
 
 $(STAMP): pyproject.toml requirements-dev.lock
 	@interpreter=$$(scripts/find-python.sh 3.13) && "$$interpreter" -m venv $(VENV)
@@ -30,6 +38,20 @@ $(CHECKOV_STAMP): requirements-checkov.lock | $(STAMP)
 
 checkov: $(CHECKOV_STAMP)
 
+$(AWSCLI_STAMP): requirements-awscli.lock | $(STAMP)
+	@interpreter=$$(scripts/find-python.sh 3.13) && "$$interpreter" -m venv $(AWSCLI_VENV)
+	$(AWSCLI_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -r requirements-awscli.lock
+	@touch $@
+
+awscli: $(AWSCLI_STAMP)
+
+$(AIRFLOW_STAMP): requirements-airflow.lock | $(STAMP)
+	@interpreter=$$(scripts/find-python.sh 3.12) && "$$interpreter" -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -r requirements-airflow.lock
+	@touch $@
+
+airflow: $(AIRFLOW_STAMP)
+
 # Debian's chromium for the browser test (and the demo's screenshots, if it can be had): scripts/ensure-chromium.sh.
 chromium:
 	@scripts/ensure-chromium.sh
@@ -40,6 +62,19 @@ checkov-lock:
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check checkov
 	{ head -n 1 requirements-checkov.lock; $(CHECKOV_VENV)/bin/pip freeze; } > requirements-checkov.lock.new
 	mv requirements-checkov.lock.new requirements-checkov.lock
+
+# Re-pin the AWS CLI v1, and Airflow with its Amazon provider, at their newest releases.
+awscli-lock:
+	rm -rf $(AWSCLI_VENV) && "$$(scripts/find-python.sh 3.13)" -m venv $(AWSCLI_VENV)
+	$(AWSCLI_VENV)/bin/pip install --quiet --disable-pip-version-check awscli
+	{ head -n 1 requirements-awscli.lock; $(AWSCLI_VENV)/bin/pip freeze; } > requirements-awscli.lock.new
+	mv requirements-awscli.lock.new requirements-awscli.lock
+
+airflow-lock:
+	rm -rf $(AIRFLOW_VENV) && "$$(scripts/find-python.sh 3.12)" -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/pip install --quiet --disable-pip-version-check apache-airflow 'apache-airflow-providers-amazon>=9.29'
+	{ head -n 1 requirements-airflow.lock; $(AIRFLOW_VENV)/bin/pip freeze; } > requirements-airflow.lock.new
+	mv requirements-airflow.lock.new requirements-airflow.lock
 
 demo: venv
 	@scripts/ensure-chromium.sh --optional
@@ -66,10 +101,10 @@ unit: venv checkov
 	pytest tests/unit tests/simulator
 
 # Against moto server and the local stack (a few minutes).
-integration: venv chromium
+integration: venv chromium awscli airflow
 	pytest tests/integration
 
-tests: venv checkov chromium
+tests: venv checkov chromium awscli airflow
 	pytest
 
 # Run ruff, mypy and the template checks before each commit (pre-commit is fetched into the venv on demand).
