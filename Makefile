@@ -39,15 +39,15 @@ $(CHECKOV_STAMP): requirements-checkov.lock | $(STAMP)
 checkov: $(CHECKOV_STAMP)
 
 $(AWSCLI_STAMP): requirements-awscli.lock | $(STAMP)
-	@interpreter=$$(scripts/find-python.sh 3.13) && "$$interpreter" -m venv $(AWSCLI_VENV)
-	$(AWSCLI_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -r requirements-awscli.lock
+	@interpreter=$$(scripts/find-python.sh 3.13) && "$$interpreter" -m venv --without-pip $(AWSCLI_VENV)
+	$(VENV)/bin/uv pip install --quiet --python $(AWSCLI_VENV)/bin/python --no-deps -r requirements-awscli.lock
 	@touch $@
 
 awscli: $(AWSCLI_STAMP)
 
 $(AIRFLOW_STAMP): requirements-airflow.lock | $(STAMP)
-	@interpreter=$$(scripts/find-python.sh 3.12) && "$$interpreter" -m venv $(AIRFLOW_VENV)
-	$(AIRFLOW_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -r requirements-airflow.lock
+	@interpreter=$$(scripts/find-python.sh 3.12) && "$$interpreter" -m venv --without-pip $(AIRFLOW_VENV)
+	$(VENV)/bin/uv pip install --quiet --python $(AIRFLOW_VENV)/bin/python --no-deps -r requirements-airflow.lock
 	@touch $@
 
 airflow: $(AIRFLOW_STAMP)
