@@ -84,6 +84,20 @@ def iso(at: datetime | None) -> str | None:
     return at.strftime("%Y-%m-%dT%H:%M:%SZ") if at else None
 
 
+def failures_told(alerts: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """(workflow, run, state) of each failure email, whether its subject names the task that broke the run
+    ("[mwaa-obs] etl failed at load: ... (run r1)") or only the run's state ("[mwaa-obs] FAILED etl run r1")."""
+    told = []
+    for message in alerts:
+        named = re.fullmatch(r"\[mwaa-obs\] (\S+) (failed|timed out) at .+ \(run (\S+)\)", message["Subject"])
+        plain = re.fullmatch(r"\[mwaa-obs\] (FAILED|TIMEOUT) (\S+) run (\S+)", message["Subject"])
+        if named:
+            told.append((named[1], named[3], {"failed": "FAILED", "timed out": "TIMEOUT"}[named[2]]))
+        elif plain:
+            told.append((plain[2], plain[3], plain[1]))
+    return told
+
+
 def truth_runs(service: Any, arns: dict[str, str]) -> dict[tuple[str, str], dict[str, Any]]:
     runs = {}
     for name, arn in arns.items():
@@ -239,17 +253,10 @@ def test_each_failed_or_timed_out_run_was_told_once_by_email_and_slack(
     }
     assert {status for _, _, status in failed} == {"FAILED", "TIMEOUT"}
     # Each failed run told by email once, its subject naming the task that broke it (or its state, if none did)
-    told = set()
     alerts = stack.alerts()
-    for message in alerts:
-        named = re.fullmatch(r"\[mwaa-obs\] (\S+) (failed|timed out) at .+ \(run (\S+)\)", message["Subject"])
-        plain = re.fullmatch(r"\[mwaa-obs\] (FAILED|TIMEOUT) (\S+) run (\S+)", message["Subject"])
-        assert named or plain, message["Subject"]
-        if named:
-            told.add((named[1], named[3], {"failed": "FAILED", "timed out": "TIMEOUT"}[named[2]]))
-        elif plain:
-            told.add((plain[2], plain[3], plain[1]))
-    assert told == failed
+    told = failures_told(alerts)
+    assert len(told) == len(alerts), [message["Subject"] for message in alerts]
+    assert set(told) == failed
     assert len(alerts) == len(failed)
     assert stack.slack is not None
     slack_runs = sorted(

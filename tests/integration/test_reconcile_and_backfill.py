@@ -20,7 +20,7 @@ from mwaa_obs.store.transitions import Transitions
 from mwaa_obs_tools import backfill, emulator, localstack
 from mwaa_obs_tools.sample_events import HOME
 from mwaa_obs_tools.simulator.faults import Faults
-from tests.integration.test_end_to_end import create_example_workflows, truth_runs
+from tests.integration.test_end_to_end import create_example_workflows, failures_told, truth_runs
 
 LOSS_RATE = 0.10
 
@@ -110,14 +110,12 @@ def test_the_alerts_the_lost_events_owed_were_sent_once(
     stack: localstack.LocalStack, lost: dict[str, Any], service: Any
 ) -> None:
     failed = sorted(
-        f"[mwaa-obs] {run['status']} {name} run {run_id}"[:100]
+        (name, run_id, run["status"])
         for (name, run_id), run in truth_runs(service, lost["arns"]).items()
         if run["status"] in {"FAILED", "TIMEOUT"}
     )
     assert failed
-    assert (
-        sorted(m["Subject"] for m in stack.alerts() if "FAILED" in m["Subject"] or "TIMEOUT" in m["Subject"]) == failed
-    )
+    assert sorted(failures_told(stack.alerts())) == failed
 
 
 def test_backfill_into_an_empty_table_rebuilds_the_same_history_and_is_idempotent(
