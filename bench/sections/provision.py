@@ -113,13 +113,16 @@ def _workflow_items(dynamodb: Any, count: int, prefix: str) -> list[dict[str, An
     items = []
     for number in range(count):
         workflow_id = f"{prefix}_{number:05d}-ABCDEFGHIJ"
-        item = WorkflowItem(
-            pk=workflow_key(workflow_id), sk="WORKFLOW", gsi1pk=WORKFLOWS_PARTITION, gsi1sk=workflow_id,
-            workflow_arn=f"arn:aws:airflow-serverless:us-east-1:123456789012:workflow/{workflow_id}",
-            first_seen_at=START,
-        ).serialize()  # fmt: skip
-        dynamodb.put_item(TableName=FUNCTIONS.table_name, Item=item)
-        items.append(item)
+        items.append(
+            WorkflowItem(
+                pk=workflow_key(workflow_id), sk="WORKFLOW", gsi1pk=WORKFLOWS_PARTITION, gsi1sk=workflow_id,
+                workflow_arn=f"arn:aws:airflow-serverless:us-east-1:123456789012:workflow/{workflow_id}",
+                first_seen_at=START,
+            ).serialize()
+        )  # fmt: skip
+    for start in range(0, count, 25):  # BatchWriteItem takes 25 items
+        batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+        dynamodb.batch_write_item(RequestItems={FUNCTIONS.table_name: batch})
     return items
 
 
