@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from mwaa_obs.states import RunState
+from mwaa_obs_tools.cli import run_actions
 from mwaa_obs_tools.cli.common import CliError, positive, print_json, print_table, stack_options, table_reader
 
 if TYPE_CHECKING:
@@ -16,7 +17,9 @@ PARALLEL_READS = 8  # failed runs whose tasks are read at once
 
 
 def register(commands: Commands) -> None:
-    runs = commands.add_parser("runs", help="query stored runs").add_subparsers(required=True, metavar="ACTION")
+    runs = commands.add_parser("runs", help="stored runs: list, show, re-run, stop").add_subparsers(
+        required=True, metavar="ACTION"
+    )
     listing = runs.add_parser("list", help="recent runs, newest first")
     listing.add_argument("--workflow", help="workflow name")
     listing.add_argument("--status", type=_run_state, help=f"run state: {', '.join(RunState)}")
@@ -35,6 +38,7 @@ def register(commands: Commands) -> None:
         stack_options(parser)
     listing.set_defaults(command=_runs_list)
     show.set_defaults(command=_runs_show)
+    run_actions.register(runs)
 
 
 def _run_state(text: str) -> str:
@@ -141,19 +145,24 @@ def _error_cell(row: dict[str, Any]) -> str:
     return failed_at(tasks[0]["task_id"], tasks[0]["error"]) + beyond
 
 
-def _runs_show(args: argparse.Namespace) -> int:
-    reader = table_reader(args)
+def find_run(reader: Reader, run_id: str, workflow: str | None) -> tuple[Any, list[Any]]:
+    """The stored run (None if only its tasks are stored) and its task attempts; refused when no workflow has it, or
+    several do and `workflow` does not say which."""
     found = []
-    for workflow_id in _workflow_ids(reader, args.workflow):
-        run, attempts = reader.runs.load(workflow_id, args.run_id)
+    for workflow_id in _workflow_ids(reader, workflow):
+        run, attempts = reader.runs.load(workflow_id, run_id)
         if run is not None or attempts:
-            found.append((workflow_id, run, attempts))
+            found.append((run, attempts))
     if not found:
-        raise CliError(f"no run {args.run_id} found")
+        raise CliError(f"no run {run_id} found")
     if len(found) > 1:
-        names = sorted({_workflow_name(run, attempts) for _, run, attempts in found})
-        raise CliError(f"run id {args.run_id} exists in several workflows ({', '.join(names)}): add --workflow NAME")
-    _, run, attempts = found[0]
+        names = sorted({_workflow_name(run, attempts) for run, attempts in found})
+        raise CliError(f"run id {run_id} exists in several workflows ({', '.join(names)}): add --workflow NAME")
+    return found[0]
+
+
+def _runs_show(args: argparse.Namespace) -> int:
+    run, attempts = find_run(table_reader(args), args.run_id, args.workflow)
     shown = _show_json(run, attempts, args.run_id)
     if args.json:
         print_json(shown)
