@@ -248,3 +248,49 @@ def test_a_run_the_api_no_longer_has_was_stopped_by_a_deletion_and_leaves_no_att
         PARALLEL, "CANCELLED"
     )
     assert (workflow_id, run_id) not in unverified(stack)
+
+
+@pytest.mark.parametrize("run_end_lost", [False, True], ids=["run-end-stored", "run-end-lost"])
+def test_a_deleted_workflows_run_keeps_its_times_and_leaves_no_attempt_open_whichever_of_its_events_arrived(
+    stack: localstack.LocalStack, service: Any, run_end_lost: bool
+) -> None:
+    # Given a run of a workflow deleted mid-run (the simulator stops it, then forgets it with its workflow), whose
+    # Started event and its tasks' Cancelled events were lost, and its Stopped event too or not
+    name = f"fan_out_deleted_{int(run_end_lost)}"
+    arn = create_fan_out(stack, service, name)
+    workflow_id = arn.rsplit("/", 1)[1]
+    stack.engine.set_faults(name, Faults(time_out=set(PARALLEL)))
+    lost = {"Workflow Run Started", "Task Cancelled"} | ({"Workflow Run Stopped"} if run_end_lost else set())
+    stack.sink.on_the_way = lambda entry: (
+        None if arn in entry["Resources"] and entry["DetailType"].removeprefix("MWAA Serverless ") in lost else entry
+    )
+    try:
+        run_id = service.start_workflow_run(WorkflowArn=arn)["RunId"]
+        advance(stack, 10)
+        service.delete_workflow(WorkflowArn=arn)
+        advance(stack, 5)
+    finally:
+        stack.sink.on_the_way = lambda entry: entry
+    assert (arn, run_id) not in stack.engine.runs
+    run, attempts = stack.runs.load(workflow_id, run_id)
+    assert run is not None
+    assert run.status == ("RUNNING" if run_end_lost else "STOPPED")
+    assert run.seen_starting is None
+    assert {attempt.status for attempt in attempts if attempt.task_id in PARALLEL} == {"RUNNING"}
+    first, last = min(run.seen().values()), last_seen(run, attempts)
+    # When the reconciler checks it (before: a run stored ended kept its attempts open for ever, and one not stored
+    # ended was started at the time of the pass, after its own end)
+    advance(stack, 90)
+    # Then it is stopped (at its stored end, else the last time it was seen), started when it was first seen, and
+    # no attempt is left open: each is closed at the run's end
+    run, attempts = stack.runs.load(workflow_id, run_id)
+    assert run is not None
+    assert run.status == "STOPPED"
+    assert run.seen_starting == first
+    if run_end_lost:
+        assert run.ended_at == last
+    assert {attempt.task_id: attempt.status for attempt in attempts} == {"begin": "SUCCESS"} | dict.fromkeys(
+        PARALLEL, "CANCELLED"
+    )
+    assert all(attempt.ended_at == run.ended_at for attempt in attempts if attempt.task_id in PARALLEL)
+    assert (workflow_id, run_id) not in unverified(stack)

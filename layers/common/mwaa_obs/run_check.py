@@ -96,21 +96,27 @@ class RunCheck:
     def _forgotten(self, run: RunItem, attempts: list[TaskAttemptItem], step: Pass) -> None:
         """A run the API no longer has. The one way the API documents for a run to go is a deletion: DeleteWorkflow
         (of the workflow, or of the run's version) "including stopping any running executions ... and cleaning up
-        execution history". A run not stored as ended is stored STOPPED, its open attempts CANCELLED, at the last
-        time anything of it was seen (no later time is known to have seen it running)."""
+        execution history". A run not stored as ended is stored STOPPED at the last time anything of it was seen (no
+        later time is known to have seen it running); its open attempts are CANCELLED at the run's end, and its
+        missed Started event is given the first time it was seen."""
         last = last_seen(run, attempts)
-        if (run.status_rank or 0) < TERMINAL_RANK and last is not None:
+        if last is not None:
+            final = (run.status_rank or 0) >= TERMINAL_RANK
+            ended = (run.ended_at if final else None) or last
+            if any(is_open(attempt.status) for attempt in attempts):
+                self._close_open_attempts(run, ended, step)
             answer = RunAnswer(
                 run.run_id,
-                RunState.STOPPED,
+                run.status if final else RunState.STOPPED,
                 run_type=run.run_type,
                 workflow_version=run.workflow_version,
-                ended_at=last,
+                created_at=min(run.seen().values(), default=None),
+                started_at=run.started_at,
+                ended_at=ended,
             )
-            self._close_open_attempts(run, last, step)
-            self._ingest_run_events(str(run.workflow_arn), run, answer, step, current=True)
+            self._ingest_run_events(str(run.workflow_arn), run, answer, step, current=not final)
         logger.warning(
-            "run gone from the API (its workflow or version deleted): stored as stopped, no longer checked",
+            "run gone from the API (its workflow or version deleted): stored as ended, no longer checked",
             extra={"workflow": run.workflow_name, "run_id": run.run_id, "stored": run.status},
         )
         self._transitions.mark_verified(run.workflow_id, run.run_id)
