@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -11,7 +12,7 @@ from mwaa_obs.aws import LazyClient, client, dynamodb_client, once_client
 from mwaa_obs.channels import AlertTopic, SlackWebhooks
 from mwaa_obs.config import NotifyConfig
 from mwaa_obs.enrich import Enricher
-from mwaa_obs.mwaa_api import everywhere_api
+from mwaa_obs.mwaa_api import MwaaApi, ReaderClients, api_client
 from mwaa_obs.notices import NoticeQueue
 from mwaa_obs.notify import Notifier, notify_batch
 from mwaa_obs.settings import SettingsSource
@@ -20,11 +21,14 @@ from mwaa_obs.store.alerts import Alerts
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.transitions import Transitions
 from mwaa_obs.store.workflows import Workflows
+from mwaa_obs.task_logs import TaskLogReader, logs_clients
 from mwaa_obs.telemetry import MetricSink, emits_metrics
 
 config = NotifyConfig.from_env()
 logger = Logger(service=SERVICE)
 dynamodb = dynamodb_client()
+# Other places' API and task logs, through the reader role there (STS's client made at the first call away from home)
+readers = ReaderClients(config.home, config.reader_role, LazyClient("sts"), time.time)
 notifier = Notifier(
     runs=Runs(dynamodb, config.table_name),
     alerts=Alerts(dynamodb, config.table_name),
@@ -36,12 +40,13 @@ notifier = Notifier(
     stack_name=config.stack_name,
     enricher=(
         Enricher(
-            everywhere_api(config.home, config.reader_role),
+            MwaaApi(api_client(), readers),
             Transitions(dynamodb, config.table_name, config.history_ttl, home=config.home),
         )
         if config.enrich
         else None
     ),
+    task_logs=TaskLogReader(logs_clients(config.home, readers)),
 )
 
 

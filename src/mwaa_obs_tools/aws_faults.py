@@ -1,11 +1,13 @@
 """Faults the emulator cannot produce, injected under a botocore client: a request that reaches AWS (moto) and is
-applied, and whose answer is lost on the way back, or a request refused with a 500 before it is applied.
+applied, and whose answer is lost on the way back, or a request refused with a 500 before it is applied; or a
+request refused with an error of the service's own (`refusals`: a log group's customer managed key disabled).
 
 Injected at `before-send`, below botocore's retries, so that the client retries as it would against AWS.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -74,3 +76,25 @@ def faults(client: Any, operation: str, choose: Callable[[bytes], Fault | None])
     finally:
         client.meta.events.unregister(event, inject)
         session.close()
+
+
+@contextmanager
+def refusals(client: Any, operation: str, code: str, message: str, status: int = 400) -> Iterator[list[bytes]]:
+    """While open, every `operation` request of a JSON-protocol `client` is refused, unapplied, with the error `code`
+    and `message` as the service words them (`__type`, `message`); yields the refused requests' bodies."""
+    refused: list[bytes] = []
+    service = client.meta.service_model.endpoint_prefix
+
+    def refuse(request: AWSPreparedRequest, **_: Any) -> AWSResponse:
+        refused.append(request.body if isinstance(request.body, bytes) else str(request.body or "").encode())
+        headers = HTTPHeaders()
+        headers["Content-Type"] = "application/x-amz-json-1.1"
+        body = json.dumps({"__type": code, "message": message}).encode()
+        return AWSResponse(request.url, status, headers, _Body(body))
+
+    event = f"before-send.{service}.{operation}"
+    client.meta.events.register(event, refuse)
+    try:
+        yield refused
+    finally:
+        client.meta.events.unregister(event, refuse)

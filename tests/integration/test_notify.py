@@ -12,12 +12,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import ModuleType
 from typing import Any
 
 import pytest
+from botocore.config import Config
 
-from mwaa_obs.aws import client, dynamodb_client, once_client
+from mwaa_obs.aws import aws_session, client, dynamodb_client, once_client
 from mwaa_obs.channels import (
     SLACK_BUDGET_SECONDS,
     AlertTopic,
@@ -25,6 +27,7 @@ from mwaa_obs.channels import (
     SlackWebhook,
     SlackWebhooks,
 )
+from mwaa_obs.links import task_log_group, task_log_stream
 from mwaa_obs.mwaa_api import WorkflowAnswer
 from mwaa_obs.notices import Notice, NoticeQueue
 from mwaa_obs.notify import (
@@ -39,11 +42,13 @@ from mwaa_obs.store.alerts import Alerts
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.schema import RunItem
 from mwaa_obs.store.workflows import Workflows
+from mwaa_obs.task_logs import TaskLogReader, logs_config
 from mwaa_obs.telemetry import MetricSink, emits_metrics
 from mwaa_obs_tools import localstack, slack_catcher
-from mwaa_obs_tools.aws_faults import Fault, faults
+from mwaa_obs_tools.aws_faults import Fault, faults, refusals
 from mwaa_obs_tools.factories import T0, metric_totals, minutes, run_event, sqs_event, task_event, workflow_arn
 from mwaa_obs_tools.lambda_emulation import FakeLambdaContext, PollResult, poll_sqs_once
+from mwaa_obs_tools.localstack.clients import write_log_lines
 from mwaa_obs_tools.slack_catcher import Answer, SlackCatcher
 from tests.conftest import ALERT_TOPIC, NOTICES_MAX_RECEIVE_COUNT, SETTINGS_PARAMETER, SLACK_SECRET, Printed
 
@@ -113,6 +118,8 @@ class Pipeline:
     runs: Runs
     workflows: Workflows
     ingest_handler: ModuleType
+    notifier: Notifier
+    logs: Any  # the notifier's CloudWatch Logs client (its task logs' reads)
 
     def ingest(self, events: list[dict[str, Any]]) -> None:
         for start in range(0, len(events), 10):
@@ -149,6 +156,7 @@ def pipeline(
     sns_client = once_client("sns", endpoint)
     dynamodb = dynamodb_client(endpoint)
     runs, workflows = Runs(dynamodb, state_table), Workflows(dynamodb, state_table)
+    logs = aws_session().create_client("logs", endpoint_url=endpoint, config=logs_config())
     notifier = Notifier(
         runs=runs,
         alerts=Alerts(dynamodb, state_table),
@@ -158,6 +166,7 @@ def pipeline(
         webhooks=SlackWebhooks(client("secretsmanager", endpoint), SLACK_SECRET),
         notices=NoticeQueue(client("sqs", endpoint), notices_queue),
         slack=lambda url: SlackWebhook(url, sleep=sleeps.append, timeout=2),
+        task_logs=TaskLogReader(lambda _: logs),
     )
 
     def notify(event: dict[str, Any], context: Any, sink: MetricSink) -> Any:
@@ -184,6 +193,8 @@ def pipeline(
             runs,
             workflows,
             ingest_handler,
+            notifier,
+            logs,
         )
         secrets.delete_secret(SecretId=SLACK_SECRET, ForceDeleteWithoutRecovery=True)
     sqs.delete_queue(QueueUrl=inbox_url)
@@ -740,3 +751,173 @@ def test_an_event_dated_in_the_future_is_refused_and_does_not_silence_later_fail
     # And the workflow's health holds no success from the future
     health, _ = Alerts(dynamodb_client(endpoint), state_table).health(SALES_ID)
     assert health.last_success_at is None or health.last_success_at < datetime(2099, 1, 1, tzinfo=UTC)
+
+
+# --- A failed task's last log lines in its messages (issue 34 item 1): read at decision time, masked, bounded and
+# escaped; a log not written yet, refused or too slow leaves the link alone and never holds the message up.
+
+SECRET = "AKIAIOSFODNN7EXAMPLE"
+
+
+def airflow_log(run_id: str) -> list[str]:
+    """An Airflow 3 task log as MWAA Serverless writes it: structlog JSON records, a traceback for the failure."""
+    records: list[dict[str, Any]] = [
+        {"level": "info", "event": "Task instance is in running state", "logger": "task"},
+        *({"level": "info", "event": f"loaded batch {n} of 40", "logger": "task.stdout"} for n in range(1, 41)),
+        {"level": "info", "event": f"connecting with aws_access_key_id={SECRET}", "logger": "task.stdout"},
+        {
+            "level": "error",
+            "event": "Task failed with exception",
+            "logger": "task",
+            "error_detail": [
+                {
+                    "exc_type": "KeyError",
+                    "exc_value": "'id'",
+                    "frames": [
+                        {"filename": "/usr/local/airflow/sdk/task_runner.py", "lineno": 838, "name": "run"},
+                        {"filename": "/usr/local/airflow/dags/etl.py", "lineno": 12, "name": "load"},
+                    ],
+                }
+            ],
+        },
+        {"level": "info", "event": "Marking task as FAILED.", "logger": "task"},
+    ]
+    return [json.dumps({"timestamp": "2026-11-24T00:05:00Z", **record}) for record in records]
+
+
+def write_log(pipeline: Pipeline, run_id: str, messages: list[str], task: str = "load") -> None:
+    stream = task_log_stream(SALES_ID, run_id, task, 1)
+    write_log_lines(pipeline.logs, task_log_group(SALES_ID), stream, [(T0, text) for text in messages], set())
+
+
+def test_a_failed_runs_messages_carry_its_failed_tasks_last_log_lines(pipeline: Pipeline) -> None:
+    # Given a run whose load task failed, its log written with a traceback far from its end and a secret in it
+    write_log(pipeline, "run-logs", airflow_log("run-logs"))
+    pipeline.ingest(failed_run("run-logs", T0, error="KeyError: 'id'"))
+    # When its notice comes due
+    (result,) = pipeline.notify()
+    assert result.failed == 0
+    # Then Slack shows the last lines under the task, with the traceback's last frame and its exception
+    (payload,) = pipeline.slack.delivered()
+    (tail,) = [b["text"]["text"] for b in payload["blocks"] if b["type"] == "section" and "Last log lines" in str(b)]
+    assert tail.startswith("*Last log lines of load, attempt 1*\n```\n")
+    assert "File \"/usr/local/airflow/dags/etl.py\", line 12, in load\nKeyError: 'id'" in tail
+    assert "INFO - Marking task as FAILED." in tail
+    assert "loaded batch 1 of 40" not in tail  # bounded: the start of a long log is left out, and said so
+    assert "[… " in tail
+    # And email shows the same lines, each behind a gutter no line of the message itself has
+    (published,) = pipeline.inbox.messages()
+    body = published["Message"]
+    assert "  Last log lines of load, attempt 1:\n    | " in body
+    assert "    | KeyError: 'id'" in body
+    # And the access key the task printed reached neither
+    for text in (as_text(payload), body):
+        assert SECRET not in text
+        assert "aws_access_key_id=****" in text
+    # With one read of the log
+    assert pipeline.notifier.task_logs is not None
+    assert pipeline.notifier.task_logs.calls == 1
+
+
+def test_a_log_not_written_yet_leaves_the_link_and_delays_nothing(pipeline: Pipeline) -> None:
+    # Given a failed run whose task log CloudWatch has not received yet (no stream at all)
+    pipeline.ingest(failed_run("run-no-log", T0))
+    # When its notice comes due
+    (result,) = pipeline.notify()
+    # Then the message went out at once on both channels, with the link and the reason, and no log lines
+    assert result.failed == 0
+    (payload,) = pipeline.slack.delivered()
+    text = as_text(payload)
+    assert "Log not shown (not written yet): open it with the task log link." in text
+    assert "Last log lines" not in text
+    assert "log-events/workflow_id$253Dsales_etl-Sa1e5Sa1e5$252Frun_id$253Drun-no-log" in text
+    (published,) = pipeline.inbox.messages()
+    assert "  Log not shown (not written yet)" in published["Message"]
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        # the notify role may not read the workflow's own log group (outside TaskLogGroupPrefix)
+        (
+            "AccessDeniedException",
+            "User: arn:aws:sts::123456789012:assumed-role/mwaa-obs-NotifyFunctionRole/notify is not authorized to "
+            "perform: logs:GetLogEvents on resource: arn:aws:logs:us-east-1:123456789012:log-group:/teams/sales:"
+            "log-stream:x because no identity-based policy allows the logs:GetLogEvents action",
+        ),
+        # the group's customer managed key is disabled or its policy leaves CloudWatch Logs out (the code AWS
+        # answers then is not documented: any refusal is treated the same)
+        ("AccessDeniedException", "The KMS key associated with the log group is disabled or inaccessible"),
+        ("ThrottlingException", "Rate exceeded"),
+    ],
+)
+def test_a_log_that_cannot_be_read_leaves_the_link_and_delays_nothing(
+    pipeline: Pipeline, code: str, message: str
+) -> None:
+    # Given a failed run whose log is there but refused to the notifier
+    write_log(pipeline, "run-refused", airflow_log("run-refused"))
+    pipeline.ingest(failed_run("run-refused", T0))
+    # When its notice comes due
+    with refusals(pipeline.logs, "GetLogEvents", code, message) as refused:
+        (result,) = pipeline.notify()
+    # Then the message went out on both channels with the link and why, and none of the log
+    assert refused
+    assert result.failed == 0
+    (payload,) = pipeline.slack.delivered()
+    (published,) = pipeline.inbox.messages()
+    for text in (as_text(payload), published["Message"]):
+        assert f"Log not shown (not readable ({code}))" in text
+        assert "KeyError" not in text
+
+
+class Unanswering(BaseHTTPRequestHandler):
+    """A CloudWatch Logs that takes the request and answers only when the test lets it."""
+
+    release: threading.Event
+    asked: threading.Event
+
+    def do_POST(self) -> None:
+        self.asked.set()
+        self.release.wait(timeout=120)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.end_headers()
+        self.wfile.write(b'{"events": []}')
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet."""
+
+
+@contextmanager
+def unanswering_logs() -> Iterator[tuple[str, threading.Event, threading.Event]]:
+    release, asked = threading.Event(), threading.Event()
+    handler = type("Handler", (Unanswering,), {"release": release, "asked": asked})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", release, asked
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_log_that_does_not_answer_leaves_the_link_within_its_share_of_the_time(pipeline: Pipeline) -> None:
+    # Given CloudWatch Logs taking the read and not answering, with a client that would wait a minute for it
+    with unanswering_logs() as (url, release, asked):
+        patient = aws_session().create_client(
+            "logs", endpoint_url=url, config=Config(read_timeout=60, retries={"total_max_attempts": 1})
+        )
+        pipeline.notifier.task_logs = TaskLogReader(lambda _: patient)
+        pipeline.notifier.log_read_seconds = 0.5
+        pipeline.ingest(failed_run("run-slow-log", T0))
+        # When its notice comes due
+        (result,) = pipeline.notify()
+        # Then the message went out with the link and why while the read was still waiting for its answer
+        assert asked.is_set()
+        assert not release.is_set()
+        assert result.failed == 0
+        (payload,) = pipeline.slack.delivered()
+        assert "Log not shown (not read in time)" in as_text(payload)
+        assert len(pipeline.inbox.messages()) == 1

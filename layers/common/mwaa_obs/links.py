@@ -29,6 +29,14 @@ def task_log_stream(workflow_id: str, run_id: str, task_id: str, attempt: int) -
     return f"workflow_id={service_workflow_id(workflow_id)}/run_id={run_id}/task_id={task_id}/attempt={attempt}.log"
 
 
+def stream_name(stored: str) -> str:
+    """The stream's own name from GetTaskInstance's LogStream, which one version of the user guide shows prefixed
+    by its group (`//aws/mwaa-serverless/<id>//workflow_id=...`, docs/EVENTS.md)."""
+    if stored.startswith("/") and "/workflow_id=" in stored:
+        return stored[stored.index("/workflow_id=") + 1 :]
+    return stored
+
+
 def _console_path_part(text: str) -> str:
     """The CloudWatch console's fragment encoding: URL-encode everything, then write each % as $25."""
     return quote(text, safe="").replace("%", "$25")

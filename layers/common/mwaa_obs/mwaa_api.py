@@ -67,26 +67,52 @@ def everywhere_api(home: Place, role: ReaderRole) -> MwaaApi:
 
 
 class ReaderClients:
-    """The API's clients for the places other than home: each signed with the reader role assumed there (renewed
-    before it expires), in that place's region."""
+    """Clients for the places other than home: each signed with the reader role assumed there (renewed before it
+    expires), in that place's region; the API's (`client_for`) and any other service's the role may call
+    (`client_of`: the task logs)."""
 
     def __init__(self, home: Place, role: ReaderRole, sts: Any, clock: Callable[[], float]) -> None:
         self.home = home
         self._role = role
         self._sts = sts
         self._clock = clock
-        self._clients: dict[Place, tuple[float, Any]] = {}
+        self._credentials: dict[Place, Mapping[str, Any]] = {}
+        self._clients: dict[tuple[Place, str], tuple[Mapping[str, Any], Any]] = {}
 
     def client_for(self, place: Place) -> Any:
-        cached = self._clients.get(place)
-        if cached is not None and cached[0] - CREDENTIALS_MARGIN_SECONDS > self._clock():
+        return self._client(place, SERVICE_NAME, lambda keys: api_client(region=place.region, credentials=keys))
+
+    def client_of(self, service: str, place: Place, config: Config) -> Any:
+        def made(keys: Mapping[str, Any]) -> Any:
+            return aws_session().create_client(
+                service,
+                region_name=place.region,
+                config=config,
+                aws_access_key_id=keys["AccessKeyId"],
+                aws_secret_access_key=keys["SecretAccessKey"],
+                aws_session_token=keys["SessionToken"],
+            )
+
+        return self._client(place, service, made)
+
+    def _client(self, place: Place, service: str, make: Callable[[Mapping[str, Any]], Any]) -> Any:
+        credentials = self._credentials_for(place)
+        cached = self._clients.get((place, service))
+        if cached is not None and cached[0] is credentials:
             return cached[1]
-        credentials = self._sts.assume_role(
+        client = make(credentials)
+        self._clients[(place, service)] = (credentials, client)
+        return client
+
+    def _credentials_for(self, place: Place) -> Mapping[str, Any]:
+        cached = self._credentials.get(place)
+        if cached is not None and cached["Expiration"].timestamp() - CREDENTIALS_MARGIN_SECONDS > self._clock():
+            return cached
+        credentials: Mapping[str, Any] = self._sts.assume_role(
             RoleArn=reader_role_arn(self._role, place), RoleSessionName=PRODUCT, ExternalId=self._role.external_id
         )["Credentials"]
-        client = api_client(region=place.region, credentials=credentials)
-        self._clients[place] = (credentials["Expiration"].timestamp(), client)
-        return client
+        self._credentials[place] = credentials
+        return credentials
 
 
 def _text(value: Any) -> str | None:

@@ -40,11 +40,11 @@ from mwaa_obs.alerting import (
 )
 from mwaa_obs.channels import AlertTopic, DeliveryError, SlackWebhook, SlackWebhooks
 from mwaa_obs.enrich import Enricher
-from mwaa_obs.failures import failed_tasks, latest_attempts, task_name
+from mwaa_obs.failures import failed_tasks, task_name
 from mwaa_obs.ingest import NoticeSink
-from mwaa_obs.links import log_stream_url, task_log_group, task_log_stream
+from mwaa_obs.messages.content import build_alert, with_log_tails
 from mwaa_obs.messages.masking import mask_secrets
-from mwaa_obs.messages.model import Alert, FailedTask, NamedRun
+from mwaa_obs.messages.model import Alert, NamedRun
 from mwaa_obs.messages.slack import slack_message
 from mwaa_obs.metrics import (
     ALERTS_GROUPED,
@@ -58,7 +58,6 @@ from mwaa_obs.settings import Route, SettingsSource
 from mwaa_obs.sqs import PartialBatchResponse, process_partial_batch
 from mwaa_obs.states import (
     FAILED_RUN_STATES,
-    TASK_CUT_SHORT_WORDS,
     TERMINAL_RANK,
     RunState,
     seen_attribute,
@@ -67,6 +66,7 @@ from mwaa_obs.store.alerts import Alerts, AlreadyDecided, DecisionConflict, Leas
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.schema import RunItem, StateItem, TaskAttemptItem
 from mwaa_obs.store.workflows import Workflows
+from mwaa_obs.task_logs import TaskLogReader
 from mwaa_obs.telemetry import MetricSink
 
 logger = Logger(service=SERVICE, child=True)
@@ -79,6 +79,10 @@ LEASE_MARGIN_SECONDS = 10.0
 # What a delivery leaves itself after the last channel, to write the marks and give the lease back.
 MARK_RESERVE_SECONDS = 5.0
 DEFAULT_REMAINING_SECONDS = 60.0  # the notify function's timeout (template.yaml), when no Lambda context says
+# A message's task logs are read in at most this long, and in at most this share of what the invocation has left
+# after the marks' reserve: the rest is the channels'. A log not read by then is left out (the link stays).
+LOG_READ_SECONDS = 4.0
+LOG_READ_SHARE = 0.25
 
 
 class DeliveryIncomplete(RuntimeError):
@@ -99,6 +103,8 @@ class Notifier:
     enricher: Enricher | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     wall: Callable[[], float] = time.time  # leases are about processes ending: real time, even on the local stack
+    task_logs: TaskLogReader | None = None  # reads the failed tasks' last log lines; None: links only
+    log_read_seconds: float = LOG_READ_SECONDS
 
     def handle(self, body: str, sink: MetricSink, remaining: Callable[[], float] | None = None) -> None:
         """Decide and deliver the message one notice owes; the metrics it owes go to the sink. `remaining`: the
@@ -322,6 +328,10 @@ class Notifier:
             named=named,
             incident_runs=incident,
         )
+        if self.task_logs is not None and alert.tasks_with_logs:
+            # read now, at decision time and under the delivery lease, in a bounded share of the time left
+            within = min(self.log_read_seconds, LOG_READ_SHARE * (delivery.remaining() - MARK_RESERVE_SECONDS))
+            alert = with_log_tails(alert, self.task_logs, within)
         self._deliver(lead, alert, route, sink, delivery)
 
     def _named_runs(self, lead: RunItem, history: dict[str, RunItem]) -> tuple[NamedRun, ...]:
@@ -434,72 +444,3 @@ def _attempt(attempts: list[TaskAttemptItem], notice: Notice) -> TaskAttemptItem
         if attempt.task_key == notice.task_key and attempt.attempt == notice.attempt:
             return attempt
     return None
-
-
-def build_alert(
-    run: RunItem,
-    attempts: list[TaskAttemptItem],
-    decision: Decision,
-    route: Route,
-    *,
-    stack_name: str,
-    item: StateItem | None = None,
-    log_group: str | None = None,
-    named: tuple[NamedRun, ...] = (),
-    incident_runs: tuple[str, ...] = (),
-) -> Alert:
-    """The alert's content, from the stored run, its task attempts and the decision made for it.
-
-    `log_group`: the workflow's task log group, when it names its own (default: the service's); `named`: the
-    other failures the message names; `incident_runs`: the runs of the incident a resolved message closes.
-    """
-    log_group = log_group or task_log_group(run.workflow_id)
-    arn = run.workflow_arn or ""
-    region = arn.split(":")[3] if arn.count(":") >= 5 else "us-east-1"
-    latest = latest_attempts(attempts)
-    failed = [_failed_task(run, attempt, region, log_group) for attempt in failed_tasks(attempts)]
-    retry_task = _failed_task(run, item, region, log_group) if isinstance(item, TaskAttemptItem) else None
-    return Alert(
-        kind=decision.kind,
-        workflow_name=run.workflow_name,
-        workflow_id=run.workflow_id,
-        workflow_arn=arn,
-        region=region,
-        run_id=run.run_id,
-        status=run.status or "UNKNOWN",
-        run_type=run.run_type,
-        started_at=run.started_at,
-        ended_at=run.ended_at,
-        error_message=mask_secrets(run.error_message) if run.error_message else None,
-        failed_tasks=tuple(failed),
-        cut_short=tuple(
-            (state, count)
-            for state in TASK_CUT_SHORT_WORDS
-            if (count := sum(1 for attempt in latest if attempt.status == state))
-        ),
-        failed_runs=decision.failed_runs,
-        failing_since=decision.failing_since,
-        grouped=decision.grouped,
-        superseded=decision.superseded,
-        team=route.team,
-        severity=route.severity,
-        mention=route.mention,
-        stack_name=stack_name,
-        retry_task=retry_task,
-        log_group=log_group,
-        named=named,
-        incident_runs=incident_runs,
-    )
-
-
-def _failed_task(run: RunItem, attempt: TaskAttemptItem, region: str, log_group: str) -> FailedTask:
-    task_id = task_name(attempt)
-    stream = attempt.log_stream or task_log_stream(run.workflow_id, run.run_id, task_id, attempt.attempt)
-    return FailedTask(
-        task_id=task_id,
-        attempt=attempt.attempt,
-        status=attempt.status or "UNKNOWN",
-        operator=attempt.operator,
-        error_message=mask_secrets(attempt.error_message) if attempt.error_message else None,
-        log_url=log_stream_url(region, log_group, stream),
-    )

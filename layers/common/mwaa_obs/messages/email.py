@@ -16,6 +16,8 @@ from mwaa_obs.messages.model import (
     FailedTask,
     broken_for,
     incident_list,
+    log_tail_note,
+    log_tail_title,
     named_line,
     named_title,
     notes,
@@ -25,6 +27,8 @@ from mwaa_obs.text import TRUNCATION_MARK, truncate
 from mwaa_obs.times import readable_time
 
 SUBJECT_LIMIT: Final = 100
+# Before each line of a task's log: a log line can never pass for a line of the message itself
+LOG_GUTTER: Final = "    | "
 EMAIL_ERROR_LIMIT: Final = 2000
 
 
@@ -106,9 +110,13 @@ def _task_lines(task: FailedTask) -> list[str]:
     lines = [f"* {task.task_id} (attempt {task.attempt}, {task.status}{operator})"]
     if task.error_message:
         lines.append(_indent(truncate(task.error_message, TASK_ERROR_LIMIT)))
+    if task.log_tail is not None and task.log_tail.lines:
+        lines += [f"  {log_tail_title(task)}:", _indent(task.log_tail.text, LOG_GUTTER)]
+    elif task.log_tail is not None:
+        lines.append(f"  {log_tail_note(task.log_tail)}")
     lines.append(f"  Log: {task.log_url}")
     return lines
 
 
-def _indent(text: str) -> str:
-    return "\n".join("    " + line for line in text.splitlines() or [""])
+def _indent(text: str, gutter: str = "    ") -> str:
+    return "\n".join(gutter + line for line in text.splitlines() or [""])

@@ -13,12 +13,14 @@ from mwaa_obs.alerting import AlertKind
 from mwaa_obs.failures import failed_at
 from mwaa_obs.links import log_group_url, runs_show_command, task_log_group, workflows_console_url
 from mwaa_obs.states import FAILED_RUN_STATES, RUN_OUTCOME_WORDS, TASK_CUT_SHORT_WORDS, RunState
+from mwaa_obs.task_logs import LogRef, LogTail
 from mwaa_obs.text import counted, first_line
 from mwaa_obs.times import human_duration, readable_time
 
 MAX_TASKS_SHOWN: Final = 10
 MAX_INCIDENT_RUNS_LISTED: Final = 10
 MAX_NAMED_TASKS: Final = 3  # failed tasks listed for each other run a message names
+MAX_LOG_TAILS: Final = 3  # failed tasks of a message shown with their last log lines (one GetLogEvents each)
 TASK_ERROR_LIMIT: Final = 1200
 
 
@@ -30,6 +32,8 @@ class FailedTask:
     operator: str | None
     error_message: str | None
     log_url: str
+    log: LogRef | None = None  # where its log is, to read its tail
+    log_tail: LogTail | None = None  # its last lines, or why there are none; None: not read
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +108,15 @@ class Alert:
         return f"Run {word}: {self.workflow_name}"
 
     @property
+    def tasks_with_logs(self) -> tuple[FailedTask, ...]:
+        """The tasks a message shows with their last log lines: a failure's first failed ones, a retry's attempt."""
+        if self.kind in (AlertKind.FAILURE, AlertKind.SUMMARY):
+            return self.failed_tasks[:MAX_LOG_TAILS]
+        if self.kind is AlertKind.RETRY and self.retry_task is not None:
+            return (self.retry_task,)
+        return ()
+
+    @property
     def console_url(self) -> str:
         return workflows_console_url(self.region)
 
@@ -150,6 +163,16 @@ def notes(alert: Alert) -> list[str]:
     if not alert.failed_tasks and alert.status != RunState.STOPPED:
         found.append("no failed task recorded for this run")
     return found
+
+
+def log_tail_title(task: FailedTask) -> str:
+    """Over a task's last log lines (plain: each channel adds its markup)."""
+    return f"Last log lines of {task.task_id}, attempt {task.attempt}"
+
+
+def log_tail_note(tail: LogTail) -> str:
+    """Why a task's log is not in the message: the link is."""
+    return f"Log not shown ({tail.note}): open it with the task log link."
 
 
 def named_title(alert: Alert) -> str:

@@ -17,6 +17,8 @@ from mwaa_obs.messages.model import (
     FailedTask,
     broken_for,
     incident_list,
+    log_tail_note,
+    log_tail_title,
     named_line,
     named_title,
     notes,
@@ -68,12 +70,13 @@ def slack_message(alert: Alert) -> dict[str, Any]:
         if alert.error_message:
             error = fit_mrkdwn(alert.error_message, TEXT_LIMIT - 20, code=True)
             blocks.append({"type": "section", "text": _mrkdwn(f"*Run error*\n{error}")})
-        blocks.extend(_task_section(task) for task in alert.failed_tasks[:MAX_TASKS_SHOWN])
+        for task in alert.failed_tasks[:MAX_TASKS_SHOWN]:
+            blocks += [_task_section(task), *_log_tail_blocks(task)]
         shown_notes = notes(alert)
         if shown_notes:
             blocks.append({"type": "context", "elements": [_mrkdwn(truncate(" · ".join(shown_notes), TEXT_LIMIT))]})
     elif alert.kind is AlertKind.RETRY and alert.retry_task is not None:
-        blocks.append(_task_section(alert.retry_task))
+        blocks += [_task_section(alert.retry_task), *_log_tail_blocks(alert.retry_task)]
     blocks.extend(_named_sections(alert))
 
     blocks.append(
@@ -139,6 +142,19 @@ def _task_section(task: FailedTask) -> dict[str, Any]:
         "text": _mrkdwn(f"{title}\n{error}"),
         "accessory": _button("Task log", task.log_url),
     }
+
+
+def _log_tail_blocks(task: FailedTask) -> list[dict[str, Any]]:
+    """The task's last log lines as a code block under it; or, when they could not be read, why (the task's
+    button links to the log)."""
+    tail = task.log_tail
+    if tail is None:
+        return []
+    if not tail.lines:
+        return [{"type": "context", "elements": [_mrkdwn(escape_mrkdwn(log_tail_note(tail)))]}]
+    title = f"*{escape_mrkdwn(log_tail_title(task))}*\n"
+    title = truncate(title, 300)
+    return [{"type": "section", "text": _mrkdwn(title + fit_mrkdwn(tail.text, TEXT_LIMIT - len(title), code=True))}]
 
 
 def _named_sections(alert: Alert) -> list[dict[str, Any]]:

@@ -57,9 +57,14 @@ def _fit(text: str, budget: int, render: Callable[[str], str]) -> str:
     escaped = render(text)
     if len(escaped) > budget:
         room = budget - len(TRUNCATION_MARK)
-        raw = text
-        # Each raw character escapes to at least one character: dropping the overflow converges in a few steps.
-        while raw and len(render(raw)) > room:
-            raw = raw[: len(raw) - max(1, len(render(raw)) - room)]
-        escaped = render(raw) + TRUNCATION_MARK
+        # The longest start of the raw text whose rendering fits (rendering only grows with the text): bisected, as
+        # a character can grow to several when escaped (< to &lt;), so the overflow alone says little of the cut.
+        low, high = 0, len(text)
+        while low < high:
+            middle = (low + high + 1) // 2
+            if len(render(text[:middle])) <= room:
+                low = middle
+            else:
+                high = middle - 1
+        escaped = render(text[:low]) + TRUNCATION_MARK
     return escaped
