@@ -30,6 +30,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> Any:
     def viewer(theme: str) -> Viewer:
         return Viewer(region=arn.split(":")[3], stack_name=config.stack_name, theme=theme)
 
-    answer = handle(event, reader, viewer, arn, datetime.now(UTC))
+    answer = handle(event, reader, viewer, arn, datetime.now(UTC), actions_arn=config.actions_function_arn)
     logger.info("rendered", extra={"reads": reader.reads, "view": event.get("view", "grid")})
     return answer

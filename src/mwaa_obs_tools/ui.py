@@ -15,21 +15,34 @@ from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from mwaa_obs.events import workflow_name_of
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.workflows import Workflows
 from mwaa_obs.view_html import Viewer
 from mwaa_obs.widget import DEFAULT_RANGE, RequestError, ViewReader, ViewRequest, render
 
 KEPT_PARAMETERS = ("theme", "hours")  # carried from page to page
+ACTION_PARAMETERS = ("action", "workflowId", "runId")  # a button's request to the actions function
+MAX_FORM_BYTES = 4096
 
 
 @dataclass(frozen=True, slots=True)
 class LocalNavigation:
     carried: Mapping[str, str]
 
+    acts: bool = False  # whether the page can re-run and stop (a way to the actions is given)
+
     def link(self, label_html: str, params: Mapping[str, str], title: str) -> str:
         query = urlencode({**params, **self.carried})
         return f'<a href="/view?{html.escape(query)}" title="{html.escape(title)}">{label_html}</a>'
+
+    def action(self, label: str, params: Mapping[str, str], confirmation: str) -> str:
+        """A link to a page that asks `confirmation` first, as CloudWatch asks before it calls the function."""
+        if not self.acts:
+            return ""
+        query = urlencode({**params, "question": confirmation, **self.carried})
+        action = html.escape(params.get("action", ""))
+        return f'<a class="btn" data-action="{action}" href="/confirm?{html.escape(query)}">{html.escape(label)}</a>'
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,11 +52,16 @@ class Site:
     region: str
     stack_name: str
     now: Callable[[], datetime]  # the stack's clock: the simulator's on the local stack
+    # The actions function's answer to a button's request (its JSON body as a dict); None: no buttons
+    act: Callable[[Mapping[str, str]], str] | None = None
 
     def page(self, path: str, query: Mapping[str, str]) -> tuple[int, str]:
-        """The status and HTML of one page: `/` (the workflow picker and the failures) or `/view?view=...`."""
+        """The status and HTML of one page: `/` (the workflow picker and the failures), `/view?view=...`, or
+        `/confirm?action=...` (the question CloudWatch asks before a button calls the actions function)."""
         now = self.now()
         theme = "dark" if query.get("theme") == "dark" else "light"
+        if path == "/confirm" and self.act is not None:
+            return 200, self._frame(_confirmation(query, theme), theme, query)
         try:
             hours = float(query.get("hours") or DEFAULT_RANGE.total_seconds() / 3600)
         except ValueError:
@@ -58,8 +76,16 @@ class Site:
         reader = ViewReader(self.runs, self.workflows)
         carried = {key: query[key] for key in KEPT_PARAMETERS if key in query}
         viewer = Viewer(self.region, self.stack_name, theme)
-        body = render(request, reader, LocalNavigation(carried), viewer, now)
+        body = render(request, reader, LocalNavigation(carried, acts=self.act is not None), viewer, now)
         return 200, self._frame(body, theme, query)
+
+    def action(self, form: Mapping[str, str]) -> tuple[int, str]:
+        """A confirmed button press: the actions function's answer, in the page (CloudWatch shows it in a pop-up)."""
+        theme = "dark" if form.get("theme") == "dark" else "light"
+        if self.act is None:
+            return 404, self._frame("<p>No such page.</p>", theme, form)
+        request = {key: form.get(key, "") for key in ACTION_PARAMETERS}
+        return 200, self._frame(self.act(request), theme, form)
 
     def _frame(self, body: str, theme: str, query: Mapping[str, str]) -> str:
         names = sorted({item.workflow_name for item in self.workflows.all()})
@@ -81,12 +107,37 @@ class Site:
         )
 
 
+def _confirmation(query: Mapping[str, str], theme: str) -> str:
+    """The question and a Confirm button posting the request to /action; Cancel goes back."""
+    hidden = "".join(
+        f'<input type="hidden" name="{name}" value="{html.escape(query.get(name, ""))}">'
+        for name in (*ACTION_PARAMETERS, "theme")
+    )
+    workflow = workflow_name_of(query.get("workflowId", ""))
+    back = urlencode({"view": "gantt", "workflow": workflow, "runId": query.get("runId", "")})
+    return (
+        f'<p id="question">{html.escape(query.get("question", ""))}</p>'
+        f'<form method="post" action="/action">{hidden}<button type="submit" id="confirm">Confirm</button> '
+        f'<a href="/view?{html.escape(back)}&amp;theme={html.escape(theme)}">Cancel</a></form>'
+    )
+
+
 class _Handler(BaseHTTPRequestHandler):
     site: Site
+
+    def do_POST(self) -> None:
+        parts = urlsplit(self.path)
+        length = min(int(self.headers.get("Content-Length") or 0), MAX_FORM_BYTES)
+        form = dict(parse_qsl(self.rfile.read(length).decode("utf-8", "replace")))
+        status, body = self.site.action(form) if parts.path == "/action" else (404, "No such page.")
+        self._send(status, body)
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
         status, body = self.site.page(parts.path, dict(parse_qsl(parts.query)))
+        self._send(status, body)
+
+    def _send(self, status: int, body: str) -> None:
         data = body.encode()
         self.send_response(status)
         self.send_header("Content-Type", "text/html; charset=utf-8")

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from mwaa_obs_tools import cli, localstack
+from mwaa_obs_tools import browser, cli, localstack
 from mwaa_obs_tools.simulator.faults import Faults
+from mwaa_obs_tools.ui import Site, UiServer
 from tests.integration.test_end_to_end import create_example_workflows
 
 FAILING = "create_s3_objects"  # on demand only: every run the simulator has of it was started here
@@ -129,3 +131,165 @@ def test_an_unknown_run_is_refused_before_anything_is_asked(
     capsys.readouterr()
     assert cli.main(["runs", "stop", "no-such-run", "--yes", *urls(stack)]) == 2
     assert capsys.readouterr().err.strip() == "mwaa-obs: no run no-such-run found"
+
+
+# --- the dashboards' buttons: the actions function -------------------------------------------------------------------
+
+
+def fail_once(stack: localstack.LocalStack, service: Any, arn: str) -> str:
+    """A new failed run of FAILING, ended and stored; its id."""
+    stack.engine.set_faults(FAILING, Faults(fail={"create_object_2"}))
+    run_id = str(service.start_workflow_run(WorkflowArn=arn)["RunId"])
+    stack.engine.advance_until_idle(stack.engine.now + timedelta(hours=1))
+    stack.pump()
+    stack.engine.set_faults(FAILING, Faults())
+    assert status(service, arn, run_id) == "FAILED"
+    return run_id
+
+
+def button(action: str, workflow_arn: str, run_id: str) -> dict[str, Any]:
+    """What CloudWatch sends when a Re-run or Stop button is pressed and confirmed: the button's JSON and the
+    widget's context."""
+    context = {"dashboardName": "mwaa-obs-us-east-1-workflow", "widgetId": "widget-7", "accountId": "123456789012"}
+    return {"action": action, "workflowId": workflow_arn.rsplit("/", 1)[1], "runId": run_id, "widgetContext": context}
+
+
+def test_the_widgets_gantt_has_the_button_and_it_calls_the_actions_function_never_the_widget(
+    stack: localstack.LocalStack, service: Any, ran: dict[str, str]
+) -> None:
+    arn = ran[FAILING]
+    failed = fail_once(stack, service, arn)
+    end = stack.engine.now
+    context = {
+        "timeRange": {"start": int((end - timedelta(days=1)).timestamp() * 1000), "end": int(end.timestamp() * 1000)}
+    }
+    page = stack.widget({"view": "gantt", "workflow": FAILING, "runId": failed, "widgetContext": context})
+    assert f'endpoint="{stack.outputs["ActionsFunctionArn"]}"' in page
+    assert f'confirmation="Start {FAILING} again' in page
+    assert json.dumps({"workflowId": arn.rsplit("/", 1)[1], "runId": failed, "action": "rerun"}) in page
+    # The read-only widget function, sent a button's request, shows a page and starts nothing
+    before = run_ids(service, arn)
+    answer = stack.widget(button("rerun", arn, failed))
+    assert "pick a workflow" in answer
+    assert run_ids(service, arn) == before
+
+
+def test_a_button_pressed_twice_starts_one_run_and_says_who_asked(
+    stack: localstack.LocalStack, service: Any, ran: dict[str, str]
+) -> None:
+    arn = ran[FAILING]
+    failed = fail_once(stack, service, arn)
+    before = set(run_ids(service, arn))
+    first, second = stack.actions(button("rerun", arn, failed)), stack.actions(button("rerun", arn, failed))
+    (started,) = set(run_ids(service, arn)) - before
+    assert first == second
+    assert f"run {started} (" in first
+    assert 'data-outcome="done"' in first
+    logs = localstack.client(stack.endpoint, "logs")
+    # where the local stack sends a function's output (moto keeps no LoggingConfig: the default group)
+    group = f"/aws/lambda/{stack.outputs['ActionsFunctionName']}"
+    lines = [json.loads(e["message"]) for e in logs.filter_log_events(logGroupName=group)["events"]]
+    done = [line for line in lines if line.get("message") == "action done" and line.get("run_id") == failed]
+    assert len(done) == 2
+    assert {line["new_run_id"] for line in done} == {started}
+    assert done[0]["asked_by"] == {"accountId": "123456789012", "dashboardName": "mwaa-obs-us-east-1-workflow",
+                                   "widgetId": "widget-7"}  # fmt: skip
+
+
+def test_presses_at_the_same_moment_start_one_run(
+    stack: localstack.LocalStack, service: Any, ran: dict[str, str]
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mwaa_obs.action_widget import handle
+
+    arn = ran[FAILING]
+    failed = fail_once(stack, service, arn)
+    before = set(run_ids(service, arn))
+    presses = 8
+    with ThreadPoolExecutor(max_workers=presses) as pool:
+        answers = list(pool.map(lambda _: handle(button("rerun", arn, failed), stack.outputs["ActionsFunctionArn"],
+                                                 lambda: service, lambda *_: None), range(presses)))  # fmt: skip
+    assert len(set(run_ids(service, arn)) - before) == 1
+    assert len(set(answers)) == 1
+
+
+def test_stop_from_a_button_and_a_run_of_another_account_refused(
+    stack: localstack.LocalStack, service: Any, ran: dict[str, str]
+) -> None:
+    arn = ran[RUNNING]
+    stack.engine.set_faults(RUNNING, Faults(durations={"list_objects": 3600}))
+    running = service.start_workflow_run(WorkflowArn=arn)["RunId"]
+    stack.engine.advance(stack.engine.now + timedelta(minutes=2))
+    answer = stack.actions(button("stop", arn, running))
+    assert 'data-outcome="done"' in answer
+    assert status(service, arn, running) in ("STOPPING", "STOPPED")
+    elsewhere = button("stop", arn, running) | {"workflowId": f"444455556666/us-west-2/{arn.rsplit('/', 1)[1]}"}
+    assert 'data-outcome="refused"' in stack.actions(elsewhere)
+    stack.engine.advance_until_idle(stack.engine.now + timedelta(hours=1))
+    stack.pump()
+
+
+# --- in a browser: `mwaa-obs ui`'s pages, the buttons asking first as CloudWatch does ------------------------------
+
+
+@pytest.fixture(scope="module")
+def site(stack: localstack.LocalStack) -> Iterator[str]:
+    def act(request: Mapping[str, str]) -> str:  # the actions function, as the dashboard invokes it
+        return str(stack.actions(dict(request)))
+
+    server = UiServer(
+        Site(stack.runs, stack.workflows, "us-east-1", localstack.STACK_NAME, lambda: stack.engine.now, act)
+    )
+    yield server.start().url
+    server.stop()
+
+
+def test_re_run_in_a_browser_asks_first_and_clicked_twice_starts_one_run(
+    site: str, stack: localstack.LocalStack, service: Any, ran: dict[str, str]
+) -> None:
+    arn = ran[FAILING]
+    failed = fail_once(stack, service, arn)
+    before = set(run_ids(service, arn))
+    with browser.chromium() as chromium:
+        page = chromium.new_page()
+        page.goto(f"{site}/view?view=gantt&workflow={FAILING}&runId={failed}")
+        assert page.query_selector('a[data-action="stop"]') is None  # an ended run is re-run, not stopped
+        page.click('a[data-action="rerun"]')
+        assert page.inner_text("#question").startswith(f"Start {FAILING} again")
+        assert set(run_ids(service, arn)) == before  # asking starts nothing
+        confirm_page = page.url
+        answers = []
+        for _ in range(2):  # confirmed, then confirmed again (the same button pressed twice)
+            page.goto(confirm_page)
+            page.click("#confirm")
+            answers.append(page.inner_text("p.mo-action"))
+        (started,) = set(run_ids(service, arn)) - before
+        assert answers[0] == answers[1]
+        assert f"run {started} (" in answers[0]
+        # Cancel starts nothing either and goes back to the run
+        page.goto(confirm_page)
+        page.click("text=Cancel")
+        assert page.query_selector("h4").get_attribute("data-run") == failed
+    assert set(run_ids(service, arn)) - before == {started}
+
+
+def test_stop_in_a_browser_on_a_running_run(
+    site: str, stack: localstack.LocalStack, service: Any, ran: dict[str, str]
+) -> None:
+    arn = ran[RUNNING]
+    stack.engine.set_faults(RUNNING, Faults(durations={"list_objects": 3600}))
+    running = service.start_workflow_run(WorkflowArn=arn)["RunId"]
+    stack.engine.advance(stack.engine.now + timedelta(minutes=2))
+    stack.pump()
+    with browser.chromium() as chromium:
+        page = chromium.new_page()
+        page.goto(f"{site}/view?view=gantt&workflow={RUNNING}&runId={running}")
+        assert page.query_selector('a[data-action="rerun"]') is None
+        page.click('a[data-action="stop"]')
+        assert page.inner_text("#question").startswith(f"Stop {RUNNING} run {running}?")
+        page.click("#confirm")
+        assert page.query_selector('p.mo-action[data-outcome="done"]') is not None
+    assert status(service, arn, running) in ("STOPPING", "STOPPED")
+    stack.engine.advance_until_idle(stack.engine.now + timedelta(hours=1))
+    stack.pump()

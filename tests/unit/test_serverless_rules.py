@@ -29,10 +29,10 @@ ACCEPTED: Final[dict[str, tuple[int, str]]] = {
     # Email subscriptions: SNS retries email delivery itself, and notify records per channel what SNS accepted.
     "ES7000": (2, "email subscriptions, retried by SNS"),
     # X-Ray tracing costs per trace for a pipeline whose steps already log and emit metrics per record.
-    "WS1000": (6, "tracing left to the user: cost, and the logs and metrics tell each record's path"),
+    "WS1000": (7, "tracing left to the user: cost, and the logs and metrics tell each record's path"),
     # False positive: every function has its log group with RetentionInDays, named through LoggingConfig; the rule
     # looks only for /aws/lambda/<FunctionName>.
-    "WS1004": (6, "log groups set through LoggingConfig"),
+    "WS1004": (7, "log groups set through LoggingConfig"),
 }
 
 

@@ -251,14 +251,34 @@ def test_the_template_refuses_batches_above_ten_without_a_batching_window(
     assert all(_rule_holds(rule, parameters) for rule in template["Rules"].values()) is accepted
 
 
+ACTING_ROLE = "ActionsFunctionRole"  # the Re-run and Stop buttons' function, and no other, may act on runs
+ACTIONS_ON_RUNS = {"airflow-serverless:StartWorkflowRun", "airflow-serverless:StopWorkflowRun"}
+
+
 def test_the_api_is_only_read_and_only_in_the_accounts_workflows(transformed: dict[str, Any]) -> None:
+    acting = set()
     for name, statement in _statements(transformed):
         for action in _as_list(statement["Action"]):
             if action.startswith("airflow-serverless:"):
-                assert action.split(":")[1].startswith(("Get", "List")), (name, action)
+                if name == ACTING_ROLE and action in ACTIONS_ON_RUNS:
+                    acting.add(action)
+                else:
+                    assert action.split(":")[1].startswith(("Get", "List")), (name, action)
                 if action not in RESOURCELESS_ACTIONS:
                     (resource,) = _as_list(statement["Resource"])
                     assert resource["Fn::Sub"].endswith(":${AWS::AccountId}:workflow/*"), (name, resource)
+    assert acting == ACTIONS_ON_RUNS
+
+
+def test_the_widget_function_can_only_read_the_table(transformed: dict[str, Any]) -> None:
+    # Seeing the grid never lets anyone start or stop a run: that is the actions function's, a permission apart
+    actions = {
+        action
+        for name, s in _statements(transformed)
+        if name == "WidgetFunctionRole"
+        for action in _as_list(s["Action"])
+    }
+    assert actions == {"dynamodb:Query", "logs:CreateLogStream", "logs:PutLogEvents"}
 
 
 def test_no_role_gets_broad_aws_managed_policies(transformed: dict[str, Any]) -> None:

@@ -121,6 +121,9 @@ class Links:
     def link(self, label_html: str, params: Mapping[str, str], title: str) -> str:
         return f'<a href="#" title="{title}">{label_html}</a>' if "<" not in title else "unsafe title"
 
+    def action(self, label: str, params: Mapping[str, str], confirmation: str) -> str:
+        return ""
+
 
 @pytest.mark.parametrize("text", HOSTILE)
 def test_text_from_a_workflow_never_becomes_markup(text: str) -> None:

@@ -190,7 +190,12 @@ class ReconcileConfig:
 class WidgetConfig:
     table_name: str
     stack_name: str
+    actions_function_arn: str | None  # the Re-run and Stop buttons call it; None: no buttons
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> WidgetConfig:
-        return cls(table_name=_table_name(env), stack_name=env.get("STACK_NAME", DEFAULT_STACK_NAME))
+        return cls(
+            table_name=_table_name(env),
+            stack_name=env.get("STACK_NAME", DEFAULT_STACK_NAME),
+            actions_function_arn=env.get("ACTIONS_FUNCTION_ARN") or None,
+        )

@@ -17,7 +17,7 @@ from typing import Final, Protocol
 
 from mwaa_obs.failures import error_line, failed_at, task_name
 from mwaa_obs.links import log_stream_url, runs_show_command, workflows_console_url
-from mwaa_obs.states import RunState, TaskState
+from mwaa_obs.states import TERMINAL_RUN_STATES, RunState, TaskState
 from mwaa_obs.store.schema import RunItem, TaskAttemptItem
 from mwaa_obs.times import human_duration, readable_time
 from mwaa_obs.views import Bar, Cell, Gantt, Grid, RunView
@@ -63,6 +63,10 @@ class Navigation(Protocol):
     """How a view links to another view (the Gantt of a run) where it is shown."""
 
     def link(self, label_html: str, params: Mapping[str, str], title: str) -> str: ...
+
+    def action(self, label: str, params: Mapping[str, str], confirmation: str) -> str:
+        """A button that acts on a run once confirmed (Re-run, Stop); "" where there is none."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +261,19 @@ def _gaps(bars: Sequence[Bar], begin: datetime, span: float) -> str:
     return "".join(gaps)
 
 
-def render_gantt(chart: Gantt, viewer: Viewer) -> str:
+def run_buttons(run: RunView, nav: Navigation) -> str:
+    """Re-run for an ended run, Stop for one still going: each asks first (mwaa_obs.actions does it)."""
+    params = {"workflowId": run.workflow_id, "runId": run.run_id}
+    if run.state in TERMINAL_RUN_STATES:
+        question = (
+            f"Start {run.workflow_name} again, as a new run of its latest version with run {run.run_id}'s parameters?"
+        )
+        return nav.action("Re-run", params | {"action": "rerun"}, question)
+    question = f"Stop {run.workflow_name} run {run.run_id}? Its running tasks are ended and no new task starts."
+    return nav.action("Stop", params | {"action": "stop"}, question)
+
+
+def render_gantt(chart: Gantt, viewer: Viewer, buttons: str = "") -> str:
     run = chart.run
     mark = look(run.state)
     command = runs_show_command(run.run_id, run.workflow_name, viewer.stack_name)
@@ -267,6 +283,7 @@ def render_gantt(chart: Gantt, viewer: Viewer) -> str:
         f'<p class="muted">{_text(_when(chart.begin))} → {_text(_when(chart.end))}'
         + (f" · {_text(error_line(run.error, ERROR_CHARACTERS))}" if run.error else "")
         + f" · <code>{_text(command)}</code> · ★ critical path</p>"
+        + (f'<p class="actions">{buttons}</p>' if buttons else "")
     )
     if chart.begin is None or chart.end is None or not chart.bars:
         return page(head + "<p>No task ran in this run.</p>", viewer)

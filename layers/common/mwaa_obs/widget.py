@@ -22,7 +22,7 @@ from mwaa_obs.states import FAILED_RUN_STATES
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.schema import RunItem, TaskAttemptItem
 from mwaa_obs.store.workflows import Workflows
-from mwaa_obs.view_html import Navigation, Viewer, page, render_failures, render_gantt, render_grid
+from mwaa_obs.view_html import Navigation, Viewer, page, render_failures, render_gantt, render_grid, run_buttons
 from mwaa_obs.views import RunView, gantt, grid, run_view
 
 VIEWS = ("grid", "gantt", "failures")
@@ -173,7 +173,7 @@ def render(request: ViewRequest, reader: ViewReader, nav: Navigation, viewer: Vi
         chosen = reader.load([latest])[0] if latest is not None else None
     if chosen is None:
         return page(f"<p>No such run of {_quoted(request.workflow)} in this time range.</p>", viewer)
-    return render_gantt(gantt(chosen, now), viewer)
+    return render_gantt(gantt(chosen, now), viewer, run_buttons(chosen, nav))
 
 
 def _quoted(text: str) -> str:
@@ -186,6 +186,7 @@ class WidgetNavigation:
     docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/add_custom_widget_dashboard_interactivity.html)."""
 
     function_arn: str
+    actions_arn: str | None = None  # the actions function: the Re-run and Stop buttons, none without it
 
     def link(self, label_html: str, params: Mapping[str, str], title: str) -> str:
         body = html.escape(json.dumps(dict(params)), quote=False)
@@ -193,6 +194,18 @@ class WidgetNavigation:
             f'<a class="btn btn-link" title="{html.escape(title)}">{label_html}</a>'
             f'<cwdb-action action="call" display="popup" endpoint="{html.escape(self.function_arn)}">'
             f"{body}</cwdb-action>"
+        )
+
+    def action(self, label: str, params: Mapping[str, str], confirmation: str) -> str:
+        """A button calling the actions function, which CloudWatch invokes with the viewer's credentials only once
+        the viewer has confirmed (`confirmation`), and whose answer it shows in a pop-up."""
+        if self.actions_arn is None:
+            return ""
+        body = html.escape(json.dumps(dict(params)), quote=False)
+        return (
+            f'<a class="btn" data-action="{html.escape(params.get("action", ""))}">{html.escape(label)}</a>'
+            f'<cwdb-action action="call" display="popup" confirmation="{html.escape(confirmation)}" '
+            f'endpoint="{html.escape(self.actions_arn)}">{body}</cwdb-action>'
         )
 
 
@@ -205,12 +218,19 @@ Parameters (JSON):
 - `runs`: how many runs the grid shows, 1-100 (default 25)
 - `runId`: the run a Gantt chart shows (default: the latest failed run in the time range, else the latest)
 
-Viewers need `lambda:InvokeFunction` on this function (docs/VIEWS.md, "Who can see it").
+Viewers need `lambda:InvokeFunction` on this function (docs/VIEWS.md, "Who can see it"). A run's Gantt chart has a
+Re-run or Stop button calling the stack's actions function: pressing it needs `lambda:InvokeFunction` on that one.
 """
 
 
 def handle(
-    event: Mapping[str, Any], reader: ViewReader, viewer: Callable[[str], Viewer], arn: str, now: datetime
+    event: Mapping[str, Any],
+    reader: ViewReader,
+    viewer: Callable[[str], Viewer],
+    arn: str,
+    now: datetime,
+    *,
+    actions_arn: str | None = None,
 ) -> Any:
     """One widget call: its documentation when CloudWatch asks (`describe`), else the HTML of the view asked.
 
@@ -224,4 +244,4 @@ def handle(
         request = ViewRequest.from_widget_event(event, now)
     except RequestError as error:
         return page(f"<p>{html.escape(str(error))}</p>", viewer(theme))
-    return render(request, reader, WidgetNavigation(arn), viewer(request.theme), now)
+    return render(request, reader, WidgetNavigation(arn, actions_arn), viewer(request.theme), now)

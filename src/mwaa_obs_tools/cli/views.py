@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import html
+import json
 import math
 import sys
 import threading
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -110,6 +114,32 @@ def _evaluated_alarms(cloudwatch: Any, start: datetime, end: datetime) -> list[T
     return EmulatorAlarms(cloudwatch).transitions(start, end)
 
 
+def _actions(args: argparse.Namespace, function_arn: str | None) -> Callable[[Mapping[str, str]], str] | None:
+    """The Re-run and Stop buttons' answers: from the stack's actions function, invoked with your credentials as a
+    dashboard invokes it; on the local stack its code run here against the simulator (the local stack's functions
+    run inside `local up`). None (no buttons) for a stack deployed before the function existed."""
+    if function_arn is None:
+        return None
+    if args.endpoint_url:
+        from mwaa_obs.action_widget import handle  # noqa: PLC0415
+        from mwaa_obs.mwaa_api import api_client  # noqa: PLC0415
+
+        api = cache(api_client)
+
+        def log(message: str, fields: dict[str, Any]) -> None:
+            print(f"{message}: {json.dumps(fields, default=str)}", file=sys.stderr)
+
+        return lambda request: handle(request, function_arn, api, log)
+    functions = client("lambda", None)
+
+    def invoke(request: Mapping[str, str]) -> str:
+        answer = functions.invoke(FunctionName=function_arn, Payload=json.dumps(dict(request)).encode())
+        payload = json.loads(answer["Payload"].read() or b"null")
+        return payload if isinstance(payload, str) else html.escape(json.dumps(payload))
+
+    return invoke
+
+
 def _ui(args: argparse.Namespace) -> int:
     from mwaa_obs_tools.ui import Site, UiServer  # noqa: PLC0415
 
@@ -117,7 +147,8 @@ def _ui(args: argparse.Namespace) -> int:
     reader = table_reader(args)
     api_url = use_api(args)
     region = boto3.session.Session().region_name or "us-east-1"
-    site = Site(reader.runs, reader.workflows, region, args.stack_name, now=lambda: stack_now(args, api_url))
+    act = _actions(args, stack_outputs(args).get("ActionsFunctionArn"))
+    site = Site(reader.runs, reader.workflows, region, args.stack_name, lambda: stack_now(args, api_url), act)
     server = UiServer(site, args.port).start()
     try:  # from before the line that tells it is up: a Ctrl-C right after it is a stop too
         print(f"runs grid, Gantt charts and failures: {server.url}  (Ctrl-C stops)", flush=True)

@@ -151,6 +151,13 @@ class LocalStack:
         context = FakeLambdaContext(function_name=arn.rsplit(":", 1)[1], invoked_function_arn=arn)
         return self._lambdas.invoke(handler, event, context, log_group)
 
+    def actions(self, event: dict[str, Any]) -> Any:
+        """Call the actions function as a dashboard's Re-run or Stop button would (its answer: HTML)."""
+        handler, log_group = self._lambdas.load("ActionsFunction")
+        arn = self.outputs["ActionsFunctionArn"]
+        context = FakeLambdaContext(function_name=arn.rsplit(":", 1)[1], invoked_function_arn=arn)
+        return self._lambdas.invoke(handler, event, context, log_group)
+
     def alerts(self) -> list[dict[str, Any]]:
         """Every message published to the alert topic so far (SNS envelopes: Subject, Message, MessageAttributes)."""
         return self._alert_inbox.messages()
