@@ -35,7 +35,9 @@ def lambda_handler(event: dict[str, Any], context: Any, sink: MetricSink) -> Par
     return process_partial_batch(
         event,
         # Receipt is now (on the local stack, its simulated now): a later event time is refused.
-        lambda body: ingest(body, transitions, sink, notices, samples, not_after=telemetry.clock() + future),
+        lambda body, message_id: ingest(
+            body, transitions, sink, notices, samples, not_after=telemetry.clock() + future, writer=message_id
+        ),
         max_receive_count=config.max_receive_count,
         on_last_failure=lambda: sink.count(EVENTS_DEAD_LETTERED),
     )

@@ -39,9 +39,9 @@ logger = Logger(service=SERVICE, child=True)
 class TransitionStore(Protocol):
     home: Place | None  # the place whose workflows keep the service's ids (mwaa_obs.events.WorkflowRef)
 
-    def record_run(self, event: RunEvent) -> Recorded: ...
+    def record_run(self, event: RunEvent, writer: str | None = None) -> Recorded: ...
 
-    def record_task(self, event: TaskEvent) -> Recorded: ...
+    def record_task(self, event: TaskEvent, writer: str | None = None) -> Recorded: ...
 
     def note_workflow(self, event: RunEvent) -> None: ...
 
@@ -62,13 +62,15 @@ def ingest(
     samples: SampleSink | None = None,
     *,
     not_after: datetime | None = None,
+    writer: str | None = None,
 ) -> None:
-    """Store the transition in one SQS message body, add the metrics it owes to the sink, send its notice.
+    """Store the transition in one SQS message body, send its notice, add the metrics it owes to the sink.
 
     Bad input is logged once, counted and acknowledged. AWS errors propagate, so that this message alone is
-    retried and, after maxReceiveCount, lands in the DLQ. Metrics are appended as soon as the transition is
-    stored: a retry after a later failure finds a duplicate, which owes nothing, so nothing is counted twice.
-    The notice is sent last; a retry after a failed send finds a duplicate, which owes the notice again.
+    retried and, after maxReceiveCount, lands in the DLQ. The metrics are added last, once nothing can fail: a retry
+    of the same message (`writer`, its id) finds its own write (mwaa_obs.store.transitions) and owes them then, even
+    when the write's answer was lost, while a duplicate of the event (another message) owes nothing. A retry after a
+    failed notice finds the transition stored, which owes the notice again.
     `not_after`: the latest time an event may carry (its receipt plus the tolerance); a later one is invalid.
     """
     try:
@@ -76,7 +78,7 @@ def ingest(
     except InvalidEvent as error:
         _reject(error, body, sink, samples)
         return
-    ingest_event(raw, store, sink, notices, body=body, samples=samples, not_after=not_after)
+    ingest_event(raw, store, sink, notices, body=body, samples=samples, not_after=not_after, writer=writer)
 
 
 def ingest_event(
@@ -88,6 +90,7 @@ def ingest_event(
     body: str = "",
     samples: SampleSink | None = None,
     not_after: datetime | None = None,
+    writer: str | None = None,
 ) -> WriteOutcome | None:
     """ingest() for an event already decoded: EventBridge's, or one rebuilt from the API (mwaa_obs.api_events).
     Returns what the write did (None: the event was rejected)."""
@@ -97,14 +100,16 @@ def ingest_event(
         _reject(error, body, sink, samples)
         return None
 
-    recorded = store.record_run(event) if isinstance(event, RunEvent) else store.record_task(event)
-    logger.info("transition " + recorded.outcome.value, extra=_log_fields(event))
-    sink.extend(metrics_owed(event, recorded))
+    recorded = store.record_run(event, writer) if isinstance(event, RunEvent) else store.record_task(event, writer)
+    fields = _log_fields(event) | ({"replayed": True} if recorded.replayed else {})
+    logger.info("transition " + recorded.outcome.value, extra=fields)
+    owed = metrics_owed(event, recorded)
     if isinstance(event, RunEvent) and not recorded.workflow_noted:
         store.note_workflow(event)
     notice = notice_owed(event, recorded)
     if notice is not None:
         notices.send(notice)
+    sink.extend(owed)
     return recorded.outcome
 
 

@@ -433,7 +433,7 @@ def notify_batch(
     counted, on its last receive). `remaining`: seconds left to the invocation."""
     return process_partial_batch(
         event,
-        lambda body: notifier.handle(body, sink, remaining),
+        lambda body, _: notifier.handle(body, sink, remaining),
         max_receive_count=max_receive_count,
         on_last_failure=lambda: sink.count(NOTIFICATIONS_DEAD_LETTERED),
     )

@@ -30,11 +30,12 @@ class EntireBatchFailed(RuntimeError):
 
 def process_partial_batch(
     event: Mapping[str, Any],
-    handle: Callable[[str], None],
+    handle: Callable[[str, str], None],
     max_receive_count: int | None = None,
     on_last_failure: Callable[[], None] = lambda: None,
 ) -> PartialBatchResponse:
-    """Run `handle` on each record's body; a record whose handling raises is reported for retry, alone.
+    """Run `handle` on each record's body and message id (the same on each receive of a message); a record whose
+    handling raises is reported for retry, alone.
 
     With `max_receive_count` (the queue's redrive setting), a record failing its last receive is logged as going
     to the DLQ and `on_last_failure` is called (to count it).
@@ -43,7 +44,7 @@ def process_partial_batch(
     failures: list[BatchItemFailure] = []
     for record in records:
         try:
-            handle(record["body"])
+            handle(record["body"], record["messageId"])
         except Exception:
             receives = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
             last = max_receive_count is not None and receives >= max_receive_count

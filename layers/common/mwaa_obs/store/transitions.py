@@ -3,15 +3,25 @@
 `seen_<state>` attributes are the transition history (first time each state was seen), `status`/`status_rank`
 only ever move forward. Each write asks for the item as it was (ReturnValues and
 ReturnValuesOnConditionCheckFailure = ALL_OLD), which tells a new transition from a duplicate or a late one.
+
+A write may be applied and its answer lost (a timeout or a 500 after the write; botocore then sends it again, or
+the message is retried): the retry finds the transition seen, as a duplicate would. So each write also records who
+wrote it and how (`by_<state>`: the writer's token, advanced or recorded) and the times the item held before it
+(`bq_`, `bs_`, `be_<state>`, when the event brings a time): a retry by the same writer (the same SQS message) finds
+its own write and gets back what it would have been answered, and with it the metrics the transition owes.
 """
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import Enum
-from typing import Any
+from typing import Any, Final
+
+from pynamodb.attributes import UnicodeAttribute
 
 from mwaa_obs.events import Place, RunEvent, StateEvent, TaskEvent
 from mwaa_obs.states import FAILED_RUN_STATES, RUN_RANK, TASK_RANK, seen_attribute
@@ -64,6 +74,17 @@ class Recorded:
     workflow_noted: bool = True  # runs only: the workflow item is known to exist
     status_before: str | None = None
     alert_decided: bool = False  # the notifier has already handled this item's notice
+    replayed: bool = False  # this writer's own earlier write, found again: its answer had been lost
+
+
+# The times a transition's metrics are computed from, and the letter of each one's copy in bq_/bs_/be_<state>.
+TIMES: Final = (("queued_at", "q"), ("started_at", "s"), ("ended_at", "e"))
+NO_TIME: Final = "-"
+
+
+def writer_token(writer: str) -> str:
+    """A short token for a writer (an SQS message id): what `by_<state>` records."""
+    return hashlib.blake2b(writer.encode(), digest_size=6).hexdigest()
 
 
 class Transitions:
@@ -85,7 +106,8 @@ class Transitions:
         self._history_ttl = history_ttl
         self._clock = clock
 
-    def record_run(self, event: RunEvent) -> Recorded:
+    def record_run(self, event: RunEvent, writer: str | None = None) -> Recorded:
+        """`writer`: who writes (the SQS message id); a retry by the same writer finds its own lost write."""
         workflow_id = event.workflow.workflow_id
         first_seen = sort_key_time(event.occurred_at)
         update = Update(run_key(workflow_id, event.run_id), RUN_SORT_KEY)
@@ -101,15 +123,17 @@ class Transitions:
             ended = event.ended_at or event.occurred_at
             on_advance.set(RunItem.gsi2pk, failures_partition(ended))
             on_advance.set(RunItem.gsi2sk, f"{sort_key_time(ended)}#{workflow_id}#{event.run_id}")
-        return self._record(update, RunItem, event, RUN_RANK[event.status], on_advance)
+        return self._record(update, RunItem, event, RUN_RANK[event.status], on_advance, writer=writer)
 
-    def record_task(self, event: TaskEvent) -> Recorded:
+    def record_task(self, event: TaskEvent, writer: str | None = None) -> Recorded:
         update = Update(run_key(event.workflow.workflow_id, event.run_id), task_sort_key(event.task_key, event.attempt))
         update.set(TaskAttemptItem.task_id, event.task_id, if_absent=True)
         update.set(TaskAttemptItem.task_instance_id, event.task_instance_id, if_absent=True)
         update.set(TaskAttemptItem.operator, event.operator, if_absent=True)
         update.set(TaskAttemptItem.log_stream, event.log_stream, if_absent=True)
-        return self._record(update, TaskAttemptItem, event, TASK_RANK[event.status], Update(update.pk, update.sk))
+        return self._record(
+            update, TaskAttemptItem, event, TASK_RANK[event.status], Update(update.pk, update.sk), writer=writer
+        )
 
     def note_workflow(self, event: RunEvent) -> None:
         """Create the workflow item (idempotent), then mark the run so that its later events skip this.
@@ -175,10 +199,22 @@ class Transitions:
         return found
 
     def _record(
-        self, update: Update, model: type[StateItem], event: StateEvent, rank: float, on_advance: Update
+        self,
+        update: Update,
+        model: type[StateItem],
+        event: StateEvent,
+        rank: float,
+        on_advance: Update,
+        *,
+        writer: str | None,
     ) -> Recorded:
         """Store one transition: forward if it is the furthest yet, in the history only if it came late."""
         seen = getattr(model, seen_attribute(event.status))
+        token = writer_token(writer or uuid.uuid4().hex)
+        by = _by(event.status)
+        if any(getattr(event, name) is not None for name, _ in TIMES):
+            for name, letter in TIMES:
+                update.copy(_before(letter, event.status), getattr(model, name), NO_TIME)
         update.set(model.kind, model)
         update.set(model.workflow_arn, event.workflow.arn)
         update.set(seen, event.occurred_at)
@@ -190,16 +226,20 @@ class Transitions:
         advance = update.including(on_advance)
         advance.set(model.status, event.status)
         advance.set(model.status_rank, rank)
+        advance.set(by, f"{token}:{WriteOutcome.ADVANCED.value}")
 
         request = advance.request(self._table_name, absent=(seen,), below=(model.status_rank, rank))
         done, old = send_update(self._client, request)
         if done:
             return _recorded(WriteOutcome.ADVANCED, old)
         if old is not None and seen.attr_name in old:
-            return _recorded(WriteOutcome.DUPLICATE, old)
+            return _found_again(old, event.status, token) or _recorded(WriteOutcome.DUPLICATE, old)
         # Out of order: the item is already further on. Keep the transition and its times, not its status.
+        update.set(by, f"{token}:{WriteOutcome.RECORDED.value}")
         done, old = send_update(self._client, update.request(self._table_name, absent=(seen,)))
-        return _recorded(WriteOutcome.RECORDED if done else WriteOutcome.DUPLICATE, old)
+        if done:
+            return _recorded(WriteOutcome.RECORDED, old)
+        return (old is not None and _found_again(old, event.status, token)) or _recorded(WriteOutcome.DUPLICATE, old)
 
 
 def _recorded(outcome: WriteOutcome, old: Mapping[str, Any] | None) -> Recorded:
@@ -211,6 +251,28 @@ def _recorded(outcome: WriteOutcome, old: Mapping[str, Any] | None) -> Recorded:
     noted = not is_run or old.get(RunItem.workflow_noted.attr_name) == {"BOOL": True}
     status = old.get(StateItem.status.attr_name, {}).get("S")
     return Recorded(outcome, Timeline(*times), noted, status, StateItem.alert.attr_name in old)
+
+
+def _by(status: str) -> UnicodeAttribute:
+    return UnicodeAttribute(attr_name=f"by_{status.lower()}")
+
+
+def _before(letter: str, status: str) -> str:
+    return f"b{letter}_{status.lower()}"
+
+
+def _found_again(old: Mapping[str, Any], status: str, token: str) -> Recorded | None:
+    """The transition as this writer's own earlier write recorded it, if that is what stored it (its answer was
+    lost): the outcome it had and the times the item held before it. None if another writer stored it."""
+    mark = old.get(_by(status).attr_name, {}).get("S", "")
+    if not mark.startswith(f"{token}:"):
+        return None
+    found = _recorded(WriteOutcome(mark.split(":", 1)[1]), old)
+    copies = [old.get(_before(letter, status), {}).get("S") for _, letter in TIMES]
+    if all(copy is not None for copy in copies):  # the event brought a time: the item's times before it
+        before = Timeline(*(None if copy == NO_TIME else StateItem.queued_at.deserialize(copy) for copy in copies))
+        found = replace(found, before=before)
+    return replace(found, replayed=True)
 
 
 def _raw_time(raw: Mapping[str, Any], attribute: Any) -> datetime | None:

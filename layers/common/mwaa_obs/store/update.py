@@ -19,6 +19,7 @@ class Update:
     def __init__(self, pk: str, sk: str) -> None:
         self.pk, self.sk = pk, sk
         self._assignments: list[tuple[Attribute[Any], Any, bool]] = []
+        self._copies: list[tuple[str, Attribute[Any], str]] = []
         self._removals: list[Attribute[Any]] = []
 
     def set(self, attribute: Attribute[Any], value: Any, *, if_absent: bool = False) -> None:
@@ -26,12 +27,18 @@ class Update:
         if value is not None:
             self._assignments.append((attribute, value, if_absent))
 
+    def copy(self, target: str, source: Attribute[Any], absent: str) -> None:
+        """SET target = if_not_exists(source, absent): the source's value as the item held it before this write
+        (every operand of an update expression reads the item before the update)."""
+        self._copies.append((target, source, absent))
+
     def remove(self, attribute: Attribute[Any]) -> None:
         self._removals.append(attribute)
 
     def including(self, other: Update) -> Update:
         combined = Update(self.pk, self.sk)
         combined._assignments = self._assignments + other._assignments
+        combined._copies = self._copies + other._copies
         combined._removals = self._removals + other._removals
         return combined
 
@@ -55,6 +62,10 @@ class Update:
             names[name] = attribute.attr_name
             values[placeholder] = {attribute.attr_type: attribute.serialize(value)}
             clauses.append(f"{name} = if_not_exists({name}, {placeholder})" if if_absent else f"{name} = {placeholder}")
+        for index, (target, source, otherwise) in enumerate(self._copies):
+            names[f"#c{index}"], names[f"#cs{index}"] = target, source.attr_name
+            values[f":c{index}"] = {"S": otherwise}
+            clauses.append(f"#c{index} = if_not_exists(#cs{index}, :c{index})")
         removals = []
         for index, attribute in enumerate(self._removals):
             names[f"#r{index}"] = attribute.attr_name
