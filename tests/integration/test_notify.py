@@ -6,6 +6,7 @@ SNS is read through an SQS subscription; Slack is a real HTTP server on loopback
 from __future__ import annotations
 
 import json
+import logging
 import random
 import threading
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 from botocore.config import Config
 
+from mwaa_obs import SERVICE
 from mwaa_obs.aws import aws_session, client, dynamodb_client, once_client
 from mwaa_obs.channels import (
     SLACK_BUDGET_SECONDS,
@@ -56,6 +58,29 @@ SALES = workflow_arn("sales_etl", "Sa1e5Sa1e5")
 SALES_ID = "sales_etl-Sa1e5Sa1e5"
 FINANCE = workflow_arn("finance_close", "F1nanceF1n")
 WEBHOOK_TOKEN = "T0SECRET/B0SECRET/xoxo-do-not-log-me"
+
+
+class _KeptLines(logging.Handler):
+    """Each log line the service prints, as it prints it (its JSON, with any traceback)."""
+
+    def __init__(self, printer: logging.Handler) -> None:
+        super().__init__()
+        self.setFormatter(printer.formatter)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture(autouse=True)
+def no_log_line_holds_the_webhook_token() -> Iterator[None]:
+    """Every log line of every test here, the faults' included, is searched for the webhook URL's token."""
+    service = logging.getLogger(SERVICE)
+    kept = _KeptLines(next(h for h in service.handlers if isinstance(h, logging.StreamHandler)))
+    service.addHandler(kept)
+    yield
+    service.removeHandler(kept)
+    assert [line for line in kept.lines if "do-not-log-me" in line] == []
 
 
 def failed_run(
@@ -921,3 +946,26 @@ def test_a_log_that_does_not_answer_leaves_the_link_within_its_share_of_the_time
         (payload,) = pipeline.slack.delivered()
         assert "Log not shown (not read in time)" in as_text(payload)
         assert len(pipeline.inbox.messages()) == 1
+
+
+@pytest.mark.parametrize("flaw", [" ", "\n", "\u00a0"])
+def test_a_malformed_webhook_url_is_refused_when_read_counted_and_never_logged(
+    pipeline: Pipeline, endpoint: str, capsys: pytest.CaptureFixture[str], printed: Callable[[], Printed], flaw: str
+) -> None:
+    # Given a webhook URL in the secret with a space, a newline or a non-breaking space in its path (a paste gone wrong)
+    secrets = localstack.client(endpoint, "secretsmanager")
+    webhooks = {"default": pipeline.slack.url(f"/services/{WEBHOOK_TOKEN}{flaw}tail")}
+    secrets.put_secret_value(SecretId=SLACK_SECRET, SecretString=json.dumps(webhooks))
+    pipeline.ingest(failed_run("run-malformed", T0))
+    # When the notice is handled
+    first = poll_sqs_once(pipeline.sqs, pipeline.notices_url, pipeline.notices_arn, pipeline.handler, 1)
+    # Then email went out, Slack was refused with a reason that names the webhook, the failure was counted, and the
+    # notice waits for the secret to be fixed; nothing printed holds the URL's token
+    assert first.failed == 1
+    assert len(pipeline.inbox.messages()) == 1
+    assert pipeline.slack.received == []
+    output = printed()
+    assert metric_totals(output.emf).get("NotificationFailures", 0) == 1
+    (refusal,) = [line for line in output.logs if line.get("channel") == "slack"]
+    assert "webhook 'default' is not a well-formed URL" in refusal["reason"]
+    assert "do-not-log-me" not in capsys.readouterr().err  # and the log lines (no_log_line_holds_the_webhook_token)

@@ -1,8 +1,10 @@
 """Delivery channels: the alert SNS topic and Slack incoming webhooks (URLs from Secrets Manager).
 
 A webhook URL is a credential: it is read from the secret, kept in memory only, and never written to a log or an
-error message. Slack is retried in-process on 429 (for Retry-After seconds), on 5xx and on network errors, with
-exponential backoff; what still fails raises DeliveryError, so that SQS retries the notice later.
+error message. A URL the HTTP client could not send to is refused when the secret is read, and whatever else the
+client raises becomes a DeliveryError naming only the error's type (Python's own errors quote the URL). Slack is
+retried in-process on 429 (for Retry-After seconds), on 5xx and on network errors, with exponential backoff; what
+still fails raises DeliveryError, so that SQS retries the notice later.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import contextlib
 import http.client
 import json
 import random
+import re
 import socket
 import threading
 import time
@@ -80,7 +83,12 @@ class SlackWebhook:
         data = json.dumps(payload).encode()
         deadline = self._clock() + min(self._budget, self._budget if within is None else within)
         for attempt in range(1, self._attempts + 1):
-            refused = self._try(data, deadline)
+            try:
+                refused = self._try(data, deadline)
+            except DeliveryError:
+                raise
+            except Exception as error:  # anything else the HTTP client raises may quote the URL
+                raise DeliveryError("slack", f"the HTTP client failed ({type(error).__name__})") from None
             if refused is None:
                 return
             reason, retry_after = refused
@@ -212,10 +220,28 @@ def _parse_webhooks(value: str) -> dict[str, str]:
         if not isinstance(urls, dict) or not all(isinstance(url, str) for url in urls.values()):
             raise DeliveryError("slack", "the Slack secret's JSON must map webhook names to URLs")
     for name, url in urls.items():
-        parts = urlsplit(url)
-        if not (parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)):
-            raise DeliveryError("slack", f"webhook {name!r} is not an https URL")
+        _check_webhook(name, url)
     return urls
+
+
+# What an HTTP client sends as it is: printable ASCII, no space (http.client refuses the rest with an error that
+# quotes the URL, token included).
+_SENDABLE: Final = re.compile(r"[!-~]+")
+
+
+def _check_webhook(name: str, url: str) -> None:
+    """Refuse, when the secret is read, a URL the HTTP client could not send to; the reason never quotes it."""
+    if not _SENDABLE.fullmatch(url):
+        raise DeliveryError("slack", f"webhook {name!r} is not a well-formed URL (a space, control or non-ASCII)")
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError:
+        raise DeliveryError("slack", f"webhook {name!r} is not a well-formed URL (its host or port)") from None
+    if not parts.hostname:
+        raise DeliveryError("slack", f"webhook {name!r} is not a well-formed URL (no host)")
+    if not (parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)):
+        raise DeliveryError("slack", f"webhook {name!r} is not an https URL")
 
 
 class AlertTopic:
