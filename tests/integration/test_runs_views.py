@@ -1,5 +1,6 @@
 """The runs grid, the Gantt chart and the failures table, on the local stack: the widget function as a dashboard calls
-it, and `mwaa-obs ui` in a real headless Chromium, checked cell by cell and bar by bar against the simulator."""
+it, and `mwaa-obs ui` in a real headless Chromium, checked cell by cell and bar by bar against the simulator; and
+`mwaa-obs logs`, checked against what CloudWatch Logs holds."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
+from mwaa_obs.task_logs import readable
 from mwaa_obs.view_html import Viewer
 from mwaa_obs.widget import ViewReader, ViewRequest, render
-from mwaa_obs_tools import browser, localstack
+from mwaa_obs_tools import browser, cli, localstack
+from mwaa_obs_tools.cli import logs as cli_logs
 from mwaa_obs_tools.simulator.faults import Faults
 from mwaa_obs_tools.ui import LocalNavigation, Site, UiServer
 from tests.integration.test_end_to_end import create_example_workflows
@@ -195,3 +199,111 @@ def test_a_hostile_workflow_parameter_is_shown_as_text(site: str, ran: dict[str,
         assert page.query_selector("img") is None
         assert "No workflow named" in page.inner_text("div.mo")
         assert dialogs == []
+
+
+# --- `mwaa-obs logs` (issue 34 item 3): the attempts' logs as CloudWatch Logs holds them, headed, on the local stack
+
+
+def cli_out(stack: localstack.LocalStack, capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    capsys.readouterr()
+    assert cli.main([*args, "--endpoint-url", stack.endpoint]) == 0
+    return capsys.readouterr().out
+
+
+def stored_log(stack: localstack.LocalStack, service: Any, arn: str, run_id: str, task: str, attempt: int) -> list[str]:
+    """The messages CloudWatch Logs holds for the attempt, read as the simulator's API names its stream."""
+    summaries = service.list_task_instances(WorkflowArn=arn, RunId=run_id)["TaskInstances"]
+    instances = [
+        service.get_task_instance(WorkflowArn=arn, RunId=run_id, TaskInstanceId=summary["TaskInstanceId"])
+        for summary in summaries
+    ]
+    (instance,) = [found for found in instances if found["TaskId"] == task]
+    group = service.get_workflow(WorkflowArn=arn)["LoggingConfiguration"]["LogGroupName"]
+    stream = instance["LogStream"].replace(f"{instance['AttemptNumber']}.log", f"{attempt}.log")
+    logs = boto3.client("logs", endpoint_url=stack.endpoint, region_name="us-east-1")
+    events = logs.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True)
+    return [event["message"] for event in events["events"]]
+
+
+def runs_of(service: Any, arn: str, status: str) -> list[str]:
+    return [
+        run["RunId"]
+        for run in service.list_workflow_runs(WorkflowArn=arn)["WorkflowRuns"]
+        if run["RunDetailSummary"]["Status"] == status
+    ]
+
+
+def test_logs_of_a_failed_run_print_its_failed_tasks_log_headed(
+    stack: localstack.LocalStack, service: Any, ran: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_id = runs_of(service, ran["create_s3_objects"], "FAILED")[0]
+    out = cli_out(stack, capsys, "logs", run_id)
+    held = stored_log(stack, service, ran["create_s3_objects"], run_id, "create_object_2", 1)
+    assert held  # the simulator wrote the attempt's log
+    lines = out.splitlines()
+    assert lines[0] == "==> create_object_2, attempt 1 (FAILED) <=="
+    assert [line for line in lines if line.startswith("==>")] == [lines[0]]  # the failed task only
+    for message in held:  # every event, in order, as Airflow's text view shows it
+        assert readable(message)[0] in out
+    assert out.index(readable(held[0])[0]) < out.index(readable(held[-1])[0])
+
+
+def test_logs_of_a_task_print_every_attempt_in_order_or_the_one_asked(
+    stack: localstack.LocalStack, service: Any, ran: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_id = runs_of(service, ran["simple_s3_test"], "SUCCESS")[0]
+    out = cli_out(stack, capsys, "logs", run_id, "list_objects")
+    headers = [line for line in out.splitlines() if line.startswith("==>")]
+    assert headers == ["==> list_objects, attempt 1 (UP_FOR_RETRY) <==", "==> list_objects, attempt 2 (SUCCESS) <=="]
+    second = stored_log(stack, service, ran["simple_s3_test"], run_id, "list_objects", 2)
+    assert readable(second[-1])[0] in out.split(headers[1])[1]
+    shown = cli_out(stack, capsys, "logs", run_id, "list_objects", "--attempt", "2", "--json").splitlines()
+    assert [json.loads(line)["message"] for line in shown] == second
+    assert {(json.loads(line)["task_id"], json.loads(line)["attempt"]) for line in shown} == {("list_objects", 2)}
+
+
+def test_logs_of_a_task_the_run_does_not_have_is_one_line_naming_its_tasks(
+    stack: localstack.LocalStack, service: Any, ran: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_id = runs_of(service, ran["simple_s3_test"], "SUCCESS")[0]
+    capsys.readouterr()
+    assert cli.main(["logs", run_id, "no_such_task", "--endpoint-url", stack.endpoint]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("mwaa-obs: the run has no task no_such_task (its tasks: ")
+    assert "list_objects" in error
+    assert error.count("\n") == 1
+
+
+def test_logs_follow_prints_what_a_running_run_writes_until_it_ends(
+    stack: localstack.LocalStack,
+    service: Any,
+    ran: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a run of simple_s3_test just started (its first task will fail once, then be retried)
+    arn = ran["simple_s3_test"]
+    run_id = service.start_workflow_run(WorkflowArn=arn)["RunId"]
+    stack.engine.advance(stack.engine.now + timedelta(seconds=30))
+    stack.pump()
+    assert service.get_workflow_run(WorkflowArn=arn, RunId=run_id)["RunDetail"]["RunState"] not in ("SUCCESS",)
+    # When `logs --follow` runs, the run moving on a minute between two of its reads
+    pauses: list[str] = []
+
+    def a_minute_later() -> None:
+        pauses.append(service.get_workflow_run(WorkflowArn=arn, RunId=run_id)["RunDetail"]["RunState"])
+        assert len(pauses) < 200, "follow did not end with the run"
+        stack.engine.advance(stack.engine.now + timedelta(minutes=1))
+        stack.pump()
+
+    monkeypatch.setattr(cli_logs, "_pause", a_minute_later)
+    out = cli_out(stack, capsys, "logs", run_id, "--follow")
+    # Then it ended by itself once the run had ended, having printed every attempt's log as it came
+    assert pauses[0] != "SUCCESS"
+    assert service.get_workflow_run(WorkflowArn=arn, RunId=run_id)["RunDetail"]["RunState"] == "SUCCESS"
+    for task, attempt in (("list_objects", 1), ("list_objects", 2)):
+        held = stored_log(stack, service, arn, run_id, task, attempt)
+        assert held
+        assert f"==> {task}, attempt {attempt} (" in out
+        for message in held:
+            assert readable(message)[0] in out

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from importlib.metadata import version
 from typing import Any
 
-from mwaa_obs_tools.cli import common, local, recovery, runs, simulate, views, watcher
+from mwaa_obs_tools.cli import common, local, logs, recovery, runs, simulate, views, watcher
 
-GROUPS = (local, simulate, runs, views, recovery, watcher)  # in the order `mwaa-obs --help` lists them
+GROUPS = (local, simulate, runs, logs, views, recovery, watcher)  # in the order `mwaa-obs --help` lists them
 
 
 def main(argv: Sequence[str] | None = None) -> int:
