@@ -95,9 +95,11 @@ class Site:
             for name in names
         )
         picker = (
-            '<form method="get" action="/view" id="picker"><input type="hidden" name="view" value="grid">'
+            '<form method="get" action="/view" id="picker">'
             f'<select name="workflow" aria-label="workflow">{options}</select> '
-            f'<input type="hidden" name="theme" value="{html.escape(theme)}"><button type="submit">grid</button> '
+            f'<input type="hidden" name="theme" value="{html.escape(theme)}">'
+            '<button type="submit" name="view" value="grid">grid</button> '
+            '<button type="submit" name="view" value="graph">graph</button> '
             '<a href="/">failures</a></form>'
         )
         background = "#1b232d" if theme == "dark" else "#fff"

@@ -198,11 +198,12 @@ def test_the_workflow_dashboard_picks_the_workflow_from_the_metrics_and_applies_
             if not isinstance(row[0], dict):
                 assert row[2:4] == [WORKFLOW_DIMENSION, WORKFLOW_PATTERN], row
     assert json.dumps(body).count(WORKFLOW_PATTERN) >= 20
-    # The runs widget is told the picked workflow too: its grid and its Gantt chart
+    # The runs widget is told the picked workflow too: its grid, its Gantt chart and its graph
     custom = [widget["properties"] for widget in body["widgets"] if widget["type"] == "custom"]
     assert [(p["params"]["view"], p["params"]["workflow"]) for p in custom] == [
         ("grid", WORKFLOW_PATTERN),
         ("gantt", WORKFLOW_PATTERN),
+        ("graph", WORKFLOW_PATTERN),
     ]
     assert {p["endpoint"] for p in custom} == {FILL["WidgetFunction.Arn"]}
 

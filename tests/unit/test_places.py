@@ -132,7 +132,7 @@ class StoredWorkflows:
     def __init__(self, arns: list[str]) -> None:
         self.items = [
             WorkflowItem(f"WF#{arn.rsplit('/', 1)[1]}", "WORKFLOW", workflow_arn=arn, described_at=MODIFIED,
-                         modified_at=MODIFIED)
+                         modified_at=MODIFIED, workflow_version="0ad517eb5e33deca45a2514c0569079d")
             for arn in arns
         ]  # fmt: skip
         self.deleted: list[str] = []

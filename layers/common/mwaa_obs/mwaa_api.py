@@ -143,6 +143,8 @@ class WorkflowAnswer:
     log_group: str | None
     status: str | None
     modified_at: datetime | None
+    version: str | None = None  # the version described (the latest, as asked)
+    definition: str | None = None  # its DAG-factory YAML: the graph view's tasks and dependencies
 
     @classmethod
     def from_api(cls, raw: Mapping[str, Any]) -> WorkflowAnswer:
@@ -153,6 +155,8 @@ class WorkflowAnswer:
             log_group=_text((raw.get("LoggingConfiguration") or {}).get("LogGroupName")),
             status=_text(raw.get("WorkflowStatus")),
             modified_at=parse_time(raw.get("ModifiedAt")),
+            version=_text(raw.get("WorkflowVersion")),
+            definition=_text(raw.get("WorkflowDefinition")),
         )
 
 
@@ -310,9 +314,17 @@ class MwaaApi:
         for page in paginator.paginate(PaginationConfig={"PageSize": PAGE_SIZE}):
             yield from map(WorkflowSummary.from_api, page.get("Workflows", []))
 
-    def workflow(self, workflow_arn: str) -> WorkflowAnswer | None:
-        found = self._get("get_workflow", workflow_arn, WorkflowArn=workflow_arn)
+    def workflow(self, workflow_arn: str, version: str | None = None) -> WorkflowAnswer | None:
+        """GetWorkflow: the latest version, or the one named."""
+        named = {"WorkflowVersion": version} if version is not None else {}
+        found = self._get("get_workflow", workflow_arn, WorkflowArn=workflow_arn, **named)
         return WorkflowAnswer.from_api(found) if found is not None else None
+
+    def versions(self, workflow_arn: str) -> Iterator[str]:
+        """ListWorkflowVersions: the workflow's version ids (an empty listing for a workflow the service lacks)."""
+        paginator = self._at(workflow_arn).get_paginator("list_workflow_versions")
+        for page in paginator.paginate(WorkflowArn=workflow_arn, PaginationConfig={"PageSize": PAGE_SIZE}):
+            yield from (entry["WorkflowVersion"] for entry in page.get("WorkflowVersions", []))
 
     def runs(self, workflow_arn: str) -> Iterator[RunSummary]:
         paginator = self._at(workflow_arn).get_paginator("list_workflow_runs")

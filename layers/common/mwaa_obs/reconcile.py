@@ -57,6 +57,8 @@ from mwaa_obs.telemetry import MetricSink
 
 __all__ = ["Pass", "PassReport", "Places", "Reconciler"]  # the pass's parts, as the tests and the bench use them
 
+# Versions read a pass for one workflow: a workflow with more versions missing gets the rest once it changes again.
+VERSIONS_READ = 10
 logger = Logger(service=SERVICE, child=True)
 
 # A pass lists at most this many workflows: one ListWorkflowRuns and one Query each, ~60 ms with the API's latency
@@ -163,7 +165,13 @@ class Reconciler:
         live = {summary.arn: summary for summary in self._api.workflows(place)}
         for arn, summary in live.items():
             item = known.get(arn)
-            if item and item.described_at and item.deleted_at is None and item.modified_at == summary.modified_at:
+            if (
+                item
+                and item.described_at
+                and item.deleted_at is None
+                and item.modified_at == summary.modified_at
+                and item.workflow_version is not None  # its version's graph stored (items described before had none)
+            ):
                 continue  # described since its last change
             step.items.run({"workflow_arn": arn}, partial(self._describe, arn, step))
         for arn, item in known.items():
@@ -177,6 +185,18 @@ class Reconciler:
         if found is not None:
             self._workflows.save_description(found, step.now)
             step.report.workflows_read += 1
+            self._read_versions(arn, found.version, step)
+
+    def _read_versions(self, arn: str, latest: str | None, step: Pass) -> None:
+        """The graph of each version the workflow has and the table lacks (one replaced between two passes, or made
+        before the graph was stored), up to VERSIONS_READ of them a pass: each read once, as versions never change."""
+        workflow_id = self._workflows.workflow_id(arn)
+        stored = self._workflows.stored_versions(workflow_id) | {latest}
+        missing = [version for version in self._api.versions(arn) if version not in stored][:VERSIONS_READ]
+        for version in missing:
+            found = self._api.workflow(arn, version)
+            if found is not None and found.version == version:
+                self._workflows.save_version(workflow_id, found, step.now)
 
     def discover(self, step: Pass, out_of_time: Callable[[], bool]) -> None:
         """Import the runs the API shows and no event brought; say when no event brought any (events stopped), for

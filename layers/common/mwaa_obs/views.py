@@ -41,6 +41,7 @@ class RunView:
     attempts: tuple[AttemptView, ...]  # by task, then attempt
     log_group: str  # of its task logs
     region: str | None = None  # where its task logs are (its workflow's region)
+    workflow_version: str | None = None  # the version it ran (its graph)
 
     @property
     def workflow_name(self) -> str:
@@ -77,6 +78,7 @@ def run_view(run: RunItem, attempts: Iterable[TaskAttemptItem], log_group: str |
         attempts=tuple(views),
         log_group=log_group or task_log_group(run.workflow_id),
         region=place.region if (place := place_of(run.workflow_arn or "")) else None,
+        workflow_version=run.workflow_version,
     )
 
 

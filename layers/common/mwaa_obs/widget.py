@@ -1,8 +1,9 @@
 """What the runs widget shows for one request: the grid, a Gantt chart or the failures table, read from the table.
 
 The reads are bounded and counted (`ViewReader.reads`): a grid is one Query for the workflow's ids, one for its
-runs in the time range and one per run for its task attempts (run in parallel); a Gantt is two or three; the
-failures table one per UTC day of the range (at most FAILURE_DAYS) and one per failed run shown (its failed tasks).
+runs in the time range and one per run for its task attempts (run in parallel); a Gantt is two or three; a graph
+one more (its version's stored definition); the failures table one per UTC day of the range (at most
+FAILURE_DAYS) and one per failed run shown (its failed tasks).
 """
 
 from __future__ import annotations
@@ -18,14 +19,16 @@ from typing import Any
 
 from mwaa_obs import WORKFLOW_PATTERN
 from mwaa_obs.failures import failed_tasks
+from mwaa_obs.graph import WorkflowGraph, graph_run
+from mwaa_obs.graph_html import VersionShown, render_graph
 from mwaa_obs.states import FAILED_RUN_STATES
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.schema import RunItem, TaskAttemptItem
-from mwaa_obs.store.workflows import Workflows
+from mwaa_obs.store.workflows import Workflows, stored_graph
 from mwaa_obs.view_html import Navigation, Viewer, page, render_failures, render_gantt, render_grid, run_buttons
 from mwaa_obs.views import RunView, gantt, grid, run_view
 
-VIEWS = ("grid", "gantt", "failures")
+VIEWS = ("grid", "gantt", "graph", "failures")
 DEFAULT_RUNS = 25
 MAX_RUNS = 100
 FAILURE_DAYS = 7
@@ -96,6 +99,7 @@ class ViewReader:
         self._workflows = workflows
         self._lock = threading.Lock()
         self._log_groups: dict[str, str | None] = {}
+        self._latest_versions: dict[str, str | None] = {}
         self.reads = 0
 
     def _counted(self, count: int = 1) -> None:
@@ -106,7 +110,25 @@ class ViewReader:
         self._counted()
         found = self._workflows.named(name)
         self._log_groups.update((item.workflow_id, item.log_group) for item in found)
+        self._latest_versions.update((item.workflow_id, item.workflow_version) for item in found)
         return [item.workflow_id for item in found]
+
+    def graph(self, run: RunView) -> tuple[WorkflowGraph, VersionShown]:
+        """The graph of the version the run ran (the workflow's latest when the run's is not recorded)."""
+        latest = self._latest_versions.get(run.workflow_id)
+        version = run.workflow_version or latest
+        item = None
+        if version is not None:
+            self._counted()
+            item = self._workflows.version(run.workflow_id, version)
+        shown = VersionShown(
+            version=run.workflow_version,
+            latest=latest,
+            created_at=item.created_at if item else None,
+            stored=item is not None,
+            unreadable=item.unreadable if item else None,
+        )
+        return (stored_graph(item) if item else WorkflowGraph(())), shown
 
     def runs_between(self, workflow_ids: list[str], start: datetime, end: datetime, limit: int) -> list[RunItem]:
         found: list[RunItem] = []
@@ -173,6 +195,11 @@ def render(request: ViewRequest, reader: ViewReader, nav: Navigation, viewer: Vi
         chosen = reader.load([latest])[0] if latest is not None else None
     if chosen is None:
         return page(f"<p>No such run of {_quoted(request.workflow)} in this time range.</p>", viewer)
+    if request.view == "graph":
+        definition, shown = reader.graph(chosen)
+        cells = grid([chosen]).cells
+        latest_states = [(task, cell.state, cell.attempts) for (task, _), cell in cells.items()]
+        return render_graph(chosen, graph_run(definition, latest_states), shown, nav, viewer)
     return render_gantt(gantt(chosen, now), viewer, run_buttons(chosen, nav))
 
 
@@ -213,10 +240,10 @@ DESCRIPTION = """## mwaa-obs runs widget
 Airflow's views for MWAA Serverless, from the mwaa-obs table.
 
 Parameters (JSON):
-- `view`: `grid` (default), `gantt` or `failures`
+- `view`: `grid` (default), `gantt`, `graph` or `failures`
 - `workflow`: a workflow name; the dashboards pass their **Workflow** variable (`__workflow__`)
 - `runs`: how many runs the grid shows, 1-100 (default 25)
-- `runId`: the run a Gantt chart shows (default: the latest failed run in the time range, else the latest)
+- `runId`: the run a Gantt chart or graph shows (default: the latest failed run in the time range, else the latest)
 
 Viewers need `lambda:InvokeFunction` on this function (docs/VIEWS.md, "Who can see it"). A run's Gantt chart has a
 Re-run or Stop button calling the stack's actions function: pressing it needs `lambda:InvokeFunction` on that one.

@@ -2,6 +2,7 @@
 
 Keys (docs/ARCHITECTURE.md has the whole design):
     workflow       pk WF#<workflow id>                 sk WORKFLOW
+    version        pk WF#<workflow id>                 sk VERSION#<workflow version>
     run            pk RUN#<workflow id>#<run id>       sk RUN
     task attempt   pk RUN#<workflow id>#<run id>       sk TASK#<task instance id or task id>#<attempt, 4 digits>
     event sample   pk SAMPLES#<UTC day>                sk <invalid|unknown>#<detail-type>
@@ -46,6 +47,10 @@ UNVERIFIED_PARTITION: Final = "UNVERIFIED"  # gsi3: the runs the reconciler has 
 
 def workflow_key(workflow_id: str) -> str:
     return f"WF#{workflow_id}"
+
+
+def version_sort_key(version: str) -> str:
+    return f"VERSION#{version}"
 
 
 def run_key(workflow_id: str, run_id: str) -> str:
@@ -138,11 +143,34 @@ class WorkflowItem(Entity, discriminator="workflow"):
     log_group = UnicodeAttribute(null=True)
     workflow_status = UnicodeAttribute(null=True)
     modified_at = UTCDateTimeAttribute(null=True)  # the workflow's ModifiedAt when its metadata was last read
+    workflow_version = UnicodeAttribute(null=True)  # its latest version when last described (a version item each)
     deleted_at = UTCDateTimeAttribute(null=True)  # first pass that no longer found it in ListWorkflows
     # Whether dedicated alarms and a dashboard exist for it (None: not known yet). Lets the hourly provisioning
     # pass skip CloudWatch for the many workflows that have none.
     dedicated_resources = BooleanAttribute(null=True)
     dedicated_tags = UnicodeAttribute(null=True)  # the tag set they were last given (provisioning.tag_set)
+
+
+class VersionTaskAttribute(MapAttribute[str, Any]):
+    """One task of a version's definition: what the graph view draws (mwaa_obs.graph.GraphTask)."""
+
+    task_id = UnicodeAttribute()
+    upstream = ListAttribute(of=UnicodeAttribute, null=True)
+    operator = UnicodeAttribute(null=True)
+
+
+class WorkflowVersionItem(Entity, discriminator="version"):
+    """One version of a workflow's definition, read once from GetWorkflow: its tasks and their dependencies (the
+    rest of the definition is not kept). Versions are immutable, so the item is written once and never expires."""
+
+    described_at = UTCDateTimeAttribute(null=True)  # when GetWorkflow was read for it
+    created_at = UTCDateTimeAttribute(null=True)  # the version's ModifiedAt in GetWorkflow: when it was made
+    tasks = ListAttribute(of=VersionTaskAttribute, null=True)
+    unreadable = UnicodeAttribute(null=True)  # why no tasks could be read from the definition
+
+    @property
+    def version(self) -> str:
+        return self.sk.removeprefix("VERSION#")
 
 
 class AlertRecord(MapAttribute[str, Any]):

@@ -6,16 +6,20 @@ from datetime import datetime
 from typing import Any
 
 from mwaa_obs.events import Place, workflow_ref
+from mwaa_obs.graph import DefinitionUnreadable, GraphTask, WorkflowGraph, graph_of_definition
 from mwaa_obs.mwaa_api import WorkflowAnswer
 from mwaa_obs.store.schema import (
     WORKFLOW_SORT_KEY,
     WORKFLOWS_PARTITION,
     Entity,
+    VersionTaskAttribute,
     WorkflowItem,
+    WorkflowVersionItem,
     item_from_raw,
+    version_sort_key,
     workflow_key,
 )
-from mwaa_obs.store.update import Update, query
+from mwaa_obs.store.update import Update, query, send_update
 
 
 class Workflows:
@@ -62,11 +66,11 @@ class Workflows:
         return str(value) if value else None
 
     def save_description(self, found: WorkflowAnswer, now: datetime) -> None:
-        """Store what GetWorkflow says of a workflow (creating its item if no event has named it yet)."""
-        ref = workflow_ref(found.arn, self._home)
-        if ref is None:
-            raise ValueError(f"not a workflow ARN: {found.arn!r}")
-        workflow_id = ref.workflow_id
+        """Store what GetWorkflow says of a workflow (creating its item if no event has named it yet), its version's
+        graph first (once per version: versions are immutable)."""
+        workflow_id = self.workflow_id(found.arn)
+        if found.version is not None:
+            self.save_version(workflow_id, found, now)
         update = Update(workflow_key(workflow_id), WORKFLOW_SORT_KEY)
         update.set(WorkflowItem.kind, WorkflowItem)
         update.set(WorkflowItem.workflow_arn, found.arn)
@@ -81,12 +85,63 @@ class Workflows:
             (WorkflowItem.log_group, found.log_group),
             (WorkflowItem.workflow_status, found.status),
             (WorkflowItem.modified_at, found.modified_at),
+            (WorkflowItem.workflow_version, found.version),
         ):
             if value is None:
                 update.remove(attribute)
             else:
                 update.set(attribute, value)
         self._client.update_item(**update.request(self._table_name))
+
+    def workflow_id(self, arn: str) -> str:
+        ref = workflow_ref(arn, self._home)
+        if ref is None:
+            raise ValueError(f"not a workflow ARN: {arn!r}")
+        return ref.workflow_id
+
+    def save_version(self, workflow_id: str, found: WorkflowAnswer, now: datetime) -> bool:
+        """The version's tasks and dependencies from its definition, written if that version has none stored yet
+        (True: written now). A definition whose tasks cannot be read is stored with the reason, once too."""
+        assert found.version is not None
+        update = Update(workflow_key(workflow_id), version_sort_key(found.version))
+        update.set(WorkflowVersionItem.kind, WorkflowVersionItem)
+        update.set(WorkflowVersionItem.workflow_arn, found.arn)
+        update.set(WorkflowVersionItem.described_at, now)
+        update.set(WorkflowVersionItem.created_at, found.modified_at)
+        try:
+            graph = graph_of_definition(found.definition or "")
+        except DefinitionUnreadable as error:
+            update.set(WorkflowVersionItem.unreadable, str(error))
+        else:
+            update.set(WorkflowVersionItem.tasks, [_stored_task(task) for task in graph.tasks])
+        applied, _ = send_update(self._client, update.request(self._table_name, absent=(WorkflowVersionItem.kind,)))
+        return applied
+
+    def stored_versions(self, workflow_id: str) -> set[str]:
+        """The versions of a workflow whose graph is stored (their keys only)."""
+        request = {
+            "TableName": self._table_name,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :versions)",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": workflow_key(workflow_id)},
+                ":versions": {"S": version_sort_key("")},
+            },
+            "ProjectionExpression": "sk",
+        }
+        return {raw["sk"]["S"].removeprefix(version_sort_key("")) for raw in query(self._client, request)}
+
+    def version(self, workflow_id: str, version: str) -> WorkflowVersionItem | None:
+        """One version's stored graph (a Query of one key: the widget may only Query)."""
+        request = {
+            "TableName": self._table_name,
+            "KeyConditionExpression": "pk = :pk AND sk = :sk",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": workflow_key(workflow_id)},
+                ":sk": {"S": version_sort_key(version)},
+            },
+        }
+        found = (item_from_raw(raw) for raw in query(self._client, request, 1))
+        return next((item for item in found if isinstance(item, WorkflowVersionItem)), None)
 
     def mark_deleted(self, workflow: WorkflowItem, at: datetime) -> None:
         update = Update(workflow.pk, workflow.sk)
@@ -106,3 +161,17 @@ class Workflows:
         self._client.update_item(**update.request(self._table_name))
         workflow.dedicated_resources = present
         workflow.dedicated_tags = tags
+
+
+def _stored_task(task: GraphTask) -> VersionTaskAttribute:
+    return VersionTaskAttribute(task_id=task.task_id, upstream=list(task.upstream) or None, operator=task.operator)
+
+
+def stored_graph(item: WorkflowVersionItem) -> WorkflowGraph:
+    """The graph a version item holds (no tasks when its definition was unreadable)."""
+    return WorkflowGraph(
+        tuple(
+            GraphTask(task.task_id, tuple(str(up) for up in task.upstream or ()), task.operator)
+            for task in item.tasks or ()
+        )
+    )
