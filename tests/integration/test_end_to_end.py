@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from mwaa_obs.messages.email import LOG_GUTTER
+from mwaa_obs.task_logs import excerpt
 from mwaa_obs_tools import cli, dashboards, demo, emulator, localstack
 from mwaa_obs_tools.simulator.faults import Faults
 from tests.simulator import test_definition_shapes as shapes
@@ -238,8 +240,42 @@ def test_the_task_logs_reached_their_log_group(stack: localstack.LocalStack, sim
     failing = next(s for s in streams if "task_id=create_object_2" in s)
     assert failing.startswith(f"workflow_id={workflow_id}/run_id=")
     assert failing.endswith("/attempt=1.log")
-    lines = [e["message"] for e in logs.get_log_events(logGroupName=group, logStreamName=failing)["events"]]
-    assert any(line.startswith("ERROR") for line in lines)
+    records = [
+        json.loads(e["message"]) for e in logs.get_log_events(logGroupName=group, logStreamName=failing)["events"]
+    ]
+    # Airflow 3's records: the failure with its traceback, then the state the attempt was marked with
+    failure = next(record for record in records if record["level"] == "error")
+    assert failure["event"] == "Task failed with exception"
+    assert failure["error_detail"][0]["frames"]
+    assert records[-1]["event"].startswith(("Marking task as FAILED.", "Marking task as UP_FOR_RETRY."))
+
+
+def test_a_failed_runs_email_and_slack_carry_its_failed_tasks_last_log_lines(
+    stack: localstack.LocalStack, simulated: dict[str, str]
+) -> None:
+    logs = localstack.client(stack.endpoint, "logs")
+    emails = [m for m in stack.alerts() if "failed at create_object_2" in m["Subject"]]
+    assert emails
+    email = emails[0]["Message"]
+    run_id = emails[0]["Subject"].rsplit("(run ", 1)[1].rstrip(")")
+    workflow_id = simulated["create_s3_objects"].rsplit("/", 1)[1]
+    group = f"/aws/mwaa-serverless/{workflow_id}/"
+    attempt = re.search(r"\* create_object_2 \(attempt (\d+), FAILED", email)
+    assert attempt is not None
+    stream = f"workflow_id={workflow_id}/run_id={run_id}/task_id=create_object_2/attempt={attempt[1]}.log"
+    held = [e["message"] for e in logs.get_log_events(logGroupName=group, logStreamName=stream)["events"]]
+    tail = excerpt(held)
+    # The email shows the log's last lines, as read at decision time, each behind the gutter
+    assert "  Last log lines of create_object_2, attempt " in email
+    for line in tail:
+        assert f"\n{LOG_GUTTER}{line}" in email
+    assert f"{LOG_GUTTER}INFO - Marking task as FAILED. dag_id=create_s3_objects, task_id=create_object_2" in email
+    # And so does the Slack message for that run, in a code block under the task
+    assert stack.slack is not None
+    (payload,) = [p for p in stack.slack.delivered() if f"run `{run_id}`" in str(p["blocks"])]
+    (shown,) = [b["text"]["text"] for b in payload["blocks"] if "Last log lines" in str(b)]
+    assert "Task failed with exception" in shown
+    assert "Traceback (most recent call last):" in shown
 
 
 def test_each_failed_or_timed_out_run_was_told_once_by_email_and_slack(

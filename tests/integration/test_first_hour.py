@@ -59,13 +59,14 @@ def test_the_first_deploy_guide_offline(
     stack: localstack.LocalStack, local_env: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     commands = readme_commands()
-    simulate, runs_list, doctor = (
+    simulate, runs_list, logs, doctor = (
         "mwaa-obs simulate examples/workflows/create_s3_objects.yaml --fail create_object_2",
         "mwaa-obs runs list --status FAILED",
+        "mwaa-obs logs RUN_ID",
         "mwaa-obs doctor --stack-name mwaa-obs",
     )
     # The README's commands are these (`local up` is the stack this module runs); a new one is to be added here
-    assert sorted(commands) == sorted(["mwaa-obs local up", simulate, runs_list, doctor])
+    assert sorted(commands) == sorted(["mwaa-obs local up", simulate, runs_list, logs, doctor])
     monkeypatch.chdir(README.parent)  # the README's paths are the repository's
     # One test run to see an alert: the run fails where the README says
     code, out = run_readme(simulate, capsys)
@@ -82,6 +83,12 @@ def test_the_first_deploy_guide_offline(
     assert alert["Subject"].startswith("[mwaa-obs] create_s3_objects failed at create_object_2: ")
     assert alert["Subject"].endswith(f"(run {run_id})")
     assert runs_named(alert["Message"]) == [run_id]  # what `local up` prints beside it
+    assert "  Last log lines of create_object_2, attempt 1:" in alert["Message"]  # the failed task's log in it
+    # The run's whole log: its failed task's, the attempt headed
+    code, out = run_readme(logs.replace("RUN_ID", run_id), capsys)
+    assert code == 0
+    assert out.splitlines()[0] == "==> create_object_2, attempt 1 (FAILED) <=="
+    assert "ERROR - Task failed with exception" in out
     code, out = run_readme(doctor, capsys)
     assert code == 0, out
     assert all(line.startswith(("ok ", "warn ")) for line in out.splitlines()), out

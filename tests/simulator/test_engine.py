@@ -115,7 +115,18 @@ def test_retries_then_success_are_separate_attempts(service: Any, engine: Engine
     assert ("MWAA Serverless Task Up For Retry", 1) in attempts
     assert ("MWAA Serverless Task Succeeded", 2) in attempts
     assert tasks["list_objects"]["LogStream"].endswith("/task_id=list_objects/attempt=2.log")
-    assert any(stream.endswith("attempt=1.log") and "ERROR" in line for _, stream, _, line in sink.logs)
+    # each attempt's log: Airflow 3's records; the first with the error, its traceback and the retry notice
+    first = [json.loads(line) for _, stream, _, line in sink.logs if stream.endswith("list_objects/attempt=1.log")]
+    second = [json.loads(line) for _, stream, _, line in sink.logs if stream.endswith("list_objects/attempt=2.log")]
+    failure = next(record for record in first if record["level"] == "error")
+    assert failure["event"] == "Task failed with exception"
+    assert failure["error_detail"][0]["exc_value"].endswith("simulated failure of attempt 1")
+    assert failure["error_detail"][0]["frames"]
+    assert first[-1]["event"].startswith("Marking task as UP_FOR_RETRY.")
+    assert first[-1]["event"].endswith("The next try in 60 s.")
+    assert first[0]["event"] == second[0]["event"] == "Task instance is in running state"
+    assert second[-1]["event"] == "Marking task as SUCCESS."
+    assert all({"timestamp", "level", "event", "logger"} <= set(record) for record in first + second)
 
 
 def test_a_failure_marks_downstream_tasks_upstream_failed_and_fails_the_run(service: Any, engine: Engine) -> None:
@@ -136,7 +147,7 @@ def test_a_failure_marks_downstream_tasks_upstream_failed_and_fails_the_run(serv
 
 
 def test_an_attempt_longer_than_its_execution_timeout_times_out_and_so_does_the_run(
-    service: Any, engine: Engine
+    service: Any, engine: Engine, sink: MemorySink
 ) -> None:
     arn = create(service, "nightly_sales_etl")  # crawl_raw: execution_timeout 1800 s, retries 2 every 120 s
     engine.set_faults("nightly_sales_etl", Faults(durations={"crawl_raw": 9000}))
@@ -150,6 +161,12 @@ def test_an_attempt_longer_than_its_execution_timeout_times_out_and_so_does_the_
     assert (run["RunState"], run["ErrorMessage"]) == ("TIMEOUT", "Workflow execution timed out")
     # three attempts of 1800 s and two retry delays of 120 s, after the sensor: no run-level limit cut it short
     assert run["Duration"] > 3 * 1800 + 2 * 120
+    # the last attempt's log: the timeout notice, Airflow's timeout exception, the final state
+    last = [json.loads(line) for _, stream, _, line in sink.logs if stream.endswith("crawl_raw/attempt=3.log")]
+    errors = [record for record in last if record["level"] == "error"]
+    assert errors[0]["event"].startswith("Process timed out after 1800 s (execution_timeout)")
+    assert errors[1]["error_detail"][0]["exc_type"] == "airflow.sdk.exceptions.AirflowTaskTimeout"
+    assert last[-1]["event"].startswith("Marking task as TIMEOUT.")
 
 
 def test_a_plain_failure_beside_a_timeout_fails_the_run(service: Any, engine: Engine) -> None:

@@ -68,7 +68,7 @@ class Skipped:
 
 Outcome = PythonFailure | Skipped | None  # None: the attempt's work succeeds
 
-_EXECUTE = (
+EXECUTE_FRAMES = (
     Frame(_RUNNER, 1579, "_run_task_and_map_outcome", "result = _execute_task(context=context, ti=ti, log=log)"),
     Frame(_RUNNER, 2234, "_execute_task", "result = _run_execute_callable(context, execute, task)"),
     Frame(_RUNNER, 2192, "_run_execute_callable", "result = ctx.run(execute, context=context)"),
@@ -151,7 +151,7 @@ def injected(task: TaskDefinition, package: CodePackage | None, value: str) -> P
         return None
     line = node.body[0].lineno if getattr(node, "body", None) else node.lineno
     user = Frame(f"{DAGS_FOLDER}/{module.path}", line, function, module.line(line))
-    return PythonFailure("RuntimeError", value, (*_EXECUTE, *_PYTHON, user))
+    return PythonFailure("RuntimeError", value, (*EXECUTE_FRAMES, *_PYTHON, user))
 
 
 def _python(reference: str, package: CodePackage | None, environment: dict[str, Any]) -> Outcome:
@@ -168,7 +168,7 @@ def _python(reference: str, package: CodePackage | None, environment: dict[str, 
         if name not in environment:
             user = Frame(f"{DAGS_FOLDER}/{module.path}", line, function, module.line(line))
             frozen = Frame("<frozen os>", 714, "__getitem__")
-            return PythonFailure("KeyError", repr(name), (*_EXECUTE, *_PYTHON, user, frozen))
+            return PythonFailure("KeyError", repr(name), (*EXECUTE_FRAMES, *_PYTHON, user, frozen))
     return None
 
 
@@ -217,7 +217,7 @@ def _bash(command: str, package: CodePackage | None) -> Outcome:
         return Skipped(f"Bash command returned exit code {code}. Skipping.")
     if code != 0:
         value = f"Bash command failed. The command returned a non-zero exit code {code}."
-        return PythonFailure("airflow.sdk.exceptions.AirflowException", value, (*_EXECUTE, *_BASH))
+        return PythonFailure("airflow.sdk.exceptions.AirflowException", value, (*EXECUTE_FRAMES, *_BASH))
     return None
 
 
@@ -225,4 +225,4 @@ def sensor_timeout(elapsed: float, timeout: float) -> PythonFailure:
     """A sensor whose condition did not come true within its timeout (Airflow fails it without retries)."""
     value = f"Sensor has timed out; run duration of {elapsed} seconds exceeds the specified timeout of {timeout}."
     raised = Frame(f"{SITE}/airflow/sdk/bases/sensor.py", 243, "execute", "raise AirflowSensorTimeout(message)")
-    return PythonFailure("airflow.sdk.exceptions.AirflowSensorTimeout", value, (*_EXECUTE, raised))
+    return PythonFailure("airflow.sdk.exceptions.AirflowSensorTimeout", value, (*EXECUTE_FRAMES, raised))

@@ -124,13 +124,14 @@ class TaskExecution:
                 f"Task exceeded its execution_timeout of {instance.task.execution_timeout:.0f} s "
                 f"on attempt {instance.attempt}"
             )
-            self._logs.failed(run, instance)
+            self._logs.timed_out(run, instance)
         elif failure is not None:
             instance.error_message = _shortened(failure.message)
             self._logs.raised(run, instance, failure)
         retries_left = instance.attempt <= instance.task.retries + instance.extra_attempts
         no_retry = failure is not None and failure.exception.endswith("AirflowSensorTimeout")
         if retries_left and not no_retry and run.state == "RUNNING":
+            self._logs.marked(run, instance, "UP_FOR_RETRY", instance.task.retry_delay)
             self._publisher.task_state(run, instance, "UP_FOR_RETRY")
 
             def retry() -> None:
@@ -139,7 +140,9 @@ class TaskExecution:
 
             self._clock.after(instance.task.retry_delay, retry)
             return
-        self._publisher.task_state(run, instance, "TIMEOUT" if ending.timed_out else "FAILED")
+        final = "TIMEOUT" if ending.timed_out else "FAILED"
+        self._logs.marked(run, instance, final)
+        self._publisher.task_state(run, instance, final)
         self._settled(run)
 
     def _restart(self, run: Run, instance: TaskInstance) -> None:
