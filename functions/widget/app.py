@@ -10,22 +10,28 @@ from aws_lambda_powertools import Logger
 from mwaa_obs import SERVICE
 from mwaa_obs.aws import dynamodb_client
 from mwaa_obs.config import WidgetConfig
+from mwaa_obs.events import Place
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.workflows import Workflows
+from mwaa_obs.task_logs import TaskLogReader, logs_clients
 from mwaa_obs.view_html import Viewer
-from mwaa_obs.widget import ViewReader, handle
+from mwaa_obs.widget import LOG_VIEW_BYTES, LOG_VIEW_EVENTS, LOG_VIEW_LINES, ViewReader, handle
 
 config = WidgetConfig.from_env()
 logger = Logger(service=SERVICE)
 dynamodb = dynamodb_client()
 runs = Runs(dynamodb, config.table_name)
 workflows = Workflows(dynamodb, config.table_name)
+# The log view's reads: its own account and region's logs only (its client made at the first read)
+task_logs = TaskLogReader(
+    logs_clients(None, None), events=LOG_VIEW_EVENTS, max_lines=LOG_VIEW_LINES, max_bytes=LOG_VIEW_BYTES, workers=1
+)
 
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> Any:
     arn = context.invoked_function_arn
-    reader = ViewReader(runs, workflows)
+    reader = ViewReader(runs, workflows, task_logs, home=Place(account=arn.split(":")[4], region=arn.split(":")[3]))
 
     def viewer(theme: str) -> Viewer:
         return Viewer(region=arn.split(":")[3], stack_name=config.stack_name, theme=theme)

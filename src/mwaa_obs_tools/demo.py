@@ -266,7 +266,7 @@ def _render_views(stack: localstack.LocalStack, day_started: datetime, pictures:
     a Chromium is here, else the pages as HTML files. With `pictures`, the README's two there too (a browser is
     then required)."""
     from mwaa_obs_tools import browser  # noqa: PLC0415
-    from mwaa_obs_tools.ui import Site, UiServer  # noqa: PLC0415
+    from mwaa_obs_tools.ui import Site, UiServer, log_reader  # noqa: PLC0415
 
     hours = f"{(stack.engine.now - day_started).total_seconds() / 3600:.1f}"
     pages = {
@@ -274,7 +274,8 @@ def _render_views(stack: localstack.LocalStack, day_started: datetime, pictures:
         "gantt-nightly_sales_etl": f"/view?view=gantt&workflow=nightly_sales_etl&hours={hours}",
         "failures": f"/?hours={hours}",
     }
-    site = Site(stack.runs, stack.workflows, "us-east-1", localstack.STACK_NAME, lambda: stack.engine.now)
+    logs = log_reader(stack.endpoint)  # a failed cell's and a bar's log page
+    site = Site(stack.runs, stack.workflows, "us-east-1", localstack.STACK_NAME, lambda: stack.engine.now, logs=logs)
     server = UiServer(site).start()
     print("\nviews      the runs widget's grid, a Gantt chart (latest failed run) and the failures, as in CloudWatch:")
     try:

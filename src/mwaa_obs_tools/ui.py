@@ -15,11 +15,21 @@ from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from mwaa_obs.events import workflow_name_of
+from mwaa_obs.events import Place, workflow_name_of
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.workflows import Workflows
+from mwaa_obs.task_logs import TaskLogReader, logs_config
 from mwaa_obs.view_html import Viewer
-from mwaa_obs.widget import DEFAULT_RANGE, RequestError, ViewReader, ViewRequest, render
+from mwaa_obs.widget import (
+    DEFAULT_RANGE,
+    LOG_VIEW_BYTES,
+    LOG_VIEW_EVENTS,
+    LOG_VIEW_LINES,
+    RequestError,
+    ViewReader,
+    ViewRequest,
+    render,
+)
 
 KEPT_PARAMETERS = ("theme", "hours")  # carried from page to page
 ACTION_PARAMETERS = ("action", "workflowId", "runId")  # a button's request to the actions function
@@ -54,6 +64,7 @@ class Site:
     now: Callable[[], datetime]  # the stack's clock: the simulator's on the local stack
     # The actions function's answer to a button's request (its JSON body as a dict); None: no buttons
     act: Callable[[Mapping[str, str]], str] | None = None
+    logs: TaskLogReader | None = None  # a log view's reads (None: it links to CloudWatch only)
 
     def page(self, path: str, query: Mapping[str, str]) -> tuple[int, str]:
         """The status and HTML of one page: `/` (the workflow picker and the failures), `/view?view=...`, or
@@ -73,7 +84,7 @@ class Site:
             request = ViewRequest.of(params, now - timedelta(hours=hours), now, theme)
         except RequestError as error:
             return 400, self._frame(f"<p>{html.escape(str(error))}</p>", theme, query)
-        reader = ViewReader(self.runs, self.workflows)
+        reader = ViewReader(self.runs, self.workflows, self.logs)
         carried = {key: query[key] for key in KEPT_PARAMETERS if key in query}
         viewer = Viewer(self.region, self.stack_name, theme)
         body = render(request, reader, LocalNavigation(carried, acts=self.act is not None), viewer, now)
@@ -149,6 +160,25 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         """Quiet: a page per click is not news."""
+
+
+def log_reader(endpoint_url: str | None) -> TaskLogReader:
+    """The log view's reads, with the caller's credentials, in each workflow's region (the default one's client
+    where a run's region is not known), bounded as the widget's."""
+    import boto3  # noqa: PLC0415
+
+    clients: dict[str | None, object] = {}
+
+    def client_for(place: Place | None) -> object:
+        region = place.region if place is not None else None
+        if region not in clients:
+            session = boto3.session.Session()
+            clients[region] = session.client(
+                "logs", endpoint_url=endpoint_url, region_name=region, config=logs_config()
+            )
+        return clients[region]
+
+    return TaskLogReader(client_for, events=LOG_VIEW_EVENTS, max_lines=LOG_VIEW_LINES, max_bytes=LOG_VIEW_BYTES)
 
 
 class UiServer:

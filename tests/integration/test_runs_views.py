@@ -4,6 +4,7 @@ it, and `mwaa-obs ui` in a real headless Chromium, checked cell by cell and bar 
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -13,13 +14,13 @@ from typing import Any
 import boto3
 import pytest
 
-from mwaa_obs.task_logs import readable
+from mwaa_obs.task_logs import excerpt, readable
 from mwaa_obs.view_html import Viewer
-from mwaa_obs.widget import ViewReader, ViewRequest, render
+from mwaa_obs.widget import LOG_VIEW_BYTES, LOG_VIEW_LINES, ViewReader, ViewRequest, render
 from mwaa_obs_tools import browser, cli, localstack
 from mwaa_obs_tools.cli import logs as cli_logs
 from mwaa_obs_tools.simulator.faults import Faults
-from mwaa_obs_tools.ui import LocalNavigation, Site, UiServer
+from mwaa_obs_tools.ui import LocalNavigation, Site, UiServer, log_reader
 from tests.integration.test_end_to_end import create_example_workflows
 
 RUNS_EACH = 3
@@ -59,7 +60,9 @@ def truth(service: Any, arn: str) -> dict[str, dict[str, tuple[str, int]]]:
 
 @pytest.fixture(scope="module")
 def site(stack: localstack.LocalStack) -> Iterator[str]:
-    server = UiServer(Site(stack.runs, stack.workflows, "us-east-1", localstack.STACK_NAME, lambda: stack.engine.now))
+    logs = log_reader(stack.endpoint)
+    site = Site(stack.runs, stack.workflows, "us-east-1", localstack.STACK_NAME, lambda: stack.engine.now, logs=logs)
+    server = UiServer(site)
     yield server.start().url
     server.stop()
 
@@ -199,6 +202,59 @@ def test_a_hostile_workflow_parameter_is_shown_as_text(site: str, ran: dict[str,
         assert page.query_selector("img") is None
         assert "No workflow named" in page.inner_text("div.mo")
         assert dialogs == []
+
+
+# --- The attempt's log from the views (issue 34 item 4): a failed cell of the grid and a bar of the Gantt open it
+
+
+def log_text(stack: localstack.LocalStack, service: Any, arn: str, run_id: str, task: str, attempt: int) -> str:
+    """The tail a log view shows of what CloudWatch Logs holds for the attempt."""
+    held = stored_log(stack, service, arn, run_id, task, attempt)
+    return "\n".join(excerpt(held, LOG_VIEW_LINES, LOG_VIEW_BYTES))
+
+
+def test_the_widget_functions_log_view_shows_the_attempts_last_lines_escaped(
+    stack: localstack.LocalStack, service: Any, ran: dict[str, str]
+) -> None:
+    run_id = runs_of(service, ran["create_s3_objects"], "FAILED")[0]
+    params = {"view": "log", "workflow": "create_s3_objects", "runId": run_id, "task": "create_object_2"}
+    page = stack.widget(widget_event(stack, **params, attempt="1"))
+    tail = log_text(stack, service, ran["create_s3_objects"], run_id, "create_object_2", 1)
+    assert "Task failed with exception" in tail
+    assert f'<pre class="log" data-lines="{tail.count(chr(10)) + 1}">{html.escape(tail)}</pre>' in page
+    assert f"mwaa-obs logs {run_id} create_object_2 --attempt 1 --workflow create_s3_objects" in page
+    # the way back to the run's Gantt is a pop-up of the widget again
+    assert f'endpoint="{stack.outputs["WidgetFunctionArn"]}"' in page
+
+
+def test_a_failed_cell_and_a_bar_open_the_attempts_log_in_a_browser(
+    site: str, stack: localstack.LocalStack, service: Any, ran: dict[str, str]
+) -> None:
+    with browser.chromium() as chromium:
+        page = chromium.new_page()
+        page.goto(f"{site}/view?view=grid&workflow=create_s3_objects")
+        failed = page.query_selector_all('td.cell[data-task="create_object_2"][data-state="FAILED"]')
+        assert len(failed) == RUNS_EACH
+        run_id = failed[-1].get_attribute("data-run")
+        failed[-1].query_selector("a").click()
+        page.wait_for_selector("pre.log")
+        expected = log_text(stack, service, ran["create_s3_objects"], run_id, "create_object_2", 1)
+        assert page.inner_text("pre.log") == expected
+        assert page.query_selector("h4").get_attribute("data-task") == "create_object_2"
+        # from the log back to the run's Gantt, and from its retried bar to that attempt's log
+        page.click("text=Gantt chart")
+        page.wait_for_selector("table.gantt")
+        assert page.query_selector("tr.axis .tick") is not None
+        page.goto(f"{site}/view?view=grid&workflow=simple_s3_test")
+        header = page.query_selector_all("th.run")[-1]
+        retried_run = header.get_attribute("data-run")
+        header.query_selector("a").click()
+        page.wait_for_selector("table.gantt")
+        page.query_selector('div.bar[data-task="list_objects"][data-attempt="1"] a').click()
+        page.wait_for_selector("pre.log")
+        first = log_text(stack, service, ran["simple_s3_test"], retried_run, "list_objects", 1)
+        assert page.inner_text("pre.log") == first
+        assert "Marking task as UP_FOR_RETRY." in first
 
 
 # --- `mwaa-obs logs` (issue 34 item 3): the attempts' logs as CloudWatch Logs holds them, headed, on the local stack

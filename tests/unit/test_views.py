@@ -12,7 +12,16 @@ import pytest
 
 from mwaa_obs.states import RunState, TaskState
 from mwaa_obs.store.schema import RunItem, TaskAttemptItem
-from mwaa_obs.view_html import LOOKS, Viewer, heading_times, render_failures, render_gantt, render_grid
+from mwaa_obs.task_logs import LogTail
+from mwaa_obs.view_html import (
+    LOOKS,
+    Viewer,
+    heading_times,
+    render_failures,
+    render_gantt,
+    render_grid,
+    render_log,
+)
 from mwaa_obs.views import RunView, critical_path, gantt, grid, run_view
 from mwaa_obs.widget import DESCRIPTION, RequestError, ViewRequest, WidgetNavigation, handle
 
@@ -133,16 +142,20 @@ def test_text_from_a_workflow_never_becomes_markup(text: str) -> None:
     failure = RunItem(pk=f"RUN#{WORKFLOW_ID}#r9", sk="RUN", status=RunState.FAILED, error_message=text)
     hostile_task = attempt("r9", text, 1, TaskState.FAILED, 0, 1, 2, error=f"{text}\nsecond line")
     nav = WidgetNavigation("arn:aws:lambda:eu-west-1:123456789012:function:w")
+    (failed_attempt,) = hostile.attempts
     pages = [
         render_grid(text, grid([hostile]), nav, PLACE),
         render_gantt(gantt(hostile, now=at(5)), PLACE),
+        render_gantt(gantt(hostile, now=at(5)), PLACE, nav=nav),
+        render_log(hostile, failed_attempt, LogTail((text, "</pre>" + text, "second")), nav, PLACE),
+        render_log(hostile, failed_attempt, LogTail(note=text), nav, PLACE),
         render_failures([failure], {failure.pk: [hostile_task]}, nav, PLACE),
         render_failures([failure], {}, nav, PLACE),
     ]
     for page in pages:
         tags = parsed(page)
         assert {tag for tag, _ in tags.tags} <= {"div", "style", "table", "thead", "tbody", "tr", "th", "td", "a",
-                                                 "span", "p", "b", "h4", "code", "cwdb-action"}  # fmt: skip
+                                                 "span", "p", "b", "h4", "code", "cwdb-action", "pre"}  # fmt: skip
         assert not any(name.startswith("on") for _, attrs in tags.tags for name in attrs)
         assert any(text in value for _, attrs in tags.tags for value in attrs.values() if value) or any(
             text in chunk for chunk in tags.text
@@ -278,3 +291,109 @@ def test_a_stopped_run_shows_its_cancelled_and_removed_tasks_and_a_deferred_one_
     ]
     assert "⊘ cancelled" in chart
     assert "− removed" in chart
+
+
+class Recorded:
+    """A navigation that says where each link goes, as data attributes (what a click would ask for)."""
+
+    def link(self, label_html: str, params: Mapping[str, str], title: str) -> str:
+        return f"<a data-params='{json.dumps(dict(params))}'>{label_html}</a>"
+
+    def action(self, label: str, params: Mapping[str, str], confirmation: str) -> str:
+        return ""
+
+
+def links_of(page: str) -> list[dict[str, str]]:
+    return [json.loads(attrs["data-params"] or "") for tag, attrs in parsed(page).tags if "data-params" in attrs]
+
+
+def test_a_failed_cell_and_every_bar_open_the_attempts_log_where_they_are_shown() -> None:
+    retried = run("r2", RunState.SUCCESS, 0, DIAMOND)
+    cells = [link for link in links_of(render_grid("etl", grid([retried]), Recorded(), PLACE)) if "task" in link]
+    # the grid's cells show each task's latest attempt: all succeeded, so none opens a log there
+    assert cells == []
+    failed = run("r3", RunState.FAILED, 0, [
+        attempt("r3", "extract", 1, TaskState.SUCCESS, 0, 1, 5),
+        attempt("r3", "load", 1, TaskState.UP_FOR_RETRY, 5, 6, 10, "boom"),
+        attempt("r3", "load", 2, TaskState.FAILED, 11, 12, 20, "boom again"),
+    ])  # fmt: skip
+    cells = [link for link in links_of(render_grid("etl", grid([failed]), Recorded(), PLACE)) if "task" in link]
+    assert cells == [{"view": "log", "workflow": "etl", "runId": "r3", "task": "load", "attempt": "2"}]
+    bars = links_of(render_gantt(gantt(failed, now=at(30)), PLACE, nav=Recorded()))
+    assert [(bar["task"], bar["attempt"]) for bar in bars] == [("extract", "1"), ("load", "1"), ("load", "2")]
+    assert {bar["view"] for bar in bars} == {"log"}
+
+
+def test_a_gantt_has_a_time_axis_and_each_bar_its_duration() -> None:
+    chart = gantt(run("r2", RunState.SUCCESS, 0, DIAMOND), now=at(90))
+    tags = parsed(render_gantt(chart, PLACE)).tags
+    ticks = [str(attrs["data-at"]) for tag, attrs in tags if "tick" in str(attrs.get("class")).split()]
+    assert chart.begin is not None
+    assert chart.end is not None
+    assert ticks[0] == chart.begin.strftime("%Y-%m-%d %H:%M:%S UTC")
+    assert ticks[-1] == chart.end.strftime("%Y-%m-%d %H:%M:%S UTC")
+    assert ticks == sorted(ticks)
+    assert len(ticks) == 5
+    bars = {(attrs["data-task"], attrs["data-attempt"]): attrs["data-seconds"] for tag, attrs in tags if
+            "bar" in str(attrs.get("class")).split()}  # fmt: skip
+    assert bars[("transform_long", "2")] == str(15 * 60)  # 15 min
+    durations = [attrs for tag, attrs in tags if "dur" in str(attrs.get("class")).split()]
+    assert len(durations) == len(bars) == len(DIAMOND)
+
+
+def test_a_log_view_shows_the_tail_or_why_not_and_the_way_to_the_whole_log() -> None:
+    failed = run("r3", RunState.FAILED, 0, [attempt("r3", "load", 1, TaskState.FAILED, 0, 1, 9, "KeyError: 'id'")])
+    (load,) = failed.attempts
+    shown = render_log(failed, load, LogTail(("INFO - start", "KeyError: 'id'")), Recorded(), PLACE)
+    assert '<pre class="log" data-lines="2">INFO - start\nKeyError: &#x27;id&#x27;</pre>' in shown
+    assert "mwaa-obs logs r3 load --attempt 1 --workflow etl" in shown
+    assert (
+        "log-events/workflow_id$253Detl-AbCdEfGhIj$252Frun_id$253Dr3$252Ftask_id$253Dload$252Fattempt$253D1.log"
+        in shown
+    )
+    assert links_of(shown) == [{"view": "gantt", "workflow": "etl", "runId": "r3"}]
+    unread = render_log(failed, load, LogTail(note="not written yet"), Recorded(), PLACE)
+    assert "Log not shown (not written yet): open it in CloudWatch." in unread
+    assert "<pre" not in unread
+
+
+def test_a_log_view_needs_its_run_task_and_attempt() -> None:
+    with pytest.raises(RequestError, match="runId, task and attempt"):
+        ViewRequest.of({"view": "log", "workflow": "etl", "runId": "r1", "task": "load"}, T0, at(60), "light")
+    with pytest.raises(RequestError, match="attempt must be 1 or more"):
+        ViewRequest.of({"view": "log", "workflow": "etl", "runId": "r1", "task": "t", "attempt": "0"}, T0, T0, "")
+    asked = ViewRequest.of({"view": "log", "workflow": "etl", "runId": "r1", "task": "t", "attempt": "2"}, T0, T0, "")
+    assert (asked.run_id, asked.task, asked.attempt) == ("r1", "t", 2)
+
+
+def never_scheduled(item: TaskAttemptItem) -> TaskAttemptItem:
+    """An upstream-failed attempt as stored: no Scheduled, only its end state."""
+    item.seen_scheduled = None
+    item.seen_upstream_failed = item.started_at or T0
+    return item
+
+
+def test_a_gantts_rows_of_tasks_that_never_ran_sit_after_their_upstream_tasks_as_in_the_grid() -> None:
+    # extract -> load -> report (upstream failed); extract -> backup -> archive -> publish
+    failed = run("r4", RunState.FAILED, 0, [
+        attempt("r4", "extract", 1, TaskState.SUCCESS, 0, 1, 5),
+        attempt("r4", "load", 1, TaskState.FAILED, 5, 6, 9, "boom"),
+        attempt("r4", "backup", 1, TaskState.SUCCESS, 5, 6, 20),
+        never_scheduled(attempt("r4", "report", 1, TaskState.UPSTREAM_FAILED, 9, None, None)),
+        attempt("r4", "archive", 1, TaskState.SUCCESS, 20, 21, 30),
+        attempt("r4", "publish", 1, TaskState.SUCCESS, 30, 31, 40),
+    ])  # fmt: skip
+    layers = {"extract": 0, "load": 1, "backup": 1, "report": 2, "archive": 2, "publish": 3}
+    assert gantt(failed, now=at(50)).tasks[-1] == "report"  # without the graph: last
+    rows = gantt(failed, now=at(50), layers=layers).tasks  # (backup and load became ready together: by name)
+    assert rows == ("extract", "backup", "load", "archive", "report", "publish")
+    # and the same order as a grid that has a run where report ran
+    ran = run("r5", RunState.SUCCESS, 100, [
+        attempt("r5", "extract", 1, TaskState.SUCCESS, 100, 101, 105),
+        attempt("r5", "load", 1, TaskState.SUCCESS, 105, 106, 109),
+        attempt("r5", "backup", 1, TaskState.SUCCESS, 105, 106, 120),
+        attempt("r5", "report", 1, TaskState.SUCCESS, 109, 110, 111),
+        attempt("r5", "archive", 1, TaskState.SUCCESS, 120, 121, 130),
+        attempt("r5", "publish", 1, TaskState.SUCCESS, 130, 131, 140),
+    ])  # fmt: skip
+    assert grid([failed, ran]).tasks.index("report") < grid([failed, ran]).tasks.index("publish")

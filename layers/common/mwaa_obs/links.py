@@ -20,6 +20,14 @@ def runs_show_command(run_id: str, workflow_name: str, stack_name: str) -> str:
     return f"mwaa-obs runs show {shlex.quote(run_id)} --workflow {shlex.quote(workflow_name)}{stack}"
 
 
+def logs_command(run_id: str, task_id: str, attempt: int, workflow_name: str, stack_name: str) -> str:
+    stack = "" if stack_name == DEFAULT_STACK_NAME else f" --stack-name {shlex.quote(stack_name)}"
+    return (
+        f"mwaa-obs logs {shlex.quote(run_id)} {shlex.quote(task_id)} --attempt {attempt} "
+        f"--workflow {shlex.quote(workflow_name)}{stack}"
+    )
+
+
 def task_log_group(workflow_id: str) -> str:
     """The service's default log group of a workflow's tasks (a workflow may name its own: LoggingConfiguration)."""
     return f"/aws/mwaa-serverless/{service_workflow_id(workflow_id)}/"

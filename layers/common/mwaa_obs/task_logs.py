@@ -218,14 +218,23 @@ def logs_clients(
 class TaskLogReader:
     """Reads attempts' log tails, several at once, never longer than the caller can wait.
 
-    `client_for(place)`: a CloudWatch Logs client for a place (None: home), its own timeouts short. Counts its calls
-    and the bytes they returned (`calls`, `bytes`: the cost of a message's logs, docs/COST.md)."""
+    `client_for(place)`: a CloudWatch Logs client for a place (None: home), its own timeouts short; a tail is at
+    most `max_lines` lines and `max_bytes` bytes of the last `events` events (a message's bounds by default). Counts
+    its calls and the bytes they returned (`calls`, `bytes`: the cost of a message's logs, docs/COST.md)."""
 
     def __init__(
-        self, client_for: Callable[[Place | None], Any], *, events: int = TAIL_EVENTS, workers: int = 3
+        self,
+        client_for: Callable[[Place | None], Any],
+        *,
+        events: int = TAIL_EVENTS,
+        workers: int = 3,
+        max_lines: int = MAX_LINES,
+        max_bytes: int = MAX_BYTES,
     ) -> None:
         self._client_for = client_for
         self._events = events
+        self._max_lines = max_lines
+        self._max_bytes = max_bytes
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="task-logs")
         self._lock = threading.Lock()
         self.calls = 0
@@ -261,7 +270,7 @@ class TaskLogReader:
         self._count(1, int(headers.get("content-length") or sum(len(message) for message in events)))
         if not events:
             return LogTail(note=NOT_WRITTEN)
-        return LogTail(excerpt(events))
+        return LogTail(excerpt(events, self._max_lines, self._max_bytes))
 
     def _count(self, calls: int, size: int) -> None:
         with self._lock:

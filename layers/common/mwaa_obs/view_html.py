@@ -16,11 +16,12 @@ from datetime import datetime
 from typing import Final, Protocol
 
 from mwaa_obs.failures import error_line, failed_at, task_name
-from mwaa_obs.links import log_stream_url, runs_show_command, workflows_console_url
-from mwaa_obs.states import TERMINAL_RUN_STATES, RunState, TaskState
+from mwaa_obs.links import log_stream_url, logs_command, runs_show_command, workflows_console_url
+from mwaa_obs.states import TASK_ERROR_STATES, TERMINAL_RUN_STATES, RunState, TaskState
 from mwaa_obs.store.schema import RunItem, TaskAttemptItem
+from mwaa_obs.task_logs import LogTail
 from mwaa_obs.times import human_duration, readable_time
-from mwaa_obs.views import Bar, Cell, Gantt, Grid, RunView
+from mwaa_obs.views import AttemptView, Bar, Cell, Gantt, Grid, RunView, log_ref
 
 ERROR_CHARACTERS = 200  # the first line of an error, in a tooltip or a table cell
 
@@ -107,6 +108,12 @@ _STYLE = """
 .mo .gap{position:absolute;top:7px;height:2px;background:repeating-linear-gradient(90deg,var(--muted) 0 3px,
  transparent 3px 6px)}
 .mo h4{margin:2px 0 6px}
+.mo .track{margin-right:48px}
+.mo .dur{position:absolute;top:2px;margin-left:3px;font-size:9px;line-height:12px;color:var(--muted)}
+.mo .ticks{position:relative;height:14px;min-width:320px;margin-right:48px;font-size:9px;color:var(--muted)}
+.mo .tick{position:absolute;top:0;white-space:nowrap}
+.mo pre.log{white-space:pre-wrap;word-break:break-all;font:11px/1.35 Menlo,Consolas,monospace;margin:4px 0;
+ padding:4px;background:var(--track);border:1px solid var(--line);max-width:960px}
 """
 
 
@@ -175,7 +182,11 @@ def _run_heading(run: RunView, when: str, nav: Navigation, viewer: Viewer) -> st
     )
 
 
-def _cell(task_id: str, run: RunView, cell: Cell | None, viewer: Viewer) -> str:
+def _log_params(run: RunView, task_id: str, attempt: int) -> dict[str, str]:
+    return {"view": "log", "workflow": run.workflow_name, "runId": run.run_id, "task": task_id, "attempt": str(attempt)}
+
+
+def _cell(task_id: str, run: RunView, cell: Cell | None, nav: Navigation, viewer: Viewer) -> str:
     data = f'data-task="{_text(task_id)}" data-run="{_text(run.run_id)}"'
     if cell is None:
         return f'<td class="cell none" {data} data-state="" title="no attempt">–</td>'
@@ -190,7 +201,9 @@ def _cell(task_id: str, run: RunView, cell: Cell | None, viewer: Viewer) -> str:
         lines.append(error_line(cell.error, ERROR_CHARACTERS))
     count = f'<span class="n">{cell.attempts}</span>' if cell.attempts > 1 else ""
     content = f"{mark.symbol}{count}"
-    if cell.log_stream:
+    if cell.state in TASK_ERROR_STATES and cell.log_stream:  # its log's last lines, where the grid is shown
+        content = nav.link(content, _log_params(run, task_id, cell.attempt), "the attempt's last log lines: click")
+    elif cell.log_stream:
         url = log_stream_url(run.region or viewer.region, run.log_group, cell.log_stream)
         content = f'<a href="{_text(url)}" target="_blank" rel="noopener">{content}</a>'
     return (
@@ -207,7 +220,7 @@ def render_grid(workflow_name: str, grid: Grid, nav: Navigation, viewer: Viewer)
     heading = "".join(_run_heading(run, when, nav, viewer) for run, when in zip(grid.runs, times, strict=True))
     rows = "".join(
         f'<tr data-task="{_text(task)}"><th>{_text(task)}</th>'
-        + "".join(_cell(task, run, grid.cells.get((task, run.run_id)), viewer) for run in grid.runs)
+        + "".join(_cell(task, run, grid.cells.get((task, run.run_id)), nav, viewer) for run in grid.runs)
         + "</tr>"
         for task in grid.tasks
     )
@@ -223,7 +236,7 @@ def _position(at: datetime, begin: datetime, span: float) -> float:
     return round(100 * (at - begin).total_seconds() / span, 2)
 
 
-def _bar(bar: Bar, begin: datetime, span: float, region: str, log_group: str) -> str:
+def _bar(bar: Bar, begin: datetime, span: float, run: RunView, *, nav: Navigation | None, region: str) -> str:
     mark = look(bar.state)
     left = _position(bar.started_at, begin, span)
     width = max(0.3, round(_position(bar.ended_at, begin, span) - left, 2))
@@ -235,15 +248,69 @@ def _bar(bar: Bar, begin: datetime, span: float, region: str, log_group: str) ->
     if bar.error:
         lines.append(error_line(bar.error, ERROR_CHARACTERS))
     symbol = mark.symbol
-    if bar.log_stream:
-        url = log_stream_url(region, log_group, bar.log_stream)
+    if nav is not None:  # its log's last lines, where the chart is shown
+        symbol = nav.link(symbol, _log_params(run, bar.task_id, bar.attempt), "the attempt's last log lines: click")
+    elif bar.log_stream:
+        url = log_stream_url(region, run.log_group, bar.log_stream)
         symbol = f'<a href="{_text(url)}" target="_blank" rel="noopener">{symbol}</a>'
+    seconds = (bar.ended_at - bar.started_at).total_seconds()
+    duration = human_duration(seconds)
     return (
         f'<div class="bar {_fill(bar.state)}{" critical" if bar.critical else ""}" '
         f'style="left:{left}%;width:{width}%" data-task="{_text(bar.task_id)}" data-attempt="{bar.attempt}" '
         f'data-state="{_text(bar.state)}" data-critical="{str(bar.critical).lower()}" '
-        f'title="{_text(chr(10).join(lines))}" aria-label="{_text(mark.word)}">{symbol}</div>'
+        f'data-seconds="{seconds:.0f}" title="{_text(chr(10).join(lines))}" aria-label="{_text(mark.word)}">'
+        f'{symbol}</div><span class="dur" style="left:{min(left + width, 100):.2f}%" '
+        f'data-task="{_text(bar.task_id)}" data-attempt="{bar.attempt}">{_text(duration)}</span>'
     )
+
+
+AXIS_TICKS: Final = 4  # intervals of the Gantt chart's time axis
+
+
+def _axis(begin: datetime, end: datetime) -> str:
+    """The time axis over the bars: the run's begin, three times between and its end (UTC, to the second)."""
+    span = (end - begin).total_seconds()
+    marks = []
+    for step in range(AXIS_TICKS + 1):
+        at = begin + (end - begin) * step / AXIS_TICKS
+        offset = human_duration(span * step / AXIS_TICKS) if step else "0s"
+        place = "right:0" if step == AXIS_TICKS else f"left:{100 * step / AXIS_TICKS:.0f}%"
+        shift = "" if step in (0, AXIS_TICKS) else ";transform:translateX(-50%)"
+        marks.append(
+            f'<span class="tick" style="{place}{shift}" data-at="{_text(_when(at))}" '
+            f'title="{_text(_when(at))}">{_text(_when(at)[11:19])} (+{_text(offset)})</span>'
+        )
+    return f'<tr class="axis"><th>UTC</th><td><div class="ticks">{"".join(marks)}</div></td></tr>'
+
+
+def render_log(run: RunView, attempt: AttemptView, tail: LogTail, nav: Navigation, viewer: Viewer) -> str:
+    """One attempt's last log lines (escaped, like everything a workflow wrote), or why they are not shown; with
+    the whole log's link, the CLI command that prints it and the way back to the run's Gantt chart."""
+    mark = look(attempt.state)
+    stream = log_ref(run, attempt).stream
+    url = log_stream_url(run.region or viewer.region, run.log_group, stream)
+    command = logs_command(run.run_id, attempt.task_id, attempt.attempt, run.workflow_name, viewer.stack_name)
+    times = f"{_when(attempt.started_at)} → {_when(attempt.ended_at)}"
+    if attempt.started_at and attempt.ended_at:
+        times += f" ({human_duration((attempt.ended_at - attempt.started_at).total_seconds())})"
+    error = f" · {_text(error_line(attempt.error, ERROR_CHARACTERS))}" if attempt.error else ""
+    head = (
+        f'<h4 data-task="{_text(attempt.task_id)}" data-attempt="{attempt.attempt}" data-state="{_text(attempt.state)}"'
+        f">{_text(attempt.task_id)}, attempt {attempt.attempt}, of {_text(run.workflow_name)} run "
+        f'{_text(run.run_id)}: <span style="color:{mark.colour}">{mark.symbol}</span> {_text(mark.word)}</h4>'
+        f'<p class="muted">{_text(times)}{error}</p>'
+    )
+    if tail.lines:
+        body = f'<pre class="log" data-lines="{len(tail.lines)}">{_text(tail.text)}</pre>'
+    else:
+        body = f'<p class="log-note">Log not shown ({_text(tail.note)}): open it in CloudWatch.</p>'
+    gantt_link = nav.link("Gantt chart", {"view": "gantt", "workflow": run.workflow_name, "runId": run.run_id}, "")
+    links = (
+        f'<p><a class="whole-log" href="{_text(url)}" target="_blank" rel="noopener">the whole log in CloudWatch</a>'
+        f" · <code>{_text(command)}</code> · {gantt_link}</p>"
+    )
+    return page(head + body + links, viewer)
 
 
 def _gaps(bars: Sequence[Bar], begin: datetime, span: float) -> str:
@@ -273,7 +340,8 @@ def run_buttons(run: RunView, nav: Navigation) -> str:
     return nav.action("Stop", params | {"action": "stop"}, question)
 
 
-def render_gantt(chart: Gantt, viewer: Viewer, buttons: str = "") -> str:
+def render_gantt(chart: Gantt, viewer: Viewer, buttons: str = "", nav: Navigation | None = None) -> str:
+    """`nav`: where a bar's click opens its attempt's log (None: a bar links to CloudWatch)."""
     run = chart.run
     mark = look(run.state)
     command = runs_show_command(run.run_id, run.workflow_name, viewer.stack_name)
@@ -293,7 +361,7 @@ def render_gantt(chart: Gantt, viewer: Viewer, buttons: str = "") -> str:
         bars = [bar for bar in chart.bars if bar.task_id == task]
         star = "★ " if any(bar.critical for bar in bars) else ""
         region = run.region or viewer.region
-        track = "".join(_bar(bar, chart.begin, span, region, run.log_group) for bar in bars) + _gaps(
+        track = "".join(_bar(bar, chart.begin, span, run, nav=nav, region=region) for bar in bars) + _gaps(
             bars, chart.begin, span
         )
         if not bars:  # it never ran (upstream failed, or not yet scheduled): say so in the row
@@ -303,7 +371,8 @@ def render_gantt(chart: Gantt, viewer: Viewer, buttons: str = "") -> str:
             f'<tr data-task="{_text(task)}"><th>{star}{_text(task)}</th><td><div class="track">{track}</div></td></tr>'
         )
     legend = _legend(GANTT_LEGEND, (attempt.state for attempt in run.attempts))
-    return page(head + f'<table class="gantt">{"".join(rows)}</table>' + legend, viewer)
+    axis = _axis(chart.begin, chart.end)
+    return page(head + f'<table class="gantt">{axis}{"".join(rows)}</table>' + legend, viewer)
 
 
 def render_failures(

@@ -6,14 +6,15 @@ render these models (mwaa_obs.view_html).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from mwaa_obs.events import place_of, workflow_name_of
-from mwaa_obs.links import task_log_group
+from mwaa_obs.events import Place, place_of, workflow_name_of
+from mwaa_obs.links import stream_name, task_log_group, task_log_stream
 from mwaa_obs.states import TASK_NEVER_RAN_STATES, TaskState
 from mwaa_obs.store.schema import RunItem, TaskAttemptItem
+from mwaa_obs.task_logs import LogRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,10 @@ class RunView:
     log_group: str  # of its task logs
     region: str | None = None  # where its task logs are (its workflow's region)
     workflow_version: str | None = None  # the version it ran (its graph)
+    place: Place | None = None  # its workflow's account and region
+
+    def attempt(self, task_id: str, number: int) -> AttemptView | None:
+        return next((a for a in self.attempts if a.task_id == task_id and a.attempt == number), None)
 
     @property
     def workflow_name(self) -> str:
@@ -79,7 +84,18 @@ def run_view(run: RunItem, attempts: Iterable[TaskAttemptItem], log_group: str |
         log_group=log_group or task_log_group(run.workflow_id),
         region=place.region if (place := place_of(run.workflow_arn or "")) else None,
         workflow_version=run.workflow_version,
+        place=place,
     )
+
+
+def log_ref(run: RunView, attempt: AttemptView) -> LogRef:
+    """Where the attempt's log is: the stream its events named (else the service's naming) in the run's log group."""
+    stream = (
+        stream_name(attempt.log_stream)
+        if attempt.log_stream
+        else task_log_stream(run.workflow_id, run.run_id, attempt.task_id, attempt.attempt)
+    )
+    return LogRef(run.log_group, stream, run.place)
 
 
 def _first(*times: datetime | None) -> datetime | None:
@@ -99,6 +115,7 @@ class Cell:
     ended_at: datetime | None
     error: str | None
     log_stream: str | None
+    attempt: int = 1  # the latest attempt's number
 
     @property
     def seconds(self) -> float | None:
@@ -130,6 +147,7 @@ def grid(runs: Sequence[RunView]) -> Grid:
                 ended_at=last.ended_at,
                 error=next((a.error for a in reversed(attempts) if a.error), None),
                 log_stream=last.log_stream,
+                attempt=last.attempt,
             )
     return Grid(runs=columns, tasks=task_order(columns), cells=cells)
 
@@ -175,11 +193,12 @@ class Gantt:
     end: datetime | None
 
 
-def gantt(run: RunView, now: datetime) -> Gantt:
+def gantt(run: RunView, now: datetime, layers: Mapping[str, int] | None = None) -> Gantt:
     """Every attempt that ran as a bar (a running one ends now); the chain of tasks that set the run's length is
-    marked critical."""
+    marked critical. `layers`: each task's column in its version's graph (mwaa_obs.graph.layout), which places the
+    rows of tasks that never ran (upstream failed) where the grid has them, after their upstream tasks."""
     critical = critical_path(run.attempts, now)
-    order = task_order([run])
+    order = _with_unran_placed(run, task_order([run]), layers or {})
     bars = tuple(
         sorted(
             (
@@ -203,6 +222,18 @@ def gantt(run: RunView, now: datetime) -> Gantt:
     begin = _first(run.started_at, min((bar.ready_at or bar.started_at for bar in bars), default=None))
     end = max((bar.ended_at for bar in bars), default=run.ended_at)
     return Gantt(run=run, tasks=order, bars=bars, begin=begin, end=run.ended_at or end)
+
+
+def _with_unran_placed(run: RunView, order: tuple[str, ...], layers: Mapping[str, int]) -> tuple[str, ...]:
+    """The rows with each task that never ran moved to just after the last task that ran at or before its column
+    of the graph (it stays last when its column is not known)."""
+    ran = {attempt.task_id for attempt in run.attempts if attempt.started_at is not None}
+    placed = [task for task in order if task in ran or task not in layers]
+    unran = sorted((task for task in order if task not in ran and task in layers), key=lambda t: (layers[t], t))
+    for task in unran:
+        before = [index for index, other in enumerate(placed) if other in layers and layers[other] <= layers[task]]
+        placed.insert(before[-1] + 1 if before else 0, task)
+    return tuple(placed)
 
 
 def critical_path(attempts: Sequence[AttemptView], now: datetime | None = None) -> frozenset[str]:

@@ -1,8 +1,9 @@
 """What the runs widget shows for one request: the grid, a Gantt chart or the failures table, read from the table.
 
 The reads are bounded and counted (`ViewReader.reads`): a grid is one Query for the workflow's ids, one for its
-runs in the time range and one per run for its task attempts (run in parallel); a Gantt is two or three; a graph
-one more (its version's stored definition); the failures table one per UTC day of the range (at most
+runs in the time range and one per run for its task attempts (run in parallel); a Gantt and a graph three or four
+(with its version's stored definition: the graph's layout, the Gantt's rows of tasks that never ran); a log view
+two or three, and one GetLogEvents; the failures table one per UTC day of the range (at most
 FAILURE_DAYS) and one per failed run shown (its failed tasks).
 """
 
@@ -18,23 +19,39 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mwaa_obs import WORKFLOW_PATTERN
+from mwaa_obs.events import Place
 from mwaa_obs.failures import failed_tasks
-from mwaa_obs.graph import WorkflowGraph, graph_run
+from mwaa_obs.graph import WorkflowGraph, graph_run, layout
 from mwaa_obs.graph_html import VersionShown, render_graph
 from mwaa_obs.states import FAILED_RUN_STATES
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.schema import RunItem, TaskAttemptItem
 from mwaa_obs.store.workflows import Workflows, stored_graph
-from mwaa_obs.view_html import Navigation, Viewer, page, render_failures, render_gantt, render_grid, run_buttons
-from mwaa_obs.views import RunView, gantt, grid, run_view
+from mwaa_obs.task_logs import LogTail, TaskLogReader
+from mwaa_obs.view_html import (
+    Navigation,
+    Viewer,
+    page,
+    render_failures,
+    render_gantt,
+    render_grid,
+    render_log,
+    run_buttons,
+)
+from mwaa_obs.views import AttemptView, RunView, gantt, grid, log_ref, run_view
 
-VIEWS = ("grid", "gantt", "graph", "failures")
+VIEWS = ("grid", "gantt", "graph", "failures", "log")
 DEFAULT_RUNS = 25
 MAX_RUNS = 100
 FAILURE_DAYS = 7
 FAILURE_ROWS = 25
 PARALLEL_READS = 8
 DEFAULT_RANGE = timedelta(days=7)
+# A log view's tail (a pop-up has room for more than a message) and how long it may wait for CloudWatch Logs
+LOG_VIEW_EVENTS = 100
+LOG_VIEW_LINES = 60
+LOG_VIEW_BYTES = 8192
+LOG_VIEW_SECONDS = 5.0
 
 
 class RequestError(ValueError):
@@ -50,6 +67,8 @@ class ViewRequest:
     start: datetime
     end: datetime
     theme: str
+    task: str | None = None  # a log view's task and attempt
+    attempt: int | None = None
 
     @classmethod
     def of(cls, params: Mapping[str, Any], start: datetime, end: datetime, theme: str) -> ViewRequest:
@@ -69,7 +88,12 @@ class ViewRequest:
         if view != "failures" and workflow is None:
             raise RequestError("pick a workflow (the dashboard's Workflow variable, or the workflow parameter)")
         run_id = str(params["runId"]) if params.get("runId") else None
-        return cls(view, workflow, runs, run_id, start, end, "dark" if theme == "dark" else "light")
+        task = str(params["task"]) if params.get("task") else None
+        attempt = _attempt_number(params.get("attempt"))
+        if view == "log" and (run_id is None or task is None or attempt is None):
+            raise RequestError("a log view needs runId, task and attempt")
+        theme = "dark" if theme == "dark" else "light"
+        return cls(view, workflow, runs, run_id, start, end, theme, task, attempt)
 
     @classmethod
     def from_widget_event(cls, event: Mapping[str, Any], now: datetime) -> ViewRequest:
@@ -85,6 +109,18 @@ class ViewRequest:
         return cls.of(params, start, end, str(context.get("theme") or "light"))
 
 
+def _attempt_number(value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise RequestError(f"attempt {value!r} is not a whole number") from None
+    if number < 1:
+        raise RequestError(f"attempt must be 1 or more, not {number}")
+    return number
+
+
 def _epoch_ms(value: Any) -> datetime | None:
     if not isinstance(value, int | float) or isinstance(value, bool):
         return None
@@ -94,9 +130,15 @@ def _epoch_ms(value: Any) -> datetime | None:
 class ViewReader:
     """The table reads the views make, counted."""
 
-    def __init__(self, runs: Runs, workflows: Workflows) -> None:
+    def __init__(
+        self, runs: Runs, workflows: Workflows, logs: TaskLogReader | None = None, home: Place | None = None
+    ) -> None:
+        """`logs`: reads an attempt's log tail (None: the log view links to CloudWatch only); `home`: the account
+        and region whose logs it may read (None: any; a run elsewhere gets the link)."""
         self._runs = runs
         self._workflows = workflows
+        self._logs = logs
+        self._home = home
         self._lock = threading.Lock()
         self._log_groups: dict[str, str | None] = {}
         self._latest_versions: dict[str, str | None] = {}
@@ -157,6 +199,14 @@ class ViewReader:
                 return run_view(run, attempts, self._log_groups.get(workflow_id))
         return None
 
+    def log_tail(self, run: RunView, attempt: AttemptView) -> LogTail:
+        """The attempt's last log lines (one GetLogEvents, bounded in time), or why there are none."""
+        if self._logs is None:
+            return LogTail(note="not read here")
+        if self._home is not None and run.place is not None and run.place != self._home:
+            return LogTail(note=f"kept in account {run.place.account}, {run.place.region}")
+        return self._logs.tails([log_ref(run, attempt)], LOG_VIEW_SECONDS)[0]
+
     def failures(self, start: datetime, end: datetime) -> list[RunItem]:
         days = min(FAILURE_DAYS, (end.date() - start.date()).days + 1)
         self._counted(days)
@@ -195,12 +245,27 @@ def render(request: ViewRequest, reader: ViewReader, nav: Navigation, viewer: Vi
         chosen = reader.load([latest])[0] if latest is not None else None
     if chosen is None:
         return page(f"<p>No such run of {_quoted(request.workflow)} in this time range.</p>", viewer)
-    if request.view == "graph":
-        definition, shown = reader.graph(chosen)
-        cells = grid([chosen]).cells
-        latest_states = [(task, cell.state, cell.attempts) for (task, _), cell in cells.items()]
-        return render_graph(chosen, graph_run(definition, latest_states), shown, nav, viewer)
-    return render_gantt(gantt(chosen, now), viewer, run_buttons(chosen, nav))
+    if request.view in ("log", "graph"):
+        return (_log_page if request.view == "log" else _graph_page)(request, reader, chosen, nav, viewer)
+    definition, _ = reader.graph(chosen)  # where the rows of tasks that never ran go
+    layers = {placed.task.task_id: placed.layer for placed in layout(definition)}
+    return render_gantt(gantt(chosen, now, layers), viewer, run_buttons(chosen, nav), nav)
+
+
+def _graph_page(request: ViewRequest, reader: ViewReader, run: RunView, nav: Navigation, viewer: Viewer) -> str:
+    definition, shown = reader.graph(run)
+    cells = grid([run]).cells
+    latest_states = [(task, cell.state, cell.attempts) for (task, _), cell in cells.items()]
+    return render_graph(run, graph_run(definition, latest_states), shown, nav, viewer)
+
+
+def _log_page(request: ViewRequest, reader: ViewReader, run: RunView, nav: Navigation, viewer: Viewer) -> str:
+    if request.task is None or request.attempt is None:  # ViewRequest.of refuses a log view without them
+        raise RequestError("a log view needs runId, task and attempt")
+    attempt = run.attempt(request.task, request.attempt)
+    if attempt is None or (attempt.log_stream is None and attempt.started_at is None):
+        return page(f"<p>No attempt {request.attempt} of {_quoted(request.task)} ran in this run.</p>", viewer)
+    return render_log(run, attempt, reader.log_tail(run, attempt), nav, viewer)
 
 
 def _quoted(text: str) -> str:
@@ -244,6 +309,8 @@ Parameters (JSON):
 - `workflow`: a workflow name; the dashboards pass their **Workflow** variable (`__workflow__`)
 - `runs`: how many runs the grid shows, 1-100 (default 25)
 - `runId`: the run a Gantt chart or graph shows (default: the latest failed run in the time range, else the latest)
+- `view` `log` with `runId`, `task` and `attempt`: that attempt's last log lines (a failed cell of the grid and a
+  bar of the Gantt chart open it)
 
 Viewers need `lambda:InvokeFunction` on this function (docs/VIEWS.md, "Who can see it"). A run's Gantt chart has a
 Re-run or Stop button calling the stack's actions function: pressing it needs `lambda:InvokeFunction` on that one.

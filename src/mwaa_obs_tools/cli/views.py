@@ -141,14 +141,15 @@ def _actions(args: argparse.Namespace, function_arn: str | None) -> Callable[[Ma
 
 
 def _ui(args: argparse.Namespace) -> int:
-    from mwaa_obs_tools.ui import Site, UiServer  # noqa: PLC0415
+    from mwaa_obs_tools.ui import Site, UiServer, log_reader  # noqa: PLC0415
 
     refuse_taken_port(args.port, "--port")
     reader = table_reader(args)
     api_url = use_api(args)
     region = boto3.session.Session().region_name or "us-east-1"
     act = _actions(args, stack_outputs(args).get("ActionsFunctionArn"))
-    site = Site(reader.runs, reader.workflows, region, args.stack_name, lambda: stack_now(args, api_url), act)
+    now = lambda: stack_now(args, api_url)  # noqa: E731
+    site = Site(reader.runs, reader.workflows, region, args.stack_name, now, act, log_reader(args.endpoint_url))
     server = UiServer(site, args.port).start()
     try:  # from before the line that tells it is up: a Ctrl-C right after it is a stop too
         print(f"runs grid, Gantt charts and failures: {server.url}  (Ctrl-C stops)", flush=True)
