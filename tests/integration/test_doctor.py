@@ -15,6 +15,8 @@ import pytest
 from mwaa_obs.metrics import ITEMS_SKIPPED, UNKNOWN_STATES
 from mwaa_obs.store.samples import EventSamples, SampleKind
 from mwaa_obs_tools import cli, localstack
+from mwaa_obs_tools.factories import run_event
+from mwaa_obs_tools.sample_events import envelope
 from mwaa_obs_tools.simulator.faults import Faults
 from tests.integration.test_end_to_end import create_example_workflows
 
@@ -248,3 +250,43 @@ def test_api_answers_the_reconciler_could_not_take(stack: localstack.LocalStack,
         "not stored: mwaa-obs events samples); 1 workflow or run skipped by a pass (the reconcile log says why: "
         "'item skipped')",
     }
+
+
+# A window title, a clipboard write (OSC 52), a screen clear, a C1 control sequence, a right-to-left override
+HOSTILE = "\x1b]0;pwned\x07 \x1b]52;c;cm0gLXJmIH4=\x07 \x1b[2J \x9b31m \u202e"
+
+
+def test_what_a_workflow_or_an_event_says_is_printed_with_its_controls_escaped(
+    stack: localstack.LocalStack, healthy: Verdicts, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Last in the module: it adds a failed run and a refused event."""
+    # Given a failed run whose error message, and an event whose detail-type, hold terminal control sequences
+    service = boto3.client("mwaa-serverless", endpoint_url=stack.simulator.url, region_name="us-east-1")
+    arn = service.list_workflows()["Workflows"][0]["WorkflowArn"]
+    events = [
+        run_event("Started", "run-hostile", stack.engine.now, arn=arn),
+        run_event("Failed", "run-hostile", stack.engine.now, arn=arn, errorMessage=f"boom {HOSTILE}"),
+        envelope(f"MWAA Serverless {HOSTILE}", {"workflowArn": arn}, stack.engine.now, arn),
+    ]
+    # Onto the events queue as EventBridge delivers them (moto's PutEvents fails on a control character in a
+    # detail-type: docs/LOCAL_STACK.md)
+    sqs = localstack.client(stack.endpoint, "sqs")
+    for event in events:
+        sqs.send_message(QueueUrl=stack.outputs["EventsQueueUrl"], MessageBody=json.dumps(event))
+    stack.pump()
+    capsys.readouterr()
+    # When runs list, runs show, events samples and doctor print them
+    local = ["--endpoint-url", stack.endpoint]
+    assert cli.main(["runs", "list", *local]) == 0
+    assert cli.main(["runs", "show", "run-hostile", *local]) == 0
+    assert cli.main(["events", "samples", *local]) == 0
+    cli.main(["doctor", *local, "--api-endpoint-url", stack.simulator.url])
+    printed = capsys.readouterr()
+    # Then each was printed, its controls escaped: not one reached the terminal
+    text = printed.out + printed.err
+    assert text.count("\\x1b]0;pwned\\x07") >= 4
+    assert "\\x1b]52;c;" in text
+    assert "\\x9b31m" in text
+    assert "\\u202e" in text
+    assert not any((ord(char) < 0x20 and char not in "\n\t\r") or 0x7F <= ord(char) < 0xA0 for char in text)
+    assert "\u202e" not in text

@@ -26,6 +26,7 @@ import boto3
 import botocore.exceptions
 
 from mwaa_obs import DEFAULT_STACK_NAME
+from mwaa_obs_tools.cli.terminal import terminal_safe_output
 
 if TYPE_CHECKING:  # imported by the commands that use them: the CLI starts without loading the layer's modules
     from mwaa_obs.store.runs import Runs
@@ -51,23 +52,24 @@ class CliError(Exception):
 
 def run(command: Command, args: argparse.Namespace) -> int:
     """The command's exit code; what the user can fix or could not help (a CliError, AWS or the network failing, a
-    closed pipe, Ctrl-C) as one line on stderr and exit code 2, never a traceback."""
-    try:
-        code = command(args)
-        sys.stdout.flush()  # a closed pipe fails here, where it is reported, not in the interpreter's last flush
-        return code
-    except (
-        CliError,
-        botocore.exceptions.BotoCoreError,
-        botocore.exceptions.ClientError,
-        BrokenPipeError,
-        KeyboardInterrupt,
-    ) as error:
-        if isinstance(error, BrokenPipeError):
-            # The reader went away (`| head`): stdout goes nowhere, or the interpreter's last flush fails again.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        print(f"mwaa-obs: {_one_line(error)}", file=sys.stderr)
-        return 2
+    closed pipe, Ctrl-C) as one line on stderr and exit code 2, never a traceback. What it prints is terminal-safe."""
+    with terminal_safe_output():
+        try:
+            code = command(args)
+            sys.stdout.flush()  # a closed pipe fails here, where it is reported, not in the interpreter's last flush
+            return code
+        except (
+            CliError,
+            botocore.exceptions.BotoCoreError,
+            botocore.exceptions.ClientError,
+            BrokenPipeError,
+            KeyboardInterrupt,
+        ) as error:
+            if isinstance(error, BrokenPipeError):
+                # The reader went away (`| head`): stdout goes nowhere, or the interpreter's last flush fails again.
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            print(f"mwaa-obs: {_one_line(error)}", file=sys.stderr)
+            return 2
 
 
 @contextmanager
