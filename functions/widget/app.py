@@ -29,7 +29,7 @@ task_logs = TaskLogReader(
 
 
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict[str, Any], context: Any) -> Any:
+def lambda_handler(event: Any, context: Any) -> Any:
     arn = context.invoked_function_arn
     reader = ViewReader(runs, workflows, task_logs, home=Place(account=arn.split(":")[4], region=arn.split(":")[3]))
 
@@ -37,5 +37,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> Any:
         return Viewer(region=arn.split(":")[3], stack_name=config.stack_name, theme=theme)
 
     answer = handle(event, reader, viewer, arn, datetime.now(UTC), actions_arn=config.actions_function_arn)
-    logger.info("rendered", extra={"reads": reader.reads, "view": event.get("view", "grid")})
+    view = event.get("view", "grid") if isinstance(event, dict) else None
+    logger.info("rendered", extra={"reads": reader.reads, "view": view})
     return answer

@@ -8,6 +8,7 @@ workflow picker.
 from __future__ import annotations
 
 import html
+import math
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,6 +35,10 @@ from mwaa_obs.widget import (
 KEPT_PARAMETERS = ("theme", "hours")  # carried from page to page
 ACTION_PARAMETERS = ("action", "workflowId", "runId")  # a button's request to the actions function
 MAX_FORM_BYTES = 4096
+MAX_HOURS = 24 * 366
+# The names this server answers to. Any other Host is a page elsewhere reaching it by DNS rebinding (a name of its
+# own resolved to 127.0.0.1), to read with the user's credentials what the pages show or act on them.
+LOOPBACK_NAMES = ("localhost", "127.0.0.1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +81,9 @@ class Site:
         try:
             hours = float(query.get("hours") or DEFAULT_RANGE.total_seconds() / 3600)
         except ValueError:
-            return 400, self._frame("<p>hours must be a number</p>", theme, query)
+            hours = math.nan
+        if not 0 < hours <= MAX_HOURS:  # NaN, infinities and 1e300 too: the range must be a date
+            return 400, self._frame(f"<p>hours must be a number above 0, at most {MAX_HOURS}</p>", theme, query)
         params = dict(query) if path == "/view" else {"view": "failures"}
         if path not in ("/", "/view"):
             return 404, self._frame("<p>No such page.</p>", theme, query)
@@ -139,6 +146,9 @@ class _Handler(BaseHTTPRequestHandler):
     site: Site
 
     def do_POST(self) -> None:
+        if not self._addressed_here(posted=True):
+            self._send(403, "<p>This page answers only at localhost, to its own pages.</p>")
+            return
         parts = urlsplit(self.path)
         length = min(int(self.headers.get("Content-Length") or 0), MAX_FORM_BYTES)
         form = dict(parse_qsl(self.rfile.read(length).decode("utf-8", "replace")))
@@ -146,9 +156,21 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, body)
 
     def do_GET(self) -> None:
+        if not self._addressed_here():
+            self._send(403, "<p>This page answers only at localhost.</p>")
+            return
         parts = urlsplit(self.path)
         status, body = self.site.page(parts.path, dict(parse_qsl(parts.query)))
         self._send(status, body)
+
+    def _addressed_here(self, *, posted: bool = False) -> bool:
+        """The request names this server as the user's browser does (Host), and a form posted to it comes from its
+        own pages (Origin): a page elsewhere could otherwise post a Re-run or Stop with the user's credentials (the
+        browser sends the Origin of every POST: https://fetch.spec.whatwg.org/#origin-header)."""
+        port = self.connection.getsockname()[1]  # the port the request came in on: this server's
+        if self.headers.get("Host") not in {f"{name}:{port}" for name in LOOPBACK_NAMES}:
+            return False
+        return not posted or self.headers.get("Origin") in {f"http://{name}:{port}" for name in LOOPBACK_NAMES}
 
     def _send(self, status: int, body: str) -> None:
         data = body.encode()

@@ -5,11 +5,13 @@ it, and `mwaa-obs ui` in a real headless Chromium, checked cell by cell and bar 
 from __future__ import annotations
 
 import html
+import http.client
 import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
@@ -363,3 +365,45 @@ def test_logs_follow_prints_what_a_running_run_writes_until_it_ends(
         assert f"==> {task}, attempt {attempt} (" in out
         for message in held:
             assert readable(message)[0] in out
+
+
+def get(site: str, target: str, host: str | None = None, method: str = "GET", **headers: str) -> tuple[int, str]:
+    """The status and body of a request to the site, with its own Host header or `host`."""
+    parts = urlsplit(site)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+    try:
+        if host is not None:
+            headers["Host"] = host
+        body = "action=rerun&workflowId=w&runId=r" if method == "POST" else None
+        connection.request(method, target, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        connection.close()
+
+
+def test_the_ui_answers_only_to_its_loopback_names(site: str) -> None:
+    # A page elsewhere reaching it by DNS rebinding (its own name resolved to 127.0.0.1) sends its own Host
+    port = urlsplit(site).port
+    assert get(site, "/")[0] == 200
+    assert get(site, "/", host=f"127.0.0.1:{port}")[0] == 200
+    for host in (f"rebind.example:{port}", "rebind.example", f"localhost.rebind.example:{port}", "localhost"):
+        status, body = get(site, "/view?view=failures", host=host)
+        assert (status, "answers only at localhost" in body) == (403, True)
+
+
+@pytest.mark.parametrize("hours", ["nan", "inf", "-inf", "1e300", "0", "-5", "many"])
+def test_the_ui_refuses_hours_that_are_no_range_with_a_page_that_says_so(site: str, hours: str) -> None:
+    status, body = get(site, f"/view?view=failures&hours={hours}")
+    assert (status, "hours must be a number above 0, at most 8784" in body) == (400, True)
+
+
+def test_a_form_posted_to_the_ui_is_taken_only_from_its_own_pages(site: str) -> None:
+    # A page elsewhere posting a Re-run to it (the browser sends the user there, with Host localhost) is refused
+    port = urlsplit(site).port
+    for origin in ("https://evil.example", f"http://rebind.example:{port}", "null"):
+        status, _ = get(site, "/action", method="POST", Origin=origin)
+        assert status == 403
+    assert get(site, "/action", method="POST")[0] == 403  # no Origin: not a page of its own
+    # Its own page's form gets through (this site has no actions: the page says there is none)
+    assert get(site, "/action", method="POST", Origin=f"http://localhost:{port}")[0] == 404

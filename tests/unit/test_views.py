@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -216,6 +217,40 @@ def test_a_request_the_widget_cannot_show_says_why_in_the_widget(params: dict[st
         ViewRequest.from_widget_event(widget_event(**params), now=T0)
     page = handle(widget_event(**params), reader=None, viewer=lambda theme: PLACE, arn="arn", now=T0)  # type: ignore[arg-type]
     assert reason.split("'", maxsplit=1)[0] in page
+
+
+def widget_with(**context: Any) -> dict[str, Any]:
+    """A widget event whose widgetContext has `context` in place of its own parts."""
+    event = widget_event(workflow="etl")
+    event["widgetContext"] = {**event["widgetContext"], **context}
+    return event
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        ("grid", "the widget's event is not a JSON object"),
+        ([{"view": "grid"}], "the widget's event is not a JSON object"),
+        ({"workflow": "etl", "widgetContext": "dark"}, "widgetContext is not a JSON object"),
+        (widget_with(params=["etl"]), "params is not a JSON object"),
+        (widget_with(timeRange=[1764000000000, 1764086400000]), "timeRange is not a JSON object"),
+        (widget_with(timeRange={"start": 0, "zoom": "1h"}), "timeRange.zoom is not a JSON object"),
+        (widget_with(timeRange={"start": 1e20}), "timeRange start 1e+20 is not a time"),
+        (widget_with(timeRange={"start": float("nan")}), "timeRange start nan is not a time"),
+        (widget_with(timeRange={"end": float("-inf")}), "timeRange end -inf is not a time"),
+        (widget_with(timeRange={"start": -1}), "timeRange start -1 is not a time"),
+        (widget_with(timeRange={"start": 1764086400000, "end": 1764000000000}), "the time range ends before"),
+        ({**widget_event(workflow="etl"), "runs": float("inf")}, "runs inf is not a whole number"),
+        (widget_event(workflow="e" * 256), "workflow is longer than 255 characters"),
+        (widget_event(workflow="etl", view="gantt", runId="r" * 256), "runId is longer than 255 characters"),
+        (widget_event(workflow="etl", view="log", runId="r", task="t" * 256, attempt=1), "task is longer than 255"),
+        (widget_event(workflow="etl", view="log", runId="r", task="t", attempt=float("inf")), "attempt inf is not a"),
+    ],
+)
+def test_a_malformed_widget_event_gets_its_reason_in_the_widget(event: Any, reason: str) -> None:
+    # The widget's answer is its page, in the dashboard's theme where it has one; never an error of the function
+    page = handle(event, reader=None, viewer=lambda theme: Viewer("eu-west-1", "s", theme), arn="arn", now=T0)  # type: ignore[arg-type]
+    assert f"<p>{html.escape(reason)}" in page
 
 
 def test_cloudwatch_asking_for_the_documentation_gets_markdown() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -77,18 +78,17 @@ class ViewRequest:
             raise RequestError(f"view {view!r} is not one of {', '.join(VIEWS)}")
         try:
             runs = int(params.get("runs") or DEFAULT_RUNS)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise RequestError(f"runs {params.get('runs')!r} is not a whole number") from None
         if not 1 <= runs <= MAX_RUNS:
             raise RequestError(f"runs must be from 1 to {MAX_RUNS}, not {runs}")
-        workflow = str(params["workflow"]) if params.get("workflow") else None
+        workflow = _name(params, "workflow")
         # An unfilled dashboard variable arrives as its pattern: no workflow picked yet
         if workflow == WORKFLOW_PATTERN:
             workflow = None
         if view != "failures" and workflow is None:
             raise RequestError("pick a workflow (the dashboard's Workflow variable, or the workflow parameter)")
-        run_id = str(params["runId"]) if params.get("runId") else None
-        task = str(params["task"]) if params.get("task") else None
+        run_id, task = _name(params, "runId"), _name(params, "task")
         attempt = _attempt_number(params.get("attempt"))
         if view == "log" and (run_id is None or task is None or attempt is None):
             raise RequestError("a log view needs runId, task and attempt")
@@ -96,17 +96,22 @@ class ViewRequest:
         return cls(view, workflow, runs, run_id, start, end, theme, task, attempt)
 
     @classmethod
-    def from_widget_event(cls, event: Mapping[str, Any], now: datetime) -> ViewRequest:
+    def from_widget_event(cls, event: Any, now: datetime) -> ViewRequest:
         """A CloudWatch custom widget call: its parameters (top level, or the widget's own), time range and theme
         from `widgetContext` (docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/
-        add_custom_widget_dashboard_about.html)."""
-        context = event.get("widgetContext") or {}
-        params = {**(context.get("params") or {}), **{k: v for k, v in event.items() if k != "widgetContext"}}
-        time_range = context.get("timeRange") or {}
-        window = time_range.get("zoom") or time_range
-        start = _epoch_ms(window.get("start")) or now - DEFAULT_RANGE
-        end = _epoch_ms(window.get("end")) or now
-        return cls.of(params, start, end, str(context.get("theme") or "light"))
+        add_custom_widget_dashboard_about.html). Any part of another shape is a RequestError."""
+        if not isinstance(event, Mapping):
+            raise RequestError("the widget's event is not a JSON object")
+        context = _object(event.get("widgetContext"), "widgetContext")
+        top = {key: value for key, value in event.items() if key != "widgetContext"}
+        params = {**_object(context.get("params"), "params"), **top}
+        time_range = _object(context.get("timeRange"), "timeRange")
+        window = _object(time_range.get("zoom"), "timeRange.zoom") or time_range
+        start = _epoch_ms(window.get("start"), "start") or now - DEFAULT_RANGE
+        end = _epoch_ms(window.get("end"), "end") or now
+        if start >= end:
+            raise RequestError("the time range ends before it starts")
+        return cls.of(params, start, end, theme_of(event))
 
 
 def _attempt_number(value: Any) -> int | None:
@@ -114,16 +119,48 @@ def _attempt_number(value: Any) -> int | None:
         return None
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise RequestError(f"attempt {value!r} is not a whole number") from None
     if number < 1:
         raise RequestError(f"attempt must be 1 or more, not {number}")
     return number
 
 
-def _epoch_ms(value: Any) -> datetime | None:
+def theme_of(event: Any) -> str:
+    """The dashboard's theme, "dark" or "light", from a widget event of any shape."""
+    context = event.get("widgetContext") if isinstance(event, Mapping) else None
+    return "dark" if isinstance(context, Mapping) and context.get("theme") == "dark" else "light"
+
+
+def _object(value: Any, name: str) -> Mapping[str, Any]:
+    if not value:
+        return {}
+    if not isinstance(value, Mapping):
+        raise RequestError(f"{name} is not a JSON object")
+    return value
+
+
+# The ids the API takes (NameString, IdString in botocore's mwaa-serverless model): at most 255 characters. A longer
+# one names nothing, and could not be a DynamoDB key.
+MAX_ID_LENGTH = 255
+
+
+def _name(params: Mapping[str, Any], key: str) -> str | None:
+    value = str(params[key]) if params.get(key) else None
+    if value is not None and len(value) > MAX_ID_LENGTH:
+        raise RequestError(f"{key} is longer than {MAX_ID_LENGTH} characters")
+    return value
+
+
+# Far inside datetime's range (years 1 to 9999), where the views' date arithmetic cannot overflow.
+_LATEST_MS = datetime(9000, 1, 1, tzinfo=UTC).timestamp() * 1000
+
+
+def _epoch_ms(value: Any, name: str) -> datetime | None:
     if not isinstance(value, int | float) or isinstance(value, bool):
         return None
+    if not (math.isfinite(value) and 0 <= value <= _LATEST_MS):
+        raise RequestError(f"timeRange {name} {value!r} is not a time (milliseconds since 1970)")
     return datetime.fromtimestamp(value / 1000, UTC)
 
 
@@ -318,7 +355,7 @@ Re-run or Stop button calling the stack's actions function: pressing it needs `l
 
 
 def handle(
-    event: Mapping[str, Any],
+    event: Any,
     reader: ViewReader,
     viewer: Callable[[str], Viewer],
     arn: str,
@@ -331,11 +368,10 @@ def handle(
     The documentation is the markdown string itself, as AWS's custom widget samples answer `describe`
     (aws-samples/cloudwatch-custom-widgets-samples, samples/helloWorld/helloWorld.py: `return DOCS`); the
     `{"markdown": ...}` form is for a widget's content."""
-    if event.get("describe"):
+    if isinstance(event, Mapping) and event.get("describe"):
         return DESCRIPTION
-    theme = str((event.get("widgetContext") or {}).get("theme") or "light")
     try:
         request = ViewRequest.from_widget_event(event, now)
     except RequestError as error:
-        return page(f"<p>{html.escape(str(error))}</p>", viewer(theme))
+        return page(f"<p>{html.escape(str(error))}</p>", viewer(theme_of(event)))
     return render(request, reader, WidgetNavigation(arn, actions_arn), viewer(request.theme), now)
