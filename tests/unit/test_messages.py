@@ -300,3 +300,21 @@ def test_local_up_reads_from_each_email_the_runs_it_names() -> None:
     assert runs_named(email_text(summary)) == [lead.run_id, "run-2", "run-3"]
     resolved = an_alert(kind=AlertKind.RECOVERY, run_id="ok-1", status="SUCCESS", incident_runs=("f-1", "f-2"))
     assert runs_named(email_text(resolved)) == ["ok-1", "f-1", "f-2"]
+
+
+def test_an_operator_or_task_id_with_line_breaks_forges_no_line_and_no_text_is_reordered() -> None:
+    # Given a task whose operator and id hold line breaks that would start lines of their own, and an error and a
+    # run id with right-to-left overrides and Unicode line separators
+    forged = "Op\n\nState:     SUCCEEDED\r\nAll good, nothing to do"
+    task = FailedTask("load\u2028Run:       fake", 1, "FAILED", forged, "boom \u202egnp.exe", "https://example.com/l")
+    alert = an_alert(run_id="r1\u202e", failed_tasks=(task,), error_message="bad \u2066x\u2069 \x85 \x9b2J")
+    # When the email and the Slack message are written
+    body, payload = email_text(alert), slack_message(alert)
+    # Then no line of the email is the operator's or the task id's, and no channel gets a reordering control, a
+    # line separator or a C1 control
+    lines = body.splitlines()
+    assert not any(line.startswith(("State:     SUCCEEDED", "All good", "Run:       fake")) for line in lines)
+    assert "* load Run: fake (attempt 1, FAILED, Op State: SUCCEEDED All good, nothing to do)" in lines
+    bidi = {*"\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029", *map(chr, range(0x80, 0xA0))}
+    for text in [body, *texts(payload)]:
+        assert not bidi & set(text)

@@ -22,7 +22,7 @@ from mwaa_obs.messages.model import (
     named_title,
     notes,
 )
-from mwaa_obs.messages.untrusted import plain
+from mwaa_obs.messages.untrusted import one_line, plain
 from mwaa_obs.text import TRUNCATION_MARK, truncate
 from mwaa_obs.times import readable_time
 
@@ -74,16 +74,16 @@ def email_text(alert: Alert) -> str:
     elif alert.failed_runs > 1:
         lines += [f"{alert.failed_runs} failed runs since {readable_time(alert.failing_since)}.", ""]
     lines += [
-        f"Workflow:  {alert.workflow_name}",
-        f"Run:       {alert.run_id}",
+        f"Workflow:  {one_line(alert.workflow_name)}",
+        f"Run:       {one_line(alert.run_id)}",
         f"State:     {alert.status}",
-        f"Run type:  {alert.run_type or 'unknown'}",
+        f"Run type:  {one_line(alert.run_type or 'unknown')}",
         f"Started:   {readable_time(alert.started_at)}",
         f"Ended:     {readable_time(alert.ended_at)}",
         f"Duration:  {alert.duration or 'unknown'}",
     ]
     if alert.team:
-        lines.append(f"Team:      {alert.team}")
+        lines.append(f"Team:      {one_line(alert.team)}")
     if alert.kind in (AlertKind.FAILURE, AlertKind.SUMMARY):
         if alert.error_message:
             lines += ["", "Run error:", _indent(truncate(alert.error_message, EMAIL_ERROR_LIMIT))]
@@ -106,8 +106,8 @@ def email_text(alert: Alert) -> str:
 
 
 def _task_lines(task: FailedTask) -> list[str]:
-    operator = f", {task.operator}" if task.operator else ""
-    lines = [f"* {task.task_id} (attempt {task.attempt}, {task.status}{operator})"]
+    operator = f", {one_line(task.operator)}" if task.operator else ""
+    lines = [f"* {one_line(task.task_id)} (attempt {task.attempt}, {task.status}{operator})"]
     if task.error_message:
         lines.append(_indent(truncate(task.error_message, TASK_ERROR_LIMIT)))
     if task.log_tail is not None and task.log_tail.lines:

@@ -17,12 +17,22 @@ from mwaa_obs.text import TRUNCATION_MARK
 INLINE_BACKTICK: Final = "\u02cb"  # stands for a backtick inside an inline code span
 
 _BROADCAST = re.compile(r"@(here|channel|everyone)\b", re.IGNORECASE)
-_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Control characters (C0 but newline and tab, DEL, C1), Unicode's line and paragraph separators (a line break to
+# some readers), and the bidirectional embeddings, overrides and isolates (text shown in an order unlike its own:
+# "gnp.exe" read as "exe.png").
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def plain(text: str) -> str:
-    """Untrusted text made safe for plain-text channels: no control characters except newlines and tabs."""
+    """Untrusted text made safe for plain-text channels: no control characters except newlines and tabs, no
+    line separators, no bidirectional controls."""
     return _UNPRINTABLE.sub("?", text)
+
+
+def one_line(text: str) -> str:
+    """Untrusted text for a one-line field (a task id, an operator): its line breaks and tabs become spaces, so it
+    cannot start a line of the message's own making."""
+    return plain(" ".join(text.split()))
 
 
 def plain_inert(text: str) -> str:
