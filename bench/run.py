@@ -14,6 +14,9 @@ A section that fails is reported and the others still run; the exit status is th
 - pipeline: the deployed pipeline in the local stack for the example day (as `make demo`), every AWS and MWAA
   Serverless API call counted per function; the scheduled functions' calls while nothing happens (idle); a backfill
   of that day into an empty table.
+- duplicates: 100 failed runs, a third of their Failed events delivered twice, five notifiers in processes of their
+  own and a Slack of mixed moods (slow, erroring, trickling, past the deadline): messages beyond one per run, per
+  channel, and runs told none (DUPLICATES_ROOT=<checkout> measures another checkout's code).
 - load: 10,000 events of 125 workflows, shuffled, a fifth delivered twice, through the ingest handler against the
   emulator: stored states and metric counts must be exact (its time is bounded by the emulator).
 - cpu: ingest CPU time per event at batch sizes 1, 10 and 100 with DynamoDB stubbed in-process, against a floor
