@@ -28,6 +28,7 @@ A section that fails is reported and the others still run; the exit status is th
 - discovery: the reconciler's pass with and without discovery over 10, 100 and 1,000 workflows: the calls
   discovery adds per pass and per day at its default hourly cadence.
 - widget: the runs widget's reads, CPU and page size per render of 25 runs of 50 tasks.
+- matrix: the fleet matrix over 1,000 workflows: DynamoDB requests, read units and page size per render.
 - month: 30 simulated days of a fleet with every billed unit counted and priced: bench/month.json, docs/COST.md.
 - scale: the freshness and discovery passes at 100, 1,000 and 10,000 workflows, modeled in Lambda.
 - emulator: the local stack's RSS over 20,000 events.

@@ -1,4 +1,5 @@
-"""Runs widget function (a CloudWatch custom widget): a workflow's runs grid, a run's Gantt chart, the failures."""
+"""Runs widget function (a CloudWatch custom widget): a workflow's runs grid, a run's Gantt chart and graph, the
+failures, the fleet matrix."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from mwaa_obs import SERVICE
-from mwaa_obs.aws import dynamodb_client
+from mwaa_obs.aws import client, dynamodb_client
 from mwaa_obs.config import WidgetConfig
 from mwaa_obs.events import Place
+from mwaa_obs.settings import SettingsSource
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.workflows import Workflows
 from mwaa_obs.task_logs import TaskLogReader, logs_clients
@@ -28,10 +30,20 @@ task_logs = TaskLogReader(
 )
 
 
+settings = SettingsSource(client("ssm"), config.settings_parameter) if config.settings_parameter else None
+
+
+def team_of(name: str) -> str:
+    """The workflow's team, as the settings' routes say (read at most once a minute per instance)."""
+    return settings.get().route_for(name).team if settings else ""
+
+
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: Any) -> Any:
     arn = context.invoked_function_arn
-    reader = ViewReader(runs, workflows, task_logs, home=Place(account=arn.split(":")[4], region=arn.split(":")[3]))
+    reader = ViewReader(
+        runs, workflows, task_logs, home=Place(account=arn.split(":")[4], region=arn.split(":")[3]), team_of=team_of
+    )
 
     def viewer(theme: str) -> Viewer:
         return Viewer(region=arn.split(":")[3], stack_name=config.stack_name, theme=theme)

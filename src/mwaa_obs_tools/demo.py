@@ -262,7 +262,8 @@ def _render_dashboards(
 
 
 def _render_views(stack: localstack.LocalStack, day_started: datetime, pictures: Path | None) -> None:
-    """The runs widget's grid and the Gantt of the latest failed run, as `mwaa-obs ui` serves them: screenshots when
+    """The runs widget's grid, the Gantt and graph of the latest failed run, the trends, the fleet matrix and the
+    failures, as `mwaa-obs ui` serves them: screenshots when
     a Chromium is here, else the pages as HTML files. With `pictures`, the README's two there too (a browser is
     then required)."""
     from mwaa_obs_tools import browser  # noqa: PLC0415
@@ -272,12 +273,18 @@ def _render_views(stack: localstack.LocalStack, day_started: datetime, pictures:
     pages = {
         "grid-nightly_sales_etl": f"/view?view=grid&workflow=nightly_sales_etl&hours={hours}",
         "gantt-nightly_sales_etl": f"/view?view=gantt&workflow=nightly_sales_etl&hours={hours}",
+        "graph-nightly_sales_etl": f"/view?view=graph&workflow=nightly_sales_etl&hours={hours}",
+        "trends-nightly_sales_etl": f"/view?view=trends&workflow=nightly_sales_etl&hours={hours}",
+        "matrix": f"/view?view=matrix&hours={hours}",
         "failures": f"/?hours={hours}",
     }
     logs = log_reader(stack.endpoint)  # a failed cell's and a bar's log page
     site = Site(stack.runs, stack.workflows, "us-east-1", localstack.STACK_NAME, lambda: stack.engine.now, logs=logs)
     server = UiServer(site).start()
-    print("\nviews      the runs widget's grid, a Gantt chart (latest failed run) and the failures, as in CloudWatch:")
+    print(
+        "\nviews      the runs widget's grid, the Gantt chart and graph (latest failed run), trends, the fleet matrix "
+        "and the failures, as in CloudWatch:"
+    )
     try:
         try:
             with browser.chromium() as chromium:

@@ -70,6 +70,7 @@ class Site:
     # The actions function's answer to a button's request (its JSON body as a dict); None: no buttons
     act: Callable[[Mapping[str, str]], str] | None = None
     logs: TaskLogReader | None = None  # a log view's reads (None: it links to CloudWatch only)
+    team_of: Callable[[str], str] | None = None  # a workflow's team, for the matrix (the stack's settings)
 
     def page(self, path: str, query: Mapping[str, str]) -> tuple[int, str]:
         """The status and HTML of one page: `/` (the workflow picker and the failures), `/view?view=...`, or
@@ -91,7 +92,7 @@ class Site:
             request = ViewRequest.of(params, now - timedelta(hours=hours), now, theme)
         except RequestError as error:
             return 400, self._frame(f"<p>{html.escape(str(error))}</p>", theme, query)
-        reader = ViewReader(self.runs, self.workflows, self.logs)
+        reader = ViewReader(self.runs, self.workflows, self.logs, team_of=self.team_of)
         carried = {key: query[key] for key in KEPT_PARAMETERS if key in query}
         viewer = Viewer(self.region, self.stack_name, theme)
         body = render(request, reader, LocalNavigation(carried, acts=self.act is not None), viewer, now)
@@ -118,7 +119,7 @@ class Site:
             f'<input type="hidden" name="theme" value="{html.escape(theme)}">'
             '<button type="submit" name="view" value="grid">grid</button> '
             '<button type="submit" name="view" value="graph">graph</button> '
-            '<a href="/">failures</a></form>'
+            '<a href="/">failures</a> <a href="/view?view=matrix">matrix</a></form>'
         )
         background = "#1b232d" if theme == "dark" else "#fff"
         return (

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
+from mwaa_obs.matrix import MATRIX_RUNS
+from mwaa_obs.settings import SettingsSource
 from mwaa_obs.view_html import Viewer
 from mwaa_obs.widget import ViewReader, ViewRequest, render
 from mwaa_obs_tools import browser, localstack
@@ -18,6 +20,7 @@ from mwaa_obs_tools.ui import LocalNavigation, Site, UiServer
 from tests.integration.test_end_to_end import create_example_workflows
 
 RUNS_EACH = 2
+SETTINGS = {"defaults": {"group_window_minutes": 0}, "workflows": [{"match": "nightly_*", "team": "sales"}]}
 # nightly_sales_etl's second version: a task added after the fan-in, and one dropped
 SECOND_VERSION = "nightly_sales_etl_v2.yaml"
 
@@ -26,7 +29,7 @@ SECOND_VERSION = "nightly_sales_etl_v2.yaml"
 def ran(stack: localstack.LocalStack, service: Any) -> dict[str, Any]:
     """Every example run twice (create_object_2 failing), then nightly_sales_etl updated and run on its new
     version; the reconciler's passes read each version's definition."""
-    arns = create_example_workflows(stack, {"defaults": {"group_window_minutes": 0}})
+    arns = create_example_workflows(stack, SETTINGS)
     stack.engine.set_faults("create_s3_objects", Faults(fail={"create_object_2"}))
     for _ in range(RUNS_EACH):
         for arn in arns.values():
@@ -60,7 +63,10 @@ def ran(stack: localstack.LocalStack, service: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def site(stack: localstack.LocalStack) -> Iterator[str]:
-    server = UiServer(Site(stack.runs, stack.workflows, "us-east-1", localstack.STACK_NAME, lambda: stack.engine.now))
+    settings = SettingsSource(localstack.client(stack.endpoint, "ssm"), stack.outputs["SettingsParameterName"])
+    site = Site(stack.runs, stack.workflows, "us-east-1", localstack.STACK_NAME, lambda: stack.engine.now,
+                team_of=lambda name: settings.get().route_for(name).team)  # fmt: skip
+    server = UiServer(site)
     yield server.start().url
     server.stop()
 
@@ -175,3 +181,112 @@ def test_the_ui_pickers_graph_button_opens_the_workflows_graph(site: str, ran: d
             "list_objects",
             "create_object_list",
         }
+
+
+def matrix_rows(page: Any) -> dict[str, list[tuple[str, str]]]:
+    """workflow -> its cells' (run id, state), left to right."""
+    return {
+        row.get_attribute("data-workflow"): [
+            (cell.get_attribute("data-run"), cell.get_attribute("data-state"))
+            for cell in row.query_selector_all("td.cell[data-run]")
+        ]
+        for row in page.query_selector_all("tr.workflow")
+    }
+
+
+def newest_runs(service: Any, arn: str, count: int) -> list[tuple[str, str]]:
+    """The workflow's last runs as the simulator lists them, oldest first: (run id, state)."""
+    runs = sorted(runs_of(service, arn), key=lambda run: run["RunDetailSummary"]["CreatedOn"])[-count:]
+    return [(run["RunId"], run["RunDetailSummary"]["Status"]) for run in runs]
+
+
+def test_the_matrix_in_a_browser_shows_every_workflows_last_runs_and_a_cell_opens_that_runs_gantt(
+    site: str, service: Any, ran: dict[str, Any]
+) -> None:
+    with browser.chromium() as chromium:
+        page = chromium.new_page()
+        page.goto(f"{site}/")
+        page.click('#picker a[href="/view?view=matrix"]')
+        page.wait_for_selector("table.matrix")
+        rows = matrix_rows(page)
+        assert rows == {name: newest_runs(service, arn, MATRIX_RUNS) for name, arn in ran["arns"].items()}
+        assert [len(row.query_selector_all("td.cell")) for row in page.query_selector_all("tr.workflow")] == [
+            MATRIX_RUNS
+        ] * len(rows)  # short rows padded on the left: the newest runs line up at the right
+        run_id, _ = rows["create_s3_objects"][-1]
+        page.click(f'tr[data-workflow="create_s3_objects"] td[data-run="{run_id}"] a')
+        page.wait_for_selector("table.gantt")
+        assert page.query_selector("h4").get_attribute("data-run") == run_id
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("filter=S3", {"simple_s3_test", "create_s3_objects"}), ("team=sales", {"nightly_sales_etl"}),
+     ("filter=s3&team=sales", set())],
+)  # fmt: skip
+def test_the_matrix_filters_by_name_and_by_the_settings_team(
+    site: str, ran: dict[str, Any], query: str, expected: set[str]
+) -> None:
+    with browser.chromium() as chromium:
+        page = chromium.new_page()
+        page.goto(f"{site}/view?view=matrix&{query}")
+        assert set(matrix_rows(page)) == expected
+        if not expected:
+            assert "No workflow matches" in page.inner_text("div.mo")
+
+
+def test_the_widget_function_draws_the_matrix_in_one_read_per_workflow_shown_and_one_for_the_list(
+    stack: localstack.LocalStack, ran: dict[str, Any]
+) -> None:
+    page = stack.widget({"view": "matrix", "team": "sales"})  # the function reads the teams from the settings
+    assert page.count('class="workflow"') == 1
+    assert 'data-team="sales"' in page
+    end = stack.engine.now
+    reader = ViewReader(stack.runs, stack.workflows)
+    request = ViewRequest.of({"view": "matrix"}, end - timedelta(days=1), end, "light")
+    render(request, reader, LocalNavigation({}), Viewer("us-east-1", localstack.STACK_NAME), end)
+    assert reader.reads == 1 + len(ran["arns"])
+
+
+def seconds_between(start: datetime, end: datetime) -> float:
+    return (end - start).total_seconds()
+
+
+def test_trends_in_a_browser_draw_each_tasks_duration_per_run_and_each_scheduled_runs_landing_after_its_fire(
+    site: str, service: Any, ran: dict[str, Any]
+) -> None:
+    arn = ran["arns"]["nightly_sales_etl"]
+    runs = runs_of(service, arn)
+    scheduled = [run for run in runs if run["RunType"] == "SCHEDULED"]
+    assert scheduled  # its cron fired while the fixture's clock ran
+    with browser.chromium() as chromium:
+        page = chromium.new_page()
+        page.goto(f"{site}/view?view=trends&workflow=nightly_sales_etl")
+        shown = {
+            row.get_attribute("data-task"): {
+                dot.get_attribute("data-run"): float(dot.get_attribute("data-seconds"))
+                for dot in row.query_selector_all("circle")
+            }
+            for row in page.query_selector_all("tr.task-trend")
+        }
+        for run in runs:
+            for summary in service.list_task_instances(WorkflowArn=arn, RunId=run["RunId"])["TaskInstances"]:
+                task = service.get_task_instance(
+                    WorkflowArn=arn, RunId=run["RunId"], TaskInstanceId=summary["TaskInstanceId"]
+                )
+                if task.get("StartedAt") and task.get("EndedAt"):
+                    expected = seconds_between(task["StartedAt"], task["EndedAt"])
+                    assert shown[task["TaskId"]][run["RunId"]] == pytest.approx(expected, abs=1)
+        late = {
+            row.get_attribute("data-run"): row.get_attribute("data-late-seconds")
+            for row in page.query_selector_all("tr.landing")
+        }
+        assert set(late) == {run["RunId"] for run in runs}
+        for run in runs:
+            summary = run["RunDetailSummary"]
+            if run["RunType"] != "SCHEDULED":
+                assert late[run["RunId"]] == ""  # on demand: no schedule to be late for
+                continue
+            fire = summary["CreatedOn"].replace(minute=0, second=0, microsecond=0)  # "0 */4 * * *"
+            assert fire.hour % 4 == 0
+            assert float(late[run["RunId"]]) == pytest.approx(seconds_between(fire, summary["EndedAt"]), abs=1)

@@ -204,15 +204,17 @@ def test_the_workflow_dashboard_picks_the_workflow_from_the_metrics_and_applies_
         ("grid", WORKFLOW_PATTERN),
         ("gantt", WORKFLOW_PATTERN),
         ("graph", WORKFLOW_PATTERN),
+        ("trends", WORKFLOW_PATTERN),
     ]
     assert {p["endpoint"] for p in custom} == {FILL["WidgetFunction.Arn"]}
 
 
-def test_the_fleet_dashboard_lists_the_latest_failures_with_the_runs_widget() -> None:
+def test_the_fleet_dashboard_lists_the_latest_failures_and_the_matrix_with_the_runs_widget() -> None:
     body = dashboards.fill(dashboards.body_template("FleetDashboard"), FILL)
-    (custom,) = [widget["properties"] for widget in body["widgets"] if widget["type"] == "custom"]
+    custom, matrix = [widget["properties"] for widget in body["widgets"] if widget["type"] == "custom"]
     assert (custom["endpoint"], custom["params"]) == (FILL["WidgetFunction.Arn"], {"view": "failures"})
     assert custom["updateOn"]["timeRange"] is True  # the table follows the dashboard's time range
+    assert (matrix["endpoint"], matrix["params"]["view"]) == (FILL["WidgetFunction.Arn"], "matrix")
 
 
 @pytest.mark.parametrize("logical_id", ["FleetDashboard", "WorkflowDashboard"])

@@ -270,11 +270,18 @@ def test_the_api_is_only_read_and_only_in_the_accounts_workflows(transformed: di
     assert acting == ACTIONS_ON_RUNS
 
 
-def test_the_widget_function_can_only_read_the_table_and_task_logs(transformed: dict[str, Any]) -> None:
+def test_the_widget_function_can_only_read_the_table_task_logs_and_the_settings(transformed: dict[str, Any]) -> None:
     # Seeing the grid never lets anyone start or stop a run: that is the actions function's, a permission apart
+    # (the settings are read for the matrix's teams)
     statements = [s for name, s in _statements(transformed) if name == "WidgetFunctionRole"]
     actions = {action for s in statements for action in _as_list(s["Action"])}
-    assert actions == {"dynamodb:Query", "logs:CreateLogStream", "logs:PutLogEvents", "logs:GetLogEvents"}
+    assert actions == {
+        "dynamodb:Query",
+        "ssm:GetParameter",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "logs:GetLogEvents",
+    }
     # its log pop-up reads task logs only: the service's groups, and the workflows' own under the stack's prefix
     log_reads = {_as_list(s["Resource"])[0]["Fn::Sub"] for s in statements if s["Action"] == "logs:GetLogEvents"}
     assert {resource.split(":log-group:")[1] for resource in log_reads} == {

@@ -207,7 +207,10 @@ def test_the_widget_reads_its_parameters_and_the_zoomed_time_range() -> None:
     ("params", "reason"),
     [
         ({}, "pick a workflow"),  # the dashboard variable not filled in yet
-        ({"workflow": "etl", "view": "tree"}, "view 'tree' is not one of grid, gantt, graph, failures"),
+        (
+            {"workflow": "etl", "view": "tree"},
+            "view 'tree' is not one of grid, gantt, graph, trends, log, failures, matrix",
+        ),
         ({"workflow": "etl", "runs": "0"}, "runs must be from 1 to 100, not 0"),
         ({"workflow": "etl", "runs": "many"}, "runs 'many' is not a whole number"),
     ],

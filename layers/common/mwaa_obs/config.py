@@ -191,10 +191,12 @@ class WidgetConfig:
     table_name: str
     stack_name: str
     actions_function_arn: str | None  # the Re-run and Stop buttons call it; None: no buttons
+    settings_parameter: str | None = None  # the matrix's teams; None: no teams
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> WidgetConfig:
         return cls(
+            settings_parameter=env.get("SETTINGS_PARAMETER") or None,
             table_name=_table_name(env),
             stack_name=env.get("STACK_NAME", DEFAULT_STACK_NAME),
             actions_function_arn=env.get("ACTIONS_FUNCTION_ARN") or None,

@@ -24,11 +24,13 @@ from mwaa_obs.events import Place
 from mwaa_obs.failures import failed_tasks
 from mwaa_obs.graph import WorkflowGraph, graph_run, layout
 from mwaa_obs.graph_html import VersionShown, render_graph
+from mwaa_obs.matrix import MATRIX_RUNS, MatrixPage, MatrixRow, chosen_workflows, matrix_run, page_of, render_matrix
 from mwaa_obs.states import FAILED_RUN_STATES
 from mwaa_obs.store.runs import Runs
-from mwaa_obs.store.schema import RunItem, TaskAttemptItem
+from mwaa_obs.store.schema import RunItem, TaskAttemptItem, WorkflowItem
 from mwaa_obs.store.workflows import Workflows, stored_graph
 from mwaa_obs.task_logs import LogTail, TaskLogReader
+from mwaa_obs.trends import render_trends, trends
 from mwaa_obs.view_html import (
     Navigation,
     Viewer,
@@ -41,7 +43,8 @@ from mwaa_obs.view_html import (
 )
 from mwaa_obs.views import AttemptView, RunView, gantt, grid, log_ref, run_view
 
-VIEWS = ("grid", "gantt", "graph", "failures", "log")
+VIEWS = ("grid", "gantt", "graph", "trends", "log", "failures", "matrix")
+WORKFLOWLESS_VIEWS = ("failures", "matrix")  # the fleet's views: no workflow picked
 DEFAULT_RUNS = 25
 MAX_RUNS = 100
 FAILURE_DAYS = 7
@@ -70,6 +73,9 @@ class ViewRequest:
     theme: str
     task: str | None = None  # a log view's task and attempt
     attempt: int | None = None
+    name_filter: str | None = None  # the matrix's: a part of the workflows' names
+    team: str | None = None  # the matrix's: the team the settings give the workflows
+    page: int = 1  # the matrix's page of workflows
 
     @classmethod
     def of(cls, params: Mapping[str, Any], start: datetime, end: datetime, theme: str) -> ViewRequest:
@@ -77,7 +83,7 @@ class ViewRequest:
         if view not in VIEWS:
             raise RequestError(f"view {view!r} is not one of {', '.join(VIEWS)}")
         try:
-            runs = int(params.get("runs") or DEFAULT_RUNS)
+            runs = int(params.get("runs") or (MATRIX_RUNS if view == "matrix" else DEFAULT_RUNS))
         except (TypeError, ValueError, OverflowError):
             raise RequestError(f"runs {params.get('runs')!r} is not a whole number") from None
         if not 1 <= runs <= MAX_RUNS:
@@ -86,14 +92,23 @@ class ViewRequest:
         # An unfilled dashboard variable arrives as its pattern: no workflow picked yet
         if workflow == WORKFLOW_PATTERN:
             workflow = None
-        if view != "failures" and workflow is None:
+        if view not in WORKFLOWLESS_VIEWS and workflow is None:
             raise RequestError("pick a workflow (the dashboard's Workflow variable, or the workflow parameter)")
         run_id, task = _name(params, "runId"), _name(params, "task")
         attempt = _attempt_number(params.get("attempt"))
         if view == "log" and (run_id is None or task is None or attempt is None):
             raise RequestError("a log view needs runId, task and attempt")
+        try:
+            page_number = int(params.get("page") or 1)
+        except (TypeError, ValueError, OverflowError):
+            raise RequestError(f"page {params.get('page')!r} is not a whole number") from None
         theme = "dark" if theme == "dark" else "light"
-        return cls(view, workflow, runs, run_id, start, end, theme, task, attempt)
+        return cls(
+            view, workflow, runs, run_id, start, end, theme, task, attempt,
+            name_filter=str(params["filter"]) if params.get("filter") else None,
+            team=str(params["team"]) if params.get("team") else None,
+            page=page_number,
+        )  # fmt: skip
 
     @classmethod
     def from_widget_event(cls, event: Any, now: datetime) -> ViewRequest:
@@ -168,17 +183,26 @@ class ViewReader:
     """The table reads the views make, counted."""
 
     def __init__(
-        self, runs: Runs, workflows: Workflows, logs: TaskLogReader | None = None, home: Place | None = None
+        self,
+        runs: Runs,
+        workflows: Workflows,
+        logs: TaskLogReader | None = None,
+        home: Place | None = None,
+        *,
+        team_of: Callable[[str], str] | None = None,
     ) -> None:
         """`logs`: reads an attempt's log tail (None: the log view links to CloudWatch only); `home`: the account
-        and region whose logs it may read (None: any; a run elsewhere gets the link)."""
+        and region whose logs it may read (None: any; a run elsewhere gets the link); `team_of`: a workflow name's
+        team, as the settings say (not a read; None: no teams)."""
         self._runs = runs
         self._workflows = workflows
         self._logs = logs
         self._home = home
+        self.team_of = team_of or (lambda name: "")
         self._lock = threading.Lock()
         self._log_groups: dict[str, str | None] = {}
         self._latest_versions: dict[str, str | None] = {}
+        self._schedules: dict[str, str | None] = {}
         self.reads = 0
 
     def _counted(self, count: int = 1) -> None:
@@ -190,7 +214,12 @@ class ViewReader:
         found = self._workflows.named(name)
         self._log_groups.update((item.workflow_id, item.log_group) for item in found)
         self._latest_versions.update((item.workflow_id, item.workflow_version) for item in found)
+        self._schedules.update((item.workflow_id, item.schedule) for item in found)
         return [item.workflow_id for item in found]
+
+    def schedule(self, workflow_ids: list[str]) -> str | None:
+        """The cron schedule of the workflow's live id (the newest, when a name was deleted and made again)."""
+        return next((self._schedules[i] for i in reversed(workflow_ids) if self._schedules.get(i)), None)
 
     def graph(self, run: RunView) -> tuple[WorkflowGraph, VersionShown]:
         """The graph of the version the run ran (the workflow's latest when the run's is not recorded)."""
@@ -244,6 +273,23 @@ class ViewReader:
             return LogTail(note=f"kept in account {run.place.account}, {run.place.region}")
         return self._logs.tails([log_ref(run, attempt)], LOG_VIEW_SECONDS)[0]
 
+    def matrix(self, request: ViewRequest) -> MatrixPage:
+        """One page of the fleet matrix: the workflow list (one Query), then each shown workflow's newest runs (one
+        Query each, in parallel)."""
+        self._counted()
+        chosen = chosen_workflows(self._workflows.all(), request.name_filter, request.team, self.team_of)
+        shown, pages = page_of(chosen, request.page)
+
+        def one(item: WorkflowItem) -> MatrixRow:
+            self._counted()
+            runs = self._runs.recent(item.workflow_id, request.runs)
+            return MatrixRow(item.workflow_id, item.workflow_name, self.team_of(item.workflow_name),
+                             tuple(matrix_run(run) for run in reversed(runs)))  # fmt: skip
+
+        with ThreadPoolExecutor(max_workers=PARALLEL_READS) as pool:
+            rows = tuple(pool.map(one, shown))
+        return MatrixPage(rows, len(chosen), min(max(1, request.page), pages), pages, request.runs)
+
     def failures(self, start: datetime, end: datetime) -> list[RunItem]:
         days = min(FAILURE_DAYS, (end.date() - start.date()).days + 1)
         self._counted(days)
@@ -263,20 +309,37 @@ class ViewReader:
             return dict(pool.map(one, runs))
 
 
+def _fleet_view(request: ViewRequest, reader: ViewReader, nav: Navigation, viewer: Viewer) -> str:
+    if request.view == "matrix":
+        filters = {"filter": request.name_filter or "", "team": request.team or ""}
+        return render_matrix(reader.matrix(request), filters, nav, viewer)
+    failures = reader.failures(request.start, request.end)
+    return render_failures(failures, reader.failed_tasks(failures), nav, viewer)
+
+
 def render(request: ViewRequest, reader: ViewReader, nav: Navigation, viewer: Viewer, now: datetime) -> str:
-    if request.view == "failures":
-        failures = reader.failures(request.start, request.end)
-        return render_failures(failures, reader.failed_tasks(failures), nav, viewer)
+    if request.view in WORKFLOWLESS_VIEWS:
+        return _fleet_view(request, reader, nav, viewer)
     assert request.workflow is not None  # ViewRequest.of refuses a grid or Gantt without one
     ids = reader.workflow_ids(request.workflow)
     if not ids:
         return page(f"<p>No workflow named {_quoted(request.workflow)} has been seen.</p>", viewer)
-    if request.view == "grid":
-        runs = reader.runs_between(ids, request.start, request.end, request.runs)
-        return render_grid(request.workflow, grid(reader.load(runs)), nav, viewer)
+    if request.view in ("grid", "trends"):
+        runs = reader.load(reader.runs_between(ids, request.start, request.end, request.runs))
+        if request.view == "trends":
+            return render_trends(trends(request.workflow, runs, reader.schedule(ids)), nav, viewer)
+        return render_grid(request.workflow, grid(runs), nav, viewer)
+    return _run_view(request, reader, ids, nav, viewer, now=now)
+
+
+def _run_view(
+    request: ViewRequest, reader: ViewReader, ids: list[str], nav: Navigation, viewer: Viewer, *, now: datetime
+) -> str:
+    """One run's Gantt chart or graph: the run asked for, else the latest failed run in the range, else the latest."""
+    assert request.workflow is not None
     if request.run_id is not None:
         chosen = reader.run(ids, request.run_id)
-    else:  # the latest failed run in the range, else the latest run
+    else:
         runs = reader.runs_between(ids, request.start, request.end, request.runs)
         latest = next((run for run in runs if run.status in FAILED_RUN_STATES), runs[0] if runs else None)
         chosen = reader.load([latest])[0] if latest is not None else None
@@ -342,12 +405,15 @@ DESCRIPTION = """## mwaa-obs runs widget
 Airflow's views for MWAA Serverless, from the mwaa-obs table.
 
 Parameters (JSON):
-- `view`: `grid` (default), `gantt`, `graph` or `failures`
+- `view`: `grid` (default), `gantt`, `graph`, `trends` (task durations, landing time vs schedule), `failures` or
+  `matrix` (every workflow by its last runs)
 - `workflow`: a workflow name; the dashboards pass their **Workflow** variable (`__workflow__`)
 - `runs`: how many runs the grid shows, 1-100 (default 25)
 - `runId`: the run a Gantt chart or graph shows (default: the latest failed run in the time range, else the latest)
 - `view` `log` with `runId`, `task` and `attempt`: that attempt's last log lines (a failed cell of the grid and a
   bar of the Gantt chart open it)
+- `filter`, `team`, `page`: the matrix's workflows: a part of their names, their team (the settings'), which page
+  of 50
 
 Viewers need `lambda:InvokeFunction` on this function (docs/VIEWS.md, "Who can see it"). A run's Gantt chart has a
 Re-run or Stop button calling the stack's actions function: pressing it needs `lambda:InvokeFunction` on that one.

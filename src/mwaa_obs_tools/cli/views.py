@@ -140,6 +140,16 @@ def _actions(args: argparse.Namespace, function_arn: str | None) -> Callable[[Ma
     return invoke
 
 
+def _teams(args: argparse.Namespace, parameter: str | None) -> Callable[[str], str] | None:
+    """Each workflow's team from the stack's settings, as the widget reads them (None: no settings, no teams)."""
+    if parameter is None:
+        return None
+    from mwaa_obs.settings import SettingsSource  # noqa: PLC0415
+
+    source = SettingsSource(client("ssm", args.endpoint_url), parameter)
+    return lambda name: source.get().route_for(name).team
+
+
 def _ui(args: argparse.Namespace) -> int:
     from mwaa_obs_tools.ui import Site, UiServer, log_reader  # noqa: PLC0415
 
@@ -147,9 +157,11 @@ def _ui(args: argparse.Namespace) -> int:
     reader = table_reader(args)
     api_url = use_api(args)
     region = boto3.session.Session().region_name or "us-east-1"
-    act = _actions(args, stack_outputs(args).get("ActionsFunctionArn"))
+    outputs = stack_outputs(args)
+    act = _actions(args, outputs.get("ActionsFunctionArn"))
     now = lambda: stack_now(args, api_url)  # noqa: E731
-    site = Site(reader.runs, reader.workflows, region, args.stack_name, now, act, log_reader(args.endpoint_url))
+    teams = _teams(args, outputs.get("SettingsParameterName"))
+    site = Site(reader.runs, reader.workflows, region, args.stack_name, now, act, log_reader(args.endpoint_url), teams)
     server = UiServer(site, args.port).start()
     try:  # from before the line that tells it is up: a Ctrl-C right after it is a stop too
         print(f"runs grid, Gantt charts and failures: {server.url}  (Ctrl-C stops)", flush=True)
