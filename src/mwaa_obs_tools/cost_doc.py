@@ -164,7 +164,7 @@ def render(month: dict[str, Any], template: dict[str, Any]) -> str:
         "",
         "Not in these figures: dedicated alarms and dashboards (docs/ALARMS.md: $4.00 a month per dedicated",
         "workflow), notify's calls per failure notice (`make bench`, docs/PERFORMANCE.md: about 4 AWS calls",
-        "each, plus one `logs:GetLogEvents` per failed task a message shows with its last log lines, at most 3, of",
+        "each, plus 1-3 `logs:GetLogEvents` pages per failed task a message shows with its last lines, at most 3, of",
         "at most 50 events: the CloudWatch pricing page names no per-request charge, assumed free; NOTIFICATIONS.md),",
         "the reconciler's and discovery's reads (one Query per workflow a pass, under $0.01 per workflow a",
         "month), storage ($0.25 per GB-month), and the runs widget (no cost while no dashboard with it is open).",

@@ -7,13 +7,25 @@ import json
 from dataclasses import replace
 from typing import Any
 
+import boto3
+from botocore.stub import ANY, Stubber
 from hypothesis import given
 from hypothesis import strategies as st
 
 from mwaa_obs.messages.chatbot import chatbot_notification
 from mwaa_obs.messages.email import LOG_GUTTER, email_text
 from mwaa_obs.messages.slack import TEXT_LIMIT, slack_message
-from mwaa_obs.task_logs import MAX_BYTES, MAX_LINES, LogRef, LogTail, TaskLogReader, excerpt, readable
+from mwaa_obs.task_logs import (
+    MAX_BYTES,
+    MAX_LINES,
+    NOT_WRITTEN,
+    TAIL_PAGES,
+    LogRef,
+    LogTail,
+    TaskLogReader,
+    excerpt,
+    readable,
+)
 from tests.unit.test_messages import INJECTION, an_alert, texts
 
 TRACEBACK: dict[str, Any] = {
@@ -114,6 +126,64 @@ def test_no_time_left_means_no_read() -> None:
     (tail,) = reader.tails([LogRef("/aws/mwaa-serverless/x/", "s")], within=0.0)
     assert tail == LogTail(note="no time left to read it")
     assert reader.calls == 0
+
+
+STREAM = LogRef("/aws/mwaa-serverless/etl-Ab3dE6gH9j/", "workflow_id=etl/run_id=r1/task_id=load/attempt=1.log")
+
+
+def paged_logs(pages: list[tuple[list[str], str]]) -> tuple[Any, Stubber]:
+    """A CloudWatch Logs client answering GetLogEvents backwards with these pages (messages, nextBackwardToken): the
+    partial and empty pages CloudWatch may answer before a stream's end, which the emulator never does."""
+    client = boto3.client("logs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stubber = Stubber(client)
+    token = None
+    for messages, backward in pages:
+        params: dict[str, Any] = {
+            "logGroupName": STREAM.group,
+            "logStreamName": STREAM.stream,
+            "startFromHead": False,
+            "limit": ANY,
+        }
+        if token is not None:
+            params["nextToken"] = token
+        events = [{"timestamp": 1, "message": message, "ingestionTime": 1} for message in messages]
+        answer = {"events": events, "nextBackwardToken": backward, "nextForwardToken": "f/1"}
+        stubber.add_response("get_log_events", answer, params)
+        token = backward
+    stubber.activate()
+    return client, stubber
+
+
+def test_a_short_or_empty_first_page_does_not_lose_the_traceback() -> None:
+    # Given CloudWatch answering an empty page, then the exception, then the traceback's start
+    client, stubber = paged_logs(
+        [
+            ([], "b/2"),
+            (['  File "/dags/etl.py", line 12, in load', "KeyError: 'id'"], "b/1"),
+            (["Traceback (most recent call last):"], "b/0"),
+        ]
+    )
+    reader = TaskLogReader(lambda _: client)
+    # When the tail is read
+    tail = reader.tail(STREAM)
+    # Then it holds the whole traceback, read in the pages allowed
+    assert tail.lines[-1] == "KeyError: 'id'"
+    assert tail.lines[0] == "Traceback (most recent call last):"
+    assert reader.calls == TAIL_PAGES == 3
+    stubber.assert_no_pending_responses()
+
+
+def test_the_reading_stops_at_the_streams_start_and_within_its_page_bound() -> None:
+    # At the stream's start CloudWatch answers the token it was given again: nothing more is asked
+    client, _ = paged_logs([(["one"], "b/1"), ([], "b/1")])
+    reader = TaskLogReader(lambda _: client)
+    assert reader.tail(STREAM).lines == ("one",)
+    assert reader.calls == 2
+    # A stream that keeps answering empty pages costs TAIL_PAGES calls and reads as not written yet
+    client, _ = paged_logs([([], f"b/{page}") for page in range(TAIL_PAGES + 2)])
+    reader = TaskLogReader(lambda _: client)
+    assert reader.tail(STREAM) == LogTail(note=NOT_WRITTEN)
+    assert reader.calls == TAIL_PAGES
 
 
 def with_tail(lines: tuple[str, ...] = (), note: str | None = None, **changes: Any) -> Any:

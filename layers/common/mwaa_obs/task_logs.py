@@ -1,6 +1,7 @@
 """A task attempt's log tail: the last lines of its stream in CloudWatch Logs, for a message or a view.
 
-Read with one GetLogEvents of the stream's last TAIL_EVENTS events, and made short and safe before anyone sees it
+Read with GetLogEvents backwards from the stream's end (its last TAIL_EVENTS events, at most TAIL_PAGES pages),
+and made short and safe before anyone sees it
 (`excerpt`): Airflow 3's JSON log records (structlog: `event`, `level`, `error_detail`) shown as Airflow's log
 view shows them as text, a traceback in Python's own form; secrets masked (mwaa_obs.messages.masking); at most
 MAX_LINES lines and MAX_BYTES bytes, the traceback's last frame and its exception kept whole when they fit.
@@ -41,6 +42,10 @@ MAX_BYTES: Final = 2048  # UTF-8, newlines included
 LINE_LIMIT: Final = 300  # characters of one ordinary line (a traceback's exception may take the whole budget)
 TRACEBACK_START: Final = "Traceback (most recent call last):"
 NOT_WRITTEN: Final = "not written yet"
+# GetLogEvents may answer a partial or even empty page before the stream's end ("Partially full or empty pages don't
+# necessarily mean that pagination is finished": https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_GetLogEvents.html):
+# a few more pages backwards, bounded, so a traceback is not lost to a short first page
+TAIL_PAGES: Final = 3
 
 _ANSI: Final = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _FRAME: Final = re.compile(r'^\s*File "')
@@ -250,24 +255,44 @@ class TaskLogReader:
         return [future.result() if future in done else LogTail(note="not read in time") for future in futures]
 
     def tail(self, ref: LogRef) -> LogTail:
-        """One log's tail (one GetLogEvents), or why there is none; never raises."""
-        try:
-            answer = self._client_for(ref.place).get_log_events(
-                logGroupName=ref.group, logStreamName=ref.stream, startFromHead=False, limit=self._events
-            )
-        except ClientError as error:
-            self._count(1, 0)
-            code = str(error.response.get("Error", {}).get("Code", "error"))
-            return LogTail(note=NOT_WRITTEN if code == "ResourceNotFoundException" else f"not readable ({code})")
-        except BotoCoreError as error:
-            self._count(1, 0)
-            return LogTail(note=f"not readable ({type(error).__name__})")
-        except Exception as error:
-            logger.warning("task log read failed", extra={"reason": type(error).__name__, "group": ref.group})
-            return LogTail(note=f"not readable ({type(error).__name__})")
-        headers = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-        events = [str(event.get("message", "")) for event in answer.get("events", [])]
-        self._count(1, int(headers.get("content-length") or sum(len(message) for message in events)))
+        """One log's tail (GetLogEvents backwards, at most TAIL_PAGES pages), or why there is none; never raises."""
+        events: list[str] = []
+        token: str | None = None
+        for _ in range(TAIL_PAGES):
+            request: dict[str, Any] = {
+                "logGroupName": ref.group,
+                "logStreamName": ref.stream,
+                "startFromHead": False,
+                "limit": self._events - len(events),
+            }
+            if token is not None:
+                request["nextToken"] = token
+            try:
+                answer = self._client_for(ref.place).get_log_events(**request)
+            except ClientError as error:
+                self._count(1, 0)
+                code = str(error.response.get("Error", {}).get("Code", "error"))
+                if events:
+                    break  # a later page refused: what was read is still the log's end
+                return LogTail(note=NOT_WRITTEN if code == "ResourceNotFoundException" else f"not readable ({code})")
+            except BotoCoreError as error:
+                self._count(1, 0)
+                if events:
+                    break
+                return LogTail(note=f"not readable ({type(error).__name__})")
+            except Exception as error:
+                logger.warning("task log read failed", extra={"reason": type(error).__name__, "group": ref.group})
+                if events:
+                    break
+                return LogTail(note=f"not readable ({type(error).__name__})")
+            headers = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+            page = [str(event.get("message", "")) for event in answer.get("events", [])]
+            self._count(1, int(headers.get("content-length") or sum(len(message) for message in page)))
+            events = page + events  # each page backwards is older than the one before
+            following = answer.get("nextBackwardToken")
+            if len(events) >= self._events or not following or following == token:
+                break  # enough, or the stream's start: CloudWatch answers the same token again
+            token = following
         if not events:
             return LogTail(note=NOT_WRITTEN)
         return LogTail(excerpt(events, self._max_lines, self._max_bytes))
