@@ -24,9 +24,10 @@ logger = Logger(service=SERVICE)
 dynamodb = dynamodb_client()
 runs = Runs(dynamodb, config.table_name)
 workflows = Workflows(dynamodb, config.table_name)
-# The log view's reads: its own account and region's logs only (its client made at the first read)
+# The log view's reads: its own account and region's logs only (its client made at the first read). Two workers: a
+# read left running past one invocation's deadline must not make the next warm invocation's read wait behind it
 task_logs = TaskLogReader(
-    logs_clients(None, None), events=LOG_VIEW_EVENTS, max_lines=LOG_VIEW_LINES, max_bytes=LOG_VIEW_BYTES, workers=1
+    logs_clients(None, None), events=LOG_VIEW_EVENTS, max_lines=LOG_VIEW_LINES, max_bytes=LOG_VIEW_BYTES, workers=2
 )
 
 
