@@ -23,6 +23,7 @@ from mwaa_obs.views import RunView, grid
 LOOKBACK = timedelta(days=1)  # how far before a run its fire is looked for
 MAX_FIRES = 1_500  # fires stepped through to find it (a schedule every minute: a day's)
 CHART_WIDTH, CHART_HEIGHT = 240, 28  # px, a task's duration line
+DOT_MARGIN = 3  # px left and right of the line: the first and last runs' dots whole
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +112,7 @@ def trends(workflow_name: str, runs: Sequence[RunView], schedule: str | None) ->
 def _duration_line(trend: TaskTrend) -> str:
     """The task's durations as a line over the runs (a gap where it did not run), each run a dot with its figure."""
     longest = max(trend.durations, default=0.0) or 1.0
-    step = CHART_WIDTH / max(1, len(trend.points) - 1)
+    step = (CHART_WIDTH - 2 * DOT_MARGIN) / max(1, len(trend.points) - 1)
     dots: list[str] = []
     segments: list[list[str]] = []
     current: list[str] = []
@@ -120,7 +121,7 @@ def _duration_line(trend: TaskTrend) -> str:
             segments.append(current)
             current = []
             continue
-        x = round(index * step, 1)
+        x = round(DOT_MARGIN + index * step, 1)
         y = round(CHART_HEIGHT - 2 - (CHART_HEIGHT - 4) * point.seconds / longest, 1)
         current.append(f"{x},{y}")
         dots.append(
