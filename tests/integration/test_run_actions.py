@@ -3,15 +3,18 @@ what the simulator's API then says."""
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
+import boto3
 import pytest
 
 from mwaa_obs_tools import browser, cli, localstack
+from mwaa_obs_tools.sample_events import EXAMPLES
 from mwaa_obs_tools.simulator.faults import Faults
 from mwaa_obs_tools.ui import Site, UiServer
 from tests.integration.test_end_to_end import create_example_workflows
@@ -293,3 +296,73 @@ def test_stop_in_a_browser_on_a_running_run(
     assert status(service, arn, running) in ("STOPPING", "STOPPED")
     stack.engine.advance_until_idle(stack.engine.now + timedelta(hours=1))
     stack.pump()
+
+
+# --- who did what: CloudTrail's records of the management calls --------------------------------------------------
+
+
+def as_caller(stack: localstack.LocalStack, name: str) -> Any:
+    """The API's client signed with an access key of this name: the simulator's CloudTrail names the caller by it."""
+    return boto3.client("mwaa-serverless", endpoint_url=stack.simulator.url, region_name="us-east-1",
+                        aws_access_key_id=name, aws_secret_access_key="local")  # fmt: skip
+
+
+def test_who_started_and_who_stopped_a_run_is_stored_from_cloudtrail(
+    stack: localstack.LocalStack, service: Any, ran: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    arn = ran[RUNNING]
+    stack.engine.set_faults(RUNNING, Faults(durations={"list_objects": 3600}))
+    run_id = as_caller(stack, "alice").start_workflow_run(WorkflowArn=arn)["RunId"]
+    stack.engine.advance(stack.engine.now + timedelta(minutes=2))
+    as_caller(stack, "bob").stop_workflow_run(WorkflowArn=arn, RunId=run_id)
+    stack.engine.advance_until_idle(stack.engine.now + timedelta(hours=1))
+    stack.pump()
+    shown = cli_json(capsys, "runs", "show", run_id, "--endpoint-url", stack.endpoint)
+    assert shown["triggered_by"] == "arn:aws:iam::123456789012:user/alice"
+    assert shown["stopped_by"] == "arn:aws:iam::123456789012:user/bob"
+    assert shown["status"] == "STOPPED"
+
+
+def test_a_failure_after_a_definition_change_says_so_and_the_grid_marks_the_new_version(
+    stack: localstack.LocalStack, service: Any, ran: dict[str, str]
+) -> None:
+    arn = ran[FAILING]
+    before = fail_once(stack, service, arn)  # a failure of the old version
+    path = EXAMPLES / f"{FAILING}.yaml"
+    location = localstack.definition_location(path)
+    changed = path.read_bytes() + b"\n# changed by carol\n"
+    localstack.client(stack.endpoint, "s3").put_object(
+        Bucket=location["Bucket"], Key=location["ObjectKey"], Body=changed
+    )
+    version = as_caller(stack, "carol").update_workflow(
+        WorkflowArn=arn, DefinitionS3Location=location, RoleArn=localstack.WORKFLOW_ROLE_ARN
+    )["WorkflowVersion"]
+    stack.engine.advance(stack.engine.now + timedelta(minutes=5))
+    after = fail_once(stack, service, arn)
+    (told,) = [message for message in stack.alerts() if f"(run {after})" in message["Subject"]]
+    assert f"First failure since version {version[:8]} (UpdateWorkflow by user/carol, " in told["Message"]
+    (earlier,) = [message for message in stack.alerts() if f"(run {before})" in message["Subject"]]
+    assert "UpdateWorkflow" not in earlier["Message"]  # (it follows the workflow's creation, the same day)
+    assert f"since version {version[:8]}" not in earlier["Message"]
+    # The grid marks the first run of the new version
+    end = stack.engine.now
+    window = {"start": int((end - timedelta(days=1)).timestamp() * 1000), "end": int(end.timestamp() * 1000)}
+    page = stack.widget({"view": "grid", "workflow": FAILING, "runs": 100, "widgetContext": {"timeRange": window}})
+    assert page.count("data-new-version=") == 1
+    assert f'data-run="{after}" data-state="FAILED" data-new-version="{version}"' in page
+
+
+def test_mwaa_obs_ui_on_the_local_stack_answers_a_button_with_the_actions_code(
+    stack: localstack.LocalStack, service: Any, ran: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mwaa_obs_tools.cli.views import _actions  # what `mwaa-obs ui` gives its pages
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_MWAA_SERVERLESS", stack.simulator.url)  # as `ui` sets it (use_api)
+    act = _actions(argparse.Namespace(endpoint_url=stack.endpoint), stack.outputs["ActionsFunctionArn"])
+    assert act is not None
+    arn = ran[FAILING]
+    failed = fail_once(stack, service, arn)
+    answer = act({"action": "stop", "workflowId": arn.rsplit("/", 1)[1], "runId": failed})
+    assert 'data-outcome="refused"' in answer
+    assert f"run {failed} already ended FAILED" in answer
+    assert _actions(argparse.Namespace(endpoint_url=stack.endpoint), None) is None  # a stack without the function

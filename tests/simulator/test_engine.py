@@ -15,6 +15,7 @@ import boto3
 import pytest
 
 from mwaa_obs.states import ALL_DETAIL_TYPES
+from mwaa_obs_tools.simulator import cloudtrail
 from mwaa_obs_tools.simulator.api import ApiServer
 from mwaa_obs_tools.simulator.engine import Engine
 from mwaa_obs_tools.simulator.faults import Faults
@@ -36,8 +37,12 @@ class MemorySink:
         self.logs.append((group, stream, at, message))
 
     def of_run(self, run_id: str) -> list[tuple[str, dict[str, Any]]]:
-        found = [(e["DetailType"], json.loads(e["Detail"])) for e in self.events]
+        found = [(e["DetailType"], json.loads(e["Detail"])) for e in self.service_events()]
         return [(detail_type, detail) for detail_type, detail in found if detail["runId"] == run_id]
+
+    def service_events(self) -> list[dict[str, Any]]:
+        """The service's own events, without CloudTrail's records of the calls made to it."""
+        return [e for e in self.events if e["DetailType"] != cloudtrail.DETAIL_TYPE]
 
 
 @pytest.fixture

@@ -137,7 +137,7 @@ def test_central_mode_sends_the_central_rules_events_to_the_same_queue(central: 
     sources = statement["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::If"]
     assert sources[0] == "IsCentral"
     assert {"Fn::GetAtt": ["CentralEventRule", "Arn"]} in sources[1]
-    assert sources[2] == {"Fn::GetAtt": ["EventRule", "Arn"]}
+    assert sources[2] == [{"Fn::GetAtt": ["EventRule", "Arn"]}, {"Fn::GetAtt": ["ApiCallRule", "Arn"]}]
 
 
 def test_every_central_resource_exists_only_in_central_mode(template: dict[str, Any], central: dict[str, Any]) -> None:

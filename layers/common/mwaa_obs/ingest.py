@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 
 from mwaa_obs import SERVICE
+from mwaa_obs.api_calls import CLOUDTRAIL_DETAIL_TYPE, ApiCall, is_api_call, parse_api_call
 from mwaa_obs.events import InvalidEvent, Place, RunEvent, TaskEvent, UnknownEventType, parse_event
 from mwaa_obs.metrics import (
     INVALID_EVENTS,
@@ -44,6 +45,8 @@ class TransitionStore(Protocol):
     def record_task(self, event: TaskEvent, writer: str | None = None) -> Recorded: ...
 
     def note_workflow(self, event: RunEvent) -> None: ...
+
+    def record_api_call(self, call: ApiCall) -> bool: ...
 
 
 class NoticeSink(Protocol):
@@ -94,6 +97,17 @@ def ingest_event(
 ) -> WriteOutcome | None:
     """ingest() for an event already decoded: EventBridge's, or one rebuilt from the API (mwaa_obs.api_events).
     Returns what the write did (None: the event was rejected)."""
+    if is_api_call(raw):  # CloudTrail's record of a management call: who did what (mwaa_obs.api_calls)
+        try:
+            call = parse_api_call(raw, store.home)
+        except InvalidEvent as error:
+            error.detail_type = CLOUDTRAIL_DETAIL_TYPE
+            _reject(error, body, sink, samples)
+            return None
+        if call is not None:
+            new = store.record_api_call(call)
+            logger.info("api call " + ("recorded" if new else "duplicate"), extra=_call_fields(call))
+        return None
     try:
         event = parse_event(raw, store.home, not_after)
     except InvalidEvent as error:
@@ -195,3 +209,7 @@ def _log_fields(event: RunEvent | TaskEvent) -> dict[str, Any]:
     if event.ignored_fields:
         fields["ignored_fields"] = list(event.ignored_fields)
     return fields
+
+
+def _call_fields(call: ApiCall) -> dict[str, Any]:
+    return {"call": call.name, "workflow_id": call.workflow.workflow_id, "run_id": call.run_id, "by": call.by}

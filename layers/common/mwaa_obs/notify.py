@@ -38,6 +38,7 @@ from mwaa_obs.alerting import (
     incident_figures,
     incident_of,
 )
+from mwaa_obs.changes import change_note_for
 from mwaa_obs.channels import AlertTopic, DeliveryError, SlackWebhook, SlackWebhooks
 from mwaa_obs.enrich import Enricher
 from mwaa_obs.failures import failed_tasks, task_name
@@ -328,6 +329,8 @@ class Notifier:
             named=named,
             incident_runs=incident,
         )
+        if decision.kind is AlertKind.FAILURE and isinstance(lead, RunItem):  # the definition change before it
+            alert = replace(alert, change=change_note_for(self.runs, run, (history or {}).values()))
         if self.task_logs is not None and alert.tasks_with_logs:
             # read now, at decision time and under the delivery lease, in a bounded share of the time left
             within = min(self.log_read_seconds, LOG_READ_SHARE * (delivery.remaining() - MARK_RESERVE_SECONDS))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Protocol
 
+from mwaa_obs.api_calls import short_caller
 from mwaa_obs.failures import error_line, failed_at, task_name
 from mwaa_obs.links import log_stream_url, logs_command, runs_show_command, workflows_console_url
 from mwaa_obs.states import TASK_ERROR_STATES, TERMINAL_RUN_STATES, RunState, TaskState
@@ -167,19 +168,38 @@ def heading_times(runs: Sequence[RunView]) -> list[str]:
     return [_when(run.created_at)[5:19] for run in runs]
 
 
-def _run_heading(run: RunView, when: str, nav: Navigation, viewer: Viewer) -> str:
+def _run_heading(run: RunView, when: str, nav: Navigation, viewer: Viewer, *, new_version: bool = False) -> str:
+    """A run's column header; `new_version`: it ran another version than the run before it (marked ◆)."""
     mark = look(run.state)
-    label = f'<span style="color:{mark.colour}">{mark.symbol}</span> {_text(when)}'
+    marker = '<span class="version" title="new version">◆</span> ' if new_version else ""
+    label = f'{marker}<span style="color:{mark.colour}">{mark.symbol}</span> {_text(when)}'
+    who = "".join(
+        f"; {words} {short_caller(by)}"
+        for words, by in (("triggered by", run.triggered_by), ("stopped by", run.stopped_by))
+        if by
+    )
+    version = f"; new version {run.workflow_version}" if new_version else ""
     title = (
         f"run {run.run_id} ({run.run_type or 'run'}), {mark.word}; started {_when(run.started_at)}, "
-        f"ended {_when(run.ended_at)}. Gantt: click. CLI: "
+        f"ended {_when(run.ended_at)}{who}{version}. Gantt: click. CLI: "
         f"{runs_show_command(run.run_id, run.workflow_name, viewer.stack_name)}"
     )
     params = {"view": "gantt", "workflow": run.workflow_name, "runId": run.run_id}
+    data = f' data-new-version="{_text(run.workflow_version)}"' if new_version else ""
+    data += f' data-triggered-by="{_text(run.triggered_by)}"' if run.triggered_by else ""
     return (
-        f'<th class="run" data-run="{_text(run.run_id)}" data-state="{_text(run.state)}">'
+        f'<th class="run" data-run="{_text(run.run_id)}" data-state="{_text(run.state)}"{data}>'
         f"{nav.link(label, params, title)}</th>"
     )
+
+
+def _new_versions(runs: Sequence[RunView]) -> list[bool]:
+    """Whether each run (oldest first) ran another version than the run before it, where both are known."""
+    return [
+        index > 0 and None not in (run.workflow_version, runs[index - 1].workflow_version)
+        and run.workflow_version != runs[index - 1].workflow_version
+        for index, run in enumerate(runs)
+    ]  # fmt: skip
 
 
 def _log_params(run: RunView, task_id: str, attempt: int) -> dict[str, str]:
@@ -217,7 +237,10 @@ def render_grid(workflow_name: str, grid: Grid, nav: Navigation, viewer: Viewer)
     if not grid.runs:
         return page(f"<p>No runs of {_text(workflow_name)} in this time range.</p>", viewer)
     times = heading_times(grid.runs)
-    heading = "".join(_run_heading(run, when, nav, viewer) for run, when in zip(grid.runs, times, strict=True))
+    heading = "".join(
+        _run_heading(run, when, nav, viewer, new_version=new)
+        for run, when, new in zip(grid.runs, times, _new_versions(grid.runs), strict=True)
+    )
     rows = "".join(
         f'<tr data-task="{_text(task)}"><th>{_text(task)}</th>'
         + "".join(_cell(task, run, grid.cells.get((task, run.run_id)), nav, viewer) for run in grid.runs)

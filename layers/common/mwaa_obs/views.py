@@ -44,6 +44,8 @@ class RunView:
     region: str | None = None  # where its task logs are (its workflow's region)
     workflow_version: str | None = None  # the version it ran (its graph)
     place: Place | None = None  # its workflow's account and region
+    triggered_by: str | None = None  # from CloudTrail: who started it on demand, who stopped it
+    stopped_by: str | None = None
 
     def attempt(self, task_id: str, number: int) -> AttemptView | None:
         return next((a for a in self.attempts if a.task_id == task_id and a.attempt == number), None)
@@ -85,6 +87,8 @@ def run_view(run: RunItem, attempts: Iterable[TaskAttemptItem], log_group: str |
         region=place.region if (place := place_of(run.workflow_arn or "")) else None,
         workflow_version=run.workflow_version,
         place=place,
+        triggered_by=run.triggered_by,
+        stopped_by=run.stopped_by,
     )
 
 

@@ -70,6 +70,8 @@ def _run_json(run: Any) -> dict[str, Any]:
         "duration_seconds": _seconds(run.started_at, run.ended_at),
         "queued_at": _iso(run.queued_at),
         "error_message": run.error_message,
+        "triggered_by": run.triggered_by,  # from CloudTrail: who started it on demand, who stopped it
+        "stopped_by": run.stopped_by,
     }
 
 
@@ -171,6 +173,9 @@ def _runs_show(args: argparse.Namespace) -> int:
     print(f"{shown['workflow_name']}  {shown['run_id']}  {shown['status']}  ({_duration(shown)}){version}")
     if shown.get("error_message"):
         print(f"error: {shown['error_message']}")
+    for field, words in (("triggered_by", "triggered by"), ("stopped_by", "stopped by")):
+        if shown.get(field):
+            print(f"{words} {shown[field]}")
     print_table(
         ["TASK", "STATUS", "ATTEMPT", "STARTED", "DURATION", "ERROR"],
         [

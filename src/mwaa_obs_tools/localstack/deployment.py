@@ -172,8 +172,11 @@ class Deployment:
                 arn = self._sqs.get_queue_attributes(QueueUrl=physical, AttributeNames=["QueueArn"])["Attributes"]
                 attributes[f"{logical}.Arn"] = arn["QueueArn"]
         attributes["EventRule.Arn"] = self.outputs["EventRuleArn"]
+        events = client(self._endpoint, "events")
+        home_rules = {rule["Name"]: rule["Arn"] for rule in events.list_rules(EventBusName="default")["Rules"]}
+        api_calls = emulator.resolve(self.template["Resources"]["ApiCallRule"]["Properties"]["Name"], refs, {})
+        attributes["ApiCallRule.Arn"] = home_rules[api_calls]
         if self.central:
-            events = client(self._endpoint, "events")
             bus = self.outputs["CentralEventBusArn"]
             rules = {rule["Name"]: rule["Arn"] for rule in events.list_rules(EventBusName=bus)["Rules"]}
             for logical_id in ("CentralEventRule", "CentralAlarmRule"):

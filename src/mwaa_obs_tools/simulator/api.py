@@ -15,6 +15,7 @@ import re
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -129,7 +130,14 @@ def _handler_for(engines: Engines, traffic: admin.Traffic) -> type[BaseHTTPReque
                 requests.admit(name, body)
                 if not traffic.admit(name):
                     raise throttled(name)
-                self._send(200, OPERATIONS[name](engines.for_request(self.headers.get("Authorization", "")), body))
+                authorization = self.headers.get("Authorization", "")
+                engine = engines.for_request(authorization)
+                answer = OPERATIONS[name](engine, body)
+                request_id = str(uuid.uuid4())
+                # Recorded before the answer (CloudTrail takes minutes): a caller that goes on finds it published
+                key = _CREDENTIAL.search(authorization)
+                engine.record_call(name, body, answer, key["key"] if key else "anonymous", request_id)
+                self._send(200, answer, {"x-amzn-RequestId": request_id})
             except ServiceError as error:
                 retry_after = error.members.get("RetryAfterSeconds")
                 self._send(error.status, error.body(), {"Retry-After": str(retry_after)} if retry_after else {})
@@ -144,7 +152,8 @@ def _handler_for(engines: Engines, traffic: admin.Traffic) -> type[BaseHTTPReque
                 self.send_header(header, value)
             self.send_header("Content-Type", "application/x-amz-json-1.0")
             self.send_header("Content-Length", str(len(data)))
-            self.send_header("x-amzn-RequestId", str(time.monotonic_ns()))
+            if "x-amzn-RequestId" not in (headers or {}):
+                self.send_header("x-amzn-RequestId", str(time.monotonic_ns()))
             self.end_headers()
             self.wfile.write(data)
 

@@ -20,6 +20,7 @@ import threading
 from datetime import datetime
 from typing import Any
 
+from mwaa_obs_tools.simulator import cloudtrail
 from mwaa_obs_tools.simulator.errors import (
     TASK_INSTANCE,
     WORKFLOW,
@@ -93,6 +94,19 @@ class Engine:
 
     def flush(self) -> None:
         self._publisher.flush()
+
+    def record_call(
+        self, name: str, request: dict[str, Any], response: dict[str, Any], access_key: str, request_id: str
+    ) -> None:
+        """Publish CloudTrail's record of a successful management call (simulator.cloudtrail)."""
+        if name not in cloudtrail.RECORDED:
+            return
+        arn = str(request.get("WorkflowArn") or response.get("WorkflowArn") or "")
+        with self.lock:
+            detail = cloudtrail.record(name, request, response, access_key=access_key, account=self.account,
+                                       region=self.region, at=self.now, request_id=request_id)  # fmt: skip
+            self._publisher.api_call(detail, arn)
+            self.flush()
 
     # --- workflows -------------------------------------------------------------------------------------------------
 

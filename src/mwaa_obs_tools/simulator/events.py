@@ -13,6 +13,7 @@ import json
 from datetime import datetime
 from typing import Any, Protocol
 
+from mwaa_obs_tools.simulator import cloudtrail
 from mwaa_obs_tools.simulator.model import FINAL_TASK, TERMINAL_RUN, Run, TaskInstance
 from mwaa_obs_tools.simulator.scheduling import Clock
 
@@ -101,6 +102,10 @@ class Publisher:
         if instance.error_message and state in {"FAILED", "TIMEOUT", "UP_FOR_RETRY"}:
             detail["errorMessage"] = instance.error_message
         self._emit(f"MWAA Serverless Task {TASK_DETAIL_TYPE[state]}", detail, run.workflow.arn)
+
+    def api_call(self, detail: dict[str, Any], arn: str) -> None:
+        """CloudTrail's record of a management call (simulator.cloudtrail), as EventBridge delivers it."""
+        self._emit(cloudtrail.DETAIL_TYPE, detail, arn)
 
     def _emit(self, detail_type: str, detail: dict[str, Any], arn: str) -> None:
         self._events.append(

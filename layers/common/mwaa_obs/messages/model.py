@@ -77,6 +77,7 @@ class Alert:
     log_group: str = ""  # where the workflow's task logs go (its own, or the service's default)
     named: tuple[NamedRun, ...] = ()  # the other failures this message names
     incident_runs: tuple[str, ...] = ()  # a resolved message: the runs of the incident it closes, by end time
+    change: str | None = None  # the definition change the failure follows (mwaa_obs.changes), from CloudTrail
 
     @property
     def duration(self) -> str | None:
@@ -154,8 +155,9 @@ def incident_list(alert: Alert, show: Callable[[str], str]) -> str:
 
 
 def notes(alert: Alert) -> list[str]:
-    """What a failure message does not show in full: failed tasks beyond the limit, skipped tasks, none recorded."""
-    found = []
+    """What a failure message adds: the definition change it follows; and what it does not show in full: failed
+    tasks beyond the limit, skipped tasks, none recorded."""
+    found = [alert.change] if alert.change else []
     hidden = len(alert.failed_tasks) - MAX_TASKS_SHOWN
     if hidden > 0:
         found.append(f"{counted(hidden, 'more failed task')} not shown")

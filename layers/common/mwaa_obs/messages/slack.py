@@ -72,7 +72,8 @@ def slack_message(alert: Alert) -> dict[str, Any]:
             blocks.append({"type": "section", "text": _mrkdwn(f"*Run error*\n{error}")})
         for task in alert.failed_tasks[:MAX_TASKS_SHOWN]:
             blocks += [_task_section(task), *_log_tail_blocks(task)]
-        shown_notes = notes(alert)
+        # escaped: the change note names a caller (a role session name is the caller's to choose)
+        shown_notes = [escape_mrkdwn(note) for note in notes(alert)]
         if shown_notes:
             blocks.append({"type": "context", "elements": [_mrkdwn(truncate(" · ".join(shown_notes), TEXT_LIMIT))]})
     elif alert.kind is AlertKind.RETRY and alert.retry_task is not None:

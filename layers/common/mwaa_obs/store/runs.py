@@ -6,10 +6,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from mwaa_obs.store.schema import (
+    CHANGE_PREFIX,
     Entity,
     RunItem,
     StateItem,
     TaskAttemptItem,
+    WorkflowChangeItem,
     failures_partition,
     item_from_raw,
     run_key,
@@ -46,6 +48,22 @@ class Runs:
             elif isinstance(item, TaskAttemptItem):
                 attempts.append(item)
         return run, attempts
+
+    def changes(self, workflow_id: str, since: datetime, until: datetime) -> list[WorkflowChangeItem]:
+        """The workflow's changes (CloudTrail's CreateWorkflow, UpdateWorkflow, DeleteWorkflow) between two times,
+        oldest first: one Query of the workflow's partition."""
+        request = {
+            "TableName": self._table_name,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :since AND :until",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": workflow_key(workflow_id)},
+                ":since": {"S": CHANGE_PREFIX + sort_key_time(since)},
+                ":until": {"S": CHANGE_PREFIX + sort_key_time(until) + "~"},  # "~" sorts after every event id
+            },
+        }
+        return [
+            item for raw in query(self._client, request) if isinstance(item := item_from_raw(raw), WorkflowChangeItem)
+        ]
 
     def reread(self, item: Item) -> Item:
         """The item as it is now (a consistent read)."""

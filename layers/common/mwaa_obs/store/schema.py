@@ -6,6 +6,7 @@ Keys (docs/ARCHITECTURE.md has the whole design):
     run            pk RUN#<workflow id>#<run id>       sk RUN
     task attempt   pk RUN#<workflow id>#<run id>       sk TASK#<task instance id or task id>#<attempt, 4 digits>
     event sample   pk SAMPLES#<UTC day>                sk <invalid|unknown>#<detail-type>
+    change         pk WF#<workflow id>                 sk CHANGE#<time>#<CloudTrail event id>
 
 A run and all its task attempts share one partition (one Query); a busy workflow spreads over one partition per
 run. GSI `workflow-runs` (gsi1) lists a workflow's runs newest first, and the workflows themselves; GSI
@@ -43,6 +44,7 @@ WORKFLOW_SORT_KEY: Final = "WORKFLOW"
 RUN_SORT_KEY: Final = "RUN"
 WORKFLOWS_PARTITION: Final = "WORKFLOWS"  # gsi1: the partition that lists every workflow
 UNVERIFIED_PARTITION: Final = "UNVERIFIED"  # gsi3: the runs the reconciler has yet to check
+CHANGE_PREFIX: Final = "CHANGE#"  # a workflow's changes (CloudTrail), in its partition beside the workflow item
 
 
 def workflow_key(workflow_id: str) -> str:
@@ -240,6 +242,11 @@ class RunItem(StateItem, discriminator="run"):
     seen_failed = UTCDateTimeAttribute(null=True)
     seen_timeout = UTCDateTimeAttribute(null=True)
     seen_stopped = UTCDateTimeAttribute(null=True)
+    # From CloudTrail (mwaa_obs.api_calls): who started the run on demand, who stopped it, and when
+    triggered_by = UnicodeAttribute(null=True)
+    triggered_at = UTCDateTimeAttribute(null=True)
+    stopped_by = UnicodeAttribute(null=True)
+    stopped_at = UTCDateTimeAttribute(null=True)
 
 
 class TaskAttemptItem(StateItem, discriminator="task"):
@@ -269,6 +276,20 @@ class TaskAttemptItem(StateItem, discriminator="task"):
     @property
     def attempt(self) -> int:
         return int(self.sk.rsplit("#", 1)[1])
+
+
+class WorkflowChangeItem(Entity, discriminator="change"):
+    """A CreateWorkflow, UpdateWorkflow or DeleteWorkflow call, from CloudTrail: in the workflow's partition, sorted
+    by time (`CHANGE#<time>#<event id>`), one item per call however often its event arrives."""
+
+    call = UnicodeAttribute()
+    changed_by = UnicodeAttribute()
+    changed_at = UTCDateTimeAttribute()
+    workflow_version = UnicodeAttribute(null=True)
+
+
+def change_sort_key(at: str, event_id: str) -> str:
+    return f"{CHANGE_PREFIX}{at}#{event_id}"
 
 
 class SampleRecord(MapAttribute[str, Any]):

@@ -23,6 +23,7 @@ from typing import Any, Final
 
 from pynamodb.attributes import UnicodeAttribute
 
+from mwaa_obs.api_calls import ApiCall
 from mwaa_obs.events import Place, RunEvent, StateEvent, TaskEvent
 from mwaa_obs.states import FAILED_RUN_STATES, RUN_RANK, TASK_RANK, seen_attribute
 from mwaa_obs.store.schema import (
@@ -34,7 +35,9 @@ from mwaa_obs.store.schema import (
     RunItem,
     StateItem,
     TaskAttemptItem,
+    WorkflowChangeItem,
     WorkflowItem,
+    change_sort_key,
     failures_partition,
     run_key,
     task_sort_key,
@@ -150,6 +153,37 @@ class Transitions:
         mark = Update(run_key(event.workflow.workflow_id, event.run_id), RUN_SORT_KEY)
         mark.set(RunItem.workflow_noted, True)
         self._client.update_item(**mark.request(self._table_name))
+
+    def record_api_call(self, call: ApiCall) -> bool:
+        """Store who made a management call (mwaa_obs.api_calls): on the run it started or stopped (the first word
+        kept: a duplicate changes nothing), or as a change in its workflow's partition. Returns whether it was new.
+        A run's item may be written here before any of its events: they fill it in."""
+        workflow_id = call.workflow.workflow_id
+        if call.run_id is not None:
+            update = Update(run_key(workflow_id, call.run_id), RUN_SORT_KEY)
+            update.set(RunItem.kind, RunItem)
+            update.set(RunItem.workflow_arn, call.workflow.arn, if_absent=True)
+            update.set(RunItem.expires_at, self._clock() + self._history_ttl, if_absent=True)
+            who, when = (
+                (RunItem.triggered_by, RunItem.triggered_at)
+                if call.name == "StartWorkflowRun"
+                else (RunItem.stopped_by, RunItem.stopped_at)
+            )
+            update.set(who, call.by)
+            update.set(when, call.at)
+            done, _ = send_update(self._client, update.request(self._table_name, absent=(who,)))
+            return done
+        change = Update(workflow_key(workflow_id), change_sort_key(sort_key_time(call.at), call.event_id))
+        change.set(WorkflowChangeItem.kind, WorkflowChangeItem)
+        change.set(WorkflowChangeItem.workflow_arn, call.workflow.arn)
+        change.set(WorkflowChangeItem.call, call.name)
+        change.set(WorkflowChangeItem.changed_by, call.by)
+        change.set(WorkflowChangeItem.changed_at, call.at)
+        if call.version is not None:
+            change.set(WorkflowChangeItem.workflow_version, call.version)
+        change.set(WorkflowChangeItem.expires_at, self._clock() + self._history_ttl)
+        done, _ = send_update(self._client, change.request(self._table_name, absent=(WorkflowChangeItem.call,)))
+        return done
 
     def fill(self, item: StateItem, status: str, found: Mapping[str, Any]) -> Timeline | None:
         """Write the fields the API supplied where the item lacks them, once per item and status.
