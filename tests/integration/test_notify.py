@@ -970,3 +970,29 @@ def test_a_malformed_webhook_url_is_refused_when_read_counted_and_never_logged(
     (refusal,) = [line for line in output.logs if line.get("channel") == "slack"]
     assert "webhook 'default' is not a well-formed URL" in refusal["reason"]
     assert "do-not-log-me" not in capsys.readouterr().err  # and the log lines (no_log_line_holds_the_webhook_token)
+
+
+def test_a_message_naming_other_failures_carries_the_log_of_the_task_that_broke_each(pipeline: Pipeline) -> None:
+    # Given two failed runs both stored before either's notice is handled, each with its load task's log
+    for run_id, start in (("named-0", T0), ("named-1", T0 + minutes(10))):
+        write_log(pipeline, run_id, airflow_log(run_id))
+        pipeline.ingest(failed_run(run_id, start, error="KeyError: 'id'"))
+    # When the notices come due
+    pipeline.notify()
+    # Then one message leads with one run and names the other, each with its load task's last log lines
+    (payload,) = pipeline.slack.delivered()
+    (published,) = pipeline.inbox.messages()
+    body = published["Message"]
+    lead = "named-1" if "Run:       named-1" in body else "named-0"
+    other = "named-0" if lead == "named-1" else "named-1"
+    assert f"* {other} FAILED" in body
+    assert f"  Last log lines of run {other}: load, attempt 1:\n    | " in body
+    assert body.count("    | KeyError: 'id'") == 2  # the lead's and the named run's
+    (named_block,) = [b["text"]["text"] for b in payload["blocks"] if f"Last log lines of run {other}" in str(b)]
+    assert "KeyError: 'id'" in named_block
+    assert named_block.count("```") == 2
+    for text in (as_text(payload), body):
+        assert SECRET not in text
+    # With the reads of two logs, at once (each short log: its page and the empty one that ends it)
+    assert pipeline.notifier.task_logs is not None
+    assert pipeline.notifier.task_logs.calls == 2 * 2

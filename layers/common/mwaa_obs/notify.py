@@ -43,7 +43,7 @@ from mwaa_obs.channels import AlertTopic, DeliveryError, SlackWebhook, SlackWebh
 from mwaa_obs.enrich import Enricher
 from mwaa_obs.failures import failed_tasks, task_name
 from mwaa_obs.ingest import NoticeSink
-from mwaa_obs.messages.content import build_alert, with_log_tails
+from mwaa_obs.messages.content import attempt_log, build_alert, with_log_tails
 from mwaa_obs.messages.masking import mask_secrets
 from mwaa_obs.messages.model import Alert, NamedRun
 from mwaa_obs.messages.slack import slack_message
@@ -315,7 +315,7 @@ class Notifier:
             if decision.kind is AlertKind.SUMMARY:
                 failed_runs, since = incident_figures(incident_runs)
                 decision = replace(decision, failed_runs=failed_runs, failing_since=since)
-            named = self._named_runs(run, history)
+            named = self._named_runs(run, history, log_group)
             if decision.kind is AlertKind.RECOVERY:
                 incident = tuple(outcome.run_id for outcome in incident_runs)
         alert = build_alert(
@@ -331,13 +331,13 @@ class Notifier:
         )
         if decision.kind is AlertKind.FAILURE and isinstance(lead, RunItem):  # the definition change before it
             alert = replace(alert, change=change_note_for(self.runs, run, (history or {}).values()))
-        if self.task_logs is not None and alert.tasks_with_logs:
+        if self.task_logs is not None and (alert.tasks_with_logs or alert.named_with_logs):
             # read now, at decision time and under the delivery lease, in a bounded share of the time left
             within = min(self.log_read_seconds, LOG_READ_SHARE * (delivery.remaining() - MARK_RESERVE_SECONDS))
             alert = with_log_tails(alert, self.task_logs, within)
         self._deliver(lead, alert, route, sink, delivery)
 
-    def _named_runs(self, lead: RunItem, history: dict[str, RunItem]) -> tuple[NamedRun, ...]:
+    def _named_runs(self, lead: RunItem, history: dict[str, RunItem], log_group: str | None) -> tuple[NamedRun, ...]:
         """The other failures the lead's message names, oldest first, each with its failed tasks."""
         others = sorted(
             (found for found in history.values() if found.named_in == lead.run_id and found.run_id != lead.run_id),
@@ -356,6 +356,8 @@ class Notifier:
                     recovered=not other.named_open,
                     failed_tasks=tuple(task_name(attempt) for attempt in failed),
                     error=mask_secrets(error) if error else None,
+                    log_attempt=(task_name(failed[0]), failed[0].attempt) if failed else None,
+                    log=attempt_log(other, failed[0], log_group) if failed else None,
                 )
             )
         return tuple(named)

@@ -78,10 +78,18 @@ def build_alert(
     )
 
 
+def attempt_log(run: RunItem, attempt: TaskAttemptItem, log_group: str | None) -> LogRef:
+    """Where an attempt's log is: the stream its events named (else the service's naming), in the workflow's group."""
+    stored = attempt.log_stream
+    task_id = task_name(attempt)
+    stream = stream_name(stored) if stored else task_log_stream(run.workflow_id, run.run_id, task_id, attempt.attempt)
+    return LogRef(log_group or task_log_group(run.workflow_id), stream, place_of(run.workflow_arn or ""))
+
+
 def _failed_task(run: RunItem, attempt: TaskAttemptItem, region: str, log_group: str) -> FailedTask:
     task_id = task_name(attempt)
-    stored = attempt.log_stream
-    stream = stream_name(stored) if stored else task_log_stream(run.workflow_id, run.run_id, task_id, attempt.attempt)
+    log = attempt_log(run, attempt, log_group)
+    stream = log.stream
     return FailedTask(
         task_id=task_id,
         attempt=attempt.attempt,
@@ -89,23 +97,28 @@ def _failed_task(run: RunItem, attempt: TaskAttemptItem, region: str, log_group:
         operator=attempt.operator,
         error_message=mask_secrets(attempt.error_message) if attempt.error_message else None,
         log_url=log_stream_url(region, log_group, stream),
-        log=LogRef(log_group, stream, place_of(run.workflow_arn or "")),
+        log=log,
     )
 
 
 def with_log_tails(alert: Alert, reader: TaskLogReader, within: float) -> Alert:
-    """The alert with the last log lines of the tasks it shows, read in at most `within` seconds; a log not
-    written yet, unreadable or slow is left out with its reason (the message keeps the link)."""
-    wanted = [task for task in alert.tasks_with_logs if task.log is not None]
-    refs = [task.log for task in wanted if task.log is not None]
+    """The alert with the last log lines of the tasks it shows (and of the task that broke each of the first other
+    failures it names), read at once in at most `within` seconds; a log not written yet, unreadable or slow is left
+    out with its reason (the message keeps the link)."""
+    wanted = [(f"{task.task_id}#{task.attempt}", task.log) for task in alert.tasks_with_logs if task.log is not None]
+    wanted += [(f"{named.run_id}#{named.log_attempt}", named.log) for named in alert.named_with_logs if named.log]
+    refs = list(dict.fromkeys(ref for _, ref in wanted))
     tails = dict(zip(refs, reader.tails(refs, within), strict=True))
-    unread = {f"{task.task_id}#{task.attempt}": tails[ref].note for task, ref in zip(wanted, refs, strict=True)}
-    unread = {key: note for key, note in unread.items() if note is not None}
+    unread = {key: tails[ref].note for key, ref in wanted if tails[ref].note is not None}
     if unread:
         logger.info("task logs not shown; their links are", extra={"run_id": alert.run_id, "unread": unread})
 
     def shown(task: FailedTask) -> FailedTask:
         return replace(task, log_tail=tails[task.log]) if task.log is not None and task.log in tails else task
 
+    def named_shown(named: NamedRun) -> NamedRun:
+        return replace(named, log_tail=tails[named.log]) if named.log is not None and named.log in tails else named
+
     retry = shown(alert.retry_task) if alert.retry_task is not None else None
-    return replace(alert, failed_tasks=tuple(map(shown, alert.failed_tasks)), retry_task=retry)
+    failed = tuple(map(shown, alert.failed_tasks))
+    return replace(alert, failed_tasks=failed, retry_task=retry, named=tuple(map(named_shown, alert.named)))

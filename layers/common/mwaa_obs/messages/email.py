@@ -14,11 +14,13 @@ from mwaa_obs.messages.model import (
     TASK_ERROR_LIMIT,
     Alert,
     FailedTask,
+    NamedRun,
     broken_for,
     incident_list,
     log_tail_note,
     log_tail_title,
     named_line,
+    named_log_title,
     named_title,
     notes,
 )
@@ -95,7 +97,9 @@ def email_text(alert: Alert) -> str:
     if alert.kind is AlertKind.RETRY and alert.retry_task is not None:
         lines += ["", "Task:", *_task_lines(alert.retry_task)]
     if alert.named:
-        lines += ["", named_title(alert).strip("*"), *(f"* {named_line(named, str)}" for named in alert.named)]
+        lines += ["", named_title(alert).strip("*")]
+        for named in alert.named:
+            lines += [f"* {named_line(named, str)}", *_named_log_lines(named)]
     lines += [
         "",
         f"MWAA Serverless console: {alert.console_url}",
@@ -116,6 +120,15 @@ def _task_lines(task: FailedTask) -> list[str]:
         lines.append(f"  {log_tail_note(task.log_tail)}")
     lines.append(f"  Log: {task.log_url}")
     return lines
+
+
+def _named_log_lines(named: NamedRun) -> list[str]:
+    tail = named.log_tail
+    if tail is None:
+        return []
+    if not tail.lines:
+        return [f"  {log_tail_note(tail)}"]
+    return [f"  {named_log_title(named)}:", _indent(tail.text, LOG_GUTTER)]
 
 
 def _indent(text: str, gutter: str = "    ") -> str:

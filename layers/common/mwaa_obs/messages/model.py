@@ -21,6 +21,7 @@ MAX_TASKS_SHOWN: Final = 10
 MAX_INCIDENT_RUNS_LISTED: Final = 10
 MAX_NAMED_TASKS: Final = 3  # failed tasks listed for each other run a message names
 MAX_LOG_TAILS: Final = 3  # failed tasks of a message shown with their last log lines (one GetLogEvents each)
+MAX_NAMED_LOG_TAILS: Final = 2  # other failures a message names shown with their first failed task's last lines
 TASK_ERROR_LIMIT: Final = 1200
 
 
@@ -46,6 +47,9 @@ class NamedRun:
     recovered: bool  # a later run of the workflow had already succeeded
     failed_tasks: tuple[str, ...] = ()
     error: str | None = None
+    log_attempt: tuple[str, int] | None = None  # the task and attempt that broke it first, whose log it shows
+    log: LogRef | None = None  # where that attempt's log is
+    log_tail: LogTail | None = None  # its last lines, or why there are none; None: not read
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +122,11 @@ class Alert:
         return ()
 
     @property
+    def named_with_logs(self) -> tuple[NamedRun, ...]:
+        """The other failures a message shows with the last log lines of the task that broke each first."""
+        return tuple(named for named in self.named if named.log is not None)[:MAX_NAMED_LOG_TAILS]
+
+    @property
     def console_url(self) -> str:
         return workflows_console_url(self.region)
 
@@ -170,6 +179,12 @@ def notes(alert: Alert) -> list[str]:
 def log_tail_title(task: FailedTask) -> str:
     """Over a task's last log lines (plain: each channel adds its markup)."""
     return f"Last log lines of {task.task_id}, attempt {task.attempt}"
+
+
+def named_log_title(named: NamedRun) -> str:
+    """Over the last log lines of another failure a message names (plain: each channel adds its markup)."""
+    task, attempt = named.log_attempt or ("?", 0)
+    return f"Last log lines of run {named.run_id}: {task}, attempt {attempt}"
 
 
 def log_tail_note(tail: LogTail) -> str:

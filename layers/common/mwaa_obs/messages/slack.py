@@ -20,6 +20,7 @@ from mwaa_obs.messages.model import (
     log_tail_note,
     log_tail_title,
     named_line,
+    named_log_title,
     named_title,
     notes,
     recovered_note,
@@ -168,4 +169,9 @@ def _named_sections(alert: Alert) -> list[dict[str, Any]]:
         ]
         title = named_title(alert) + "\n" if first == 0 else ""
         sections.append({"type": "section", "text": _mrkdwn(truncate(title + "\n".join(lines), TEXT_LIMIT))})
+    for named in alert.named_with_logs:  # the task that broke each of the first ones: its last log lines
+        if named.log_tail is not None and named.log_tail.lines:
+            heading = truncate(f"*{escape_mrkdwn(named_log_title(named))}*\n", 300)
+            tail = fit_mrkdwn(named.log_tail.text, TEXT_LIMIT - len(heading), code=True)
+            sections.append({"type": "section", "text": _mrkdwn(heading + tail)})
     return sections
