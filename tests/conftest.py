@@ -18,6 +18,7 @@ from typing import Any
 import botocore.session
 import pytest
 from aws_lambda_powertools import Logger
+from hypothesis import HealthCheck, settings
 
 from mwaa_obs import SERVICE
 from mwaa_obs.store.runs import Runs
@@ -27,6 +28,11 @@ from mwaa_obs_tools import emulator
 from mwaa_obs_tools.factories import FunctionEnvironment
 from mwaa_obs_tools.lambda_emulation import follow_stdout, load_handler
 from mwaa_obs_tools.sample_events import HOME
+
+# No per-example deadline nor data-generation speed check: speed lives in `make bench`, never in timed tests, and a
+# 200 ms deadline failed examples of pure functions when the machine was loaded (a flake, not a finding)
+settings.register_profile("mwaa-obs", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("mwaa-obs")
 
 FUNCTIONS = FunctionEnvironment(emulator.free_port(), "mwaa-obs-test")
 TABLE_NAME = FUNCTIONS.table_name
