@@ -20,7 +20,7 @@ from mwaa_obs.events import Place, workflow_name_of
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.workflows import Workflows
 from mwaa_obs.task_logs import TaskLogReader, logs_config
-from mwaa_obs.view_html import Viewer
+from mwaa_obs.view_html import Viewer, action_question
 from mwaa_obs.widget import (
     DEFAULT_RANGE,
     LOG_VIEW_BYTES,
@@ -55,7 +55,7 @@ class LocalNavigation:
         """A link to a page that asks `confirmation` first, as CloudWatch asks before it calls the function."""
         if not self.acts:
             return ""
-        query = urlencode({**params, "question": confirmation, **self.carried})
+        query = urlencode({**params, **self.carried})  # the question is asked again from these, never carried
         action = html.escape(params.get("action", ""))
         return f'<a class="btn" data-action="{action}" href="/confirm?{html.escape(query)}">{html.escape(label)}</a>'
 
@@ -136,8 +136,13 @@ def _confirmation(query: Mapping[str, str], theme: str) -> str:
     )
     workflow = workflow_name_of(query.get("workflowId", ""))
     back = urlencode({"view": "gantt", "workflow": workflow, "runId": query.get("runId", "")})
+    # Built from what Confirm sends, never read from the link: a link from elsewhere cannot put a harmless question
+    # above a Stop of another run
+    question = action_question(query.get("action", ""), workflow, query.get("runId", ""))
+    if question is None:
+        return "<p>No such action.</p>"
     return (
-        f'<p id="question">{html.escape(query.get("question", ""))}</p>'
+        f'<p id="question">{html.escape(question)}</p>'
         f'<form method="post" action="/action">{hidden}<button type="submit" id="confirm">Confirm</button> '
         f'<a href="/view?{html.escape(back)}&amp;theme={html.escape(theme)}">Cancel</a></form>'
     )

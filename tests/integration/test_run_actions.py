@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import boto3
 import pytest
@@ -275,6 +276,19 @@ def test_re_run_in_a_browser_asks_first_and_clicked_twice_starts_one_run(
         page.click("text=Cancel")
         assert page.query_selector("h4").get_attribute("data-run") == failed
     assert set(run_ids(service, arn)) - before == {started}
+
+
+def test_the_question_comes_from_what_confirm_sends_never_from_the_link(site: str, ran: dict[str, str]) -> None:
+    # A link from elsewhere cannot put a harmless question above a Stop of a production run
+    workflow_id = ran[RUNNING].rsplit("/", 1)[1]
+    forged = urlencode({"action": "stop", "workflowId": workflow_id, "runId": "r-prod", "question": "Re-run test?"})
+    with browser.chromium() as chromium:
+        page = chromium.new_page()
+        page.goto(f"{site}/confirm?{forged}")
+        assert page.inner_text("#question").startswith(f"Stop {RUNNING} run r-prod?")
+        assert "Re-run test?" not in page.content()
+        page.goto(f"{site}/confirm?" + urlencode({"action": "drop", "workflowId": workflow_id, "runId": "r"}))
+        assert page.query_selector("#confirm") is None
 
 
 def test_stop_in_a_browser_on_a_running_run(

@@ -351,16 +351,20 @@ def _gaps(bars: Sequence[Bar], begin: datetime, span: float) -> str:
     return "".join(gaps)
 
 
+def action_question(action: str, workflow_name: str, run_id: str) -> str | None:
+    """What a button asks before it acts (None: no such action)."""
+    if action == "rerun":
+        return f"Start {workflow_name} again, as a new run of its latest version with run {run_id}'s parameters?"
+    if action == "stop":
+        return f"Stop {workflow_name} run {run_id}? Its running tasks are ended and no new task starts."
+    return None
+
+
 def run_buttons(run: RunView, nav: Navigation) -> str:
     """Re-run for an ended run, Stop for one still going: each asks first (mwaa_obs.actions does it)."""
     params = {"workflowId": run.workflow_id, "runId": run.run_id}
-    if run.state in TERMINAL_RUN_STATES:
-        question = (
-            f"Start {run.workflow_name} again, as a new run of its latest version with run {run.run_id}'s parameters?"
-        )
-        return nav.action("Re-run", params | {"action": "rerun"}, question)
-    question = f"Stop {run.workflow_name} run {run.run_id}? Its running tasks are ended and no new task starts."
-    return nav.action("Stop", params | {"action": "stop"}, question)
+    action, label = ("rerun", "Re-run") if run.state in TERMINAL_RUN_STATES else ("stop", "Stop")
+    return nav.action(label, params | {"action": action}, action_question(action, run.workflow_name, run.run_id) or "")
 
 
 def render_gantt(chart: Gantt, viewer: Viewer, buttons: str = "", nav: Navigation | None = None) -> str:
