@@ -22,6 +22,7 @@ from harness import (
 )
 
 from mwaa_obs.aws import dynamodb_client
+from mwaa_obs.metrics import SeriesPolicy
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.transitions import Transitions
 from mwaa_obs_tools import emulator
@@ -66,6 +67,7 @@ def _fleet(endpoint: str, size: int) -> dict[str, Any]:
                 Workflows(dynamodb, FUNCTIONS.table_name),
                 notices,
                 settle=timedelta(hours=1),
+                policies=lambda _: SeriesPolicy(),
             )
             reconciler.run_pass(now, MetricSink(), discover=True)  # first sight: every workflow described
             passes: dict[str, dict[str, Any]] = {}

@@ -17,6 +17,7 @@ from month import LAMBDA_FULL_VCPU_MB, REQUEST_SECONDS, START
 
 from mwaa_obs import telemetry
 from mwaa_obs.freshness import check_all
+from mwaa_obs.metrics import SeriesPolicy
 from mwaa_obs.mwaa_api import WorkflowAnswer
 from mwaa_obs.settings import parse_settings
 from mwaa_obs.store.runs import Runs
@@ -156,6 +157,7 @@ def reconcile_scale(timeout: int, memory_mb: int) -> dict[str, Any]:
         reconciler = Reconciler(
             cast(Any, api), Transitions(client, "t", timedelta(days=90), home=sample_events.HOME),
             Runs(client, "t"), Workflows(client, "t"), cast(Any, None), settle=timedelta(hours=1),
+            policies=lambda _: SeriesPolicy(),
         )  # fmt: skip
         reconciler.run_pass(now - timedelta(hours=1), telemetry.MetricSink(), discover=True)  # first sight: described
         api.calls.clear()

@@ -12,6 +12,7 @@ from mwaa_obs.config import IngestConfig
 from mwaa_obs.ingest import ingest
 from mwaa_obs.metrics import EVENTS_DEAD_LETTERED
 from mwaa_obs.notices import NoticeQueue
+from mwaa_obs.settings import SeriesPolicies, SettingsSource
 from mwaa_obs.sqs import PartialBatchResponse, process_partial_batch
 from mwaa_obs.store.samples import EventSamples
 from mwaa_obs.store.transitions import Transitions
@@ -27,6 +28,7 @@ notices = NoticeQueue(sqs, config.notices_queue_url)
 # after this import), as its metrics have
 samples = EventSamples(dynamodb, config.table_name, clock=lambda: telemetry.clock())  # noqa: PLW0108 - set later
 future = config.future_tolerance
+policies = SeriesPolicies(SettingsSource(client("ssm"), config.settings_parameter), config.duration_alarm_seconds)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -36,7 +38,14 @@ def lambda_handler(event: dict[str, Any], context: Any, sink: MetricSink) -> Par
         event,
         # Receipt is now (on the local stack, its simulated now): a later event time is refused.
         lambda body, message_id: ingest(
-            body, transitions, sink, notices, samples, not_after=telemetry.clock() + future, writer=message_id
+            body,
+            transitions,
+            sink,
+            notices,
+            samples,
+            policies=policies,
+            not_after=telemetry.clock() + future,
+            writer=message_id,
         ),
         max_receive_count=config.max_receive_count,
         on_last_failure=lambda: sink.count(EVENTS_DEAD_LETTERED),

@@ -15,7 +15,7 @@ from mwaa_obs.enrich import Enricher
 from mwaa_obs.mwaa_api import MwaaApi, ReaderClients, api_client
 from mwaa_obs.notices import NoticeQueue
 from mwaa_obs.notify import Notifier, notify_batch
-from mwaa_obs.settings import SettingsSource
+from mwaa_obs.settings import SeriesPolicies, SettingsSource
 from mwaa_obs.sqs import PartialBatchResponse
 from mwaa_obs.store.alerts import Alerts
 from mwaa_obs.store.runs import Runs
@@ -29,11 +29,12 @@ logger = Logger(service=SERVICE)
 dynamodb = dynamodb_client()
 # Other places' API and task logs, through the reader role there (STS's client made at the first call away from home)
 readers = ReaderClients(config.home, config.reader_role, LazyClient("sts"), time.time)
+settings = SettingsSource(client("ssm"), config.settings_parameter)
 notifier = Notifier(
     runs=Runs(dynamodb, config.table_name),
     alerts=Alerts(dynamodb, config.table_name),
     workflows=Workflows(dynamodb, config.table_name),
-    settings=SettingsSource(client("ssm"), config.settings_parameter),
+    settings=settings,
     topic=AlertTopic(once_client("sns"), config.alert_topic_arn),
     webhooks=SlackWebhooks(client("secretsmanager"), config.slack_secret_arn) if config.slack_secret_arn else None,
     notices=NoticeQueue(LazyClient("sqs"), config.notices_queue_url),  # only storms send flush notices
@@ -42,6 +43,7 @@ notifier = Notifier(
         Enricher(
             MwaaApi(api_client(), readers),
             Transitions(dynamodb, config.table_name, config.history_ttl, home=config.home),
+            SeriesPolicies(settings, config.duration_alarm_seconds),
         )
         if config.enrich
         else None

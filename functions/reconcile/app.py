@@ -12,6 +12,7 @@ from mwaa_obs.config import ReconcileConfig
 from mwaa_obs.mwaa_api import everywhere_api
 from mwaa_obs.notices import NoticeQueue
 from mwaa_obs.reconcile import Reconciler
+from mwaa_obs.settings import SeriesPolicies, SettingsSource
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.samples import EventSamples
 from mwaa_obs.store.transitions import Transitions
@@ -29,6 +30,7 @@ reconciler = Reconciler(
     Workflows(dynamodb, config.table_name, home=config.home),
     NoticeQueue(client("sqs"), config.notices_queue_url),
     settle=config.settle,
+    policies=SeriesPolicies(SettingsSource(client("ssm"), config.settings_parameter), config.duration_alarm_seconds),
     events_stopped_after=config.events_stopped_after,
     samples=EventSamples(dynamodb, config.table_name),
 )

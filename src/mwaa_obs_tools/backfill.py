@@ -23,7 +23,7 @@ from typing import Any, Final, TextIO
 from mwaa_obs.api_events import run_event, task_history
 from mwaa_obs.events import Place
 from mwaa_obs.ingest import SampleSink, ingest_event
-from mwaa_obs.metrics import WORKFLOW_DIMENSION, MetricPoint, dimension_sets
+from mwaa_obs.metrics import WORKFLOW_DIMENSION, MetricPoint, Policies, SeriesPolicy, dimension_sets
 from mwaa_obs.mwaa_api import MwaaApi
 from mwaa_obs.notices import Notice
 from mwaa_obs.repairs import UnknownStates
@@ -91,9 +91,11 @@ def backfill(
     report: BackfillReport | None = None,
     places: Sequence[Place | None] = (None,),
     samples: SampleSink | None = None,
+    policies: Policies = lambda _: SeriesPolicy(),
 ) -> BackfillReport:
     """Import the runs of each place's workflows (default: home; another account and region through its reader
-    role, see MwaaApi); `samples` keeps the answers with a state this version does not know."""
+    role, see MwaaApi); `samples` keeps the answers with a state this version does not know. The metrics each run
+    owes are those its workflow's settings ask for (`policies`; default: what is abnormal, no run judged too slow)."""
     now = now or datetime.now(UTC)
     report = report or BackfillReport()
     unknown = Unknowns(UnknownStates(samples), report)
@@ -106,7 +108,7 @@ def backfill(
         # A run the API gives no time for counts as recent: it is imported.
         runs = [run for run in api.runs(arn) if since is None or run.created_at is None or run.created_at >= since]
         for done, run in enumerate(runs, start=1):
-            owed = _import_run(api, store, arn, run.run_id, now=now, report=report, unknown=unknown)
+            owed = _import_run(api, store, arn, run.run_id, now=now, report=report, unknown=unknown, policies=policies)
             if publish is not None:
                 report.metrics_published += publish(owed)
             if progress is not None:
@@ -136,7 +138,15 @@ class Unknowns:
 
 
 def _import_run(
-    api: MwaaApi, store: Transitions, arn: str, run_id: str, *, now: datetime, report: BackfillReport, unknown: Unknowns
+    api: MwaaApi,
+    store: Transitions,
+    arn: str,
+    run_id: str,
+    *,
+    now: datetime,
+    report: BackfillReport,
+    unknown: Unknowns,
+    policies: Policies,
 ) -> list[MetricPoint]:
     answer = api.run(arn, run_id)
     if answer is None:
@@ -158,7 +168,7 @@ def _import_run(
     notices = NoNotices()
     for event in filter(None, events):
         sink = MetricSink()
-        outcome = ingest_event(event, store, sink, notices)
+        outcome = ingest_event(event, store, sink, notices, policies=policies)
         report.events += 1
         report.new += outcome is not None and outcome is not WriteOutcome.DUPLICATE
         at = parse_time(event["time"]) or now

@@ -279,7 +279,10 @@ def _render_views(stack: localstack.LocalStack, day_started: datetime, pictures:
         "failures": f"/?hours={hours}",
     }
     logs = log_reader(stack.endpoint)  # a failed cell's and a bar's log page
-    site = Site(stack.runs, stack.workflows, "us-east-1", localstack.STACK_NAME, lambda: stack.engine.now, logs=logs)
+    site = Site(
+        stack.runs, stack.workflows, "us-east-1", localstack.STACK_NAME, lambda: stack.engine.now, stack.policies,
+        logs=logs,
+    )  # fmt: skip
     server = UiServer(site).start()
     print(
         "\nviews      the runs widget's grid, the Gantt chart and graph (latest failed run), trends, the fleet matrix "

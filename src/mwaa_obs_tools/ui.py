@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from mwaa_obs.events import Place, workflow_name_of
+from mwaa_obs.metrics import Policies
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.workflows import Workflows
 from mwaa_obs.task_logs import TaskLogReader, logs_config
@@ -67,6 +68,7 @@ class Site:
     region: str
     stack_name: str
     now: Callable[[], datetime]  # the stack's clock: the simulator's on the local stack
+    policies: Policies  # each workflow's too-slow threshold, from the stack's settings (drawn on its charts)
     # The actions function's answer to a button's request (its JSON body as a dict); None: no buttons
     act: Callable[[Mapping[str, str]], str] | None = None
     logs: TaskLogReader | None = None  # a log view's reads (None: it links to CloudWatch only)
@@ -95,7 +97,9 @@ class Site:
         reader = ViewReader(self.runs, self.workflows, self.logs, team_of=self.team_of)
         carried = {key: query[key] for key in KEPT_PARAMETERS if key in query}
         viewer = Viewer(self.region, self.stack_name, theme)
-        body = render(request, reader, LocalNavigation(carried, acts=self.act is not None), viewer, now)
+        body = render(
+            request, reader, LocalNavigation(carried, acts=self.act is not None), viewer, now, policies=self.policies
+        )
         return 200, self._frame(body, theme, query)
 
     def action(self, form: Mapping[str, str]) -> tuple[int, str]:
@@ -119,6 +123,7 @@ class Site:
             f'<input type="hidden" name="theme" value="{html.escape(theme)}">'
             '<button type="submit" name="view" value="grid">grid</button> '
             '<button type="submit" name="view" value="graph">graph</button> '
+            '<button type="submit" name="view" value="charts">charts</button> '
             '<a href="/">failures</a> <a href="/view?view=matrix">matrix</a></form>'
         )
         background = "#1b232d" if theme == "dark" else "#fff"

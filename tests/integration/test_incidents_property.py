@@ -22,6 +22,7 @@ from mwaa_obs.aws import client
 from mwaa_obs.channels import AlertTopic
 from mwaa_obs.ingest import ingest
 from mwaa_obs.messages.model import Alert
+from mwaa_obs.metrics import SeriesPolicy
 from mwaa_obs.notices import Notice
 from mwaa_obs.notify import Notifier
 from mwaa_obs.settings import SettingsSource
@@ -178,7 +179,7 @@ def test_every_failure_is_named_once_and_every_resolved_message_tells_the_end_ti
     for at, _, event in arrivals:
         notify_until(at)
         clock[0] = max(clock[0], at)
-        ingest(json.dumps(event), store, sink, queue)
+        ingest(json.dumps(event), store, sink, queue, policies=lambda _: SeriesPolicy())
         if event["detail-type"].removeprefix("MWAA Serverless Workflow Run ") in OUTCOMES:
             stored.setdefault(event["detail"]["runId"], by_id[event["detail"]["runId"]])
     # When the notices, and the flushes they ask for, are handled as they come due

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mwaa_obs.ingest import ingest
+from mwaa_obs.metrics import SeriesPolicy
 from mwaa_obs.notices import Notice
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.transitions import Transitions
@@ -155,7 +156,7 @@ def test_any_order_and_duplicates_end_in_the_true_state_with_exact_metrics_and_n
     notice_queue = type("NoticeQueue", (), {"send": staticmethod(notices.append)})()
     # When every delivery is ingested, in the drawn order
     for event in delivered:
-        ingest(json.dumps(event), store, metrics, notice_queue)
+        ingest(json.dumps(event), store, metrics, notice_queue, policies=lambda _: SeriesPolicy())
     # Then each run and attempt holds its true final state
     for truth in truths:
         run, attempts = runs.load(truth.workflow_id, truth.run_id)

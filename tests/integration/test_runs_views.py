@@ -63,7 +63,10 @@ def truth(service: Any, arn: str) -> dict[str, dict[str, tuple[str, int]]]:
 @pytest.fixture(scope="module")
 def site(stack: localstack.LocalStack) -> Iterator[str]:
     logs = log_reader(stack.endpoint)
-    site = Site(stack.runs, stack.workflows, "us-east-1", localstack.STACK_NAME, lambda: stack.engine.now, logs=logs)
+    site = Site(
+        stack.runs, stack.workflows, "us-east-1", localstack.STACK_NAME, lambda: stack.engine.now, stack.policies,
+        logs=logs,
+    )  # fmt: skip
     server = UiServer(site)
     yield server.start().url
     server.stop()
@@ -188,6 +191,93 @@ def test_the_failures_table_lists_every_failed_run_across_workflows(
             assert cell.inner_text().startswith("create_object_2: ")
             assert "Workflow execution failed" not in cell.inner_text()
         assert {o.get_attribute("value") for o in page.query_selector_all("#picker option")} == set(ran)
+
+
+def durations(service: Any, arn: str) -> tuple[dict[str, int], list[float], dict[str, list[float]]]:
+    """Runs by status, each ended run's duration, and each task's attempt durations, as the simulator ran them (the
+    example has no retries: an instance's one attempt is all there is)."""
+    statuses: dict[str, int] = {}
+    runs: list[float] = []
+    tasks: dict[str, list[float]] = {}
+    for run in service.list_workflow_runs(WorkflowArn=arn)["WorkflowRuns"]:
+        summary = run["RunDetailSummary"]
+        statuses[summary["Status"]] = statuses.get(summary["Status"], 0) + 1
+        if summary.get("StartedAt") and summary.get("EndedAt"):
+            runs.append((summary["EndedAt"] - summary["StartedAt"]).total_seconds())
+        for instance in service.list_task_instances(WorkflowArn=arn, RunId=run["RunId"])["TaskInstances"]:
+            found = service.get_task_instance(
+                WorkflowArn=arn, RunId=run["RunId"], TaskInstanceId=instance["TaskInstanceId"]
+            )
+            if found.get("StartedAt") and found.get("EndedAt"):
+                tasks.setdefault(found["TaskId"], []).append((found["EndedAt"] - found["StartedAt"]).total_seconds())
+    return statuses, runs, tasks
+
+
+def test_the_charts_in_a_browser_draw_each_runs_outcome_duration_and_task_as_the_simulator_ran_them(
+    site: str, service: Any, ran: dict[str, str], tmp_path: Path
+) -> None:
+    statuses, runs, tasks = durations(service, ran["create_s3_objects"])
+    with browser.chromium() as chromium:
+        page = chromium.new_page()
+        page.goto(f"{site}/view?view=charts&workflow=create_s3_objects&hours=24")
+        # Every run counted once, by its outcome
+        drawn: dict[str, int] = {}
+        for bar in page.query_selector_all('figure[data-chart="outcomes"] rect[data-state]'):
+            drawn[bar.get_attribute("data-state")] = drawn.get(bar.get_attribute("data-state"), 0) + int(
+                bar.get_attribute("data-count")
+            )
+        assert drawn == statuses == {"FAILED": RUNS_EACH}
+        # None succeeded: a success rate of 0 wherever runs ended
+        rates = page.query_selector_all('figure[data-chart="success"] circle[data-series]')
+        assert rates
+        assert {float(point.get_attribute("data-value")) for point in rates} == {0.0}
+
+        # Each point is one of the runs' durations (nearest rank picks a sample), the longest run the highest p95
+        def values(series: str) -> list[float]:
+            selector = f'figure[data-chart="duration"] circle[data-series="{series}"]'
+            return [float(point.get_attribute("data-value")) for point in page.query_selector_all(selector)]
+
+        assert set(values("p50")) | set(values("p95")) <= set(runs)
+        assert max(values("p95")) == max(runs)
+        # Each task that ran: the p95 of three attempts is the longest (nearest rank), in the order they ran
+        rows = page.query_selector_all('figure[data-chart="tasks"] g[data-task]')
+        assert {row.get_attribute("data-task"): float(row.get_attribute("data-p95")) for row in rows} == {
+            task: max(seconds) for task, seconds in tasks.items()
+        }
+        assert [row.get_attribute("data-task") for row in rows][:2] == ["create_object_1", "create_object_2"]
+        # Run on demand: landing is from when each run was first seen to its end, one point per ended run
+        assert len(page.query_selector_all('figure[data-chart="landing"] circle')) == len(runs)
+        assert page.query_selector("script") is None
+        shot = tmp_path / "charts.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_charts_draw_the_workflows_own_too_slow_threshold_from_the_settings(
+    stack: localstack.LocalStack, ran: dict[str, str]
+) -> None:
+    ssm = localstack.client(stack.endpoint, "ssm")
+    name = stack.outputs["SettingsParameterName"]
+    previous = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+    document = {"defaults": {"group_window_minutes": 0},
+                "workflows": [{"match": "simple_s3_test", "duration_threshold_seconds": 120}]}  # fmt: skip
+    ssm.put_parameter(Name=name, Value=json.dumps(document), Type="String", Overwrite=True)
+    try:
+        page = stack.widget(widget_event(stack, view="charts", workflow="simple_s3_test"))
+    finally:
+        ssm.put_parameter(Name=name, Value=previous, Type="String", Overwrite=True)
+    assert 'data-threshold="120"' in page
+    assert f'data-runs="{RUNS_EACH}"' in page
+
+
+def test_with_no_workflow_typed_the_widget_lists_the_workflows_to_pick(
+    stack: localstack.LocalStack, ran: dict[str, str]
+) -> None:
+    # The dashboard's variable not filled in yet arrives as its pattern; a beginning lists the names it begins
+    for typed, expected in (("__workflow__", set(ran)), ("simple", {"simple_s3_test"}), ("nothing_like_it", set())):
+        page = stack.widget(widget_event(stack, view="charts", workflow=typed))
+        listed = {part.split('"', 1)[0] for part in page.split('<li data-workflow="')[1:]}
+        assert listed == expected, typed
 
 
 def test_a_hostile_workflow_parameter_is_shown_as_text(site: str, ran: dict[str, str]) -> None:

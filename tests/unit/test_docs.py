@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mwaa_obs.metrics import CATALOG
+from mwaa_obs.metrics import CATALOG, Scope
 from mwaa_obs.states import (
     DOCUMENTED_DETAIL_TYPES,
     RUN_DETAIL_TYPE_PREFIX,
@@ -28,13 +28,20 @@ def _table_rows(text: str) -> list[list[str]]:
     ]
 
 
+SERIES = {
+    Scope.FLEET: "none",
+    Scope.EXCEPTION: "none; WorkflowName",
+    Scope.FULL: "none; WorkflowName with full metrics",
+}
+
+
 def test_the_metric_catalog_page_lists_exactly_the_emitted_metrics() -> None:
     rows = {row[0]: row for row in _table_rows((DOCS / "METRICS.md").read_text(encoding="utf-8"))[1:]}
     assert set(rows) == {spec.name for spec in CATALOG}
     for spec in CATALOG:
-        _, unit, dimensions, meaning = rows[spec.name]
+        _, unit, series, meaning = rows[spec.name]
         assert unit == spec.unit
-        assert dimensions == ("WorkflowName; none" if spec.per_workflow else "none")
+        assert series == SERIES[spec.scope]
         assert meaning == spec.meaning
 
 

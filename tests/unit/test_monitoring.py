@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from mwaa_obs import WORKFLOW_PATTERN
-from mwaa_obs.metrics import CATALOG, WORKFLOW_DIMENSION, dimension_sets
+from mwaa_obs.metrics import CATALOG, WORKFLOW_DIMENSION, Scope, dimension_sets
 from mwaa_obs.provisioning import KINDS
 from mwaa_obs_tools import dashboards, emulator
 
@@ -186,27 +186,43 @@ def test_the_dashboards_alarm_widgets_name_the_templates_alarms(template: dict[s
     }
 
 
-def test_the_workflow_dashboard_picks_the_workflow_from_the_metrics_and_applies_it_everywhere() -> None:
+def test_the_workflow_dashboard_takes_the_workflow_typed_and_applies_it_everywhere() -> None:
     text = dashboards.body_template("WorkflowDashboard")
     body = dashboards.fill(text, FILL)
     (variable,) = body["variables"]
     assert variable["pattern"] == WORKFLOW_PATTERN
-    assert variable["populateFrom"] == WORKFLOW_DIMENSION
-    assert variable["search"] == '{MWAAServerless/Observability,WorkflowName} MetricName="RunStarted"'
+    # Typed, not picked from a metric search: a healthy workflow has no metric series of its own to be found by
+    assert variable["inputType"] == "input"
+    assert "search" not in variable
     for widget in body["widgets"]:
         for row in widget["properties"].get("metrics", []):
             if not isinstance(row[0], dict):
                 assert row[2:4] == [WORKFLOW_DIMENSION, WORKFLOW_PATTERN], row
-    assert json.dumps(body).count(WORKFLOW_PATTERN) >= 20
-    # The runs widget is told the picked workflow too: its grid, its Gantt chart and its graph
+    assert json.dumps(body).count(WORKFLOW_PATTERN) >= 10
+    # The runs widget is told the typed workflow too: its charts, its grid, its Gantt chart and its graph
     custom = [widget["properties"] for widget in body["widgets"] if widget["type"] == "custom"]
     assert [(p["params"]["view"], p["params"]["workflow"]) for p in custom] == [
+        ("charts", WORKFLOW_PATTERN),
         ("grid", WORKFLOW_PATTERN),
         ("gantt", WORKFLOW_PATTERN),
         ("graph", WORKFLOW_PATTERN),
         ("trends", WORKFLOW_PATTERN),
     ]
     assert {p["endpoint"] for p in custom} == {FILL["WidgetFunction.Arn"]}
+    assert all(p["updateOn"]["timeRange"] for p in custom)  # the charts follow the dashboard's time range
+
+
+def test_a_workflows_own_alarms_and_graphs_read_only_what_is_abnormal(template: dict[str, Any]) -> None:
+    """A healthy workflow has no series of its own (docs/METRICS.md): a shared alarm or a graph of one workflow on a
+    metric every healthy run owes would see nothing for most workflows (those are the runs widget's charts)."""
+    for properties in (p for p in alarms(template).values() if "Metrics" in p):
+        metric, _ = query_metric(properties["Metrics"][0]["Expression"]["Fn::Sub"])
+        assert CATALOG_BY_NAME[metric].scope is Scope.EXCEPTION, metric
+    for logical_id in sorted(dashboards.BODIES):
+        body = dashboards.fill(dashboards.body_template(logical_id), FILL)
+        for namespace, metric, dims in widget_metrics(body):
+            if namespace == NAMESPACE and dims:
+                assert CATALOG_BY_NAME[metric].scope is Scope.EXCEPTION, (logical_id, metric)
 
 
 def test_the_fleet_dashboard_lists_the_latest_failures_and_the_matrix_with_the_runs_widget() -> None:
@@ -217,7 +233,7 @@ def test_the_fleet_dashboard_lists_the_latest_failures_and_the_matrix_with_the_r
     assert (matrix["endpoint"], matrix["params"]["view"]) == (FILL["WidgetFunction.Arn"], "matrix")
 
 
-@pytest.mark.parametrize("logical_id", ["FleetDashboard", "WorkflowDashboard"])
+@pytest.mark.parametrize("logical_id", ["FleetDashboard"])  # the workflow's success rate is the runs widget's
 def test_ratios_fill_each_counter_so_that_a_quiet_period_still_has_a_point(logical_id: str) -> None:
     # Metric math over counters emitted only when runs end: without FILL, any missing operand drops the point
     # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html, FILL).

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 
 from mwaa_obs.config import ReaderRole
 from mwaa_obs.events import Place
-from mwaa_obs.metrics import ITEMS_SKIPPED, PLACES_UNREACHABLE
+from mwaa_obs.metrics import ITEMS_SKIPPED, PLACES_UNREACHABLE, SeriesPolicy
 from mwaa_obs.mwaa_api import MwaaApi, ReaderClients, WorkflowSummary
 from mwaa_obs.reconcile import Pass, PassReport, Places, Reconciler
 from mwaa_obs.store.schema import WorkflowItem
@@ -155,7 +155,7 @@ def test_each_place_is_listed_once_and_a_described_workflow_is_not_described_aga
     api = FleetApi(home, listed)
     stored = StoredWorkflows([HOME_WORKFLOW] + ([OTHER_WORKFLOW] if home else []))
     reconciler = Reconciler(cast(Any, api), cast(Any, None), cast(Any, None), cast(Any, stored), cast(Any, None),
-                            settle=timedelta(hours=1))  # fmt: skip
+                            settle=timedelta(hours=1), policies=lambda _: SeriesPolicy())  # fmt: skip
     step = Pass.begin(MODIFIED, MetricSink(), home)
     reconciler.refresh_workflows(step)
     assert api.listings == ([None, OTHER] if home else [None])

@@ -8,8 +8,16 @@ from typing import Any
 
 import pytest
 
-from mwaa_obs.metrics import INVALID_SETTINGS
-from mwaa_obs.settings import InvalidSettings, Route, Settings, SettingsSource, parse_settings
+from mwaa_obs.metrics import INVALID_SETTINGS, SeriesPolicy
+from mwaa_obs.settings import (
+    InvalidSettings,
+    Route,
+    SeriesPolicies,
+    Settings,
+    SettingsSource,
+    parse_settings,
+    series_policy,
+)
 from mwaa_obs.telemetry import MetricSink
 
 EXAMPLE = {
@@ -56,6 +64,8 @@ def test_an_empty_document_gives_the_built_in_defaults() -> None:
         ('{"defaults": {"group_window_minutes": -1}}', "must not be negative"),
         ('{"defaults": {"mention": "@channel <https://x|y>"}}', "mention must be Slack mention markup"),
         ('{"defaults": {"slack_webhook": "https://hooks.slack.com/x"}}', "must be a webhook name"),
+        ('{"workflows": [{"match": "x", "metrics": "all"}]}', "workflows[0].metrics must be one of exceptions, full"),
+        ('{"defaults": {"duration_threshold_seconds": 0}}', "defaults.duration_threshold_seconds must be at least 1"),
     ],
 )
 def test_bad_documents_are_refused_with_the_reason(document: str, reason: str) -> None:
@@ -111,3 +121,20 @@ def test_a_rule_can_route_a_whole_account_or_one_name_in_every_place() -> None:
     assert settings.route_for("123456789012/eu-west-1/orders_etl").team == "orders"
     assert settings.route_for("orders_etl").team == "orders"  # the stack's own account and region
     assert settings.route_for("billing").team == Route().team
+
+
+def test_each_workflows_series_policy_comes_from_its_rule() -> None:
+    document = {
+        "workflows": [
+            {"match": "sla_*", "duration_threshold_seconds": 900},
+            {"match": "ml_*", "metrics": "full"},
+            {"match": "critical_*", "alarms": "dedicated"},
+        ]
+    }
+    policies = SeriesPolicies(SettingsSource(FakeParameterStore(json.dumps(document)), "/p"), 3600)
+    assert policies("nightly") == SeriesPolicy(full=False, too_slow_seconds=3600)  # the stack's DurationAlarmSeconds
+    assert policies("sla_orders") == SeriesPolicy(full=False, too_slow_seconds=900)
+    assert policies("ml_train") == SeriesPolicy(full=True, too_slow_seconds=3600)
+    # A dedicated workflow's own too-slow alarm and dashboard read its RunDuration: it has full metrics
+    assert policies("critical_billing").full
+    assert series_policy(Route(metrics="full", duration_threshold_seconds=60), 3600) == SeriesPolicy(True, 60)

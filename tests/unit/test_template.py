@@ -272,7 +272,7 @@ def test_the_api_is_only_read_and_only_in_the_accounts_workflows(transformed: di
 
 def test_the_widget_function_can_only_read_the_table_task_logs_and_the_settings(transformed: dict[str, Any]) -> None:
     # Seeing the grid never lets anyone start or stop a run: that is the actions function's, a permission apart
-    # (the settings are read for the matrix's teams)
+    # (the settings are read for the matrix's teams and each workflow's too-slow threshold on its charts)
     statements = [s for name, s in _statements(transformed) if name == "WidgetFunctionRole"]
     actions = {action for s in statements for action in _as_list(s["Action"])}
     assert actions == {

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from mwaa_obs.metrics import SeriesPolicy
 from mwaa_obs.states import RunState, TaskState
 from mwaa_obs.store.schema import RunItem, TaskAttemptItem
 from mwaa_obs.task_logs import LogTail
@@ -29,6 +30,10 @@ from mwaa_obs.widget import DESCRIPTION, RequestError, ViewRequest, WidgetNaviga
 T0 = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
 WORKFLOW_ID = "etl-AbCdEfGhIj"
 PLACE = Viewer(region="eu-west-1", stack_name="mwaa-obs")
+
+
+def no_settings(workflow: str) -> SeriesPolicy:  # the policies of a stack with no settings document
+    return SeriesPolicy()
 
 
 def at(minutes: float) -> datetime:
@@ -206,11 +211,11 @@ def test_the_widget_reads_its_parameters_and_the_zoomed_time_range() -> None:
 @pytest.mark.parametrize(
     ("params", "reason"),
     [
-        ({}, "pick a workflow"),  # the dashboard variable not filled in yet
         (
             {"workflow": "etl", "view": "tree"},
-            "view 'tree' is not one of grid, gantt, graph, trends, log, failures, matrix",
+            "view 'tree' is not one of grid, gantt, graph, charts, trends, log, failures, matrix",
         ),
+        ({"workflow": "etl", "view": "charts", "threshold": "slow"}, "threshold 'slow' is not a number of seconds"),
         ({"workflow": "etl", "runs": "0"}, "runs must be from 1 to 100, not 0"),
         ({"workflow": "etl", "runs": "many"}, "runs 'many' is not a whole number"),
     ],
@@ -218,7 +223,8 @@ def test_the_widget_reads_its_parameters_and_the_zoomed_time_range() -> None:
 def test_a_request_the_widget_cannot_show_says_why_in_the_widget(params: dict[str, Any], reason: str) -> None:
     with pytest.raises(RequestError, match=reason):
         ViewRequest.from_widget_event(widget_event(**params), now=T0)
-    page = handle(widget_event(**params), reader=None, viewer=lambda theme: PLACE, arn="arn", now=T0)  # type: ignore[arg-type]
+    nowhere: Any = None  # no table: a request refused reads nothing
+    page = handle(widget_event(**params), nowhere, lambda theme: PLACE, "arn", T0, policies=no_settings)
     assert reason.split("'", maxsplit=1)[0] in page
 
 
@@ -257,7 +263,8 @@ def test_a_malformed_widget_event_gets_its_reason_in_the_widget(event: Any, reas
 
 
 def test_cloudwatch_asking_for_the_documentation_gets_markdown() -> None:
-    answer = handle({"describe": True}, reader=None, viewer=lambda theme: PLACE, arn="arn", now=T0)  # type: ignore[arg-type]
+    nowhere: Any = None
+    answer = handle({"describe": True}, nowhere, lambda theme: PLACE, "arn", T0, policies=no_settings)
     assert answer == DESCRIPTION  # the markdown itself, as AWS's samples answer `describe`
 
 

@@ -63,6 +63,11 @@ def _settings_parameter(env: Mapping[str, str]) -> str:
     return _required(env, "SETTINGS_PARAMETER")
 
 
+def _duration_alarm_seconds(env: Mapping[str, str]) -> int:
+    """The default too-slow threshold (template.yaml's DurationAlarmSeconds)."""
+    return _whole_number(env, "DURATION_ALARM_SECONDS", "3600")
+
+
 @dataclass(frozen=True, slots=True)
 class ReaderRole:
     """The read-only role a forwarder stack creates in another account (forwarder/template.yaml), one per region,
@@ -80,6 +85,8 @@ class IngestConfig:
     notices_queue_url: str
     max_receive_count: int  # the events queue's redrive setting: the receive after which a record is dead-lettered
     future_tolerance: timedelta  # how far ahead of its receipt an event may be dated (clocks differ, a little)
+    settings_parameter: str  # per workflow: full metrics or not, its too-slow threshold
+    duration_alarm_seconds: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> IngestConfig:
@@ -90,6 +97,8 @@ class IngestConfig:
             notices_queue_url=_notices_queue_url(env),
             max_receive_count=_whole_number(env, "EVENTS_MAX_RECEIVE_COUNT", "5"),
             future_tolerance=timedelta(hours=_whole_number(env, "FUTURE_EVENT_HOURS", "1")),
+            settings_parameter=_settings_parameter(env),
+            duration_alarm_seconds=_duration_alarm_seconds(env),
         )
 
 
@@ -106,6 +115,7 @@ class NotifyConfig:
     enrich: bool  # ask the MWAA Serverless API for what stored items lack
     home: Place
     reader_role: ReaderRole
+    duration_alarm_seconds: int  # for the durations enrichment completes (RunTooSlow)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> NotifyConfig:
@@ -121,6 +131,7 @@ class NotifyConfig:
             enrich=_switch(env, "ENRICH_FROM_API", "true"),
             home=_home(env),
             reader_role=_reader_role(env),
+            duration_alarm_seconds=_duration_alarm_seconds(env),
         )
 
 
@@ -157,7 +168,7 @@ class ProvisionConfig:
             alarm_topic_arn=_required(env, "ALARM_TOPIC_ARN"),
             dashboard_prefix=_required(env, "DASHBOARD_PREFIX"),
             workflow_dashboard=_required(env, "WORKFLOW_DASHBOARD"),
-            duration_alarm_seconds=_whole_number(env, "DURATION_ALARM_SECONDS", "3600"),
+            duration_alarm_seconds=_duration_alarm_seconds(env),
             retry_storm_threshold=_whole_number(env, "RETRY_STORM_THRESHOLD", "10"),
             deleted_retention=timedelta(days=_whole_number(env, "DELETED_WORKFLOW_RETENTION_DAYS", "14")),
         )
@@ -172,6 +183,8 @@ class ReconcileConfig:
     notices_queue_url: str
     settle: timedelta  # a run is checked once it has been listed this long
     events_stopped_after: timedelta  # API runs and no events for this long: events stopped
+    settings_parameter: str  # for the metrics a run it imports owes
+    duration_alarm_seconds: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> ReconcileConfig:
@@ -183,6 +196,8 @@ class ReconcileConfig:
             notices_queue_url=_notices_queue_url(env),
             settle=timedelta(minutes=_whole_number(env, "RECONCILE_AFTER_MINUTES", "60")),
             events_stopped_after=timedelta(hours=_whole_number(env, "EVENTS_STOPPED_HOURS", "3")),
+            settings_parameter=_settings_parameter(env),
+            duration_alarm_seconds=_duration_alarm_seconds(env),
         )
 
 
@@ -191,13 +206,15 @@ class WidgetConfig:
     table_name: str
     stack_name: str
     actions_function_arn: str | None  # the Re-run and Stop buttons call it; None: no buttons
-    settings_parameter: str | None = None  # the matrix's teams; None: no teams
+    settings_parameter: str  # each workflow's too-slow threshold (drawn on its charts) and team (the matrix's)
+    duration_alarm_seconds: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> WidgetConfig:
         return cls(
-            settings_parameter=env.get("SETTINGS_PARAMETER") or None,
             table_name=_table_name(env),
             stack_name=env.get("STACK_NAME", DEFAULT_STACK_NAME),
             actions_function_arn=env.get("ACTIONS_FUNCTION_ARN") or None,
+            settings_parameter=_settings_parameter(env),
+            duration_alarm_seconds=_duration_alarm_seconds(env),
         )

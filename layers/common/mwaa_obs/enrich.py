@@ -17,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from mwaa_obs import SERVICE
 from mwaa_obs.ingest import durations_completed
-from mwaa_obs.metrics import ENRICHMENT_FAILURES
+from mwaa_obs.metrics import ENRICHMENT_FAILURES, Policies
 from mwaa_obs.mwaa_api import MwaaApi, RunAnswer, TaskAnswer
 from mwaa_obs.states import (
     ENDED_RANK,
@@ -82,9 +82,10 @@ def task_fields(answer: TaskAnswer) -> dict[str, Any]:
 
 
 class Enricher:
-    def __init__(self, api: MwaaApi, transitions: Transitions) -> None:
+    def __init__(self, api: MwaaApi, transitions: Transitions, policies: Policies) -> None:
         self._api = api
         self._transitions = transitions
+        self._policies = policies
 
     def complete(self, run: RunItem, items: Sequence[StateItem], sink: MetricSink) -> None:
         """Fill what the items (the run, its attempts) lack, updating them in place; the metrics filled times owe
@@ -122,6 +123,7 @@ class Enricher:
                     after=after,
                     workflow=run.workflow_name,
                     at=after.ended_at,
+                    policy=self._policies(run.workflow_name),
                 )
             )
             logger.info(

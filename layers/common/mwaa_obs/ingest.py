@@ -2,7 +2,9 @@
 
 Metrics are owed exactly once per first-recorded transition: a duplicate owes nothing, an outcome metric is owed
 only by the transition that set the outcome, an occurrence (Started, Up For Retry) by its first recording
-whenever it arrives, and a duration by whichever transition completes its pair of times.
+whenever it arrives, and a duration by whichever transition completes its pair of times (with RunTooSlow when a
+run's is longer than its workflow's threshold). Which series carry them is the workflow's SeriesPolicy: a healthy
+run's metrics feed the fleet rollup only, unless its settings ask for full metrics.
 """
 
 from __future__ import annotations
@@ -22,12 +24,16 @@ from mwaa_obs.metrics import (
     RUN_OCCURRENCE_METRICS,
     RUN_OUTCOME_METRICS,
     RUN_QUEUE_DELAY,
+    RUN_TOO_SLOW,
     TASK_DURATION,
     TASK_OCCURRENCE_METRICS,
     TASK_OUTCOME_METRICS,
     UNKNOWN_EVENT_TYPES,
     MetricPoint,
     MetricSpec,
+    Policies,
+    SeriesPolicy,
+    scoped,
 )
 from mwaa_obs.notices import Notice, notice_owed
 from mwaa_obs.store.samples import SampleKind
@@ -64,6 +70,7 @@ def ingest(
     notices: NoticeSink,
     samples: SampleSink | None = None,
     *,
+    policies: Policies,
     not_after: datetime | None = None,
     writer: str | None = None,
 ) -> None:
@@ -81,7 +88,9 @@ def ingest(
     except InvalidEvent as error:
         _reject(error, body, sink, samples)
         return
-    ingest_event(raw, store, sink, notices, body=body, samples=samples, not_after=not_after, writer=writer)
+    ingest_event(
+        raw, store, sink, notices, policies=policies, body=body, samples=samples, not_after=not_after, writer=writer
+    )
 
 
 def ingest_event(
@@ -90,6 +99,7 @@ def ingest_event(
     sink: MetricSink,
     notices: NoticeSink,
     *,
+    policies: Policies,
     body: str = "",
     samples: SampleSink | None = None,
     not_after: datetime | None = None,
@@ -117,7 +127,7 @@ def ingest_event(
     recorded = store.record_run(event, writer) if isinstance(event, RunEvent) else store.record_task(event, writer)
     fields = _log_fields(event) | ({"replayed": True} if recorded.replayed else {})
     logger.info("transition " + recorded.outcome.value, extra=fields)
-    owed = metrics_owed(event, recorded)
+    owed = metrics_owed(event, recorded, policies(event.workflow.name))
     if isinstance(event, RunEvent) and not recorded.workflow_noted:
         store.note_workflow(event)
     notice = notice_owed(event, recorded)
@@ -146,7 +156,8 @@ def _json(body: str) -> Any:
         raise InvalidEvent(f"body is not JSON: {str(error)[:120]}") from None
 
 
-def metrics_owed(event: RunEvent | TaskEvent, recorded: Recorded) -> list[MetricPoint]:
+def metrics_owed(event: RunEvent | TaskEvent, recorded: Recorded, policy: SeriesPolicy) -> list[MetricPoint]:
+    """The one place that decides the metrics a recorded transition owes, as its workflow's series carry them."""
     if recorded.outcome is WriteOutcome.DUPLICATE:
         return []
     is_run = isinstance(event, RunEvent)
@@ -158,16 +169,18 @@ def metrics_owed(event: RunEvent | TaskEvent, recorded: Recorded) -> list[Metric
         owed.append(outcomes[event.status])
     workflow = event.workflow.name
     at = event.occurred_at  # metrics carry the time of their transition, not the time it was processed
-    points = [MetricPoint(spec, 1, workflow, at) for spec in owed]
+    points = scoped([MetricPoint(spec, 1, workflow, at) for spec in owed], policy)
+    after = recorded.before.merged_with(event)
     return points + durations_completed(
-        is_run=is_run, before=recorded.before, after=recorded.before.merged_with(event), workflow=workflow, at=at
+        is_run=is_run, before=recorded.before, after=after, workflow=workflow, at=at, policy=policy
     )
 
 
 def durations_completed(
-    *, is_run: bool, before: Timeline, after: Timeline, workflow: str, at: datetime | None
+    *, is_run: bool, before: Timeline, after: Timeline, workflow: str, at: datetime | None, policy: SeriesPolicy
 ) -> list[MetricPoint]:
-    """The durations a write made known: each pair of times complete after it and not before."""
+    """The durations a write made known (each pair of times complete after it and not before), and RunTooSlow when
+    the run's is longer than its workflow's threshold; as its workflow's series carry them."""
     pairs: tuple[tuple[MetricSpec, str, str], ...] = (
         ((RUN_QUEUE_DELAY, "queued_at", "started_at"), (RUN_DURATION, "started_at", "ended_at"))
         if is_run
@@ -176,9 +189,12 @@ def durations_completed(
     points = []
     for spec, first, last in pairs:
         seconds = _completed_interval(before, after, first, last)
-        if seconds is not None:
-            points.append(MetricPoint(spec, seconds, workflow, at))
-    return points
+        if seconds is None:
+            continue
+        points.append(MetricPoint(spec, seconds, workflow, at))
+        if spec is RUN_DURATION and policy.too_slow_seconds is not None and seconds > policy.too_slow_seconds:
+            points.append(MetricPoint(RUN_TOO_SLOW, 1, workflow, at))
+    return scoped(points, policy)
 
 
 def _completed_interval(before: Timeline, after: Timeline, first: str, last: str) -> float | None:

@@ -181,9 +181,9 @@ def desired_dashboard(shared_body: str, workflow: str, duration: int) -> dict[st
     body: dict[str, Any] = json.loads(shared_body.replace(WORKFLOW_PATTERN, workflow))
     body.pop("variables", None)
     for widget in body["widgets"]:
-        for line in widget.get("properties", {}).get("annotations", {}).get("horizontal", []):
-            if line.get("label") == "duration alarm":
-                line["value"] = duration
+        params = widget.get("properties", {}).get("params", {})
+        if params.get("view") == "charts":  # the runs widget draws the threshold on the duration chart
+            params["threshold"] = duration
     return body
 
 

@@ -43,7 +43,7 @@ from mwaa_obs import SERVICE
 from mwaa_obs.api_events import run_event
 from mwaa_obs.events import Place, place_of
 from mwaa_obs.ingest import NoticeSink, SampleSink, ingest_event
-from mwaa_obs.metrics import EVENTS_STOPPED, RUNS_DISCOVERED
+from mwaa_obs.metrics import EVENTS_STOPPED, RUNS_DISCOVERED, Policies
 from mwaa_obs.mwaa_api import MwaaApi, RunSummary
 from mwaa_obs.passes import Pass, PassReport, Places
 from mwaa_obs.repairs import UnknownStates
@@ -112,10 +112,12 @@ class Reconciler:
         notices: NoticeSink,
         *,
         settle: timedelta,
+        policies: Policies,
         events_stopped_after: timedelta = timedelta(hours=3),
         samples: SampleSink | None = None,
     ) -> None:
         self._api = api
+        self._policies = policies
         self._transitions = transitions
         self._runs = runs
         self._workflows = workflows
@@ -123,7 +125,7 @@ class Reconciler:
         self._settle = settle
         self._events_stopped_after = events_stopped_after
         self._unknown = UnknownStates(samples)  # for the function instance's life: each state logged once
-        self._check = RunCheck(api, transitions, runs, notices, self._unknown, settle=settle)
+        self._check = RunCheck(api, transitions, runs, notices, self._unknown, settle=settle, policies=policies)
 
     def run_pass(
         self,
@@ -257,7 +259,10 @@ class Reconciler:
         if summary.status is not None:
             self._unknown.run_known(summary.status, step.sink, "ListWorkflowRuns", summary)
         started = run_event(arn, summary.as_answer(), step.now, state=RunState.STARTING)
-        if started is None or ingest_event(started, self._transitions, step.sink, self._notices) is None:
+        if (
+            started is None
+            or ingest_event(started, self._transitions, step.sink, self._notices, policies=self._policies) is None
+        ):
             return
         self._transitions.mark_discovered(workflow.workflow_id, summary.run_id, step.now)
         step.report.runs_discovered += 1

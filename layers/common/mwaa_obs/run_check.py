@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger
 from mwaa_obs import SERVICE
 from mwaa_obs.api_events import closing_event, run_event
 from mwaa_obs.ingest import NoticeSink, ingest_event
-from mwaa_obs.metrics import ATTEMPTS_CLOSED, RUNS_REPAIRED
+from mwaa_obs.metrics import ATTEMPTS_CLOSED, RUNS_REPAIRED, Policies
 from mwaa_obs.mwaa_api import MwaaApi, RunAnswer
 from mwaa_obs.passes import Pass
 from mwaa_obs.repairs import (
@@ -47,8 +47,10 @@ class RunCheck:
         unknown: UnknownStates,
         *,
         settle: timedelta,
+        policies: Policies,
     ) -> None:
         self._api = api
+        self._policies = policies
         self._transitions = transitions
         self._runs = runs
         self._notices = notices
@@ -127,7 +129,7 @@ class RunCheck:
         missed = [run_event(arn, answer, step.now, state=RunState.STARTING)] if run.seen_starting is None else []
         missed += [run_event(arn, answer, step.now)] if current else []
         for event in filter(None, missed):
-            ingest_event(event, self._transitions, step.sink, self._notices)
+            ingest_event(event, self._transitions, step.sink, self._notices, policies=self._policies)
 
     def _repair_tasks(
         self, arn: str, run_id: str, attempts: list[TaskAttemptItem], step: Pass
@@ -142,7 +144,7 @@ class RunCheck:
             if found is None or not self._unknown.task_known(found.status, step.sink, "GetTaskInstance", found):
                 continue
             for repair in repairs_for(arn, found, attempts, step.now):
-                ingest_event(repair.event, self._transitions, step.sink, self._task_notices)
+                ingest_event(repair.event, self._transitions, step.sink, self._task_notices, policies=self._policies)
                 step.report.tasks_repaired += 1
                 repaired.append((instance, repair))
         return repaired
@@ -155,7 +157,7 @@ class RunCheck:
                 continue
             at = max(ended, attempt.started_at or ended)
             closing = closing_event(str(run.workflow_arn), attempt, at)
-            ingest_event(closing, self._transitions, step.sink, self._task_notices)
+            ingest_event(closing, self._transitions, step.sink, self._task_notices, policies=self._policies)
             step.report.attempts_closed += 1
             step.sink.count(ATTEMPTS_CLOSED)
             logger.warning(

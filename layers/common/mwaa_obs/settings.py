@@ -24,7 +24,7 @@ from typing import Any, Final, get_args, get_type_hints
 from aws_lambda_powertools import Logger
 
 from mwaa_obs import SERVICE
-from mwaa_obs.metrics import INVALID_SETTINGS
+from mwaa_obs.metrics import INVALID_SETTINGS, SeriesPolicy
 from mwaa_obs.telemetry import MetricSink
 
 logger = Logger(service=SERVICE, child=True)
@@ -54,7 +54,10 @@ class Route:
     freshness_check: bool = True  # False: never reported overdue (e.g. workflows run by hand)
     freshness_grace_minutes: int = 60  # how long after its scheduled time a run may take to succeed
     alarms: str = "shared"  # "dedicated": its own alarms, composite health alarm and dashboard (docs/ALARMS.md)
-    duration_threshold_seconds: int | None = None  # dedicated too-slow alarm; None: learned from its runs
+    # A run longer than this is too slow (RunTooSlow, the shared too-slow alarm; and the dedicated one's threshold).
+    # None: the stack's DurationAlarmSeconds, and for a dedicated alarm a threshold learned from its runs.
+    duration_threshold_seconds: int | None = None
+    metrics: str = "exceptions"  # "full": its own series carry every healthy run's metrics too (docs/METRICS.md)
     retry_threshold: int | None = None  # dedicated retry-storm alarm; None: the stack's RetryStormThreshold
 
     @property
@@ -73,6 +76,7 @@ _TYPES: Final[dict[str, tuple[type, ...]]] = {
     if name in {f.name for f in fields(Route)}
 }
 ALARM_MODES: Final = ("shared", "dedicated")
+METRIC_MODES: Final = ("exceptions", "full")
 # Keys that are not settings of a route.
 _OTHER_KEYS: Final = frozenset({"match"})
 
@@ -124,17 +128,32 @@ def _route_fields(raw: Any, where: str) -> dict[str, Any]:
         raise InvalidSettings(f"{where}.mention must be Slack mention markup such as <!subteam^S0123> or <@U0123>")
     if chosen.get("slack_webhook") is not None and not _WEBHOOK_NAME.match(chosen["slack_webhook"]):
         raise InvalidSettings(f"{where}.slack_webhook must be a webhook name (letters, digits, _ . -)")
+    _check_values(chosen, where)
+    if chosen.get("slack_webhook") == "":
+        chosen["slack_webhook"] = None
+    return chosen
+
+
+def _check_values(chosen: Mapping[str, Any], where: str) -> None:
+    """The numbers in range and the modes known."""
     for key in ("group_window_minutes", "freshness_grace_minutes"):
         if chosen.get(key, 0) < 0:
             raise InvalidSettings(f"{where}.{key} must not be negative")
     for key in ("duration_threshold_seconds", "retry_threshold"):
         if chosen.get(key) is not None and chosen[key] < 1:
             raise InvalidSettings(f"{where}.{key} must be at least 1")
-    if chosen.get("alarms", "shared") not in ALARM_MODES:
-        raise InvalidSettings(f"{where}.alarms must be one of {', '.join(ALARM_MODES)}")
-    if chosen.get("slack_webhook") == "":
-        chosen["slack_webhook"] = None
-    return chosen
+    for key, modes in (("alarms", ALARM_MODES), ("metrics", METRIC_MODES)):
+        if chosen.get(key, modes[0]) not in modes:
+            raise InvalidSettings(f"{where}.{key} must be one of {', '.join(modes)}")
+
+
+def series_policy(route: Route, default_duration_seconds: int) -> SeriesPolicy:
+    """What a workflow's own metric series carry. A dedicated workflow has full metrics: its own too-slow alarm and
+    dashboard read its RunDuration."""
+    return SeriesPolicy(
+        full=route.metrics == "full" or route.alarms == "dedicated",
+        too_slow_seconds=route.duration_threshold_seconds or default_duration_seconds,
+    )
 
 
 class SettingsSource:
@@ -173,6 +192,17 @@ class SettingsSource:
             logger.error("settings parameter not found; previous settings kept", extra={"parameter": self._name})
             _count_invalid(sink)
         return self._cached
+
+
+class SeriesPolicies:
+    """Each workflow's SeriesPolicy from the settings document (read through the source: at most once a minute)."""
+
+    def __init__(self, settings: SettingsSource, default_duration_seconds: int) -> None:
+        self._settings = settings
+        self._default_duration = default_duration_seconds
+
+    def __call__(self, workflow_name: str) -> SeriesPolicy:
+        return series_policy(self._settings.get().route_for(workflow_name), self._default_duration)
 
 
 def _count_invalid(sink: MetricSink | None) -> None:

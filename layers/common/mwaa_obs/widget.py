@@ -1,10 +1,13 @@
-"""What the runs widget shows for one request: the grid, a Gantt chart or the failures table, read from the table.
+"""What the runs widget shows for one request: the grid, a Gantt chart, the charts or the failures table, read from
+the table.
 
 The reads are bounded and counted (`ViewReader.reads`): a grid is one Query for the workflow's ids, one for its
-runs in the time range and one per run for its task attempts (run in parallel); a Gantt and a graph three or four
+runs in the time range and one per run for its task attempts (run in parallel); the charts the same, the runs of
+the range up to MAX_CHART_RUNS and the task attempts of the latest `runs` of them; a Gantt and a graph three or four
 (with its version's stored definition: the graph's layout, the Gantt's rows of tasks that never ran); a log view
-two or three, and one GetLogEvents; the failures table one per UTC day of the range (at most
-FAILURE_DAYS) and one per failed run shown (its failed tasks).
+two or three, and one GetLogEvents; the failures table one per UTC day of the range (at most FAILURE_DAYS) and one
+per failed run shown (its failed tasks). With no workflow named, or a name no workflow has, the workflows whose
+names begin with it are listed (one Query, at most PICK_ROWS).
 """
 
 from __future__ import annotations
@@ -20,17 +23,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mwaa_obs import WORKFLOW_PATTERN
+from mwaa_obs.charts import workflow_charts
 from mwaa_obs.events import Place
 from mwaa_obs.failures import failed_tasks
 from mwaa_obs.graph import WorkflowGraph, graph_run, layout
 from mwaa_obs.graph_html import VersionShown, render_graph
 from mwaa_obs.matrix import MATRIX_RUNS, MatrixPage, MatrixRow, chosen_workflows, matrix_run, page_of, render_matrix
+from mwaa_obs.metrics import Policies, SeriesPolicy
 from mwaa_obs.states import FAILED_RUN_STATES
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.schema import RunItem, TaskAttemptItem, WorkflowItem
 from mwaa_obs.store.workflows import Workflows, stored_graph
 from mwaa_obs.task_logs import LogTail, TaskLogReader
 from mwaa_obs.trends import render_trends, trends
+from mwaa_obs.view_charts import render_charts
 from mwaa_obs.view_html import (
     Navigation,
     Viewer,
@@ -43,13 +49,15 @@ from mwaa_obs.view_html import (
 )
 from mwaa_obs.views import AttemptView, RunView, gantt, grid, log_ref, run_view
 
-VIEWS = ("grid", "gantt", "graph", "trends", "log", "failures", "matrix")
+VIEWS = ("grid", "gantt", "graph", "charts", "trends", "log", "failures", "matrix")
 WORKFLOWLESS_VIEWS = ("failures", "matrix")  # the fleet's views: no workflow picked
 DEFAULT_RUNS = 25
 MAX_RUNS = 100
 FAILURE_DAYS = 7
 FAILURE_ROWS = 25
 PARALLEL_READS = 8
+MAX_CHART_RUNS = 1000  # the runs the charts draw: the newest of the range (an hourly workflow's 41 days)
+PICK_ROWS = 100
 DEFAULT_RANGE = timedelta(days=7)
 # A log view's tail (a pop-up has room for more than a message) and how long it may wait for CloudWatch Logs
 LOG_VIEW_EVENTS = 100
@@ -68,6 +76,7 @@ class ViewRequest:
     workflow: str | None
     runs: int
     run_id: str | None
+    threshold: float | None  # the too-slow threshold the charts draw (a dedicated dashboard's); None: the settings'
     start: datetime
     end: datetime
     theme: str
@@ -89,12 +98,13 @@ class ViewRequest:
         if not 1 <= runs <= MAX_RUNS:
             raise RequestError(f"runs must be from 1 to {MAX_RUNS}, not {runs}")
         workflow = _name(params, "workflow")
-        # An unfilled dashboard variable arrives as its pattern: no workflow picked yet
+        # An unfilled dashboard variable arrives as its pattern: no workflow picked yet (the views list them)
         if workflow == WORKFLOW_PATTERN:
             workflow = None
-        if view not in WORKFLOWLESS_VIEWS and workflow is None:
-            raise RequestError("pick a workflow (the dashboard's Workflow variable, or the workflow parameter)")
         run_id, task = _name(params, "runId"), _name(params, "task")
+        threshold = params.get("threshold")
+        if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, int | float)):
+            raise RequestError(f"threshold {threshold!r} is not a number of seconds")
         attempt = _attempt_number(params.get("attempt"))
         if view == "log" and (run_id is None or task is None or attempt is None):
             raise RequestError("a log view needs runId, task and attempt")
@@ -104,7 +114,7 @@ class ViewRequest:
             raise RequestError(f"page {params.get('page')!r} is not a whole number") from None
         theme = "dark" if theme == "dark" else "light"
         return cls(
-            view, workflow, runs, run_id, start, end, theme, task, attempt,
+            view, workflow, runs, run_id, float(threshold) if threshold else None, start, end, theme, task, attempt,
             name_filter=str(params["filter"]) if params.get("filter") else None,
             team=str(params["team"]) if params.get("team") else None,
             page=page_number,
@@ -179,6 +189,20 @@ def _epoch_ms(value: Any, name: str) -> datetime | None:
     return datetime.fromtimestamp(value / 1000, UTC)
 
 
+class QueryCount:
+    """The Query requests a DynamoDB client sent (each page of a long answer is one), counted from its own event
+    hook: what a render read, measured rather than assumed."""
+
+    def __init__(self, client: Any) -> None:
+        self._lock = threading.Lock()
+        self.value = 0
+        client.meta.events.register("before-call.dynamodb.Query", self._count)
+
+    def _count(self, **_: Any) -> None:
+        with self._lock:
+            self.value += 1
+
+
 class ViewReader:
     """The table reads the views make, counted."""
 
@@ -202,7 +226,7 @@ class ViewReader:
         self._lock = threading.Lock()
         self._log_groups: dict[str, str | None] = {}
         self._latest_versions: dict[str, str | None] = {}
-        self._schedules: dict[str, str | None] = {}
+        self._schedules: dict[str, str | None] = {}  # workflow id -> its cron schedule (None: on demand or unknown)
         self.reads = 0
 
     def _counted(self, count: int = 1) -> None:
@@ -220,6 +244,10 @@ class ViewReader:
     def schedule(self, workflow_ids: list[str]) -> str | None:
         """The cron schedule of the workflow's live id (the newest, when a name was deleted and made again)."""
         return next((self._schedules[i] for i in reversed(workflow_ids) if self._schedules.get(i)), None)
+
+    def names_starting(self, prefix: str) -> list[str]:
+        self._counted()
+        return sorted({item.workflow_name for item in self._workflows.starting_with(prefix, PICK_ROWS)})
 
     def graph(self, run: RunView) -> tuple[WorkflowGraph, VersionShown]:
         """The graph of the version the run ran (the workflow's latest when the run's is not recorded)."""
@@ -317,18 +345,40 @@ def _fleet_view(request: ViewRequest, reader: ViewReader, nav: Navigation, viewe
     return render_failures(failures, reader.failed_tasks(failures), nav, viewer)
 
 
-def render(request: ViewRequest, reader: ViewReader, nav: Navigation, viewer: Viewer, now: datetime) -> str:
+def render(
+    request: ViewRequest,
+    reader: ViewReader,
+    nav: Navigation,
+    viewer: Viewer,
+    now: datetime,
+    *,
+    policies: Policies = lambda _: SeriesPolicy(),
+) -> str:
+    """The page of one request; `policies` gives the charts each workflow's too-slow threshold."""
     if request.view in WORKFLOWLESS_VIEWS:
         return _fleet_view(request, reader, nav, viewer)
-    assert request.workflow is not None  # ViewRequest.of refuses a grid or Gantt without one
-    ids = reader.workflow_ids(request.workflow)
+    ids = reader.workflow_ids(request.workflow) if request.workflow is not None else []
     if not ids:
-        return page(f"<p>No workflow named {_quoted(request.workflow)} has been seen.</p>", viewer)
+        return render_picker(request, reader.names_starting(request.workflow or ""), nav, viewer)
+    assert request.workflow is not None
     if request.view in ("grid", "trends"):
         runs = reader.load(reader.runs_between(ids, request.start, request.end, request.runs))
         if request.view == "trends":
             return render_trends(trends(request.workflow, runs, reader.schedule(ids)), nav, viewer)
         return render_grid(request.workflow, grid(runs), nav, viewer)
+    if request.view == "charts":
+        runs = reader.runs_between(ids, request.start, request.end, MAX_CHART_RUNS)
+        charts = workflow_charts(
+            request.workflow,
+            runs,
+            reader.load(runs[: request.runs]),
+            start=request.start,
+            end=request.end,
+            schedule=reader.schedule(ids),
+            too_slow_seconds=request.threshold or policies(request.workflow).too_slow_seconds,
+            capped=len(runs) >= MAX_CHART_RUNS,
+        )
+        return render_charts(charts, viewer)
     return _run_view(request, reader, ids, nav, viewer, now=now)
 
 
@@ -372,6 +422,24 @@ def _quoted(text: str) -> str:
     return html.escape(repr(text))
 
 
+def render_picker(request: ViewRequest, names: list[str], nav: Navigation, viewer: Viewer) -> str:
+    """No workflow of the name asked: the workflows whose names begin with it, each a link to this view of it."""
+    asked = request.workflow or ""
+    head = (
+        f"<p>No workflow named {_quoted(asked)} has been seen. " if asked else "<p>No workflow picked. "
+    ) + "Type a workflow's name, or its beginning, in the dashboard's <b>Workflow</b> box.</p>"
+    if not names:
+        return page(head + "<p>No workflow's name begins with it.</p>", viewer)
+    more = f" (the first {PICK_ROWS})" if len(names) >= PICK_ROWS else ""
+    links = "".join(
+        f'<li data-workflow="{html.escape(name)}">'
+        f"{nav.link(html.escape(name), {'view': request.view, 'workflow': name}, f'{request.view} of {name}')}</li>"
+        for name in names
+    )
+    which = f" beginning {_quoted(asked)}" if asked else ""
+    return page(f'{head}<p>Workflows{which}{more}:</p><ul class="picker">{links}</ul>', viewer)
+
+
 @dataclass(frozen=True, slots=True)
 class WidgetNavigation:
     """In CloudWatch: a click calls this function again and shows the answer in a pop-up (`<cwdb-action>`,
@@ -405,10 +473,12 @@ DESCRIPTION = """## mwaa-obs runs widget
 Airflow's views for MWAA Serverless, from the mwaa-obs table.
 
 Parameters (JSON):
-- `view`: `grid` (default), `gantt`, `graph`, `trends` (task durations, landing time vs schedule), `failures` or
-  `matrix` (every workflow by its last runs)
-- `workflow`: a workflow name; the dashboards pass their **Workflow** variable (`__workflow__`)
-- `runs`: how many runs the grid shows, 1-100 (default 25)
+- `view`: `grid` (default), `gantt`, `graph`, `charts` (the per-workflow graphs from the table), `trends` (task
+  durations, landing time vs schedule), `failures` or `matrix` (every workflow by its last runs)
+- `workflow`: a workflow name; the dashboards pass their **Workflow** variable (`__workflow__`); none, or a name no
+  workflow has: the workflows whose names begin with it
+- `runs`: how many runs the grid shows, and the charts read task durations from, 1-100 (default 25)
+- `threshold`: the too-slow threshold (seconds) the charts draw (default: the workflow's, from the settings)
 - `runId`: the run a Gantt chart or graph shows (default: the latest failed run in the time range, else the latest)
 - `view` `log` with `runId`, `task` and `attempt`: that attempt's last log lines (a failed cell of the grid and a
   bar of the Gantt chart open it)
@@ -427,6 +497,7 @@ def handle(
     arn: str,
     now: datetime,
     *,
+    policies: Policies,
     actions_arn: str | None = None,
 ) -> Any:
     """One widget call: its documentation when CloudWatch asks (`describe`), else the HTML of the view asked.
@@ -440,4 +511,4 @@ def handle(
         request = ViewRequest.from_widget_event(event, now)
     except RequestError as error:
         return page(f"<p>{html.escape(str(error))}</p>", viewer(theme_of(event)))
-    return render(request, reader, WidgetNavigation(arn, actions_arn), viewer(request.theme), now)
+    return render(request, reader, WidgetNavigation(arn, actions_arn), viewer(request.theme), now, policies=policies)

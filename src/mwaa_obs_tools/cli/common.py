@@ -29,6 +29,7 @@ from mwaa_obs import DEFAULT_STACK_NAME
 from mwaa_obs_tools.cli.terminal import terminal_safe_output
 
 if TYPE_CHECKING:  # imported by the commands that use them: the CLI starts without loading the layer's modules
+    from mwaa_obs.metrics import Policies
     from mwaa_obs.store.runs import Runs
     from mwaa_obs.store.workflows import Workflows
 
@@ -273,6 +274,15 @@ def table_reader(args: argparse.Namespace) -> Reader:
     table_name = stack_outputs(args)["StateTableName"]
     dynamodb = dynamodb_client(args.endpoint_url)
     return Reader(Runs(dynamodb, table_name), Workflows(dynamodb, table_name))
+
+
+def stack_policies(args: argparse.Namespace) -> Policies:
+    """Each workflow's metric series policy, from the stack's settings document and DurationAlarmSeconds."""
+    from mwaa_obs.settings import SeriesPolicies, SettingsSource  # noqa: PLC0415
+
+    outputs = stack_outputs(args)
+    settings = SettingsSource(client("ssm", args.endpoint_url), outputs["SettingsParameterName"])
+    return SeriesPolicies(settings, int(outputs.get("DurationAlarmSeconds", "3600")))
 
 
 def stack_now(args: argparse.Namespace, api_url: str | None) -> datetime:

@@ -21,6 +21,7 @@ from mwaa_obs_tools.cli.common import (
     positive,
     stack_options,
     stack_outputs,
+    stack_policies,
     use_api,
 )
 
@@ -130,6 +131,7 @@ def _backfill(args: argparse.Namespace) -> int:
         report=report,
         places=places,
         samples=EventSamples(dynamodb, outputs["StateTableName"]),
+        policies=stack_policies(args),
     )
     if args.workflow and not report.workflows:
         raise CliError(f"no workflow named {args.workflow} in the MWAA Serverless API")

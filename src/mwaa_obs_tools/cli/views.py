@@ -27,6 +27,7 @@ from mwaa_obs_tools.cli.common import (
     stack_now,
     stack_options,
     stack_outputs,
+    stack_policies,
     table_reader,
     use_api,
 )
@@ -161,7 +162,8 @@ def _ui(args: argparse.Namespace) -> int:
     act = _actions(args, outputs.get("ActionsFunctionArn"))
     now = lambda: stack_now(args, api_url)  # noqa: E731
     teams = _teams(args, outputs.get("SettingsParameterName"))
-    site = Site(reader.runs, reader.workflows, region, args.stack_name, now, act, log_reader(args.endpoint_url), teams)
+    site = Site(reader.runs, reader.workflows, region, args.stack_name, now, stack_policies(args), act,
+                log_reader(args.endpoint_url), teams)  # fmt: skip
     server = UiServer(site, args.port).start()
     try:  # from before the line that tells it is up: a Ctrl-C right after it is a stop too
         print(f"runs grid, Gantt charts and failures: {server.url}  (Ctrl-C stops)", flush=True)

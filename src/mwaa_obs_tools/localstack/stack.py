@@ -13,6 +13,7 @@ import botocore.session
 
 from mwaa_obs import telemetry
 from mwaa_obs.aws import dynamodb_client
+from mwaa_obs.settings import SeriesPolicies, SettingsSource
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.workflows import Workflows
 from mwaa_obs_tools import emulator
@@ -88,6 +89,8 @@ class LocalStack:
         dynamodb = dynamodb_client(self.endpoint)
         self.runs = Runs(dynamodb, outputs["StateTableName"])
         self.workflows = Workflows(dynamodb, outputs["StateTableName"])
+        settings = SettingsSource(client(self.endpoint, "ssm"), outputs["SettingsParameterName"], ttl_seconds=0)
+        self.policies = SeriesPolicies(settings, int(outputs["DurationAlarmSeconds"]))
         return outputs
 
     def start_simulator(self) -> str:

@@ -54,6 +54,19 @@ class Workflows:
         found = (item_from_raw(raw) for raw in query(self._client, request))
         return [item for item in found if isinstance(item, WorkflowItem) and item.workflow_name == name]
 
+    def starting_with(self, prefix: str, limit: int) -> list[WorkflowItem]:
+        """At most `limit` workflows whose ids (and so names) begin with the prefix, by id: one Query of the
+        workflow list (an empty prefix: the first ones)."""
+        request: dict[str, Any] = {
+            "TableName": self._table_name,
+            "IndexName": Entity.workflow_runs.Meta.index_name,
+            "KeyConditionExpression": "gsi1pk = :workflows" + (" AND begins_with(gsi1sk, :prefix)" if prefix else ""),
+            "ExpressionAttributeValues": {":workflows": {"S": WORKFLOWS_PARTITION}}
+            | ({":prefix": {"S": prefix}} if prefix else {}),
+        }
+        found = (item_from_raw(raw) for raw in query(self._client, request, limit))
+        return [item for item in found if isinstance(item, WorkflowItem)]
+
     def log_group(self, workflow_id: str) -> str | None:
         """The log group the workflow names for its task logs (from GetWorkflow); None: unknown."""
         raw = self._client.get_item(
