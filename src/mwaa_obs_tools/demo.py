@@ -238,14 +238,18 @@ def _print_alarm_transitions(stack: localstack.LocalStack, day_started: datetime
 def _render_dashboards(
     stack: localstack.LocalStack, workflows: list[str], day_started: datetime, transitions: list[Transition]
 ) -> None:
-    """The workflow dashboard drawn for each workflow over the simulated day, as `mwaa-obs dashboard render` does,
-    with the alarms as the evaluator saw them."""
+    """The workflow dashboard drawn for each workflow over the simulated day, as `mwaa-obs dashboard render` does:
+    the runs widget's charts from the table, the metric graphs, and the alarms as the evaluator saw them."""
+    from mwaa_obs.widget import ViewReader, read_charts  # noqa: PLC0415
     from mwaa_obs_tools import render  # noqa: PLC0415 - matplotlib loads only when drawing
 
     cloudwatch = localstack.client(stack.endpoint, "cloudwatch")
     name = stack.outputs["WorkflowDashboardName"]
-    print(f"\ndashboards the '{name}' dashboard, drawn from the emulator's metrics for each workflow:")
+    print(f"\ndashboards the '{name}' dashboard, its charts from the table and its metric graphs, for each workflow:")
     for workflow in workflows:
+        reader = ViewReader(stack.runs, stack.workflows)
+        threshold = stack.policies(workflow).too_slow_seconds
+        charts = read_charts(reader, workflow, day_started, stack.engine.now, too_slow_seconds=threshold)
         out = DEMO_OUTPUT / f"dashboard-{workflow}.png"
         scheduled = render.scheduled(stack.workflows.named(workflow))
         render.render(
@@ -257,6 +261,7 @@ def _render_dashboards(
             end=stack.engine.now,
             transitions=transitions,
             scheduled=scheduled,
+            charts=charts,
         )
         print(f"           {_shown(out)}")
 

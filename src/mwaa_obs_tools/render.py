@@ -31,8 +31,10 @@ from matplotlib import dates, ticker
 from matplotlib.figure import Figure
 
 from mwaa_obs import WORKFLOW_PATTERN
-from mwaa_obs.metrics import SCHEDULE_OVERDUE
+from mwaa_obs.charts import Charts
+from mwaa_obs.metrics import CATALOG, SCHEDULE_OVERDUE, WORKFLOW_DIMENSION, Scope
 from mwaa_obs.stats import percentile
+from mwaa_obs_tools import render_charts
 from mwaa_obs_tools.alarm_evaluator import ALARM, Second, Transition, aggregate, between, floor_to_period
 
 if TYPE_CHECKING:
@@ -180,8 +182,10 @@ def render(
     period: int | None = None,
     transitions: Sequence[Transition] | None = None,
     scheduled: bool | None = None,
+    charts: Charts | None = None,
 ) -> Rendered:
-    """Draw the workflow's metric widgets into one PNG; an empty graph says so on it, and is named in the result."""
+    """Draw the workflow's charts (the runs widget's, from the table) and metric widgets into one PNG; an empty graph
+    says so on it, and is named in the result."""
     figure, empty = draw(
         cloudwatch,
         dashboard_name,
@@ -191,6 +195,7 @@ def render(
         period=period,
         transitions=transitions,
         scheduled=scheduled,
+        charts=charts,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out, dpi=90)
@@ -200,6 +205,8 @@ def render(
 
 NO_DATA = "no data in this window"
 NOT_SCHEDULED = "not scheduled (runs on demand only): never overdue"
+NOTHING_ABNORMAL = "none in this window (written only when it happens)"
+EXCEPTIONS: Final = frozenset(spec.name for spec in CATALOG if spec.scope is Scope.EXCEPTION)
 # p50 as a dot, p90 as a ring around it: where both are the same value (one run in the period), both show
 MARKERS: Final = ({"marker": "o", "markersize": 4}, {"marker": "o", "markersize": 9, "markerfacecolor": "none"})
 
@@ -214,25 +221,30 @@ def draw(
     period: int | None = None,
     transitions: Sequence[Transition] | None = None,
     scheduled: bool | None = None,
+    charts: Charts | None = None,
 ) -> tuple[Figure, list[str]]:
     """The figure of the workflow's widgets, and the titles of those with no data. Every graph spans [start, end);
     a count graph has whole-number ticks; legends sit beside their graph, not over its first bars; a threshold far
     above the data is named in the title rather than flattening the data under it. `transitions`: the alarms'
     states over the window, evaluated offline; `scheduled`: False for a workflow that runs on demand only (its
-    overdue graph says so rather than "no data")."""
+    overdue graph says so rather than "no data"); `charts`: the runs widget's charts of the workflow, drawn first as
+    on the dashboard (mwaa_obs_tools.render_charts)."""
     body = workflow_body(cloudwatch, dashboard_name, workflow)
     widgets = [widget for widget in body["widgets"] if widget["type"] == "metric"]
     alarms = [widget for widget in body["widgets"] if widget["type"] == "alarm"]
-    panels = len(widgets) + (1 if alarms else 0)  # the alarms take the first free place, not a row of their own
+    drawn_first = len(render_charts.TITLES) if charts is not None else 0
+    panels = drawn_first + len(widgets) + (1 if alarms else 0)  # the alarms take the first free place
     rows = math.ceil(panels / 2)
     figure, axes = plt.subplots(rows, 2, figsize=(16, 3.2 * rows), squeeze=False)
     figure.suptitle(f"Workflow {workflow}  ({start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC)", fontsize=13)
     empty: list[str] = []
-    for axis, widget in zip(axes.flat, widgets, strict=False):
+    if charts is not None:
+        empty += render_charts.draw_charts(list(axes.flat)[:drawn_first], charts, start, end)
+    for axis, widget in zip(list(axes.flat)[drawn_first:], widgets, strict=False):
         if _draw_widget(axis, cloudwatch, widget, start=start, end=end, period=period, scheduled=scheduled):
             empty.append(widget["properties"].get("title", ""))
     if alarms:
-        where = axes.flat[len(widgets)]
+        where = axes.flat[drawn_first + len(widgets)]
         _draw_alarms(where, cloudwatch, alarms, workflow, start=start, end=end, transitions=transitions)
     for axis in list(axes.flat)[panels:]:
         axis.axis("off")
@@ -260,6 +272,8 @@ def _draw_widget(
     if empty:
         overdue = any(SCHEDULE_OVERDUE.name in row for row in properties.get("metrics", []))
         note = NOT_SCHEDULED if overdue and scheduled is False else NO_DATA
+        if note == NO_DATA and _only_exceptions(properties):
+            note = NOTHING_ABNORMAL  # its series are written only when something goes wrong: none is good news
         axis.text(0.5, 0.5, note, ha="center", va="center", transform=axis.transAxes)
         axis.set_ylim(0, 1)
         empty = note == NO_DATA
@@ -285,6 +299,15 @@ def _draw_widget(
     if series:
         axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.3)
     return empty
+
+
+def _only_exceptions(properties: Mapping[str, Any]) -> bool:
+    """Whether every series of a widget is a workflow's own series of a metric only something abnormal writes."""
+    rows = [row for row in properties.get("metrics", []) if not isinstance(row[0], dict)]
+    names = [str(row[1]) for row in rows]
+    return bool(rows) and all(
+        name in EXCEPTIONS and WORKFLOW_DIMENSION in row for name, row in zip(names, rows, strict=True)
+    )
 
 
 def _time_axis(axis: Any, start: datetime, end: datetime) -> None:

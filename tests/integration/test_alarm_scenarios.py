@@ -1,6 +1,7 @@
 """The alarms of the deployed stack, evaluated offline with CloudWatch's semantics over the metrics the pipeline
 emitted, page the way docs/ALARMS.md ("One page per condition") says: one failure, a dedicated workflow failing,
-a retry storm, a workflow overdue for two hours, one started by hand (never overdue), and the recoveries."""
+a retry storm, a workflow overdue for two hours, one started by hand (never overdue), a run slower than its own
+threshold, and the recoveries; and a healthy workflow writes no series of its own."""
 
 from __future__ import annotations
 
@@ -17,8 +18,14 @@ from mwaa_obs_tools.factories import run_event, task_event
 from mwaa_obs_tools.sample_events import EXAMPLES
 from mwaa_obs_tools.simulator.faults import Faults
 
-SETTINGS = {"defaults": {"group_window_minutes": 0}, "workflows": [{"match": "dedicated_etl", "alarms": "dedicated"}]}
-ONE_FAILURE, DEDICATED, STORM, HOURLY = "one_failure", "dedicated_etl", "retry_storm", "hourly_job"
+ONE_FAILURE, DEDICATED, STORM, HOURLY, SLOW = "one_failure", "dedicated_etl", "retry_storm", "hourly_job", "slow_etl"
+SETTINGS = {
+    "defaults": {"group_window_minutes": 0},
+    "workflows": [
+        {"match": DEDICATED, "alarms": "dedicated"},
+        {"match": SLOW, "duration_threshold_seconds": 120},  # its runs take 5 minutes: each one too slow
+    ],
+}
 BY_HAND = "by_hand"  # on demand, started by someone every hour
 
 
@@ -65,7 +72,7 @@ def day(stack: localstack.LocalStack) -> tuple[list[Transition], list[dict[str, 
     on_demand = (EXAMPLES / "create_s3_objects.yaml").read_text("utf-8")
     hourly = on_demand.replace("create_s3_objects", HOURLY).replace("schedule: null", 'schedule: "0 * * * *"')
     arn = {}
-    for name in (ONE_FAILURE, DEDICATED, STORM, BY_HAND, HOURLY):
+    for name in (ONE_FAILURE, DEDICATED, STORM, BY_HAND, HOURLY, SLOW):
         definition = hourly if name == HOURLY else on_demand
         location = localstack.definition_location(EXAMPLES / f"{name}.yaml")
         localstack.client(stack.endpoint, "s3").put_object(Body=definition.encode(), **_s3_key(location))
@@ -84,6 +91,7 @@ def day(stack: localstack.LocalStack) -> tuple[list[Transition], list[dict[str, 
     send(stack, [e for k in range(6) for e in run(arn[HOURLY], f"h{k}", start - timedelta(hours=6 - k), "Succeeded")])
     send(stack, [e for k in range(6) for e in run(arn[BY_HAND], f"m{k}", start - timedelta(hours=6 - k), "Succeeded")])
     send(stack, run(arn[ONE_FAILURE], "f1", start, "Failed"))
+    send(stack, run(arn[SLOW], "slow1", start, "Succeeded"))
     send(stack, run(arn[DEDICATED], "d0", start, "Succeeded"))  # first sight: its dedicated alarms are provisioned
     send(stack, run(arn[DEDICATED], "d1", start + timedelta(minutes=10), "Failed"))
     retries = [task_event("Up For Retry", "s1", "flaky", start, attempt=a, arn=arn[STORM]) for a in range(1, 13)]
@@ -160,3 +168,31 @@ def test_a_workflow_without_a_schedule_is_never_overdue_however_regularly_it_is_
     transitions, _, _ = day
     # Its six hourly runs would make a cadence, and it has not run for hours: GetWorkflow says it has no schedule
     assert of(transitions, "mwaa-obs-workflows-overdue", BY_HAND) == []
+
+
+def test_a_run_slower_than_its_own_threshold_pages_once_and_others_of_that_length_do_not(
+    day: tuple[list[Transition], Any, datetime],
+) -> None:
+    transitions, _, _ = day
+    # Five minutes against its 120 s: too slow; the same five minutes against the stack's 3,600 s: not
+    assert of(transitions, "mwaa-obs-workflows-too-slow", SLOW) == [(None, ALARM), (ALARM, OK)]
+    assert pages(transitions, SLOW) == 1
+    slow_ones = {t.contributor for t in transitions if t.alarm == "mwaa-obs-workflows-too-slow" and t.contributor}
+    assert slow_ones == {SLOW}
+
+
+def test_a_healthy_workflow_has_no_series_of_its_own_and_an_unhealthy_one_only_what_went_wrong(
+    stack: localstack.LocalStack, day: tuple[list[Transition], Any, datetime]
+) -> None:
+    cloudwatch = localstack.client(stack.endpoint, "cloudwatch")
+
+    def own(workflow: str) -> set[str]:
+        found = cloudwatch.list_metrics(Dimensions=[{"Name": "WorkflowName", "Value": workflow}])["Metrics"]
+        return {metric["MetricName"] for metric in found}
+
+    # Six successful runs, started by hand: nothing of its own (the fleet series counted them)
+    assert own(BY_HAND) == set()
+    assert own(ONE_FAILURE) == {"RunFailed", "TaskFailed", "NotificationsSent"}
+    assert own(SLOW) == {"RunTooSlow"}
+    # A dedicated workflow has full metrics: its own too-slow alarm reads its RunDuration
+    assert {"RunStarted", "RunSucceeded", "RunDuration", "RunFailed"} <= own(DEDICATED)

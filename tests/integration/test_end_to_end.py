@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 
 from mwaa_obs.messages.email import LOG_GUTTER
 from mwaa_obs.task_logs import excerpt
+from mwaa_obs.widget import ViewReader, read_charts
 from mwaa_obs_tools import cli, dashboards, demo, emulator, localstack
 from mwaa_obs_tools.simulator.faults import Faults
 from tests.simulator import test_definition_shapes as shapes
@@ -364,11 +366,15 @@ def test_a_new_workflow_is_watched_from_its_first_event(
     stack.pump()
     cloudwatch = localstack.client(stack.endpoint, "cloudwatch")
     namespace = stack.outputs["MetricNamespace"]
-    # Then the workflow dashboard's picker finds it: its values come from this metric search
-    picked = cloudwatch.list_metrics(
-        Namespace=namespace, MetricName="RunStarted", Dimensions=[{"Name": "WorkflowName", "Value": "brand_new"}]
-    )["Metrics"]
-    assert picked
+    # Then the workflow dashboard finds it: typed, or its beginning, the runs widget lists it from the table
+    end = stack.engine.now
+    context = {"params": {"view": "charts", "workflow": "brand"},
+               "timeRange": {"start": int((end - timedelta(days=400)).timestamp() * 1000),
+                             "end": int(end.timestamp() * 1000)}}  # fmt: skip
+    assert '<li data-workflow="brand_new">' in stack.widget({"widgetContext": context})
+    # A started run is healthy so far: it is in the fleet series, and no series of its own costs it anything
+    own = cloudwatch.list_metrics(Namespace=namespace, Dimensions=[{"Name": "WorkflowName", "Value": "brand_new"}])
+    assert own["Metrics"] == []
     # And the workflow alarms that judge it (it is one of their contributors) are there, as the template says
     found = cloudwatch.describe_alarms(AlarmNamePrefix="mwaa-obs-workflows-")["MetricAlarms"]
     assert {alarm["AlarmName"] for alarm in found} == {
@@ -408,15 +414,21 @@ def test_dashboard_render_draws_the_workflows_graphs_from_the_emulators_metrics(
     out = tmp_path / "create_s3_objects.png"
     assert cli.main(["dashboard", "render", "create_s3_objects", "--out", str(out), "--endpoint-url",
                      stack.endpoint, "--end", end.isoformat(), "--hours", "48"]) == 0  # fmt: skip
-    # Then a PNG was written, and its run outcomes are the stored runs of that workflow
+    # Then a PNG was written; its charts (the runs widget's, from the table) count that workflow's runs by outcome
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    truth = [run for run in truth_runs(service, simulated).values() if run["workflow_name"] == "create_s3_objects"]
+    charts = read_charts(ViewReader(stack.runs, stack.workflows), "create_s3_objects", start, end,
+                         too_slow_seconds=None)  # fmt: skip
+    assert charts is not None
+    by_outcome = {state: sum(counts) for state, counts in charts.outcomes.items() if sum(counts)}
+    assert by_outcome == Counter(run["status"] for run in truth)
+    # And its metric graph of what went wrong counts, from the workflow's own series, the failed and timed-out runs
     cloudwatch = localstack.client(stack.endpoint, "cloudwatch")
     body = render.workflow_body(cloudwatch, stack.outputs["WorkflowDashboardName"], "create_s3_objects")
-    outcomes = next(w for w in body["widgets"] if w["properties"].get("title") == "Run outcomes (per hour)")
-    drawn = {line.label: sum(line.values) for line in render.widget_series(cloudwatch, outcomes, start, end, 3600)}
-    truth = [run for run in truth_runs(service, simulated).values() if run["workflow_name"] == "create_s3_objects"]
-    expected = {"succeeded": "SUCCESS", "failed": "FAILED", "timed out": "TIMEOUT", "stopped": "STOPPED"}
-    assert drawn == {label: sum(run["status"] == status for run in truth) for label, status in expected.items()}
+    failures = next(w for w in body["widgets"] if w["properties"].get("title", "").startswith("Runs failed, timed"))
+    drawn = {line.label: sum(line.values) for line in render.widget_series(cloudwatch, failures, start, end, 3600)}
+    statuses = Counter(run["status"] for run in truth)
+    assert drawn == {"failed": statuses["FAILED"], "timed out": statuses["TIMEOUT"], "too slow": 0}
 
 
 def test_dashboard_render_ends_at_the_local_stacks_clock_and_names_the_empty_graphs(
@@ -427,13 +439,15 @@ def test_dashboard_render_ends_at_the_local_stacks_clock_and_names_the_empty_gra
     capsys.readouterr()
     # With the default --end (the simulator's clock, ahead of the wall clock), the simulated runs are drawn
     assert cli.main(["dashboard", "render", "create_s3_objects", "--out", out, "--hours", "48", *urls]) == 0
-    assert "Run outcomes (per hour)" not in capsys.readouterr().err
+    assert "Runs by outcome" not in capsys.readouterr().err
     # And a window without data is drawn with each graph saying so, and named on stderr
     before = (stack.engine.now - timedelta(days=30)).isoformat()
     assert cli.main(["dashboard", "render", "create_s3_objects", "--out", out, "--end", before, *urls]) == 0
     (warning,) = capsys.readouterr().err.splitlines()
     assert warning.startswith("mwaa-obs: no data from ")
-    assert "Run outcomes (per hour)" in warning
+    assert "Runs by outcome (from the table)" in warning
+    # (a graph of what only goes wrong, empty, is good news: "none in this window", not "no data")
+    assert "Task failures and retries" not in warning
     # And a workflow the stack has never seen is refused: one line, exit 2, no picture
     unknown = tmp_path / "unknown.png"
     assert cli.main(["dashboard", "render", "never_ran", "--out", str(unknown), *urls]) == 2
@@ -609,17 +623,23 @@ def test_the_drawn_dashboard_reads_right(stack: localstack.LocalStack, simulated
     end = stack.engine.now + timedelta(hours=1)
     start = end - timedelta(hours=6)
     cloudwatch = localstack.client(stack.endpoint, "cloudwatch")
+    charts = read_charts(ViewReader(stack.runs, stack.workflows), "simple_s3_test", start, end,
+                         too_slow_seconds=3600)  # fmt: skip
     figure, empty = render.draw(
-        cloudwatch, stack.outputs["WorkflowDashboardName"], "simple_s3_test", start=start, end=end
+        cloudwatch, stack.outputs["WorkflowDashboardName"], "simple_s3_test", start=start, end=end, charts=charts
     )
     try:
         figure.canvas.draw()
         graphs = [axis for axis in figure.axes if axis.get_visible() and axis.axison and axis.get_title()]
         titles = {axis.get_title(): axis for axis in graphs}
-        # Every graph spans the same window
-        assert {tuple(axis.get_xlim()) for axis in graphs} == {tuple(graphs[0].get_xlim())}
+        # Every graph over time spans the same window (task durations by task are not over time)
+        timed = [axis for title, axis in titles.items() if not title.startswith("Task duration by task")]
+        assert len(timed) == len(graphs) - 1
+        assert {tuple(axis.get_xlim()) for axis in timed} == {tuple(timed[0].get_xlim())}
         # Count graphs have whole-number ticks from 0
-        for title in ("Run outcomes (per hour)", "Task failures and retries (per hour)"):
+        counts = [title for title in titles if title.startswith(("Runs by outcome", "Task failures and retries"))]
+        assert len(counts) == 2
+        for title in counts:
             ticks = titles[title].get_yticks()
             assert all(float(tick).is_integer() for tick in ticks), (title, ticks)
             assert titles[title].get_ylim()[0] == 0
@@ -629,10 +649,10 @@ def test_the_drawn_dashboard_reads_right(stack: localstack.LocalStack, simulated
             legend = axis.get_legend()
             if legend is not None:
                 assert legend.get_window_extent(renderer).x0 >= axis.get_window_extent(renderer).x1 - 1
-        # The duration alarm's threshold (3,600 s) does not flatten runs of a few minutes: it is named instead
+        # The too-slow threshold (3,600 s) does not flatten runs of a few minutes: it is named instead
         (duration,) = [axis for title, axis in titles.items() if title.startswith("Run duration")]
         assert duration.get_ylim()[1] < 3600
-        assert "duration alarm 3600: above the graph" in duration.get_title()
+        assert "too-slow threshold 1h: above the graph" in duration.get_title()
         # One colour per state in every graph
         colours: dict[str, set[str]] = {}
         for axis in graphs:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from mwaa_obs.aws import dynamodb_client
+from mwaa_obs.metrics import SeriesPolicy
 from mwaa_obs.mwaa_api import MwaaApi, api_client
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.schema import WORKFLOW_SORT_KEY, WorkflowItem, workflow_key
@@ -155,7 +156,10 @@ def test_backfill_publishes_each_runs_metrics_at_its_own_time(
         store = Transitions(dynamodb_client(stack.endpoint), table, timedelta(days=90), home=HOME)
         report = backfill.BackfillReport()
         publish = backfill.metric_publisher(cloudwatch, namespace, stack.engine.now, report)
-        backfill.backfill(MwaaApi(api_client()), store, publish=publish, now=stack.engine.now, report=report)
+        full = SeriesPolicy(full=True)  # every workflow's own series carry RunStarted (docs/METRICS.md)
+        backfill.backfill(
+            MwaaApi(api_client()), store, publish=publish, now=stack.engine.now, report=report, policies=lambda _: full
+        )
     finally:
         emulator.delete_state_table(dynamodb, table)
     # Then each run's start is counted once, at the time the run was created (the first event backfill rebuilds)

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mwaa_obs import WORKFLOW_PATTERN
-from mwaa_obs.charts import workflow_charts
+from mwaa_obs.charts import Charts, workflow_charts
 from mwaa_obs.events import Place
 from mwaa_obs.failures import failed_tasks
 from mwaa_obs.graph import WorkflowGraph, graph_run, layout
@@ -367,16 +367,9 @@ def render(
             return render_trends(trends(request.workflow, runs, reader.schedule(ids)), nav, viewer)
         return render_grid(request.workflow, grid(runs), nav, viewer)
     if request.view == "charts":
-        runs = reader.runs_between(ids, request.start, request.end, MAX_CHART_RUNS)
-        charts = workflow_charts(
-            request.workflow,
-            runs,
-            reader.load(runs[: request.runs]),
-            start=request.start,
-            end=request.end,
-            schedule=reader.schedule(ids),
-            too_slow_seconds=request.threshold or policies(request.workflow).too_slow_seconds,
-            capped=len(runs) >= MAX_CHART_RUNS,
+        threshold = request.threshold or policies(request.workflow).too_slow_seconds
+        charts = _charts(
+            reader, request.workflow, ids, request.start, request.end, latest=request.runs, too_slow_seconds=threshold
         )
         return render_charts(charts, viewer)
     return _run_view(request, reader, ids, nav, viewer, now=now)
@@ -416,6 +409,39 @@ def _log_page(request: ViewRequest, reader: ViewReader, run: RunView, nav: Navig
     if attempt is None or (attempt.log_stream is None and attempt.started_at is None):
         return page(f"<p>No attempt {request.attempt} of {_quoted(request.task)} ran in this run.</p>", viewer)
     return render_log(run, attempt, reader.log_tail(run, attempt), nav, viewer)
+
+
+def read_charts(
+    reader: ViewReader, workflow: str, start: datetime, end: datetime, *, too_slow_seconds: float | None
+) -> Charts | None:
+    """A workflow's charts over [start, end), as the widget draws them (None: no workflow of that name)."""
+    ids = reader.workflow_ids(workflow)
+    if not ids:
+        return None
+    return _charts(reader, workflow, ids, start, end, latest=DEFAULT_RUNS, too_slow_seconds=too_slow_seconds)
+
+
+def _charts(
+    reader: ViewReader,
+    workflow: str,
+    ids: list[str],
+    start: datetime,
+    end: datetime,
+    *,
+    latest: int,
+    too_slow_seconds: float | None,
+) -> Charts:
+    runs = reader.runs_between(ids, start, end, MAX_CHART_RUNS)
+    return workflow_charts(
+        workflow,
+        runs,
+        reader.load(runs[:latest]),
+        start=start,
+        end=end,
+        schedule=reader.schedule(ids),
+        too_slow_seconds=too_slow_seconds,
+        capped=len(runs) >= MAX_CHART_RUNS,
+    )
 
 
 def _quoted(text: str) -> str:

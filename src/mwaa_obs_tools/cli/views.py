@@ -33,8 +33,9 @@ from mwaa_obs_tools.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from mwaa_obs.charts import Charts
     from mwaa_obs_tools.alarm_evaluator import Transition
-    from mwaa_obs_tools.cli.common import Commands
+    from mwaa_obs_tools.cli.common import Commands, Reader
 
 MAX_POINTS_PER_GRAPH = 1440  # a day of minutes: more points than a graph's width can show
 
@@ -78,7 +79,8 @@ def _dashboard_render(args: argparse.Namespace) -> int:
     outputs = stack_outputs(args)
     if "WorkflowDashboardName" not in outputs:
         raise CliError(f"stack {args.stack_name} has no workflow dashboard (deployed before dashboards existed?)")
-    workflows = table_reader(args).workflows
+    table = table_reader(args)
+    workflows = table.workflows
     items = workflows.named(args.workflow)
     if not items:
         known = sorted({item.workflow_name for item in workflows.all()})
@@ -100,12 +102,21 @@ def _dashboard_render(args: argparse.Namespace) -> int:
         period=args.period,
         transitions=_evaluated_alarms(cloudwatch, start, end) if args.endpoint_url else None,
         scheduled=render.scheduled(items),
+        charts=_charts(table, args, start, end),
     )
     if drawn.empty:
         print(f"mwaa-obs: no data from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC in: "
               f"{'; '.join(drawn.empty)}", file=sys.stderr)  # fmt: skip
     print(drawn.path)
     return 0
+
+
+def _charts(table: Reader, args: argparse.Namespace, start: datetime, end: datetime) -> Charts | None:
+    """The runs widget's charts of the workflow, read from the table as the dashboard's widget reads them."""
+    from mwaa_obs.widget import ViewReader, read_charts  # noqa: PLC0415
+
+    threshold = stack_policies(args)(args.workflow).too_slow_seconds
+    return read_charts(ViewReader(table.runs, table.workflows), args.workflow, start, end, too_slow_seconds=threshold)
 
 
 def _evaluated_alarms(cloudwatch: Any, start: datetime, end: datetime) -> list[Transition]:
