@@ -145,6 +145,7 @@ class Pipeline:
     ingest_handler: ModuleType
     notifier: Notifier
     logs: Any  # the notifier's CloudWatch Logs client (its task logs' reads)
+    dynamodb: Any  # the notifier's client
 
     def ingest(self, events: list[dict[str, Any]]) -> None:
         for start in range(0, len(events), 10):
@@ -220,6 +221,7 @@ def pipeline(
             ingest_handler,
             notifier,
             logs,
+            dynamodb,
         )
         secrets.delete_secret(SecretId=SLACK_SECRET, ForceDeleteWithoutRecovery=True)
     sqs.delete_queue(QueueUrl=inbox_url)
@@ -365,6 +367,38 @@ def test_failures_within_the_window_are_grouped_and_the_recovery_counts_them(
     pipeline.notify()
     assert metric_totals(printed().emf, "sales_etl").get("AlertsGrouped", 0) == 2
     assert len(pipeline.slack_texts()) == 2
+
+
+def test_a_success_that_closes_nothing_reads_no_history(pipeline: Pipeline) -> None:
+    """A healthy workflow's success costs no read of its runs (it read 100 at every run end): the workflow item keeps
+    its latest unsuccessful end (ingest raises it; the first history read sets it), and a success after the latest
+    decided one, with no such end after that, closes no incident (alerting.closes_nothing)."""
+    histories: list[str] = []
+
+    def note(params: dict[str, Any], **_: Any) -> None:
+        if params.get("IndexName") == "workflow-runs" and ":workflow" in params.get("ExpressionAttributeValues", {}):
+            histories.append(params["ExpressionAttributeValues"][":workflow"]["S"])
+
+    pipeline.dynamodb.meta.events.register("provide-client-params.dynamodb.Query", note)
+    pipeline.settings({"defaults": {"group_window_minutes": 0}})
+    steps: list[tuple[str, int]] = []
+    for run_id, events in (
+        ("ok1", good_run("ok1", T0)),  # nothing kept yet: read once, which starts keeping it
+        ("ok2", good_run("ok2", T0 + minutes(60))),
+        ("bad", failed_run("bad", T0 + minutes(120))),  # a failure's decision reads the history, as before
+        ("ok3", good_run("ok3", T0 + minutes(180))),  # a failure ended after the latest success: read, and resolve
+        ("ok4", good_run("ok4", T0 + minutes(240))),
+    ):
+        histories.clear()
+        pipeline.ingest(events)
+        pipeline.notify()
+        steps.append((run_id, len(histories)))
+    assert steps == [("ok1", 1), ("ok2", 0), ("bad", 1), ("ok3", 1), ("ok4", 0)]
+    subjects = [message["Subject"] for message in pipeline.inbox.messages()]
+    assert subjects == [
+        "[mwaa-obs] sales_etl failed at load: AccessDenied on s3://raw/sales (run bad)",
+        "[mwaa-obs] RESOLVED sales_etl run ok3",
+    ]
 
 
 def test_slack_429_and_5xx_are_retried_honouring_retry_after(pipeline: Pipeline) -> None:

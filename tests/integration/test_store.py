@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from mwaa_obs.events import RunEvent, TaskEvent, parse_event
@@ -9,6 +10,7 @@ from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.schema import RunItem, TaskAttemptItem, run_key
 from mwaa_obs.store.transitions import Transitions, WriteOutcome
 from mwaa_obs.store.workflows import Workflows
+from mwaa_obs.widget import FAILURE_ROWS, ViewReader
 from mwaa_obs_tools.factories import T0, minutes, run_event, task_event
 
 WORKFLOW_ID = "simple_s3_test-Ab3dE6gH9j"
@@ -154,3 +156,51 @@ def test_a_stale_event_stores_its_times_without_touching_status_or_indexes(
     assert item["status"] == {"S": "FAILED"}
     assert item["queued_at"]["S"].startswith("2026-11-24T00:01:00")
     assert item["gsi2pk"] == {"S": "FAIL#2026-11-24"}
+
+
+def test_the_widgets_failures_read_the_rows_they_show_however_many_runs_failed(
+    store: Transitions, runs: Runs, workflows: Workflows, dynamodb: Any
+) -> None:
+    # Given a day on which 60 runs failed (an outage), and 10 the day before
+    for index in range(70):
+        store.record_run(run("Failed", run_id=f"f{index:02d}", at_minute=index * 20 - 200))
+    pages: list[int] = []
+
+    def count(parsed: dict[str, Any], **_: Any) -> None:
+        pages.append(parsed["Count"])
+
+    dynamodb.meta.events.register("after-call.dynamodb.Query", count)
+    try:
+        _show_failures(runs, workflows, pages)
+    finally:
+        dynamodb.meta.events.unregister("after-call.dynamodb.Query", count)
+
+
+def _show_failures(runs: Runs, workflows: Workflows, pages: list[int]) -> None:
+    # When the failures view covers the last two days
+    end = T0 + minutes(70 * 20 - 200)
+    reader = ViewReader(runs, workflows)
+    shown = reader.failures(end - timedelta(days=2), end)
+    # Then it shows the newest 25, from one Query of the last day that read those 25 items only
+    assert [item.run_id for item in shown] == [f"f{index:02d}" for index in range(69, 44, -1)]
+    assert (reader.reads, pages) == (1, [FAILURE_ROWS])
+    # And a range that begins after most of them shows only those that ended in it, reading on to the day before
+    # for the rows the last day lacks (a Query a day, each asking only for the rows still missing)
+    pages.clear()
+    few = ViewReader(runs, workflows).failures(T0 + minutes(-200), T0 + minutes(-20))
+    assert [item.run_id for item in few] == [f"f{index:02d}" for index in range(9, -1, -1)]
+    assert sum(pages) == 10
+
+
+def test_the_workflow_item_keeps_the_latest_unsuccessful_end_only_ever_raised(
+    store: Transitions, dynamodb: Any, state_table: str
+) -> None:
+    def kept() -> float | None:
+        item = dynamodb.get_item(TableName=state_table, Key={"pk": {"S": f"WF#{WORKFLOW_ID}"}, "sk": {"S": "WORKFLOW"}})
+        value = item.get("Item", {}).get("failed_through", {}).get("N")
+        return float(value) if value is not None else None
+
+    late, early = run("Timeout", run_id="late", at_minute=30), run("Failed", run_id="early", at_minute=10)
+    store.note_unsuccessful(late, late.occurred_at)
+    store.note_unsuccessful(early, early.occurred_at)  # its event came later: the kept end stays the later one
+    assert kept() == (T0 + minutes(30)).timestamp()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mwaa_obs.alerting import (
     MAX_NAMED,
@@ -11,6 +14,7 @@ from mwaa_obs.alerting import (
     Health,
     Named,
     Outcome,
+    closes_nothing,
     decide_failure,
     decide_flush,
     decide_success,
@@ -157,3 +161,54 @@ def test_a_success_resolves_an_incident_once_and_names_what_nobody_was_told() ->
     # And a success the late history puts before it resolves the same incident no more
     late = [fail("f1", 1), fail("f2", 2), ok("s0", 2.5)]
     assert decide_success(late, "s0", plan.health, NOW, WINDOW).decision.kind is AlertKind.NONE
+
+
+@given(
+    before=st.lists(st.tuples(st.floats(0, 9.9), st.booleans(), st.booleans()), max_size=12),
+    last_success=st.floats(10, 19.9),
+    current=st.floats(20, 30),
+    told=st.booleans(),
+    resolved=st.one_of(st.none(), st.floats(0, 9.9)),
+)
+def test_a_success_that_closes_nothing_is_decided_the_same_without_the_history(
+    before: list[tuple[float, bool, bool]],
+    last_success: float,
+    current: float,
+    told: bool,
+    resolved: float | None,
+) -> None:
+    """closes_nothing's premises: every run that ended other than SUCCESS ended before the latest success decided
+    (failed_through < last_success_at), which ended before this one. The decision from this run alone (what the
+    notifier reads then) is the one from any history those premises allow."""
+    history = [
+        replace(
+            Outcome(f"r{index}", T0 + timedelta(hours=hour), failed=failed),
+            named_in="x" if named_ else None,
+            told_open=told and named_,
+        )
+        for index, (hour, failed, named_) in enumerate(before)
+    ]
+    history += [ok("s_last", last_success), ok("now", current)]
+    failures = [outcome.ended_at for outcome in history if outcome.failed]
+    health = Health(
+        last_alert_at=NOW - minutes(5) if told else None,
+        resolved_through=None if resolved is None else T0 + timedelta(hours=resolved),
+        last_success_at=T0 + timedelta(hours=last_success),
+    )
+    failed_through = max(failures, default=datetime.fromtimestamp(0, UTC))
+    assert closes_nothing(T0 + timedelta(hours=current), health, failed_through)
+    full = decide_success(history, "now", health, NOW, WINDOW)
+    alone = decide_success([ok("now", current)], "now", health, NOW, WINDOW)
+    assert (full.decision.kind, full.names, full.health) == (alone.decision.kind, alone.names, alone.health)
+    assert full.decision.kind is AlertKind.NONE
+
+
+def test_a_success_may_close_something_unless_the_item_shows_otherwise() -> None:
+    last = Health(last_success_at=T0 + timedelta(hours=2))
+    at = T0 + timedelta(hours=3)
+    assert closes_nothing(at, last, T0 + timedelta(hours=1))
+    assert not closes_nothing(at, last, None)  # the workflow item does not know yet: read the history
+    assert not closes_nothing(at, last, T0 + timedelta(hours=2))  # a failure as late as the latest success
+    assert not closes_nothing(at, last, T0 + timedelta(hours=2, minutes=30))  # a failure after it
+    assert not closes_nothing(T0 + timedelta(hours=1), last, T0)  # a success older than the latest decided
+    assert not closes_nothing(at, Health(), T0)  # no success decided yet

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 from mwaa_obs.config import ReaderRole
 from mwaa_obs.events import Place
 from mwaa_obs.metrics import ITEMS_SKIPPED, PLACES_UNREACHABLE, SeriesPolicy
-from mwaa_obs.mwaa_api import MwaaApi, ReaderClients, WorkflowSummary
+from mwaa_obs.mwaa_api import MwaaApi, ReaderClients, RecentRuns, WorkflowAnswer, WorkflowSummary
 from mwaa_obs.reconcile import Pass, PassReport, Places, Reconciler
 from mwaa_obs.store.schema import WorkflowItem
 from mwaa_obs.telemetry import MetricSink
@@ -161,3 +161,58 @@ def test_each_place_is_listed_once_and_a_described_workflow_is_not_described_aga
     assert api.listings == ([None, OTHER] if home else [None])
     assert api.described == []
     assert stored.deleted == []  # the other place's workflow is judged by its own listing, not home's
+
+
+class DiscoveringApi(FleetApi):
+    """One place's workflows, described on request, each with no recent run; records whose runs were listed."""
+
+    def __init__(self, listed: list[str]) -> None:
+        super().__init__(None, {HOME: listed})
+        self.runs_listed: list[str] = []
+
+    def workflow(self, arn: str) -> WorkflowAnswer:  # type: ignore[override]
+        self.described.append(arn)
+        return WorkflowAnswer(arn, None, None, None, "READY", MODIFIED)
+
+    def recent_runs(self, arn: str, since: datetime, max_pages: int) -> RecentRuns:
+        self.runs_listed.append(arn)
+        return RecentRuns([], complete=True, newest_first=True)
+
+
+class CountedWorkflows(StoredWorkflows):
+    reads = 0
+
+    def all(self) -> list[WorkflowItem]:
+        self.reads += 1
+        return self.items
+
+    def mark_deleted(self, item: WorkflowItem, at: datetime) -> None:
+        super().mark_deleted(item, at)
+        item.deleted_at = at  # as Workflows.mark_deleted leaves the item it was given
+
+    def save_description(self, found: WorkflowAnswer, now: datetime) -> WorkflowItem:
+        return WorkflowItem(f"WF#{found.arn.rsplit('/', 1)[1]}", "WORKFLOW", workflow_arn=found.arn, described_at=now,
+                            first_seen_at=now, gsi1sk=found.arn.rsplit("/", 1)[1])  # fmt: skip
+
+
+class NothingStored:
+    def seen_since(self, workflow_id: str, since: datetime) -> dict[str, bool]:
+        return {}
+
+    def unverified_runs(self, listed_before: datetime) -> list[tuple[str, str]]:
+        return []
+
+
+def test_a_discovery_pass_reads_the_workflow_list_once_and_lists_the_runs_of_what_its_refresh_left() -> None:
+    stored_arn, gone, new = (HOME_WORKFLOW.replace("orders_etl", name) for name in ("kept", "gone", "brand_new"))
+    api = DiscoveringApi([stored_arn, new])
+    stored = CountedWorkflows([stored_arn, gone])
+    reconciler = Reconciler(cast(Any, api), cast(Any, NothingStored()), cast(Any, NothingStored()), cast(Any, stored),
+                            cast(Any, None), settle=timedelta(hours=1), policies=lambda _: SeriesPolicy())  # fmt: skip
+    reconciler.run_pass(MODIFIED + timedelta(days=1), MetricSink(), discover=True)
+    # One read of the list for the refresh and the discovery (it was two: one each)
+    assert stored.reads == 1
+    # The runs of the workflow still there and of the one the refresh found are listed; not those of the deleted one
+    assert stored.deleted == [gone]
+    assert api.described == [new]
+    assert sorted(api.runs_listed) == sorted([stored_arn, new])

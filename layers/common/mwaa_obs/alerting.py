@@ -194,6 +194,15 @@ def decide_success(history: Sequence[Outcome], run_id: str, health: Health, now:
     return Plan(decision, tuple(Named(outcome.run_id, True) for outcome in named), resolved)
 
 
+def closes_nothing(ended_at: datetime | None, health: Health, failed_through: datetime | None) -> bool:
+    """Whether a success that ended at `ended_at` surely closes no incident, from what the workflow item keeps: it
+    ended after the latest success decided, and every run that ended other than SUCCESS (its latest end kept as
+    `failed_through`; None: not known) ended before that success. decide_success then owes nothing whatever the
+    history holds, so the notifier need not read it: its incident is empty (no failure between the two successes)."""
+    last = health.last_success_at
+    return ended_at is not None and last is not None and failed_through is not None and failed_through < last < ended_at
+
+
 def decide_quiet(now: datetime) -> Decision:
     """A final state that tells nothing (STOPPED unless the workflow's settings alert on it)."""
     return Decision(AlertKind.NONE, now)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from aws_lambda_powertools import Logger
 
@@ -36,11 +36,15 @@ from mwaa_obs.metrics import (
     scoped,
 )
 from mwaa_obs.notices import Notice, notice_owed
+from mwaa_obs.states import TERMINAL_RUN_STATES, RunState
 from mwaa_obs.store.samples import SampleKind
 from mwaa_obs.store.transitions import Recorded, Timeline, WriteOutcome
 from mwaa_obs.telemetry import MetricSink
 
 logger = Logger(service=SERVICE, child=True)
+# Run outcomes that may count as a failure (STOPPED does for a workflow whose settings alert on it): kept on the
+# workflow item, so that the notifier can tell a success that closes nothing without reading the history.
+UNSUCCESSFUL: Final = TERMINAL_RUN_STATES - {RunState.SUCCESS}
 
 
 class TransitionStore(Protocol):
@@ -53,6 +57,7 @@ class TransitionStore(Protocol):
     def note_workflow(self, event: RunEvent) -> None: ...
 
     def record_api_call(self, call: ApiCall) -> bool: ...
+    def note_unsuccessful(self, event: RunEvent, ended_at: datetime) -> None: ...
 
 
 class NoticeSink(Protocol):
@@ -130,6 +135,8 @@ def ingest_event(
     owed = metrics_owed(event, recorded, policies(event.workflow.name))
     if isinstance(event, RunEvent) and not recorded.workflow_noted:
         store.note_workflow(event)
+    if isinstance(event, RunEvent) and recorded.outcome is WriteOutcome.ADVANCED and event.status in UNSUCCESSFUL:
+        store.note_unsuccessful(event, event.ended_at or event.occurred_at)
     notice = notice_owed(event, recorded)
     if notice is not None:
         notices.send(notice)

@@ -29,8 +29,10 @@ from mwaa_obs import DEFAULT_STACK_NAME, SERVICE
 from mwaa_obs.alerting import (
     AlertKind,
     Decision,
+    Health,
     Outcome,
     Plan,
+    closes_nothing,
     decide_failure,
     decide_flush,
     decide_quiet,
@@ -42,7 +44,7 @@ from mwaa_obs.changes import change_note_for
 from mwaa_obs.channels import AlertTopic, DeliveryError, SlackWebhook, SlackWebhooks
 from mwaa_obs.enrich import Enricher
 from mwaa_obs.failures import failed_tasks, task_name
-from mwaa_obs.ingest import NoticeSink
+from mwaa_obs.ingest import UNSUCCESSFUL, NoticeSink
 from mwaa_obs.messages.content import attempt_log, build_alert, with_log_tails
 from mwaa_obs.messages.masking import mask_secrets
 from mwaa_obs.messages.model import Alert, NamedRun
@@ -73,6 +75,7 @@ from mwaa_obs.telemetry import MetricSink
 logger = Logger(service=SERVICE, child=True)
 
 DECISION_ATTEMPTS = 5
+EPOCH = datetime.fromtimestamp(0, UTC)  # "no unsuccessful end" as the workflow item keeps it
 HISTORY_RUNS = 100  # a decision weighs the workflow's last runs: an incident longer than that is counted from there
 # A lease lasts what is left of the invocation plus this (clocks of two Lambda hosts differ by far less), so that
 # it outlives its holder only when the holder died, and never by more than this.
@@ -162,8 +165,8 @@ class Notifier:
             return self._save(run, decide_quiet(self.clock()), None), None
         for _ in range(DECISION_ATTEMPTS):
             now = self.clock()
-            health, version = self.alerts.health(run.workflow_id)
-            history = self._history(run)
+            health, version, failed_through = self.alerts.health_of(run.workflow_id)
+            history = self._history_for(run, failing, health, failed_through)
             decide = decide_failure if failing else decide_success
             plan = decide(_outcomes(history, route, now), run.run_id, health, now, route.group_window)
             try:
@@ -214,6 +217,20 @@ class Notifier:
             )
             if sent:
                 logger.info("summary delivered", extra={"workflow": anchor.workflow_name, "run_id": anchor.run_id})
+
+    def _history_for(
+        self, run: RunItem, failing: bool, health: Health, failed_through: datetime | None
+    ) -> dict[str, RunItem]:
+        """What a decision reads: none of the history for a success that surely closes nothing (most of them: a
+        healthy workflow's), else the workflow's recent runs; from the first history read, the workflow item keeps
+        the latest unsuccessful end (ingest raises it from there)."""
+        if not failing and closes_nothing(run.ended_at, health, failed_through):
+            return {run.run_id: run}
+        history = self._history(run)
+        if failed_through is None:
+            ends = [found.ended_at for found in history.values() if found.status in UNSUCCESSFUL and found.ended_at]
+            self.alerts.keep_failed_through(run.workflow_id, max(ends, default=EPOCH))
+        return history
 
     def _history(self, run: RunItem) -> dict[str, RunItem]:
         """The workflow's recent runs by run id, with `run` as read consistently."""

@@ -136,9 +136,9 @@ class Reconciler:
         discover: bool = False,
     ) -> PassReport:
         step = Pass.begin(now, sink, self._api.home)
-        self.refresh_workflows(step)
+        workflows = self.refresh_workflows(step)
         if discover:
-            self.discover(step, out_of_time)
+            self.discover(step, out_of_time, workflows)
         pending = self._transitions.unverified_runs(listed_before=now - self._settle)
         for index, (workflow_id, run_id) in enumerate(pending):
             if out_of_time():
@@ -149,14 +149,19 @@ class Reconciler:
         step.report.items_skipped = step.items.skipped
         return step.report
 
-    def refresh_workflows(self, step: Pass) -> None:
-        """Each place's workflows (home, and every other place a workflow has been seen in) against the stored ones."""
+    def refresh_workflows(self, step: Pass) -> list[WorkflowItem]:
+        """Each place's workflows (home, and every other place a workflow has been seen in) against the stored ones;
+        returns them as the refresh left them (new ones in, deleted ones marked): the pass reads the list once."""
+        stored = self._workflows.all()
         known_by_place: dict[Place | None, dict[str, WorkflowItem]] = {None: {}}  # None: home
-        for item in self._workflows.all():
+        for item in stored:
             if item.workflow_arn:
                 known_by_place.setdefault(self._away(item.workflow_arn), {})[item.workflow_arn] = item
         for place, known in known_by_place.items():
             step.places.call(place, partial(self._refresh_place, place, known, step))
+        return [item for known in known_by_place.values() for item in known.values()] + [
+            item for item in stored if not item.workflow_arn
+        ]
 
     def _away(self, arn: str) -> Place | None:
         """The place of a workflow other than home; None at home (or when the API knows a single place)."""
@@ -175,18 +180,32 @@ class Reconciler:
                 and item.workflow_version is not None  # its version's graph stored (items described before had none)
             ):
                 continue  # described since its last change
-            step.items.run({"workflow_arn": arn}, partial(self._describe, arn, step))
-        for arn, item in known.items():
+            step.items.run({"workflow_arn": arn}, partial(self._describe, arn, known, step))
+        for arn, item in list(known.items()):
             if arn not in live and item.deleted_at is None:
                 self._workflows.mark_deleted(item, step.now)
                 step.report.workflows_deleted += 1
                 logger.info("workflow deleted", extra={"workflow": item.workflow_name, "workflow_arn": arn})
 
-    def _describe(self, arn: str, step: Pass) -> None:
+    def _describe(self, arn: str, known: dict[str, WorkflowItem], step: Pass) -> None:
         found = self._api.workflow(arn)
         if found is not None:
-            self._workflows.save_description(found, step.now)
+            saved = self._workflows.save_description(found, step.now)
             step.report.workflows_read += 1
+            if arn in known:  # as stored, with what the description changed
+                for name in (
+                    "described_at",
+                    "schedule",
+                    "trigger_mode",
+                    "log_group",
+                    "workflow_status",
+                    "modified_at",
+                    "workflow_version",
+                ):
+                    setattr(known[arn], name, getattr(saved, name))
+                known[arn].deleted_at = None
+            else:
+                known[arn] = saved
             self._read_versions(arn, found.version, step)
 
     def _read_versions(self, arn: str, latest: str | None, step: Pass) -> None:
@@ -200,11 +219,15 @@ class Reconciler:
             if found is not None and found.version == version:
                 self._workflows.save_version(workflow_id, found, step.now)
 
-    def discover(self, step: Pass, out_of_time: Callable[[], bool]) -> None:
+    def discover(self, step: Pass, out_of_time: Callable[[], bool], listed: list[WorkflowItem]) -> None:
         """Import the runs the API shows and no event brought; say when no event brought any (events stopped), for
-        each account and region apart: one place's forwarder failing is not hidden by the others' events."""
+        each account and region apart: one place's forwarder failing is not hidden by the others' events. `listed`:
+        the workflows as the pass's refresh left them."""
         watches: dict[Place | None, EventsWatch] = {}
-        workflows = [item for item in self._workflows.all() if item.deleted_at is None and item.workflow_arn]
+        workflows = sorted(
+            (item for item in listed if item.deleted_at is None and item.workflow_arn),
+            key=lambda item: item.gsi1sk or "",
+        )
         workflows = discovery_turn(workflows, step.now)
         for index, workflow in enumerate(workflows):
             if out_of_time():

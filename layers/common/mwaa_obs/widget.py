@@ -5,9 +5,10 @@ The reads are bounded and counted (`ViewReader.reads`): a grid is one Query for 
 runs in the time range and one per run for its task attempts (run in parallel); the charts the same, the runs of
 the range up to MAX_CHART_RUNS and the task attempts of the latest `runs` of them; a Gantt and a graph three or four
 (with its version's stored definition: the graph's layout, the Gantt's rows of tasks that never ran); a log view
-two or three, and one GetLogEvents; the failures table one per UTC day of the range (at most FAILURE_DAYS) and one
-per failed run shown (its failed tasks). With no workflow named, or a name no workflow has, the workflows whose
-names begin with it are listed (one Query, at most PICK_ROWS).
+two or three, and one GetLogEvents; the failures table one per UTC day of the range from its last (at most
+FAILURE_DAYS), each for the rows still missing: FAILURE_ROWS items in all, however many runs failed, and one per
+failed run shown (its failed tasks). With no workflow named, or a name no workflow has, the workflows whose names
+begin with it are listed (one Query, at most PICK_ROWS).
 """
 
 from __future__ import annotations
@@ -319,10 +320,17 @@ class ViewReader:
         return MatrixPage(rows, len(chosen), min(max(1, request.page), pages), pages, request.runs)
 
     def failures(self, start: datetime, end: datetime) -> list[RunItem]:
-        days = min(FAILURE_DAYS, (end.date() - start.date()).days + 1)
-        self._counted(days)
-        found = self._runs.recent_failures(days=days, now=end)
-        return [run for run in found if run.ended_at is None or start <= run.ended_at <= end][:FAILURE_ROWS]
+        """The latest FAILURE_ROWS failures that ended in the range (its last FAILURE_DAYS days at most): one
+        Query a day from the last, each for the rows still missing, so an outage day of any size reads FAILURE_ROWS
+        items."""
+        first = max(start.astimezone(UTC).date(), end.astimezone(UTC).date() - timedelta(days=FAILURE_DAYS - 1))
+        found: list[RunItem] = []
+        day = end.astimezone(UTC).date()
+        while day >= first and len(found) < FAILURE_ROWS:
+            self._counted()
+            found += self._runs.failures_on(day, start, end, FAILURE_ROWS - len(found))
+            day -= timedelta(days=1)
+        return found
 
     def failed_tasks(self, runs: list[RunItem]) -> dict[str, list[TaskAttemptItem]]:
         """Each run's failed tasks, the first to fail first (mwaa_obs.failures), by the run's table key: one Query

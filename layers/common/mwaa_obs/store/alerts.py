@@ -4,7 +4,7 @@ transaction), and the channels a message reached."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from mwaa_obs.alerting import AlertKind, Decision, Health, Named, Plan
@@ -48,21 +48,38 @@ class Alerts:
 
     def health(self, workflow_id: str) -> tuple[Health, int | None]:
         """The workflow's health and its version (None: never written)."""
+        health, version, _ = self.health_of(workflow_id)
+        return health, version
+
+    def health_of(self, workflow_id: str) -> tuple[Health, int | None, datetime | None]:
+        """The workflow's health, its version (None: never written), and the end of its latest run that ended
+        other than SUCCESS (the epoch for none; None: not known yet), in one read."""
         raw = self._client.get_item(
             TableName=self._table_name,
             Key={"pk": {"S": workflow_key(workflow_id)}, "sk": {"S": WORKFLOW_SORT_KEY}},
             ConsistentRead=True,
         ).get("Item")
         item = item_from_raw(raw) if raw else None
-        if not isinstance(item, WorkflowItem) or item.health is None:
-            return Health(), None
+        if not isinstance(item, WorkflowItem):
+            return Health(), None, None
+        failed = datetime.fromtimestamp(float(item.failed_through), UTC) if item.failed_through is not None else None
+        if item.health is None:
+            return Health(), None, failed
         stored = item.health
         health = Health(
             last_alert_at=stored.last_alert_at,
             resolved_through=stored.resolved_through,
             last_success_at=stored.last_success_at,
         )
-        return health, int(item.health_version) if item.health_version is not None else None
+        return health, int(item.health_version) if item.health_version is not None else None, failed
+
+    def keep_failed_through(self, workflow_id: str, at: datetime) -> None:
+        """Start keeping the workflow's latest unsuccessful end, from a history read (ingest raises it from there;
+        a value ingest wrote first stays)."""
+        update = Update(workflow_key(workflow_id), WORKFLOW_SORT_KEY)
+        update.set(WorkflowItem.kind, WorkflowItem)
+        update.set(WorkflowItem.failed_through, at.timestamp(), if_absent=True)
+        self._client.update_item(**update.request(self._table_name))
 
     def save_decision(self, item: StateItem, decision: Decision, lease: Lease | None = None) -> None:
         """Record a decision that names nothing and leaves the workflow's health as it is (a retry, a quiet run)."""

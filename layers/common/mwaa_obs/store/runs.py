@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 from mwaa_obs.store.schema import (
@@ -121,6 +121,24 @@ class Runs:
             raw["pk"]["S"].split("#", 2)[2]: RunItem.discovered_at.attr_name not in raw
             for raw in query(self._client, request)
         }
+
+    def failures_on(self, day: date, start: datetime, end: datetime, limit: int) -> list[RunItem]:
+        """At most `limit` failed and timed-out runs across all workflows that ended on that UTC day within
+        [start, end], newest first: one Query of the day's partition on the end times, stopped at `limit` (a day of
+        any number of failures reads `limit` items)."""
+        request = {
+            "TableName": self._table_name,
+            "IndexName": Entity.recent_failures.Meta.index_name,
+            "KeyConditionExpression": "gsi2pk = :day AND gsi2sk BETWEEN :start AND :end",
+            "ExpressionAttributeValues": {
+                ":day": {"S": failures_partition(datetime.combine(day, time(), UTC))},
+                ":start": {"S": sort_key_time(start)},
+                ":end": {"S": sort_key_time(end) + "~"},  # "~" sorts after the "#<workflow>#<run>" that follows
+            },
+            "ScanIndexForward": False,
+        }
+        found = (item_from_raw(raw) for raw in query(self._client, request, limit))
+        return [item for item in found if isinstance(item, RunItem)]
 
     def recent_failures(self, days: int = 1, now: datetime | None = None) -> list[RunItem]:
         """Failed and timed-out runs across all workflows over the last `days` UTC days, newest first."""

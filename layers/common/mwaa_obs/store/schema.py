@@ -151,6 +151,11 @@ class WorkflowItem(Entity, discriminator="workflow"):
     # pass skip CloudWatch for the many workflows that have none.
     dedicated_resources = BooleanAttribute(null=True)
     dedicated_tags = UnicodeAttribute(null=True)  # the tag set they were last given (provisioning.tag_set)
+    # The end (epoch seconds) of its latest run that ended other than SUCCESS: raised by ingest at each such end,
+    # first set by the notifier from a history it read (0: none in it; absent: not known yet). A success after the
+    # latest decided one, with no such end after that, closes no incident: its notice needs no history
+    # (mwaa_obs.alerting.closes_nothing).
+    failed_through = NumberAttribute(null=True)
 
 
 class VersionTaskAttribute(MapAttribute[str, Any]):

@@ -185,6 +185,14 @@ class Transitions:
         done, _ = send_update(self._client, change.request(self._table_name, absent=(WorkflowChangeItem.call,)))
         return done
 
+    def note_unsuccessful(self, event: RunEvent, ended_at: datetime) -> None:
+        """Keep on the workflow item the latest end of a run that ended other than SUCCESS (only ever raised)."""
+        update = Update(workflow_key(event.workflow.workflow_id), WORKFLOW_SORT_KEY)
+        update.set(WorkflowItem.kind, WorkflowItem)  # well-formed even before note_workflow made the item
+        update.set(WorkflowItem.failed_through, ended_at.timestamp())
+        at = ended_at.timestamp()
+        send_update(self._client, update.request(self._table_name, below=(WorkflowItem.failed_through, at)))
+
     def fill(self, item: StateItem, status: str, found: Mapping[str, Any]) -> Timeline | None:
         """Write the fields the API supplied where the item lacks them, once per item and status.
 

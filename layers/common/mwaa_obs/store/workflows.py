@@ -78,9 +78,10 @@ class Workflows:
         value = raw.get(WorkflowItem.log_group.attr_name, {}).get("S")
         return str(value) if value else None
 
-    def save_description(self, found: WorkflowAnswer, now: datetime) -> None:
+    def save_description(self, found: WorkflowAnswer, now: datetime) -> WorkflowItem:
         """Store what GetWorkflow says of a workflow (creating its item if no event has named it yet), its version's
-        graph first (once per version: versions are immutable)."""
+        graph first (once per version: versions are immutable); returns the item as that write left what a pass
+        reads of it (identity, first sight, description)."""
         workflow_id = self.workflow_id(found.arn)
         if found.version is not None:
             self.save_version(workflow_id, found, now)
@@ -104,7 +105,15 @@ class Workflows:
                 update.remove(attribute)
             else:
                 update.set(attribute, value)
-        self._client.update_item(**update.request(self._table_name))
+        old = self._client.update_item(**update.request(self._table_name)).get("Attributes") or {}
+        first_seen = old.get(WorkflowItem.first_seen_at.attr_name, {}).get("S")
+        return WorkflowItem(
+            pk=workflow_key(workflow_id), sk=WORKFLOW_SORT_KEY, workflow_arn=found.arn, described_at=now,
+            first_seen_at=WorkflowItem.first_seen_at.deserialize(first_seen) if first_seen else now,
+            gsi1pk=WORKFLOWS_PARTITION, gsi1sk=workflow_id, schedule=found.schedule, trigger_mode=found.trigger_mode,
+            log_group=found.log_group, workflow_status=found.status, modified_at=found.modified_at,
+            workflow_version=found.version,
+        )  # fmt: skip
 
     def workflow_id(self, arn: str) -> str:
         ref = workflow_ref(arn, self._home)
@@ -160,6 +169,7 @@ class Workflows:
         update = Update(workflow.pk, workflow.sk)
         update.set(WorkflowItem.deleted_at, at, if_absent=True)
         self._client.update_item(**update.request(self._table_name))
+        workflow.deleted_at = workflow.deleted_at or at
 
     def note_dedicated_resources(self, workflow: WorkflowItem, present: bool, tags: str | None = None) -> None:
         """Whether the workflow has dedicated resources, and the tag set they carry (written only when changed)."""
