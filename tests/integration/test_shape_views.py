@@ -65,7 +65,7 @@ def ran(stack: localstack.LocalStack, service: Any) -> dict[str, Any]:
 def site(stack: localstack.LocalStack) -> Iterator[str]:
     settings = SettingsSource(localstack.client(stack.endpoint, "ssm"), stack.outputs["SettingsParameterName"])
     site = Site(stack.runs, stack.workflows, "us-east-1", localstack.STACK_NAME, lambda: stack.engine.now,
-                team_of=lambda name: settings.get().route_for(name).team)  # fmt: skip
+                stack.policies, team_of=lambda name: settings.get().route_for(name).team)  # fmt: skip
     server = UiServer(site)
     yield server.start().url
     server.stop()

@@ -258,7 +258,8 @@ def widget_with(**context: Any) -> dict[str, Any]:
 )
 def test_a_malformed_widget_event_gets_its_reason_in_the_widget(event: Any, reason: str) -> None:
     # The widget's answer is its page, in the dashboard's theme where it has one; never an error of the function
-    page = handle(event, reader=None, viewer=lambda theme: Viewer("eu-west-1", "s", theme), arn="arn", now=T0)  # type: ignore[arg-type]
+    viewer = lambda theme: Viewer("eu-west-1", "s", theme)  # noqa: E731
+    page = handle(event, reader=None, viewer=viewer, arn="arn", now=T0, policies=no_settings)  # type: ignore[arg-type]
     assert f"<p>{html.escape(reason)}" in page
 
 
