@@ -65,6 +65,7 @@ class WriteBill:
     write_units: int = 0  # the table's
     index_write_units: int = 0
     queries: int = 0
+    pages: int = 0  # what the Queries would take on DynamoDB: a page per MB read (at least one each)
     read_units: float = 0.0  # eventually consistent: half a unit per 4 KB read
     read_units_by_partition: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
@@ -162,7 +163,9 @@ class MemoryTable:
         if request.get("ScanIndexForward") is False:
             found.reverse()
         found = found[: request["Limit"]] if "Limit" in request else found
-        cost = units(sum(item_size(item) for item in found), 4096) / 2
+        size = sum(item_size(item) for item in found)
+        cost = units(size, 4096) / 2
+        self.bill.pages += units(size, 1024 * 1024)
         self.bill.read_units += cost
         self.bill.read_units_by_partition[values[condition.split(" = ", 1)[1].split()[0]]["S"]] += cost
         self.bill.queries += 1

@@ -168,10 +168,21 @@ def stub_send_message(client: Any) -> None:
     client.meta.events.register("before-call.sqs.SendMessage", answer)
 
 
+def stub_settings(client: Any, document: str = "{}") -> None:
+    """GetParameter of the settings answers this document (the default: none, metrics by exception)."""
+
+    def answer(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        name = json.loads(params["body"])["Name"]
+        return AWSResponse("", 200, HTTPHeaders(), None), {"Parameter": {"Name": name, "Value": document}}
+
+    client.meta.events.register("before-call.ssm.GetParameter", answer)
+
+
 def stub_ingest_clients(ingest: Any) -> None:
     """The ingest function's own clients answered in-process: no AWS (nor emulator) time in what is measured."""
     stub_update_item(ingest.dynamodb)
     stub_send_message(ingest.sqs)
+    stub_settings(ingest.ssm)
 
 
 # --- events and figures --------------------------------------------------------------------------------------------

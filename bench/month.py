@@ -22,12 +22,13 @@ from typing import Any, Final
 
 from billing import MemoryTable, MetricHours
 from botocore.awsrequest import AWSResponse, HTTPHeaders
+from harness import stub_settings
 
 from mwaa_obs import telemetry
 from mwaa_obs.freshness import check_all
 from mwaa_obs.mwaa_api import WorkflowAnswer
 from mwaa_obs.settings import parse_settings
-from mwaa_obs.states import RunState
+from mwaa_obs.states import FAILED_RUN_STATES, RUN_DETAIL_BY_STATE, RUN_DETAIL_TYPE_PREFIX, RunState
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.schema import workflow_key
 from mwaa_obs.store.workflows import Workflows
@@ -53,7 +54,12 @@ KINDS: Final[dict[str, tuple[str | None, int, int, float]]] = {
     "on_demand_5": (None, 5, 4, 0.05),
     "on_demand_50": (None, 50, 4, 0.05),
     "idle": (None, 5, 0, 0.0),
+    # hourly_5 and daily_5 again, with full metrics (settings "metrics": "full"): the opt-in's price
+    "hourly_5_full": ("15 * * * *", 5, 0, 0.02),
+    "daily_5_full": ("30 2 * * *", 5, 0, 0.10),
 }
+# The month's settings document: full metrics for the *_full kinds; every other workflow by exception (the default)
+SETTINGS: Final = {"workflows": [{"match": "*_full", "metrics": "full"}]}
 
 # us-east-1 list prices as known on 2026-11-25 (this machine cannot reach the pricing pages: check them).
 PRICES: Final = {
@@ -68,14 +74,29 @@ PRICES: Final = {
     "logs_gb": 0.50,  # CloudWatch Logs ingestion (standard)
     "kms_key_month": 1.00,
     "secret_month": 0.40,
+    # MWAA Serverless "AWS Managed Tasks", per task-hour, billed per second with a one-minute minimum: Asia Pacific
+    # (Tokyo), the only rate found (aws.amazon.com/managed-workflows-for-apache-airflow/pricing/ as quoted by
+    # dev.classmethod.jp/articles/amazon-mwaa-serverless-cost-comparison, 2025-11-30); us-east-1's is not known here.
+    "mwaa_serverless_task_hour": 0.104,
 }
+MWAA_SERVERLESS_MINIMUM_SECONDS: Final = 60
+RUN_STARTED_DETAIL_TYPE: Final = RUN_DETAIL_TYPE_PREFIX + RUN_DETAIL_BY_STATE[RunState.STARTING]
+FAILED_RUN_DETAIL_TYPES: Final = {RUN_DETAIL_TYPE_PREFIX + RUN_DETAIL_BY_STATE[state] for state in FAILED_RUN_STATES}
 LAMBDA_FULL_VCPU_MB: Final = 1769  # "at 1,769 MB, a function has the equivalent of one vCPU"
 REQUEST_SECONDS: Final = 0.006  # assumed DynamoDB/SQS request latency inside a region (not measurable here)
 PLATFORM_LOG_BYTES: Final = 350  # START, END and REPORT lines per invocation (assumed)
+# The notify function per notice (every run end, and every retry): not run in this month, modeled (assumed).
+NOTIFY: Final = {
+    "seconds": 0.15,  # billed duration at 256 MB (tests' local runs: tens of ms of CPU plus its AWS calls)
+    "log_bytes": 1000,  # its log lines
+    "read_units": 1.0,  # GetItem of the workflow item (consistent, < 4 KB)
+    "write_units": 4.0,  # TransactWriteItems: the run's decision and the workflow's health, 2 units per KB each
+    "history_read_units": 15.0,  # a failure's: the workflow's last 100 runs, ~1.2 KB each, eventually consistent
+}
 SHARED_ALARMS: Final = {  # the 5 Metrics Insights alarms of template.yaml and the metric each queries
     "workflows-failed": "RunFailed",
     "workflows-timed-out": "RunTimedOut",
-    "workflows-too-slow": "RunDuration",
+    "workflows-too-slow": "RunTooSlow",
     "workflows-retry-storm": "TaskUpForRetry",
     "workflows-overdue": "ScheduleOverdue",
 }
@@ -114,6 +135,7 @@ def simulate(ingest: Any) -> dict[str, Any]:
         return AWSResponse("", 200, HTTPHeaders(), None), {"MessageId": "bench", "MD5OfMessageBody": ""}
 
     ingest.sqs.meta.events.register("before-call.sqs.SendMessage", send)
+    stub_settings(ingest.ssm, json.dumps(SETTINGS))
     published: list[dict[str, Any]] = []
 
     class Collect:
@@ -165,6 +187,10 @@ def simulate(ingest: Any) -> dict[str, Any]:
                 for e in published
             ]
             published.clear()
+            for event in events:
+                by_workflow[_workflow_of(event)]["task_seconds_billed"] += billed_task_seconds(event)
+                by_workflow[_workflow_of(event)]["failed_runs"] += event["detail-type"] in FAILED_RUN_DETAIL_TYPES
+                by_workflow[_workflow_of(event)]["runs"] += event["detail-type"] == RUN_STARTED_DETAIL_TYPE
             for start in range(0, len(events), 10):
                 batch = events[start : start + 10]
                 before = (table.bill.write_units, table.bill.index_write_units, notices["sent"], table.bill.total)
@@ -179,8 +205,7 @@ def simulate(ingest: Any) -> dict[str, Any]:
                 # a batch holds one workflow's events in this simulation's order often enough to attribute by event
                 share = 1 / len(batch)
                 for event in batch:
-                    workflow = event["resources"][0].rsplit("/", 1)[1].rsplit("-", 1)[0]
-                    counted = by_workflow[workflow]
+                    counted = by_workflow[_workflow_of(event)]
                     counted["events"] += 1
                     counted["ingest_invocations_share"] += share
                     counted["write_units"] += share * (table.bill.write_units - before[0])
@@ -211,6 +236,20 @@ def simulate(ingest: Any) -> dict[str, Any]:
     return _report(
         by_workflow, totals, metrics, table, {name: workflow_key(arn.rsplit("/", 1)[1]) for name, arn in arns.items()}
     )
+
+
+def _workflow_of(event: dict[str, Any]) -> str:
+    return str(event["resources"][0].rsplit("/", 1)[1].rsplit("-", 1)[0])
+
+
+def billed_task_seconds(event: dict[str, Any]) -> float:
+    """What MWAA Serverless bills for the task attempt an event ends (its start to its end, per second, one minute at
+    least); 0 for any other event."""
+    detail = event["detail"]
+    if not event["detail-type"].startswith("MWAA Serverless Task") or not {"startedAt", "endedAt"} <= set(detail):
+        return 0.0
+    ran = datetime.fromisoformat(detail["endedAt"]) - datetime.fromisoformat(detail["startedAt"])
+    return max(float(MWAA_SERVERLESS_MINIMUM_SECONDS), ran.total_seconds())
 
 
 def _record_successes(table: MemoryTable) -> None:
@@ -253,8 +292,15 @@ def _report(
             "ingest_cpu_seconds": round(counted["ingest_cpu_seconds"], 2),
             "ingest_log_bytes": round(counted["ingest_log_bytes"]),
             "metric_hours": metric_hours,
+            "runs": round(counted["runs"]),
+            "task_hours_billed": round(counted["task_seconds_billed"] / 3600, 2),
+            "failed_runs": round(counted["failed_runs"]),
             "distinct_metrics": sum(1 for key in metrics.hours if mine in key),
             "alarm_analysed_metric_hours": analysed,
+            # the series MAX(RunDuration) GROUP BY WorkflowName would see (only a workflow with full metrics has it)
+            "run_duration_analysed_hours": sum(
+                hours for key, hours in metrics.analysed_hours("RunDuration").items() if mine in key
+            ),
         }
     fleet_hours = metrics.of(lambda key: not any(part.startswith("WorkflowName=") for part in key[2:]))
     return {
@@ -283,6 +329,7 @@ def _report(
             "platform_log_bytes": PLATFORM_LOG_BYTES,
             "hours_per_month": HOURS_PER_MONTH,
             "lambda_full_vcpu_mb": LAMBDA_FULL_VCPU_MB,
+            "notify": NOTIFY,
         },
     }
 
@@ -307,8 +354,22 @@ def priced(month: dict[str, Any], name: str, memory_mb: int = 256) -> dict[str, 
         "CloudWatch Logs": (w["ingest_log_bytes"] + w["ingest_invocations"] * assumed["platform_log_bytes"])
         / 1e9
         * p["logs_gb"],
+        "notify (modeled)": _notify_dollars(w, p, assumed["notify"]),
     }
     return {line: round(dollars, 4) for line, dollars in lines.items()}
+
+
+def _notify_dollars(w: dict[str, Any], p: dict[str, float], notify: dict[str, float]) -> float:
+    """The notices' notify invocations: a request, its seconds at 256 MB, its reads and writes, its logs; a failed
+    run's decision reads the history too (a success's does not, unless it may close an incident)."""
+    notices = float(w["notices"])
+    reads = notices * notify["read_units"] + float(w.get("failed_runs", 0)) * notify["history_read_units"]
+    return float(
+        notices * (p["lambda_request_million"] / 1e6 + notify["seconds"] * 0.25 * p["lambda_gb_second"])
+        + reads / 1e6 * p["dynamodb_read_million"]
+        + notices * notify["write_units"] / 1e6 * p["dynamodb_write_million"]
+        + notices * (notify["log_bytes"] + PLATFORM_LOG_BYTES) / 1e9 * p["logs_gb"]
+    )
 
 
 def run(ingest: Any, out: Path = MONTH_JSON) -> dict[str, Any]:

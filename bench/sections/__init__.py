@@ -6,5 +6,5 @@ Each module has `run(options) -> figures` (a JSON-able dict, bench/results.json'
 
 SECTIONS = (
     "calls", "pipeline", "duplicates", "load", "cpu", "metrics", "memory", "latency", "simulator", "discovery",
-    "widget", "matrix", "month", "scale", "provision", "emulator", "cold", "walltimes",
+    "widget", "matrix", "month", "insights", "scale", "provision", "reads", "emulator", "cold", "walltimes",
 )  # fmt: skip

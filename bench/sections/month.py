@@ -22,14 +22,18 @@ def run(options: Options) -> dict[str, Any]:
 def rows(month: dict[str, Any]) -> list[Row]:
     fixed = sum(cost_doc.fixed_lines(month, emulator.load_template()).values())
     target = sum(month["priced"][cost_doc.TARGET_KIND].values())
-    lines: list[Row] = [
-        (
-            f"month: {name} workflow, $ a month ({month['workflows'][name]['metric_hours']} metric-hours)",
-            f"{sum(priced.values()):.4f}",
-            "$0 when idle" if name == "idle" else "reported",
+    lines: list[Row] = []
+    for name, priced in sorted(month["priced"].items()):
+        ran = cost_doc.run_cost(month, name)
+        share = f"; {100 * sum(priced.values()) / ran:.2f} % of its run cost" if ran else ""
+        goal = cost_doc.TARGETS.get(name)
+        lines.append(
+            (
+                f"month: {name} workflow, $ a month ({month['workflows'][name]['metric_hours']} metric-hours{share})",
+                f"{sum(priced.values()):.4f}",
+                f"<= {goal}" if goal is not None else "reported",
+            )
         )
-        for name, priced in sorted(month["priced"].items())
-    ]
     bill: Counter[str] = Counter()
     for priced in month["priced"].values():
         bill.update(priced)

@@ -28,7 +28,8 @@ notices = NoticeQueue(sqs, config.notices_queue_url)
 # after this import), as its metrics have
 samples = EventSamples(dynamodb, config.table_name, clock=lambda: telemetry.clock())  # noqa: PLW0108 - set later
 future = config.future_tolerance
-policies = SeriesPolicies(SettingsSource(client("ssm"), config.settings_parameter), config.duration_alarm_seconds)
+ssm = client("ssm")
+policies = SeriesPolicies(SettingsSource(ssm, config.settings_parameter), config.duration_alarm_seconds)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from mwaa_obs.metrics import INVALID_SETTINGS, SeriesPolicy
 from mwaa_obs.settings import (
@@ -138,3 +139,21 @@ def test_each_workflows_series_policy_comes_from_its_rule() -> None:
     # A dedicated workflow's own too-slow alarm and dashboard read its RunDuration: it has full metrics
     assert policies("critical_billing").full
     assert series_policy(Route(metrics="full", duration_threshold_seconds=60), 3600) == SeriesPolicy(True, 60)
+
+
+def test_a_settings_read_that_fails_keeps_the_last_series_policies_and_fails_no_event() -> None:
+    # SSM throttled or down: which series a workflow's metrics go to is not worth failing the events that owe them
+    store = FakeParameterStore(json.dumps({"workflows": [{"match": "ml_*", "metrics": "full"}]}))
+    now = [0.0]
+    policies = SeriesPolicies(SettingsSource(store, "/p", ttl_seconds=60, clock=lambda: now[0]), 3600)
+    assert policies("ml_train").full
+
+    def throttled(Name: str) -> dict[str, Any]:
+        store.reads += 1
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "GetParameter")
+
+    store.get_parameter = throttled  # type: ignore[method-assign]
+    now[0] = 61
+    assert policies("ml_train").full  # the last document read still decides
+    assert policies("nightly") == SeriesPolicy(full=False, too_slow_seconds=3600)
+    assert store.reads == 2  # and the failed read is not retried at every event: once a minute

@@ -22,6 +22,7 @@ from types import UnionType
 from typing import Any, Final, get_args, get_type_hints
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
 
 from mwaa_obs import SERVICE
 from mwaa_obs.metrics import INVALID_SETTINGS, SeriesPolicy
@@ -195,14 +196,23 @@ class SettingsSource:
 
 
 class SeriesPolicies:
-    """Each workflow's SeriesPolicy from the settings document (read through the source: at most once a minute)."""
+    """Each workflow's SeriesPolicy from the settings document (read through the source: at most once a minute).
+
+    A document that cannot be read (SSM throttled or down) leaves the last settings read in use until the next read
+    a minute later: which series a workflow's metrics go to is not worth failing the events that owe them.
+    """
 
     def __init__(self, settings: SettingsSource, default_duration_seconds: int) -> None:
         self._settings = settings
         self._default_duration = default_duration_seconds
+        self._last = Settings()
 
     def __call__(self, workflow_name: str) -> SeriesPolicy:
-        return series_policy(self._settings.get().route_for(workflow_name), self._default_duration)
+        try:
+            self._last = self._settings.get()
+        except (BotoCoreError, ClientError) as error:
+            logger.warning("settings not read; metric series as the last ones read", extra={"error": str(error)[:200]})
+        return series_policy(self._last.route_for(workflow_name), self._default_duration)
 
 
 def _count_invalid(sink: MetricSink | None) -> None:
