@@ -56,7 +56,8 @@ def run(options: Options) -> dict[str, Any]:
     from mwaa_obs.store.runs import Runs  # noqa: PLC0415
     from mwaa_obs.store.workflows import Workflows  # noqa: PLC0415
     from mwaa_obs.view_html import Viewer  # noqa: PLC0415
-    from mwaa_obs.widget import ViewReader, ViewRequest, render  # noqa: PLC0415
+    from mwaa_obs.widget import ViewReader, render  # noqa: PLC0415
+    from mwaa_obs.widget_request import ViewRequest  # noqa: PLC0415
     from mwaa_obs_tools.ui import LocalNavigation  # noqa: PLC0415
 
     start = datetime(2026, 11, 24, tzinfo=UTC)

@@ -22,16 +22,8 @@ from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.workflows import Workflows
 from mwaa_obs.task_logs import TaskLogReader, logs_config
 from mwaa_obs.view_html import Viewer, action_question
-from mwaa_obs.widget import (
-    DEFAULT_RANGE,
-    LOG_VIEW_BYTES,
-    LOG_VIEW_EVENTS,
-    LOG_VIEW_LINES,
-    RequestError,
-    ViewReader,
-    ViewRequest,
-    render,
-)
+from mwaa_obs.widget import LOG_VIEW_BYTES, LOG_VIEW_EVENTS, LOG_VIEW_LINES, ViewReader, render
+from mwaa_obs.widget_request import DEFAULT_RANGE, RequestError, ViewRequest
 
 KEPT_PARAMETERS = ("theme", "hours")  # carried from page to page
 ACTION_PARAMETERS = ("action", "workflowId", "runId")  # a button's request to the actions function

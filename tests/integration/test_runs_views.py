@@ -18,7 +18,8 @@ import pytest
 
 from mwaa_obs.task_logs import excerpt, readable
 from mwaa_obs.view_html import Viewer
-from mwaa_obs.widget import LOG_VIEW_BYTES, LOG_VIEW_LINES, ViewReader, ViewRequest, render
+from mwaa_obs.widget import LOG_VIEW_BYTES, LOG_VIEW_LINES, ViewReader, render
+from mwaa_obs.widget_request import ViewRequest
 from mwaa_obs_tools import browser, cli, localstack
 from mwaa_obs_tools.cli import logs as cli_logs
 from mwaa_obs_tools.simulator.faults import Faults

@@ -12,7 +12,8 @@ import pytest
 from mwaa_obs.matrix import MATRIX_RUNS
 from mwaa_obs.settings import SettingsSource
 from mwaa_obs.view_html import Viewer
-from mwaa_obs.widget import ViewReader, ViewRequest, render
+from mwaa_obs.widget import ViewReader, render
+from mwaa_obs.widget_request import ViewRequest
 from mwaa_obs_tools import browser, localstack
 from mwaa_obs_tools.simulator.definition import parse_definition
 from mwaa_obs_tools.simulator.faults import Faults

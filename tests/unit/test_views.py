@@ -25,7 +25,8 @@ from mwaa_obs.view_html import (
     render_log,
 )
 from mwaa_obs.views import RunView, critical_path, gantt, grid, run_view
-from mwaa_obs.widget import DESCRIPTION, RequestError, ViewRequest, WidgetNavigation, handle
+from mwaa_obs.widget import DESCRIPTION, WidgetNavigation, handle
+from mwaa_obs.widget_request import RequestError, ViewRequest
 
 T0 = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
 WORKFLOW_ID = "etl-AbCdEfGhIj"
