@@ -194,8 +194,15 @@ def _as_list(value: Any) -> list[Any]:
 # (ListWorkflows, ListStreams), and DescribeAlarms, whose API reference says composite alarms come back only
 # "with the cloudwatch:DescribeAlarms permission that is scoped to *"
 # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DescribeAlarms.html).
-RESOURCELESS_ACTIONS = {"airflow-serverless:ListWorkflows", "dynamodb:ListStreams", "cloudwatch:DescribeAlarms"}
-ALARM_WRITES = {"cloudwatch:PutMetricAlarm", "cloudwatch:PutCompositeAlarm", "cloudwatch:DeleteAlarms"}
+# Actions IAM checks on "*" only (no resource type, or, for PutCompositeAlarm and composite DescribeAlarms, the API
+# reference: "scoped to *"); mwaa_obs_tools.iam checks each call of the functions against them.
+RESOURCELESS_ACTIONS = {
+    "airflow-serverless:ListWorkflows",
+    "dynamodb:ListStreams",
+    "cloudwatch:DescribeAlarms",
+    "cloudwatch:PutCompositeAlarm",
+}
+ALARM_WRITES = {"cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms"}
 
 
 def test_no_iam_statement_allows_every_action_or_every_resource(transformed: dict[str, Any]) -> None:
@@ -215,6 +222,10 @@ def test_provisioning_may_describe_every_alarm_but_writes_only_the_stacks(transf
     (writes,) = [s for s in provision if ALARM_WRITES & set(_as_list(s["Action"]))]
     assert set(_as_list(writes["Action"])) >= ALARM_WRITES
     assert writes["Resource"]["Fn::Sub"].endswith(":alarm:${ResourcePrefix}-*")
+    # PutCompositeAlarm cannot be scoped narrower than "*": only requests bearing the stack's tag
+    (composite,) = [s for s in provision if "cloudwatch:PutCompositeAlarm" in _as_list(s["Action"])]
+    assert composite["Resource"] == "*"
+    assert composite["Condition"] == {"StringEquals": {"aws:RequestTag/mwaa-obs-prefix": {"Ref": "ResourcePrefix"}}}
 
 
 def _rule_holds(rule: dict[str, Any], parameters: dict[str, str]) -> bool:
