@@ -3,6 +3,11 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The IAM evaluator of the strict offline world (mwaa_obs_tools.iam): @cloud-copilot/iam-simulate, a Node package used
+# at test time only and never shipped (AGPL-3.0: docs/LOCAL_STACK.md), pinned by its package-lock.json.
+IAM_DIR := src/mwaa_obs_tools/iam
+IAM_MODULES := $(VENV)/iam-simulate
+IAM_STAMP := $(IAM_MODULES)/.installed
 # checkov lives in its own venv: its pins conflict with the dev tools'. The security test runs it from there.
 CHECKOV_VENV := $(VENV)/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
@@ -29,7 +34,14 @@ $(STAMP): pyproject.toml requirements-dev.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements-dev.lock -e '.[dev]'
 	@touch $@
 
-venv: $(STAMP)
+$(IAM_STAMP): $(IAM_DIR)/package.json $(IAM_DIR)/package-lock.json | $(STAMP)
+	@scripts/ensure-node.sh
+	rm -rf $(IAM_MODULES) && mkdir -p $(IAM_MODULES)
+	cp $(IAM_DIR)/package.json $(IAM_DIR)/package-lock.json $(IAM_MODULES)/
+	cd $(IAM_MODULES) && npm ci --silent --no-audit --no-fund
+	@touch $@
+
+venv: $(STAMP) $(IAM_STAMP)
 
 $(CHECKOV_STAMP): requirements-checkov.lock | $(STAMP)
 	@interpreter=$$(scripts/find-python.sh 3.13) && "$$interpreter" -m venv $(CHECKOV_VENV)

@@ -2,6 +2,10 @@
 
 The functions' environment is set before any handler module is loaded, because each reads it at import, as
 Lambda's init phase would. Handlers are loaded by path from their CodeUri (`function_module`), never as `app`.
+
+Each handler acts as its function's role, as template.yaml defines it (`function_roles`): its clients sign with a
+session of that role and the emulator's IAM gate authorises each call against it (mwaa_obs_tools.iam). What the
+tests themselves do (tables, queues, reading back) is signed with the harness's keys, an operator's.
 """
 
 from __future__ import annotations
@@ -21,11 +25,13 @@ from aws_lambda_powertools import Logger
 from hypothesis import HealthCheck, settings
 
 from mwaa_obs import SERVICE
+from mwaa_obs.aws import aws_session
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.transitions import Transitions
 from mwaa_obs.store.workflows import Workflows
 from mwaa_obs_tools import emulator
 from mwaa_obs_tools.factories import FunctionEnvironment
+from mwaa_obs_tools.iam import roles
 from mwaa_obs_tools.lambda_emulation import follow_stdout, load_handler
 from mwaa_obs_tools.sample_events import HOME
 
@@ -46,6 +52,7 @@ emulator.use_offline(_PORT)
 os.environ.update(FUNCTIONS.variables())
 # The notify handler's tests have no MWAA Serverless API; enrichment has its own, against the simulator.
 os.environ["ENRICH_FROM_API"] = "false"
+roles.sign_as_acting(aws_session())  # the layer's clients sign as the function acting, if one is
 
 
 @pytest.fixture(scope="session")
@@ -101,14 +108,28 @@ def workflows(state_table: str, dynamodb: Any) -> Workflows:
 
 
 @pytest.fixture(scope="session")
-def function_module(template: dict[str, Any]) -> Callable[[str], ModuleType]:
-    """A function's handler module by logical id, imported once from its CodeUri as Lambda would."""
+def function_roles(endpoint: str, template: dict[str, Any]) -> roles.FunctionRoles:
+    """The functions' roles of template.yaml, resolved with this session's names, in the emulator's IAM."""
+    session = botocore.session.get_session()
+    iam, sts = (session.create_client(name, endpoint_url=endpoint) for name in ("iam", "sts"))
+    deployed = roles.FunctionRoles(iam, sts, template, FUNCTIONS.stack_parameters(), FUNCTIONS.prefix)
+    deployed.ensure()
+    return deployed
+
+
+@pytest.fixture(scope="session")
+def function_module(template: dict[str, Any], function_roles: roles.FunctionRoles) -> Callable[[str], ModuleType]:
+    """A function's handler module by logical id, imported once from its CodeUri as Lambda would, acting as its
+    role: at import (its clients) and in each call of its lambda_handler."""
     loaded: dict[str, ModuleType] = {}
 
     def load(logical_id: str) -> ModuleType:
         if logical_id not in loaded:
-            handler = load_handler(template, logical_id, emulator.REPO_ROOT)
-            loaded[logical_id] = sys.modules[handler.__module__]
+            with function_roles.as_function(logical_id):
+                handler = load_handler(template, logical_id, emulator.REPO_ROOT)
+            module = sys.modules[handler.__module__]
+            module.lambda_handler = function_roles.acting(logical_id, handler)  # type: ignore[attr-defined]
+            loaded[logical_id] = module
         return loaded[logical_id]
 
     return load
@@ -157,3 +178,14 @@ def printed(capsys: pytest.CaptureFixture[str]) -> Callable[[], Printed]:
         )
 
     return read
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """What the IAM gate did this session: calls of the functions' roles it authorised, and at what cost."""
+    from mwaa_obs_tools.iam.gate import GATE
+
+    stats, evaluator = GATE.stats, GATE.evaluator
+    terminalreporter.write_line(
+        f"strict IAM: {stats.calls} calls of restricted principals authorised ({stats.denied} denied), "
+        f"{evaluator.asked} distinct checks evaluated by iam-simulate, {stats.seconds:.1f} s in the gate"
+    )

@@ -26,6 +26,7 @@ from samtranslator.translator.transform import transform
 from werkzeug.serving import make_server
 
 from mwaa_obs_tools import moto_patches
+from mwaa_obs_tools.iam.gate import GATE
 from mwaa_obs_tools.throttle import THROTTLE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -136,11 +137,12 @@ def isolated_dynamodb(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iter
 
 
 class _StrictMotoServer(ThreadedMotoServer):
-    """moto server behind the middlewares that make it as strict as AWS: AWS's request rates
-    (mwaa_obs_tools.throttle), DynamoDB's isolation of transactions (isolated_dynamodb)."""
+    """moto server behind the middlewares that make it as strict as AWS: IAM, for the calls of the functions' roles
+    (mwaa_obs_tools.iam), AWS's request rates (mwaa_obs_tools.throttle), DynamoDB's isolation of transactions
+    (isolated_dynamodb)."""
 
     def _server_entry(self) -> None:
-        app = THROTTLE.wsgi(isolated_dynamodb(DomainDispatcherApplication(create_backend_app)))
+        app = GATE.wsgi(THROTTLE.wsgi(isolated_dynamodb(DomainDispatcherApplication(create_backend_app))))
         self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
         self._server_ready_event.set()
         self._server.serve_forever()
@@ -148,7 +150,7 @@ class _StrictMotoServer(ThreadedMotoServer):
 
 @contextmanager
 def moto_server(port: int) -> Iterator[str]:
-    """Run moto server on loopback for the duration of the block; yields its endpoint URL."""
+    """Run moto server on loopback for the duration of the block, behind the IAM gate; yields its endpoint URL."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request drowns everything else
     moto_patches.apply()
     server = _StrictMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -251,13 +253,62 @@ def _resolve_mapping(
         target = value["Fn::GetAtt"]
         return attributes[target if isinstance(target, str) else ".".join(target)]
     if set(value) == {"Fn::Sub"}:
-        text = value["Fn::Sub"]
-        return re.sub(r"\$\{([A-Za-z0-9:.]+)\}", lambda match: str(_named(match.group(1), refs, attributes)), text)
+        text, variables = value["Fn::Sub"] if isinstance(value["Fn::Sub"], list) else (value["Fn::Sub"], {})
+        local = {**refs, **{name: resolve(item, refs, attributes, conditions) for name, item in variables.items()}}
+        return re.sub(r"\$\{([A-Za-z0-9:.]+)\}", lambda match: str(_named(match.group(1), local, attributes)), text)
+    if len(value) == 1 and (function := next(iter(value))) in _LIST_FUNCTIONS:
+        arguments = resolve(value[function], refs, attributes, conditions)
+        return _LIST_FUNCTIONS[function](*arguments)
     resolved = {key: resolve(item, refs, attributes, conditions) for key, item in value.items()}
     return {key: item for key, item in resolved.items() if item is not _NO_VALUE}
 
 
 _NO_VALUE: Final = object()  # AWS::NoValue: the property or list item is left out
+_LIST_FUNCTIONS: Final[dict[str, Any]] = {
+    "Fn::Join": lambda delimiter, items: delimiter.join(str(item) for item in items),
+    "Fn::Split": lambda delimiter, text: text.split(delimiter),
+    "Fn::Select": lambda index, items: items[int(index)],
+}
+
+
+def conditions(template: Mapping[str, Any], refs: Mapping[str, Any]) -> dict[str, bool]:
+    """The template's Conditions as CloudFormation evaluates them, given the parameters (and pseudo parameters) in
+    `refs` (a CommaDelimitedList parameter as its list)."""
+    definitions = template.get("Conditions", {})
+    decided: dict[str, bool] = {}
+
+    def evaluate(expression: Any) -> Any:
+        if isinstance(expression, dict) and len(expression) == 1:
+            ((function, argument),) = expression.items()
+            if function == "Condition":
+                return named(argument)
+            if function == "Fn::Not":
+                return not evaluate(argument[0])
+            if function == "Fn::And":
+                return all(evaluate(item) for item in argument)
+            if function == "Fn::Or":
+                return any(evaluate(item) for item in argument)
+            if function == "Fn::Equals":
+                left, right = (evaluate(item) for item in argument)
+                return str(left) == str(right)
+        return resolve(expression, refs, {})
+
+    def named(name: str) -> bool:
+        if name not in decided:
+            decided[name] = bool(evaluate(definitions[name]))
+        return decided[name]
+
+    return {name: named(name) for name in definitions}
+
+
+def typed_parameters(template: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameter values as a Ref gives them: a CommaDelimitedList's as its list (empty string: no item)."""
+    typed = dict(values)
+    for name, spec in template.get("Parameters", {}).items():
+        if spec.get("Type") == "CommaDelimitedList" and isinstance(typed.get(name), str):
+            text = typed[name]
+            typed[name] = text.split(",") if text else [""]
+    return typed
 
 
 def _named(name: str, refs: Mapping[str, Any], attributes: Mapping[str, Any]) -> Any:

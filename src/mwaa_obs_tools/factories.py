@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mwaa_obs import DEFAULT_STACK_NAME
 from mwaa_obs.states import RUN_DETAIL_TYPE_PREFIX, TASK_DETAIL_TYPE_PREFIX
 from mwaa_obs_tools.sample_events import ACCOUNT, REGION, envelope
 
@@ -155,6 +154,15 @@ class FunctionEnvironment:
     def slack_secret(self) -> str:
         return f"{self.prefix}-slack"  # SecretId takes a name as well as the ARN a deployment passes
 
+    def stack_parameters(self) -> dict[str, str]:
+        """The parameters a stack deployed with these names would have had (its roles are resolved with them). The
+        Slack secret's ARN ends in the six random characters Secrets Manager adds, unknown before it exists."""
+        return {
+            "ResourcePrefix": self.prefix,
+            "ReaderRoleName": f"{self.prefix}-reader",
+            "SlackWebhookSecretArn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{self.slack_secret}-??????",
+        }
+
     def variables(self) -> dict[str, str]:
         return {
             "TABLE_NAME": self.table_name,
@@ -168,10 +176,10 @@ class FunctionEnvironment:
             "SETTINGS_PARAMETER": self.settings_parameter,
             "SLACK_WEBHOOK_SECRET_ARN": self.slack_secret,
             "NOTICES_MAX_RECEIVE_COUNT": str(self.max_receive_count),
-            "RESOURCE_PREFIX": DEFAULT_STACK_NAME,
+            "RESOURCE_PREFIX": self.prefix,
             "ALARM_TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:{self.prefix}-alarms",
-            "DASHBOARD_PREFIX": f"{DEFAULT_STACK_NAME}-{REGION}",
-            "WORKFLOW_DASHBOARD": f"{DEFAULT_STACK_NAME}-{REGION}-workflow",
+            "DASHBOARD_PREFIX": f"{self.prefix}-{REGION}",
+            "WORKFLOW_DASHBOARD": f"{self.prefix}-{REGION}-workflow",
             "POWERTOOLS_METRICS_NAMESPACE": "MWAAServerless/Test",
             "POWERTOOLS_DEV": "false",
         }

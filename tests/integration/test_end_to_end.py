@@ -26,17 +26,20 @@ from tests.simulator import test_definition_shapes as shapes
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "workflows"
 
 
-def deployed(endpoint: str, accounts: int = 1) -> Iterator[localstack.LocalStack]:
+def deployed(
+    endpoint: str, accounts: int = 1, template: dict[str, Any] | None = None
+) -> Iterator[localstack.LocalStack]:
     """The local stack in the session's emulator, reset before and after: one moto server serves the whole session,
     and a module's stack must not meet another module's. The environment it sets is restored afterwards.
-    `accounts=2`: central mode, with a second account and region (LocalStack).
+    `accounts=2`: central mode, with a second account and region (LocalStack); `template`: another template than
+    template.yaml.
 
     The simulated day starts at 06:00 UTC of today, whatever the hour the tests run at: the example workflows' cron
     schedules (midnight, every 4 hours) then fire at the same simulated moments in every run of the suite."""
     saved = dict(os.environ)
     emulator.reset(endpoint)
     start = datetime.now(UTC).replace(hour=6, minute=0, second=0, microsecond=0)
-    local = localstack.LocalStack(endpoint, accounts=accounts, start=start)
+    local = localstack.LocalStack(endpoint, accounts=accounts, start=start, template=template)
     local.deploy()
     local.start_simulator()
     yield local

@@ -20,6 +20,7 @@ from mwaa_obs.store.workflows import Workflows
 from mwaa_obs.telemetry import MetricSink, emits_metrics
 from mwaa_obs.times import invocation_time
 from mwaa_obs_tools.factories import T0, minutes, run_event, sqs_event, workflow_arn
+from mwaa_obs_tools.iam import roles
 from mwaa_obs_tools.lambda_emulation import FakeLambdaContext
 from tests.conftest import SETTINGS_PARAMETER, TABLE_NAME, Printed
 
@@ -29,14 +30,17 @@ HOURLY_BY_HAND = workflow_arn("hourly_by_hand", "H0url8yHnd")
 
 
 @pytest.fixture(scope="module")
-def freshness(endpoint: str) -> Callable[[dict[str, Any], Any], Any]:
-    """The pass as the function composes it, with its settings read on every run (not cached for a minute)."""
-    dynamodb = dynamodb_client(endpoint)
-    workflows, runs = Workflows(dynamodb, TABLE_NAME), Runs(dynamodb, TABLE_NAME)
-    settings = SettingsSource(client("ssm", endpoint), SETTINGS_PARAMETER, ttl_seconds=0)
+def freshness(endpoint: str, function_roles: roles.FunctionRoles) -> Callable[[dict[str, Any], Any], Any]:
+    """The pass as the function composes it, acting as its role, with its settings read on every run (not cached
+    for a minute)."""
+    with function_roles.as_function("FreshnessFunction"):
+        dynamodb = dynamodb_client(endpoint)
+        workflows, runs = Workflows(dynamodb, TABLE_NAME), Runs(dynamodb, TABLE_NAME)
+        settings = SettingsSource(client("ssm", endpoint), SETTINGS_PARAMETER, ttl_seconds=0)
 
     def check_pass(event: dict[str, Any], context: Any, sink: MetricSink) -> dict[str, int]:
-        return check_and_log(invocation_time(event), settings.get(sink), workflows, runs, sink)
+        with function_roles.as_function("FreshnessFunction"):
+            return check_and_log(invocation_time(event), settings.get(sink), workflows, runs, sink)
 
     return emits_metrics(check_pass)
 

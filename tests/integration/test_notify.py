@@ -49,6 +49,7 @@ from mwaa_obs.telemetry import MetricSink, emits_metrics
 from mwaa_obs_tools import localstack, slack_catcher
 from mwaa_obs_tools.aws_faults import Fault, faults, refusals
 from mwaa_obs_tools.factories import T0, metric_totals, minutes, run_event, sqs_event, task_event, workflow_arn
+from mwaa_obs_tools.iam import roles
 from mwaa_obs_tools.lambda_emulation import FakeLambdaContext, PollResult, poll_sqs_once
 from mwaa_obs_tools.localstack.clients import write_log_lines
 from mwaa_obs_tools.slack_catcher import Answer, SlackCatcher
@@ -146,6 +147,7 @@ class Pipeline:
     notifier: Notifier
     logs: Any  # the notifier's CloudWatch Logs client (its task logs' reads)
     dynamodb: Any  # the notifier's client
+    log_writer: Any  # what writes the task logs: the service, with the harness's keys
 
     def ingest(self, events: list[dict[str, Any]]) -> None:
         for start in range(0, len(events), 10):
@@ -167,10 +169,15 @@ class Pipeline:
 
 @pytest.fixture
 def pipeline(
-    endpoint: str, state_table: str, notices_queue: str, sqs: Any, ingest_handler: ModuleType
+    endpoint: str,
+    state_table: str,
+    notices_queue: str,
+    sqs: Any,
+    ingest_handler: ModuleType,
+    function_roles: roles.FunctionRoles,
 ) -> Iterator[Pipeline]:
-    """The notifier as the function composes it, on the emulator: settings read on every notice (no cache), Slack's
-    backoff recorded instead of slept."""
+    """The notifier as the function composes it, on the emulator, acting as the function's role: settings read on
+    every notice (no cache), Slack's backoff recorded instead of slept."""
     sns, ssm, secrets = (localstack.client(endpoint, name) for name in ("sns", "ssm", "secretsmanager"))
     topic_arn = sns.create_topic(Name=ALERT_TOPIC)["TopicArn"]
     inbox_url = sqs.create_queue(QueueName="alert-inbox")["QueueUrl"]
@@ -179,30 +186,31 @@ def pipeline(
     ssm.put_parameter(Name=SETTINGS_PARAMETER, Value="{}", Type="String", Overwrite=True)
     notices_arn = sqs.get_queue_attributes(QueueUrl=notices_queue, AttributeNames=["QueueArn"])["Attributes"]
     sleeps: list[float] = []
-    sns_client = once_client("sns", endpoint)
-    dynamodb = dynamodb_client(endpoint)
-    runs, workflows = Runs(dynamodb, state_table), Workflows(dynamodb, state_table)
-    logs = aws_session().create_client("logs", endpoint_url=endpoint, config=logs_config())
-    notifier = Notifier(
-        runs=runs,
-        alerts=Alerts(dynamodb, state_table),
-        workflows=workflows,
-        settings=SettingsSource(client("ssm", endpoint), SETTINGS_PARAMETER, ttl_seconds=0),
-        topic=AlertTopic(sns_client, topic_arn),
-        webhooks=SlackWebhooks(client("secretsmanager", endpoint), SLACK_SECRET),
-        notices=NoticeQueue(client("sqs", endpoint), notices_queue),
-        slack=lambda url: SlackWebhook(url, sleep=sleeps.append, timeout=2),
-        task_logs=TaskLogReader(lambda _: logs),
-    )
+    runs, workflows = Runs(dynamodb_client(endpoint), state_table), Workflows(dynamodb_client(endpoint), state_table)
+    with function_roles.as_function("NotifyFunction"):
+        dynamodb, sns_client = dynamodb_client(endpoint), once_client("sns", endpoint)
+        logs = aws_session().create_client("logs", endpoint_url=endpoint, config=logs_config())
+        notifier = Notifier(
+            runs=Runs(dynamodb, state_table),
+            alerts=Alerts(dynamodb, state_table),
+            workflows=Workflows(dynamodb, state_table),
+            settings=SettingsSource(client("ssm", endpoint), SETTINGS_PARAMETER, ttl_seconds=0),
+            topic=AlertTopic(sns_client, topic_arn),
+            webhooks=SlackWebhooks(client("secretsmanager", endpoint), SLACK_SECRET),
+            notices=NoticeQueue(client("sqs", endpoint), notices_queue),
+            slack=lambda url: SlackWebhook(url, sleep=sleeps.append, timeout=2),
+            task_logs=TaskLogReader(lambda _: logs),
+        )
 
     def notify(event: dict[str, Any], context: Any, sink: MetricSink) -> Any:
-        return notify_batch(
-            event,
-            notifier,
-            sink,
-            max_receive_count=NOTICES_MAX_RECEIVE_COUNT,
-            remaining=lambda: context.get_remaining_time_in_millis() / 1000,
-        )
+        with function_roles.as_function("NotifyFunction"):
+            return notify_batch(
+                event,
+                notifier,
+                sink,
+                max_receive_count=NOTICES_MAX_RECEIVE_COUNT,
+                remaining=lambda: context.get_remaining_time_in_millis() / 1000,
+            )
 
     with slack_catcher.running() as slack:
         secrets.create_secret(Name=SLACK_SECRET, SecretString=slack.url(f"/services/{WEBHOOK_TOKEN}"))
@@ -222,6 +230,7 @@ def pipeline(
             notifier,
             logs,
             dynamodb,
+            localstack.client(endpoint, "logs"),
         )
         secrets.delete_secret(SecretId=SLACK_SECRET, ForceDeleteWithoutRecovery=True)
     sqs.delete_queue(QueueUrl=inbox_url)
@@ -846,7 +855,7 @@ def airflow_log(run_id: str) -> list[str]:
 
 def write_log(pipeline: Pipeline, run_id: str, messages: list[str], task: str = "load") -> None:
     stream = task_log_stream(SALES_ID, run_id, task, 1)
-    write_log_lines(pipeline.logs, task_log_group(SALES_ID), stream, [(T0, text) for text in messages], set())
+    write_log_lines(pipeline.log_writer, task_log_group(SALES_ID), stream, [(T0, text) for text in messages], set())
 
 
 def test_a_failed_runs_messages_carry_its_failed_tasks_last_log_lines(pipeline: Pipeline) -> None:

@@ -21,7 +21,7 @@ from mwaa_obs.store.workflows import Workflows
 from mwaa_obs_tools import dashboards, localstack
 from mwaa_obs_tools.factories import T0, minutes, run_event, sqs_event, workflow_arn
 from mwaa_obs_tools.lambda_emulation import FakeLambdaContext, matches_filter
-from tests.conftest import SETTINGS_PARAMETER
+from tests.conftest import FUNCTIONS, SETTINGS_PARAMETER
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:mwaa-obs-test-alarms"
 CONTEXT = StackContext("mwaa-obs", "MWAAServerless/Test", TOPIC, 3600, 10, "mwaa-obs-us-east-1")
@@ -207,10 +207,13 @@ def test_first_sight_through_the_table_stream_provisions_the_new_workflow(
     function_module: Callable[[str], ModuleType],
     ingest_handler: ModuleType,
 ) -> None:
-    # Given the settings make sales_* dedicated, and the provision function as Lambda would load it
+    # Given the settings make sales_* dedicated, the provision function as Lambda would load it (acting as its role,
+    # so its names are this environment's), and the stack's shared dashboard under those names
     ssm = localstack.client(endpoint, "ssm")
     ssm.put_parameter(Name=SETTINGS_PARAMETER, Value=json.dumps(DEDICATED), Type="String", Overwrite=True)
     provision = function_module("ProvisionFunction")
+    body = dashboards.fill(dashboards.body_template("WorkflowDashboard"), FILL | {"ResourcePrefix": FUNCTIONS.prefix})
+    cloudwatch.put_dashboard(DashboardName=provision.config.workflow_dashboard, DashboardBody=json.dumps(body))
     # When the first event of the workflow is ingested, and the stream's new workflow item is handed over
     ingest_handler.lambda_handler(sqs_event([run_event("Started", "first", T0, arn=SALES)]), FakeLambdaContext())
     (pattern,) = _first_sight_filters(template)
@@ -219,7 +222,7 @@ def test_first_sight_through_the_table_stream_provisions_the_new_workflow(
     summary = provision.lambda_handler({"Records": records}, FakeLambdaContext(function_name="provision"))
     # Then its dedicated alarms exist
     assert summary["workflows"] == 1
-    found = cloudwatch.describe_alarms(AlarmNamePrefix="mwaa-obs-sales_etl-")["MetricAlarms"]
+    found = cloudwatch.describe_alarms(AlarmNamePrefix=f"{FUNCTIONS.prefix}-sales_etl-")["MetricAlarms"]
     assert len(found) == 5
     ssm.delete_parameter(Name=SETTINGS_PARAMETER)
 
@@ -313,11 +316,14 @@ def test_first_sight_reads_the_new_workflow_from_the_stream_not_the_workflow_lis
     function_module: Callable[[str], ModuleType],
     ingest_handler: ModuleType,
 ) -> None:
-    # Given 30 workflows known, and the provision function as Lambda would load it
+    # Given 30 workflows known, the provision function as Lambda would load it (acting as its role, with this
+    # environment's names), and the stack's shared dashboard under those names
     ssm = localstack.client(endpoint, "ssm")
     ssm.put_parameter(Name=SETTINGS_PARAMETER, Value=json.dumps(DEDICATED), Type="String", Overwrite=True)
     _first_runs(ingest_handler, [f"other_{number}" for number in range(30)])
     provision = function_module("ProvisionFunction")
+    body = dashboards.fill(dashboards.body_template("WorkflowDashboard"), FILL | {"ResourcePrefix": FUNCTIONS.prefix})
+    cloudwatch.put_dashboard(DashboardName=provision.config.workflow_dashboard, DashboardBody=json.dumps(body))
     reads = _counting(provision.workflows._client, "dynamodb")
     # When a new workflow's first event is ingested and its stream record handed over
     ingest_handler.lambda_handler(sqs_event([run_event("Started", "first", T0, arn=SALES)]), FakeLambdaContext())

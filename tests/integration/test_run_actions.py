@@ -190,8 +190,8 @@ def test_a_button_pressed_twice_starts_one_run_and_says_who_asked(
     assert f"run {started} (" in first
     assert 'data-outcome="done"' in first
     logs = localstack.client(stack.endpoint, "logs")
-    # where the local stack sends a function's output (moto keeps no LoggingConfig: the default group)
-    group = f"/aws/lambda/{stack.outputs['ActionsFunctionName']}"
+    # where the local stack sends a function's output: its LoggingConfig's group, as deployed
+    group = stack.deployment.log_group("ActionsFunction")
     lines = [json.loads(e["message"]) for e in logs.filter_log_events(logGroupName=group)["events"]]
     done = [line for line in lines if line.get("message") == "action done" and line.get("run_id") == failed]
     assert len(done) == 2

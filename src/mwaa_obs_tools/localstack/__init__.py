@@ -39,6 +39,10 @@ Workarounds for what moto does not do (../shared/notes/local-aws.md; docs/LOCAL_
    CloudWatch does), applied with the other moto patches.
 10. moto holds a message sent with DelaySeconds back in wall time: the notifier runs on the simulator's clock and
     its delayed notices wait on that clock (scheduling.SimulatedDelays, attached in functions).
+11. moto evaluates no IAM, and keeps the template's role policies as Python reprs: the roles are written as
+    CloudFormation would create them (deployment), each function acts as a session of its role, for its own calls
+    and for those Lambda makes with the execution role (functions), and moto server's gate authorises every call
+    of those sessions as AWS would (mwaa_obs_tools.iam).
 """
 
 # What callers use, importable from the package as before it was one module.

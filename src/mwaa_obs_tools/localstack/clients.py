@@ -14,10 +14,20 @@ from mwaa_obs.events import Place
 from mwaa_obs_tools.simulator.events import MAX_EVENTS_PER_PUT
 
 
-def client(endpoint: str, service: str, place: Place | None = None) -> Any:
-    """A client of the emulator; with `place`, acting in that account (moto's x-moto-account-id) and region."""
+def client(endpoint: str, service: str, place: Place | None = None, *, credentials: Any = None) -> Any:
+    """A client of the emulator; with `place`, acting in that account (moto's x-moto-account-id) and region; with
+    `credentials` (botocore's frozen credentials), signed with them (else the harness's, an operator's)."""
     region = place.region if place else "us-east-1"
-    made = botocore.session.get_session().create_client(service, endpoint_url=endpoint, region_name=region)
+    keys = (
+        {
+            "aws_access_key_id": credentials.access_key,
+            "aws_secret_access_key": credentials.secret_key,
+            "aws_session_token": credentials.token,
+        }
+        if credentials
+        else {}
+    )
+    made = botocore.session.get_session().create_client(service, endpoint_url=endpoint, region_name=region, **keys)
     if place is not None:
 
         def act_in_account(request: Any, **_: Any) -> None:
@@ -28,14 +38,20 @@ def client(endpoint: str, service: str, place: Place | None = None) -> Any:
 
 
 def write_log_lines(
-    logs: Any, group: str, stream: str, lines: list[tuple[datetime, str]], known: set[tuple[str, str]]
+    logs: Any,
+    group: str,
+    stream: str,
+    lines: list[tuple[datetime, str]],
+    known: set[tuple[str, str]],
+    *,
+    group_exists: bool = False,
 ) -> None:
-    """Put the lines into the stream, creating its group and the stream first unless `known` has them."""
+    """Put the lines into the stream, creating its group (unless it exists) and the stream first unless `known` has
+    them."""
     if (group, stream) not in known:
-        for create, kwargs in (
-            (logs.create_log_group, {"logGroupName": group}),
-            (logs.create_log_stream, {"logGroupName": group, "logStreamName": stream}),
-        ):
+        creations = [] if group_exists else [(logs.create_log_group, {"logGroupName": group})]
+        creations.append((logs.create_log_stream, {"logGroupName": group, "logStreamName": stream}))
+        for create, kwargs in creations:
             with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
                 create(**kwargs)
         known.add((group, stream))

@@ -1,5 +1,6 @@
 """template.yaml deployed into the emulator as CloudFormation would deploy it, and what moto skips done by hand
-(workarounds 1, 2, 6 and 8 of the package's list); in central mode, forwarder/template.yaml in the other account."""
+(workarounds 1, 2, 6, 8 and 11 of the package's list); in central mode, forwarder/template.yaml in the other
+account."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from typing import Any
 from mwaa_obs import DEFAULT_STACK_NAME
 from mwaa_obs.events import Place
 from mwaa_obs_tools import emulator, throttle
+from mwaa_obs_tools.iam import roles
 from mwaa_obs_tools.localstack.clients import client
-from mwaa_obs_tools.sample_events import OTHER
+from mwaa_obs_tools.sample_events import ACCOUNT, OTHER, REGION
 
 STACK_NAME = DEFAULT_STACK_NAME
 FORWARDER_STACK_NAME = f"{DEFAULT_STACK_NAME}-forwarder"
@@ -45,6 +47,7 @@ class Deployment:
         self.parameters: dict[str, str] = {}
         self.outputs: dict[str, str] = {}
         self.forwarder_outputs: dict[str, str] = {}
+        self.role_names: dict[str, str] = {}  # the stack's roles: logical id -> name
         self._s3 = client(endpoint, "s3")
         self._sqs = client(endpoint, "sqs")
         self._cloudwatch = throttle.exempt(client(endpoint, "cloudwatch"))  # CloudFormation's calls: its own pace
@@ -76,7 +79,11 @@ class Deployment:
         if stack["StackStatus"] != "CREATE_COMPLETE":
             raise RuntimeError(f"stack {STACK_NAME} is {stack['StackStatus']}: {stack.get('StackStatusReason')}")
         self.outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+        self._write_roles(*self._references(cloudformation))
         return self.outputs
+
+    def role_arn(self, logical_id: str) -> str:
+        return f"arn:aws:iam::{ACCOUNT}:role/{self.role_names[logical_id]}"
 
     def complete(self) -> None:
         """What CloudFormation would have done and moto did not: schedule rules gone (workaround 8), alarms and queue
@@ -125,16 +132,55 @@ class Deployment:
             "ExternalId": self.outputs["ReaderExternalId"],
             "ReaderRoleName": self.outputs["ReaderRoleName"],
         }
+        template = emulator.load_template(FORWARDER_TEMPLATE)
         cloudformation.create_stack(
             StackName=FORWARDER_STACK_NAME,
-            TemplateBody=json.dumps(emulator.load_template(FORWARDER_TEMPLATE)),
+            TemplateBody=json.dumps(template),
             Capabilities=["CAPABILITY_NAMED_IAM"],
             Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()],
         )
         stack = cloudformation.describe_stacks(StackName=FORWARDER_STACK_NAME)["Stacks"][0]
         if stack["StackStatus"] != "CREATE_COMPLETE":
             raise RuntimeError(f"forwarder in {place} is {stack['StackStatus']}: {stack.get('StackStatusReason')}")
+        self._write_forwarder_roles(place, template, parameters)
         return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+
+    def _write_roles(self, refs: dict[str, Any], attributes: dict[str, str]) -> None:
+        """Workaround 11: the roles as CloudFormation creates them (moto's are Python reprs, its log group ARNs lack
+        ":*"), into the emulator's IAM, where the gate reads them."""
+        for logical_id, group in self._log_groups().items():
+            attributes[f"{logical_id}.Arn"] = roles.log_group_arn(REGION, ACCOUNT, group)
+        deployed = roles.template_roles(self.template, refs, attributes, self._conditions)
+        self.role_names = {logical_id: refs[logical_id] for logical_id in deployed}
+        roles.write_roles(client(self._endpoint, "iam"), self.role_names, deployed, create=False)
+
+    def log_group(self, function_logical_id: str) -> str:
+        """The function's log group, its LoggingConfig's (moto keeps no LoggingConfig)."""
+        properties = self.template["Resources"][function_logical_id]["Properties"]
+        return self._log_groups()[properties["LoggingConfig"]["LogGroup"]["Ref"]]
+
+    def _log_groups(self) -> dict[str, str]:
+        refs = self.parameter_values() | {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT}
+        return {
+            logical_id: emulator.resolve(resource["Properties"]["LogGroupName"], refs, {})
+            for logical_id, resource in self.template["Resources"].items()
+            if resource["Type"] == "AWS::Logs::LogGroup"
+        }
+
+    def _write_forwarder_roles(self, place: Place, template: dict[str, Any], parameters: dict[str, str]) -> None:
+        """Workaround 11 for the forwarder stack's roles, in its account."""
+        cloudformation = client(self._endpoint, "cloudformation", place)
+        resources = cloudformation.list_stack_resources(StackName=FORWARDER_STACK_NAME)["StackResourceSummaries"]
+        given = {name: spec["Default"] for name, spec in template["Parameters"].items() if "Default" in spec}
+        refs: dict[str, Any] = emulator.typed_parameters(template, given | parameters) | {
+            "AWS::Region": place.region,
+            "AWS::AccountId": place.account,
+            "AWS::Partition": "aws",
+        }
+        refs |= {resource["LogicalResourceId"]: resource.get("PhysicalResourceId", "") for resource in resources}
+        deployed = roles.template_roles(template, refs, {}, emulator.conditions(template, refs))
+        names = {logical_id: refs[logical_id] for logical_id in deployed}
+        roles.write_roles(client(self._endpoint, "iam", place), names, deployed, create=False)
 
     def _create_alarms(self, refs: dict[str, Any], attributes: dict[str, str]) -> None:
         """Workaround 2 for alarms: each AWS::CloudWatch::Alarm of the template, through PutMetricAlarm."""
@@ -157,9 +203,9 @@ class Deployment:
 
     def _references(self, cloudformation: Any) -> tuple[dict[str, Any], dict[str, str]]:
         """What Ref and GetAtt resolve to in this stack, as CloudFormation would resolve them."""
-        refs: dict[str, Any] = self.parameter_values() | {
-            "AWS::Region": "us-east-1",
-            "AWS::AccountId": "123456789012",
+        refs: dict[str, Any] = emulator.typed_parameters(self.template, self.parameter_values()) | {
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT,
             "AWS::Partition": "aws",
             "AWS::StackName": STACK_NAME,
         }
@@ -186,14 +232,8 @@ class Deployment:
 
     @property
     def _conditions(self) -> dict[str, bool]:
-        """The template's conditions that the resources the local stack makes itself depend on."""
-        organisation = bool(self.parameters.get("SourceOrganizationId"))
-        accounts = bool(self.parameters.get("SourceAccountIds"))
-        return {
-            "IsCentral": organisation or accounts,
-            "HasSourceOrganization": organisation,
-            "HasSourceAccounts": accounts,
-        }
+        """The template's conditions as deployed (IsCentral, HasSlackSecret, HasCustomerManagedKey...)."""
+        return emulator.conditions(self.template, emulator.typed_parameters(self.template, self.parameter_values()))
 
     def _delete_schedule_rules(self) -> None:
         """Workaround 8: moto never fires them, and PutEvents to the default bus fails while one exists."""

@@ -1,7 +1,11 @@
 """The stack's Lambda functions run in-process (workaround 4 of the package's list): each handler imported from its
 CodeUri with the environment CloudFormation gave the function, its SQS queue polled as its event source mapping
 would (workaround 3), what it prints sent to its log group and its EMF documents to metrics. The Lambda service's
-own semantics (batches, partial failures, filters) are in mwaa_obs_tools.lambda_emulation."""
+own semantics (batches, partial failures, filters) are in mwaa_obs_tools.lambda_emulation.
+
+Each function acts as its role (workaround 11): a session of it (AssumeRole, as Lambda does) signs the calls its
+code makes (mwaa_obs_tools.iam.roles), and those Lambda makes with the execution role on its behalf (the queue's
+polling, the log stream), so the emulator's IAM gate authorises each call against that role as deployed."""
 
 from __future__ import annotations
 
@@ -15,9 +19,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.credentials import Credentials
+
 from mwaa_obs import SERVICE
 from mwaa_obs.ingest import NoticeSink
 from mwaa_obs_tools import emulator
+from mwaa_obs_tools.iam import roles
 from mwaa_obs_tools.lambda_emulation import Handler, PollResult, follow_stdout, load_handler, poll_sqs_once
 from mwaa_obs_tools.localstack.clients import client, write_log_lines
 from mwaa_obs_tools.localstack.deployment import Deployment
@@ -33,6 +40,7 @@ class FunctionTarget:
     batch_size: int
     log_group: str
     mapping_uuid: str  # its event source mapping: pump() polls the queue only while it is enabled
+    sqs: Any  # signed with the function's role, as the mapping polls
 
 
 class FunctionHost:
@@ -55,26 +63,47 @@ class FunctionHost:
         self._handlers: dict[str, Handler] = {}
         self._lambda = client(endpoint, "lambda")
         self._sqs = client(endpoint, "sqs")
-        self._logs = client(endpoint, "logs")
         self._cloudwatch = client(endpoint, "cloudwatch")
+        self._sts = client(endpoint, "sts")
+        self._credentials: dict[str, Credentials] = {}
+        self._clients: dict[tuple[str, str], Any] = {}
         self._log_streams: set[tuple[str, str]] = set()
+        self._log_writers: dict[str, Any] = {}  # log group -> a Logs client signed with its function's role
+
+    def credentials(self, logical_id: str) -> Credentials:
+        """A session of the function's role, as Lambda assumes it for the function (one per function here)."""
+        if logical_id not in self._credentials:
+            role = self._deployment.role_arn(roles.function_roles(self._deployment.template)[logical_id])
+            name = self._deployment.outputs[f"{logical_id}Name"]
+            self._credentials[logical_id] = roles.assume(self._sts, role, name)
+        return self._credentials[logical_id]
+
+    def client_for(self, logical_id: str, service: str) -> Any:
+        """A client signed with the function's role: for what Lambda does with the execution role."""
+        if (logical_id, service) not in self._clients:
+            frozen = self.credentials(logical_id).get_frozen_credentials()
+            self._clients[logical_id, service] = client(self._endpoint, service, credentials=frozen)
+        return self._clients[logical_id, service]
 
     def load(self, logical_id: str) -> tuple[Handler, str]:
-        """A function's handler, loaded once, with its environment; and its log group."""
+        """A function's handler, loaded once, with its environment, acting as its role; and its log group."""
         function_name = self._deployment.outputs[f"{logical_id}Name"]
         configuration = self._lambda.get_function_configuration(FunctionName=function_name)
         os.environ["AWS_ENDPOINT_URL"] = self._endpoint
         os.environ["AWS_ENDPOINT_URL_MWAA_SERVERLESS"] = self._simulator_url  # the functions' API is the simulator
         os.environ.update({k: str(v) for k, v in configuration["Environment"]["Variables"].items()})
-        log_group = configuration.get("LoggingConfig", {}).get("LogGroup", f"/aws/lambda/{function_name}")
+        log_group = self._deployment.log_group(logical_id)
         if logical_id not in self._handlers:
-            handler = load_handler(self._deployment.template, logical_id, emulator.REPO_ROOT)
+            credentials = self.credentials(logical_id)
+            with roles.acting_as(credentials):  # Lambda's init phase: the clients made at import sign as the role
+                handler = load_handler(self._deployment.template, logical_id, emulator.REPO_ROOT)
             follow_stdout(SERVICE)
             module = sys.modules[handler.__module__]
             if hasattr(module, "notifier"):  # workaround 10: the notifier lives on the simulator's clock
                 module.notifier.clock = self._clock
                 module.notifier.notices = self._notices
-            self._handlers[logical_id] = handler
+            self._handlers[logical_id] = roles.acting(credentials, handler)
+            self._log_writers[log_group] = self.client_for(logical_id, "logs")  # Lambda writes with the role
         return self._handlers[logical_id], log_group
 
     def invoke(self, handler: Handler, event: dict[str, Any], context: Any, log_group: str) -> Any:
@@ -96,7 +125,15 @@ class FunctionHost:
         queue_arn = self._sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
         mappings = self._lambda.list_event_source_mappings(FunctionName=outputs[f"{logical_id}Name"])
         (mapping,) = mappings["EventSourceMappings"]
-        return FunctionTarget(handler, queue_url, queue_arn["QueueArn"], int(batch_size), log_group, mapping["UUID"])
+        return FunctionTarget(
+            handler,
+            queue_url,
+            queue_arn["QueueArn"],
+            int(batch_size),
+            log_group,
+            mapping["UUID"],
+            sqs=self.client_for(logical_id, "sqs"),
+        )
 
     def drain(self, target: FunctionTarget, should_stop: Callable[[], bool] = lambda: False) -> int:
         """Poll one function's queue until it is empty (or only failing messages are left); returns those handled.
@@ -107,7 +144,7 @@ class FunctionHost:
         while not should_stop():
             with captured_stdout() as output:
                 result: PollResult = poll_sqs_once(
-                    self._sqs, target.queue_url, target.queue_arn, target.handler, target.batch_size
+                    target.sqs, target.queue_url, target.queue_arn, target.handler, target.batch_size
                 )
             self._forward(target.log_group, output.getvalue())
             if not result.received or result.failed == result.received:
@@ -116,12 +153,14 @@ class FunctionHost:
         return handled
 
     def _forward(self, log_group: str, printed: str) -> None:
-        """What the function printed: EMF documents become metrics, every line goes to the function's logs."""
+        """What the function printed: EMF documents become metrics (CloudWatch Logs' doing, not the function's),
+        every line goes to the function's log group, which the stack created (Lambda only adds the stream)."""
         lines = [line for line in printed.splitlines() if line.strip()]
         if not lines:
             return
         now = datetime.now(UTC)
-        write_log_lines(self._logs, log_group, "local", [(now, line) for line in lines], self._log_streams)
+        at = [(now, line) for line in lines]
+        write_log_lines(self._log_writers[log_group], log_group, "local", at, self._log_streams, group_exists=True)
         for line in lines:
             document = json.loads(line) if line.startswith("{") else {}
             if "_aws" in document:

@@ -40,6 +40,7 @@ class StreamTarget:
     stream_arn: str
     filters: list[dict[str, Any]]
     log_group: str
+    streams: Any  # a DynamoDB Streams client signed with the function's role, as the mapping reads the stream
     iterators: dict[str, str] = field(default_factory=dict)  # shard id -> next iterator
 
 
@@ -48,7 +49,8 @@ class SimulatedDelays:
     which a simulated day never waits out. The notifier's delayed notices (flushes of held failures) wait here and
     go to the notices queue once the simulated clock has reached them."""
 
-    def __init__(self, sqs: Any, queue_url: Callable[[], str], clock: Callable[[], datetime]) -> None:
+    def __init__(self, sqs: Callable[[], Any], queue_url: Callable[[], str], clock: Callable[[], datetime]) -> None:
+        """`sqs`: the client the notices are sent with, the notifier's own (signed with its role)."""
         self._sqs, self._queue_url, self._clock = sqs, queue_url, clock
         self._waiting: list[tuple[datetime, int, str]] = []
         self._order = itertools.count()
@@ -62,7 +64,7 @@ class SimulatedDelays:
         sent = 0
         while self._waiting and self._waiting[0][0] <= self._clock():
             _, _, body = heapq.heappop(self._waiting)
-            self._sqs.send_message(QueueUrl=self._queue_url(), MessageBody=body)
+            self._sqs().send_message(QueueUrl=self._queue_url(), MessageBody=body)
             sent += 1
         return sent
 
@@ -73,13 +75,11 @@ class Pump:
     def __init__(
         self,
         functions: FunctionHost,
-        streams: Any,
         engine: Engine,
         other_engines: Sequence[Engine],
         delayed_notices: SimulatedDelays,
     ) -> None:
         self._functions = functions
-        self._streams = streams  # a DynamoDB Streams client
         self._engine = engine
         self._other_engines = other_engines
         self._delayed_notices = delayed_notices
@@ -122,7 +122,7 @@ class Pump:
         handed = 0
         for target in self.streams:
             for shard, iterator in list(target.iterators.items()):
-                answer = self._streams.get_records(ShardIterator=iterator)
+                answer = target.streams.get_records(ShardIterator=iterator)
                 target.iterators[shard] = answer.get("NextShardIterator") or iterator
                 records = [r for r in answer["Records"] if any(matches_filter(f, r) for f in target.filters)]
                 if records:
@@ -162,9 +162,13 @@ class Pump:
         filters = [json.loads(entry["Pattern"]) for entry in source["Properties"]["FilterCriteria"]["Filters"]]
         handler, log_group = self._functions.load(logical_id)
         stream_arn = deployment.outputs["StateTableStreamArn"]
-        target = StreamTarget(handler, stream_arn, filters, log_group)
-        for shard in self._streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
-            iterator = self._streams.get_shard_iterator(
+        # The mapping reads the stream with the function's role: ListStreams, DescribeStream, GetShardIterator and
+        # GetRecords (the Lambda developer guide, "Using AWS Lambda with Amazon DynamoDB", execution role permissions).
+        streams = self._functions.client_for(logical_id, "dynamodbstreams")
+        streams.list_streams(TableName=stream_arn.split("/")[1])
+        target = StreamTarget(handler, stream_arn, filters, log_group, streams)
+        for shard in streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
+            iterator = streams.get_shard_iterator(
                 StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
             )["ShardIterator"]
             target.iterators[shard["ShardId"]] = iterator

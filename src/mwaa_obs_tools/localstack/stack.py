@@ -12,11 +12,12 @@ import botocore.exceptions
 import botocore.session
 
 from mwaa_obs import telemetry
-from mwaa_obs.aws import dynamodb_client
+from mwaa_obs.aws import aws_session, dynamodb_client
 from mwaa_obs.settings import SeriesPolicies, SettingsSource
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.workflows import Workflows
 from mwaa_obs_tools import emulator
+from mwaa_obs_tools.iam import roles
 from mwaa_obs_tools.lambda_emulation import FakeLambdaContext
 from mwaa_obs_tools.localstack.clients import EmulatorSink, client
 from mwaa_obs_tools.localstack.deployment import AlertInbox, Deployment
@@ -41,12 +42,14 @@ class LocalStack:
         *,
         start: datetime | None = None,
         accounts: int = 1,
+        template: dict[str, Any] | None = None,
     ) -> None:
         """`accounts=2`: central mode, with a second account in another region (sample_events.OTHER) whose
-        simulated workflows send their events through the forwarder stack deployed there."""
+        simulated workflows send their events through the forwarder stack deployed there. `template`: another
+        template than template.yaml (a test's mutant)."""
         self.endpoint = endpoint
         central = {"SourceAccountIds": OTHER.account} if accounts > 1 else {}
-        self.template = emulator.load_template()
+        self.template = template or emulator.load_template()
         self.deployment = Deployment(endpoint, self.template, central | dict(parameters or {}))
         self.slack = SlackCatcher() if slack_webhook_url is None else None
         self._slack_webhook_url = slack_webhook_url
@@ -60,9 +63,12 @@ class LocalStack:
             for sink in self.other_sinks
         ]
         telemetry.clock = lambda: self.engine.now  # workaround 7
+        roles.sign_as_acting(aws_session())  # workaround 11: each function signs as its role
         self.simulator = ApiServer(self.engine, port=simulator_port, speed=speed, more=self.other_engines)
         self.delayed_notices = SimulatedDelays(
-            client(endpoint, "sqs"), lambda: self.functions[1].queue_url, lambda: self.engine.now
+            lambda: self._lambdas.client_for("NotifyFunction", "sqs"),
+            lambda: self.functions[1].queue_url,
+            lambda: self.engine.now,
         )
         self._lambdas = FunctionHost(
             endpoint,
@@ -71,8 +77,7 @@ class LocalStack:
             clock=lambda: self.engine.now,
             notices=self.delayed_notices,
         )
-        streams = client(endpoint, "dynamodbstreams")
-        self._pump = Pump(self._lambdas, streams, self.engine, self.other_engines, self.delayed_notices)
+        self._pump = Pump(self._lambdas, self.engine, self.other_engines, self.delayed_notices)
 
     # --- bring-up --------------------------------------------------------------------------------------------------
 

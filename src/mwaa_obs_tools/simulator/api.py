@@ -21,6 +21,7 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from mwaa_obs_tools.iam.gate import GATE
 from mwaa_obs_tools.simulator import admin, requests
 from mwaa_obs_tools.simulator.engine import Engine
 from mwaa_obs_tools.simulator.errors import ServiceError, throttled
@@ -128,6 +129,9 @@ def _handler_for(engines: Engines, traffic: admin.Traffic) -> type[BaseHTTPReque
                 name = self.headers.get("X-Amz-Target", "").removeprefix(TARGET_PREFIX)
                 body = requests.parse(raw)
                 requests.admit(name, body)
+                denied = GATE.authorize_api(self.headers.get("Authorization", ""), name, body)
+                if denied is not None:  # IAM, as for every call of a function's role (mwaa_obs_tools.iam)
+                    raise ServiceError("AccessDeniedException", denied.text)
                 if not traffic.admit(name):
                     raise throttled(name)
                 authorization = self.headers.get("Authorization", "")
