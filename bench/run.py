@@ -32,7 +32,8 @@ A section that fails is reported and the others still run; the exit status is th
 - month: 30 simulated days of a fleet with every billed unit counted and priced: bench/month.json, docs/COST.md.
 - scale: the freshness and discovery passes at 100, 1,000 and 10,000 workflows, modeled in Lambda.
 - emulator: the local stack's RSS over 20,000 events.
-- cold: import time of each function's handler in a fresh interpreter against `import boto3` plus one client.
+- cold: the layer built as `sam build` builds it, its size (and its SDK's); import time of each function's handler
+  from it in a fresh interpreter against `import boto3` plus one client.
 - walltimes: `make demo` and the test suite, timed.
 """
 

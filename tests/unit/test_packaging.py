@@ -12,9 +12,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 LAYER = ROOT / "layers/common"
 LAMBDA_SOURCES = sorted([*(LAYER / "mwaa_obs").rglob("*.py"), *(ROOT / "functions").glob("*/app.py")])
-# The layer's wheels (layers/common/requirements.txt) plus what the python3.13 runtime ships.
+# What Lambda code may import: our package and the layer's wheels (layers/common/requirements.txt) whose modules it
+# uses; the layer ships botocore's own dependencies beside them (DEPENDENCIES), never imported by our code.
 ALLOWED = {"mwaa_obs", "aws_lambda_powertools", "pynamodb", "typing_extensions", "yaml", "botocore", "jmespath"}
 WHEEL_MODULES = {"PyYAML": "yaml"}  # a wheel whose module has another name
+DEPENDENCIES = {"python_dateutil", "six", "urllib3"}
 
 
 def _top_level_imports(path: Path) -> set[str]:
@@ -37,7 +39,7 @@ def test_the_layer_requirements_are_the_allowed_wheels() -> None:
     lines = (ROOT / "layers/common/requirements.txt").read_text(encoding="utf-8").splitlines()
     names = (line.split("==")[0] for line in lines if line and not line.startswith("#"))
     wheels = {WHEEL_MODULES.get(name, name.replace("-", "_")) for name in names}
-    assert wheels == ALLOWED - {"mwaa_obs", "botocore", "jmespath"}
+    assert wheels == ALLOWED - {"mwaa_obs"} | DEPENDENCIES
 
 
 def test_the_layer_build_copies_every_module_of_the_package() -> None:
@@ -64,3 +66,23 @@ def test_sam_build_has_nothing_to_warn_about() -> None:
             built = spec["Metadata"].get("BuildArchitecture", "x86_64")  # sam build's default
             assert built in spec["Properties"]["CompatibleArchitectures"], name
             assert f"manylinux2014_{'aarch64' if built == 'arm64' else built}" in (LAYER / "Makefile").read_text()
+
+
+def _services_the_code_calls() -> set[str]:
+    """The botocore service names the Lambda code makes clients of (client("ssm"), LazyClient("sts"),
+    create_client("dynamodb"), the API's SERVICE_NAME...)."""
+    called = r'(?:client|LazyClient|create_client)\(\s*"([a-z0-9-]+)"|SERVICE_NAME: Final = "([a-z0-9-]+)"'
+    return {
+        name
+        for path in LAMBDA_SOURCES
+        for match in re.findall(called, path.read_text(encoding="utf-8"))
+        for name in match
+        if name
+    }
+
+
+def test_the_layer_keeps_the_model_of_every_service_the_code_calls_and_no_other() -> None:
+    # The layer build deletes every other service model of botocore: a service missing there is an
+    # UnknownServiceError in Lambda, which no test running the venv's whole botocore would see.
+    (kept,) = re.findall(r"^SDK_SERVICES := (.+)$", (LAYER / "Makefile").read_text(encoding="utf-8"), re.MULTILINE)
+    assert set(kept.split()) == _services_the_code_calls()

@@ -2,9 +2,8 @@
 
 Every call goes through one botocore client with adaptive retries (client-side rate limiting plus backoff on
 ThrottlingException) and paginators for the List operations. Answers are read once, here, into typed records
-(field names as in the service model, botocore_data/); the rest of the pipeline never sees the raw dicts. The
-service model ships in the layer as a fallback for a Lambda runtime whose botocore predates the service; a runtime
-that has it uses its own.
+(field names as in the service model); the rest of the pipeline never sees the raw dicts. The model is that of the
+botocore the layer pins (layers/common/requirements.txt), never the runtime's.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Final
 
 from botocore.config import Config
@@ -26,7 +24,6 @@ from mwaa_obs.events import Place, place_of
 from mwaa_obs.times import parse_time
 
 SERVICE_NAME: Final = "mwaa-serverless"
-BUNDLED_MODELS: Final = Path(__file__).with_name("botocore_data")
 PAGE_SIZE: Final = 100  # the service's maximum MaxResults
 # Assumed credentials are renewed this long before they expire (AssumeRole's default lifetime is an hour).
 CREDENTIALS_MARGIN_SECONDS: Final = 600
@@ -38,9 +35,6 @@ def api_client(
     """A client of the API in `region` (default: the function's own), signed with `credentials` (AssumeRole's
     Credentials; default: the function's own)."""
     session = aws_session()
-    loader = session.get_component("data_loader")
-    if str(BUNDLED_MODELS) not in loader.search_paths:
-        loader.search_paths.append(str(BUNDLED_MODELS))
     config = aws_config().merge(Config(retries={"mode": "adaptive", "max_attempts": max_attempts}))
     keys = (
         {
