@@ -55,7 +55,7 @@ def older_sdk(tmp_path: Path) -> botocore.session.Session:
 
 def test_provisioning_with_an_sdk_that_lacks_put_dashboard_tags_fails(endpoint: str, tmp_path: Path) -> None:
     # Given the provisioner on a CloudWatch client of an SDK without PutDashboard Tags
-    cloudwatch = older_sdk(tmp_path).create_client("cloudwatch", endpoint_url=endpoint, region_name="us-east-1")
+    cloudwatch: Any = older_sdk(tmp_path).create_client("cloudwatch", endpoint_url=endpoint, region_name="us-east-1")
     provisioner = Provisioner(Pacer().attach(cloudwatch), CONTEXT, SHARED_DASHBOARD)
     cloudwatch.put_dashboard(DashboardName=SHARED_DASHBOARD, DashboardBody=json.dumps({"widgets": []}))
     try:
