@@ -19,6 +19,12 @@
 6. DeleteTable of a table with deletion protection answers ValidationException; DynamoDB answers
    ResourceInUseException, "Resource cannot be deleted as it is currently protected against deletion. Disable
    deletion protection first." (observed: aws-bench/aws-bench#41). Here as DynamoDB does.
+7. CloudWatch Logs takes events from 14 days before to 2 hours after now (PutLogEvents), and moto judges that by
+   the wall clock; offline, now is the simulator's clock, which runs hours or days ahead of the wall clock (a
+   simulated day takes seconds), so its task logs were dropped as too new whenever a test's clock passed wall time
+   plus 2 hours (by the time of day a test ran), and a test's logs dated on a fixed day became too old 14 days
+   later. Here the window is judged by `logs_clock`, which the local stack sets to its simulator's clock and a test
+   of fixed dates to its own.
 
 CloudWatch's alarms and dashboards (composite alarms, tags) are mwaa_obs_tools.moto_cloudwatch's, applied here too.
 
@@ -29,11 +35,14 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import wraps
 from types import SimpleNamespace
 from typing import Any, Final, cast
 
 import moto.dynamodb.models as dynamodb_models
+import moto.logs.models as logs_models
 from moto.core.common_models import BaseModel
 from moto.core.model_instances import reset_model_data
 from moto.dynamodb.comparisons import get_filter_expression
@@ -47,6 +56,19 @@ from moto.utilities.arns import parse_arn
 from mwaa_obs_tools import moto_cloudwatch
 
 _APPLIED = "_mwaa_obs_patched"
+
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+logs_clock: Callable[[], datetime] = wall_clock  # what "now" is to CloudWatch Logs (7)
+
+
+def _logs_now() -> datetime:
+    return logs_clock().astimezone(UTC).replace(tzinfo=None)  # moto's utcnow is naive UTC
+
+
 STREAM_RECORDS = 10_000  # far more than one pump of the local stack reads
 
 
@@ -61,6 +83,7 @@ def apply() -> None:
     Queue.__init__ = _polled_elsewhere(Queue.__init__)  # type: ignore[method-assign]
     Rule.send_to_targets = _forwarding_whole_events(Rule.send_to_targets)  # type: ignore[method-assign]
     DynamoDBBackend.delete_table = _protected_as_dynamodb_says(DynamoDBBackend.delete_table)  # type: ignore[method-assign]
+    logs_models.utcnow = _logs_now  # type: ignore[attr-defined]
     moto_cloudwatch.apply()
     setattr(DynamoDBBackend, _APPLIED, True)
 

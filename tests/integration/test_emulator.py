@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -138,3 +139,28 @@ def _race_for(pk: str, endpoint: str) -> int:
     for racer in racers:
         racer.join()
     return len(wins)
+
+
+def test_cloudwatch_logs_takes_events_by_the_stacks_clock_and_still_refuses_what_aws_would(
+    endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    logs = client("logs", endpoint)
+    group = "/aws/mwaa-serverless/clock-test/"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    simulated = datetime.now(UTC) + timedelta(days=3)  # a simulator's clock three days ahead of the wall clock
+
+    def put(at: datetime) -> dict[str, Any]:
+        event = {"timestamp": int(at.timestamp() * 1000), "message": at.isoformat()}
+        return dict(
+            logs.put_log_events(logGroupName="/aws/mwaa-serverless/clock-test/", logStreamName="s", logEvents=[event])
+        )
+
+    # By the wall clock, an event of the simulated day is 3 days in the future: refused, as AWS refuses past 2 hours
+    assert put(simulated)["rejectedLogEventsInfo"] == {"tooNewLogEventStartIndex": 0}
+    # On the stack's clock it is now: taken; and an event 15 days before that is too old, as on AWS
+    monkeypatch.setattr(moto_patches, "logs_clock", lambda: simulated)
+    assert "rejectedLogEventsInfo" not in put(simulated)
+    assert put(simulated - timedelta(days=15))["rejectedLogEventsInfo"] == {"tooOldLogEventEndIndex": 0}
+    held = logs.get_log_events(logGroupName=group, logStreamName="s")["events"]
+    assert [event["message"] for event in held] == [simulated.isoformat()]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -137,15 +138,20 @@ class Example:
     def deliver(self) -> None:
         """What is held so far, in a drawn order, each event lost, delivered once, twice or thrice."""
         held, self.held = self.held, []
-        order = self.data.draw(st.permutations(held), label="delivery order")
-        copies = self.data.draw(st.lists(st.integers(0, 3), min_size=len(order), max_size=len(order)), label="copies")
+        # One draw whatever is held: how many events a step holds depends on the simulator, and draws whose number
+        # varied with it made Hypothesis refuse the example (FlakyStrategyDefinition) instead of reporting it
+        chance = random.Random(self.data.draw(st.integers(0, 2**32 - 1), label="delivery seed"))
+        order = chance.sample(held, len(held))
+        copies = [chance.randint(0, 3) for _ in order]
         entries = [entry for entry, count in zip(order, copies, strict=True) for _ in range(count)]
         events = localstack.client(self.stack.endpoint, "events")
         for start in range(0, len(entries), 10):
             batch = [{**entry, "EventBusName": "default"} for entry in entries[start : start + 10]]
             assert not events.put_events(Entries=batch).get("FailedEntryCount")
         for entry in entries:
-            self.delivered.add((json.loads(entry["Detail"])["runId"], entry["DetailType"]))
+            detail = json.loads(entry["Detail"])
+            if "runId" in detail:  # the simulator's CloudTrail records of its API calls name no run
+                self.delivered.add((detail["runId"], entry["DetailType"]))
         self.stack.pump()
 
     def run_event_came(self, run_id: str) -> bool:

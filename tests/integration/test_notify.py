@@ -46,7 +46,7 @@ from mwaa_obs.store.schema import RunItem
 from mwaa_obs.store.workflows import Workflows
 from mwaa_obs.task_logs import TaskLogReader, logs_config
 from mwaa_obs.telemetry import MetricSink, emits_metrics
-from mwaa_obs_tools import localstack, slack_catcher
+from mwaa_obs_tools import localstack, moto_patches, slack_catcher
 from mwaa_obs_tools.aws_faults import Fault, faults, refusals
 from mwaa_obs_tools.factories import T0, metric_totals, minutes, run_event, sqs_event, task_event, workflow_arn
 from mwaa_obs_tools.iam import roles
@@ -855,7 +855,12 @@ def airflow_log(run_id: str) -> list[str]:
 
 def write_log(pipeline: Pipeline, run_id: str, messages: list[str], task: str = "load") -> None:
     stream = task_log_stream(SALES_ID, run_id, task, 1)
-    write_log_lines(pipeline.log_writer, task_log_group(SALES_ID), stream, [(T0, text) for text in messages], set())
+    kept = moto_patches.logs_clock
+    moto_patches.logs_clock = lambda: T0  # CloudWatch Logs takes the test day's events whatever the wall clock says
+    try:
+        write_log_lines(pipeline.log_writer, task_log_group(SALES_ID), stream, [(T0, text) for text in messages], set())
+    finally:
+        moto_patches.logs_clock = kept
 
 
 def test_a_failed_runs_messages_carry_its_failed_tasks_last_log_lines(pipeline: Pipeline) -> None:

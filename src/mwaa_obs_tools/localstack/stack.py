@@ -16,7 +16,7 @@ from mwaa_obs.aws import aws_session, dynamodb_client
 from mwaa_obs.settings import SeriesPolicies, SettingsSource
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.workflows import Workflows
-from mwaa_obs_tools import emulator
+from mwaa_obs_tools import emulator, moto_patches
 from mwaa_obs_tools.iam import roles
 from mwaa_obs_tools.lambda_emulation import FakeLambdaContext
 from mwaa_obs_tools.localstack.clients import EmulatorSink, client
@@ -64,6 +64,7 @@ class LocalStack:
         ]
         telemetry.clock = lambda: self.engine.now  # workaround 7
         roles.sign_as_acting(aws_session())  # workaround 11: each function signs as its role
+        moto_patches.logs_clock = lambda: self.engine.now  # CloudWatch Logs' window on the simulator's clock
         self.simulator = ApiServer(self.engine, port=simulator_port, speed=speed, more=self.other_engines)
         self.delayed_notices = SimulatedDelays(
             lambda: self._lambdas.client_for("NotifyFunction", "sqs"),
@@ -104,6 +105,7 @@ class LocalStack:
 
     def stop(self) -> None:
         telemetry.clock = telemetry.wall_clock
+        moto_patches.logs_clock = moto_patches.wall_clock
         self.simulator.stop()
         if self.slack is not None:
             self.slack.stop()
