@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 
 from mwaa_obs.task_logs import readable
-from mwaa_obs_tools.simulator.api import ApiServer
 from mwaa_obs_tools.simulator.definition import parse_definition
 from mwaa_obs_tools.simulator.engine import Engine
 from mwaa_obs_tools.simulator.faults import Faults
@@ -51,21 +48,6 @@ def world() -> World:
     world = World()
     world.objects["code.zip"] = package({"etl.py": ETL, "my_ops.py": MY_OPERATORS, "load.sh": "echo loading\n"})
     return world
-
-
-@pytest.fixture
-def engine(world: World) -> Engine:
-    return Engine(world, world.read, start=START)
-
-
-@pytest.fixture
-def service(engine: Engine) -> Iterator[Any]:
-    server = ApiServer(engine).start()
-    yield boto3.client(
-        "mwaa-serverless", endpoint_url=server.url, region_name="us-east-1",
-        aws_access_key_id="x", aws_secret_access_key="x",
-    )  # fmt: skip
-    server.stop()
 
 
 def one_task(name: str, spec: str) -> bytes:

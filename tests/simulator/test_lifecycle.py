@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 
-from mwaa_obs_tools.simulator.api import ApiServer
 from mwaa_obs_tools.simulator.engine import Engine
 from mwaa_obs_tools.simulator.faults import Faults
 from mwaa_obs_tools.simulator.model import Run
@@ -58,21 +55,6 @@ class World:
 @pytest.fixture
 def world() -> World:
     return World()
-
-
-@pytest.fixture
-def engine(world: World) -> Engine:
-    return Engine(world, world.read, start=START)
-
-
-@pytest.fixture
-def service(engine: Engine) -> Iterator[Any]:
-    server = ApiServer(engine).start()
-    yield boto3.client(
-        "mwaa-serverless", endpoint_url=server.url, region_name="us-east-1",
-        aws_access_key_id="x", aws_secret_access_key="x",
-    )  # fmt: skip
-    server.stop()
 
 
 def create(service: Any, world: World, name: str, text: bytes, **members: Any) -> str:
