@@ -181,12 +181,14 @@ def test_bad_records_are_logged_once_counted_and_acknowledged_without_failing_th
     assert runs.load(WORKFLOW_ID, "run-ok")[0] is not None
     output = printed()
     # And each bad record gave exactly one warning with a reason, and one count: an unknown detail-type apart
-    warnings = [line for line in output.logs if line["level"] == "WARNING"]
+    # (the records' own warnings: another of the invocation, e.g. a settings read timing out under load, is not theirs)
+    record_warnings = {"unknown event type", "invalid event rejected"}
+    warnings = [line for line in output.logs if line["level"] == "WARNING" and line["message"] in record_warnings]
     assert len(warnings) == len(BAD_EVENTS)
     unknown = [line for line in warnings if line["message"] == "unknown event type"]
     assert [line["detail_type"] for line in unknown] == ["MWAA Serverless Workflow Run Paused"]
     assert all(line["reason"] for line in warnings)
-    assert all(line["message"] == "invalid event rejected" for line in warnings if line not in unknown)
+    assert len(warnings) - len(unknown) == len(BAD_EVENTS) - 1
     totals = metric_totals(output.emf)
     assert (totals["InvalidEvents"], totals["UnknownEventTypes"]) == (len(BAD_EVENTS) - 1, 1)
     # And every one was sampled (the first of its kind and detail-type today), with its reason and its body
