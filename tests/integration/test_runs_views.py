@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from mwaa_obs.task_logs import excerpt, readable
 from mwaa_obs.view_html import Viewer
@@ -423,6 +424,34 @@ def test_logs_of_a_task_the_run_does_not_have_is_one_line_naming_its_tasks(
     assert error.count("\n") == 1
 
 
+def follow_a_new_run(
+    stack: localstack.LocalStack,
+    service: Any,
+    arn: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    *options: str,
+) -> tuple[str, str, list[tuple[str, float]]]:
+    """`logs --follow` of a run just started, the run moving on a minute at each of its pauses: the run id, what it
+    printed, and each pause (the run's state then, the seconds asked)."""
+    run_id = service.start_workflow_run(WorkflowArn=arn)["RunId"]
+    stack.engine.advance(stack.engine.now + timedelta(seconds=30))
+    stack.pump()
+    assert service.get_workflow_run(WorkflowArn=arn, RunId=run_id)["RunDetail"]["RunState"] not in ("SUCCESS",)
+    pauses: list[tuple[str, float]] = []
+
+    def a_minute_later(seconds: float) -> None:
+        pauses.append((service.get_workflow_run(WorkflowArn=arn, RunId=run_id)["RunDetail"]["RunState"], seconds))
+        assert len(pauses) < 200, "follow did not end with the run"
+        stack.engine.advance(stack.engine.now + timedelta(minutes=1))
+        stack.pump()
+
+    monkeypatch.setattr(cli_logs, "_pause", a_minute_later)
+    out = cli_out(stack, capsys, "logs", run_id, "--follow", *options)
+    assert service.get_workflow_run(WorkflowArn=arn, RunId=run_id)["RunDetail"]["RunState"] == "SUCCESS"
+    return run_id, out, pauses
+
+
 def test_logs_follow_prints_what_a_running_run_writes_until_it_ends(
     stack: localstack.LocalStack,
     service: Any,
@@ -432,30 +461,57 @@ def test_logs_follow_prints_what_a_running_run_writes_until_it_ends(
 ) -> None:
     # Given a run of simple_s3_test just started (its first task will fail once, then be retried)
     arn = ran["simple_s3_test"]
-    run_id = service.start_workflow_run(WorkflowArn=arn)["RunId"]
-    stack.engine.advance(stack.engine.now + timedelta(seconds=30))
-    stack.pump()
-    assert service.get_workflow_run(WorkflowArn=arn, RunId=run_id)["RunDetail"]["RunState"] not in ("SUCCESS",)
     # When `logs --follow` runs, the run moving on a minute between two of its reads
-    pauses: list[str] = []
-
-    def a_minute_later() -> None:
-        pauses.append(service.get_workflow_run(WorkflowArn=arn, RunId=run_id)["RunDetail"]["RunState"])
-        assert len(pauses) < 200, "follow did not end with the run"
-        stack.engine.advance(stack.engine.now + timedelta(minutes=1))
-        stack.pump()
-
-    monkeypatch.setattr(cli_logs, "_pause", a_minute_later)
-    out = cli_out(stack, capsys, "logs", run_id, "--follow")
+    run_id, out, pauses = follow_a_new_run(stack, service, arn, capsys, monkeypatch)
     # Then it ended by itself once the run had ended, having printed every attempt's log as it came
-    assert pauses[0] != "SUCCESS"
-    assert service.get_workflow_run(WorkflowArn=arn, RunId=run_id)["RunDetail"]["RunState"] == "SUCCESS"
+    assert pauses[0][0] != "SUCCESS"
     for task, attempt in (("list_objects", 1), ("list_objects", 2)):
         held = stored_log(stack, service, arn, run_id, task, attempt)
         assert held
         assert f"==> {task}, attempt {attempt} (" in out
         for message in held:
             assert readable(message)[0] in out
+
+
+def test_logs_follow_backs_off_while_reads_are_throttled_and_misses_nothing(
+    stack: localstack.LocalStack,
+    service: Any,
+    ran: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given CloudWatch Logs refusing GetLogEvents (after botocore's own retries) for three reads from the fourth on,
+    # as its account-wide quota refuses a reader sharing it with others
+    calls = {"made": 0, "refused": 0}
+
+    def refuse_some(**_: Any) -> None:
+        calls["made"] += 1
+        if 4 <= calls["made"] < 7:
+            calls["refused"] += 1
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "GetLogEvents")
+
+    original = cli_logs._regional_logs
+
+    def throttled_logs(endpoint_url: str | None, region: str) -> Any:
+        logs = original(endpoint_url, region)
+        logs.meta.events.register("before-call.cloudwatch-logs.GetLogEvents", refuse_some)
+        return logs
+
+    monkeypatch.setattr(cli_logs, "_regional_logs", throttled_logs)
+    # When `logs --follow --json` follows a new run through them
+    arn = ran["simple_s3_test"]
+    run_id, out, pauses = follow_a_new_run(stack, service, arn, capsys, monkeypatch, "--json")
+    # Then each refused pass waited twice as long as the one before (2 s the usual pause), and 2 s again after
+    assert calls["refused"] == 3
+    waits = [seconds for _, seconds in pauses]
+    first = waits.index(4.0)
+    assert waits[first : first + 4] == [4.0, 8.0, 16.0, 2.0]
+    # And every line of every attempt's log was printed exactly once, in order
+    printed = [json.loads(line) for line in out.splitlines()]
+    for task, attempt in (("list_objects", 1), ("list_objects", 2)):
+        held = stored_log(stack, service, arn, run_id, task, attempt)
+        assert held
+        assert [line["message"] for line in printed if (line["task_id"], line["attempt"]) == (task, attempt)] == held
 
 
 def get(site: str, target: str, host: str | None = None, method: str = "GET", **headers: str) -> tuple[int, str]:

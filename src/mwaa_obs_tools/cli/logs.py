@@ -19,12 +19,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
+from botocore.exceptions import ClientError
+
 from mwaa_obs_tools.cli.common import CliError, client, positive, stack_options, table_reader
 
 if TYPE_CHECKING:
     from mwaa_obs_tools.cli.common import Commands, Reader
 
 FOLLOW_SECONDS: Final = 2.0  # between two reads of a running run's logs
+# GetLogEvents has a hard, account-wide rate quota shared with every other reader in the region; AWS's advice for a
+# reader it throttles is to back off exponentially (re:Post knowledge center, "How do I determine throttling in my
+# CloudWatch logs?": https://repost.aws/knowledge-center/cloudwatch-logs-throttling). A follow that is refused after
+# botocore's own retries waits twice as long before its next read, up to this, and back to FOLLOW_SECONDS once a
+# read goes through.
+FOLLOW_MAX_SECONDS: Final = 30.0
+_THROTTLED: Final = frozenset({"ThrottlingException", "Throttling", "RequestLimitExceeded", "TooManyRequestsException"})
 
 
 def register(commands: Commands) -> None:
@@ -91,8 +100,8 @@ def _logs(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pause() -> None:
-    time.sleep(FOLLOW_SECONDS)
+def _pause(seconds: float) -> None:
+    time.sleep(seconds)
 
 
 def _regional_logs(endpoint_url: str | None, region: str) -> Any:
@@ -182,28 +191,38 @@ class Asked:
     attempt: int | None = None
 
 
-def follow(reader: Reader, logs: Any, asked: Asked, printer: Printer, pause: Callable[[], None]) -> None:
+def follow(reader: Reader, logs: Any, asked: Asked, printer: Printer, pause: Callable[[float], None]) -> None:
     """Print what the run's attempts write, new attempts as they appear, until a read after the run has ended (and
-    one more, for what CloudWatch Logs received late)."""
+    one more, for what CloudWatch Logs received late). Throttled reads are taken again after a longer pause, from
+    where each stream was left: nothing is printed twice or skipped."""
     from mwaa_obs.failures import task_name  # noqa: PLC0415
     from mwaa_obs.states import TERMINAL_RUN_STATES  # noqa: PLC0415
 
     streams: dict[tuple[str, int], Stream] = {}
     ended_reads = 0
+    wait = FOLLOW_SECONDS
     while ended_reads < 2:
         run, attempts = reader.runs.load(asked.workflow_id, asked.run_id)
-        if run is not None and run.status in TERMINAL_RUN_STATES:
-            ended_reads += 1
+        ended = run is not None and run.status in TERMINAL_RUN_STATES
         started = asked.task is None or any(task_name(found) == asked.task for found in attempts)  # else not yet
-        for found in chosen_streams(attempts, asked.group, asked.task, None, every_task=True) if started else []:
-            if asked.attempt is not None and found.attempt != asked.attempt:
-                continue
-            stream = streams.setdefault((found.task_id, found.attempt), found)
-            stream.status = found.status
-            for event in read_new(logs, stream):
-                printer.event(stream, event)
+        try:
+            for found in chosen_streams(attempts, asked.group, asked.task, None, every_task=True) if started else []:
+                if asked.attempt is not None and found.attempt != asked.attempt:
+                    continue
+                stream = streams.setdefault((found.task_id, found.attempt), found)
+                stream.status = found.status
+                for event in read_new(logs, stream):
+                    printer.event(stream, event)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in _THROTTLED:
+                raise
+            wait = min(wait * 2, FOLLOW_MAX_SECONDS)
+            printer.notice(f"CloudWatch Logs is throttling reads; next read in {wait:g} s")
+        else:
+            wait = FOLLOW_SECONDS
+            ended_reads += ended  # a read that went through whole after the run had ended
         if ended_reads < 2:
-            pause()
+            pause(wait)
 
 
 class Printer:
@@ -250,3 +269,8 @@ class Printer:
             print(f"{stream.task_id}, attempt {stream.attempt}: {text}", file=sys.stderr)
             return
         print(f"({text})")
+
+    @staticmethod
+    def notice(text: str) -> None:
+        """About the reading, not a stream's content: on stderr, so that --json's stdout stays JSON lines."""
+        print(f"mwaa-obs: {text}", file=sys.stderr, flush=True)
