@@ -218,6 +218,26 @@ def test_presses_at_the_same_moment_start_one_run(
     assert len(set(answers)) == 1
 
 
+def test_a_press_answered_conflict_names_the_run_its_token_already_started(
+    stack: localstack.LocalStack, service: Any, ran: dict[str, str]
+) -> None:
+    from mwaa_obs.actions import rerun_token
+
+    # Given the re-run's token already used by a request that differed (the service answers ConflictException
+    # naming the run that token made, as it may answer a press racing another's)
+    arn = ran[FAILING]
+    failed = fail_once(stack, service, arn)
+    token = rerun_token(arn, failed)
+    made = service.start_workflow_run(WorkflowArn=arn, ClientToken=token, OverrideParameters={"other": "request"})
+    before = set(run_ids(service, arn))
+    # When the button is pressed
+    answer = stack.actions(button("rerun", arn, failed))
+    # Then it says the run already started for it, and starts no other
+    assert 'data-outcome="done"' in answer
+    assert f"run {made['RunId']} (" in answer
+    assert set(run_ids(service, arn)) == before
+
+
 def test_stop_from_a_button_and_a_run_of_another_account_refused(
     stack: localstack.LocalStack, service: Any, ran: dict[str, str]
 ) -> None:

@@ -3,8 +3,11 @@
 A re-run is StartWorkflowRun on the run's workflow (its latest version, as Airflow's "clear" runs the DAG as it is
 now) with the run's own OverrideParameters, and a ClientToken derived from the run: asking again for the same run
 (a double click, the button and then the CLI) answers the run already started instead of starting another, for as
-long as the service remembers the token (AWS's convention is 24 hours; the API reference gives no lifetime). Stop is
-StopWorkflowRun, idempotent by itself; a run that already ended is answered as such without a call.
+long as the service remembers the token (AWS's convention is 24 hours; the API reference gives no lifetime). A
+ConflictException naming the run the token already made (ResourceType WorkflowRun, its ResourceId: the model's
+ConflictException shape, "the resource is in a state that prevents the requested operation") is that same answer,
+as a press racing another's or one whose request differed gets it. Stop is StopWorkflowRun, idempotent by itself; a
+run that already ended is answered as such without a call.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from typing import Any, Final
+
+from botocore.exceptions import ClientError
 
 from mwaa_obs.states import TERMINAL_RUN_STATES, RunState
 
@@ -71,10 +76,25 @@ def rerun(api: Any, workflow_arn: str, run_id: str) -> Outcome:
             f"run {run_id} is {asked.state or 'not ended'}: only an ended run is re-run (stop it first)"
         )
     parameters = {"OverrideParameters": asked.override_parameters} if asked.override_parameters else {}
-    started = api.start_workflow_run(
-        WorkflowArn=workflow_arn, ClientToken=rerun_token(workflow_arn, run_id), **parameters
-    )
+    try:
+        started = api.start_workflow_run(
+            WorkflowArn=workflow_arn, ClientToken=rerun_token(workflow_arn, run_id), **parameters
+        )
+    except ClientError as error:
+        made = _run_already_made(error)
+        if made is None:
+            raise
+        again = RunAsked.read(api, workflow_arn, made)
+        return Outcome("rerun", workflow_arn, run_id, again.state, made)
     return Outcome("rerun", workflow_arn, run_id, str(started.get("Status") or ""), str(started["RunId"]))
+
+
+def _run_already_made(error: ClientError) -> str | None:
+    """The run a ConflictException says the re-run's token already started, if it names one."""
+    answer = error.response
+    if answer.get("Error", {}).get("Code") != "ConflictException" or answer.get("ResourceType") != "WorkflowRun":
+        return None
+    return str(answer.get("ResourceId") or "") or None
 
 
 def stop(api: Any, workflow_arn: str, run_id: str) -> Outcome:
