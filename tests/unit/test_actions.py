@@ -130,3 +130,16 @@ def test_the_rerun_token_is_one_per_run_and_fits_the_api() -> None:
     assert token.startswith(TOKEN_PREFIX)
     assert len(rerun_token(arn, long_id)) <= 128
     assert all(0x21 <= ord(c) <= 0x7E for c in rerun_token(arn, long_id))
+
+
+@pytest.mark.parametrize("state", [RunState.FAILED, RunState.RUNNING])
+def test_a_member_accounts_run_gets_the_command_to_run_there_not_a_button_the_function_would_refuse(
+    state: RunState,
+) -> None:
+    # Central mode: the run is of another account's workflow, which the actions function may not act on
+    placed = run_view(RunItem(pk=f"RUN#444455556666/us-west-2/{WORKFLOW_ID}#r1", sk="RUN", status=state), [])
+    page = run_buttons(placed, WidgetNavigation(WIDGET, ACTIONS))
+    assert cwdb_actions(page) == []
+    action = "rerun" if state in TERMINAL_RUN_STATES else "stop"
+    assert "in 444455556666/us-west-2, with credentials that may act there" in page
+    assert f"<code>mwaa-obs runs {action} r1 --workflow 444455556666/us-west-2/etl</code>" in page

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Final, Protocol
 
 from mwaa_obs.api_calls import short_caller
+from mwaa_obs.events import PLACE_SEPARATOR
 from mwaa_obs.failures import error_line, failed_at, task_name
 from mwaa_obs.links import log_stream_url, logs_command, runs_show_command, workflows_console_url
 from mwaa_obs.states import TASK_ERROR_STATES, TERMINAL_RUN_STATES, RunState, TaskState
@@ -364,7 +365,16 @@ def run_buttons(run: RunView, nav: Navigation) -> str:
     """Re-run for an ended run, Stop for one still going: each asks first (mwaa_obs.actions does it)."""
     params = {"workflowId": run.workflow_id, "runId": run.run_id}
     action, label = ("rerun", "Re-run") if run.state in TERMINAL_RUN_STATES else ("stop", "Stop")
-    return nav.action(label, params | {"action": action}, action_question(action, run.workflow_name, run.run_id) or "")
+    button = nav.action(
+        label, params | {"action": action}, action_question(action, run.workflow_name, run.run_id) or ""
+    )
+    if button and PLACE_SEPARATOR in run.workflow_id:
+        # A member account's run (central mode): the actions function acts in its own account only, and would refuse
+        place = run.workflow_id.rsplit(PLACE_SEPARATOR, 1)[0]
+        command = f"mwaa-obs runs {action} {run.run_id} --workflow {run.workflow_name}"
+        where = f"{label} in {_text(place)}, with credentials that may act there"
+        return f'<span class="muted">{where}: <code>{_text(command)}</code></span>'
+    return button
 
 
 def render_gantt(chart: Gantt, viewer: Viewer, buttons: str = "", nav: Navigation | None = None) -> str:
