@@ -71,8 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     wanted = [name.strip() for value in args.only for name in value.split(",") if name] if args.only else SECTIONS
     if unknown := sorted(set(wanted) - set(SECTIONS)):
         parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
-    results: dict[str, Any] = {"python": sys.version.split()[0]}
-    seconds: dict[str, float] = {}
+    # --only re-measures some sections: the others keep the figures the file has (a whole run rewrites it all)
+    kept = json.loads(args.out.read_text(encoding="utf-8")) if args.only and args.out.exists() else {}
+    results: dict[str, Any] = kept | {"python": sys.version.split()[0]}
+    seconds: dict[str, float] = dict(kept.get("section_seconds", {}))
+    failed_before = [name for name in kept.get("failed", []) if name not in wanted]
     failed: list[str] = []
     for name in (section for section in SECTIONS if section in wanted):
         started = time.perf_counter()
@@ -81,11 +84,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {seconds[name]} s{'' if figures is not None else ' FAILED'}", flush=True)
         if figures is None:
             failed.append(name)
+            results.pop(name, None)  # no figures kept from an earlier run beside its failure
         else:
             results[name] = figures
     results["section_seconds"] = seconds
-    if failed:
-        results["failed"] = failed
+    results.pop("failed", None)
+    if failed_before + failed:
+        results["failed"] = failed_before + failed
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print()
     _print_table([row for name in SECTIONS if name in results for row in _section(name).rows(results[name])])

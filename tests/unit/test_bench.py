@@ -5,8 +5,10 @@ process of its own; this checks the sections themselves, two in sequence in this
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+from pathlib import Path
 
 from mwaa_obs.states import RunState
 from mwaa_obs.store.runs import Runs
@@ -36,3 +38,20 @@ def test_after_the_cpu_and_simulator_sections_the_next_section_ingests_for_real(
     assert stored is not None
     assert stored.status == RunState.FAILED
     assert len(attempts) == 4  # three tasks, the first retried
+
+
+def test_only_some_sections_keeps_the_others_figures_in_the_results_file(tmp_path: Path) -> None:
+    import run  # bench/run.py: the runner
+
+    # Given a results file from an earlier run, in which cpu and simulator failed
+    out = tmp_path / "results.json"
+    earlier = {"python": "3.0", "kept": {"figure": 1}, "section_seconds": {"cpu": 5.4}, "failed": ["cpu", "simulator"]}
+    out.write_text(json.dumps(earlier), encoding="utf-8")
+    # When only the simulator section is measured again, and succeeds
+    assert run.main(["--only", "simulator", "--out", str(out)]) == 0  # a failure of this run's sections only
+    # Then its figures join the others', and only the section not re-run is still marked failed
+    results = json.loads(out.read_text(encoding="utf-8"))
+    assert results["kept"] == {"figure": 1}
+    assert results["simulator"]["ms"]["p50"] > 0
+    assert results["failed"] == ["cpu"]
+    assert set(results["section_seconds"]) == {"cpu", "simulator"}
