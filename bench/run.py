@@ -1,5 +1,6 @@
 """Benchmarks of the pipeline (`make bench`): runs the sections of bench/sections/, prints a table and writes
-bench/results.json (each section's figures, the seconds each took, and any section that failed).
+bench/results.json (each section's figures, the seconds each took and the day, any section that failed) and
+docs/BENCH.md (the table, rendered from it).
 
     python bench/run.py                         # every section, in order (make bench)
     python bench/run.py --only cpu,metrics      # some of them (--only may be repeated; make bench ONLY=cpu,metrics)
@@ -46,9 +47,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import report
 from harness import ROOT, Options, Row, offline_process, quiet
 from sections import SECTIONS
 
@@ -61,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=Options.repeat, help="handler invocations per CPU sample")
     parser.add_argument("--cold-samples", type=int, default=Options.cold_samples)
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results.json")
+    parser.add_argument("--doc", type=Path, default=ROOT / "docs/BENCH.md", help="the table rendered as Markdown")
     parser.add_argument("--section", choices=SECTIONS, help=argparse.SUPPRESS)  # in the section's own process
     parser.add_argument("--figures", type=Path, help=argparse.SUPPRESS)  # where that process writes its figures
     args = parser.parse_args(argv)
@@ -75,12 +79,14 @@ def main(argv: list[str] | None = None) -> int:
     kept = json.loads(args.out.read_text(encoding="utf-8")) if args.only and args.out.exists() else {}
     results: dict[str, Any] = kept | {"python": sys.version.split()[0]}
     seconds: dict[str, float] = dict(kept.get("section_seconds", {}))
+    dates: dict[str, str] = dict(kept.get("section_dates", {}))
     failed_before = [name for name in kept.get("failed", []) if name not in wanted]
     failed: list[str] = []
     for name in (section for section in SECTIONS if section in wanted):
         started = time.perf_counter()
         figures = _run_apart(name, options)
         seconds[name] = round(time.perf_counter() - started, 1)
+        dates[name] = datetime.now(UTC).date().isoformat()
         print(f"{name}: {seconds[name]} s{'' if figures is not None else ' FAILED'}", flush=True)
         if figures is None:
             failed.append(name)
@@ -88,13 +94,16 @@ def main(argv: list[str] | None = None) -> int:
         else:
             results[name] = figures
     results["section_seconds"] = seconds
+    results["section_dates"] = dates
     results.pop("failed", None)
     if failed_before + failed:
         results["failed"] = failed_before + failed
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print()
-    _print_table([row for name in SECTIONS if name in results for row in _section(name).rows(results[name])])
-    print(f"\nwritten: {args.out}" + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+    rows = [row for name in SECTIONS if name in results for row in _section(name).rows(results[name])]
+    _print_table(rows)
+    args.doc.write_text(report.render(results, rows), encoding="utf-8")
+    print(f"\nwritten: {args.out}, {args.doc}" + (f"; FAILED: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
 
 

@@ -48,10 +48,15 @@ def test_only_some_sections_keeps_the_others_figures_in_the_results_file(tmp_pat
     earlier = {"python": "3.0", "kept": {"figure": 1}, "section_seconds": {"cpu": 5.4}, "failed": ["cpu", "simulator"]}
     out.write_text(json.dumps(earlier), encoding="utf-8")
     # When only the simulator section is measured again, and succeeds
-    assert run.main(["--only", "simulator", "--out", str(out)]) == 0  # a failure of this run's sections only
+    doc = tmp_path / "BENCH.md"
+    assert run.main(["--only", "simulator", "--out", str(out), "--doc", str(doc)]) == 0  # this run's failures only
     # Then its figures join the others', and only the section not re-run is still marked failed
     results = json.loads(out.read_text(encoding="utf-8"))
     assert results["kept"] == {"figure": 1}
     assert results["simulator"]["ms"]["p50"] > 0
     assert results["failed"] == ["cpu"]
     assert set(results["section_seconds"]) == {"cpu", "simulator"}
+    # And the rendered table has the simulator's row and says what failed
+    rendered = doc.read_text(encoding="utf-8")
+    assert f"p50 {results['simulator']['ms']['p50']}" in rendered
+    assert "Failed in the last run of their section: cpu" in rendered
