@@ -15,7 +15,14 @@
    and which pushes the message towards its DLQ). The local stack polls the queues itself, so a queue's mappings
    are kept (their state is true: a disabled mapping stops the local stack's polling) but never invoked by SQS.
 5. A rule whose target is an event bus of another account or region (a forwarder's) sends moto a new event with
-   neither the original's time nor its resources; EventBridge forwards the event whole. Here both are kept.
+   neither the original's time nor its resources, stamped with the target bus's account and region; EventBridge
+   forwards the event whole, its `account` and `region` still those where it began (the receiving account's rules
+   tell the senders apart by the `account` field, and allow or deny events from specific Regions: EventBridge API
+   Reference, PutPermission, Principal, https://docs.aws.amazon.com/eventbridge/latest/APIReference/
+   API_PutPermission.html; User Guide, eb-cross-region.html; "region: identifies the Region where the event
+   originated", eb-events-structure.html). Here the event reaches the target bus's rules whole. And a rule
+   without an input transformer delivers its targets (a queue) the event without its `account`; EventBridge
+   delivers the whole event, whose metadata "appear in all events" (eb-events-structure.html): `account` kept.
 6. DeleteTable of a table with deletion protection answers ValidationException; DynamoDB answers
    ResourceInUseException, "Resource cannot be deleted as it is currently protected against deletion. Disable
    deletion protection first." (observed: aws-bench/aws-bench#41). Here as DynamoDB does.
@@ -34,7 +41,7 @@ docs/LOCAL_STACK.md lists them; `apply()` is idempotent, and every emulator star
 from __future__ import annotations
 
 import copy
-import json
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
@@ -45,11 +52,13 @@ import moto.dynamodb.models as dynamodb_models
 import moto.logs.models as logs_models
 from moto.core.common_models import BaseModel
 from moto.core.model_instances import reset_model_data
+from moto.core.utils import unix_time
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import ConditionalCheckFailed, ResourceInUseException, TransactionCanceledException
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import StreamShard, Table
 from moto.events.models import Rule, events_backends
+from moto.events.utils import EventTemplateParser
 from moto.sqs.models import Queue
 from moto.utilities.arns import parse_arn
 
@@ -82,6 +91,7 @@ def apply() -> None:
     StreamShard.add = _trimmed(StreamShard.add)  # type: ignore[method-assign]
     Queue.__init__ = _polled_elsewhere(Queue.__init__)  # type: ignore[method-assign]
     Rule.send_to_targets = _forwarding_whole_events(Rule.send_to_targets)  # type: ignore[method-assign]
+    EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = _WHOLE_EVENT
     DynamoDBBackend.delete_table = _protected_as_dynamodb_says(DynamoDBBackend.delete_table)  # type: ignore[method-assign]
     logs_models.utcnow = _logs_now  # type: ignore[attr-defined]
     moto_cloudwatch.apply()
@@ -162,7 +172,8 @@ def _check(backend: DynamoDBBackend, transact_item: dict[str, Any]) -> tuple[str
 
 
 def _forwarding_whole_events(send_to_targets: Any) -> Any:
-    """A rule whose targets are all event buses forwards the event whole (any other rule as moto does)."""
+    """A rule whose targets are all event buses forwards the event whole (any other rule as moto does): every
+    field kept but the id, which moto's PutEvents gives each event it receives, and the ingestion time."""
 
     @wraps(send_to_targets)
     def send(rule: Rule, original_event: dict[str, Any], transform_input: bool = True) -> None:
@@ -172,17 +183,19 @@ def _forwarding_whole_events(send_to_targets: Any) -> Any:
             return
         if rule.event_pattern.matches_event(cast(Any, original_event)):
             for arn in arns:
-                entry = {
-                    "Source": original_event["source"],
-                    "DetailType": original_event["detail-type"],
-                    "Detail": json.dumps(original_event["detail"]),
-                    "EventBusName": arn.resource_id,
-                    "Time": original_event["time"],
-                    "Resources": original_event["resources"],
-                }
-                events_backends[arn.account][arn.region].put_events([entry])
+                bus = events_backends[arn.account][arn.region].describe_event_bus(arn.resource_id)
+                forwarded = {**copy.deepcopy(original_event), "id": str(uuid.uuid4()), "ingestion-time": unix_time()}
+                for target_rule in list(bus.rules.values()):
+                    target_rule.send_to_targets(cast(Any, copy.deepcopy(forwarded)))
 
     return send
+
+
+# moto's default input template (what a target receives) with the `account` it leaves out put back
+_WHOLE_EVENT: Final = (
+    '{"id": "<id>", "time": <time>, "version": "0", "detail-type": "<detail-type>", "source": "<source>", '
+    '"account": "<account>", "region": "<region>", "resources": <resources>, "detail": <detail>}'
+)
 
 
 DELETION_PROTECTED: Final = (

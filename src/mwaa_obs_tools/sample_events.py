@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mwaa_obs.events import Place
+from mwaa_obs.events import Place, place_of
 from mwaa_obs_tools.emulator import REPO_ROOT
 from mwaa_obs_tools.simulator.engine import Engine
 from mwaa_obs_tools.simulator.faults import Faults
@@ -86,15 +86,17 @@ def day_of_events(start: datetime = datetime(2026, 11, 24, tzinfo=UTC), seed: in
 
 
 def envelope(detail_type: str, detail: Mapping[str, Any], at: datetime, arn: str | None = None) -> dict[str, Any]:
-    """An EventBridge event as MWAA Serverless would send it (`time` has whole seconds, as EventBridge's does)."""
+    """An EventBridge event as MWAA Serverless would send it (`time` has whole seconds, as EventBridge's does), from
+    the account and region of the workflow `arn` names (the stack's own when it names none)."""
+    place = (place_of(arn) if arn else None) or HOME
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
         "detail-type": detail_type,
         "source": "aws.airflow-serverless",
-        "account": ACCOUNT,
+        "account": place.account,
         "time": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": REGION,
+        "region": place.region,
         "resources": [arn] if arn else [],
         "detail": dict(detail),
     }

@@ -4,6 +4,7 @@ and moto keeps no history of its objects."""
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,8 @@ import pytest
 from moto.dynamodb.models.dynamo_type import Item
 
 from mwaa_obs.aws import client
-from mwaa_obs_tools import emulator, moto_patches
+from mwaa_obs_tools import emulator, localstack, moto_patches
+from mwaa_obs_tools.sample_events import HOME, OTHER
 
 TABLE = "emulator-test"
 
@@ -164,3 +166,36 @@ def test_cloudwatch_logs_takes_events_by_the_stacks_clock_and_still_refuses_what
     assert put(simulated - timedelta(days=15))["rejectedLogEventsInfo"] == {"tooOldLogEventEndIndex": 0}
     held = logs.get_log_events(logGroupName=group, logStreamName="s")["events"]
     assert [event["message"] for event in held] == [simulated.isoformat()]
+
+
+def test_a_rule_forwards_an_event_whole_to_another_accounts_bus_keeping_where_it_began(endpoint: str) -> None:
+    # Given a source account's rule targeting a central bus in another account and region, and there a rule that
+    # matches by the sender's account and region (as AWS advises a receiving rule to: PutPermission, Principal)
+    source, central = OTHER, HOME
+    central_events = localstack.client(endpoint, "events", central)
+    bus_arn = central_events.create_event_bus(Name="forwarded-whole")["EventBusArn"]
+    sqs = localstack.client(endpoint, "sqs", central)
+    queue_url = sqs.create_queue(QueueName="forwarded-whole")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    pattern = {"source": ["forwarded.whole"], "account": [source.account], "region": [source.region]}
+    central_events.put_rule(Name="from-the-source", EventBusName="forwarded-whole", EventPattern=json.dumps(pattern))
+    central_events.put_targets(
+        Rule="from-the-source", EventBusName="forwarded-whole", Targets=[{"Id": "q", "Arn": queue_arn}]
+    )
+    source_events = localstack.client(endpoint, "events", source)
+    source_events.put_rule(Name="forward-whole", EventPattern=json.dumps({"source": ["forwarded.whole"]}))
+    source_events.put_targets(Rule="forward-whole", Targets=[{"Id": "bus", "Arn": bus_arn}])
+    try:
+        # When the source account puts an event on its own default bus
+        resource = "arn:aws:airflow-serverless:eu-west-1:210987654321:workflow/w-AAAAAAAAAA"
+        at = datetime(2026, 11, 24, 0, 5, tzinfo=UTC)
+        entry = {"Source": "forwarded.whole", "DetailType": "d", "Detail": "{}", "Time": at, "Resources": [resource]}
+        source_events.put_events(Entries=[entry])
+        # Then the central bus's rule got it whole: the account and region where it began, its time and resources
+        (message,) = sqs.receive_message(QueueUrl=queue_url)["Messages"]
+        event = json.loads(message["Body"])
+        assert (event["account"], event["region"]) == (source.account, source.region)
+        assert (event["time"], event["resources"]) == ("2026-11-24T00:05:00Z", [resource])
+    finally:
+        source_events.remove_targets(Rule="forward-whole", Ids=["bus"])
+        source_events.delete_rule(Name="forward-whole")

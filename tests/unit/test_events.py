@@ -142,6 +142,21 @@ def test_same_named_workflows_of_two_places_never_share_an_id_or_a_name(name: st
     assert workflow_name_of(there.workflow_id) == there.name
 
 
+@pytest.mark.parametrize(("field", "value"), [("account", "210987654321"), ("region", "eu-west-1")])
+def test_an_envelope_from_another_place_than_its_workflows_is_refused(field: str, value: str) -> None:
+    # Given an event of a home workflow whose envelope says it was sent from elsewhere (EventBridge keeps where an
+    # event began, forwarded or not: only a made-up or altered event disagrees with its own ARN)
+    event = run_event("Failed", "r", T0, arn=HOME_ARN) | {field: value}
+    assert refusal(event, home=HOME) == f"{field} '{value}' is not the workflow ARN's {field} {getattr(HOME, field)}"
+
+
+def test_a_forwarded_event_keeps_its_source_place_and_is_taken() -> None:
+    # Given an event of the other account's workflow, as the central bus receives it from that account's forwarder
+    event = run_event("Failed", "r", T0, arn=OTHER_ACCOUNT_ARN)
+    assert (event["account"], event["region"]) == ("210987654321", "eu-west-1")
+    assert parse_event(event, HOME).workflow.place == Place("210987654321", "eu-west-1")
+
+
 def test_workflow_name_keeps_dashes_of_its_own() -> None:
     parsed = parse_event(run_event("Queued", "r", T0, arn=workflow_arn("my-etl-job", "abcdefghij")))
     assert parsed.workflow.name == "my-etl-job"

@@ -255,6 +255,7 @@ def _common_fields(
     ended: bool,
 ) -> dict[str, Any]:
     workflow = _workflow(reader, event.get("resources"), home)
+    _sent_from(event, workflow.place)
     run_id = reader.identity("runId")
     if run_id is None:
         raise InvalidEvent("detail has no runId")
@@ -292,6 +293,21 @@ def _workflow(reader: _DetailReader, resources: Any, home: Place | None) -> Work
         if ref is not None:
             return ref
     raise InvalidEvent("no workflow ARN (arn:aws:airflow-serverless:REGION:ACCOUNT:workflow/ID) in detail or resources")
+
+
+def _sent_from(event: Mapping[str, Any], place: Place) -> None:
+    """Refuse an envelope whose account or region is not the workflow's: EventBridge keeps an event's `account` and
+    `region` (where it began) when a forwarder's rule sends it on to another account's or region's bus (EventBridge
+    API Reference, PutPermission, Principal: a receiving rule tells senders apart by `account`, https://docs.aws.
+    amazon.com/eventbridge/latest/APIReference/API_PutPermission.html; User Guide, eb-events-structure.html: `region`
+    "identifies the Region where the event originated"), and MWAA Serverless sends a workflow's events from the
+    workflow's own account and region. A mismatch is an event some other account made up or altered (defence in
+    depth behind the bus policy). EventBridge sets both in every event; one without them was put on the queue by
+    hand (`dlq redrive`) and has nothing to contradict."""
+    for name, expected in (("account", place.account), ("region", place.region)):
+        value = event.get(name)
+        if value is not None and value != expected:
+            raise InvalidEvent(f"{name} {_quote(value)} is not the workflow ARN's {name} {expected}")
 
 
 def workflow_name_of(workflow_id: str) -> str:

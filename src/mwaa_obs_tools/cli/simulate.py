@@ -277,11 +277,13 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _ingest_refusal(event: dict[str, Any]) -> tuple[str, str] | None:
-    """What ingest's own parser says of a sent event: None if it takes it, else (invalid or unknown, why)."""
+    """What ingest's own parser says of a sent event: None if it takes it, else (invalid or unknown, why). The bus
+    gives the event the local stack's account and region, whatever the line said."""
     from mwaa_obs.events import InvalidEvent, UnknownEventType, parse_event  # noqa: PLC0415
+    from mwaa_obs_tools.sample_events import HOME  # noqa: PLC0415
 
     try:
-        parse_event(event)
+        parse_event({**event, "account": HOME.account, "region": HOME.region})
     except UnknownEventType as error:
         return "unknown", str(error)
     except InvalidEvent as error:
