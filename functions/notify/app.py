@@ -11,6 +11,7 @@ from mwaa_obs import SERVICE
 from mwaa_obs.aws import LazyClient, client, dynamodb_client, once_client
 from mwaa_obs.channels import AlertTopic, SlackWebhooks
 from mwaa_obs.config import NotifyConfig
+from mwaa_obs.delivery import Courier
 from mwaa_obs.enrich import Enricher
 from mwaa_obs.mwaa_api import MwaaApi, ReaderClients, api_client
 from mwaa_obs.notices import NoticeQueue
@@ -35,8 +36,12 @@ notifier = Notifier(
     alerts=Alerts(dynamodb, config.table_name),
     workflows=Workflows(dynamodb, config.table_name),
     settings=settings,
-    topic=AlertTopic(once_client("sns"), config.alert_topic_arn),
-    webhooks=SlackWebhooks(client("secretsmanager"), config.slack_secret_arn) if config.slack_secret_arn else None,
+    courier=Courier(
+        alerts=Alerts(dynamodb, config.table_name),
+        topic=AlertTopic(once_client("sns"), config.alert_topic_arn),
+        webhooks=SlackWebhooks(client("secretsmanager"), config.slack_secret_arn) if config.slack_secret_arn else None,
+        task_logs=TaskLogReader(logs_clients(config.home, readers)),
+    ),
     notices=NoticeQueue(LazyClient("sqs"), config.notices_queue_url),  # only storms send flush notices
     stack_name=config.stack_name,
     enricher=(
@@ -48,7 +53,6 @@ notifier = Notifier(
         if config.enrich
         else None
     ),
-    task_logs=TaskLogReader(logs_clients(config.home, readers)),
 )
 
 

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from mwaa_obs.alerting import AlertKind
 from mwaa_obs.aws import client
 from mwaa_obs.channels import AlertTopic
+from mwaa_obs.delivery import Courier
 from mwaa_obs.ingest import ingest
 from mwaa_obs.messages.model import Alert
 from mwaa_obs.metrics import SeriesPolicy
@@ -142,8 +143,7 @@ def test_every_failure_is_named_once_and_every_resolved_message_tells_the_end_ti
         alerts=Alerts(dynamodb, state_table),
         workflows=Workflows(dynamodb, state_table),
         settings=SettingsSource(ssm, SETTINGS_PARAMETER, ttl_seconds=0),
-        topic=topic,
-        webhooks=None,
+        courier=Courier(Alerts(dynamodb, state_table), topic=topic, webhooks=None, clock=lambda: clock[0]),
         notices=queue,
         clock=lambda: clock[0],
     )

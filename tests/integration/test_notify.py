@@ -29,16 +29,11 @@ from mwaa_obs.channels import (
     SlackWebhook,
     SlackWebhooks,
 )
+from mwaa_obs.delivery import DEFAULT_REMAINING_SECONDS, LEASE_MARGIN_SECONDS, MARK_RESERVE_SECONDS, Courier
 from mwaa_obs.links import task_log_group, task_log_stream
 from mwaa_obs.mwaa_api import WorkflowAnswer
 from mwaa_obs.notices import Notice, NoticeQueue
-from mwaa_obs.notify import (
-    DEFAULT_REMAINING_SECONDS,
-    LEASE_MARGIN_SECONDS,
-    MARK_RESERVE_SECONDS,
-    Notifier,
-    notify_batch,
-)
+from mwaa_obs.notify import Notifier, notify_batch
 from mwaa_obs.settings import SettingsSource
 from mwaa_obs.store.alerts import Alerts
 from mwaa_obs.store.runs import Runs
@@ -195,11 +190,14 @@ def pipeline(
             alerts=Alerts(dynamodb, state_table),
             workflows=Workflows(dynamodb, state_table),
             settings=SettingsSource(client("ssm", endpoint), SETTINGS_PARAMETER, ttl_seconds=0),
-            topic=AlertTopic(sns_client, topic_arn),
-            webhooks=SlackWebhooks(client("secretsmanager", endpoint), SLACK_SECRET),
+            courier=Courier(
+                alerts=Alerts(dynamodb, state_table),
+                topic=AlertTopic(sns_client, topic_arn),
+                webhooks=SlackWebhooks(client("secretsmanager", endpoint), SLACK_SECRET),
+                slack=lambda url: SlackWebhook(url, sleep=sleeps.append, timeout=2),
+                task_logs=TaskLogReader(lambda _: logs),
+            ),
             notices=NoticeQueue(client("sqs", endpoint), notices_queue),
-            slack=lambda url: SlackWebhook(url, sleep=sleeps.append, timeout=2),
-            task_logs=TaskLogReader(lambda _: logs),
         )
 
     def notify(event: dict[str, Any], context: Any, sink: MetricSink) -> Any:
@@ -889,8 +887,8 @@ def test_a_failed_runs_messages_carry_its_failed_tasks_last_log_lines(pipeline: 
         assert "aws_access_key_id=****" in text
     # With two reads of the log: its 44 events, then the page that says the stream starts there (CloudWatch
     # answers the same token again), as a short page may not be the stream's start
-    assert pipeline.notifier.task_logs is not None
-    assert pipeline.notifier.task_logs.calls == 2
+    assert pipeline.notifier.courier.task_logs is not None
+    assert pipeline.notifier.courier.task_logs.calls == 2
 
 
 def test_a_log_not_written_yet_leaves_the_link_and_delays_nothing(pipeline: Pipeline) -> None:
@@ -983,8 +981,8 @@ def test_a_log_that_does_not_answer_leaves_the_link_within_its_share_of_the_time
         patient = aws_session().create_client(
             "logs", endpoint_url=url, config=Config(read_timeout=60, retries={"total_max_attempts": 1})
         )
-        pipeline.notifier.task_logs = TaskLogReader(lambda _: patient)
-        pipeline.notifier.log_read_seconds = 0.5
+        pipeline.notifier.courier.task_logs = TaskLogReader(lambda _: patient)
+        pipeline.notifier.courier.log_read_seconds = 0.5
         pipeline.ingest(failed_run("run-slow-log", T0))
         # When its notice comes due
         (result,) = pipeline.notify()
@@ -1042,5 +1040,5 @@ def test_a_message_naming_other_failures_carries_the_log_of_the_task_that_broke_
     for text in (as_text(payload), body):
         assert SECRET not in text
     # With the reads of two logs, at once (each short log: its page and the empty one that ends it)
-    assert pipeline.notifier.task_logs is not None
-    assert pipeline.notifier.task_logs.calls == 2 * 2
+    assert pipeline.notifier.courier.task_logs is not None
+    assert pipeline.notifier.courier.task_logs.calls == 2 * 2

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from mwaa_obs.aws import aws_config, aws_session, client, dynamodb_client
 from mwaa_obs.channels import AlertTopic, SlackWebhook, SlackWebhooks
+from mwaa_obs.delivery import Courier
 from mwaa_obs.notices import Notice, NoticeQueue
 from mwaa_obs.notify import Notifier, notify_batch
 from mwaa_obs.settings import SettingsSource
@@ -76,13 +77,16 @@ class World:
             settings=SettingsSource(client("ssm", self.endpoint), SETTINGS_PARAMETER, ttl_seconds=0),
             # Sent once, as in the function (aws.once_client), and given time: an answer lost to a slow emulator
             # is the documented window, which this test does not look at.
-            topic=AlertTopic(
-                aws_session().create_client("sns", endpoint_url=self.endpoint, config=PATIENT_ONCE),
-                f"arn:aws:sns:us-east-1:123456789012:{ALERT_TOPIC}",
+            courier=Courier(
+                alerts=Alerts(dynamodb, self.table),
+                topic=AlertTopic(
+                    aws_session().create_client("sns", endpoint_url=self.endpoint, config=PATIENT_ONCE),
+                    f"arn:aws:sns:us-east-1:123456789012:{ALERT_TOPIC}",
+                ),
+                webhooks=SlackWebhooks(client("secretsmanager", self.endpoint), SLACK_SECRET),
+                slack=lambda url: SlackWebhook(url, sleep=lambda _: None),
             ),
-            webhooks=SlackWebhooks(client("secretsmanager", self.endpoint), SLACK_SECRET),
             notices=NoticeQueue(client("sqs", self.endpoint), self.notices_url),
-            slack=lambda url: SlackWebhook(url, sleep=lambda _: None),
         )
 
         def notify(event: dict[str, Any], context: Any, sink: MetricSink) -> Any:

@@ -3,27 +3,23 @@
 For a run's notice, the run (with all its task attempts) is read, and the workflow's recent history; the decision
 (mwaa_obs.alerting, by end time) is recorded on the run together with a mark on each failure its message names
 and the workflow's new health, in one transaction that fails if another notifier got there first (then it decides
-again). Failures held by storm control come back as a delayed flush notice, which names them in one summary. Each
-channel that received a message is marked on the run that leads it, so a retried notice sends only what is
-missing. One notifier at a time delivers a message: it holds the lead's delivery lease, taken with the decision or
-claimed before sending (a duplicate notice that finds it held leaves the message to its holder, whose own notice
-SQS retries if it dies). A channel that took the message without its taking being known (a crash before the mark,
-an answer lost) is the one case that sends a message twice (docs/NOTIFICATIONS.md); nothing is ever dropped: a
-notice that cannot be delivered is retried and ends in the notices DLQ.
+again). Failures held by storm control come back as a delayed flush notice, which names them in one summary. The
+message a decision owes is composed here and delivered by mwaa_obs.delivery: under the lead's delivery lease (taken
+with the decision), to each channel not yet marked on the lead. A channel that took the message without its taking
+being known (a crash before the mark, an answer lost) is the one case that sends a message twice
+(docs/NOTIFICATIONS.md); nothing is ever dropped: a notice that cannot be delivered is retried and ends in the
+notices DLQ.
 """
 
 from __future__ import annotations
 
 import math
-import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import BotoCoreError, ClientError
 
 from mwaa_obs import DEFAULT_STACK_NAME, SERVICE
 from mwaa_obs.alerting import (
@@ -41,21 +37,14 @@ from mwaa_obs.alerting import (
     incident_of,
 )
 from mwaa_obs.changes import change_note_for
-from mwaa_obs.channels import AlertTopic, DeliveryError, SlackWebhook, SlackWebhooks
+from mwaa_obs.delivery import Courier, Delivery
 from mwaa_obs.enrich import Enricher
 from mwaa_obs.failures import failed_tasks, task_name
 from mwaa_obs.ingest import UNSUCCESSFUL, NoticeSink
-from mwaa_obs.messages.content import attempt_log, build_alert, with_log_tails
+from mwaa_obs.messages.content import attempt_log, build_alert
 from mwaa_obs.messages.masking import mask_secrets
 from mwaa_obs.messages.model import Alert, NamedRun
-from mwaa_obs.messages.slack import slack_message
-from mwaa_obs.metrics import (
-    ALERTS_GROUPED,
-    INVALID_NOTICES,
-    NOTIFICATION_FAILURES,
-    NOTIFICATIONS_DEAD_LETTERED,
-    NOTIFICATIONS_SENT,
-)
+from mwaa_obs.metrics import ALERTS_GROUPED, INVALID_NOTICES, NOTIFICATIONS_DEAD_LETTERED
 from mwaa_obs.notices import InvalidNotice, Notice
 from mwaa_obs.settings import Route, SettingsSource
 from mwaa_obs.sqs import PartialBatchResponse, process_partial_batch
@@ -65,11 +54,10 @@ from mwaa_obs.states import (
     RunState,
     seen_attribute,
 )
-from mwaa_obs.store.alerts import Alerts, AlreadyDecided, DecisionConflict, Lease, decision_of, notified_at
+from mwaa_obs.store.alerts import Alerts, AlreadyDecided, DecisionConflict, Lease, decision_of
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.schema import RunItem, StateItem, TaskAttemptItem
 from mwaa_obs.store.workflows import Workflows
-from mwaa_obs.task_logs import TaskLogReader
 from mwaa_obs.telemetry import MetricSink
 
 logger = Logger(service=SERVICE, child=True)
@@ -77,20 +65,6 @@ logger = Logger(service=SERVICE, child=True)
 DECISION_ATTEMPTS = 5
 EPOCH = datetime.fromtimestamp(0, UTC)  # "no unsuccessful end" as the workflow item keeps it
 HISTORY_RUNS = 100  # a decision weighs the workflow's last runs: an incident longer than that is counted from there
-# A lease lasts what is left of the invocation plus this (clocks of two Lambda hosts differ by far less), so that
-# it outlives its holder only when the holder died, and never by more than this.
-LEASE_MARGIN_SECONDS = 10.0
-# What a delivery leaves itself after the last channel, to write the marks and give the lease back.
-MARK_RESERVE_SECONDS = 5.0
-DEFAULT_REMAINING_SECONDS = 60.0  # the notify function's timeout (template.yaml), when no Lambda context says
-# A message's task logs are read in at most this long, and in at most this share of what the invocation has left
-# after the marks' reserve: the rest is the channels'. A log not read by then is left out (the link stays).
-LOG_READ_SECONDS = 4.0
-LOG_READ_SHARE = 0.25
-
-
-class DeliveryIncomplete(RuntimeError):
-    """At least one channel did not take the message; the notice is retried for those channels only."""
 
 
 @dataclass
@@ -99,22 +73,16 @@ class Notifier:
     alerts: Alerts
     workflows: Workflows
     settings: SettingsSource
-    topic: AlertTopic | None
-    webhooks: SlackWebhooks | None
+    courier: Courier  # delivers the messages decided here
     notices: NoticeSink  # where the notifier sends itself delayed flush notices
     stack_name: str = DEFAULT_STACK_NAME
-    slack: Callable[[str], SlackWebhook] = SlackWebhook
     enricher: Enricher | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    wall: Callable[[], float] = time.time  # leases are about processes ending: real time, even on the local stack
-    task_logs: TaskLogReader | None = None  # reads the failed tasks' last log lines; None: links only
-    log_read_seconds: float = LOG_READ_SECONDS
 
     def handle(self, body: str, sink: MetricSink, remaining: Callable[[], float] | None = None) -> None:
         """Decide and deliver the message one notice owes; the metrics it owes go to the sink. `remaining`: the
         seconds left to the invocation (Lambda's context), which bound its lease and its Slack deadline."""
-        left = remaining or (lambda: DEFAULT_REMAINING_SECONDS)
-        delivery = _Delivery(Lease(uuid.uuid4().hex, self.wall() + left() + LEASE_MARGIN_SECONDS), left)
+        delivery = self.courier.start(remaining)
         try:
             notice = Notice.from_body(body)
         except InvalidNotice as error:
@@ -183,7 +151,7 @@ class Notifier:
             return plan.decision, _named(history, plan, run.run_id)
         raise DecisionConflict(f"health of {run.workflow_id} kept changing; the notice will be retried")
 
-    def _flush(self, anchor: RunItem, sink: MetricSink, delivery: _Delivery) -> None:
+    def _flush(self, anchor: RunItem, sink: MetricSink, delivery: Delivery) -> None:
         """A flush notice: the summary message the anchor leads, decided now if the grouping window is over."""
         route = self.settings.get(sink).route_for(anchor.workflow_name)
         history: dict[str, RunItem] | None = None
@@ -266,52 +234,18 @@ class Notifier:
         *,
         route: Route,
         sink: MetricSink,
-        delivery: _Delivery,
+        delivery: Delivery,
         history: dict[str, RunItem] | None = None,
     ) -> bool:
-        """Build the message `lead` leads (a run's, or a retried attempt's) and deliver it to each channel that
-        lacks it; False when another notifier holds its delivery lease (the message is left to it).
+        """Deliver the message `lead` leads (a run's, or a retried attempt's) to each channel that lacks it; False
+        when another notifier holds its delivery lease (the message is left to it)."""
 
-        `history`: the one the decision was just made from, with its names applied; a retried delivery reads it
-        again (the index it comes from is eventually consistent: reading it right after the write could miss the
-        names just written).
-        """
-        if all(notified_at(lead, channel) is not None for channel in self._senders(route)):
-            return True  # a duplicate notice after the delivery
-        if lead.sending_by != delivery.lease.owner and not self.alerts.claim(lead, delivery.lease, self.wall()):
-            logger.info("another notifier is delivering this message; left to it", extra={"item": lead.sk})
-            return False
-        try:
-            if any(notified_at(lead, channel) is None for channel in self._senders(route)):
-                self._build_and_deliver(
-                    lead, run, attempts, decision, route=route, sink=sink, delivery=delivery, history=history
-                )
-        finally:
-            self._release(lead, delivery.lease)
-        return True
+        def compose() -> Alert:
+            return self._compose(lead, run, attempts, decision, route=route, history=history)
 
-    def _release(self, lead: StateItem, lease: Lease) -> None:
-        """Give the lease back; if that fails it expires by itself, long before SQS gives a failed notice again
-        (the queue's visibility timeout is longer than the function's timeout plus LEASE_MARGIN_SECONDS)."""
-        try:
-            self.alerts.release(lead, lease)
-        except (BotoCoreError, ClientError) as error:
-            logger.warning("delivery lease not given back; it expires", extra={"reason": type(error).__name__})
+        return self.courier.send(lead, route, sink, delivery, compose)
 
-    def _senders(self, route: Route) -> dict[str, Callable[[Alert, _Delivery], None]]:
-        """How to send a message of this route, by channel."""
-        senders: dict[str, Callable[[Alert, _Delivery], None]] = {}
-        if route.email and self.topic is not None:
-            topic = self.topic
-            senders["email"] = lambda alert, _: topic.publish(alert)
-        if route.slack_webhook and self.webhooks is not None:
-            webhooks, name = self.webhooks, route.slack_webhook
-            senders["slack"] = lambda alert, delivery: self.slack(webhooks.url(name)).post(
-                slack_message(alert), within=delivery.remaining() - MARK_RESERVE_SECONDS
-            )
-        return senders
-
-    def _build_and_deliver(
+    def _compose(
         self,
         lead: StateItem,
         run: RunItem,
@@ -319,10 +253,11 @@ class Notifier:
         decision: Decision,
         *,
         route: Route,
-        sink: MetricSink,
-        delivery: _Delivery,
         history: dict[str, RunItem] | None,
-    ) -> None:
+    ) -> Alert:
+        """The message, as the decision tells it. `history`: the one the decision was just made from, with its names
+        applied; a retried delivery reads it again (the index it comes from is eventually consistent: reading it
+        right after the write could miss the names just written)."""
         log_group = self.workflows.log_group(run.workflow_id)
         named: tuple[NamedRun, ...] = ()
         incident: tuple[str, ...] = ()
@@ -348,11 +283,7 @@ class Notifier:
         )
         if decision.kind is AlertKind.FAILURE and isinstance(lead, RunItem):  # the definition change before it
             alert = replace(alert, change=change_note_for(self.runs, run, (history or {}).values()))
-        if self.task_logs is not None and (alert.tasks_with_logs or alert.named_with_logs):
-            # read now, at decision time and under the delivery lease, in a bounded share of the time left
-            within = min(self.log_read_seconds, LOG_READ_SHARE * (delivery.remaining() - MARK_RESERVE_SECONDS))
-            alert = with_log_tails(alert, self.task_logs, within)
-        self._deliver(lead, alert, route, sink, delivery)
+        return alert
 
     def _named_runs(self, lead: RunItem, history: dict[str, RunItem], log_group: str | None) -> tuple[NamedRun, ...]:
         """The other failures the lead's message names, oldest first, each with its failed tasks."""
@@ -378,32 +309,6 @@ class Notifier:
                 )
             )
         return tuple(named)
-
-    def _deliver(self, item: StateItem, alert: Alert, route: Route, sink: MetricSink, delivery: _Delivery) -> None:
-        failed = []
-        for channel, send in self._senders(route).items():
-            if notified_at(item, channel) is not None:
-                continue
-            try:
-                send(alert, delivery)
-            except (DeliveryError, BotoCoreError, ClientError) as error:
-                reason = error.reason if isinstance(error, DeliveryError) else type(error).__name__
-                logger.error("channel did not take the message", extra={"channel": channel, "reason": reason})
-                sink.count(NOTIFICATION_FAILURES)
-                failed.append(channel)
-                continue
-            self.alerts.mark_notified(item, channel, self.clock())
-            sink.count(NOTIFICATIONS_SENT, alert.workflow_name)
-        if failed:
-            raise DeliveryIncomplete(f"not delivered to {', '.join(failed)}; retried with the notice")
-
-
-@dataclass(frozen=True, slots=True)
-class _Delivery:
-    """What one invocation delivers with: its lease, and the seconds it has left."""
-
-    lease: Lease
-    remaining: Callable[[], float]
 
 
 def _counts_as_failure(run: RunItem, route: Route) -> bool:

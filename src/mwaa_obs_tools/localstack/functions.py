@@ -100,7 +100,7 @@ class FunctionHost:
             follow_stdout(SERVICE)
             module = sys.modules[handler.__module__]
             if hasattr(module, "notifier"):  # workaround 10: the notifier lives on the simulator's clock
-                module.notifier.clock = self._clock
+                module.notifier.clock = module.notifier.courier.clock = self._clock
                 module.notifier.notices = self._notices
             self._handlers[logical_id] = roles.acting(credentials, handler)
             self._log_writers[log_group] = self.client_for(logical_id, "logs")  # Lambda writes with the role
