@@ -267,7 +267,7 @@ def _render_dashboards(
 
 
 def _render_views(stack: localstack.LocalStack, day_started: datetime, pictures: Path | None) -> None:
-    """The runs widget's grid, the Gantt and graph of the latest failed run, the trends, the fleet matrix and the
+    """The runs widget's grid, the Gantt and graph of the latest failed run, the charts, the fleet matrix and the
     failures, as `mwaa-obs ui` serves them: screenshots when
     a Chromium is here, else the pages as HTML files. With `pictures`, the README's two there too (a browser is
     then required)."""
@@ -279,7 +279,7 @@ def _render_views(stack: localstack.LocalStack, day_started: datetime, pictures:
         "grid-nightly_sales_etl": f"/view?view=grid&workflow=nightly_sales_etl&hours={hours}",
         "gantt-nightly_sales_etl": f"/view?view=gantt&workflow=nightly_sales_etl&hours={hours}",
         "graph-nightly_sales_etl": f"/view?view=graph&workflow=nightly_sales_etl&hours={hours}",
-        "trends-nightly_sales_etl": f"/view?view=trends&workflow=nightly_sales_etl&hours={hours}",
+        "charts-nightly_sales_etl": f"/view?view=charts&workflow=nightly_sales_etl&hours={hours}",
         "matrix": f"/view?view=matrix&hours={hours}",
         "failures": f"/?hours={hours}",
     }
@@ -290,7 +290,7 @@ def _render_views(stack: localstack.LocalStack, day_started: datetime, pictures:
     )  # fmt: skip
     server = UiServer(site).start()
     print(
-        "\nviews      the runs widget's grid, the Gantt chart and graph (latest failed run), trends, the fleet matrix "
+        "\nviews      the runs widget's grid, the Gantt chart and graph (latest failed run), charts, the fleet matrix "
         "and the failures, as in CloudWatch:"
     )
     try:

@@ -120,14 +120,13 @@ def test_a_dedicated_workflow_gets_its_alarms_health_alarm_and_dashboard(
     assert "variables" not in body
     assert "__workflow__" not in json.dumps(body)
     assert '"sales_etl"' in json.dumps(body)
-    # Its charts, grid, Gantt chart, graph and trends show this workflow, the charts with its own too-slow threshold
+    # Its charts, grid, Gantt chart and graph show this workflow, the charts with its own too-slow threshold
     custom = [widget["properties"]["params"] for widget in body["widgets"] if widget["type"] == "custom"]
     assert [(params["view"], params["workflow"]) for params in custom] == [
         ("charts", "sales_etl"),
         ("grid", "sales_etl"),
         ("gantt", "sales_etl"),
         ("graph", "sales_etl"),
-        ("trends", "sales_etl"),
     ]
     assert custom[0]["threshold"] == alarms["mwaa-obs-sales_etl-too-slow"]["Threshold"]
 

@@ -1,4 +1,5 @@
-"""A workflow's charts from its stored runs (mwaa_obs.charts) and their SVG (mwaa_obs.view_charts): no AWS."""
+"""A workflow's charts from its stored runs (mwaa_obs.charts) and their SVG (mwaa_obs.view_charts): no AWS. They
+include what the trends view (issue 35) drew: each task's duration per run, the latest runs' landing vs their fire."""
 
 from __future__ import annotations
 
@@ -9,16 +10,21 @@ from html.parser import HTMLParser
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mwaa_obs.charts import MAX_BUCKETS, bucket_starts, scheduled_at, task_durations, workflow_charts
+from mwaa_obs.charts import MAX_BUCKETS, bucket_starts, scheduled_at, task_durations, task_trends, workflow_charts
 from mwaa_obs.cron import Cron
-from mwaa_obs.states import RunState, RunType
+from mwaa_obs.states import RunState, RunType, TaskState
 from mwaa_obs.store.schema import RunItem
 from mwaa_obs.view_charts import render_charts
 from mwaa_obs.view_html import Viewer
-from mwaa_obs.views import AttemptView, RunView
+from mwaa_obs.views import AttemptView, RunView, run_view
+from mwaa_obs.widget import WidgetNavigation
+from tests.unit.test_views import DIAMOND
+from tests.unit.test_views import attempt as stored_attempt
+from tests.unit.test_views import run as run_with
 
 T0 = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
 VIEWER = Viewer("us-east-1", "mwaa-obs")
+NAV = WidgetNavigation("arn:aws:lambda:eu-west-1:123456789012:function:w")
 
 
 def run(number: int, status: str, *, seen: float, queued: float, started: float, ended: float | None,
@@ -108,6 +114,31 @@ def test_task_durations_per_task_in_the_order_they_ran() -> None:
     assert found == {"extract": (2, 60.0, 300.0, 300.0), "load": (2, 240.0, 600.0, 600.0)}
 
 
+def test_each_tasks_trend_has_a_point_per_run_with_its_first_start_to_last_end() -> None:
+    first = run_with("r1", RunState.SUCCESS, 0, DIAMOND)
+    second = run_with("r2", RunState.FAILED, 100, [stored_attempt("r2", "extract", 1, TaskState.FAILED, 100, 101, 103)])
+    by_task = {trend.task_id: trend for trend in task_trends([second, first])}
+    assert [point.run_id for point in by_task["extract"].points] == ["r1", "r2"]  # oldest first
+    assert [point.seconds for point in by_task["extract"].points] == [240.0, 120.0]  # minutes 1-5 and 101-103
+    assert [point.seconds for point in by_task["transform_long"].points] == [1440.0, None]  # retried: minutes 6 to 30
+
+
+def test_the_latest_runs_land_after_their_fire_and_one_run_on_demand_has_no_schedule_to_be_late_for() -> None:
+    scheduled = run(1, RunState.SUCCESS, seen=135.05, queued=136, started=137, ended=150)  # seen 02:15:03
+    by_hand = run(2, RunState.FAILED, seen=140, queued=140, started=141, ended=145, run_type=RunType.ON_DEMAND)
+    older = run(3, RunState.SUCCESS, seen=15, queued=15, started=16, ended=20)  # not among the latest two
+    runs = [by_hand, scheduled, older]  # newest first, as the table answers
+    charts = workflow_charts("etl", runs, [run_view(item, []) for item in runs[:2]], start=T0,
+                             end=T0 + timedelta(hours=3), schedule="15 * * * *", too_slow_seconds=None)  # fmt: skip
+    assert [(landing.run_id, landing.late_seconds) for landing in charts.landings] == [("r1", 900.0), ("r2", None)]
+    assert [landing.on_demand for landing in charts.landings] == [False, True]
+    assert len(charts.landing) == 3  # the landing chart keeps every run of the range, on demand from when seen
+    page = render_charts(charts, NAV, VIEWER)
+    assert 'data-run="r1" data-late-seconds="900"' in page
+    assert 'data-run="r2" data-late-seconds=""' in page
+    assert "landed a median 15m after its fire" in page
+
+
 class _Collect(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
@@ -128,7 +159,7 @@ def test_the_svg_escapes_task_ids_and_draws_the_threshold_only_where_it_fits() -
                       (attempt(hostile, 6, 16),), "g")]  # fmt: skip
     near = workflow_charts("etl", runs, latest, start=T0, end=T0 + timedelta(hours=2), schedule=None,
                            too_slow_seconds=900)  # fmt: skip
-    page = render_charts(near, VIEWER)
+    page = render_charts(near, NAV, VIEWER)
     assert "<script>" not in page
     parsed = _Collect()
     parsed.feed(page)
@@ -136,16 +167,18 @@ def test_the_svg_escapes_task_ids_and_draws_the_threshold_only_where_it_fits() -
     assert hostile[:22] in "".join(parsed.text)  # shown as text, cut to fit
     (group,) = [attrs for tag, attrs in parsed.tags if tag == "g"]
     assert group["data-task"] == hostile
+    (trend,) = [attrs for tag, attrs in parsed.tags if tag == "tr" and attrs.get("class") == "task-trend"]
+    assert trend["data-task"] == hostile
     thresholds = [attrs for tag, attrs in parsed.tags if tag == "line" and "data-threshold" in attrs]
     assert [attrs["data-threshold"] for attrs in thresholds] == ["900"]
     # A threshold far above the runs is named in the caption instead of flattening them under it
     far = workflow_charts("etl", runs, latest, start=T0, end=T0 + timedelta(hours=2), schedule=None,
                           too_slow_seconds=3600)  # fmt: skip
-    page = render_charts(far, VIEWER)
+    page = render_charts(far, NAV, VIEWER)
     assert "data-threshold" not in page
     assert "too-slow threshold 1h: above the chart" in page
 
 
 def test_no_runs_in_the_range_says_so() -> None:
     empty = workflow_charts("etl", [], [], start=T0, end=T0 + timedelta(hours=2), schedule=None, too_slow_seconds=None)
-    assert "No runs of etl in this time range." in render_charts(empty, VIEWER)
+    assert "No runs of etl in this time range." in render_charts(empty, NAV, VIEWER)

@@ -206,7 +206,6 @@ def test_the_workflow_dashboard_takes_the_workflow_typed_and_applies_it_everywhe
         ("grid", WORKFLOW_PATTERN),
         ("gantt", WORKFLOW_PATTERN),
         ("graph", WORKFLOW_PATTERN),
-        ("trends", WORKFLOW_PATTERN),
     ]
     assert {p["endpoint"] for p in custom} == {FILL["WidgetFunction.Arn"]}
     assert all(p["updateOn"]["timeRange"] for p in custom)  # the charts follow the dashboard's time range

@@ -203,6 +203,8 @@ def widget_event(**params: Any) -> dict[str, Any]:
 def test_the_widget_reads_its_parameters_and_the_zoomed_time_range() -> None:
     request = ViewRequest.from_widget_event(widget_event(workflow="etl", runs=10), now=T0)
     assert (request.view, request.workflow, request.runs, request.theme) == ("grid", "etl", 10, "dark")
+    # The trends view (issue 35) merged into the charts: dashboards and links that ask for it get the charts
+    assert ViewRequest.from_widget_event(widget_event(workflow="etl", view="trends"), now=T0).view == "charts"
     assert (request.start, request.end) == (
         datetime(2025, 11, 25, 4, 0, tzinfo=UTC),
         datetime(2025, 11, 25, 5, 0, tzinfo=UTC),
@@ -214,7 +216,7 @@ def test_the_widget_reads_its_parameters_and_the_zoomed_time_range() -> None:
     [
         (
             {"workflow": "etl", "view": "tree"},
-            "view 'tree' is not one of grid, gantt, graph, charts, trends, log, failures, matrix",
+            "view 'tree' is not one of grid, gantt, graph, charts, log, failures, matrix",
         ),
         ({"workflow": "etl", "view": "charts", "threshold": "slow"}, "threshold 'slow' is not a number of seconds"),
         ({"workflow": "etl", "runs": "0"}, "runs must be from 1 to 100, not 0"),

@@ -3,7 +3,9 @@
 By default a workflow's own metric series carry only what is abnormal (mwaa_obs.metrics.Scope), so its dashboard
 draws runs by outcome, success rate, duration, queue delay, landing time and task durations from the table
 instead: the runs in the range (their times and outcome are on the run items) and the task attempts of the latest
-few. Plain data here, no AWS and no HTML (mwaa_obs.view_charts draws it).
+few, which also give each task's duration per run and each of those runs' landing against its schedule's fire (what
+issue 35's trends view drew, read and computed here once). Plain data here, no AWS and no HTML (mwaa_obs.view_charts
+draws it).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from mwaa_obs.cron import Cron, CronError
 from mwaa_obs.states import RunState, RunType
 from mwaa_obs.stats import percentile
 from mwaa_obs.store.schema import RunItem
-from mwaa_obs.views import RunView, task_order
+from mwaa_obs.views import RunView, grid, task_order
 
 # The widths a bucket may have; the narrowest that keeps the range within MAX_BUCKETS is used.
 BUCKET_SIZES: Final = tuple(timedelta(hours=hours) for hours in (1, 2, 3, 6, 12, 24, 48, 24 * 7, 24 * 14, 24 * 28))
@@ -39,8 +41,45 @@ class TaskDurations:
 
 
 @dataclass(frozen=True, slots=True)
+class Point:
+    run_id: str
+    seconds: float | None  # None: the task did not run to an end in that run
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaskTrend:
+    """A task's duration (first start to last end) in each of the latest runs, oldest first."""
+
+    task_id: str
+    points: tuple[Point, ...]
+
+    @property
+    def durations(self) -> list[float]:
+        return [point.seconds for point in self.points if point.seconds is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class Landing:
+    """One of the latest runs' end against the time its schedule fired it."""
+
+    run_id: str
+    state: str
+    on_demand: bool
+    fired_at: datetime | None  # None: run on demand, or no schedule known
+    ended_at: datetime | None
+
+    @property
+    def late_seconds(self) -> float | None:
+        if self.fired_at is None or self.ended_at is None:
+            return None
+        return (self.ended_at - self.fired_at).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
 class Charts:
     workflow: str
+    schedule: str | None  # its cron, as stored (None: on demand or not known)
     starts: tuple[datetime, ...]  # each bucket's start
     size: timedelta  # each bucket's width
     end: datetime
@@ -58,6 +97,8 @@ class Charts:
     too_slow_seconds: float | None  # the workflow's threshold (RunTooSlow), drawn on the duration chart
     tasks: tuple[TaskDurations, ...]  # in the order the tasks ran
     task_runs: int  # the latest runs whose task attempts were read
+    task_trends: tuple[TaskTrend, ...]  # each task's duration in each of those runs, tasks in the order they ran
+    landings: tuple[Landing, ...]  # those runs, oldest first, each against its schedule's fire
 
 
 def bucket_starts(start: datetime, end: datetime) -> tuple[tuple[datetime, ...], timedelta]:
@@ -81,22 +122,28 @@ def first_seen(run: RunItem) -> datetime | None:
 
 
 def scheduled_at(run: RunItem, cron: Cron | None) -> datetime | None:
-    """When a scheduled run was due: the schedule's last fire at or before it was first seen. A run started on
-    demand, or of a workflow whose schedule is not known, is due when it was first seen."""
+    """When a run was due: its schedule's fire (schedule_fire), else (on demand, no schedule known) when it was first
+    seen."""
+    return schedule_fire(run, cron) or first_seen(run)
+
+
+def schedule_fire(run: RunItem, cron: Cron | None) -> datetime | None:
+    """The schedule's last fire at or before a scheduled run was first seen; None for a run started on demand, a
+    workflow whose schedule is not known, or no fire found."""
     seen = first_seen(run)
     if seen is None or cron is None or run.run_type == RunType.ON_DEMAND:
-        return seen
+        return None
     for lookback in _LOOKBACKS:
         try:
             fire = cron.next_after(seen - lookback)
         except CronError:
-            return seen
+            return None
         if fire > seen:
             continue
         while (following := cron.next_after(fire)) <= seen:
             fire = following
         return fire
-    return seen
+    return None
 
 
 def _seconds(first: datetime | None, last: datetime | None) -> float | None:
@@ -120,7 +167,8 @@ def workflow_charts(
     too_slow_seconds: float | None,
     capped: bool = False,
 ) -> Charts:
-    """The charts of the runs first seen in [start, end); task durations from `latest` (runs with their attempts)."""
+    """The charts of the runs first seen in [start, end); task durations and landings from `latest` (the newest of
+    them, with their attempts)."""
     starts, size = bucket_starts(start, end)
     count = len(starts)
     outcomes: dict[str, list[int]] = {state: [0] * count for state in (*OUTCOMES, NOT_ENDED)}
@@ -131,11 +179,15 @@ def workflow_charts(
     except CronError:
         cron = None
     landing = []
+    fires: dict[str, Landing] = {}
     drawn = 0
     for run in runs:
         seen = first_seen(run)
         if seen is None or not start <= seen < end:
             continue
+        fire = schedule_fire(run, cron)
+        on_demand = run.run_type == RunType.ON_DEMAND
+        fires[run.run_id] = Landing(run.run_id, run.status or "", on_demand, fire, run.ended_at)
         index = min(count - 1, int((seen - starts[0]) / size))
         drawn += 1
         outcomes[run.status if run.status in OUTCOMES else NOT_ENDED][index] += 1
@@ -143,8 +195,8 @@ def workflow_charts(
             durations[index].append(duration)
         if (queued := _seconds(run.queued_at, run.started_at)) is not None:
             queues[index].append(queued)
-        due = scheduled_at(run, cron)
-        if run.ended_at is not None and due is not None:
+        due = fire or seen
+        if run.ended_at is not None:
             landing.append((due, max(0.0, (run.ended_at - due).total_seconds()), run.status or ""))
     rates = []
     for index in range(count):
@@ -152,6 +204,7 @@ def workflow_charts(
         rates.append(100 * outcomes[RunState.SUCCESS][index] / ended if ended else None)
     return Charts(
         workflow=workflow,
+        schedule=schedule,
         starts=starts,
         size=size,
         end=end,
@@ -167,6 +220,8 @@ def workflow_charts(
         too_slow_seconds=too_slow_seconds,
         tasks=task_durations(latest),
         task_runs=len(latest),
+        task_trends=task_trends(latest),
+        landings=tuple(fires[run.run_id] for run in grid(latest).runs if run.run_id in fires),
     )
 
 
@@ -185,3 +240,20 @@ def task_durations(runs: Iterable[RunView]) -> tuple[TaskDurations, ...]:
                       max(by_task[task]))
         for task in order
     )  # fmt: skip
+
+
+def task_trends(runs: Sequence[RunView]) -> tuple[TaskTrend, ...]:
+    """Each task's duration in each run as the grid shows it (mwaa_obs.views.grid: first start to last end), runs
+    oldest first."""
+    table = grid(runs)
+    return tuple(
+        TaskTrend(
+            task,
+            tuple(
+                Point(run.run_id, cell.seconds if cell else None, cell.state if cell else "")
+                for run in table.runs
+                for cell in (table.cells.get((task, run.run_id)),)
+            ),
+        )
+        for task in table.tasks
+    )

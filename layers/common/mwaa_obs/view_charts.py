@@ -2,8 +2,10 @@
 
 CloudWatch custom widgets render SVG and CSS but run no JavaScript (add_custom_widget_dashboard_about.html), so
 every chart is drawn here: axes, bars, lines and points, each point with a `<title>` tooltip and data attributes
-(what the browser test reads back). Task ids come from workflows: they are escaped here, in `_text`, as every
-other text is. Colours are the grid's (mwaa_obs.view_html.LOOKS); axes and labels follow the theme.
+(what the browser test reads back). Under the charts, the latest runs one by one: each task's duration per run (a
+line, a dot per run in its state's colour) and each run's landing after its schedule's fire, each run a link to its
+Gantt chart. Task ids come from workflows: they are escaped here, in `_text`, as every other text is. Colours are
+the grid's (mwaa_obs.view_html.LOOKS); axes and labels follow the theme.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
-from mwaa_obs.charts import NOT_ENDED, OUTCOMES, Charts, TaskDurations
+from mwaa_obs.charts import NOT_ENDED, OUTCOMES, Charts, Landing, TaskDurations, TaskTrend
+from mwaa_obs.links import runs_show_command
 from mwaa_obs.states import RunState
+from mwaa_obs.stats import percentile
 from mwaa_obs.times import human_duration
-from mwaa_obs.view_html import Viewer, look, page
+from mwaa_obs.view_html import LOOKS, Navigation, Viewer, _fill, _when, look, page
 
 WIDTH, HEIGHT = 360, 154
 LEFT, RIGHT, TOP, BOTTOM = 44, 352, 8, 138  # the plot area
@@ -24,18 +28,25 @@ MAX_TASK_ROWS: Final = 20
 _BLUE, _TEAL, _BROWN, _RED = "#1f77b4", "#17becf", "#8c564b", "#d62728"
 _COLOUR: Final = {state: look(state).colour for state in OUTCOMES} | {NOT_ENDED: look(NOT_ENDED).colour}
 
+SPARK_WIDTH, SPARK_HEIGHT = 240, 28  # px, a task's duration per run
+DOT_MARGIN = 3  # px left and right of that line: the first and last runs' dots whole
+
 _CHART_STYLE = """
 .mo .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));gap:8px 16px}
 .mo figure.chart{margin:0}
 .mo figure.chart .legend{margin:0}
 .mo figure.chart figcaption{font-weight:bold;margin-bottom:2px}
-.mo svg{width:100%;height:auto;overflow:visible}
-.mo svg .axis{stroke:var(--muted);stroke-width:1}
-.mo svg .grid{stroke:var(--line);stroke-width:1}
-.mo svg text{fill:var(--muted);font-size:9px}
-.mo svg .line{fill:none;stroke-width:1.5}
-.mo svg .threshold{stroke:#d62728;stroke-dasharray:4 3;stroke-width:1}
-"""
+.mo .charts svg{width:100%;height:auto;overflow:visible}
+.mo .charts svg .axis{stroke:var(--muted);stroke-width:1}
+.mo .charts svg .grid{stroke:var(--line);stroke-width:1}
+.mo .charts svg text{fill:var(--muted);font-size:9px}
+.mo .charts svg .line{fill:none;stroke-width:1.5}
+.mo .charts svg .threshold{stroke:#d62728;stroke-dasharray:4 3;stroke-width:1}
+.mo .runs{display:flex;flex-wrap:wrap;gap:8px 24px;margin-top:8px}
+.mo .runs polyline{fill:none;stroke:var(--muted);stroke-width:1.2}
+.mo .runs circle{stroke:none;fill:var(--muted)}
+.mo .runs .late{display:inline-block;height:10px;background:var(--muted);vertical-align:middle}
+""" + "".join(f".mo .runs circle.f-{state.lower()}{{fill:{shown.colour}}}" for state, shown in LOOKS.items())
 
 
 def _text(value: object) -> str:
@@ -229,8 +240,84 @@ def _tasks(charts: Charts) -> str:
     return _figure("tasks", caption, "".join(parts), [("p50", _BLUE), ("p95", _TEAL)])
 
 
-def render_charts(charts: Charts, viewer: Viewer) -> str:
-    """The six charts of one workflow, side by side as the widget's width allows."""
+def _duration_line(trend: TaskTrend) -> str:
+    """The task's durations as a line over the runs (a gap where it did not run), each run a dot with its figure."""
+    longest = max(trend.durations, default=0.0) or 1.0
+    step = (SPARK_WIDTH - 2 * DOT_MARGIN) / max(1, len(trend.points) - 1)
+    dots: list[str] = []
+    segments: list[list[str]] = []
+    current: list[str] = []
+    for index, point in enumerate(trend.points):
+        if point.seconds is None:
+            segments.append(current)
+            current = []
+            continue
+        x = round(DOT_MARGIN + index * step, 1)
+        y = round(SPARK_HEIGHT - 2 - (SPARK_HEIGHT - 4) * point.seconds / longest, 1)
+        current.append(f"{x},{y}")
+        dots.append(
+            f'<circle class="{_fill(point.state)}" cx="{x}" cy="{y}" r="2.5" data-run="{_text(point.run_id)}" '
+            f'data-seconds="{point.seconds:g}"><title>{_text(point.run_id)}: '
+            f"{_text(human_duration(point.seconds))} ({_text(look(point.state).word)})</title></circle>"
+        )
+    segments.append(current)
+    lines = "".join(f'<polyline points="{" ".join(s)}"></polyline>' for s in segments if len(s) > 1)
+    return f'<svg width="{SPARK_WIDTH}" height="{SPARK_HEIGHT}" aria-hidden="true">{lines}{"".join(dots)}</svg>'
+
+
+def _task_trends(charts: Charts) -> str:
+    rows = "".join(
+        f'<tr class="task-trend" data-task="{_text(trend.task_id)}"><th>{_text(trend.task_id)}</th>'
+        f"<td>{_duration_line(trend)}</td>"
+        f"<td>{_text(human_duration(percentile(trend.durations, 50)) if trend.durations else '—')}</td>"
+        f"<td>{_text(human_duration(trend.points[-1].seconds) if trend.points[-1].seconds is not None else '—')}</td>"
+        "</tr>"
+        for trend in charts.task_trends
+    )
+    return (
+        f"<div><h4>Each task's duration in the latest {charts.task_runs} runs (oldest left)</h4>"
+        '<table class="durations"><tr><th>task</th><th>duration per run</th><th>median</th><th>last run</th></tr>'
+        f"{rows}</table></div>"
+    )
+
+
+def _landing_row(landing: Landing, workflow: str, longest: float, nav: Navigation, viewer: Viewer) -> str:
+    mark = look(landing.state)
+    late = landing.late_seconds
+    gantt = nav.link(
+        _text(landing.run_id),
+        {"view": "gantt", "workflow": workflow, "runId": landing.run_id},
+        runs_show_command(landing.run_id, workflow, viewer.stack_name),
+    )
+    if late is None:
+        after, bar = ("on demand" if landing.on_demand else "—"), ""
+    else:
+        after = ("+" if late >= 0 else "−") + human_duration(abs(late))
+        bar = f'<span class="late" style="width:{round(120 * max(0.0, late) / longest)}px"></span>'
+    return (
+        f'<tr class="landing" data-run="{_text(landing.run_id)}" '
+        f'data-late-seconds="{"" if late is None else f"{late:g}"}">'
+        f'<td>{gantt}</td><td><span style="color:{mark.colour}">{mark.symbol}</span> {_text(mark.word)}</td>'
+        f"<td>{_text(_when(landing.fired_at))}</td><td>{_text(_when(landing.ended_at))}</td>"
+        f"<td>{_text(after)} {bar}</td></tr>"
+    )
+
+
+def _landings(charts: Charts, nav: Navigation, viewer: Viewer) -> str:
+    lates = [late for landing in charts.landings if (late := landing.late_seconds) is not None]
+    longest = max([*lates, 1.0])
+    rows = "".join(_landing_row(landing, charts.workflow, longest, nav, viewer) for landing in charts.landings)
+    schedule = f"schedule <code>{_text(charts.schedule)}</code>" if charts.schedule else "no schedule (on demand)"
+    typical = f" · landed a median {_text(human_duration(percentile(lates, 50)))} after its fire" if lates else ""
+    return (
+        f'<div><h4>The latest runs\' landing vs their schedule</h4><p class="muted">{schedule}{typical}</p>'
+        '<table class="landings"><tr><th>run (Gantt)</th><th>outcome</th><th>scheduled for</th><th>landed (ended)</th>'
+        f"<th>after its fire</th></tr>{rows}</table></div>"
+    )
+
+
+def render_charts(charts: Charts, nav: Navigation, viewer: Viewer) -> str:
+    """The six charts of one workflow, side by side as the widget's width allows, then its latest runs one by one."""
     if not charts.runs:
         return page(f"<p>No runs of {_text(charts.workflow)} in this time range.</p>", viewer)
     bucket = human_duration(charts.size.total_seconds())
@@ -256,4 +343,5 @@ def render_charts(charts: Charts, viewer: Viewer) -> str:
         f"table, by when each was first seen; the too-slow alarm's threshold is drawn in "
         f'<span style="color:{_RED}">red</span> where it fits.</p>'
     )
-    return page(f"<style>{_CHART_STYLE}</style>{note}" + f'<div class="charts">{"".join(figures)}</div>', viewer)
+    runs = f'<div class="runs">{_landings(charts, nav, viewer)}{_task_trends(charts)}</div>' if charts.landings else ""
+    return page(f"<style>{_CHART_STYLE}</style>{note}" + f'<div class="charts">{"".join(figures)}</div>{runs}', viewer)

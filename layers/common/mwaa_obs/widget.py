@@ -34,7 +34,6 @@ from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.schema import RunItem, TaskAttemptItem, WorkflowItem
 from mwaa_obs.store.workflows import Workflows, stored_graph
 from mwaa_obs.task_logs import LogTail, TaskLogReader
-from mwaa_obs.trends import render_trends, trends
 from mwaa_obs.view_charts import render_charts
 from mwaa_obs.view_html import (
     Navigation,
@@ -240,17 +239,15 @@ def render(
     if not ids:
         return render_picker(request, reader.names_starting(request.workflow or ""), nav, viewer)
     assert request.workflow is not None
-    if request.view in ("grid", "trends"):
+    if request.view == "grid":
         runs = reader.load(reader.runs_between(ids, request.start, request.end, request.runs))
-        if request.view == "trends":
-            return render_trends(trends(request.workflow, runs, reader.schedule(ids)), nav, viewer)
         return render_grid(request.workflow, grid(runs), nav, viewer)
     if request.view == "charts":
         threshold = request.threshold or policies(request.workflow).too_slow_seconds
         charts = _charts(
             reader, request.workflow, ids, request.start, request.end, latest=request.runs, too_slow_seconds=threshold
         )
-        return render_charts(charts, viewer)
+        return render_charts(charts, nav, viewer)
     return _run_view(request, reader, ids, nav, viewer, now=now)
 
 
@@ -378,11 +375,12 @@ DESCRIPTION = """## mwaa-obs runs widget
 Airflow's views for MWAA Serverless, from the mwaa-obs table.
 
 Parameters (JSON):
-- `view`: `grid` (default), `gantt`, `graph`, `charts` (the per-workflow graphs from the table), `trends` (task
-  durations, landing time vs schedule), `failures` or `matrix` (every workflow by its last runs)
+- `view`: `grid` (default), `gantt`, `graph`, `charts` (the per-workflow graphs from the table; under them each
+  task's duration per run and the latest runs' landing vs their schedule; `trends` is answered with it), `failures`
+  or `matrix` (every workflow by its last runs)
 - `workflow`: a workflow name; the dashboards pass their **Workflow** variable (`__workflow__`); none, or a name no
   workflow has: the workflows whose names begin with it
-- `runs`: how many runs the grid shows, and the charts read task durations from, 1-100 (default 25)
+- `runs`: how many runs the grid shows, and the charts read task durations and landings from, 1-100 (default 25)
 - `threshold`: the too-slow threshold (seconds) the charts draw (default: the workflow's, from the settings)
 - `runId`: the run a Gantt chart or graph shows (default: the latest failed run in the time range, else the latest)
 - `view` `log` with `runId`, `task` and `attempt`: that attempt's last log lines (a failed cell of the grid and a
