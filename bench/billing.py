@@ -81,8 +81,11 @@ class MemoryTable:
     def __init__(self) -> None:
         self.items: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
         self.bill = WriteBill()
-        # index -> partition -> the keys of its items, kept as items change (a Query reads one partition)
-        self._partitions: dict[str, dict[str, set[tuple[str, str]]]] = {index: defaultdict(set) for index in INDEXES}
+        # index -> partition -> the keys of its items, kept as items change (a Query reads one partition); the
+        # table's own partitions too ("pk"), for a Query without IndexName (e.g. a workflow's stored versions)
+        self._partitions: dict[str, dict[str, set[tuple[str, str]]]] = {
+            index: defaultdict(set) for index in ("pk", *INDEXES)
+        }
 
     def update(self, request: dict[str, Any]) -> tuple[bool, dict[str, Any] | None]:
         key = (request["Key"]["pk"]["S"], request["Key"]["sk"]["S"])

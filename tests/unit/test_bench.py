@@ -60,3 +60,23 @@ def test_only_some_sections_keeps_the_others_figures_in_the_results_file(tmp_pat
     rendered = doc.read_text(encoding="utf-8")
     assert f"p50 {results['simulator']['ms']['p50']}" in rendered
     assert "Failed in the last run of their section: cpu" in rendered
+
+
+def test_the_in_memory_table_answers_a_query_of_the_tables_own_partitions() -> None:
+    import botocore.session
+    from billing import MemoryTable
+
+    from mwaa_obs.store.schema import version_sort_key, workflow_key
+    from mwaa_obs.store.workflows import Workflows
+
+    # Given the bench's in-memory table holding two workflows' stored versions
+    table = MemoryTable()
+    session = botocore.session.get_session()
+    client = session.create_client("dynamodb", "us-east-1", aws_access_key_id="k", aws_secret_access_key="s")
+    table.stub(client)
+    table.put({"pk": {"S": workflow_key("wf-AbCdEfGhIj")}, "sk": {"S": version_sort_key("v1")}})
+    table.put({"pk": {"S": workflow_key("other-AbCdEfGhIj")}, "sk": {"S": version_sort_key("v9")}})
+    # Then a Query without an index (the reconciler's stored versions) reads the workflow's partition only
+    # (the scale section's discovery pass skipped every workflow on a KeyError before)
+    assert Workflows(client, "table").stored_versions("wf-AbCdEfGhIj") == {"v1"}
+    assert table.bill.queries == 1
