@@ -31,13 +31,14 @@ dynamodb = dynamodb_client()
 # Other places' API and task logs, through the reader role there (STS's client made at the first call away from home)
 readers = ReaderClients(config.home, config.reader_role, LazyClient("sts"), time.time)
 settings = SettingsSource(client("ssm"), config.settings_parameter)
+alerts = Alerts(dynamodb, config.table_name)  # the decisions, and the delivery's lease and marks, on the run items
 notifier = Notifier(
     runs=Runs(dynamodb, config.table_name),
-    alerts=Alerts(dynamodb, config.table_name),
+    alerts=alerts,
     workflows=Workflows(dynamodb, config.table_name),
     settings=settings,
     courier=Courier(
-        alerts=Alerts(dynamodb, config.table_name),
+        alerts=alerts,
         topic=AlertTopic(once_client("sns"), config.alert_topic_arn),
         webhooks=SlackWebhooks(client("secretsmanager"), config.slack_secret_arn) if config.slack_secret_arn else None,
         task_logs=TaskLogReader(logs_clients(config.home, readers)),
