@@ -54,6 +54,7 @@ notifier = Notifier(
         if config.enrich
         else None
     ),
+    account_alerts_per_hour=config.account_alerts_per_hour,
 )
 
 

@@ -220,3 +220,92 @@ def test_every_failure_is_named_once_and_every_resolved_message_tells_the_end_ti
     assert len({alert.run_id for alert in resolved}) == len(resolved)
     closed = [failure for alert in resolved for failure in alert.incident_runs]
     assert len(closed) == len(set(closed))
+
+
+_accounts = itertools.count(900_000_000_000)  # a source account of its own for each example: its own hourly slots
+
+
+class ClockedTopic(AlertTopic):
+    """The alert topic's seam: every alert published, with the simulated time it was published at."""
+
+    def __init__(self, clock: list[datetime]) -> None:
+        super().__init__(None, "")
+        self._clock = clock
+        self.sent: list[tuple[Alert, datetime]] = []
+
+    def publish(self, alert: Alert) -> None:
+        self.sent.append((alert, self._clock[0]))
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(bound=st.integers(1, 2), more=st.integers(1, 2), failures=st.integers(1, 2), window=st.sampled_from([0, 60]))
+def test_a_flooding_account_gets_at_most_its_bound_of_messages_an_hour_and_every_failure_named_once(
+    store: Transitions, dynamodb: Any, state_table: str, bound: int, more: int, failures: int, window: int
+) -> None:
+    # Given, in central mode, a source account whose `bound + more` workflows each fail `failures` times within an
+    # hour, and another source account with one failure in the middle of that flood
+    flooding, other = f"{next(_accounts)}", f"{next(_accounts)}"
+    ssm = client("ssm")
+    document = {"defaults": {"group_window_minutes": window, "slack_webhook": None}}
+    ssm.put_parameter(Name=SETTINGS_PARAMETER, Value=json.dumps(document), Type="String", Overwrite=True)
+    clock = [T0]
+    queue = DelayedQueue(clock, ALERT_DELAY)
+    topic = ClockedTopic(clock)
+    notifier = Notifier(
+        runs=Runs(dynamodb, state_table),
+        alerts=Alerts(dynamodb, state_table),
+        workflows=Workflows(dynamodb, state_table),
+        settings=SettingsSource(ssm, SETTINGS_PARAMETER, ttl_seconds=0),
+        courier=Courier(Alerts(dynamodb, state_table), topic=topic, webhooks=None, clock=lambda: clock[0]),
+        notices=queue,
+        clock=lambda: clock[0],
+        account_alerts_per_hour=bound,
+    )
+    events, failed = [], {}
+    for index in range(bound + more):
+        arn = f"arn:aws:airflow-serverless:eu-west-1:{flooding}:workflow/flood{index}-Fl00dXXXXX"
+        for attempt in range(failures):
+            run_id, ended = f"f{index}-{attempt}", T0 + minutes(2 + 10 * attempt + index)
+            events += [
+                run_event("Started", run_id, ended - minutes(1), arn=arn),
+                run_event("Failed", run_id, ended, arn=arn),
+            ]
+            failed[run_id] = flooding
+    arn = f"arn:aws:airflow-serverless:eu-west-1:{other}:workflow/calm-Ca1mXXXXXX"
+    events += [
+        run_event("Started", "calm", T0 + minutes(29), arn=arn),
+        run_event("Failed", "calm", T0 + minutes(30), arn=arn),
+    ]
+    failed["calm"] = other
+    sink = MetricSink()
+    # When they are ingested as they happen, and every notice and flush handled when it comes due
+    for event in sorted(events, key=lambda event: event["time"]):
+        at = datetime.fromisoformat(event["time"])
+        while queue.due and queue.due[0][0] <= at:
+            clock[0] = max(clock[0], queue.due[0][0])
+            notifier.handle(heapq.heappop(queue.due)[2], sink)
+        clock[0] = max(clock[0], at)
+        ingest(json.dumps(event), store, sink, queue, policies=lambda _: SeriesPolicy())
+    for _ in range(500):
+        if not queue.due:
+            break
+        clock[0] = max(clock[0], queue.due[0][0])
+        notifier.handle(heapq.heappop(queue.due)[2], sink)
+    assert not queue.due, "flush notices kept coming"
+    # Then every failure is named in exactly one message
+    named: Counter[str] = Counter()
+    for alert, _ in topic.sent:
+        named[alert.run_id] += 1
+        named.update(named_run.run_id for named_run in alert.named)
+    assert named == Counter(failed.keys())
+    # And no account had more than its bound of messages in any UTC hour
+    per_hour = Counter(
+        (failed[alert.run_id], at.replace(minute=0, second=0, microsecond=0)) for alert, at in topic.sent
+    )
+    assert max(per_hour.values()) <= bound, per_hour
+    # And the flood held the other account's failure back by nothing: its own message, within minutes
+    (calm,) = [(alert, at) for alert, at in topic.sent if alert.run_id == "calm"]
+    assert calm[0].kind is AlertKind.FAILURE
+    assert calm[1] - (T0 + minutes(30)) < minutes(10)
+    # And the flooding account's held failures were all summarised within the hours its bound allows
+    assert max(at for _, at in topic.sent) < T0 + timedelta(hours=len(failed))

@@ -163,6 +163,18 @@ def test_redelivering_a_batch_changes_nothing_and_counts_nothing(
     assert dynamodb.scan(TableName=state_table)["Items"] == before
 
 
+def test_each_transition_line_names_its_account_so_a_source_accounts_volume_can_be_counted(
+    state_table: str, context: Any, printed: Callable[[], Printed], ingest_handler: ModuleType
+) -> None:
+    # Given, in central mode, events of the stack's own account and of a source account (docs/CENTRAL.md's query)
+    other = "arn:aws:airflow-serverless:eu-west-1:210987654321:workflow/orders_etl-Zz9Yy8Xx7W"
+    events = [run_event("Started", "own-1", T0), *(run_event("Started", f"other-{n}", T0, arn=other) for n in range(3))]
+    ingest_handler.lambda_handler(sqs_event(events), context)
+    # Then `stats count(*) by account` over the transition lines counts each account's events
+    lines = [line for line in printed().logs if line["message"].startswith("transition ")]
+    assert Counter(line["account"] for line in lines) == {"123456789012": 1, "210987654321": 3}
+
+
 def test_bad_records_are_logged_once_counted_and_acknowledged_without_failing_the_batch(
     state_table: str,
     context: Any,

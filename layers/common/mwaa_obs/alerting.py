@@ -194,6 +194,13 @@ def decide_success(history: Sequence[Outcome], run_id: str, health: Health, now:
     return Plan(decision, tuple(Named(outcome.run_id, True) for outcome in named), resolved)
 
 
+def held_for_account(plan: Plan, run_id: str, health: Health, due: datetime) -> Plan:
+    """A failure whose own message would pass its account's bound for the hour (central mode): held like a storm's,
+    for a summary once the account has room again (`due`: the next hour), naming nothing now."""
+    decision = replace(plan.decision, kind=AlertKind.SUPPRESSED, grouped=0)
+    return Plan(decision, health=health, flush=(run_id, due))
+
+
 def closes_nothing(ended_at: datetime | None, health: Health, failed_through: datetime | None) -> bool:
     """Whether a success that ended at `ended_at` surely closes no incident, from what the workflow item keeps: it
     ended after the latest success decided, and every run that ended other than SUCCESS (its latest end kept as

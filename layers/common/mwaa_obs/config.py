@@ -116,6 +116,7 @@ class NotifyConfig:
     home: Place
     reader_role: ReaderRole
     duration_alarm_seconds: int  # for the durations enrichment completes (RunTooSlow)
+    account_alerts_per_hour: int  # central mode: a source account's failure and summary messages an hour
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> NotifyConfig:
@@ -132,6 +133,7 @@ class NotifyConfig:
             home=_home(env),
             reader_role=_reader_role(env),
             duration_alarm_seconds=_duration_alarm_seconds(env),
+            account_alerts_per_hour=_whole_number(env, "ACCOUNT_ALERTS_PER_HOUR", "20"),
         )
 
 

@@ -219,6 +219,7 @@ def _log_fields(event: RunEvent | TaskEvent) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "workflow": event.workflow.name,
         "workflow_id": event.workflow.workflow_id,
+        "account": event.workflow.place.account,  # a source account's volume, by Logs Insights (docs/CENTRAL.md)
         "run_id": event.run_id,
         "status": event.status,
         "event_id": event.event_id,

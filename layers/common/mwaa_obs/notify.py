@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -33,12 +33,14 @@ from mwaa_obs.alerting import (
     decide_flush,
     decide_quiet,
     decide_success,
+    held_for_account,
     incident_figures,
     incident_of,
 )
 from mwaa_obs.changes import change_note_for
 from mwaa_obs.delivery import Courier, Delivery
 from mwaa_obs.enrich import Enricher
+from mwaa_obs.events import PLACE_SEPARATOR
 from mwaa_obs.failures import failed_tasks, task_name
 from mwaa_obs.ingest import UNSUCCESSFUL, NoticeSink
 from mwaa_obs.messages.content import attempt_log, build_alert
@@ -54,7 +56,16 @@ from mwaa_obs.states import (
     RunState,
     seen_attribute,
 )
-from mwaa_obs.store.alerts import Alerts, AlreadyDecided, DecisionConflict, Lease, decision_of
+from mwaa_obs.store.alerts import (
+    AccountBudget,
+    Alerts,
+    AlreadyDecided,
+    DecisionConflict,
+    Lease,
+    OverBudget,
+    account_budget,
+    decision_of,
+)
 from mwaa_obs.store.runs import Runs
 from mwaa_obs.store.schema import RunItem, StateItem, TaskAttemptItem
 from mwaa_obs.store.workflows import Workflows
@@ -64,6 +75,7 @@ logger = Logger(service=SERVICE, child=True)
 
 DECISION_ATTEMPTS = 5
 EPOCH = datetime.fromtimestamp(0, UTC)  # "no unsuccessful end" as the workflow item keeps it
+MIN_FLUSH_WINDOW = timedelta(seconds=1)
 HISTORY_RUNS = 100  # a decision weighs the workflow's last runs: an incident longer than that is counted from there
 
 
@@ -78,6 +90,9 @@ class Notifier:
     stack_name: str = DEFAULT_STACK_NAME
     enricher: Enricher | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # Central mode: failure and summary messages a source account (not the stack's own) may have in a UTC hour;
+    # its failures beyond them wait, held, for a summary in a later hour (None: no bound)
+    account_alerts_per_hour: int | None = None
 
     def handle(self, body: str, sink: MetricSink, remaining: Callable[[], float] | None = None) -> None:
         """Decide and deliver the message one notice owes; the metrics it owes go to the sink. `remaining`: the
@@ -131,14 +146,24 @@ class Notifier:
         failing = _counts_as_failure(run, route)
         if not failing and run.status != RunState.SUCCESS:
             return self._save(run, decide_quiet(self.clock()), None), None
+        over_budget = False
         for _ in range(DECISION_ATTEMPTS):
             now = self.clock()
             health, version, failed_through = self.alerts.health_of(run.workflow_id)
             history = self._history_for(run, failing, health, failed_through)
             decide = decide_failure if failing else decide_success
             plan = decide(_outcomes(history, route, now), run.run_id, health, now, route.group_window)
+            budget = self._budget(run.workflow_id, plan, now)
+            if budget is not None and over_budget:
+                plan, budget = held_for_account(plan, run.run_id, health, budget.resets_at), None
+                logger.info("account over its alert bound; failure held", extra=_held_fields(run, plan))
             try:
-                self.alerts.save_plan(run.workflow_id, plan, version, item=run, lead=run.run_id, lease=lease_if_sent)
+                self.alerts.save_plan(
+                    run.workflow_id, plan, version, item=run, lead=run.run_id, lease=lease_if_sent, budget=budget
+                )
+            except OverBudget:
+                over_budget = True
+                continue
             except DecisionConflict:
                 logger.info("workflow health changed meanwhile; deciding again", extra={"run_id": run.run_id})
                 run = self.runs.reread(run)
@@ -163,12 +188,19 @@ class Notifier:
             now = self.clock()
             health, version = self.alerts.health(anchor.workflow_id)
             history = self._history(anchor)
-            plan = decide_flush(_outcomes(history, route, now), anchor.run_id, health, now, route.group_window)
+            # at least a moment: failures held for their account's bound are flushed with grouping off too
+            window = max(route.group_window, MIN_FLUSH_WINDOW)
+            plan = decide_flush(_outcomes(history, route, now), anchor.run_id, health, now, window)
             if plan.decision.kind is AlertKind.NONE:
                 self._schedule_flush(anchor.workflow_id, plan, now)
                 return
+            budget = self._budget(anchor.workflow_id, plan, now)
             try:
-                self.alerts.save_plan(anchor.workflow_id, plan, version, item=None, lead=anchor.run_id)
+                self.alerts.save_plan(anchor.workflow_id, plan, version, item=None, lead=anchor.run_id, budget=budget)
+            except OverBudget as refused:
+                self._schedule_flush(anchor.workflow_id, replace(plan, flush=(anchor.run_id, refused.resets_at)), now)
+                logger.info("account over its alert bound; summary waits", extra=_held_fields(anchor, plan))
+                return
             except DecisionConflict:
                 anchor = self.runs.reread(anchor)
                 continue
@@ -204,6 +236,13 @@ class Notifier:
         """The workflow's recent runs by run id, with `run` as read consistently."""
         recent = {found.run_id: found for found in self.runs.recent(run.workflow_id, limit=HISTORY_RUNS)}
         return recent | {run.run_id: run}
+
+    def _budget(self, workflow_id: str, plan: Plan, now: datetime) -> AccountBudget | None:
+        """The account slot a failure or summary message of another account's workflow takes (central mode)."""
+        bounded = plan.decision.kind in (AlertKind.FAILURE, AlertKind.SUMMARY)
+        if self.account_alerts_per_hour is None or not bounded or PLACE_SEPARATOR not in workflow_id:
+            return None
+        return account_budget(workflow_id.split(PLACE_SEPARATOR, 1)[0], now, self.account_alerts_per_hour)
 
     def _schedule_flush(self, workflow_id: str, plan: Plan, now: datetime) -> None:
         if plan.flush is not None:
@@ -332,6 +371,12 @@ def _outcomes(history: dict[str, RunItem], route: Route, now: datetime) -> list[
             told_open = run.alert.kind == AlertKind.FAILURE.value and not run.alert.superseded
         outcomes.append(Outcome(run.run_id, ended, failed, named_in, told_open))
     return outcomes
+
+
+def _held_fields(run: RunItem, plan: Plan) -> dict[str, Any]:
+    due = plan.flush[1].isoformat() if plan.flush else None
+    return {"workflow": run.workflow_name, "run_id": run.run_id, "account": run.workflow_id.split(PLACE_SEPARATOR)[0],
+            "summary_due": due}  # fmt: skip
 
 
 def _leads_summary(run: RunItem) -> bool:

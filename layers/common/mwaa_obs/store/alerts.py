@@ -4,7 +4,7 @@ transaction), and the channels a message reached."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from mwaa_obs.alerting import AlertKind, Decision, Health, Named, Plan
@@ -29,6 +29,55 @@ class DecisionConflict(RuntimeError):
 
 class AlreadyDecided(RuntimeError):
     """The run's alert was decided by an earlier delivery of the same notice."""
+
+
+class OverBudget(RuntimeError):
+    """The account's messages this hour reached its bound (AccountBudget): the message would be one too many."""
+
+    def __init__(self, budget: AccountBudget) -> None:
+        super().__init__(budget.account)
+        self.resets_at = budget.resets_at  # when the account has slots again
+
+
+@dataclass(frozen=True, slots=True)
+class AccountBudget:
+    """A message taking one of its account's slots for an hour: at most `bound` a UTC hour per source account
+    (central mode). The count lives in an item of its own, `ACCOUNTALERTS#<account>` / `<hour>`, expiring after
+    BUDGET_KEPT."""
+
+    account: str
+    hour: datetime  # the UTC hour the slot is taken in (its start)
+    bound: int
+
+    @property
+    def resets_at(self) -> datetime:
+        return self.hour + timedelta(hours=1)
+
+
+BUDGET_PREFIX: Final = "ACCOUNTALERTS#"
+BUDGET_KEPT: Final = timedelta(days=2)
+
+
+def account_budget(account: str, now: datetime, bound: int) -> AccountBudget:
+    return AccountBudget(account, now.astimezone(UTC).replace(minute=0, second=0, microsecond=0), bound)
+
+
+def _budget_request(table_name: str, budget: AccountBudget) -> dict[str, Any]:
+    """One more message of the account this hour, unless it has had `bound` already."""
+    return {
+        "Update": {
+            "TableName": table_name,
+            "Key": {"pk": {"S": BUDGET_PREFIX + budget.account}, "sk": {"S": budget.hour.isoformat()}},
+            "UpdateExpression": "ADD #sent :one SET #expires = :expires",
+            "ConditionExpression": "attribute_not_exists(#sent) OR #sent < :bound",
+            "ExpressionAttributeNames": {"#sent": "sent", "#expires": StateItem.expires_at.attr_name},
+            "ExpressionAttributeValues": {
+                ":one": {"N": "1"},
+                ":bound": {"N": str(budget.bound)},
+                ":expires": {"N": str(int((budget.resets_at + BUDGET_KEPT).timestamp()))},
+            },
+        }
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,14 +145,17 @@ class Alerts:
         item: RunItem | None,
         lead: str,
         lease: Lease | None = None,
+        budget: AccountBudget | None = None,
     ) -> None:
         """Record, in one transaction, the decision on the run whose notice it answers (`item`; None for a flush),
         each failure the message led by `lead` names, and the workflow's health after it. With `lease`, a decision
         that sends a message takes its delivery lease in the same transaction: a duplicate notice that finds the
-        decision made finds it taken, and leaves the message to this notifier.
+        decision made finds it taken, and leaves the message to this notifier. With `budget`, the message takes
+        one of its account's slots for the hour in the same transaction.
 
         Raises AlreadyDecided if the item holds a decision already, DecisionConflict if the health changed since it
-        was read at `version` or another message named one of the failures first.
+        was read at `version` or another message named one of the failures first, OverBudget (and nothing is
+        written) if the account has no slot left this hour.
         """
         self._transact(
             item,
@@ -114,6 +166,7 @@ class Alerts:
             health=plan.health,
             version=version,
             lease=lease,
+            budget=budget,
         )
 
     def _transact(
@@ -127,6 +180,7 @@ class Alerts:
         health: Health | None,
         version: int | None,
         lease: Lease | None,
+        budget: AccountBudget | None = None,
     ) -> None:
         record = AlertRecord(
             kind=decision.kind.value,
@@ -159,15 +213,21 @@ class Alerts:
             on_workflow.set(WorkflowItem.health, HealthAttribute(**_fields(health)))
             on_workflow.set(WorkflowItem.health_version, (version or 0) + 1)
             requests.append(on_workflow.request(self._table_name, version=(WorkflowItem.health_version, version)))
+        items = [as_transaction_item(request) for request in requests]
+        if budget is not None:
+            items.append(_budget_request(self._table_name, budget))  # last: its cancellation reason is the last one
         try:
-            self._client.transact_write_items(TransactItems=[as_transaction_item(request) for request in requests])
+            self._client.transact_write_items(TransactItems=items)
         except self._client.exceptions.TransactionCanceledException as error:
             reasons = error.response.get("CancellationReasons", [])
             first = reasons[0] if reasons else {}
             decided = StateItem.alert.attr_name in first.get("Item", {})
             if item is not None and first.get("Code") == "ConditionalCheckFailed" and decided:
                 raise AlreadyDecided(item.sk) from None
-            if any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons):
+            refused = [reason.get("Code") == "ConditionalCheckFailed" for reason in reasons]
+            if budget is not None and refused and refused[-1] and not any(refused[:-1]):
+                raise OverBudget(budget) from None
+            if any(refused):
                 raise DecisionConflict(workflow_id) from None
             raise
         if item is not None:

@@ -7,6 +7,7 @@ Keys (docs/ARCHITECTURE.md has the whole design):
     task attempt   pk RUN#<workflow id>#<run id>       sk TASK#<task instance id or task id>#<attempt, 4 digits>
     event sample   pk SAMPLES#<UTC day>                sk <invalid|unknown>#<detail-type>
     change         pk WF#<workflow id>                 sk CHANGE#<time>#<CloudTrail event id>
+    account alerts pk ACCOUNTALERTS#<account>          sk <UTC hour>   (mwaa_obs.store.alerts.AccountBudget)
 
 A run and all its task attempts share one partition (one Query); a busy workflow spreads over one partition per
 run. GSI `workflow-runs` (gsi1) lists a workflow's runs newest first, and the workflows themselves; GSI
