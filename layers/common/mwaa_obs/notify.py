@@ -90,8 +90,8 @@ class Notifier:
     stack_name: str = DEFAULT_STACK_NAME
     enricher: Enricher | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    # Central mode: failure and summary messages a source account (not the stack's own) may have in a UTC hour;
-    # its failures beyond them wait, held, for a summary in a later hour (None: no bound)
+    # Central mode: failure and summary messages a source account may have in a UTC hour (the stack's own account
+    # and region have no bound); its failures beyond them wait, held, for a summary in a later hour (None: no bound)
     account_alerts_per_hour: int | None = None
 
     def handle(self, body: str, sink: MetricSink, remaining: Callable[[], float] | None = None) -> None:
