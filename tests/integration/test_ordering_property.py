@@ -6,22 +6,38 @@ and resumed (the same attempt: never a retry), restarted (a new attempt follows)
 from __future__ import annotations
 
 import json
+import random
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, cast
 
+import boto3
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mwaa_obs.ingest import ingest
+from mwaa_obs.events import TaskEvent, parse_event
+from mwaa_obs.ingest import ingest, ingest_event
 from mwaa_obs.metrics import SeriesPolicy
+from mwaa_obs.mwaa_api import MwaaApi
 from mwaa_obs.notices import Notice
+from mwaa_obs.passes import Pass, PassReport
+from mwaa_obs.repairs import UnknownStates, is_open
+from mwaa_obs.run_check import RunCheck
+from mwaa_obs.states import TASK_RANK, TERMINAL_RUN_STATES
 from mwaa_obs.store.runs import Runs
+from mwaa_obs.store.schema import task_sort_key
 from mwaa_obs.store.transitions import Transitions
 from mwaa_obs.telemetry import MetricSink
 from mwaa_obs_tools.factories import T0, iso, minutes, run_event, task_event, workflow_arn
+from mwaa_obs_tools.simulator.api import ApiServer
+from mwaa_obs_tools.simulator.engine import Engine
+from mwaa_obs_tools.simulator.faults import Faults
+from tests.conftest import Printed
+from tests.simulator.test_lifecycle import START, World, create
 
 RUN_OUTCOMES = {"Succeeded": "SUCCESS", "Failed": "FAILED", "Timeout": "TIMEOUT", "Stopped": "STOPPED"}
 TASK_OUTCOMES = {
@@ -182,5 +198,230 @@ def test_any_order_and_duplicates_end_in_the_true_state_with_exact_metrics_and_n
     }
     # And every finished run, and every attempt that went up for retry, was handed to the notifier
     assert {(n.run_id, n.task_key, n.attempt) for n in notices} == {(truth.run_id, None, None) for truth in truths} | {
-        (truth.run_id, f"ti-{truth.run_id}-{task}", attempt) for truth in truths for task, attempt in truth.retried
+        (truth.run_id, task, attempt) for truth in truths for task, attempt in truth.retried
     }
+
+
+# One attempt, one item, however its events name it (issue 37, item 9; docs/EVENTS.md, "Task attempt identity").
+# The detail schema is unpublished: an event of an attempt may name its task id, its instance id or both, and two
+# events of one attempt may name different instance ids. Real parts: the simulator's run sends the events and its
+# API answers the reconciler; the table is the emulator's.
+RETRIED = b"""retried:
+  dag_id: retried
+  schedule: null
+  default_args: {retries: 1, retry_delay: 0}
+  tasks:
+    extract: {operator: airflow.providers.amazon.aws.operators.s3.S3ListOperator, bucket: b}
+    load: {operator: airflow.providers.amazon.aws.operators.s3.S3ListOperator, bucket: b, dependencies: [extract]}
+"""
+SHAPES = ("both", "task id only", "instance id only", "another instance id")
+
+
+class Simulated:
+    """The simulator's engine, its API on loopback and a workflow whose `load` fails its first attempt."""
+
+    def __init__(self, engine: Engine, world: World, client: Any, arn: str) -> None:
+        self.engine, self.world, self.client, self.arn = engine, world, client, arn
+
+    def __repr__(self) -> str:  # not its world's every event and log line, in a failure's report
+        return f"Simulated({self.arn})"
+
+    def finished_run(self) -> tuple[str, list[dict[str, Any]]]:
+        """A new run, to its end: its id and the events it sent, as EventBridge delivers them."""
+        run_id: str = self.client.start_workflow_run(WorkflowArn=self.arn)["RunId"]
+        run = self.engine.runs[(self.arn, run_id)]
+        while run.state not in TERMINAL_RUN_STATES:
+            self.engine.advance(self.engine.now + timedelta(minutes=1))
+        sent = [entry for entry in self.world.events if json.loads(entry["Detail"]).get("runId") == run_id]
+        return run_id, [
+            {
+                "version": "0",
+                "id": str(uuid.uuid4()),
+                "detail-type": entry["DetailType"],
+                "source": entry["Source"],
+                "time": iso(entry["Time"]),
+                "resources": entry["Resources"],
+                "detail": json.loads(entry["Detail"]),
+            }
+            for entry in sent
+        ]
+
+
+@pytest.fixture(scope="module")
+def simulated() -> Iterator[Simulated]:
+    world = World()
+    engine = Engine(world, world.read, start=START)
+    server = ApiServer(engine).start()
+    client = boto3.client(
+        "mwaa-serverless", endpoint_url=server.url, region_name="us-east-1",
+        aws_access_key_id="x", aws_secret_access_key="x",
+    )  # fmt: skip
+    arn = create(client, world, "retried", RETRIED)
+    engine.set_faults("retried", Faults(fail_first={"load": 1}))
+    yield Simulated(engine, world, client, arn)
+    server.stop()
+
+
+def named(event: dict[str, Any], shape: str) -> dict[str, Any]:
+    """The event with its task named as `shape` says."""
+    detail = dict(event["detail"])
+    if "taskId" not in detail:
+        return event  # a run's
+    if shape == "task id only":
+        del detail["taskInstanceId"]
+    elif shape == "instance id only":
+        del detail["taskId"]
+    elif shape == "another instance id":
+        detail["taskInstanceId"] = "other-" + detail["taskInstanceId"]
+    return {**event, "detail": detail}
+
+
+class KeyedByInstance:
+    """The store as it keyed attempts before (a deployed table): by the instance id wherever an event gave one."""
+
+    def __init__(self, store: Transitions) -> None:
+        self._store = store
+        self.home = store.home
+
+    def record_task(self, event: TaskEvent, writer: str | None = None) -> Any:
+        return self._store.record_task(replace(event, task_key=event.task_instance_id or event.task_key), writer)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def true_attempts(events: list[dict[str, Any]]) -> dict[tuple[str, int], str]:
+    """Each attempt's furthest state, as the run's own events tell it."""
+    furthest: dict[tuple[str, int], str] = {}
+    for event in events:
+        parsed = parse_event(event)
+        if isinstance(parsed, TaskEvent):
+            key = (str(parsed.task_id), parsed.attempt)
+            if TASK_RANK[parsed.status] > TASK_RANK.get(furthest.get(key, ""), -1):
+                furthest[key] = parsed.status
+    return furthest
+
+
+def deliver(
+    store: Transitions, delivered: list[dict[str, Any]], upgraded_at: int, sink: MetricSink | None = None
+) -> None:
+    """The events ingested in order, the first `upgraded_at` of them by the version that keyed attempts by instance
+    id."""
+    old = cast(Any, KeyedByInstance(store))
+    for index, event in enumerate(delivered):
+        target = old if index < upgraded_at else store
+        ingest_event(event, target, sink or MetricSink(), cast(Any, _Discard()), policies=lambda _: SeriesPolicy())
+
+
+class _Discard:
+    def send(self, notice: Notice, delay_seconds: int | None = None) -> None:
+        pass
+
+
+def reconcile(simulated: Simulated, store: Transitions, runs: Runs, run_id: str) -> PassReport:
+    """The reconciler's check of the ended run, its settle time past."""
+    workflow_id = simulated.arn.rsplit("/", 1)[1]
+    run, attempts = runs.load(workflow_id, run_id)
+    assert run is not None
+    settle = timedelta(minutes=30)
+    step = Pass.begin(simulated.engine.now + 2 * settle, MetricSink(), None)
+    check = RunCheck(
+        MwaaApi(simulated.client), store, runs, _Discard(), UnknownStates(), settle=settle,
+        policies=lambda _: SeriesPolicy(),
+    )  # fmt: skip
+    check.check(run, attempts, step, discovered=False)
+    return step.report
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_an_attempt_is_one_item_however_its_events_name_it_and_the_reconciler_leaves_no_copy(
+    simulated: Simulated, store: Transitions, runs: Runs, data: st.DataObject
+) -> None:
+    # Given a run's events, each task event naming its task by task id, instance id, both, or another instance id,
+    # delivered in any order, some twice or thrice, the first of them by the version that keyed by instance id
+    run_id, events = simulated.finished_run()
+    # One seed whatever the simulator sent: draws whose number varied with it would be a flaky strategy
+    chance = random.Random(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    shaped = [named(event, chance.choice(SHAPES)) for event in events]
+    delivered = chance.sample(shaped * 3, len(shaped) + chance.randint(0, len(shaped)))
+    delivered += [event for event in shaped if event not in delivered]  # each at least once
+    upgraded_at = chance.choice([0, 0, chance.randint(0, len(delivered))])
+    sink = MetricSink()
+    deliver(store, delivered, upgraded_at, sink)
+    workflow_id = simulated.arn.rsplit("/", 1)[1]
+    truth = true_attempts(events)
+    _, attempts = runs.load(workflow_id, run_id)
+    by_instance_only = any("taskId" not in event["detail"] for event in shaped if "runId" in event["detail"])
+    old_keys = any("taskInstanceId" in event["detail"] for event in delivered[:upgraded_at])
+    if not by_instance_only and not old_keys:
+        # Then, as ingested, every attempt whose events name its task is one item, in its final state
+        assert sorted((item.task_id, item.attempt) for item in attempts) == sorted(truth)
+        assert {(str(item.task_id), item.attempt): item.status for item in attempts} == truth
+    disagreed = sum(point.value for point in sink.points if point.spec.name == "TaskIdsDisagree")
+    if not any(event["detail"].get("taskInstanceId", "").startswith("other-") for event in delivered):
+        assert disagreed == 0  # told only where two events of one attempt named two instance ids
+    # When the reconciler checks the run
+    reconcile(simulated, store, runs, run_id)
+    # Then each attempt is one item, in the state the run's events and the API give, and none is left open. (An
+    # item the old version keyed by instance id stays so keyed when it is its attempt's only one.)
+    _, attempts = runs.load(workflow_id, run_id)
+    task_of = {e["detail"]["taskInstanceId"]: e["detail"]["taskId"] for e in events if "taskId" in e["detail"]}
+    identities = [(item.task_id or task_of[item.task_key], item.attempt) for item in attempts]
+    assert sorted(identities) == sorted(truth)
+    assert {identity: item.status for identity, item in zip(identities, attempts, strict=True)} == truth
+    assert not [item.sk for item in attempts if is_open(item.status)]
+    assert all(item.started_at for item in attempts)  # what an item alone knew was kept
+
+
+def test_two_instance_ids_for_one_attempt_make_one_item_and_are_told_once(
+    simulated: Simulated, store: Transitions, runs: Runs, printed: Callable[[], Printed]
+) -> None:
+    # Given a run whose `extract` attempt is announced running under its instance id and succeeded under another
+    run_id, events = simulated.finished_run()
+    extract = [event for event in events if event["detail"].get("taskId") == "extract"]
+    instance = extract[0]["detail"]["taskInstanceId"]
+    running = next(event for event in extract if event["detail"]["status"] == "RUNNING")
+    succeeded = named(next(event for event in extract if event["detail"]["status"] == "SUCCESS"), SHAPES[3])
+    sink = MetricSink()
+    printed()
+    # When both are ingested, the disagreeing one twice
+    deliver(store, [running, succeeded, succeeded], 0, sink)
+    # Then the attempt is one item, finished, holding the first instance id
+    _, attempts = runs.load(simulated.arn.rsplit("/", 1)[1], run_id)
+    assert [(item.sk, item.status, item.task_instance_id) for item in attempts] == [
+        (task_sort_key("extract", 1), "SUCCESS", instance)
+    ]
+    # And each delivery that named another instance id was told: one log line and one count each
+    told = [line for line in printed().logs if line["message"] == "task instance ids disagree: one attempt kept"]
+    assert [(line["task_instance_id"], line["stored_instance_id"]) for line in told] == [
+        ("other-" + instance, instance)
+    ] * 2
+    assert sum(point.value for point in sink.points if point.spec.name == "TaskIdsDisagree") == 2
+
+
+def test_an_open_item_stored_under_the_instance_id_key_is_folded_into_its_attempt_finished_under_the_task_id(
+    simulated: Simulated, store: Transitions, runs: Runs
+) -> None:
+    # Given a table deployed before attempts were keyed by task id: `load`'s second attempt stored running under
+    # its instance id; then, upgraded, every event of the run, but that attempt's running one lost
+    run_id, events = simulated.finished_run()
+    workflow_id = simulated.arn.rsplit("/", 1)[1]
+    detail = [event["detail"] for event in events]
+    second = [event for event in detail if (event.get("taskId"), event.get("attemptNumber")) == ("load", 2)]
+    running = next(events[detail.index(event)] for event in second if event["status"] == "RUNNING")
+    deliver(store, [running], upgraded_at=1)
+    deliver(store, [event for event in events if event is not running], upgraded_at=0)
+    _, attempts = runs.load(workflow_id, run_id)
+    instance = running["detail"]["taskInstanceId"]
+    copies = {item.sk: item.status for item in attempts if item.attempt == 2}
+    assert copies == {task_sort_key(instance, 2): "RUNNING", task_sort_key("load", 2): "SUCCESS"}
+    # When the reconciler checks the run
+    report = reconcile(simulated, store, runs, run_id)
+    # Then the open copy is folded into the attempt's own item (what it alone knew kept) and gone
+    _, attempts = runs.load(workflow_id, run_id)
+    (load,) = [item for item in attempts if item.attempt == 2]
+    assert (load.sk, load.status, load.task_instance_id) == (task_sort_key("load", 2), "SUCCESS", instance)
+    assert load.seen_running is not None
+    assert report.attempts_folded == 1
+    assert report.attempts_closed == 0

@@ -9,7 +9,7 @@ from mwaa_obs.enrich import missing
 from mwaa_obs.events import RunEvent, TaskEvent, parse_event
 from mwaa_obs.mwaa_api import RunAnswer, TaskAnswer, TaskSummary
 from mwaa_obs.notices import Notice
-from mwaa_obs.repairs import WithoutRetries, left_open, repairs_for, tasks_to_read
+from mwaa_obs.repairs import WithoutRetries, folds, left_open, repairs_for, tasks_to_read
 from mwaa_obs.store.schema import RunItem, TaskAttemptItem
 
 ARN = "arn:aws:airflow-serverless:us-east-1:123456789012:workflow/sales-Ab3dE6gH9j"
@@ -69,8 +69,9 @@ def test_an_earlier_attempt_left_unfinished_in_the_table_is_closed_as_followed_b
     assert [(r.attempt, r.state) for r in repairs] == [(1, "UP_FOR_RETRY"), (3, "FAILED")]
     first = parse_event(repairs[0].event)
     assert isinstance(first, TaskEvent)
-    # It ended at the latest when the later one began; the API says nothing of its error
-    assert (first.task_key, first.attempt, first.ended_at, first.error_message) == ("ti-1", 1, STARTED, None)
+    # It ended at the latest when the later one began; the API says nothing of its error. It is keyed by its task
+    # id, as the API names it: the item keyed by its instance id (as attempts once were) is then folded into it.
+    assert (first.task_key, first.attempt, first.ended_at, first.error_message) == ("load", 1, STARTED, None)
 
 
 def test_the_run_stopping_and_every_task_state_but_none_is_rebuilt_as_its_event() -> None:
@@ -110,17 +111,15 @@ def test_an_attempt_is_closed_under_the_key_it_is_stored_under() -> None:
         )
 
 
-def test_an_attempt_is_left_open_until_a_stored_or_repaired_state_ends_it() -> None:
+def test_an_attempt_is_left_open_until_one_of_its_items_ends_it() -> None:
     pk = "RUN#sales-Ab3dE6gH9j#r1"
     running = TaskAttemptItem(pk, "TASK#ti-1#0001", task_instance_id="ti-1", status="RUNNING")
     done = TaskAttemptItem(pk, "TASK#ti-2#0001", task_instance_id="ti-2", status="SUCCESS")
-    assert left_open([running, done], [])
-    cancelled = repairs_for(ARN, TaskAnswer.from_api({**TASK_FIELDS, "TaskInstanceId": "ti-1", "Status": "CANCELLED",
-                                                      "AttemptNumber": 1}), [running], NOW)  # fmt: skip
-    assert not left_open([running, done], [("ti-1", repair) for repair in cancelled])
-    deferred = repairs_for(ARN, TaskAnswer.from_api({**TASK_FIELDS, "TaskInstanceId": "ti-3", "Status": "DEFERRED",
-                                                     "AttemptNumber": 1}), [], NOW)  # fmt: skip
-    assert left_open([done], [("ti-3", repair) for repair in deferred])
+    assert left_open([running, done])
+    # The same attempt under its task id (ti-1 is load's, as the item that names both says): it ended
+    ended = TaskAttemptItem(pk, "TASK#load#0001", task_id="load", task_instance_id="ti-1", status="CANCELLED")
+    assert not left_open([running, done, ended])
+    assert left_open([done, TaskAttemptItem(pk, "TASK#load#0002", task_id="load", status="DEFERRED")])
 
 
 def test_states_no_event_names_are_not_rebuilt() -> None:
@@ -171,3 +170,33 @@ def test_a_finished_runs_repairs_owe_its_outcome_notice_but_never_a_stale_retry_
     notices.send(Notice("retry", "sales-Ab3dE6gH9j", "r1", "ti-1", 1))
     notices.send(Notice("run", "sales-Ab3dE6gH9j", "r1"))
     assert [notice.kind for notice in sent] == ["run"]
+
+
+def test_the_items_of_one_attempt_are_folded_into_the_one_keyed_by_its_task_id() -> None:
+    pk = "RUN#sales-Ab3dE6gH9j#r1"
+    own = TaskAttemptItem(pk, "TASK#load#0001", task_id="load", task_instance_id="ti-1", status="SUCCESS")
+    old_key = TaskAttemptItem(pk, "TASK#ti-1#0001", task_id="load", task_instance_id="ti-1", status="RUNNING")
+    instance_only = TaskAttemptItem(pk, "TASK#ti-2#0001", task_instance_id="ti-2", status="RUNNING")
+    other = TaskAttemptItem(pk, "TASK#load#0002", task_id="load", status="RUNNING")  # another attempt
+    assert [(fold.copy.sk, fold.into.sk) for fold in folds([old_key, own, instance_only, other])] == [
+        ("TASK#ti-1#0001", "TASK#load#0001")
+    ]
+    # ti-2 is load's too, as the API answered: its item is the same attempt
+    assert [(fold.copy.sk, fold.into.sk) for fold in folds([own, instance_only], {"ti-2": "load"})] == [
+        ("TASK#ti-2#0001", "TASK#load#0001")
+    ]
+    # Two items the old version keyed by two instance ids: into the furthest on
+    running = TaskAttemptItem(pk, "TASK#ti-3#0001", task_id="load", status="RUNNING", status_rank=4)
+    failed = TaskAttemptItem(pk, "TASK#ti-4#0001", task_id="load", status="FAILED", status_rank=10)
+    assert [(fold.copy.sk, fold.into.sk) for fold in folds([running, failed])] == [("TASK#ti-3#0001", "TASK#ti-4#0001")]
+
+
+def test_an_instance_whose_items_name_no_task_is_read_while_a_task_keyed_item_has_no_listed_instance() -> None:
+    pk = "RUN#sales-Ab3dE6gH9j#r1"
+    by_task = TaskAttemptItem(pk, "TASK#load#0001", task_id="load", status="SUCCESS")
+    by_instance = TaskAttemptItem(pk, "TASK#ti-1#0001", task_instance_id="ti-1", status="SUCCESS")
+    listed = [TaskSummary.from_api({"TaskInstanceId": "ti-1", "Status": "SUCCESS"})]
+    assert tasks_to_read([by_task, by_instance], listed).instances == ["ti-1"]  # its answer names its task
+    linked = TaskAttemptItem(pk, "TASK#load#0001", task_id="load", task_instance_id="ti-0", status="SUCCESS")
+    listed.append(TaskSummary.from_api({"TaskInstanceId": "ti-0", "Status": "SUCCESS"}))
+    assert tasks_to_read([linked, by_instance], listed).instances == []  # every task-keyed item is linked

@@ -84,7 +84,7 @@ def test_pascal_case_detail_is_read_like_camel_case() -> None:
     assert isinstance(parsed, TaskEvent)
     assert parsed.workflow.name == "etl_daily"
     assert parsed.workflow.workflow_id == "etl_daily-Zz9Yy8Xx7W"
-    assert (parsed.run_id, parsed.task_key, parsed.task_id, parsed.attempt) == ("run-7", "ti-7", "load", 3)
+    assert (parsed.run_id, parsed.task_key, parsed.task_id, parsed.attempt) == ("run-7", "load", "load", 3)
     assert parsed.error_message == "boom"
     assert parsed.operator == "S3CreateObjectOperator"
     assert parsed.started_at == datetime(2026, 11, 24, 0, 1, tzinfo=UTC)

@@ -40,7 +40,7 @@ def test_a_late_conflicting_final_state_owes_nothing() -> None:
 
 
 def test_an_attempt_going_up_for_retry_owes_a_retry_notice_even_when_late() -> None:
-    notice = Notice("retry", WORKFLOW_ID, "r", "ti-r-t", 1)
+    notice = Notice("retry", WORKFLOW_ID, "r", "t", 1)  # the attempt keyed by its task id
     assert notice_owed(a_task("Up For Retry"), recorded(WriteOutcome.RECORDED, "FAILED")) == notice
     assert notice_owed(a_task("Up For Retry"), recorded(WriteOutcome.DUPLICATE, "UP_FOR_RETRY", decided=True)) is None
 

@@ -133,12 +133,14 @@ def followed_attempt_event(workflow_arn: str, answer: TaskAnswer, attempt: int, 
 
 def closing_event(workflow_arn: str, item: TaskAttemptItem, at: datetime) -> dict[str, Any]:
     """An attempt its ended run left unfinished, closed at the run's end (CLOSED_WITH_RUN_STATE)."""
+    # Named so that ingest keys it as the item is keyed (mwaa_obs.events): by its task id, else (an item only
+    # instance ids named, or one stored before attempts were keyed by task id) by its instance id alone.
+    by_task = item.task_id is not None and item.task_key == item.task_id
     fields = {
         "workflowArn": workflow_arn,
         "runId": item.run_id,
-        "taskId": item.task_id,
-        # The same key as the item's: its instance id, else its task id (mwaa_obs.events).
-        "taskInstanceId": item.task_instance_id or (item.task_key if item.task_id is None else None),
+        "taskId": item.task_id if by_task else None,
+        "taskInstanceId": item.task_instance_id if by_task else item.task_key,
         "attemptNumber": item.attempt,
         "status": CLOSED_WITH_RUN_STATE,
         "endedAt": at,

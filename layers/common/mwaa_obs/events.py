@@ -230,7 +230,10 @@ def _task_event(
     common = _common_fields(event, reader, status, occurred_at, home, ended=TASK_RANK[status] >= ENDED_RANK)
     task_id = reader.identity("taskId")
     task_instance_id = reader.identity("taskInstanceId")
-    task_key = task_instance_id or task_id
+    # One attempt, one item, however its events name it: keyed by the task id (unique within a run: the service
+    # runs no mapped tasks) wherever an event names it, the instance id kept beside it; by the instance id only
+    # when that is all an event says (docs/EVENTS.md, "Task attempt identity"; the reconciler folds such a copy).
+    task_key = task_id or task_instance_id
     if task_key is None:
         raise InvalidEvent("detail has neither taskInstanceId nor taskId")
     return TaskEvent(

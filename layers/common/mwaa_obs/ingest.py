@@ -26,6 +26,7 @@ from mwaa_obs.metrics import (
     RUN_QUEUE_DELAY,
     RUN_TOO_SLOW,
     TASK_DURATION,
+    TASK_IDS_DISAGREE,
     TASK_OCCURRENCE_METRICS,
     TASK_OUTCOME_METRICS,
     UNKNOWN_EVENT_TYPES,
@@ -132,6 +133,8 @@ def ingest_event(
     recorded = store.record_run(event, writer) if isinstance(event, RunEvent) else store.record_task(event, writer)
     fields = _log_fields(event) | ({"replayed": True} if recorded.replayed else {})
     logger.info("transition " + recorded.outcome.value, extra=fields)
+    if isinstance(event, TaskEvent):
+        _check_instance(event, recorded, fields, sink)
     owed = metrics_owed(event, recorded, policies(event.workflow.name))
     if isinstance(event, RunEvent) and not recorded.workflow_noted:
         store.note_workflow(event)
@@ -142,6 +145,15 @@ def ingest_event(
         notices.send(notice)
     sink.extend(owed)
     return recorded.outcome
+
+
+def _check_instance(event: TaskEvent, recorded: Recorded, fields: dict[str, Any], sink: MetricSink) -> None:
+    """Two events of one attempt (one task id, one attempt number) that name different task instance ids: stored
+    as one attempt (the key is the task id) keeping the first id, and told once per such event, as odd input is."""
+    stored = recorded.instance_before
+    if event.task_id is not None and stored is not None and event.task_instance_id not in (None, stored):
+        logger.warning("task instance ids disagree: one attempt kept", extra=fields | {"stored_instance_id": stored})
+        sink.count(TASK_IDS_DISAGREE)
 
 
 def _reject(error: InvalidEvent, body: str, sink: MetricSink, samples: SampleSink | None) -> None:

@@ -162,6 +162,12 @@ UNKNOWN_STATES: Final = MetricSpec(
     Scope.FLEET,
     "The API answered a run or task state this version does not know; sampled, not stored (fleet only).",
 )
+TASK_IDS_DISAGREE: Final = MetricSpec(
+    "TaskIdsDisagree",
+    "Count",
+    Scope.FLEET,
+    "Two events of one task attempt named different task instance ids: one item kept, the first id (fleet only).",
+)
 ATTEMPTS_CLOSED: Final = MetricSpec(
     "AttemptsClosed",
     "Count",
@@ -200,6 +206,7 @@ CATALOG: Final = (
     TASK_DURATION,
     INVALID_EVENTS,
     UNKNOWN_EVENT_TYPES,
+    TASK_IDS_DISAGREE,
     EVENTS_DEAD_LETTERED,
     NOTIFICATIONS_SENT,
     ALERTS_GROUPED,

@@ -33,6 +33,7 @@ class PassReport:
     runs_discovered: int = 0
     runs_waiting: int = 0  # final, with attempts the API has yet to end: checked again by the next pass
     attempts_closed: int = 0
+    attempts_folded: int = 0  # second items of one task attempt folded into its own
     items_skipped: int = 0
     events_stopped: bool = False
     places_unreachable: list[str] = field(default_factory=list)  # other accounts/regions whose API failed

@@ -8,13 +8,15 @@
   finished run sends a retry message (WithoutRetries): the run is over.
 - An attempt still unfinished once its run has ended is given the settle time to end in the API too; then it is
   closed at the run's end as CANCELLED (reconcile.py), so that no attempt stays open after its run.
+- One attempt is one item: a second item of it (keyed by an instance id an event gave alone, or by the instance id
+  attempts were keyed by before; docs/EVENTS.md, "Task attempt identity") is folded into the attempt's own.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -29,7 +31,7 @@ from mwaa_obs.mwaa_api import TaskAnswer, TaskSummary
 from mwaa_obs.notices import Notice
 from mwaa_obs.states import ENDED_RANK, TASK_RANK, RunState, TaskState
 from mwaa_obs.store.samples import SampleKind
-from mwaa_obs.store.schema import RunItem, TaskAttemptItem
+from mwaa_obs.store.schema import RunItem, TaskAttemptItem, task_sort_key
 from mwaa_obs.telemetry import MetricSink
 
 logger = Logger(service=SERVICE, child=True)
@@ -50,17 +52,40 @@ def is_open(status: str | None) -> bool:
     return TASK_RANK.get(status or "", 0) < ENDED_RANK
 
 
+def task_names(attempts: Iterable[TaskAttemptItem], links: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Task instance id -> task id, as the run's items tell (an item some event named both ways links them) and
+    `links` (GetTaskInstance's answers: the API's word wins)."""
+    named = {item.task_instance_id: item.task_id for item in attempts if item.task_instance_id and item.task_id}
+    return named | dict(links or {})
+
+
+def attempt_identity(item: TaskAttemptItem, names: dict[str, str]) -> tuple[str, int]:
+    """What makes items one attempt: its task (the task id; else the one `names` gives for its instance id; else
+    its key, an instance id nothing links to a task yet) and its attempt number."""
+    return item.task_id or names.get(item.task_instance_id or "") or item.task_key, item.attempt
+
+
 def tasks_to_read(attempts: Iterable[TaskAttemptItem], summaries: Iterable[TaskSummary]) -> TaskReads:
     """The task instances whose API status differs from the stored one, or whose stored attempt is unfinished
-    (ListTaskInstances summaries); NONE (not scheduled) is never read: there is nothing to store."""
+    (ListTaskInstances summaries), and, while an item keyed by its task id holds no instance id the API lists,
+    each whose items name no task (the API's answer links them); NONE (not scheduled) is never read: there is
+    nothing to store."""
+    attempts, summaries = list(attempts), list(summaries)
+    names = task_names(attempts)
     stored: dict[str, tuple[int, str | None]] = {}
-    unfinished = set()
+    unfinished: set[str] = set()
+    unnamed: set[str] = set()
     for attempt in attempts:
         key = attempt.task_instance_id or attempt.task_key
         if key not in stored or attempt.attempt > stored[key][0]:
             stored[key] = (attempt.attempt, attempt.status)
         if is_open(attempt.status):
             unfinished.add(key)
+        if attempt.task_id is None and key not in names:
+            unnamed.add(key)
+    listed = {summary.task_instance_id for summary in summaries}
+    if all(attempt.task_id is None or attempt.task_instance_id in listed for attempt in attempts):
+        unnamed.clear()  # every item keyed by a task id holds a listed instance id: none waits for a link
     reads, unknown = [], []
     for summary in summaries:
         instance, status = summary.task_instance_id, summary.status
@@ -69,7 +94,7 @@ def tasks_to_read(attempts: Iterable[TaskAttemptItem], summaries: Iterable[TaskS
         if status not in TASK_STATES:
             unknown.append(summary)
         elif status != TaskState.NONE and (
-            instance not in stored or stored[instance][1] != status or instance in unfinished
+            instance not in stored or stored[instance][1] != status or instance in unfinished | unnamed
         ):
             reads.append(instance)
     return TaskReads(reads, unknown)
@@ -89,8 +114,11 @@ def repairs_for(arn: str, found: TaskAnswer, attempts: Iterable[TaskAttemptItem]
     the latest attempt's state as the API gives it."""
     repairs = []
     if found.attempt is not None:
+        attempts = list(attempts)
+        names = task_names(attempts)
+        task = found.task_id or names.get(found.task_instance_id) or found.task_instance_id
         for attempt in attempts:
-            own = (attempt.task_instance_id or attempt.task_key) == found.task_instance_id
+            own = attempt.task_instance_id == found.task_instance_id or attempt_identity(attempt, names)[0] == task
             if own and attempt.attempt < found.attempt and is_open(attempt.status):
                 event = followed_attempt_event(arn, found, attempt.attempt, now)
                 repairs.append(Repair(attempt.attempt, event["detail"]["status"], event))
@@ -98,14 +126,39 @@ def repairs_for(arn: str, found: TaskAnswer, attempts: Iterable[TaskAttemptItem]
     return repairs
 
 
-def left_open(attempts: Iterable[TaskAttemptItem], repairs: Iterable[tuple[str, Repair]]) -> bool:
-    """Whether any attempt is still unfinished once the repairs (by task instance) are stored."""
-    states: dict[tuple[str, int | None], list[str | None]] = {}
+def left_open(attempts: Iterable[TaskAttemptItem], links: Mapping[str, str] | None = None) -> bool:
+    """Whether any attempt is still unfinished (every item of it: one attempt may be stored twice until folded)."""
+    attempts = list(attempts)
+    names = task_names(attempts, links)
+    states: dict[tuple[str, int], list[str | None]] = {}
     for attempt in attempts:
-        states.setdefault((attempt.task_instance_id or attempt.task_key, attempt.attempt), []).append(attempt.status)
-    for instance, repair in repairs:
-        states.setdefault((instance, repair.attempt), []).append(repair.state)
+        states.setdefault(attempt_identity(attempt, names), []).append(attempt.status)
     return any(all(is_open(state) for state in seen) for seen in states.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Fold:
+    """A second item of one attempt, and the item it is folded into."""
+
+    copy: TaskAttemptItem
+    into: TaskAttemptItem
+
+
+def folds(attempts: Iterable[TaskAttemptItem], links: Mapping[str, str] | None = None) -> list[Fold]:
+    """Each attempt stored as more than one item: its items folded into the one keyed by its task id, else (none
+    is) into the furthest on. `links`: instance id -> task id, as the API answered (task_names)."""
+    attempts = list(attempts)
+    names = task_names(attempts, links)
+    groups: dict[tuple[str, int], list[TaskAttemptItem]] = {}
+    for attempt in attempts:
+        groups.setdefault(attempt_identity(attempt, names), []).append(attempt)
+    found = []
+    for (task, number), items in groups.items():
+        if len(items) > 1:
+            own = [item for item in items if item.sk == task_sort_key(task, number)]
+            into = own[0] if own else max(items, key=lambda item: (item.status_rank or 0, item.sk))
+            found += [Fold(item, into) for item in items if item is not into]
+    return found
 
 
 class WithoutRetries:

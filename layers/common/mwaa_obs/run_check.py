@@ -22,6 +22,7 @@ from mwaa_obs.repairs import (
     Repair,
     UnknownStates,
     WithoutRetries,
+    folds,
     is_open,
     last_seen,
     left_open,
@@ -76,9 +77,11 @@ class RunCheck:
                     self._ingest_run_events(arn, run, answer, step, current=True)
                 step.report.runs_still_open += 1
                 return
-        repaired = self._repair_tasks(arn, run_id, attempts, step)
+        repaired, links = self._repair_tasks(arn, run_id, attempts, step)
+        if repaired or folds(attempts, links):
+            attempts = self._folded(run, step, links)  # as the repairs left them, one item per attempt
         ended = run_end(run, answer.ended_at if answer else None) or step.now
-        waiting = left_open(attempts, repaired)
+        waiting = left_open(attempts, links)
         if waiting and step.now >= ended + self._settle:
             self._close_open_attempts(run, ended, step)
         if answer is not None:
@@ -101,6 +104,8 @@ class RunCheck:
         execution history". A run not stored as ended is stored STOPPED at the last time anything of it was seen (no
         later time is known to have seen it running); its open attempts are CANCELLED at the run's end, and its
         missed Started event is given the first time it was seen."""
+        if folds(attempts):
+            attempts = self._folded(run, step)
         last = last_seen(run, attempts)
         if last is not None:
             final = (run.status_rank or 0) >= TERMINAL_RANK
@@ -131,23 +136,47 @@ class RunCheck:
         for event in filter(None, missed):
             ingest_event(event, self._transitions, step.sink, self._notices, policies=self._policies)
 
+    def _folded(self, run: RunItem, step: Pass, links: dict[str, str] | None = None) -> list[TaskAttemptItem]:
+        """The run's attempts read again, each stored as more than one item folded into one (mwaa_obs.repairs;
+        `links`: instance id -> task id, as the API answered)."""
+        _, attempts = self._runs.load(run.workflow_id, run.run_id)
+        found = folds(attempts, links)
+        for fold in found:
+            gone = self._transitions.fold(fold.copy, fold.into)
+            step.report.attempts_folded += gone
+            logger.warning(
+                "one task attempt stored as two items: folded into one" if gone else "attempt copy moved: left",
+                extra={
+                    "workflow": run.workflow_name,
+                    "run_id": run.run_id,
+                    "item": fold.copy.sk,
+                    "into": fold.into.sk,
+                    "stored": fold.copy.status,
+                    "attempt_status": fold.into.status,
+                },
+            )
+        return self._runs.load(run.workflow_id, run.run_id)[1] if found else attempts
+
     def _repair_tasks(
         self, arn: str, run_id: str, attempts: list[TaskAttemptItem], step: Pass
-    ) -> list[tuple[str, Repair]]:
-        """Each task instance that differs, read and stored in its API state; returns the repairs made."""
+    ) -> tuple[list[Repair], dict[str, str]]:
+        """Each task instance that differs, read and stored in its API state; returns the repairs made, and the task
+        id of each instance read (what links an item that only instance ids named to its attempt)."""
         reads = tasks_to_read(attempts, self._api.tasks(arn, run_id))
         for summary in reads.unknown:
             self._unknown.task_known(summary.status, step.sink, "ListTaskInstances", summary)
-        repaired = []
+        repaired, links = [], {}
         for instance in reads.instances:
             found = self._api.task(arn, run_id, instance)
+            if found is not None and found.task_id:
+                links[instance] = found.task_id
             if found is None or not self._unknown.task_known(found.status, step.sink, "GetTaskInstance", found):
                 continue
             for repair in repairs_for(arn, found, attempts, step.now):
                 ingest_event(repair.event, self._transitions, step.sink, self._task_notices, policies=self._policies)
                 step.report.tasks_repaired += 1
-                repaired.append((instance, repair))
-        return repaired
+                repaired.append(repair)
+        return repaired, links
 
     def _close_open_attempts(self, run: RunItem, ended: datetime, step: Pass) -> None:
         """The attempts still unfinished a settle time after their run ended, closed at the run's end."""

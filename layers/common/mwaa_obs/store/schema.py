@@ -4,7 +4,7 @@ Keys (docs/ARCHITECTURE.md has the whole design):
     workflow       pk WF#<workflow id>                 sk WORKFLOW
     version        pk WF#<workflow id>                 sk VERSION#<workflow version>
     run            pk RUN#<workflow id>#<run id>       sk RUN
-    task attempt   pk RUN#<workflow id>#<run id>       sk TASK#<task instance id or task id>#<attempt, 4 digits>
+    task attempt   pk RUN#<workflow id>#<run id>       sk TASK#<task id, else task instance id>#<attempt, 4 digits>
     event sample   pk SAMPLES#<UTC day>                sk <invalid|unknown>#<detail-type>
     change         pk WF#<workflow id>                 sk CHANGE#<time>#<CloudTrail event id>
     account alerts pk ACCOUNTALERTS#<account>          sk <UTC hour>   (mwaa_obs.store.alerts.AccountBudget)
@@ -276,7 +276,8 @@ class TaskAttemptItem(StateItem, discriminator="task"):
 
     @property
     def task_key(self) -> str:
-        """The task instance id, or the task id where events carry no instance id."""
+        """The task id, or the task instance id where an event named no task id (mwaa_obs.events); an item written
+        before attempts were keyed by task id may hold its instance id here and its task id in `task_id`."""
         return self.sk.removeprefix("TASK#").rsplit("#", 1)[0]
 
     @property

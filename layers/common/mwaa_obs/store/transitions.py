@@ -78,11 +78,16 @@ class Recorded:
     status_before: str | None = None
     alert_decided: bool = False  # the notifier has already handled this item's notice
     replayed: bool = False  # this writer's own earlier write, found again: its answer had been lost
+    instance_before: str | None = None  # attempts only: the task instance id the item held (another event's)
 
 
 # The times a transition's metrics are computed from, and the letter of each one's copy in bq_/bs_/be_<state>.
 TIMES: Final = (("queued_at", "q"), ("started_at", "s"), ("ended_at", "e"))
 NO_TIME: Final = "-"
+# What a second item of an attempt may know that the attempt's own lacks, besides the states it saw (fold)
+FOLDED_FIELDS: Final = (
+    "queued_at", "started_at", "ended_at", "error_message", "operator", "log_stream", "task_id", "task_instance_id"
+)  # fmt: skip
 
 
 def writer_token(writer: str) -> str:
@@ -207,6 +212,44 @@ class Transitions:
         done, old = send_update(self._client, update.request(self._table_name, differs=(model.enriched, status)))
         return _recorded(WriteOutcome.RECORDED, old).before if done else None
 
+    def fold(self, copy: TaskAttemptItem, into: TaskAttemptItem) -> bool:
+        """Fold a second item of one attempt into the attempt's own (mwaa_obs.repairs.folds): what it knows that
+        the other lacks (times, ids, the states it saw, its state if further on) written there, then it is deleted,
+        unless a write moved it on meanwhile (the next pass folds it then). No metric: each event that wrote the
+        copy owed its own already. Returns whether the copy is gone."""
+        known = {
+            name: getattr(copy, name)
+            for name in (*FOLDED_FIELDS, *(seen_attribute(state) for state in TASK_RANK))
+            if getattr(copy, name) is not None
+        }
+        if known:
+            fields = Update(into.pk, into.sk)
+            for name, value in known.items():
+                fields.set(getattr(TaskAttemptItem, name), value, if_absent=True)
+            self._client.update_item(**fields.request(self._table_name))
+        rank = copy.status_rank or 0
+        if copy.status is not None and rank > (into.status_rank or 0):
+            further = Update(into.pk, into.sk)  # unless the attempt's own has moved as far on by now
+            further.set(TaskAttemptItem.status, copy.status)
+            further.set(TaskAttemptItem.status_rank, rank)
+            send_update(self._client, further.request(self._table_name, below=(TaskAttemptItem.status_rank, rank)))
+        rank_name = TaskAttemptItem.status_rank.attr_name
+        condition = (
+            {"ConditionExpression": "#rank = :rank", "ExpressionAttributeValues": {":rank": {"N": str(rank)}}}
+            if copy.status_rank is not None
+            else {"ConditionExpression": "attribute_not_exists(#rank)"}
+        )
+        try:
+            self._client.delete_item(
+                TableName=self._table_name,
+                Key={"pk": {"S": copy.pk}, "sk": {"S": copy.sk}},
+                ExpressionAttributeNames={"#rank": rank_name},
+                **condition,
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
     def mark_verified(self, workflow_id: str, run_id: str) -> None:
         """Take a run off the reconciler's list (it was checked against the API and found final)."""
         update = Update(run_key(workflow_id, run_id), RUN_SORT_KEY)
@@ -292,7 +335,9 @@ def _recorded(outcome: WriteOutcome, old: Mapping[str, Any] | None) -> Recorded:
     is_run = old.get(Entity.kind.attr_name) == {"S": "run"}
     noted = not is_run or old.get(RunItem.workflow_noted.attr_name) == {"BOOL": True}
     status = old.get(StateItem.status.attr_name, {}).get("S")
-    return Recorded(outcome, Timeline(*times), noted, status, StateItem.alert.attr_name in old)
+    instance = old.get(TaskAttemptItem.task_instance_id.attr_name, {}).get("S")
+    alerted = StateItem.alert.attr_name in old
+    return Recorded(outcome, Timeline(*times), noted, status, alerted, instance_before=instance)
 
 
 def _by(status: str) -> UnicodeAttribute:
