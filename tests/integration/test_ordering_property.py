@@ -425,3 +425,24 @@ def test_an_open_item_stored_under_the_instance_id_key_is_folded_into_its_attemp
     assert load.seen_running is not None
     assert report.attempts_folded == 1
     assert report.attempts_closed == 0
+
+
+def test_a_copy_a_write_moved_since_it_was_read_is_not_deleted_by_its_fold(
+    simulated: Simulated, store: Transitions, runs: Runs
+) -> None:
+    # Given `extract` running under the old key and finished under its task id, read as such
+    run_id, events = simulated.finished_run()
+    workflow_id = simulated.arn.rsplit("/", 1)[1]
+    extract = [event for event in events if event["detail"].get("taskId") == "extract"]
+    running = next(event for event in extract if event["detail"]["status"] == "RUNNING")
+    succeeded = next(event for event in extract if event["detail"]["status"] == "SUCCESS")
+    deliver(store, [running], upgraded_at=1)
+    deliver(store, [succeeded], upgraded_at=0)
+    _, attempts = runs.load(workflow_id, run_id)
+    copy, into = sorted(attempts, key=lambda item: item.sk != task_sort_key(running["detail"]["taskInstanceId"], 1))
+    # When a late event moves the copy on before the fold deletes it
+    deliver(store, [succeeded], upgraded_at=1)
+    # Then the fold leaves it (the run stays listed, the next pass folds it as it is now)
+    assert not store.fold(copy, into)
+    _, attempts = runs.load(workflow_id, run_id)
+    assert sorted((item.sk, item.status) for item in attempts) == sorted([(copy.sk, "SUCCESS"), (into.sk, "SUCCESS")])

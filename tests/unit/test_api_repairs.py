@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from mwaa_obs.api_events import closing_event, run_event, task_history
 from mwaa_obs.enrich import missing
 from mwaa_obs.events import RunEvent, TaskEvent, parse_event
+from mwaa_obs.failures import failed_tasks, task_name
 from mwaa_obs.mwaa_api import RunAnswer, TaskAnswer, TaskSummary
 from mwaa_obs.notices import Notice
 from mwaa_obs.repairs import WithoutRetries, folds, left_open, repairs_for, tasks_to_read
@@ -200,3 +201,15 @@ def test_an_instance_whose_items_name_no_task_is_read_while_a_task_keyed_item_ha
     linked = TaskAttemptItem(pk, "TASK#load#0001", task_id="load", task_instance_id="ti-0", status="SUCCESS")
     listed.append(TaskSummary.from_api({"TaskInstanceId": "ti-0", "Status": "SUCCESS"}))
     assert tasks_to_read([linked, by_instance], listed).instances == []  # every task-keyed item is linked
+
+
+def test_a_failure_names_a_task_once_while_its_attempt_is_stored_twice() -> None:
+    # Given load's first attempt stored failed under the old key (its instance id) and under its task id, and
+    # running under another instance id, until the reconciler folds them
+    pk = "RUN#sales-Ab3dE6gH9j#r1"
+    by_instance = TaskAttemptItem(pk, "TASK#ti-1#0001", task_id="load", status="FAILED", status_rank=10)
+    own = TaskAttemptItem(pk, "TASK#load#0001", task_id="load", status="FAILED", status_rank=10)
+    running = TaskAttemptItem(pk, "TASK#ti-2#0001", task_id="load", status="RUNNING", status_rank=4)
+    # Then the failed tasks name load once
+    for order in ([by_instance, own, running], [running, own, by_instance]):
+        assert [(task_name(item), item.status) for item in failed_tasks(order)] == [("load", "FAILED")]

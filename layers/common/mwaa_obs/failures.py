@@ -22,12 +22,13 @@ _LAST: Final = datetime.max.replace(tzinfo=UTC)
 
 
 def latest_attempts(attempts: Iterable[TaskAttemptItem]) -> list[TaskAttemptItem]:
-    """Each task's latest attempt, by when it ended (one still going last)."""
+    """Each task's latest attempt, by when it ended (one still going last). A task by its name, whatever key its
+    items have; of two items of one attempt (until the reconciler folds them, docs/EVENTS.md), the further on."""
     latest: dict[str, TaskAttemptItem] = {}
     for attempt in attempts:
-        known = latest.get(attempt.task_key)
-        if known is None or attempt.attempt > known.attempt:
-            latest[attempt.task_key] = attempt
+        known = latest.get(task_name(attempt))
+        if known is None or (attempt.attempt, attempt.status_rank or 0) > (known.attempt, known.status_rank or 0):
+            latest[task_name(attempt)] = attempt
     return sorted(latest.values(), key=lambda found: (found.ended_at or _LAST, found.task_key))
 
 
