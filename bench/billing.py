@@ -56,6 +56,7 @@ def units(size: int, per: int) -> int:
 # --- The table -----------------------------------------------------------------------------------------------------
 
 _ASSIGNMENT = re.compile(r"(#\w+) = (?:if_not_exists\(#\w+, (:\w+)\)|(:\w+))")
+_ADDITION = re.compile(r"ADD (#\w+) (:\w+)")
 INDEXES = {"gsi1pk": "ALL", "gsi2pk": "ALL", "gsi3pk": "KEYS_ONLY"}  # template.yaml's three indexes
 
 
@@ -76,7 +77,8 @@ class WriteBill:
 
 class MemoryTable:
     """UpdateItem for the expressions store/update.py builds (SET a = :v, SET a = if_not_exists(a, :v), REMOVE a;
-    conditions attribute_not_exists, absent-or-below, absent-or-differs, version)."""
+    conditions attribute_not_exists, absent-or-below, absent-or-differs, version) and store/retries.py's (ADD to a
+    string set while it has room)."""
 
     def __init__(self) -> None:
         self.items: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
@@ -105,6 +107,9 @@ class MemoryTable:
                 current.setdefault(attribute, values[absent_value])
             else:
                 current[attribute] = values[value]
+        for name, value in _ADDITION.findall(expression):  # ADD to a set: the union
+            joined = set(current.get(names[name], {}).get("SS", ())) | set(values[value]["SS"])
+            current[names[name]] = {"SS": sorted(joined)}
         if "REMOVE" in expression:
             for name in expression.split("REMOVE", 1)[1].split(","):
                 current.pop(names[name.strip()], None)
@@ -209,6 +214,13 @@ def _holds(condition: str | None, item: dict[str, Any], names: dict[str, str], v
             if either.group(2) == "<>" and present == operand:
                 return False
             if either.group(2) == "<" and not Decimal(present["N"]) < Decimal(operand["N"]):
+                return False
+        elif room := re.fullmatch(
+            r"\(attribute_not_exists\((#\w+)\) OR size\(#\w+\) <= (:\w+) OR contains\(#\w+, (:\w+)\)\)", clause
+        ):  # a set with room, or already holding the element (mwaa_obs.store.retries)
+            held = item.get(names[room.group(1)], {}).get("SS")
+            full = held is not None and len(held) > int(values[room.group(2)]["N"])
+            if full and values[room.group(3)]["S"] not in held:
                 return False
         elif equal := re.fullmatch(r"(#\w+) = (:\w+)", clause):
             if item.get(names[equal.group(1)]) != values[equal.group(2)]:

@@ -97,7 +97,7 @@ SHARED_ALARMS: Final = {  # the 5 Metrics Insights alarms of template.yaml and t
     "workflows-failed": "RunFailed",
     "workflows-timed-out": "RunTimedOut",
     "workflows-too-slow": "RunTooSlow",
-    "workflows-retry-storm": "TaskUpForRetry",
+    "workflows-retry-storm": "RetryStorm",
     "workflows-overdue": "ScheduleOverdue",
 }
 

@@ -29,7 +29,9 @@ notices = NoticeQueue(sqs, config.notices_queue_url)
 samples = EventSamples(dynamodb, config.table_name, clock=lambda: telemetry.clock())  # noqa: PLW0108 - set later
 future = config.future_tolerance
 ssm = client("ssm")
-policies = SeriesPolicies(SettingsSource(ssm, config.settings_parameter), config.duration_alarm_seconds)
+policies = SeriesPolicies(
+    SettingsSource(ssm, config.settings_parameter), config.duration_alarm_seconds, config.retry_storm_threshold
+)
 
 
 @logger.inject_lambda_context(clear_state=True)

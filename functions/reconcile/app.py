@@ -30,7 +30,11 @@ reconciler = Reconciler(
     Workflows(dynamodb, config.table_name, home=config.home),
     NoticeQueue(client("sqs"), config.notices_queue_url),
     settle=config.settle,
-    policies=SeriesPolicies(SettingsSource(client("ssm"), config.settings_parameter), config.duration_alarm_seconds),
+    policies=SeriesPolicies(
+        SettingsSource(client("ssm"), config.settings_parameter),
+        config.duration_alarm_seconds,
+        config.retry_storm_threshold,
+    ),
     events_stopped_after=config.events_stopped_after,
     samples=EventSamples(dynamodb, config.table_name),
 )

@@ -356,7 +356,7 @@ def _slack_as_text(payload: dict[str, Any]) -> str:
 
 
 def _metric_totals(stack: localstack.LocalStack) -> str:
-    names = ("RunStarted", "RunSucceeded", "RunFailed", "TaskUpForRetry", "TaskFailed")
+    names = ("RunStarted", "RunSucceeded", "RunFailed", "RetryStorm", "TaskFailed")
     return ", ".join(f"{name}={_metric_total(stack, name):g}" for name in names)
 
 

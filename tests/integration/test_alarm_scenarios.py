@@ -1,7 +1,8 @@
 """The alarms of the deployed stack, evaluated offline with CloudWatch's semantics over the metrics the pipeline
 emitted, page the way docs/ALARMS.md ("One page per condition") says: one failure, a dedicated workflow failing,
-a retry storm, a workflow overdue for two hours, one started by hand (never overdue), a run slower than its own
-threshold, and the recoveries; and a healthy workflow writes no series of its own."""
+a retry storm (and retries that are none: ten, one of them redelivered; two workflows' six each), a workflow overdue
+for two hours, one started by hand (never overdue), a run slower than its own threshold, and the recoveries; and a
+healthy workflow writes no series of its own."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ SETTINGS = {
     ],
 }
 BY_HAND = "by_hand"  # on demand, started by someone every hour
+# Retries within one clock hour: 10 (the last one delivered twice), and 6 + 6 over two workflows
+TEN, SPLIT = "ten_retries", ("split_one", "split_two")
 
 
 def send(stack: localstack.LocalStack, events: list[dict[str, Any]]) -> None:
@@ -72,7 +75,7 @@ def day(stack: localstack.LocalStack) -> tuple[list[Transition], list[dict[str, 
     on_demand = (EXAMPLES / "create_s3_objects.yaml").read_text("utf-8")
     hourly = on_demand.replace("create_s3_objects", HOURLY).replace("schedule: null", 'schedule: "0 * * * *"')
     arn = {}
-    for name in (ONE_FAILURE, DEDICATED, STORM, BY_HAND, HOURLY, SLOW):
+    for name in (ONE_FAILURE, DEDICATED, STORM, BY_HAND, HOURLY, SLOW, TEN, *SPLIT):
         definition = hourly if name == HOURLY else on_demand
         location = localstack.definition_location(EXAMPLES / f"{name}.yaml")
         localstack.client(stack.endpoint, "s3").put_object(Body=definition.encode(), **_s3_key(location))
@@ -94,8 +97,16 @@ def day(stack: localstack.LocalStack) -> tuple[list[Transition], list[dict[str, 
     send(stack, run(arn[SLOW], "slow1", start, "Succeeded"))
     send(stack, run(arn[DEDICATED], "d0", start, "Succeeded"))  # first sight: its dedicated alarms are provisioned
     send(stack, run(arn[DEDICATED], "d1", start + timedelta(minutes=10), "Failed"))
-    retries = [task_event("Up For Retry", "s1", "flaky", start, attempt=a, arn=arn[STORM]) for a in range(1, 13)]
-    send(stack, run(arn[STORM], "s1", start, "Succeeded")[:2] + retries)
+
+    def retries(name: str, count: int) -> list[dict[str, Any]]:
+        at = [start + timedelta(minutes=4 * a) for a in range(count)]
+        events = [task_event("Up For Retry", "s1", "flaky", t, attempt=a + 1, arn=arn[name]) for a, t in enumerate(at)]
+        return run(arn[name], "s1", start, "Succeeded")[:2] + events
+
+    send(stack, retries(STORM, 11))
+    send(stack, retries(TEN, 10))
+    send(stack, retries(TEN, 10)[-1:])  # the tenth again: redelivered, it is not an eleventh
+    send(stack, retries(SPLIT[0], 6) + retries(SPLIT[1], 6))
     advance(stack, hours=3.5)  # the hourly workflow overdue from an hour after its missed run: about two hours
     now = stack.engine.now
     send(stack, run(arn[HOURLY], "h6", now, "Succeeded") + run(arn[ONE_FAILURE], "f2", now, "Succeeded"))
@@ -141,9 +152,20 @@ def test_a_dedicated_workflow_failing_pages_once_through_its_message(
 
 def test_a_retry_storm_pages_once(day: tuple[list[Transition], Any, datetime]) -> None:
     transitions, alerts, _ = day
+    # 11 retries of one workflow in an hour (the stack's RetryStormThreshold is 10)
     assert of(transitions, "mwaa-obs-workflows-retry-storm", STORM) == [(None, ALARM), (ALARM, OK)]
     assert pages(transitions, STORM) == 1
     assert messages(alerts, STORM) == []  # retry messages are opt-in (retry_alerts)
+
+
+def test_ten_retries_one_of_them_redelivered_or_retries_spread_over_two_workflows_page_nothing(
+    day: tuple[list[Transition], Any, datetime],
+) -> None:
+    transitions, _, _ = day
+    storms = {t.contributor for t in transitions if t.alarm == "mwaa-obs-workflows-retry-storm" and t.contributor}
+    assert storms == {STORM}
+    for workflow in (TEN, *SPLIT):
+        assert pages(transitions, workflow) == 0
 
 
 def test_a_workflow_overdue_for_two_hours_pages_once_and_tells_its_recovery(
@@ -194,5 +216,10 @@ def test_a_healthy_workflow_has_no_series_of_its_own_and_an_unhealthy_one_only_w
     assert own(BY_HAND) == set()
     assert own(ONE_FAILURE) == {"RunFailed", "TaskFailed", "NotificationsSent"}
     assert own(SLOW) == {"RunTooSlow"}
+    # Retries feed the fleet's series; only a workflow whose retries passed its threshold has a series of it
+    # (their runs, never ended, are closed by the reconciler: RunStopped)
+    assert "RetryStorm" in own(STORM)
+    assert all("TaskUpForRetry" not in own(workflow) for workflow in (STORM, TEN, *SPLIT))
+    assert all("RetryStorm" not in own(workflow) for workflow in (TEN, *SPLIT))
     # A dedicated workflow has full metrics: its own too-slow alarm reads its RunDuration
     assert {"RunStarted", "RunSucceeded", "RunDuration", "RunFailed"} <= own(DEDICATED)

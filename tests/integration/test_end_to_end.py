@@ -450,7 +450,7 @@ def test_dashboard_render_ends_at_the_local_stacks_clock_and_names_the_empty_gra
     assert warning.startswith("mwaa-obs: no data from ")
     assert "Runs by outcome (from the table)" in warning
     # (a graph of what only goes wrong, empty, is good news: "none in this window", not "no data")
-    assert "Task failures and retries" not in warning
+    assert "Task failures and retry storms" not in warning
     # And a workflow the stack has never seen is refused: one line, exit 2, no picture
     unknown = tmp_path / "unknown.png"
     assert cli.main(["dashboard", "render", "never_ran", "--out", str(unknown), *urls]) == 2
@@ -640,7 +640,7 @@ def test_the_drawn_dashboard_reads_right(stack: localstack.LocalStack, simulated
         assert len(timed) == len(graphs) - 1
         assert {tuple(axis.get_xlim()) for axis in timed} == {tuple(timed[0].get_xlim())}
         # Count graphs have whole-number ticks from 0
-        counts = [title for title in titles if title.startswith(("Runs by outcome", "Task failures and retries"))]
+        counts = [title for title in titles if title.startswith(("Runs by outcome", "Task failures and retry storms"))]
         assert len(counts) == 2
         for title in counts:
             ticks = titles[title].get_yticks()

@@ -141,6 +141,15 @@ def test_each_workflows_series_policy_comes_from_its_rule() -> None:
     assert series_policy(Route(metrics="full", duration_threshold_seconds=60), 3600) == SeriesPolicy(True, 60)
 
 
+def test_each_workflows_retry_storm_threshold_is_its_own_else_the_stacks() -> None:
+    document = {"workflows": [{"match": "flaky_*", "retry_threshold": 30}]}
+    policies = SeriesPolicies(SettingsSource(FakeParameterStore(json.dumps(document)), "/p"), 3600, 10)
+    assert policies("flaky_scraper").retry_threshold == 30
+    assert policies("nightly").retry_threshold == 10  # the stack's RetryStormThreshold
+    # A reader that records no transition (widget, notify) is given no threshold: it judges no storm
+    assert series_policy(Route(retry_threshold=30), 3600).retry_threshold is None
+
+
 def test_a_settings_read_that_fails_keeps_the_last_series_policies_and_fails_no_event() -> None:
     # SSM throttled or down: which series a workflow's metrics go to is not worth failing the events that owe them
     store = FakeParameterStore(json.dumps({"workflows": [{"match": "ml_*", "metrics": "full"}]}))

@@ -68,6 +68,11 @@ def _duration_alarm_seconds(env: Mapping[str, str]) -> int:
     return _whole_number(env, "DURATION_ALARM_SECONDS", "3600")
 
 
+def _retry_storm_threshold(env: Mapping[str, str]) -> int:
+    """The default retry-storm threshold (template.yaml's RetryStormThreshold)."""
+    return _whole_number(env, "RETRY_STORM_THRESHOLD", "10")
+
+
 @dataclass(frozen=True, slots=True)
 class ReaderRole:
     """The read-only role a forwarder stack creates in another account (forwarder/template.yaml), one per region,
@@ -87,6 +92,7 @@ class IngestConfig:
     future_tolerance: timedelta  # how far ahead of its receipt an event may be dated (clocks differ, a little)
     settings_parameter: str  # per workflow: full metrics or not, its too-slow threshold
     duration_alarm_seconds: int
+    retry_storm_threshold: int  # more retries of a workflow in a clock hour: RetryStorm
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> IngestConfig:
@@ -99,6 +105,7 @@ class IngestConfig:
             future_tolerance=timedelta(hours=_whole_number(env, "FUTURE_EVENT_HOURS", "1")),
             settings_parameter=_settings_parameter(env),
             duration_alarm_seconds=_duration_alarm_seconds(env),
+            retry_storm_threshold=_retry_storm_threshold(env),
         )
 
 
@@ -171,7 +178,7 @@ class ProvisionConfig:
             dashboard_prefix=_required(env, "DASHBOARD_PREFIX"),
             workflow_dashboard=_required(env, "WORKFLOW_DASHBOARD"),
             duration_alarm_seconds=_duration_alarm_seconds(env),
-            retry_storm_threshold=_whole_number(env, "RETRY_STORM_THRESHOLD", "10"),
+            retry_storm_threshold=_retry_storm_threshold(env),
             deleted_retention=timedelta(days=_whole_number(env, "DELETED_WORKFLOW_RETENTION_DAYS", "14")),
         )
 
@@ -187,6 +194,7 @@ class ReconcileConfig:
     events_stopped_after: timedelta  # API runs and no events for this long: events stopped
     settings_parameter: str  # for the metrics a run it imports owes
     duration_alarm_seconds: int
+    retry_storm_threshold: int  # more retries of a workflow in a clock hour: RetryStorm
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> ReconcileConfig:
@@ -200,6 +208,7 @@ class ReconcileConfig:
             events_stopped_after=timedelta(hours=_whole_number(env, "EVENTS_STOPPED_HOURS", "3")),
             settings_parameter=_settings_parameter(env),
             duration_alarm_seconds=_duration_alarm_seconds(env),
+            retry_storm_threshold=_retry_storm_threshold(env),
         )
 
 

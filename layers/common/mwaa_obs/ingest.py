@@ -3,8 +3,10 @@
 Metrics are owed exactly once per first-recorded transition: a duplicate owes nothing, an outcome metric is owed
 only by the transition that set the outcome, an occurrence (Started, Up For Retry) by its first recording
 whenever it arrives, and a duration by whichever transition completes its pair of times (with RunTooSlow when a
-run's is longer than its workflow's threshold). Which series carry them is the workflow's SeriesPolicy: a healthy
-run's metrics feed the fleet rollup only, unless its settings ask for full metrics.
+run's is longer than its workflow's threshold); a retry is counted in its workflow's clock hour, and the one that
+passes the workflow's threshold owes RetryStorm (mwaa_obs.store.retries). Which series carry them is the
+workflow's SeriesPolicy: a healthy run's metrics feed the fleet rollup only, unless its settings ask for full
+metrics.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from mwaa_obs.api_calls import CLOUDTRAIL_DETAIL_TYPE, ApiCall, is_api_call, par
 from mwaa_obs.events import InvalidEvent, Place, RunEvent, TaskEvent, UnknownEventType, parse_event
 from mwaa_obs.metrics import (
     INVALID_EVENTS,
+    RETRY_STORM,
     RUN_DURATION,
     RUN_OCCURRENCE_METRICS,
     RUN_OUTCOME_METRICS,
@@ -37,7 +40,7 @@ from mwaa_obs.metrics import (
     scoped,
 )
 from mwaa_obs.notices import Notice, notice_owed
-from mwaa_obs.states import TERMINAL_RUN_STATES, RunState
+from mwaa_obs.states import TERMINAL_RUN_STATES, RunState, TaskState
 from mwaa_obs.store.samples import SampleKind
 from mwaa_obs.store.transitions import Recorded, Timeline, WriteOutcome
 from mwaa_obs.telemetry import MetricSink
@@ -56,6 +59,8 @@ class TransitionStore(Protocol):
     def record_task(self, event: TaskEvent, writer: str | None = None) -> Recorded: ...
 
     def note_workflow(self, event: RunEvent) -> None: ...
+
+    def count_retry(self, event: TaskEvent, threshold: int) -> bool: ...
 
     def record_api_call(self, call: ApiCall) -> bool: ...
     def note_unsuccessful(self, event: RunEvent, ended_at: datetime) -> None: ...
@@ -135,7 +140,8 @@ def ingest_event(
     logger.info("transition " + recorded.outcome.value, extra=fields)
     if isinstance(event, TaskEvent):
         _check_instance(event, recorded, fields, sink)
-    owed = metrics_owed(event, recorded, policies(event.workflow.name))
+    policy = policies(event.workflow.name)
+    owed = metrics_owed(event, recorded, policy) + storm_owed(event, recorded, policy, store)
     if isinstance(event, RunEvent) and not recorded.workflow_noted:
         store.note_workflow(event)
     if isinstance(event, RunEvent) and recorded.outcome is WriteOutcome.ADVANCED and event.status in UNSUCCESSFUL:
@@ -193,6 +199,24 @@ def metrics_owed(event: RunEvent | TaskEvent, recorded: Recorded, policy: Series
     return points + durations_completed(
         is_run=is_run, before=recorded.before, after=after, workflow=workflow, at=at, policy=policy
     )
+
+
+def storm_owed(
+    event: RunEvent | TaskEvent, recorded: Recorded, policy: SeriesPolicy, store: TransitionStore
+) -> list[MetricPoint]:
+    """RetryStorm when this retry, recorded now (or found again by its own writer), is the one that takes its
+    workflow's retries in the clock hour past the workflow's threshold: decided here, so that the shared alarm reads a
+    series only a workflow in a storm writes, not every retrying workflow's TaskUpForRetry."""
+    if (
+        not isinstance(event, TaskEvent)
+        or event.status != TaskState.UP_FOR_RETRY
+        or recorded.outcome is WriteOutcome.DUPLICATE
+        or policy.retry_threshold is None
+    ):
+        return []
+    if not store.count_retry(event, policy.retry_threshold):
+        return []
+    return [MetricPoint(RETRY_STORM, 1, event.workflow.name, event.occurred_at)]
 
 
 def durations_completed(

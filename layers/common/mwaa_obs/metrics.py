@@ -2,8 +2,8 @@
 
 Alarms, dashboards and docs/METRICS.md are derived from this one place, so none of them can refer to a metric
 that nobody emits. Every metric has a fleet-wide rollup (no dimensions); its scope says whether a workflow's own
-series (dimension WorkflowName) carries it too: always for what is abnormal (failures, retries, a run too slow, a
-missed schedule), only for the workflows whose settings ask for full metrics for what every healthy run owes.
+series (dimension WorkflowName) carries it too: always for what is abnormal (failures, a retry storm, a run too slow,
+a missed schedule), only for the workflows whose settings ask for full metrics for what every healthy run owes.
 CloudWatch bills a custom metric for each hour it receives data, so a healthy workflow's own series cost nothing.
 There is no per-task dimension: cardinality must not grow with task count.
 """
@@ -65,7 +65,14 @@ TASK_FAILED: Final = MetricSpec(
     "TaskFailed", "Count", Scope.EXCEPTION, "A task attempt ended in FAILED (no retry left)."
 )
 TASK_UP_FOR_RETRY: Final = MetricSpec(
-    "TaskUpForRetry", "Count", Scope.EXCEPTION, "A task attempt failed and will be retried."
+    "TaskUpForRetry", "Count", Scope.FULL, "A task attempt failed and will be retried."
+)
+RETRY_STORM: Final = MetricSpec(
+    "RetryStorm",
+    "Count",
+    Scope.EXCEPTION,
+    "1 when a workflow's task retries in one UTC clock hour first pass its threshold (settings retry_threshold, "
+    "else RetryStormThreshold); judged at ingest, so a workflow writes it only in a storm.",
 )
 TASK_UPSTREAM_FAILED: Final = MetricSpec(
     "TaskUpstreamFailed", "Count", Scope.EXCEPTION, "A task was skipped: an upstream failed."
@@ -199,6 +206,7 @@ CATALOG: Final = (
     TASK_SUCCEEDED,
     TASK_FAILED,
     TASK_UP_FOR_RETRY,
+    RETRY_STORM,
     TASK_UPSTREAM_FAILED,
     TASK_TIMED_OUT,
     TASK_CANCELLED,
@@ -265,6 +273,7 @@ class SeriesPolicy:
 
     full: bool = False  # also what every healthy run owes (Scope.FULL), for a team's own alarms or anomaly detection
     too_slow_seconds: float | None = None  # a run longer than this owes RunTooSlow; None: none does
+    retry_threshold: int | None = None  # more task retries than this in a clock hour owe RetryStorm; None: none do
 
 
 # A workflow's name -> what its own series carry (mwaa_obs.settings.SeriesPolicies, from the settings document).

@@ -59,7 +59,9 @@ class Route:
     # None: the stack's DurationAlarmSeconds, and for a dedicated alarm a threshold learned from its runs.
     duration_threshold_seconds: int | None = None
     metrics: str = "exceptions"  # "full": its own series carry every healthy run's metrics too (docs/METRICS.md)
-    retry_threshold: int | None = None  # dedicated retry-storm alarm; None: the stack's RetryStormThreshold
+    # More task retries than this in a clock hour is a retry storm (RetryStorm, the shared retry-storm alarm; and the
+    # dedicated one's threshold). None: the stack's RetryStormThreshold.
+    retry_threshold: int | None = None
 
     @property
     def group_window(self) -> timedelta:
@@ -148,12 +150,17 @@ def _check_values(chosen: Mapping[str, Any], where: str) -> None:
             raise InvalidSettings(f"{where}.{key} must be one of {', '.join(modes)}")
 
 
-def series_policy(route: Route, default_duration_seconds: int) -> SeriesPolicy:
-    """What a workflow's own metric series carry. A dedicated workflow has full metrics: its own too-slow alarm and
-    dashboard read its RunDuration."""
+def series_policy(
+    route: Route, default_duration_seconds: int, default_retry_threshold: int | None = None
+) -> SeriesPolicy:
+    """What a workflow's own metric series carry. A dedicated workflow has full metrics: its own too-slow and
+    retry-storm alarms and its dashboard read its RunDuration and TaskUpForRetry. `default_retry_threshold`: the
+    stack's RetryStormThreshold, for whoever records retries (ingest, the reconciler, backfill); None: no storm is
+    judged (readers that record no transition)."""
     return SeriesPolicy(
         full=route.metrics == "full" or route.alarms == "dedicated",
         too_slow_seconds=route.duration_threshold_seconds or default_duration_seconds,
+        retry_threshold=None if default_retry_threshold is None else route.retry_threshold or default_retry_threshold,
     )
 
 
@@ -202,9 +209,12 @@ class SeriesPolicies:
     a minute later: which series a workflow's metrics go to is not worth failing the events that owe them.
     """
 
-    def __init__(self, settings: SettingsSource, default_duration_seconds: int) -> None:
+    def __init__(
+        self, settings: SettingsSource, default_duration_seconds: int, default_retry_threshold: int | None = None
+    ) -> None:
         self._settings = settings
         self._default_duration = default_duration_seconds
+        self._default_retry_threshold = default_retry_threshold
         self._last = Settings()
 
     def __call__(self, workflow_name: str) -> SeriesPolicy:
@@ -212,7 +222,8 @@ class SeriesPolicies:
             self._last = self._settings.get()
         except (BotoCoreError, ClientError) as error:
             logger.warning("settings not read; metric series as the last ones read", extra={"error": str(error)[:200]})
-        return series_policy(self._last.route_for(workflow_name), self._default_duration)
+        route = self._last.route_for(workflow_name)
+        return series_policy(route, self._default_duration, self._default_retry_threshold)
 
 
 def _count_invalid(sink: MetricSink | None) -> None:

@@ -277,12 +277,16 @@ def table_reader(args: argparse.Namespace) -> Reader:
 
 
 def stack_policies(args: argparse.Namespace) -> Policies:
-    """Each workflow's metric series policy, from the stack's settings document and DurationAlarmSeconds."""
+    """Each workflow's metric series policy, from the stack's settings document, DurationAlarmSeconds and
+    RetryStormThreshold (a stack that names none: no retry storm is judged)."""
     from mwaa_obs.settings import SeriesPolicies, SettingsSource  # noqa: PLC0415
 
     outputs = stack_outputs(args)
     settings = SettingsSource(client("ssm", args.endpoint_url), outputs["SettingsParameterName"])
-    return SeriesPolicies(settings, int(outputs.get("DurationAlarmSeconds", "3600")))
+    retry_threshold = outputs.get("RetryStormThreshold")
+    return SeriesPolicies(
+        settings, int(outputs.get("DurationAlarmSeconds", "3600")), int(retry_threshold) if retry_threshold else None
+    )
 
 
 def stack_now(args: argparse.Namespace, api_url: str | None) -> datetime:

@@ -96,7 +96,9 @@ class LocalStack:
         self.runs = Runs(dynamodb, outputs["StateTableName"])
         self.workflows = Workflows(dynamodb, outputs["StateTableName"])
         settings = SettingsSource(client(self.endpoint, "ssm"), outputs["SettingsParameterName"], ttl_seconds=0)
-        self.policies = SeriesPolicies(settings, int(outputs["DurationAlarmSeconds"]))
+        self.policies = SeriesPolicies(
+            settings, int(outputs["DurationAlarmSeconds"]), int(outputs["RetryStormThreshold"])
+        )
         return outputs
 
     def start_simulator(self) -> str:

@@ -8,6 +8,7 @@ Keys (docs/ARCHITECTURE.md has the whole design):
     event sample   pk SAMPLES#<UTC day>                sk <invalid|unknown>#<detail-type>
     change         pk WF#<workflow id>                 sk CHANGE#<time>#<CloudTrail event id>
     account alerts pk ACCOUNTALERTS#<account>          sk <UTC hour>   (mwaa_obs.store.alerts.AccountBudget)
+    retry hour     pk RETRIES#<workflow id>            sk <UTC hour, YYYY-MM-DDTHH>   (mwaa_obs.store.retries)
 
 A run and all its task attempts share one partition (one Query); a busy workflow spreads over one partition per
 run. GSI `workflow-runs` (gsi1) lists a workflow's runs newest first, and the workflows themselves; GSI
@@ -33,6 +34,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
@@ -62,6 +64,14 @@ def run_key(workflow_id: str, run_id: str) -> str:
 
 def task_sort_key(task_key: str, attempt: int) -> str:
     return f"TASK#{task_key}#{attempt:04d}"
+
+
+def retries_key(workflow_id: str) -> str:
+    return f"RETRIES#{workflow_id}"
+
+
+def hour_sort_key(at: datetime) -> str:
+    return f"{at.astimezone(UTC):%Y-%m-%dT%H}"
 
 
 def _day_partition(prefix: str, at: datetime) -> str:
@@ -297,6 +307,15 @@ class WorkflowChangeItem(Entity, discriminator="change"):
 
 def change_sort_key(at: str, event_id: str) -> str:
     return f"{CHANGE_PREFIX}{at}#{event_id}"
+
+
+class RetryHourItem(Entity, discriminator="retries"):
+    """One workflow's task retries in one UTC clock hour, counted at ingest for the retry-storm decision
+    (mwaa_obs.store.retries): which attempts went up for retry, up to its threshold plus one, and which of them
+    decided the storm."""
+
+    attempts = UnicodeSetAttribute(null=True)  # a short digest per attempt (run, task, try)
+    storm_by = UnicodeAttribute(null=True)  # the attempt whose retry passed the threshold: RetryStorm was owed once
 
 
 class SampleRecord(MapAttribute[str, Any]):

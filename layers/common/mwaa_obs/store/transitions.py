@@ -26,6 +26,7 @@ from pynamodb.attributes import UnicodeAttribute
 from mwaa_obs.api_calls import ApiCall
 from mwaa_obs.events import Place, RunEvent, StateEvent, TaskEvent
 from mwaa_obs.states import FAILED_RUN_STATES, RUN_RANK, TASK_RANK, seen_attribute
+from mwaa_obs.store.retries import count_retry
 from mwaa_obs.store.schema import (
     RUN_SORT_KEY,
     UNVERIFIED_PARTITION,
@@ -142,6 +143,10 @@ class Transitions:
         return self._record(
             update, TaskAttemptItem, event, TASK_RANK[event.status], Update(update.pk, update.sk), writer=writer
         )
+
+    def count_retry(self, event: TaskEvent, threshold: int) -> bool:
+        """Count a recorded retry in its workflow's clock hour; whether it passed the threshold (store.retries)."""
+        return count_retry(self._client, self._table_name, event, threshold)
 
     def note_workflow(self, event: RunEvent) -> None:
         """Create the workflow item (idempotent), then mark the run so that its later events skip this.
