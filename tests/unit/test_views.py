@@ -96,6 +96,20 @@ def test_the_critical_path_follows_the_task_that_held_each_next_one_up() -> None
     assert critical_path(run("r2", RunState.SUCCESS, 0, DIAMOND).attempts) == {"extract", "transform_long", "load"}
 
 
+def test_an_attempt_stored_twice_until_folded_is_shown_once_by_its_further_item() -> None:
+    # Given load's attempt under the old key (its instance id), running, and under its task id, finished
+    old_key = attempt("r2", "load", 1, TaskState.RUNNING, 30, 31, None)
+    old_key.status_rank = 4
+    own = attempt("r2", "load", 1, TaskState.SUCCESS, 30, 31, 40)
+    own.sk, own.status_rank = "TASK#load#0001", 7
+    for order in ([*DIAMOND[:4], old_key, own], [*DIAMOND[:4], own, old_key]):
+        # Then the run shows the attempt once, finished
+        view = run("r2", RunState.SUCCESS, 0, order)
+        assert [(a.task_id, a.attempt, a.state) for a in view.attempts if a.task_id == "load"] == [
+            ("load", 1, TaskState.SUCCESS)
+        ]
+
+
 def test_the_gantt_has_a_bar_per_attempt_in_row_order_and_a_running_attempt_ends_now() -> None:
     running = [*DIAMOND[:4], attempt("r2", "load", 1, TaskState.RUNNING, 30, 31, None)]
     chart = gantt(run("r2", RunState.RUNNING, 0, running), now=at(35))

@@ -32,6 +32,18 @@ def latest_attempts(attempts: Iterable[TaskAttemptItem]) -> list[TaskAttemptItem
     return sorted(latest.values(), key=lambda found: (found.ended_at or _LAST, found.task_key))
 
 
+def one_per_attempt(attempts: Iterable[TaskAttemptItem]) -> list[TaskAttemptItem]:
+    """Each attempt once, by its task's name and its number: of two items of one attempt (until the reconciler folds
+    them, docs/EVENTS.md "Task attempt identity"), the further on."""
+    furthest: dict[tuple[str, int], TaskAttemptItem] = {}
+    for attempt in attempts:
+        key = (task_name(attempt), attempt.attempt)
+        known = furthest.get(key)
+        if known is None or (attempt.status_rank or 0) > (known.status_rank or 0):
+            furthest[key] = attempt
+    return list(furthest.values())
+
+
 def failed_tasks(attempts: Iterable[TaskAttemptItem]) -> list[TaskAttemptItem]:
     """The latest attempts that failed or timed out, the first to end first."""
     return [attempt for attempt in latest_attempts(attempts) if attempt.status in FAILED_TASK_STATES]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from mwaa_obs.events import Place, place_of, workflow_name_of
+from mwaa_obs.failures import one_per_attempt
 from mwaa_obs.links import stream_name, task_log_group, task_log_stream
 from mwaa_obs.states import TASK_NEVER_RAN_STATES, TaskState
 from mwaa_obs.store.schema import RunItem, TaskAttemptItem
@@ -69,7 +70,7 @@ def run_view(run: RunItem, attempts: Iterable[TaskAttemptItem], log_group: str |
                 error=item.error_message,
                 log_stream=item.log_stream,
             )
-            for item in attempts
+            for item in one_per_attempt(attempts)
         ),
         key=lambda view: (view.task_id, view.attempt),
     )
