@@ -27,6 +27,7 @@ from mwaa_obs.view_html import (
 from mwaa_obs.views import RunView, critical_path, gantt, grid, run_view
 from mwaa_obs.widget import DESCRIPTION, WidgetNavigation, handle
 from mwaa_obs.widget_request import RequestError, ViewRequest
+from mwaa_obs_tools.cli.runs import _show_json
 
 T0 = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
 WORKFLOW_ID = "etl-AbCdEfGhIj"
@@ -108,6 +109,11 @@ def test_an_attempt_stored_twice_until_folded_is_shown_once_by_its_further_item(
         assert [(a.task_id, a.attempt, a.state) for a in view.attempts if a.task_id == "load"] == [
             ("load", 1, TaskState.SUCCESS)
         ]
+        # And so does `mwaa-obs runs show`, a second attempt under the task id beside the first's old key
+        second = attempt("r2", "load", 2, TaskState.FAILED, 45, 46, 50)
+        second.sk = "TASK#load#0002"
+        (shown,) = [task for task in _show_json(None, [*order, second], "r2")["tasks"] if task["task_id"] == "load"]
+        assert [(a["attempt"], a["status"]) for a in shown["attempts"]] == [(1, "SUCCESS"), (2, "FAILED")]
 
 
 def test_the_gantt_has_a_bar_per_attempt_in_row_order_and_a_running_attempt_ends_now() -> None:

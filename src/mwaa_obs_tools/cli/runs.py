@@ -6,6 +6,7 @@ import argparse
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from mwaa_obs.failures import one_per_attempt, task_name
 from mwaa_obs.states import RunState
 from mwaa_obs_tools.cli import run_actions
 from mwaa_obs_tools.cli.common import CliError, positive, print_json, print_table, stack_options, table_reader
@@ -203,8 +204,8 @@ def _runs_show(args: argparse.Namespace) -> int:
 
 def _show_json(run: Any, attempts: list[Any], run_id: str) -> dict[str, Any]:
     by_task: dict[str, list[Any]] = {}
-    for attempt in sorted(attempts, key=lambda item: item.attempt):
-        by_task.setdefault(attempt.task_key, []).append(attempt)
+    for attempt in sorted(one_per_attempt(attempts), key=lambda item: item.attempt):
+        by_task.setdefault(task_name(attempt), []).append(attempt)
     tasks = []
     for history in sorted(by_task.values(), key=lambda h: (h[0].started_at is None, h[0].started_at or 0)):
         latest = history[-1]
