@@ -21,7 +21,7 @@ from typing import Any
 
 import boto3
 
-from mwaa_obs.metrics import ALERTS_GROUPED
+from mwaa_obs.metrics import ALERTS_GROUPED, WORKFLOW_DIMENSION
 from mwaa_obs.states import FAILED_RUN_STATES, TASK_ERROR_STATES, RunState
 from mwaa_obs.stats import percentile
 from mwaa_obs.text import counted
@@ -361,22 +361,30 @@ def _metric_totals(stack: localstack.LocalStack) -> str:
 
 
 def _metric_total(stack: localstack.LocalStack, name: str) -> float:
-    """A sum over the per-workflow series (moto ignores an empty dimension filter, so the rollup is not asked)."""
+    """The fleet rollup's sum (the series without dimensions every metric has; a healthy run's RunStarted is only
+    there since metrics by exception). moto answers a request naming no dimension with every series of the name
+    summed, where CloudWatch answers the rollup alone (docs/LOCAL_STACK.md): the rollup is that sum less the
+    per-workflow series."""
+    every_series = _sum(stack, name, [])
+    per_workflow = sum(
+        _sum(stack, name, [{"Name": WORKFLOW_DIMENSION, "Value": workflow.workflow_name}])
+        for workflow in stack.workflows.all()
+    )
+    return every_series - per_workflow
+
+
+def _sum(stack: localstack.LocalStack, name: str, dimensions: list[dict[str, str]]) -> float:
     cloudwatch = localstack.client(stack.endpoint, "cloudwatch")
-    namespace = stack.outputs["MetricNamespace"]
-    total = 0.0
-    for workflow in stack.workflows.all():
-        data = cloudwatch.get_metric_statistics(
-            Namespace=namespace,
-            MetricName=name,
-            Dimensions=[{"Name": "WorkflowName", "Value": workflow.workflow_name}],
-            StartTime=stack.engine.now - timedelta(days=2),  # metrics carry the simulator's clock
-            EndTime=stack.engine.now + timedelta(hours=1),
-            Period=86400 * 3,
-            Statistics=["Sum"],
-        )["Datapoints"]
-        total += sum(point["Sum"] for point in data)
-    return total
+    data = cloudwatch.get_metric_statistics(
+        Namespace=stack.outputs["MetricNamespace"],
+        MetricName=name,
+        Dimensions=dimensions,
+        StartTime=stack.engine.now - timedelta(days=2),  # metrics carry the simulator's clock
+        EndTime=stack.engine.now + timedelta(hours=1),
+        Period=86400 * 3,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    return float(sum(point["Sum"] for point in data))
 
 
 if __name__ == "__main__":

@@ -235,6 +235,10 @@ def test_the_metrics_reached_cloudwatch(stack: localstack.LocalStack, service: A
         )["Datapoints"]
         total += sum(point["Sum"] for point in points)
     assert total == failed
+    # And the demo's totals are the fleet rollup's: the failures the workflows' own series count, and the runs
+    # started, which a healthy run sends to the rollup only (the demo printed 0 for them from the workflows' series)
+    assert demo._metric_total(stack, "RunFailed") == failed
+    assert demo._metric_total(stack, "RunStarted") >= len(truth_runs(service, simulated)) > 0
 
 
 def test_the_task_logs_reached_their_log_group(stack: localstack.LocalStack, simulated: dict[str, str]) -> None:
