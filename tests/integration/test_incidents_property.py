@@ -107,6 +107,22 @@ def histories(draw: st.DrawFn) -> tuple[list[Run], list[dict[str, Any]], int, st
     return runs, events, window, draw(st.sampled_from(sorted(LAGS))), draw(st.integers(min_value=0, max_value=10_000))
 
 
+def clocked_notifier(
+    dynamodb: Any, table: str, ssm: Any, topic: AlertTopic, queue: DelayedQueue, clock: list[datetime], **options: Any
+) -> Notifier:
+    """The notifier on the test's clock, its email topic `topic`, no Slack, its flush notices to `queue`."""
+    return Notifier(
+        runs=Runs(dynamodb, table),
+        alerts=Alerts(dynamodb, table),
+        workflows=Workflows(dynamodb, table),
+        settings=SettingsSource(ssm, SETTINGS_PARAMETER, ttl_seconds=0),
+        courier=Courier(Alerts(dynamodb, table), topic=topic, webhooks=None, clock=lambda: clock[0]),
+        notices=queue,
+        clock=lambda: clock[0],
+        **options,
+    )
+
+
 def truth_incident(runs: list[Run], success: Run) -> list[Run]:
     """The failures right before a success by end time (stopped runs are neither)."""
     incident: list[Run] = []
@@ -138,15 +154,7 @@ def test_every_failure_is_named_once_and_every_resolved_message_tells_the_end_ti
     queue = DelayedQueue(clock, ALERT_DELAY)
     stored: dict[str, Run] = {}
     topic = RecordingTopic(stored)
-    notifier = Notifier(
-        runs=Runs(dynamodb, state_table),
-        alerts=Alerts(dynamodb, state_table),
-        workflows=Workflows(dynamodb, state_table),
-        settings=SettingsSource(ssm, SETTINGS_PARAMETER, ttl_seconds=0),
-        courier=Courier(Alerts(dynamodb, state_table), topic=topic, webhooks=None, clock=lambda: clock[0]),
-        notices=queue,
-        clock=lambda: clock[0],
-    )
+    notifier = clocked_notifier(dynamodb, state_table, ssm, topic, queue, clock)
     by_id = {run.run_id: run for run in runs}
     # Given the events delivered at least once, each as late as the lag makes it, in that order
     delivered = events + shuffle.sample(events, len(events) // 3)
@@ -251,16 +259,7 @@ def test_a_flooding_account_gets_at_most_its_bound_of_messages_an_hour_and_every
     clock = [T0]
     queue = DelayedQueue(clock, ALERT_DELAY)
     topic = ClockedTopic(clock)
-    notifier = Notifier(
-        runs=Runs(dynamodb, state_table),
-        alerts=Alerts(dynamodb, state_table),
-        workflows=Workflows(dynamodb, state_table),
-        settings=SettingsSource(ssm, SETTINGS_PARAMETER, ttl_seconds=0),
-        courier=Courier(Alerts(dynamodb, state_table), topic=topic, webhooks=None, clock=lambda: clock[0]),
-        notices=queue,
-        clock=lambda: clock[0],
-        account_alerts_per_hour=bound,
-    )
+    notifier = clocked_notifier(dynamodb, state_table, ssm, topic, queue, clock, account_alerts_per_hour=bound)
     events, failed = [], {}
     for index in range(bound + more):
         arn = f"arn:aws:airflow-serverless:eu-west-1:{flooding}:workflow/flood{index}-Fl00dXXXXX"
