@@ -31,7 +31,10 @@ A section that fails is reported and the others still run; the exit status is th
 - widget: the runs widget's reads, CPU and page size per render of 25 runs of 50 tasks.
 - matrix: the fleet matrix over 1,000 workflows: DynamoDB requests, read units and page size per render.
 - month: 30 simulated days of a fleet with every billed unit counted and priced: bench/month.json, docs/COST.md.
+- insights: the series each shared Metrics Insights alarm matches at 10,000 workflows, from the month (limit 500).
 - scale: the freshness and discovery passes at 100, 1,000 and 10,000 workflows, modeled in Lambda.
+- provision: the provision function under CloudWatch's request rates (dedicated alarms, onboarding), time modelled.
+- reads: the reads bounded at 10,000 workflows (failures view, notify's history, discovery's listing).
 - emulator: the local stack's RSS over 20,000 events.
 - cold: the layer built as `sam build` builds it, its size (and its SDK's); import time of each function's handler
   from it in a fresh interpreter against `import boto3` plus one client.
