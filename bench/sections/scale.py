@@ -107,6 +107,7 @@ def scale(freshness_memory_mb: int, freshness_timeout: int) -> dict[str, Any]:
 
 
 API_SECONDS: Final = 0.05  # assumed MWAA Serverless API latency (not measurable offline)
+IDLE_VERSION: Final = "v1"  # each idle workflow has one version, its latest
 
 
 class _IdleApi:
@@ -126,11 +127,14 @@ class _IdleApi:
         self.calls["ListWorkflows"] += max(1, len(self._summaries) // 100)  # pages of 100 (assumed)
         return self._summaries
 
-    def workflow(self, arn: str) -> WorkflowAnswer:
+    def workflow(self, arn: str, version: str | None = None) -> WorkflowAnswer:
         self.calls["GetWorkflow"] += 1
-        return WorkflowAnswer.from_api(
-            {"WorkflowArn": arn, "ModifiedAt": START, "ScheduleConfiguration": {"CronExpression": self._schedule}}
-        )
+        described = {"WorkflowArn": arn, "WorkflowVersion": IDLE_VERSION, "ModifiedAt": START}
+        return WorkflowAnswer.from_api(described | {"ScheduleConfiguration": {"CronExpression": self._schedule}})
+
+    def versions(self, arn: str) -> list[str]:
+        self.calls["ListWorkflowVersions"] += 1
+        return [IDLE_VERSION]
 
     def recent_runs(self, arn: str, since: datetime, max_pages: int) -> Any:
         self.calls["ListWorkflowRuns"] += 1
