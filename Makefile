@@ -124,9 +124,9 @@ hooks: venv
 	$(PY) -m pip install --quiet --disable-pip-version-check pre-commit
 	$(VENV)/bin/pre-commit install
 
-# Every section, each in a process of its own (about 45 minutes); ONLY=cpu,metrics for some. checkov and chromium:
-# the walltimes section runs the whole test suite.
-bench: venv checkov chromium
+# Every section, each in a process of its own (about 50 minutes); ONLY=cpu,metrics for some. checkov, chromium and
+# the real-client venvs (awscli, airflow): the walltimes section runs the whole test suite.
+bench: venv checkov chromium awscli airflow
 	$(PY) bench/run.py $(if $(ONLY),--only $(ONLY))
 
 build: venv
