@@ -16,6 +16,8 @@ from mwaa_obs.store.schema import (
     RunItem,
     StateItem,
     WorkflowItem,
+    account_alerts_key,
+    hour_sort_key,
     item_from_raw,
     run_key,
     workflow_key,
@@ -54,7 +56,6 @@ class AccountBudget:
         return self.hour + timedelta(hours=1)
 
 
-BUDGET_PREFIX: Final = "ACCOUNTALERTS#"
 BUDGET_KEPT: Final = timedelta(days=2)
 
 
@@ -67,7 +68,7 @@ def _budget_request(table_name: str, budget: AccountBudget) -> dict[str, Any]:
     return {
         "Update": {
             "TableName": table_name,
-            "Key": {"pk": {"S": BUDGET_PREFIX + budget.account}, "sk": {"S": budget.hour.isoformat()}},
+            "Key": {"pk": {"S": account_alerts_key(budget.account)}, "sk": {"S": hour_sort_key(budget.hour)}},
             "UpdateExpression": "ADD #sent :one SET #expires = :expires",
             "ConditionExpression": "attribute_not_exists(#sent) OR #sent < :bound",
             "ExpressionAttributeNames": {"#sent": "sent", "#expires": StateItem.expires_at.attr_name},

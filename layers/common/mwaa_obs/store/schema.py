@@ -70,6 +70,10 @@ def retries_key(workflow_id: str) -> str:
     return f"RETRIES#{workflow_id}"
 
 
+def account_alerts_key(account: str) -> str:
+    return f"ACCOUNTALERTS#{account}"
+
+
 def hour_sort_key(at: datetime) -> str:
     return f"{at.astimezone(UTC):%Y-%m-%dT%H}"
 
