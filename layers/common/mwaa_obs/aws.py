@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import Any, Final
 
 import botocore.session
 from botocore.config import Config
 
+# The error codes AWS services answer a request refused for its rate (refused, not applied: safe to ask again later)
+THROTTLING_CODES: Final = frozenset(
+    {"Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded", "TooManyRequestsException"}
+)
 READ_TIMEOUT_SECONDS = 5  # a budget for AWS; the bench gives its emulator longer (bench/harness.py)
 
 

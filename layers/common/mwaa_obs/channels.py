@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ConnectTimeoutError, EndpointConnectionError
 
+from mwaa_obs.aws import THROTTLING_CODES
 from mwaa_obs.messages.email import subject
 from mwaa_obs.messages.model import Alert
 from mwaa_obs.messages.sns import sns_attributes, sns_message
@@ -275,7 +276,7 @@ class AlertTopic:
             except self._sns.exceptions.ClientError as error:
                 code = error.response["Error"]["Code"]
                 status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-                if (status < 500 and code not in _THROTTLED) or attempt == self._attempts:
+                if (status < 500 and code not in THROTTLING_CODES) or attempt == self._attempts:
                     raise DeliveryError("email", f"SNS Publish failed: {code}") from None
             except (ConnectTimeoutError, EndpointConnectionError) as error:
                 if attempt == self._attempts:
@@ -285,7 +286,3 @@ class AlertTopic:
                     "email", f"sent, but no answer from SNS ({type(error).__name__}): retried later"
                 ) from None
             self._sleep(0.5 * 2 ** (attempt - 1) * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not crypto
-
-
-# What SNS answers when it is throttling (the request was refused, not applied).
-_THROTTLED: Final = frozenset({"Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded"})

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import ClientError
 
+from mwaa_obs.aws import THROTTLING_CODES
 from mwaa_obs_tools.cli.common import CliError, client, positive, stack_options, table_reader
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ FOLLOW_SECONDS: Final = 2.0  # between two reads of a running run's logs
 # botocore's own retries waits twice as long before its next read, up to this, and back to FOLLOW_SECONDS once a
 # read goes through.
 FOLLOW_MAX_SECONDS: Final = 30.0
-_THROTTLED: Final = frozenset({"ThrottlingException", "Throttling", "RequestLimitExceeded", "TooManyRequestsException"})
 
 
 def register(commands: Commands) -> None:
@@ -214,7 +214,7 @@ def follow(reader: Reader, logs: Any, asked: Asked, printer: Printer, pause: Cal
                 for event in read_new(logs, stream):
                     printer.event(stream, event)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") not in _THROTTLED:
+            if error.response.get("Error", {}).get("Code") not in THROTTLING_CODES:
                 raise
             wait = min(wait * 2, FOLLOW_MAX_SECONDS)
             printer.notice(f"CloudWatch Logs is throttling reads; next read in {wait:g} s")
