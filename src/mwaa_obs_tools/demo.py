@@ -365,16 +365,16 @@ def _metric_total(stack: localstack.LocalStack, name: str) -> float:
     there since metrics by exception). moto answers a request naming no dimension with every series of the name
     summed, where CloudWatch answers the rollup alone (docs/LOCAL_STACK.md): the rollup is that sum less the
     per-workflow series."""
-    every_series = _sum(stack, name, [])
+    cloudwatch = localstack.client(stack.endpoint, "cloudwatch")
+    every_series = _sum(cloudwatch, stack, name, [])
     per_workflow = sum(
-        _sum(stack, name, [{"Name": WORKFLOW_DIMENSION, "Value": workflow.workflow_name}])
+        _sum(cloudwatch, stack, name, [{"Name": WORKFLOW_DIMENSION, "Value": workflow.workflow_name}])
         for workflow in stack.workflows.all()
     )
     return every_series - per_workflow
 
 
-def _sum(stack: localstack.LocalStack, name: str, dimensions: list[dict[str, str]]) -> float:
-    cloudwatch = localstack.client(stack.endpoint, "cloudwatch")
+def _sum(cloudwatch: Any, stack: localstack.LocalStack, name: str, dimensions: list[dict[str, str]]) -> float:
     data = cloudwatch.get_metric_statistics(
         Namespace=stack.outputs["MetricNamespace"],
         MetricName=name,
